@@ -1,0 +1,22 @@
+//! `svid-core`: everything in spiffe-helper-rs that parses or encodes bytes.
+//!
+//! The crate is `no_std` (with `alloc`) and sans-I/O: no sockets, files, clocks or
+//! environment. Time comes in as an argument; bytes come in and go out through buffers.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod config;
+pub mod der;
+pub mod grpc;
+pub mod h2;
+pub mod hpack;
+pub mod pem;
+pub mod spiffe_id;
+pub mod workload;
+pub mod x509;
+
+pub use svid_proto as proto;

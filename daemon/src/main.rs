@@ -1,0 +1,2 @@
+//! Placeholder: the spiffe-helper daemon (being written).
+fn main() {}

@@ -1,0 +1,2 @@
+//! Placeholder: SPIFFE Workload API messages (being written).
+#![no_std]

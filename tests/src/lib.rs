@@ -1,0 +1,1 @@
+//! Placeholder: development agent test support (being written).
