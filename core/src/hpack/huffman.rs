@@ -378,3 +378,146 @@ pub(crate) fn decode(input: &[u8], max_len: usize) -> Result<Vec<u8>, HpackError
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// Test-only Huffman encoder from the same table: codes MSB first, padded with ones.
+    fn encode(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut acc: u64 = 0;
+        let mut bits = 0;
+        for &byte in input {
+            let (code, len) = CODES[usize::from(byte)];
+            acc = (acc << len) | u64::from(code);
+            bits += u32::from(len);
+            while bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+        }
+        if bits > 0 {
+            let pad = 8 - bits;
+            out.push(((acc << pad) | ((1 << pad) - 1)) as u8);
+        }
+        out
+    }
+
+    fn hex(text: &str) -> Vec<u8> {
+        text.split_whitespace()
+            .flat_map(|group| {
+                group
+                    .as_bytes()
+                    .chunks(2)
+                    .map(|pair| u8::from_str_radix(core::str::from_utf8(pair).unwrap(), 16))
+                    .collect::<Vec<_>>()
+            })
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// Huffman-coded strings of RFC 7541 C.4 and C.6, and of grpc-go (wire doc §2.12).
+    const VECTORS: &[(&str, &str)] = &[
+        ("f1e3 c2e5 f23a 6ba0 ab90 f4ff", "www.example.com"),
+        ("a8eb 1064 9cbf", "no-cache"),
+        ("25a8 49e9 5ba9 7d7f", "custom-key"),
+        ("25a8 49e9 5bb8 e8b4 bf", "custom-value"),
+        ("6402", "302"),
+        ("aec3 771a 4b", "private"),
+        (
+            "d07a be94 1054 d444 a820 0595 040b 8166 e082 a62d 1bff",
+            "Mon, 21 Oct 2013 20:13:21 GMT",
+        ),
+        (
+            "9d29 ad17 1863 c78f 0b97 c8e9 ae82 ae43 d3",
+            "https://www.example.com",
+        ),
+        ("640e ff", "307"),
+        (
+            "d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff",
+            "Mon, 21 Oct 2013 20:13:22 GMT",
+        ),
+        ("9bd9 ab", "gzip"),
+        (
+            "94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f 9587 3160 65c0 03ed 4ee5 b106 3d50 07",
+            "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1",
+        ),
+        ("1d 75 d0 62 0d 26 3d 4c 4d 65 64", "application/grpc"),
+        ("9a ca c8 b2 12 34 da 8f", "grpc-status"),
+        ("9a ca c8 b5 25 42 07 31 7f", "grpc-message"),
+        (
+            "a8 ea 1a 42 d4 93 27 d2 86 42 2d 2c 9f",
+            "no identity issued",
+        ),
+        ("a0 e4 1d 13 9d 09", "localhost"),
+        (
+            "f0 7b 3a d0 71 c8 ba 2b 34 b2 95 73 1f",
+            "workload.spiffe.io",
+        ),
+        ("4d 83 35 05 b1 1f", "trailers"),
+        ("4d 96 97", "true"),
+    ];
+
+    #[test]
+    fn published_vectors_decode_and_encode() {
+        for (coded, text) in VECTORS {
+            assert_eq!(
+                decode(&hex(coded), 1024),
+                Ok(text.as_bytes().to_vec()),
+                "{text}"
+            );
+            assert_eq!(encode(text.as_bytes()), hex(coded), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_byte_round_trips() {
+        for byte in 0..=u8::MAX {
+            let coded = encode(&[byte]);
+            assert_eq!(decode(&coded, 1), Ok(vec![byte]), "byte {byte:#04x}");
+        }
+        let all: Vec<u8> = (0..=u8::MAX).chain((0..=u8::MAX).rev()).collect();
+        assert_eq!(decode(&encode(&all), all.len()), Ok(all));
+    }
+
+    /// The code is complete (Kraft sum exactly 1) and EOS is 30 one bits, so any input is
+    /// either a sequence of codes or ends in padding (RFC 7541 §5.2).
+    #[test]
+    fn code_is_complete_with_eos_all_ones() {
+        let kraft: u64 = CODES.iter().map(|&(_, len)| 1u64 << (30 - len)).sum();
+        assert_eq!(kraft, 1 << 30);
+        assert_eq!(CODES[256], (0x3fff_ffff, 30));
+        assert_eq!(CODES.iter().map(|&(_, len)| len).min(), Some(5));
+    }
+
+    #[test]
+    fn eos_after_symbols_is_rejected() {
+        // "a" (00011) then EOS (30 ones) then one bit of padding: 36 bits, 5 bytes.
+        let coded = hex("1f ff ff ff ff");
+        assert_eq!(decode(&coded, 16), Err(HpackError::HuffmanEos));
+    }
+
+    #[test]
+    fn padding_rules() {
+        assert_eq!(decode(&[], 0), Ok(Vec::new()));
+        // A byte of ones alone is 8 bits of padding, one too many.
+        assert_eq!(decode(&[0xff], 0), Err(HpackError::HuffmanPadding));
+        // "0" (00000) padded with 111 is valid, with 110 or 011 it is not.
+        assert_eq!(decode(&[0x07], 1), Ok(b"0".to_vec()));
+        assert_eq!(decode(&[0x06], 1), Err(HpackError::HuffmanPadding));
+        assert_eq!(decode(&[0x03], 1), Err(HpackError::HuffmanPadding));
+        // "00" is 10 bits: 6 bits of ones pad it to two bytes.
+        assert_eq!(decode(&[0x00, 0x3f], 2), Ok(b"00".to_vec()));
+        // A whole extra byte of ones after a complete code is 8+ bits of padding.
+        assert_eq!(decode(&[0x07, 0xff], 2), Err(HpackError::HuffmanPadding));
+    }
+
+    #[test]
+    fn output_is_bounded() {
+        let coded = encode(b"www.example.com");
+        assert_eq!(decode(&coded, 15), Ok(b"www.example.com".to_vec()));
+        assert_eq!(decode(&coded, 14), Err(HpackError::StringTooLong));
+    }
+}
