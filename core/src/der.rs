@@ -87,7 +87,7 @@ pub fn split_concatenated(input: &[u8]) -> Result<Vec<&[u8]>, DerError> {
     let mut elements = Vec::new();
     let mut offset = 0;
     while let Some(rest) = input.get(offset..).filter(|rest| !rest.is_empty()) {
-        let len = element_len(rest).map_err(|err| err.at(offset))?;
+        let len = element_len(rest, offset)?;
         let element = rest.get(..len).ok_or(DerError::Truncated { offset })?;
         elements.push(element);
         offset += len;
@@ -95,58 +95,37 @@ pub fn split_concatenated(input: &[u8]) -> Result<Vec<&[u8]>, DerError> {
     Ok(elements)
 }
 
-/// What is wrong with one element, before its offset is known.
-enum Fault {
-    Truncated,
-    NotASequence(u8),
-    Indefinite,
-    NonMinimal,
-    TooLarge,
-}
-
-impl Fault {
-    fn at(self, offset: usize) -> DerError {
-        match self {
-            Fault::Truncated => DerError::Truncated { offset },
-            Fault::NotASequence(tag) => DerError::NotASequence { offset, tag },
-            Fault::Indefinite => DerError::IndefiniteLength { offset },
-            Fault::NonMinimal => DerError::NonMinimalLength { offset },
-            Fault::TooLarge => DerError::LengthTooLarge { offset },
-        }
-    }
-}
-
-/// Total length (header + contents) of the SEQUENCE starting at `bytes[0]`, as its header
-/// declares it; the caller checks that the contents are present.
-fn element_len(bytes: &[u8]) -> Result<usize, Fault> {
-    let (&tag, rest) = bytes.split_first().ok_or(Fault::Truncated)?;
+/// Total length (header + contents) of the SEQUENCE that starts at `bytes[0]`, which is at
+/// `offset` in the input, as its header declares it; the caller checks the contents are there.
+fn element_len(bytes: &[u8], offset: usize) -> Result<usize, DerError> {
+    let truncated = DerError::Truncated { offset };
+    let (&tag, rest) = bytes.split_first().ok_or(truncated)?;
     if tag != SEQUENCE_TAG {
-        return Err(Fault::NotASequence(tag));
+        return Err(DerError::NotASequence { offset, tag });
     }
-    let (&first, rest) = rest.split_first().ok_or(Fault::Truncated)?;
+    let (&first, rest) = rest.split_first().ok_or(truncated)?;
     let (content_len, header_len) = match first {
         0x00..=0x7f => (usize::from(first), 2),
-        0x80 => return Err(Fault::Indefinite),
+        0x80 => return Err(DerError::IndefiniteLength { offset }),
         _ => {
             let count = usize::from(first & 0x7f);
             if count > MAX_LENGTH_OCTETS {
-                return Err(Fault::TooLarge);
+                return Err(DerError::LengthTooLarge { offset });
             }
-            let octets = rest.get(..count).ok_or(Fault::Truncated)?;
-            if octets.first() == Some(&0) {
-                return Err(Fault::NonMinimal);
-            }
+            let octets = rest.get(..count).ok_or(truncated)?;
             let len = octets
                 .iter()
                 .fold(0u32, |len, &b| (len << 8) | u32::from(b));
-            if len < 0x80 {
-                return Err(Fault::NonMinimal);
+            if octets.first() == Some(&0) || len < 0x80 {
+                return Err(DerError::NonMinimalLength { offset });
             }
-            let len = usize::try_from(len).map_err(|_| Fault::TooLarge)?;
+            let len = usize::try_from(len).map_err(|_| DerError::LengthTooLarge { offset })?;
             (len, 2 + count)
         }
     };
-    content_len.checked_add(header_len).ok_or(Fault::TooLarge)
+    content_len
+        .checked_add(header_len)
+        .ok_or(DerError::LengthTooLarge { offset })
 }
 
 #[cfg(test)]
