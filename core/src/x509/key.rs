@@ -45,10 +45,11 @@ pub(crate) fn check_key(
     if oid != leaf.algorithm.oid {
         return Err(SvidError::KeyMismatch);
     }
-    if let Some(public) = info.public_key {
-        if public.raw_bytes() != leaf_key {
-            return Err(SvidError::KeyMismatch);
-        }
+    let leaf_unused_bits = leaf.subject_public_key.unused_bits();
+    if let Some(public) = &info.public_key
+        && (public.unused_bits(), public.raw_bytes()) != (leaf_unused_bits, leaf_key)
+    {
+        return Err(SvidError::KeyMismatch);
     }
     if oid == RSA_ENCRYPTION {
         let private = rsa_public_part(info.private_key).map_err(SvidError::KeyDer)?;
@@ -67,10 +68,10 @@ pub(crate) fn check_key(
             return Err(SvidError::KeyMismatch);
         }
         let point = ec_public_point(info.private_key).map_err(SvidError::KeyDer)?;
-        if let Some(point) = point {
-            if !same_ec_point(point.raw_bytes(), leaf_key) {
-                return Err(SvidError::KeyMismatch);
-            }
+        if let Some(point) = point
+            && !same_ec_point(point.raw_bytes(), leaf_key)
+        {
+            return Err(SvidError::KeyMismatch);
         }
     }
     Ok(())
@@ -192,4 +193,31 @@ fn same_ec_point(a: &[u8], b: &[u8]) -> bool {
     let (full_x, full_y) = xy.split_at(x.len());
     let y_odd = full_y.last().is_some_and(|b| b & 1 == 1);
     full_x == x && (prefix == 3) == y_odd
+}
+
+#[cfg(test)]
+mod tests {
+    use std::vec::Vec;
+
+    use super::same_ec_point;
+
+    #[test]
+    fn compressed_and_uncompressed_points_compare_by_x_and_parity() {
+        let key = crate::x509::testpki::p256();
+        let full = key.public_key_raw();
+        assert_eq!(full.len(), 65);
+        let odd = full[64] & 1 == 1;
+        let compressed = |prefix: u8| [&[prefix][..], &full[1..33]].concat();
+        let right = compressed(if odd { 3 } else { 2 });
+        let wrong = compressed(if odd { 2 } else { 3 });
+        assert!(same_ec_point(full, full));
+        assert!(same_ec_point(&right, full));
+        assert!(same_ec_point(full, &right));
+        assert!(!same_ec_point(&wrong, full));
+        let mut other_x: Vec<u8> = right.clone();
+        other_x[5] ^= 1;
+        assert!(!same_ec_point(&other_x, full));
+        assert!(!same_ec_point(&right[..20], full));
+        assert!(!same_ec_point(&[], full));
+    }
 }

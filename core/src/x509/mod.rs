@@ -7,6 +7,8 @@
 
 mod cert;
 mod key;
+#[cfg(test)]
+mod openssl_tests;
 mod render;
 #[cfg(test)]
 mod render_tests;

@@ -34,6 +34,12 @@ pub fn rsa(der: &[u8]) -> KeyPair {
     KeyPair::from_pkcs8_der_and_sign_algo(&der.to_vec().into(), &rcgen::PKCS_RSA_SHA256).unwrap()
 }
 
+/// The checked-in Ed25519 v1 key (OpenSSL 3.0 cannot read ring's v2 Ed25519 keys).
+pub fn ed25519_v1() -> KeyPair {
+    KeyPair::from_pkcs8_der_and_sign_algo(&ED25519_V1.to_vec().into(), &rcgen::PKCS_ED25519)
+        .unwrap()
+}
+
 /// A certificate authority: its parameters, key and DER.
 pub struct Ca {
     pub params: CertificateParams,
