@@ -317,3 +317,31 @@ fn not_after_in_unix_seconds() {
         Err(SvidError::Certificate { index: 0, .. })
     ));
 }
+
+#[test]
+fn openssl_made_svid() {
+    // Independent of rcgen: core/src/testdata/generate.sh makes these with OpenSSL.
+    const CA_EC: &[u8] = include_bytes!("../testdata/ca-ec.der");
+    const CA_EC_KEY: &[u8] = include_bytes!("../testdata/ca-ec.key.der");
+    const CA_RSA: &[u8] = include_bytes!("../testdata/ca-rsa.der");
+    const LEAF: &[u8] = include_bytes!("../testdata/leaf-ec.der");
+    const LEAF_KEY: &[u8] = include_bytes!("../testdata/leaf-ec.key.der");
+
+    let svid = parse_svid(&cat(&[LEAF, CA_EC]), LEAF_KEY).unwrap();
+    assert_eq!(svid.spiffe_id.as_str(), "spiffe://example.org/workload");
+    assert_eq!(svid.certs, vec![LEAF.to_vec(), CA_EC.to_vec()]);
+    assert_eq!(
+        parse_svid(LEAF, CA_EC_KEY).unwrap_err(),
+        SvidError::KeyMismatch
+    );
+    // The RSA CA has no keyUsage extension, so it cannot sign an SVID chain.
+    assert_eq!(
+        parse_svid(&cat(&[LEAF, CA_RSA]), LEAF_KEY).unwrap_err(),
+        SvidError::SigningCertWithoutKeyCertSign { index: 1 }
+    );
+    // A CA certificate is no leaf: its SPIFFE ID has no path.
+    assert_eq!(
+        parse_svid(CA_EC, CA_EC_KEY).unwrap_err(),
+        SvidError::LeafWithoutPath
+    );
+}
