@@ -252,23 +252,29 @@ async fn deny_first_answers_permission_denied_then_serves() {
 }
 
 #[tokio::test]
-async fn exit_after_updates_ends_the_process_after_the_last_update() {
-    let mut agent = DevAgent::start(&["--rotate-every", "1s", "--exit-after-updates", "2"]);
+async fn exit_after_updates_counts_updates_on_all_streams_then_exits() {
+    let mut agent = DevAgent::start(&["--exit-after-updates", "2"]);
     let mut client = client(agent.socket()).await;
-    let mut stream = client
+    let mut first = client
         .fetch_x509svid(secure(X509svidRequest {}))
         .await
         .unwrap()
         .into_inner();
-    assert!(stream.message().await.unwrap().is_some());
-    assert!(stream.message().await.unwrap().is_some());
-    let end = stream.message().await;
-    assert!(
-        !matches!(end, Ok(Some(_))),
-        "no third update may arrive: {end:?}"
-    );
+    assert!(first.message().await.unwrap().is_some());
+    let mut second = client
+        .fetch_x509svid(secure(X509svidRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(second.message().await.unwrap().is_some());
+    // Both streams end when the process goes away (an error, as for a crashed agent).
+    for stream in [&mut first, &mut second] {
+        let end = stream.message().await;
+        assert!(!matches!(end, Ok(Some(_))), "no further update: {end:?}");
+    }
     let status = agent.wait_exit(PATIENCE).expect("the agent exits");
     assert!(status.success(), "{status}");
+    assert!(agent.stderr().contains("sent 2 X.509 updates, exiting"));
 }
 
 #[tokio::test]

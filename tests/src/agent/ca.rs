@@ -151,3 +151,45 @@ fn subject(organization: &str) -> DistinguishedName {
 fn new_key() -> Result<KeyPair, rcgen::Error> {
     KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_increase_and_print_like_openssl() {
+        let now = OffsetDateTime::now_utc();
+        let mut ca = Authority::new("example.org", true, Duration::from_secs(60), now).unwrap();
+        let a = ca
+            .issue("spiffe://example.org/w", Duration::from_secs(60), now)
+            .unwrap();
+        let b = ca
+            .issue("spiffe://example.org/w", Duration::from_secs(60), now)
+            .unwrap();
+        let value = |hex: &str| u64::from_str_radix(hex, 16).unwrap();
+        assert_eq!(value(&b.serial_hex), value(&a.serial_hex) + 1);
+        assert_eq!(a.serial_hex.len() % 2, 0, "whole bytes, as openssl prints");
+        assert_eq!(a.serial_hex, a.serial_hex.to_uppercase());
+        assert_eq!(
+            a.not_after,
+            (now + Duration::from_secs(60)).unix_timestamp()
+        );
+        assert_ne!(a.key_pkcs8, b.key_pkcs8, "every SVID has a fresh key");
+    }
+
+    #[test]
+    fn chain_is_leaf_then_intermediate_only_when_asked() {
+        let now = OffsetDateTime::now_utc();
+        let ttl = Duration::from_secs(60);
+        let mut plain = Authority::new("example.org", false, ttl, now).unwrap();
+        let mut layered = Authority::new("example.org", true, ttl, now).unwrap();
+        let single = plain.issue("spiffe://example.org/w", ttl, now).unwrap();
+        let double = layered.issue("spiffe://example.org/w", ttl, now).unwrap();
+        // Each certificate starts with SEQUENCE (0x30); a chain of two holds two of them back
+        // to back, and the intermediate is appended after the leaf.
+        let intermediate = layered.intermediate.as_ref().unwrap().der().to_vec();
+        assert!(double.chain_der.ends_with(&intermediate));
+        assert!(!single.chain_der.ends_with(plain.root_der()));
+        assert!(double.chain_der.len() > single.chain_der.len());
+    }
+}

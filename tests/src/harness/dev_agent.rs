@@ -153,3 +153,22 @@ impl Drop for DevAgent {
         self.kill();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Issued;
+
+    #[test]
+    fn issued_lines_parse_and_other_lines_do_not() {
+        assert_eq!(
+            Issued::parse("x509 06B0A740A00001 spiffe://example.org/workload notafter=1795850779"),
+            Some(Issued {
+                serial_hex: "06B0A740A00001".into(),
+                spiffe_id: "spiffe://example.org/workload".into(),
+                not_after: 1_795_850_779,
+            })
+        );
+        assert_eq!(Issued::parse("listening /tmp/a.sock"), None);
+        assert_eq!(Issued::parse("x509 01 spiffe://td/w notafter=soon"), None);
+    }
+}

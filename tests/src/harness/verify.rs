@@ -218,3 +218,26 @@ pub fn pem_bodies(pem: &str) -> Vec<String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TWO: &str = "junk before\n-----BEGIN CERTIFICATE-----\nQUJD\nREVG\n-----END CERTIFICATE-----\n\
+        -----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n\
+        -----BEGIN CERTIFICATE-----\r\nR0hJ\r\n-----END CERTIFICATE-----\r\n";
+
+    #[test]
+    fn splits_only_certificate_blocks() {
+        let blocks = split_certificates(TWO);
+        assert_eq!(
+            blocks,
+            [
+                "-----BEGIN CERTIFICATE-----\nQUJD\nREVG\n-----END CERTIFICATE-----\n",
+                "-----BEGIN CERTIFICATE-----\nR0hJ\n-----END CERTIFICATE-----\n",
+            ]
+        );
+        assert_eq!(pem_bodies(TWO), ["QUJDREVG", "R0hJ"]);
+        assert!(split_certificates("-----BEGIN CERTIFICATE-----\nQUJD\n").is_empty());
+    }
+}
