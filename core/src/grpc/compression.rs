@@ -71,7 +71,10 @@ impl fmt::Display for InflateError {
 pub fn inflate(encoding: Encoding, data: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
     match encoding {
         Encoding::Identity => Ok(data.to_vec()),
-        Encoding::Deflate => map(inflate::decompress_to_vec_zlib_with_limit(data, limit), limit),
+        Encoding::Deflate => map(
+            inflate::decompress_to_vec_zlib_with_limit(data, limit),
+            limit,
+        ),
         Encoding::Gzip => gunzip(data, limit),
     }
 }
@@ -106,7 +109,10 @@ fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
     for field in [FNAME, FCOMMENT] {
         if flags & field != 0 {
             let rest = data.get(pos..).ok_or(InflateError::Truncated)?;
-            let nul = rest.iter().position(|&b| b == 0).ok_or(InflateError::Truncated)?;
+            let nul = rest
+                .iter()
+                .position(|&b| b == 0)
+                .ok_or(InflateError::Truncated)?;
             pos += nul + 1;
         }
     }
@@ -145,7 +151,11 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
             let mut c = n as u32;
             let mut k = 0;
             while k < 8 {
-                c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
                 k += 1;
             }
             table[n] = c;

@@ -244,7 +244,10 @@ impl Response {
             ErrorCode::EnhanceYourCalm => Code::ResourceExhausted,
             _ => Code::Internal,
         };
-        self.finish(Status::new(status, format!("stream reset by server: {code}")));
+        self.finish(Status::new(
+            status,
+            format!("stream reset by server: {code}"),
+        ));
     }
 
     fn finish_partial(&mut self) {

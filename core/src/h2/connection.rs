@@ -7,7 +7,7 @@ use super::frame::{self, Header, flag, kind, setting};
 use super::{Config, Error, ErrorCode, Event, StreamId};
 use crate::hpack::{self, Decoder};
 
-/// Bound on queued, unsent control-frame replies (SETTINGS/PING ACKs, RST_STREAMs).
+/// Bound on queued, unsent SETTINGS and PING ACKs: a peer flooding them is cut off.
 const MAX_CONTROL_QUEUE: usize = 16 << 10;
 
 /// Send-side state of one stream we opened.
@@ -41,9 +41,9 @@ pub struct Connection {
     decoder: Decoder,
     /// Bytes received and not yet parsed into a complete frame.
     inbuf: Vec<u8>,
-    /// Preface, SETTINGS, ACKs and RST_STREAMs: sent before `out`.
+    /// Preface, our SETTINGS, SETTINGS and PING ACKs: sent before `out`.
     control: Vec<u8>,
-    /// HEADERS, DATA and WINDOW_UPDATE frames.
+    /// HEADERS, DATA, WINDOW_UPDATE, RST_STREAM and GOAWAY frames, in order.
     out: Vec<u8>,
     events: VecDeque<Event>,
     streams: BTreeMap<StreamId, Stream>,
@@ -135,7 +135,13 @@ impl Connection {
             });
         }
         self.next_stream = id + 2;
-        frame::write_header(&mut self.out, block.len(), kind::HEADERS, flag::END_HEADERS, id);
+        frame::write_header(
+            &mut self.out,
+            block.len(),
+            kind::HEADERS,
+            flag::END_HEADERS,
+            id,
+        );
         self.out.extend_from_slice(&block);
         self.streams.insert(
             id,
@@ -156,7 +162,7 @@ impl Connection {
     /// decoded (HEADERS) or credited to the connection window (DATA) and dropped.
     pub fn reset_stream(&mut self, stream: StreamId, code: ErrorCode) {
         if self.streams.remove(&stream).is_some() && !self.failed {
-            frame::write_rst_stream(&mut self.control, stream, code);
+            frame::write_rst_stream(&mut self.out, stream, code);
         }
     }
 
@@ -205,8 +211,8 @@ impl Connection {
         }
     }
 
-    /// Appends every queued outgoing byte to `out`: control frames (preface, SETTINGS, ACKs,
-    /// RST_STREAM) first, then HEADERS, DATA and WINDOW_UPDATE.
+    /// Appends every queued outgoing byte to `out`: preface, SETTINGS and the SETTINGS/PING
+    /// ACKs first, then HEADERS, DATA, WINDOW_UPDATE, RST_STREAM and GOAWAY in queue order.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
         out.append(&mut self.control);
         out.append(&mut self.out);
@@ -228,19 +234,19 @@ impl Connection {
         self.streams.clear();
         self.pending_block = None;
         self.inbuf = Vec::new();
-        frame::write_goaway(&mut self.control, 0, e.code());
+        frame::write_goaway(&mut self.out, 0, e.code());
         e
     }
 
     fn on_frame(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
-        if let Some(pending) = &self.pending_block {
-            if h.kind != kind::CONTINUATION || h.stream != pending.stream {
-                return Err(Error::ExpectedContinuation {
-                    stream: pending.stream,
-                    kind: h.kind,
-                    got_stream: h.stream,
-                });
-            }
+        if let Some(pending) = &self.pending_block
+            && (h.kind != kind::CONTINUATION || h.stream != pending.stream)
+        {
+            return Err(Error::ExpectedContinuation {
+                stream: pending.stream,
+                kind: h.kind,
+                got_stream: h.stream,
+            });
         }
         if !self.seen_settings {
             if h.kind != kind::SETTINGS || h.has(flag::ACK) {
@@ -274,7 +280,7 @@ impl Connection {
 
     /// Whether `stream` is one we could have opened; anything else is idle (RFC 9113 §5.1).
     fn check_not_idle(&self, h: Header) -> Result<(), Error> {
-        if h.stream % 2 == 0 || h.stream >= self.next_stream {
+        if h.stream.is_multiple_of(2) || h.stream >= self.next_stream {
             return Err(Error::IdleStream {
                 kind: h.kind,
                 stream: h.stream,
@@ -408,10 +414,10 @@ impl Connection {
     /// The server ended its side of `stream`. If our request is still being sent, the
     /// response is complete anyway: stop with RST_STREAM(NO_ERROR) (RFC 9113 §8.1).
     fn remote_closed(&mut self, stream: StreamId) {
-        if let Some(s) = self.streams.remove(&stream) {
-            if !s.local_closed {
-                frame::write_rst_stream(&mut self.control, stream, ErrorCode::NoError);
-            }
+        if let Some(s) = self.streams.remove(&stream)
+            && !s.local_closed
+        {
+            frame::write_rst_stream(&mut self.out, stream, ErrorCode::NoError);
         }
     }
 
@@ -438,7 +444,7 @@ impl Connection {
                 Err(Error::SettingsAckWithPayload)
             };
         }
-        if payload.len() % 6 != 0 {
+        if !payload.len().is_multiple_of(6) {
             return Err(Error::BadFrameLength {
                 kind: h.kind,
                 len: h.len,
@@ -465,8 +471,7 @@ impl Connection {
                     self.peer_initial_window = value;
                 }
                 setting::MAX_FRAME_SIZE => {
-                    if !(frame::DEFAULT_MAX_FRAME_SIZE..=frame::MAX_MAX_FRAME_SIZE)
-                        .contains(&value)
+                    if !(frame::DEFAULT_MAX_FRAME_SIZE..=frame::MAX_MAX_FRAME_SIZE).contains(&value)
                     {
                         return Err(Error::BadSetting { id, value });
                     }

@@ -8,6 +8,10 @@
 
 mod connection;
 pub mod frame;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -153,7 +157,11 @@ pub enum Error {
     /// Padding at least as long as the frame payload (RFC 9113 §6.1).
     BadPadding { kind: u8, stream: StreamId },
     /// A frame other than CONTINUATION for the open header block (RFC 9113 §6.10).
-    ExpectedContinuation { stream: StreamId, kind: u8, got_stream: StreamId },
+    ExpectedContinuation {
+        stream: StreamId,
+        kind: u8,
+        got_stream: StreamId,
+    },
     /// A CONTINUATION with no header block open (RFC 9113 §6.10).
     UnexpectedContinuation { stream: StreamId },
     /// A header block over [`Config::max_header_block`] bytes.
@@ -171,7 +179,11 @@ pub enum Error {
     /// A window grew beyond 2^31-1 (RFC 9113 §6.9.1).
     WindowOverflow { stream: StreamId },
     /// The server sent more DATA than the window we granted (RFC 9113 §6.9).
-    FlowControlViolation { stream: StreamId, len: u32, window: u32 },
+    FlowControlViolation {
+        stream: StreamId,
+        len: u32,
+        window: u32,
+    },
     /// The server made us queue too many control-frame replies (PING/SETTINGS ACK flood).
     ControlFlood,
     /// The connection already failed or the call came after a connection error.
@@ -234,7 +246,10 @@ impl fmt::Display for Error {
                 "expected CONTINUATION for stream {stream}, got type {kind:#x} on stream {got_stream}"
             ),
             UnexpectedContinuation { stream } => {
-                write!(f, "CONTINUATION on stream {stream} without an open header block")
+                write!(
+                    f,
+                    "CONTINUATION on stream {stream} without an open header block"
+                )
             }
             HeaderBlockTooLarge { max } => write!(f, "header block exceeds {max} bytes"),
             Hpack(e) => write!(f, "header block decoding failed: {e}"),

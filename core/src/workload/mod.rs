@@ -143,12 +143,20 @@ impl Client {
     }
 
     /// Calls FetchJWTSVID (unary) for `audience` and, if not empty, `spiffe_id`.
-    pub fn fetch_jwt_svid(&mut self, audience: &[&str], spiffe_id: &str) -> Result<StreamId, Error> {
+    pub fn fetch_jwt_svid(
+        &mut self,
+        audience: &[&str],
+        spiffe_id: &str,
+    ) -> Result<StreamId, Error> {
         let request = JwtsvidRequest {
             audience: audience.iter().map(|a| a.to_string()).collect(),
             spiffe_id: String::from(spiffe_id),
         };
-        self.call(Kind::JwtSvid, path::FETCH_JWT_SVID, &request.encode_to_vec())
+        self.call(
+            Kind::JwtSvid,
+            path::FETCH_JWT_SVID,
+            &request.encode_to_vec(),
+        )
     }
 
     /// RST_STREAM(CANCEL): ends a watch or a one-shot fetch. No event follows for it.
@@ -310,10 +318,8 @@ impl Client {
             match call.unary.take() {
                 Some(Ok(response)) => self.events.push_back(Event::JwtSvid { stream, response }),
                 Some(Err(e)) => {
-                    status = Status::new(
-                        Code::Internal,
-                        format!("malformed response message: {e}"),
-                    );
+                    status =
+                        Status::new(Code::Internal, format!("malformed response message: {e}"));
                 }
                 None => {
                     status = Status::new(
@@ -350,3 +356,6 @@ fn bad_message(stream: StreamId, e: prost::DecodeError) -> Event {
         error: Error::Decode(e),
     }
 }
+
+#[cfg(test)]
+mod tests;
