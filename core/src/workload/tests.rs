@@ -453,3 +453,73 @@ fn connection_error_closes_every_call() {
     let goaway = [0, 0, 0, 0, 0, 0, 0, 1];
     assert!(sent.ends_with(&frame(kind::GOAWAY, 0, 0, &goaway)));
 }
+
+/// Corrupted transcripts (deterministic xorshift bit flips, truncation, duplication) must
+/// end in events or a connection error, never a panic, and a failed connection stays failed.
+#[test]
+fn corrupted_transcripts_never_panic() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for server in [GO_SERVER, CORE_SERVER] {
+        for round in 0..300 {
+            let mut bytes = server.to_vec();
+            for _ in 0..=(round % 8) {
+                let at = (next() as usize) % bytes.len();
+                match next() % 4 {
+                    0 => bytes[at] ^= 1 << (next() % 8),
+                    1 => bytes[at] = next() as u8,
+                    2 => bytes.truncate(at.max(1)),
+                    _ => {
+                        let end = (at + (next() as usize) % 64).min(bytes.len());
+                        let copy = bytes[at..end].to_vec();
+                        bytes.splice(at..at, copy);
+                    }
+                }
+            }
+            let mut client = Client::new(ClientConfig::default());
+            client.fetch_x509_svid().unwrap();
+            client.fetch_jwt_bundles().unwrap();
+            client.fetch_jwt_svid(&["aud-one"], "").unwrap();
+            let mut failed = false;
+            for piece in bytes.chunks(1 + (next() as usize) % 700) {
+                if client.recv(piece).is_err() {
+                    failed = true;
+                    break;
+                }
+                while client.poll_event().is_some() {}
+            }
+            if failed {
+                assert!(client.is_going_away());
+                assert_eq!(client.recv(&[]), Err(Error::H2(h2::Error::Closed)));
+            }
+            let mut out = Vec::new();
+            client.poll_transmit(&mut out);
+        }
+    }
+}
+
+#[test]
+fn oversized_request_headers_are_refused() {
+    let mut client = Client::new(ClientConfig {
+        user_agent: {
+            const LONG: &str = match core::str::from_utf8(&[b'a'; 17_000]) {
+                Ok(s) => s,
+                Err(_) => "",
+            };
+            LONG
+        },
+        ..ClientConfig::default()
+    });
+    assert!(matches!(
+        client.fetch_x509_svid(),
+        Err(Error::H2(h2::Error::RequestHeadersTooLarge {
+            max: 16384,
+            ..
+        }))
+    ));
+}
