@@ -523,3 +523,60 @@ fn oversized_request_headers_are_refused() {
         }))
     ));
 }
+
+/// wire §2.12: the trailers-only PERMISSION_DENIED frame exactly as grpc-go sends it as the
+/// first block of a connection, then the RST_STREAM(NO_ERROR) that follows early trailers.
+#[test]
+fn trailers_only_permission_denied_then_rst_no_error() {
+    let (mut client, _) = connected();
+    let stream = client.fetch_x509_svid().unwrap();
+    let mut bytes = vec![0x00, 0x00, 0x33, 0x01, 0x05, 0x00, 0x00, 0x00, 0x01];
+    bytes.extend([
+        0x88, 0x5f, 0x8b, 0x1d, 0x75, 0xd0, 0x62, 0x0d, 0x26, 0x3d, 0x4c, 0x4d, 0x65, 0x64, 0x40,
+        0x88, 0x9a, 0xca, 0xc8, 0xb2, 0x12, 0x34, 0xda, 0x8f, 0x01, 0x37, 0x40, 0x89, 0x9a, 0xca,
+        0xc8, 0xb5, 0x25, 0x42, 0x07, 0x31, 0x7f, 0x8d, 0xa8, 0xea, 0x1a, 0x42, 0xd4, 0x93, 0x27,
+        0xd2, 0x86, 0x42, 0x2d, 0x2c, 0x9f,
+    ]);
+    bytes.extend(frame(kind::RST_STREAM, 0, stream, &0u32.to_be_bytes()));
+    client.recv(&bytes).unwrap();
+    assert_eq!(
+        client.poll_event(),
+        Some(Event::Closed {
+            stream,
+            status: Status::new(Code::PermissionDenied, "no identity issued"),
+        })
+    );
+    assert_eq!(client.poll_event(), None);
+    // The server ended the stream: nothing to cancel.
+    let mut sent = Vec::new();
+    client.poll_transmit(&mut sent);
+    assert!(
+        parse_frames(&sent)
+            .iter()
+            .all(|(h, _)| h.kind != kind::RST_STREAM)
+    );
+}
+
+/// A watch message over the configured limit ends the call with RESOURCE_EXHAUSTED and
+/// cancels the stream.
+#[test]
+fn oversized_message_cancels_the_watch() {
+    let mut client = Client::new(ClientConfig {
+        max_message_size: 1000,
+        ..config(1 << 20)
+    });
+    client.recv(&frame(kind::SETTINGS, 0, 0, &[])).unwrap();
+    let stream = client.fetch_x509_svid().unwrap();
+    let mut sent = Vec::new();
+    client.poll_transmit(&mut sent);
+    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, stream, HEADERS_200);
+    bytes.extend(frame(kind::DATA, 0, stream, &[0, 0, 0, 0x03, 0xe9]));
+    client.recv(&bytes).unwrap();
+    let Some(Event::Closed { status, .. }) = client.poll_event() else {
+        panic!("expected Closed");
+    };
+    assert_eq!(status.code, Code::ResourceExhausted);
+    sent.clear();
+    client.poll_transmit(&mut sent);
+    assert!(sent.ends_with(&frame(kind::RST_STREAM, 0, stream, &8u32.to_be_bytes())));
+}
