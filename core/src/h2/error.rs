@@ -96,7 +96,7 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// Errors of the HTTP/2 layer. Every variant returned by [`Connection::recv`] is a connection
+/// Errors of the HTTP/2 layer. Every variant returned by [`Connection::recv`](super::Connection::recv) is a connection
 /// error (RFC 9113 §5.4.1): a GOAWAY with [`Error::code`] has been queued and the caller
 /// should flush it and close the socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -121,7 +121,7 @@ pub enum Error {
     },
     /// A CONTINUATION with no header block open (RFC 9113 §6.10).
     UnexpectedContinuation { stream: StreamId },
-    /// A header block over [`Config::max_header_block`] bytes.
+    /// A header block over [`Config::max_header_block`](super::Config::max_header_block) bytes.
     HeaderBlockTooLarge { max: usize },
     /// HPACK decoding failed (RFC 9113 §4.3: COMPRESSION_ERROR).
     Hpack(HpackError),
@@ -145,7 +145,7 @@ pub enum Error {
     ControlFlood,
     /// The connection already failed or the call came after a connection error.
     Closed,
-    /// [`Connection::send_request`] after a GOAWAY: no new streams on this connection.
+    /// [`Connection::send_request`](super::Connection::send_request) after a GOAWAY: no new streams on this connection.
     GoingAway,
     /// All 2^30 client stream identifiers are used (RFC 9113 §5.1.1).
     StreamIdsExhausted,
