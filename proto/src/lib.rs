@@ -1,6 +1,6 @@
 //! `svid-proto`: the SPIFFE Workload API messages as `no_std` prost types.
 //!
-//! The types in [`workload.rs`](workload) are generated from `workload.proto` and checked in;
+//! The types in `src/workload.rs` are generated from `workload.proto` and checked in;
 //! `tests/regenerate.rs` fails when they are stale. Maps are `BTreeMap`, so everything works
 //! with `alloc` alone. `google.protobuf.Struct` comes from `prost-types`.
 #![no_std]

@@ -1,9 +1,9 @@
 //! HPACK Huffman code (RFC 7541 §5.2, Appendix B): the code table and a decoder.
 //!
-//! The code is canonical: within one bit length the codes are consecutive and ordered like
-//! their symbols' positions below. [`CANONICAL`] relies on that and is built at compile time
-//! (the build fails if the table were not canonical), so decoding walks the input bit by bit
-//! with a few array look-ups per bit and no allocation besides the output.
+//! The code is canonical: the codes of one bit length are consecutive integers. The decoding
+//! tables ([`CANONICAL`]) rely on that and are built from [`CODES`] at compile time (the build
+//! fails if the code were not canonical), so decoding walks the input bit by bit with a few
+//! array look-ups per bit and no allocation besides the output.
 
 use alloc::vec::Vec;
 
@@ -351,7 +351,7 @@ fn lookup(code: u32, len: usize) -> Option<u16> {
 /// [`HpackError::StringTooLong`] once the output would exceed `max_len` bytes.
 pub(crate) fn decode(input: &[u8], max_len: usize) -> Result<Vec<u8>, HpackError> {
     // Every 5 input bits yield at most one symbol (the shortest code is 5 bits long).
-    let mut out = Vec::with_capacity((input.len() * 8 / 5).min(max_len));
+    let mut out = Vec::with_capacity((input.len().saturating_mul(8) / 5).min(max_len));
     let mut code: u32 = 0;
     let mut len: usize = 0;
     for &byte in input {

@@ -9,6 +9,8 @@ mod decoder;
 mod encoder;
 mod huffman;
 mod integer;
+#[cfg(test)]
+mod oracle_tests;
 mod table;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,223 @@
+//! X.509-SVIDs: parsing and validating a chain and its key with the SPIFFE X509-SVID rules
+//! (go-spiffe's `x509svid.ParseRaw`), and rendering one `FetchX509SVID` message into the three
+//! files upstream `spiffe-helper` writes (see [`render`]).
+//!
+//! No signature is verified here: like go-spiffe's parser, this checks structure and the SVID
+//! rules; path validation is the consumer's business. Expiry is not a parse error.
+
+mod cert;
+mod key;
+#[cfg(test)]
+mod openssl_tests;
+mod render;
+#[cfg(test)]
+mod render_tests;
+#[cfg(test)]
+mod svid_tests;
+#[cfg(test)]
+mod testpki;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use der::Decode;
+use der::asn1::ObjectIdentifier;
+use x509_cert::Certificate;
+
+use crate::der::{DerError, split_concatenated};
+use crate::spiffe_id::{IdError, SpiffeId};
+
+pub use render::{RenderError, RenderOptions, Rendered, render};
+
+/// One validated X.509-SVID (leaf + intermediates) and its key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct X509Svid {
+    /// The SPIFFE ID in the leaf's URI SAN.
+    pub spiffe_id: SpiffeId,
+    /// DER certificates, leaf first, then intermediates, as received.
+    pub certs: Vec<Vec<u8>>,
+    /// The PKCS#8 private key, as received.
+    pub key_pkcs8: Vec<u8>,
+    /// The operator's hint (empty from [`parse_svid`]; [`render`] fills it from the message).
+    pub hint: String,
+}
+
+impl fmt::Debug for X509Svid {
+    /// Leaves the private key out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("X509Svid")
+            .field("spiffe_id", &self.spiffe_id)
+            .field("certs", &self.certs.len())
+            .field("hint", &self.hint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a chain and key are not a valid X.509-SVID. The messages follow go-spiffe's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SvidError {
+    /// The chain is not back-to-back DER.
+    Chain(DerError),
+    /// The chain holds no certificate.
+    NoCertificates,
+    /// Certificate `index` (0 = leaf) is not a DER X.509 certificate.
+    Certificate {
+        /// Position in the chain.
+        index: usize,
+        /// The decoding error.
+        error: der::Error,
+    },
+    /// An extension of certificate `index` is malformed or present twice.
+    Extension {
+        /// Position in the chain.
+        index: usize,
+        /// The decoding error.
+        error: der::Error,
+    },
+    /// The leaf has no URI SAN.
+    NoUriSan,
+    /// The leaf has more than one URI SAN.
+    MultipleUriSans,
+    /// The leaf's URI SAN is not a SPIFFE ID.
+    InvalidSpiffeId(IdError),
+    /// The leaf's SPIFFE ID has no path (X509-SVID §2: a leaf names a workload).
+    LeafWithoutPath,
+    /// The leaf's basicConstraints has `cA` set.
+    LeafIsCa,
+    /// The leaf's keyUsage lacks `digitalSignature` (or is absent).
+    LeafWithoutDigitalSignature,
+    /// The leaf's keyUsage has `keyCertSign`.
+    LeafWithKeyCertSign,
+    /// The leaf's keyUsage has `cRLSign`.
+    LeafWithCrlSign,
+    /// Chain element `index` (an intermediate) is not a CA.
+    SigningCertNotCa {
+        /// Position in the chain.
+        index: usize,
+    },
+    /// Chain element `index` (an intermediate) lacks `keyCertSign`.
+    SigningCertWithoutKeyCertSign {
+        /// Position in the chain.
+        index: usize,
+    },
+    /// The key is not a DER PKCS#8 `PrivateKeyInfo`, or its inner key is malformed.
+    KeyDer(der::Error),
+    /// The key's algorithm is not RSA, EC or Ed25519.
+    UnsupportedKeyAlgorithm(ObjectIdentifier),
+    /// The key's public part differs from the leaf's public key.
+    KeyMismatch,
+}
+
+impl fmt::Display for SvidError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Chain(e) => write!(f, "cannot parse DER encoded certificate: {e}"),
+            Self::NoCertificates => f.write_str("no certificates found"),
+            Self::Certificate { index, error } => {
+                write!(f, "cannot parse DER encoded certificate {index}: {error}")
+            }
+            Self::Extension { index, error } => {
+                write!(
+                    f,
+                    "certificate {index} has a malformed or duplicate extension: {error}"
+                )
+            }
+            Self::NoUriSan => f.write_str("certificate contains no URI SAN"),
+            Self::MultipleUriSans => f.write_str("certificate contains more than one URI SAN"),
+            Self::InvalidSpiffeId(e) => write!(f, "cannot get leaf certificate SPIFFE ID: {e}"),
+            Self::LeafWithoutPath => {
+                f.write_str("leaf certificate SPIFFE ID must have a non-empty path")
+            }
+            Self::LeafIsCa => f.write_str("leaf certificate must not have CA flag set to true"),
+            Self::LeafWithoutDigitalSignature => {
+                f.write_str("leaf certificate must have 'digitalSignature' set as key usage")
+            }
+            Self::LeafWithKeyCertSign => {
+                f.write_str("leaf certificate must not have 'keyCertSign' set as key usage")
+            }
+            Self::LeafWithCrlSign => {
+                f.write_str("leaf certificate must not have 'cRLSign' set as key usage")
+            }
+            Self::SigningCertNotCa { index } => {
+                write!(
+                    f,
+                    "signing certificate {index} must have CA flag set to true"
+                )
+            }
+            Self::SigningCertWithoutKeyCertSign { index } => write!(
+                f,
+                "signing certificate {index} must have 'keyCertSign' set as key usage"
+            ),
+            Self::KeyDer(e) => write!(f, "cannot parse DER encoded private key: {e}"),
+            Self::UnsupportedKeyAlgorithm(oid) => {
+                write!(f, "unsupported private key algorithm {oid}")
+            }
+            Self::KeyMismatch => f.write_str("leaf certificate does not match private key"),
+        }
+    }
+}
+
+impl core::error::Error for SvidError {}
+
+/// Parses and validates an X.509-SVID: `chain_der` is concatenated DER certificates, leaf
+/// first; `key_pkcs8` is an unencrypted PKCS#8 key (Workload API wire §4.4).
+///
+/// Order of checks (go-spiffe's): every certificate decodes, the key decodes, the leaf rules,
+/// the signing-certificate rules, then the key matches the leaf.
+pub fn parse_svid(chain_der: &[u8], key_pkcs8: &[u8]) -> Result<X509Svid, SvidError> {
+    parse_with_expiry(chain_der, key_pkcs8).map(|(svid, _)| svid)
+}
+
+/// [`parse_svid`], also returning each chain certificate's NotAfter (Unix seconds).
+fn parse_with_expiry(
+    chain_der: &[u8],
+    key_pkcs8: &[u8],
+) -> Result<(X509Svid, Vec<i64>), SvidError> {
+    let ders = split_concatenated(chain_der).map_err(SvidError::Chain)?;
+    let certs = ders
+        .iter()
+        .enumerate()
+        .map(|(index, der)| {
+            Certificate::from_der(der).map_err(|error| SvidError::Certificate { index, error })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let key = key::parse_key(key_pkcs8)?;
+    let (leaf, signers) = certs.split_first().ok_or(SvidError::NoCertificates)?;
+    let uri = cert::uri_san(leaf, 0)?;
+    let spiffe_id = SpiffeId::parse(&uri).map_err(SvidError::InvalidSpiffeId)?;
+    if spiffe_id.path().is_empty() {
+        return Err(SvidError::LeafWithoutPath);
+    }
+    cert::check_leaf(leaf)?;
+    for (i, signer) in signers.iter().enumerate() {
+        cert::check_signing(signer, i + 1)?;
+    }
+    key::check_key(&key, leaf.tbs_certificate().subject_public_key_info())?;
+    let svid = X509Svid {
+        spiffe_id,
+        certs: ders.iter().map(|d| d.to_vec()).collect(),
+        key_pkcs8: key_pkcs8.to_vec(),
+        hint: String::new(),
+    };
+    Ok((svid, certs.iter().map(unix_seconds).collect()))
+}
+
+/// NotAfter of a DER certificate as Unix seconds (RFC 5280 §4.1.2.5).
+pub fn not_after(cert_der: &[u8]) -> Result<i64, SvidError> {
+    let cert = Certificate::from_der(cert_der)
+        .map_err(|error| SvidError::Certificate { index: 0, error })?;
+    Ok(unix_seconds(&cert))
+}
+
+/// NotAfter of a decoded certificate as Unix seconds.
+fn unix_seconds(cert: &Certificate) -> i64 {
+    let secs = cert
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs();
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,278 @@
+//! Rendering one `FetchX509SVID` message into upstream `spiffe-helper`'s three files: the
+//! SVID chain, its key and the trust bundle, byte for byte (upstream spec §3.1, §3.2, §3.5).
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use der::Decode;
+use x509_cert::Certificate;
+
+use super::{SvidError, X509Svid, parse_with_expiry, unix_seconds};
+use crate::der::split_concatenated;
+use crate::pem;
+use crate::proto::X509svidResponse;
+use crate::spiffe_id::{IdError, TrustDomain};
+
+/// The `helper.conf` settings that shape the X.509 files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RenderOptions<'a> {
+    /// `hint`: pick the first SVID with exactly this hint; empty picks the first SVID.
+    pub hint: &'a str,
+    /// `add_intermediates_to_bundle`: move the intermediates from the SVID file to the
+    /// bundle file, after the roots.
+    pub add_intermediates_to_bundle: bool,
+    /// `include_federated_domains`: append every other trust domain's roots to the bundle,
+    /// in trust-domain name order.
+    pub include_federated_domains: bool,
+    /// `omit_expired`: leave out of both files every certificate with `now > NotAfter`.
+    pub omit_expired: bool,
+}
+
+/// The three files, ready to write.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// SPIFFE IDs of every SVID kept from the message (later duplicate hints dropped), in order.
+    pub spiffe_ids: Vec<String>,
+    /// The chosen SVID's SPIFFE ID.
+    pub spiffe_id: String,
+    /// SVID file: one PEM `CERTIFICATE` block per certificate (empty if none is left).
+    pub svid_pem: Vec<u8>,
+    /// Key file: one PEM `PRIVATE KEY` block of the PKCS#8 bytes as received.
+    pub key_pem: Vec<u8>,
+    /// Bundle file: one PEM `CERTIFICATE` block per certificate (empty if none is left).
+    pub bundle_pem: Vec<u8>,
+    /// NotAfter of the chosen leaf, Unix seconds.
+    pub not_after: i64,
+}
+
+impl fmt::Debug for Rendered {
+    /// Leaves the key out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rendered")
+            .field("spiffe_ids", &self.spiffe_ids)
+            .field("spiffe_id", &self.spiffe_id)
+            .field("svid_pem", &self.svid_pem.len())
+            .field("bundle_pem", &self.bundle_pem.len())
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a message cannot be rendered. The messages follow go-spiffe's and upstream's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RenderError {
+    /// The message has no SVID.
+    NoSvids,
+    /// SVID `index` of the message is not a valid X.509-SVID (the whole message is dropped,
+    /// as go-spiffe does).
+    Svid {
+        /// Position in `svids`.
+        index: usize,
+        /// What is wrong with it.
+        error: SvidError,
+    },
+    /// The `spiffe_id` of SVID `index` does not name a trust domain.
+    SvidTrustDomain {
+        /// Position in `svids`.
+        index: usize,
+        /// The parse error.
+        error: IdError,
+    },
+    /// A `federated_bundles` key does not name a trust domain.
+    FederatedTrustDomain {
+        /// The map key.
+        key: String,
+        /// The parse error.
+        error: IdError,
+    },
+    /// A bundle's certificates do not decode.
+    Bundle {
+        /// The bundle's trust domain.
+        trust_domain: String,
+        /// The decoding error.
+        error: SvidError,
+    },
+    /// No SVID carries the configured hint.
+    HintNotFound,
+    /// The set has no bundle for the chosen SVID's trust domain.
+    NoBundle {
+        /// The chosen SVID's trust domain.
+        trust_domain: String,
+    },
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSvids => f.write_str("no SVIDs in response"),
+            Self::Svid { index, error } => write!(f, "x509svid {index}: {error}"),
+            Self::SvidTrustDomain { index, error } => {
+                write!(f, "x509svid {index}: invalid spiffe_id: {error}")
+            }
+            Self::FederatedTrustDomain { key, error } => {
+                write!(f, "invalid federated bundle trust domain {key:?}: {error}")
+            }
+            Self::Bundle {
+                trust_domain,
+                error,
+            } => write!(
+                f,
+                "invalid bundle for {trust_domain:?} trust domain: {error}"
+            ),
+            Self::HintNotFound => f.write_str("failed to find the hinted x509 SVID"),
+            Self::NoBundle { trust_domain } => {
+                write!(f, "no bundles found for {trust_domain:?} trust domain")
+            }
+        }
+    }
+}
+
+impl core::error::Error for RenderError {}
+
+/// One certificate of a bundle: its DER and NotAfter.
+struct BundleCert<'a> {
+    der: &'a [u8],
+    not_after: i64,
+}
+
+/// Turns one FetchX509SVID message into the three upstream files (upstream spec §3.5):
+/// - pick the SVID (`opts.hint`, else the first one) and its trust domain's bundle;
+/// - `certs` = chain, `bundle` = own roots; with `add_intermediates_to_bundle` the
+///   intermediates move after the roots; with `include_federated_domains` every other trust
+///   domain's roots follow, in name order;
+/// - with `omit_expired`, certificates with `now_unix > NotAfter` are left out.
+///
+/// The bundle set is built like go-spiffe's: each SVID's `bundle` under the trust domain of
+/// its `spiffe_id` (a later one overwrites), then `federated_bundles` in key order (a key
+/// naming a trust domain already present overwrites it).
+pub fn render(
+    resp: &X509svidResponse,
+    opts: &RenderOptions<'_>,
+    now_unix: i64,
+) -> Result<Rendered, RenderError> {
+    if resp.svids.is_empty() {
+        return Err(RenderError::NoSvids);
+    }
+    let svids = parse_svids(resp)?;
+    let bundles = bundle_set(resp)?;
+
+    let (chosen, expiries) = if opts.hint.is_empty() {
+        svids.first()
+    } else {
+        svids.iter().find(|(svid, _)| svid.hint == opts.hint)
+    }
+    .ok_or(RenderError::HintNotFound)?;
+    let own = chosen.spiffe_id.trust_domain().to_string();
+    let roots = bundles.get(&own).ok_or_else(|| RenderError::NoBundle {
+        trust_domain: own.clone(),
+    })?;
+
+    let chain: Vec<BundleCert<'_>> = chosen
+        .certs
+        .iter()
+        .zip(expiries)
+        .map(|(der, &not_after)| BundleCert { der, not_after })
+        .collect();
+    let leaf_not_after = chain.first().map_or(i64::MIN, |c| c.not_after);
+
+    let (svid_certs, intermediates) = if opts.add_intermediates_to_bundle {
+        chain.split_at(chain.len().min(1))
+    } else {
+        (chain.as_slice(), &[][..])
+    };
+    let mut bundle_certs: Vec<&BundleCert<'_>> = roots.iter().chain(intermediates).collect();
+    if opts.include_federated_domains {
+        bundle_certs.extend(
+            bundles
+                .iter()
+                .filter(|(td, _)| **td != own)
+                .flat_map(|(_, certs)| certs.iter()),
+        );
+    }
+
+    let keep = |cert: &&BundleCert<'_>| !(opts.omit_expired && now_unix > cert.not_after);
+    let mut key_pem = Vec::new();
+    pem::encode(pem::PRIVATE_KEY, &chosen.key_pkcs8, &mut key_pem);
+    Ok(Rendered {
+        spiffe_ids: svids.iter().map(|(s, _)| s.spiffe_id.to_string()).collect(),
+        spiffe_id: chosen.spiffe_id.to_string(),
+        svid_pem: encode_certs(svid_certs.iter().filter(keep)),
+        key_pem,
+        bundle_pem: encode_certs(bundle_certs.iter().copied().filter(keep)),
+        not_after: leaf_not_after,
+    })
+}
+
+/// Parses every SVID (with its chain's NotAfter values), skipping later ones whose non-empty
+/// hint was already seen.
+fn parse_svids(resp: &X509svidResponse) -> Result<Vec<(X509Svid, Vec<i64>)>, RenderError> {
+    let mut hints = BTreeSet::new();
+    let mut svids = Vec::with_capacity(resp.svids.len());
+    for (index, svid) in resp.svids.iter().enumerate() {
+        if !svid.hint.is_empty() && !hints.insert(svid.hint.as_str()) {
+            continue;
+        }
+        let (mut parsed, expiries) = parse_with_expiry(&svid.x509_svid, &svid.x509_svid_key)
+            .map_err(|error| RenderError::Svid { index, error })?;
+        parsed.hint.clone_from(&svid.hint);
+        svids.push((parsed, expiries));
+    }
+    Ok(svids)
+}
+
+/// The X.509 bundle set of the message, keyed by trust-domain name (sorted).
+fn bundle_set(
+    resp: &X509svidResponse,
+) -> Result<BTreeMap<String, Vec<BundleCert<'_>>>, RenderError> {
+    let mut set = BTreeMap::new();
+    for (index, svid) in resp.svids.iter().enumerate() {
+        let td = TrustDomain::from_id_or_name(&svid.spiffe_id)
+            .map_err(|error| RenderError::SvidTrustDomain { index, error })?
+            .to_string();
+        let certs = parse_bundle(&svid.bundle, &td)?;
+        set.insert(td, certs);
+    }
+    for (key, bundle) in &resp.federated_bundles {
+        let td = TrustDomain::from_id_or_name(key)
+            .map_err(|error| RenderError::FederatedTrustDomain {
+                key: key.clone(),
+                error,
+            })?
+            .to_string();
+        let certs = parse_bundle(bundle, &td)?;
+        set.insert(td, certs);
+    }
+    Ok(set)
+}
+
+/// Splits and decodes one concatenated-DER bundle (empty bytes: empty bundle).
+fn parse_bundle<'a>(bytes: &'a [u8], td: &str) -> Result<Vec<BundleCert<'a>>, RenderError> {
+    let bundle_error = |error| RenderError::Bundle {
+        trust_domain: td.to_string(),
+        error,
+    };
+    let ders = split_concatenated(bytes).map_err(|e| bundle_error(SvidError::Chain(e)))?;
+    ders.into_iter()
+        .enumerate()
+        .map(|(index, der)| {
+            let cert = Certificate::from_der(der)
+                .map_err(|error| bundle_error(SvidError::Certificate { index, error }))?;
+            Ok(BundleCert {
+                der,
+                not_after: unix_seconds(&cert),
+            })
+        })
+        .collect()
+}
+
+/// Concatenated PEM `CERTIFICATE` blocks (RFC 7468 §5.1).
+fn encode_certs<'c, 'a: 'c>(certs: impl Iterator<Item = &'c BundleCert<'a>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for cert in certs {
+        pem::encode(pem::CERTIFICATE, cert.der, &mut out);
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! Test PKI: real certificates and keys made with rcgen (ring) for the X.509 tests, plus
+//! RSA and Ed25519 v1 keys made once with `openssl genpkey` (ring cannot generate RSA keys;
+//! it writes Ed25519 keys as PKCS#8 v2) and checked in under `testdata/`.
+
+use std::string::{String, ToString};
+use std::vec;
+use std::vec::Vec;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType, SignatureAlgorithm,
+};
+
+/// `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`, then
+/// `openssl pkcs8 -topk8 -nocrypt -outform DER`.
+pub const RSA_A: &[u8] = include_bytes!("testdata/rsa2048-a.pk8.der");
+/// A second, unrelated RSA key made the same way.
+pub const RSA_B: &[u8] = include_bytes!("testdata/rsa2048-b.pk8.der");
+/// `openssl genpkey -algorithm ed25519 -outform DER`: PKCS#8 v1, no public key.
+pub const ED25519_V1: &[u8] = include_bytes!("testdata/ed25519-v1.pk8.der");
+
+/// A fresh key of `alg` (EC or Ed25519, which ring can generate).
+pub fn key(alg: &'static SignatureAlgorithm) -> KeyPair {
+    KeyPair::generate_for(alg).unwrap()
+}
+
+/// A P-256 key, SPIRE's default.
+pub fn p256() -> KeyPair {
+    key(&rcgen::PKCS_ECDSA_P256_SHA256)
+}
+
+/// An RSA key from checked-in PKCS#8 DER.
+pub fn rsa(der: &[u8]) -> KeyPair {
+    KeyPair::from_pkcs8_der_and_sign_algo(&der.to_vec().into(), &rcgen::PKCS_RSA_SHA256).unwrap()
+}
+
+/// The checked-in Ed25519 v1 key (OpenSSL 3.0 cannot read ring's v2 Ed25519 keys).
+pub fn ed25519_v1() -> KeyPair {
+    KeyPair::from_pkcs8_der_and_sign_algo(&ED25519_V1.to_vec().into(), &rcgen::PKCS_ED25519)
+        .unwrap()
+}
+
+/// A certificate authority: its parameters, key and DER.
+pub struct Ca {
+    pub params: CertificateParams,
+    pub key: KeyPair,
+    pub der: Vec<u8>,
+}
+
+/// CA parameters like SPIRE's: URI SAN `spiffe://<td>`, CA:TRUE, keyCertSign + cRLSign.
+pub fn ca_params(td: &str, name: &str) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.subject_alt_names = vec![uri(&["spiffe://", td].concat())];
+    params
+}
+
+/// A self-signed root for `td`.
+pub fn root(td: &str) -> Ca {
+    root_with(ca_params(td, &["root ", td].concat()), p256())
+}
+
+/// A self-signed root from `params` and `key`.
+pub fn root_with(params: CertificateParams, key: KeyPair) -> Ca {
+    let der = params.self_signed(&key).unwrap().der().to_vec();
+    Ca { params, key, der }
+}
+
+/// An intermediate CA of `td` signed by `parent`.
+pub fn intermediate(parent: &Ca, td: &str) -> Ca {
+    intermediate_with(parent, ca_params(td, &["intermediate ", td].concat()))
+}
+
+/// An intermediate signed by `parent` from `params`.
+pub fn intermediate_with(parent: &Ca, params: CertificateParams) -> Ca {
+    let key = p256();
+    let der = sign(&params, &key, parent);
+    Ca { params, key, der }
+}
+
+/// Leaf parameters like SPIRE's: URI SAN `id`, CA:FALSE, keyUsage digitalSignature
+/// (critical), EKU serverAuth + clientAuth.
+pub fn leaf_params(id: &str) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "workload");
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    params.subject_alt_names = vec![uri(id)];
+    params
+}
+
+/// DER of a certificate for `key`'s public key, from `params`, signed by `issuer`.
+pub fn sign(params: &CertificateParams, key: &KeyPair, issuer: &Ca) -> Vec<u8> {
+    let issuer = Issuer::from_params(&issuer.params, &issuer.key);
+    params.signed_by(key, &issuer).unwrap().der().to_vec()
+}
+
+/// A URI SAN.
+pub fn uri(s: &str) -> SanType {
+    SanType::URI(s.to_string().try_into().unwrap())
+}
+
+/// PEM `CERTIFICATE` blocks of `ders` as rcgen's `pem` crate writes them (LF line ends):
+/// an encoder independent of ours, to compare files against.
+pub fn pem_certs(ders: &[&[u8]]) -> Vec<u8> {
+    let mut out = String::new();
+    for der in ders {
+        out.push_str(&pem::encode_config(
+            &pem::Pem::new("CERTIFICATE", der.to_vec()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        ));
+    }
+    out.into_bytes()
+}
+
+/// PEM `PRIVATE KEY` of PKCS#8 `der`, written by the `pem` crate.
+pub fn pem_key(der: &[u8]) -> Vec<u8> {
+    pem::encode_config(
+        &pem::Pem::new("PRIVATE KEY", der.to_vec()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+    .into_bytes()
+}
+
+/// Concatenated DER.
+pub fn cat(ders: &[&[u8]]) -> Vec<u8> {
+    ders.concat()
+}
+
+/// A DER TLV with a short or long-form length (X.690 §8.1.3).
+pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}

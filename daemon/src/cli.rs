@@ -1,0 +1,176 @@
+//! Command-line flags with Go `flag` package semantics, as upstream parses them:
+//! `-flag` or `--flag`, `-flag=value` or `-flag value`; parsing stops at the first
+//! non-flag argument; unknown flags exit 2 with usage.
+//!
+//! One deliberate fix: `-daemon-mode false` (a bool flag followed by a separate `true` or
+//! `false`) means what the user wrote, where Go would ignore the word and set `true`.
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Run with this config file and, if given, the `-daemon-mode` override.
+    Run {
+        config: String,
+        daemon_mode: Option<bool>,
+    },
+    /// `-version`: print the version and exit 0.
+    Version,
+    /// `-h`/`-help`: print usage and exit 0.
+    Help,
+}
+
+/// A bad command line: the message to print before the usage text (exit code 2).
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+/// Upstream's usage text for program name `prog`.
+pub fn usage(prog: &str) -> String {
+    format!(
+        "Usage of {prog}:\n  -config string\n    \t<configFile> Configuration file path (default \"helper.conf\")\n  -daemon-mode\n    \tToggle running as a daemon to rotate X.509/JWT or just fetch and exit (default true)\n  -version\n    \tprint version\n"
+    )
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: &[String]) -> Result<Command, UsageError> {
+    let mut config = String::from("helper.conf");
+    let mut daemon_mode = None;
+    let mut version = false;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        if arg == "--" {
+            break;
+        }
+        let Some(stripped) = arg.strip_prefix('-').filter(|s| !s.is_empty()) else {
+            break;
+        };
+        let body = stripped.strip_prefix('-').unwrap_or(stripped);
+        if body.is_empty() || body.starts_with('-') || body.starts_with('=') {
+            return Err(UsageError(format!("bad flag syntax: {arg}")));
+        }
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        match name {
+            "config" => {
+                config = match value {
+                    Some(v) => v.to_owned(),
+                    None if i < args.len() => {
+                        i += 1;
+                        args[i - 1].clone()
+                    }
+                    None => return Err(UsageError("flag needs an argument: -config".into())),
+                };
+            }
+            "daemon-mode" | "version" => {
+                let parsed = match value {
+                    Some(v) => parse_bool(v).ok_or_else(|| {
+                        UsageError(format!(
+                            "invalid boolean value \"{v}\" for -{name}: parse error"
+                        ))
+                    })?,
+                    None => match args.get(i).map(String::as_str) {
+                        Some(word @ ("true" | "false")) if name == "daemon-mode" => {
+                            i += 1;
+                            word == "true"
+                        }
+                        _ => true,
+                    },
+                };
+                if name == "version" {
+                    version = parsed;
+                } else {
+                    daemon_mode = Some(parsed);
+                }
+            }
+            "h" | "help" => return Ok(Command::Help),
+            _ => return Err(UsageError(format!("flag provided but not defined: -{name}"))),
+        }
+    }
+    if version {
+        return Ok(Command::Version);
+    }
+    Ok(Command::Run {
+        config,
+        daemon_mode,
+    })
+}
+
+/// Go `strconv.ParseBool`.
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Command, UsageError> {
+        parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    fn config(path: &str, daemon_mode: Option<bool>) -> Result<Command, UsageError> {
+        Ok(Command::Run {
+            config: path.into(),
+            daemon_mode,
+        })
+    }
+
+    #[test]
+    fn defaults_and_value_forms() {
+        assert_eq!(run(&[]), config("helper.conf", None));
+        assert_eq!(run(&["-config", "a.conf"]), config("a.conf", None));
+        assert_eq!(run(&["--config=b.conf"]), config("b.conf", None));
+        assert_eq!(run(&["-config=", "x"]), config("", None));
+    }
+
+    #[test]
+    fn daemon_mode_forms() {
+        assert_eq!(run(&["-daemon-mode=false"]), config("helper.conf", Some(false)));
+        assert_eq!(run(&["--daemon-mode=0"]), config("helper.conf", Some(false)));
+        assert_eq!(run(&["-daemon-mode"]), config("helper.conf", Some(true)));
+        assert_eq!(run(&["-daemon-mode", "false"]), config("helper.conf", Some(false)));
+        assert_eq!(
+            run(&["-daemon-mode", "false", "-config", "c"]),
+            config("c", Some(false))
+        );
+        assert_eq!(
+            run(&["-daemon-mode=maybe"]),
+            Err(UsageError(
+                "invalid boolean value \"maybe\" for -daemon-mode: parse error".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn parsing_stops_at_first_positional() {
+        assert_eq!(run(&["x", "-bogus"]), config("helper.conf", None));
+        assert_eq!(run(&["--", "-bogus"]), config("helper.conf", None));
+    }
+
+    #[test]
+    fn version_help_and_errors() {
+        assert_eq!(run(&["-version"]), Ok(Command::Version));
+        assert_eq!(run(&["-config", "x", "--version"]), Ok(Command::Version));
+        assert_eq!(run(&["-h"]), Ok(Command::Help));
+        assert_eq!(run(&["-help"]), Ok(Command::Help));
+        assert_eq!(
+            run(&["-x"]),
+            Err(UsageError("flag provided but not defined: -x".into()))
+        );
+        assert_eq!(
+            run(&["-config"]),
+            Err(UsageError("flag needs an argument: -config".into()))
+        );
+        assert_eq!(
+            run(&["---config"]),
+            Err(UsageError("bad flag syntax: ---config".into()))
+        );
+    }
+}
