@@ -4,17 +4,18 @@
 //! Supported: `key = value` and `"key" = value`; blocks `name { ... }` and `name = { ... }`;
 //! items separated by line breaks or commas; lists `[a, b,]` (trailing comma allowed) of any
 //! values, including objects; strings with the escapes `\a \b \f \n \r \t \v \\ \" \uXXXX
-//! \UXXXXXXXX`; heredocs `<<EOF` and `<<-EOF`; numbers (integers in HCL v1's lexical forms,
-//! floats); `true`/`false`; comments `#`, `//` and `/* */`. Keys repeated in one object are
-//! rejected, as the Vault fork does. Not supported (rejected with a position): labelled
-//! blocks `name "label" { }`, octal/hex byte escapes `\101 \x41`, and quotes nested inside
-//! `${ }` interpolations (the text `${...}` itself is kept literally).
+//! \UXXXXXXXX`, and `\xHH`/`\ooo` for ASCII; `${ ... }` interpolations kept verbatim (quotes
+//! and line breaks allowed inside, no escapes processed, as HCL v1 does); heredocs `<<EOF` and
+//! `<<-EOF`; numbers (integers in HCL v1's lexical forms, floats); `true`/`false`; comments
+//! `#`, `//` and `/* */`. Keys repeated in one object are rejected, as the Vault fork does.
+//! Not supported (rejected with a position): labelled blocks `name "label" { }`, and byte
+//! escapes above `\x7f`, which would make the text invalid UTF-8.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::syntax::{
-    Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Value, ValueKind, push_item,
+    Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Pos, Value, ValueKind, push_item,
 };
 
 /// Parses HCL v1 text into the items of its top-level object.
@@ -29,6 +30,11 @@ pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
 struct Parser<'a> {
     cur: Cursor<'a>,
     depth: usize,
+}
+
+/// `v` as a char when it is ASCII.
+fn ascii(v: u32) -> Option<char> {
+    char::from_u32(v).filter(char::is_ascii)
 }
 
 fn is_ident_start(c: char) -> bool {
@@ -218,10 +224,35 @@ impl Parser<'_> {
                     return Ok(out);
                 }
                 Some('\\') => out.push(self.escape()?),
+                Some('$') if self.cur.peek2() == Some('{') => {
+                    self.interpolation(start, &mut out)?
+                }
                 Some(c) => {
                     out.push(c);
                     self.cur.bump();
                 }
+            }
+        }
+    }
+
+    /// `${ ... }` inside a string, copied verbatim up to its matching `}`.
+    fn interpolation(&mut self, start: Pos, out: &mut String) -> Result<(), ParseError> {
+        let mut braces = 0usize;
+        loop {
+            let c = self.cur.bump().ok_or(ParseError {
+                pos: start,
+                kind: ParseErrorKind::UnterminatedString,
+            })?;
+            out.push(c);
+            match c {
+                '{' => braces += 1,
+                '}' => {
+                    braces -= 1;
+                    if braces == 0 {
+                        return Ok(());
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -243,24 +274,40 @@ impl Parser<'_> {
             Some('\\') => '\\',
             Some('"') => '"',
             Some(u @ ('u' | 'U')) => {
-                let digits = if u == 'u' { 4 } else { 8 };
-                let mut v: u32 = 0;
-                for _ in 0..digits {
-                    let d = self.cur.peek().and_then(|c| c.to_digit(16));
-                    let d = d.ok_or_else(|| err(ParseErrorKind::InvalidUnicodeEscape))?;
-                    self.cur.bump();
-                    v = (v << 4) | d;
-                }
+                let v = self.radix_digits(if u == 'u' { 4 } else { 8 }, 16);
+                let v = v.ok_or_else(|| err(ParseErrorKind::InvalidUnicodeEscape))?;
                 char::from_u32(v).ok_or_else(|| err(ParseErrorKind::InvalidUnicodeEscape))?
+            }
+            Some('x') => self
+                .radix_digits(2, 16)
+                .and_then(ascii)
+                .ok_or_else(|| err(ParseErrorKind::InvalidEscape { found: 'x' }))?,
+            Some(first @ '0'..='7') => {
+                let rest = self.radix_digits(2, 8);
+                rest.and_then(|r| ascii((first as u32 - '0' as u32) << 6 | r))
+                    .ok_or_else(|| err(ParseErrorKind::InvalidEscape { found: first }))?
             }
             Some(found) => return Err(err(ParseErrorKind::InvalidEscape { found })),
         };
         Ok(c)
     }
 
+    /// `n` digits in `radix`, as a number.
+    fn radix_digits(&mut self, n: usize, radix: u32) -> Option<u32> {
+        let mut v: u32 = 0;
+        for _ in 0..n {
+            let d = self.cur.peek()?.to_digit(radix)?;
+            self.cur.bump();
+            v = (v << radix.trailing_zeros()) | d;
+        }
+        Some(v)
+    }
+
     /// `<<ANCHOR` or `<<-ANCHOR`, a line break, lines, then a line holding only the anchor.
     /// The value is every line followed by `\n`. With `<<-`, the closing line's indentation
-    /// is removed from every line when they all start with it (HCL v1's `unindentHeredoc`).
+    /// is removed from every line when they all start with it (HCL v1's `unindentHeredoc`);
+    /// with `<<`, HCL v1 keeps the closing line's indentation at the end of the value, and so
+    /// do we. Unlike HCL v1, the closing line may end the text without a line break.
     fn heredoc(&mut self) -> Result<String, ParseError> {
         let start = self.cur.pos();
         self.cur.bump();
@@ -302,6 +349,9 @@ impl Parser<'_> {
         for line in lines {
             out.push_str(if strip { &line[indent.len()..] } else { line });
             out.push('\n');
+        }
+        if !unindent {
+            out.push_str(indent);
         }
         Ok(out)
     }

@@ -448,6 +448,10 @@ fn heredocs() {
     // Not every line carries the closing line's indentation: kept as is (HCL v1).
     let c = ok("hint = <<-EOT\n    one\n  two\n    EOT\n");
     assert_eq!(c.hint, "    one\n  two\n");
+    // HCL v1 keeps the closing line's indentation after `<<` (checked with hashicorp/hcl).
+    let c = ok("hint = <<EOF\nline\n  EOF\ncmd = \"x\"");
+    assert_eq!(c.hint, "line\n  ");
+    // HCL v1 wants a line break after the closing anchor; we also accept the end of text.
     let c = ok("hint = <<EOF\nEOF");
     assert_eq!(c.hint, "");
     let c = ok("hint = <<EOF\r\nline\r\nEOF\r\n");
@@ -517,10 +521,7 @@ jwt_svids = [
     assert!(c.jwt_svids[0].jwt_extra_audiences.is_empty());
     assert_eq!(c.jwt_svids[1].jwt_extra_audiences, ["x", "y"]);
     assert_eq!(c.jwt_svids[1].jwt_svid_file_name, "b.token");
-    validated(&format!(
-        "{}",
-        r#"jwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "t" }]"#
-    ));
+    validated(r#"jwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "t" }]"#);
 }
 
 const FULL_HCL: &str = r#"
