@@ -10,7 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::int::parse_go_int;
-use super::syntax::{Item, ParseError, ParseErrorKind, Value, ValueKind, fold_eq};
+use super::syntax::{Item, ParseError, ParseErrorKind, Value, ValueKind, fold_key};
 use super::{Config, HealthChecks, JwtSvidConfig};
 
 type Setter<T> = fn(&mut T, &str, Value) -> Result<(), ParseError>;
@@ -119,7 +119,8 @@ fn fields<T>(
 ) -> Result<Vec<String>, ParseError> {
     let mut unknown = Vec::new();
     for item in items {
-        match table.iter().find(|(name, _)| fold_eq(name, &item.key)) {
+        let folded = fold_key(&item.key);
+        match table.iter().find(|(name, _)| *name == folded) {
             Some((name, setter)) => setter(target, &format!("{prefix}{name}"), item.value)?,
             None => unknown.push(item.key),
         }

@@ -15,7 +15,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::syntax::{
-    Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Pos, Value, ValueKind, push_item,
+    Cursor, Item, Items, MAX_DEPTH, ParseError, ParseErrorKind, Pos, Value, ValueKind,
 };
 
 /// Parses HCL v1 text into the items of its top-level object.
@@ -96,20 +96,19 @@ impl Parser<'_> {
 
     /// The items of an object, up to its `}` (`braced`) or the end of the text.
     fn items(&mut self, braced: bool) -> Result<Vec<Item>, ParseError> {
-        let mut items = Vec::new();
+        let mut items = Items::default();
         loop {
             self.skip_trivia()?;
             match self.cur.peek() {
-                None if !braced => return Ok(items),
+                None if !braced => return Ok(items.into_vec()),
                 None => return Err(self.cur.unexpected("'}'")),
                 Some('}') if braced => {
                     self.cur.bump();
-                    return Ok(items);
+                    return Ok(items.into_vec());
                 }
                 Some(_) => {}
             }
-            let item = self.item()?;
-            push_item(&mut items, item)?;
+            items.push(self.item()?)?;
             self.skip_trivia()?;
             self.cur.eat(',');
         }

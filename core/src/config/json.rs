@@ -8,9 +8,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::syntax::{
-    Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Value, ValueKind, push_item,
-};
+use super::syntax::{Cursor, Item, Items, MAX_DEPTH, ParseError, ParseErrorKind, Value, ValueKind};
 
 /// Parses a JSON document that must be a single object into its items.
 pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
@@ -93,10 +91,10 @@ impl Parser<'_> {
 
     fn object(&mut self) -> Result<ValueKind, ParseError> {
         self.cur.bump();
-        let mut items = Vec::new();
+        let mut items = Items::default();
         self.skip_ws();
         if self.cur.eat('}') {
-            return Ok(ValueKind::Object(items));
+            return Ok(ValueKind::Object(items.into_vec()));
         }
         loop {
             self.skip_ws();
@@ -111,10 +109,10 @@ impl Parser<'_> {
             }
             self.skip_ws();
             let value = self.value()?;
-            push_item(&mut items, Item { key, pos, value })?;
+            items.push(Item { key, pos, value })?;
             self.skip_ws();
             if self.cur.eat('}') {
-                return Ok(ValueKind::Object(items));
+                return Ok(ValueKind::Object(items.into_vec()));
             }
             if !self.cur.eat(',') {
                 return Err(self.cur.unexpected("',' or '}'"));

@@ -4,6 +4,8 @@
 //! Both readers produce the same tree of [`Value`]s so that one decoder maps either form onto
 //! [`Config`](super::Config), as HCL v1's `hcl.Decode` does.
 
+use alloc::collections::BTreeMap;
+use alloc::collections::btree_map::Entry;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -223,37 +225,46 @@ pub struct Item {
     pub value: Value,
 }
 
-/// Go's `strings.EqualFold` for the keys we compare: equal under simple case folding.
-pub fn fold_eq(a: &str, b: &str) -> bool {
-    let mut a = a.chars();
-    let mut b = b.chars();
-    loop {
-        match (a.next(), b.next()) {
-            (None, None) => return true,
-            (Some(x), Some(y)) if char_fold_eq(x, y) => {}
-            _ => return false,
+/// A key in case-folded form: two keys are the same key (Go's `strings.EqualFold`, which
+/// HCL v1 uses to match keys) when their folded forms are equal.
+pub fn fold_key(key: &str) -> String {
+    key.chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The items of one object being read. Rejects a key already present (Vault's HCL v1 fork
+/// rejects duplicate arguments; we apply the same rule to JSON).
+#[derive(Default)]
+pub struct Items {
+    items: Vec<Item>,
+    seen: BTreeMap<String, Pos>,
+}
+
+impl Items {
+    /// Appends `item`, unless its key is already present.
+    pub fn push(&mut self, item: Item) -> Result<(), ParseError> {
+        match self.seen.entry(fold_key(&item.key)) {
+            Entry::Occupied(first) => Err(ParseError {
+                pos: item.pos,
+                kind: ParseErrorKind::DuplicateKey {
+                    key: item.key,
+                    first: *first.get(),
+                },
+            }),
+            Entry::Vacant(slot) => {
+                slot.insert(item.pos);
+                self.items.push(item);
+                Ok(())
+            }
         }
     }
-}
 
-fn char_fold_eq(x: char, y: char) -> bool {
-    x == y || x.to_lowercase().eq(y.to_lowercase()) || x.to_uppercase().eq(y.to_uppercase())
-}
-
-/// Appends `item` to an object's items, rejecting a key already present (Vault's HCL v1
-/// fork rejects duplicate arguments; we apply the same rule to JSON).
-pub fn push_item(items: &mut Vec<Item>, item: Item) -> Result<(), ParseError> {
-    if let Some(first) = items.iter().find(|i| fold_eq(&i.key, &item.key)) {
-        return Err(ParseError {
-            pos: item.pos,
-            kind: ParseErrorKind::DuplicateKey {
-                key: item.key,
-                first: first.pos,
-            },
-        });
+    /// The items, in the order read.
+    pub fn into_vec(self) -> Vec<Item> {
+        self.items
     }
-    items.push(item);
-    Ok(())
 }
 
 /// A character cursor over the configuration text that tracks line and column.

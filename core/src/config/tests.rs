@@ -368,6 +368,10 @@ fn keys_are_case_insensitive_and_duplicates_rejected() {
     assert_eq!(c.jwt_svids[0].jwt_svid_file_name, "t");
     assert!(c.unknown_keys.is_empty());
 
+    // Go's EqualFold folds the Kelvin sign to k, and so do we.
+    assert_eq!(ok("\u{212A}EY_FILE_MODE = 1").key_file_mode, 1);
+    assert_eq!(ok("k\u{e9}y = 1").unknown_keys, ["k\u{e9}y"]);
+
     let e = err("cmd = \"a\"\nrenew_signal = \"SIGHUP\"\n  CMD = \"b\"\n");
     assert_eq!(e.pos, Pos { line: 3, column: 3 });
     assert_eq!(
