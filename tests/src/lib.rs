@@ -1,1 +1,15 @@
-//! Placeholder: development agent test support (being written).
+//! Development Workload API server (`svid-dev-agent`) and the end-to-end test harness for
+//! spiffe-helper-rs.
+
+pub mod agent;
+pub mod harness;
+
+pub use harness::dev_agent::{DevAgent, Issued};
+pub use harness::helper::Helper;
+pub use harness::verify::{SvidFiles, file_mode, openssl, pem_bodies, split_certificates};
+pub use harness::{PATIENCE, dev_agent_bin, helper_bin, wait_for_file, wait_until};
+
+/// Types and tonic server/client generated from `proto/workload.proto` by `build.rs`.
+pub mod pb {
+    tonic::include_proto!("_");
+}

@@ -1,0 +1,216 @@
+//! `svid-dev-agent`: a development SPIFFE Workload API server built on tonic/h2/tokio and
+//! rcgen, a peer independent of our own client code. It serves on a Unix socket, rotates
+//! SVIDs on a timer and reports what it issues on stdout (`listening <socket>`, then
+//! `x509 <serial-hex> <spiffe-id> notafter=<unix>` per SVID).
+
+pub mod ca;
+pub mod jwt;
+pub mod options;
+pub mod service;
+
+use crate::pb::spiffe_workload_api_server::SpiffeWorkloadApiServer;
+use crate::pb::{X509svid, X509svidResponse};
+use ca::{Authority, IssuedSvid};
+use options::Options;
+use service::{JwtDomain, WorkloadApi};
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use time::OffsetDateTime;
+use tokio::net::UnixListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tokio_stream::wrappers::UnixListenerStream;
+
+/// Why the agent stopped with an error.
+#[derive(Debug)]
+pub enum AgentError {
+    /// rcgen failed to make a key or certificate.
+    Certificate(rcgen::Error),
+    /// A JWT signing key could not be made.
+    JwtKey(jwt::JwtKeyError),
+    /// Something other than a socket is in the way of `--socket`.
+    NotASocket(PathBuf),
+    /// A file-system or socket operation failed.
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The gRPC server failed.
+    Serve(tonic::transport::Error),
+}
+
+impl fmt::Display for AgentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Certificate(e) => write!(f, "issuing a certificate: {e}"),
+            Self::JwtKey(e) => write!(f, "{e}"),
+            Self::NotASocket(p) => {
+                write!(
+                    f,
+                    "{} exists and is not a socket; not removing it",
+                    p.display()
+                )
+            }
+            Self::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "{action} {}: {source}", path.display()),
+            Self::Serve(e) => write!(f, "serving the Workload API: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AgentError {}
+
+impl From<rcgen::Error> for AgentError {
+    fn from(e: rcgen::Error) -> Self {
+        Self::Certificate(e)
+    }
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> AgentError {
+    let path = path.to_owned();
+    move |source| AgentError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Runs the agent until SIGINT/SIGTERM (then removes the socket and returns `Ok`) or until
+/// `--exit-after-updates` ends the process.
+pub async fn run(options: Options) -> Result<(), AgentError> {
+    let now = OffsetDateTime::now_utc();
+    let mut authority = Authority::new(
+        &options.trust_domain,
+        options.intermediate,
+        options.ttl,
+        now,
+    )?;
+    let own_id = format!("spiffe://{}", options.trust_domain);
+    let mut federated = HashMap::new();
+    let mut jwt_domains = vec![JwtDomain {
+        id: own_id.clone(),
+        authority: jwt::JwtAuthority::generate().map_err(AgentError::JwtKey)?,
+    }];
+    for td in &options.federate {
+        let root = Authority::new(td, false, options.ttl, now)?;
+        federated.insert(format!("spiffe://{td}"), root.root_der().to_vec());
+        jwt_domains.push(JwtDomain {
+            id: format!("spiffe://{td}"),
+            authority: jwt::JwtAuthority::generate().map_err(AgentError::JwtKey)?,
+        });
+    }
+    if let Some(dir) = &options.out_dir {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, pem_certificate(authority.root_der()))
+            .map_err(io_error("writing", &path))?;
+    }
+
+    remove_stale_socket(&options.socket)?;
+    let listener =
+        UnixListener::bind(&options.socket).map_err(io_error("binding", &options.socket))?;
+
+    let make_response = {
+        let bundle = authority.root_der().to_vec();
+        let federated = federated.clone();
+        move |svid: IssuedSvid| X509svidResponse {
+            svids: vec![X509svid {
+                spiffe_id: svid.spiffe_id,
+                x509_svid: svid.chain_der,
+                x509_svid_key: svid.key_pkcs8,
+                bundle: bundle.clone(),
+                hint: String::new(),
+            }],
+            crl: Vec::new(),
+            federated_bundles: federated.clone(),
+        }
+    };
+    let first = authority.issue(&options.spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
+    let (svid_tx, svid_rx) = watch::channel(Arc::new(make_response(first.clone())));
+
+    let mut bundles = federated.clone();
+    bundles.insert(own_id, authority.root_der().to_vec());
+    let service = WorkloadApi::new(&options, svid_rx, bundles, jwt_domains);
+    let server = tonic::transport::Server::builder()
+        .add_service(SpiffeWorkloadApiServer::with_interceptor(
+            service,
+            service::check_security_header,
+        ))
+        .serve_with_incoming(UnixListenerStream::new(listener));
+
+    println!("listening {}", options.socket.display());
+    report_issued(&first);
+
+    let rotation = async {
+        let Some(period) = options.rotate_every else {
+            return std::future::pending::<Result<(), AgentError>>().await;
+        };
+        let mut ticker = tokio::time::interval(period);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let svid =
+                authority.issue(&options.spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
+            report_issued(&svid);
+            svid_tx.send_replace(Arc::new(make_response(svid)));
+        }
+    };
+
+    let mut sigterm = signal(SignalKind::terminate())
+        .map_err(io_error("handling SIGTERM for", &options.socket))?;
+    let mut sigint = signal(SignalKind::interrupt())
+        .map_err(io_error("handling SIGINT for", &options.socket))?;
+    let result = tokio::select! {
+        r = server => r.map_err(AgentError::Serve),
+        r = rotation => r,
+        _ = sigterm.recv() => Ok(()),
+        _ = sigint.recv() => Ok(()),
+    };
+    // Best effort: a socket left behind is removed by the next agent anyway.
+    let _ = std::fs::remove_file(&options.socket);
+    result
+}
+
+/// Prints the machine-readable line for one issued SVID.
+fn report_issued(svid: &IssuedSvid) {
+    println!(
+        "x509 {} {} notafter={}",
+        svid.serial_hex, svid.spiffe_id, svid.not_after
+    );
+}
+
+/// Removes a socket file left by an earlier agent, as SPIRE does; refuses to remove anything
+/// that is not a socket.
+fn remove_stale_socket(path: &Path) -> Result<(), AgentError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            std::fs::remove_file(path).map_err(io_error("removing stale socket", path))
+        }
+        Ok(_) => Err(AgentError::NotASocket(path.to_owned())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error("inspecting", path)(e)),
+    }
+}
+
+/// One PEM `CERTIFICATE` block (RFC 7468 §5.1), base64 in 64-character lines.
+pub fn pem_certificate(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}

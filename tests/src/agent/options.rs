@@ -1,0 +1,286 @@
+//! Command-line options of `svid-dev-agent`, parsed by hand (no argument-parsing crate) with
+//! precise errors.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `svid-dev-agent` can be told on its command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// `--socket PATH`: the Unix socket to serve on (required).
+    pub socket: PathBuf,
+    /// `--trust-domain TD` (default `example.org`).
+    pub trust_domain: String,
+    /// `--spiffe-id ID` (default `spiffe://<trust domain>/workload`).
+    pub spiffe_id: String,
+    /// `--intermediate`: put an intermediate CA between the root and the leaves.
+    pub intermediate: bool,
+    /// `--ttl DUR`: X.509-SVID lifetime (default 1 h).
+    pub ttl: Duration,
+    /// `--rotate-every DUR`: issue a new SVID this often (default: never).
+    pub rotate_every: Option<Duration>,
+    /// `--federate TD` (repeatable): extra trust domains with their own roots and JWT keys.
+    pub federate: Vec<String>,
+    /// `--jwt-ttl DUR`: JWT-SVID lifetime (default 5 min).
+    pub jwt_ttl: Duration,
+    /// `--deny-first N`: answer the first N FetchX509SVID calls with PERMISSION_DENIED.
+    pub deny_first: u32,
+    /// `--exit-after-updates N`: exit after sending N X.509 updates in total.
+    pub exit_after_updates: Option<u64>,
+    /// `--out-dir DIR`: write the root CA of the agent's trust domain as `DIR/ca.pem`.
+    pub out_dir: Option<PathBuf>,
+}
+
+/// Why a command line was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OptionsError {
+    /// `--socket` was not given.
+    MissingSocket,
+    /// A flag that takes a value was last on the line.
+    MissingValue(String),
+    /// A flag this program does not know.
+    UnknownFlag(String),
+    /// A duration that is not `<digits><ms|s|m|h>`, or is zero.
+    BadDuration { flag: String, value: String },
+    /// A count that is not a decimal number.
+    BadNumber { flag: String, value: String },
+    /// A trust domain with characters outside `a-z 0-9 . - _`, or empty.
+    BadTrustDomain(String),
+    /// A SPIFFE ID that is not `spiffe://<trust domain>/<path>`.
+    BadSpiffeId { id: String, trust_domain: String },
+}
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingSocket => write!(f, "--socket PATH is required"),
+            Self::MissingValue(flag) => write!(f, "{flag} needs a value"),
+            Self::UnknownFlag(flag) => write!(f, "unknown flag {flag}"),
+            Self::BadDuration { flag, value } => write!(
+                f,
+                "{flag}: {value:?} is not a positive duration such as 500ms, 2s, 5m or 1h"
+            ),
+            Self::BadNumber { flag, value } => {
+                write!(f, "{flag}: {value:?} is not a non-negative integer")
+            }
+            Self::BadTrustDomain(td) => write!(
+                f,
+                "trust domain {td:?} must be non-empty and use only a-z 0-9 . - _"
+            ),
+            Self::BadSpiffeId { id, trust_domain } => write!(
+                f,
+                "SPIFFE ID {id:?} must be spiffe://{trust_domain}/<path> with a non-empty path"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for OptionsError {}
+
+/// The usage text printed on a bad command line.
+pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--trust-domain TD] [--spiffe-id ID] \
+[--intermediate] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
+[--deny-first N] [--exit-after-updates N] [--out-dir DIR]";
+
+impl Options {
+    /// Parses the arguments that follow the program name.
+    pub fn parse<I, S>(args: I) -> Result<Self, OptionsError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut socket = None;
+        let mut trust_domain = String::from("example.org");
+        let mut spiffe_id = None;
+        let mut opts = Options {
+            socket: PathBuf::new(),
+            trust_domain: String::new(),
+            spiffe_id: String::new(),
+            intermediate: false,
+            ttl: Duration::from_secs(3600),
+            rotate_every: None,
+            federate: Vec::new(),
+            jwt_ttl: Duration::from_secs(300),
+            deny_first: 0,
+            exit_after_updates: None,
+            out_dir: None,
+        };
+        let mut args = args.into_iter().map(Into::into);
+        while let Some(flag) = args.next() {
+            if flag == "--intermediate" {
+                opts.intermediate = true;
+                continue;
+            }
+            let mut value = || {
+                args.next()
+                    .ok_or_else(|| OptionsError::MissingValue(flag.clone()))
+            };
+            match flag.as_str() {
+                "--socket" => socket = Some(PathBuf::from(value()?)),
+                "--trust-domain" => trust_domain = value()?,
+                "--spiffe-id" => spiffe_id = Some(value()?),
+                "--ttl" => opts.ttl = parse_duration(&flag, &value()?)?,
+                "--rotate-every" => opts.rotate_every = Some(parse_duration(&flag, &value()?)?),
+                "--federate" => opts.federate.push(value()?),
+                "--jwt-ttl" => opts.jwt_ttl = parse_duration(&flag, &value()?)?,
+                "--deny-first" => opts.deny_first = parse_number(&flag, &value()?)?,
+                "--exit-after-updates" => {
+                    opts.exit_after_updates = Some(parse_number(&flag, &value()?)?)
+                }
+                "--out-dir" => opts.out_dir = Some(PathBuf::from(value()?)),
+                _ => return Err(OptionsError::UnknownFlag(flag)),
+            }
+        }
+        opts.socket = socket.ok_or(OptionsError::MissingSocket)?;
+        for td in std::iter::once(&trust_domain).chain(&opts.federate) {
+            check_trust_domain(td)?;
+        }
+        let spiffe_id = spiffe_id.unwrap_or_else(|| format!("spiffe://{trust_domain}/workload"));
+        let path_ok = spiffe_id
+            .strip_prefix("spiffe://")
+            .and_then(|rest| rest.strip_prefix(trust_domain.as_str()))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|path| !path.is_empty());
+        if !path_ok {
+            return Err(OptionsError::BadSpiffeId {
+                id: spiffe_id,
+                trust_domain,
+            });
+        }
+        opts.trust_domain = trust_domain;
+        opts.spiffe_id = spiffe_id;
+        Ok(opts)
+    }
+}
+
+fn check_trust_domain(td: &str) -> Result<(), OptionsError> {
+    let valid = !td.is_empty()
+        && td
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b));
+    if valid {
+        Ok(())
+    } else {
+        Err(OptionsError::BadTrustDomain(td.to_owned()))
+    }
+}
+
+fn parse_duration(flag: &str, value: &str) -> Result<Duration, OptionsError> {
+    let bad = || OptionsError::BadDuration {
+        flag: flag.to_owned(),
+        value: value.to_owned(),
+    };
+    let split = value.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (digits, unit) = value.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
+        "h" => Duration::from_secs(n.checked_mul(3600).ok_or_else(bad)?),
+        _ => return Err(bad()),
+    };
+    if duration.is_zero() {
+        return Err(bad());
+    }
+    Ok(duration)
+}
+
+fn parse_number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, OptionsError> {
+    value.parse().map_err(|_| OptionsError::BadNumber {
+        flag: flag.to_owned(),
+        value: value.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_brief() {
+        let o = Options::parse(["--socket", "/tmp/a.sock"]).unwrap();
+        assert_eq!(o.socket, PathBuf::from("/tmp/a.sock"));
+        assert_eq!(o.trust_domain, "example.org");
+        assert_eq!(o.spiffe_id, "spiffe://example.org/workload");
+        assert_eq!(o.ttl, Duration::from_secs(3600));
+        assert_eq!(o.jwt_ttl, Duration::from_secs(300));
+        assert_eq!(o.rotate_every, None);
+        assert!(!o.intermediate);
+    }
+
+    #[test]
+    fn every_flag_is_read() {
+        let o = Options::parse([
+            "--socket",
+            "s",
+            "--trust-domain",
+            "corp.test",
+            "--intermediate",
+            "--ttl",
+            "90s",
+            "--rotate-every",
+            "1500ms",
+            "--federate",
+            "a.test",
+            "--federate",
+            "b.test",
+            "--jwt-ttl",
+            "2m",
+            "--deny-first",
+            "3",
+            "--exit-after-updates",
+            "4",
+            "--out-dir",
+            "d",
+        ])
+        .unwrap();
+        assert_eq!(o.spiffe_id, "spiffe://corp.test/workload");
+        assert!(o.intermediate);
+        assert_eq!(o.ttl, Duration::from_secs(90));
+        assert_eq!(o.rotate_every, Some(Duration::from_millis(1500)));
+        assert_eq!(o.federate, ["a.test", "b.test"]);
+        assert_eq!(o.jwt_ttl, Duration::from_secs(120));
+        assert_eq!(o.deny_first, 3);
+        assert_eq!(o.exit_after_updates, Some(4));
+        assert_eq!(o.out_dir, Some(PathBuf::from("d")));
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        assert_eq!(
+            Options::parse(["--ttl", "1h"]),
+            Err(OptionsError::MissingSocket)
+        );
+        assert_eq!(
+            Options::parse(["--socket"]),
+            Err(OptionsError::MissingValue("--socket".into()))
+        );
+        assert_eq!(
+            Options::parse(["--socket", "s", "--bogus"]),
+            Err(OptionsError::UnknownFlag("--bogus".into()))
+        );
+        for bad in ["0s", "5", "s", "1d", "-1s", "99999999999999999999h"] {
+            assert!(
+                matches!(
+                    Options::parse(["--socket", "s", "--ttl", bad]),
+                    Err(OptionsError::BadDuration { .. })
+                ),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            Options::parse(["--socket", "s", "--trust-domain", "Example.org"]),
+            Err(OptionsError::BadTrustDomain("Example.org".into()))
+        );
+        assert!(matches!(
+            Options::parse(["--socket", "s", "--spiffe-id", "spiffe://other.org/w"]),
+            Err(OptionsError::BadSpiffeId { .. })
+        ));
+        assert!(matches!(
+            Options::parse(["--socket", "s", "--spiffe-id", "spiffe://example.org/"]),
+            Err(OptionsError::BadSpiffeId { .. })
+        ));
+    }
+}

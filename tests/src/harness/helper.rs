@@ -1,0 +1,114 @@
+//! Runs the real `spiffe-helper` binary with a `helper.conf` in a temporary directory and
+//! captures what it logs.
+
+use super::helper_bin;
+use super::lines::Lines;
+use rustix::process::{Pid, Signal, kill_process};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// A running `spiffe-helper`; killed (SIGKILL) on drop.
+pub struct Helper {
+    child: Child,
+    dir: TempDir,
+    output: Lines,
+}
+
+impl Helper {
+    /// Writes `config_text` as `helper.conf` in a fresh temporary directory and starts
+    /// `spiffe-helper -config <dir>/helper.conf <extra_args>` with that directory as its
+    /// working directory.
+    pub fn start(config_text: &str, extra_args: &[&str]) -> Helper {
+        let dir = tempfile::tempdir().expect("creating the helper's directory");
+        Self::start_in(dir, config_text, extra_args)
+    }
+
+    /// Like [`Helper::start`], in a directory the test prepared (for example with a `certs/`
+    /// subdirectory or a script the helper will run).
+    pub fn start_in(dir: TempDir, config_text: &str, extra_args: &[&str]) -> Helper {
+        let config = dir.path().join("helper.conf");
+        std::fs::write(&config, config_text).expect("writing helper.conf");
+        let mut child = Command::new(helper_bin())
+            .arg("-config")
+            .arg(&config)
+            .args(extra_args)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning spiffe-helper");
+        let output = Lines::default();
+        output.follow(child.stdout.take().expect("helper stdout is piped"));
+        output.follow(child.stderr.take().expect("helper stderr is piped"));
+        Helper { child, dir, output }
+    }
+
+    /// The helper's working directory (holds `helper.conf`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `<dir>/<name>`.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the helper printed so far (stdout and stderr lines, as they arrived).
+    pub fn logs(&self) -> String {
+        self.output.text()
+    }
+
+    /// How many lines so far contain `needle`.
+    pub fn count_logs(&self, needle: &str) -> usize {
+        self.output.count(needle)
+    }
+
+    /// Waits until some line contains `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        self.output.wait_count(needle, 1, timeout)
+    }
+
+    /// Waits until at least `n` lines contain `needle`.
+    pub fn wait_for_logs(&self, needle: &str, n: usize, timeout: Duration) -> bool {
+        self.output.wait_count(needle, n, timeout)
+    }
+
+    /// Waits for the helper to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let mut status = None;
+        super::wait_until(timeout, || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        status
+    }
+
+    /// Sends SIGTERM (a graceful stop request).
+    pub fn terminate(&self) {
+        let pid = i32::try_from(self.child.id())
+            .ok()
+            .and_then(Pid::from_raw)
+            .expect("a child PID is a positive i32");
+        let _ = kill_process(pid, Signal::TERM);
+    }
+
+    /// Kills the helper with SIGKILL and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,87 @@
+//! Test harness: run the development agent and the real `spiffe-helper` binary as processes,
+//! wait for what they print or write (polling, generous timeouts, no timing assertions), and
+//! check their output with real consumers (OpenSSL, Python `ssl`).
+
+pub mod dev_agent;
+pub mod helper;
+pub mod lines;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Default patience for anything a test waits on: long enough for a loaded 2-core machine.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `condition` every 50 ms until it holds (true) or `timeout` passes (false).
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits until `path` exists and is not empty.
+pub fn wait_for_file(path: &Path, timeout: Duration) -> bool {
+    wait_until(timeout, || {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0)
+    })
+}
+
+/// The directory holding the test executable's target binaries (`target/<profile>`), derived
+/// from the running test binary (`target/<profile>/deps/<test>`).
+fn target_profile_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let deps = exe.parent()?;
+    Some(deps.parent()?.to_owned())
+}
+
+/// The `spiffe-helper` binary under test: `$SPIFFE_HELPER_BIN`, else `spiffe-helper` next to
+/// this package's binaries, else `<workspace>/target/debug/spiffe-helper`.
+///
+/// Panics, saying to run `cargo build -p spiffe-helper` first, when none exists.
+pub fn helper_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("SPIFFE_HELPER_BIN") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "SPIFFE_HELPER_BIN={} does not exist",
+            path.display()
+        );
+        return path;
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let candidates: Vec<PathBuf> = target_profile_dir()
+        .map(|dir| dir.join("spiffe-helper"))
+        .into_iter()
+        .chain([workspace.join("target/debug/spiffe-helper")])
+        .collect();
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "spiffe-helper binary not found (looked at {candidates:?}); \
+                 run `cargo build -p spiffe-helper` first or set SPIFFE_HELPER_BIN"
+            )
+        })
+}
+
+/// The `svid-dev-agent` binary: `$CARGO_BIN_EXE_svid-dev-agent` (set by cargo for this
+/// package's integration tests), else the one next to this package's binaries.
+pub fn dev_agent_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("CARGO_BIN_EXE_svid-dev-agent") {
+        return PathBuf::from(path);
+    }
+    let path = target_profile_dir()
+        .map(|dir| dir.join("svid-dev-agent"))
+        .filter(|p| p.is_file());
+    path.unwrap_or_else(|| panic!("svid-dev-agent not found; run `cargo build -p svid-tests`"))
+}
