@@ -76,7 +76,11 @@ impl AgentConn {
 
     /// Reads what the agent sent and feeds it to the client.
     pub async fn read(&mut self) -> Result<(), ConnError> {
-        let n = self.stream.read(&mut self.buf).await.map_err(ConnError::Io)?;
+        let n = self
+            .stream
+            .read(&mut self.buf)
+            .await
+            .map_err(ConnError::Io)?;
         if n == 0 {
             return Err(ConnError::Eof);
         }

@@ -44,6 +44,9 @@ mod tests {
     #[test]
     fn one_shot_schedule_is_upstreams() {
         let d: Vec<u128> = one_shot_delays().map(|d| d.as_millis()).collect();
-        assert_eq!(d, [10, 50, 250, 1250, 6250, 31250, 156_250, 781_250, 3_906_250]);
+        assert_eq!(
+            d,
+            [10, 50, 250, 1250, 6250, 31250, 156_250, 781_250, 3_906_250]
+        );
     }
 }

@@ -47,8 +47,8 @@ impl Workload {
     }
 
     fn start(&mut self) -> Result<(), String> {
-        let args =
-            split_cmd_args(&self.cmd_args).map_err(|e| format!("error parsing cmd arguments: {e}"))?;
+        let args = split_cmd_args(&self.cmd_args)
+            .map_err(|e| format!("error parsing cmd arguments: {e}"))?;
         let child = process::Command::new(&self.cmd)
             .args(&args)
             .spawn()
@@ -66,7 +66,10 @@ impl Workload {
             .and_then(Signal::from_named_raw)
             .ok_or_else(|| format!("error getting signal: {}", self.renew_signal))?;
         send(pid, signal).map_err(|e| {
-            format!("error signaling process with signal num {}: {e}", self.renew_signal)
+            format!(
+                "error signaling process with signal num {}: {e}",
+                self.renew_signal
+            )
         })
     }
 
@@ -88,7 +91,9 @@ impl Workload {
 
     /// Forwards `signal` to the child and waits up to `grace` for it to exit, then kills it.
     pub fn shutdown(&mut self, signal: Signal, grace: Duration) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let pid = child.id();
         if let Err(e) = send(pid, signal) {
             warn!(error = e.to_string(); "Unable to forward signal to process");

@@ -86,7 +86,11 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                 }
             }
             "h" | "help" => return Ok(Command::Help),
-            _ => return Err(UsageError(format!("flag provided but not defined: -{name}"))),
+            _ => {
+                return Err(UsageError(format!(
+                    "flag provided but not defined: -{name}"
+                )));
+            }
         }
     }
     if version {
@@ -132,10 +136,19 @@ mod tests {
 
     #[test]
     fn daemon_mode_forms() {
-        assert_eq!(run(&["-daemon-mode=false"]), config("helper.conf", Some(false)));
-        assert_eq!(run(&["--daemon-mode=0"]), config("helper.conf", Some(false)));
+        assert_eq!(
+            run(&["-daemon-mode=false"]),
+            config("helper.conf", Some(false))
+        );
+        assert_eq!(
+            run(&["--daemon-mode=0"]),
+            config("helper.conf", Some(false))
+        );
         assert_eq!(run(&["-daemon-mode"]), config("helper.conf", Some(true)));
-        assert_eq!(run(&["-daemon-mode", "false"]), config("helper.conf", Some(false)));
+        assert_eq!(
+            run(&["-daemon-mode", "false"]),
+            config("helper.conf", Some(false))
+        );
         assert_eq!(
             run(&["-daemon-mode", "false", "-config", "c"]),
             config("c", Some(false))

@@ -76,10 +76,9 @@ pub fn write_set(outputs: &[Output<'_>]) -> Result<(), WriteError> {
 fn stage(out: &Output<'_>) -> Result<PathBuf, WriteError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let target = Path::new(out.path);
-    let name = target.file_name().map_or_else(
-        || out.path.to_owned(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = target
+        .file_name()
+        .map_or_else(|| out.path.to_owned(), |n| n.to_string_lossy().into_owned());
     let tmp = target.with_file_name(format!(
         ".{name}.{}.{}.tmp",
         std::process::id(),
@@ -137,15 +136,30 @@ mod tests {
         for (round, mode) in [(1u8, 0o600u32), (2, 0o644)] {
             let data = vec![round; 10];
             write_set(&[
-                Output { path: &a, data: &data, mode },
-                Output { path: &b, data: b"key", mode: 0o640 },
+                Output {
+                    path: &a,
+                    data: &data,
+                    mode,
+                },
+                Output {
+                    path: &b,
+                    data: b"key",
+                    mode: 0o640,
+                },
             ])
             .unwrap();
             assert_eq!(fs::read(&a).unwrap(), data);
             assert_eq!(fs::metadata(&a).unwrap().permissions().mode() & 0o777, mode);
-            assert_eq!(fs::metadata(&b).unwrap().permissions().mode() & 0o777, 0o640);
+            assert_eq!(
+                fs::metadata(&b).unwrap().permissions().mode() & 0o777,
+                0o640
+            );
         }
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2, "no temporaries left");
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            2,
+            "no temporaries left"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
@@ -153,11 +167,27 @@ mod tests {
     fn failure_leaves_previous_files_untouched() {
         let dir = temp_dir("fail");
         let good = dir.join("svid.pem").to_string_lossy().into_owned();
-        write_set(&[Output { path: &good, data: b"old", mode: 0o644 }]).unwrap();
-        let missing = dir.join("no-such-dir/key.pem").to_string_lossy().into_owned();
+        write_set(&[Output {
+            path: &good,
+            data: b"old",
+            mode: 0o644,
+        }])
+        .unwrap();
+        let missing = dir
+            .join("no-such-dir/key.pem")
+            .to_string_lossy()
+            .into_owned();
         let err = write_set(&[
-            Output { path: &good, data: b"new", mode: 0o644 },
-            Output { path: &missing, data: b"k", mode: 0o600 },
+            Output {
+                path: &good,
+                data: b"new",
+                mode: 0o644,
+            },
+            Output {
+                path: &missing,
+                data: b"k",
+                mode: 0o600,
+            },
         ])
         .unwrap_err();
         assert!(err.to_string().contains("no-such-dir/key.pem"), "{err}");
@@ -174,10 +204,20 @@ mod tests {
         let link = dir.join("svid.pem");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let path = link.to_string_lossy().into_owned();
-        write_set(&[Output { path: &path, data: b"svid", mode: 0o644 }]).unwrap();
+        write_set(&[Output {
+            path: &path,
+            data: b"svid",
+            mode: 0o644,
+        }])
+        .unwrap();
         assert_eq!(fs::read(&real).unwrap(), b"precious");
         assert_eq!(fs::read(&link).unwrap(), b"svid");
-        assert!(!fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            !fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -62,7 +62,12 @@ fn main() -> ExitCode {
 
 /// Reads, parses and validates the config; errors carry upstream's message and detail.
 fn load(path: &str, daemon_flag: Option<bool>) -> Result<Validated, (&'static str, String)> {
-    let parse_err = |e: String| ("failed to parse configuration", format!("failed to parse \"{path}\": {e}"));
+    let parse_err = |e: String| {
+        (
+            "failed to parse configuration",
+            format!("failed to parse \"{path}\": {e}"),
+        )
+    };
     let text = std::fs::read_to_string(path).map_err(|e| parse_err(format!("open {path}: {e}")))?;
     let parsed = config::parse(&text).map_err(|e| parse_err(e.to_string()))?;
     let env = std::env::var("SPIFFE_ENDPOINT_SOCKET").ok();
@@ -90,14 +95,18 @@ fn run(cfg: &Validated) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = if cfg.daemon_mode {
+    let outcome = if cfg.daemon_mode() {
         info!("Launching daemon");
-        let mut workload = Workload::new(&cfg.config.cmd, &cfg.config.cmd_args, &cfg.config.renew_signal);
+        let mut workload = Workload::new(
+            &cfg.config().cmd,
+            &cfg.config().cmd_args,
+            &cfg.config().renew_signal,
+        );
         let outcome = async_io::block_on(run::daemon(&plan, &mut signals, &mut workload));
-        if let Outcome::Signalled(sig) = &outcome {
-            if let Some(sig) = rustix::process::Signal::from_named_raw(*sig as i32) {
-                workload.shutdown(sig, CHILD_GRACE);
-            }
+        if let Outcome::Signalled(sig) = &outcome
+            && let Some(sig) = rustix::process::Signal::from_named_raw(*sig as i32)
+        {
+            workload.shutdown(sig, CHILD_GRACE);
         }
         outcome
     } else {
@@ -111,7 +120,7 @@ fn run(cfg: &Validated) -> ExitCode {
     match outcome {
         Outcome::Done | Outcome::Signalled(_) => ExitCode::SUCCESS,
         Outcome::Fatal(e) => {
-            if !cfg.daemon_mode {
+            if !cfg.daemon_mode() {
                 error!(error = e.as_str(); "Error fetching x509 certificates");
             }
             error!(error = e.as_str(); "Error starting spiffe-helper");
@@ -123,7 +132,7 @@ fn run(cfg: &Validated) -> ExitCode {
 /// The run plan: output paths (Go `path.Join` semantics), modes, agent socket. Refuses the
 /// outputs this version does not write yet rather than silently ignoring them.
 fn plan(cfg: &Validated) -> Result<Plan, String> {
-    let c = &cfg.config;
+    let c = cfg.config();
     let unsupported = [
         (!c.jwt_svids.is_empty(), "jwt_svids"),
         (!c.jwt_bundle_file_name.is_empty(), "jwt_bundle_file_name"),
@@ -131,7 +140,9 @@ fn plan(cfg: &Validated) -> Result<Plan, String> {
         (c.health_checks.listener_enabled, "health_checks"),
     ];
     if let Some((_, key)) = unsupported.iter().find(|(set, _)| *set) {
-        return Err(format!("'{key}' is not supported by this version of spiffe-helper-rs yet"));
+        return Err(format!(
+            "'{key}' is not supported by this version of spiffe-helper-rs yet"
+        ));
     }
     if c.svid_file_name.is_empty() {
         return Err("'svid_file_name' must be set: this version writes X.509 files only".into());

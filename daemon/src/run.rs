@@ -105,7 +105,10 @@ async fn watch(
         }
         while let Some(event) = conn.client.poll_event() {
             match event {
-                Event::X509Svid { stream: s, response } if Some(s) == stream => {
+                Event::X509Svid {
+                    stream: s,
+                    response,
+                } if Some(s) == stream => {
                     backoff.reset();
                     // Failures are logged inside; the watch goes on with the last good files.
                     let _ = update(plan, &response, Some(workload));
@@ -196,7 +199,10 @@ async fn fetch_first(plan: &Plan, signals: &mut Signals) -> Fetch {
         }
         while let Some(event) = conn.client.poll_event() {
             match event {
-                Event::X509Svid { stream: s, response } if s == stream => {
+                Event::X509Svid {
+                    stream: s,
+                    response,
+                } if s == stream => {
                     conn.client.cancel(stream);
                     let _ = conn.flush().await;
                     return Fetch::Got(Box::new(response));

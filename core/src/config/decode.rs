@@ -1,0 +1,225 @@
+//! Maps the syntax tree of `helper.conf` onto [`Config`], with HCL v1's decoding rules:
+//! keys match case-insensitively; string keys also take numbers and bools (as written);
+//! integer keys take numbers or quoted strings, both read by Go's `strconv.ParseInt(s, 0,
+//! 0)`; bool keys take `true`/`false`, or the strings or numbers `"true"`, `"false"`, `1`,
+//! `0` (case-insensitively). Unknown top-level and `jwt_svids` keys are collected, as
+//! written, for validation; unknown `health_checks` keys are ignored, as upstream does.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::int::parse_go_int;
+use super::syntax::{Item, ParseError, ParseErrorKind, Value, ValueKind, fold_key};
+use super::{Config, HealthChecks, JwtSvidConfig};
+
+type Setter<T> = fn(&mut T, &str, Value) -> Result<(), ParseError>;
+
+const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
+    ("agent_address", |c, k, v| {
+        set(&mut c.agent_address, string(k, v)?)
+    }),
+    ("cmd", |c, k, v| set(&mut c.cmd, string(k, v)?)),
+    ("cmd_args", |c, k, v| set(&mut c.cmd_args, string(k, v)?)),
+    ("pid_file_name", |c, k, v| {
+        set(&mut c.pid_file_name, string(k, v)?)
+    }),
+    ("renew_signal", |c, k, v| {
+        set(&mut c.renew_signal, string(k, v)?)
+    }),
+    ("cert_dir", |c, k, v| set(&mut c.cert_dir, string(k, v)?)),
+    ("daemon_mode", |c, k, v| {
+        set(&mut c.daemon_mode, Some(boolean(k, v)?))
+    }),
+    ("add_intermediates_to_bundle", |c, k, v| {
+        set(&mut c.add_intermediates_to_bundle, boolean(k, v)?)
+    }),
+    ("include_federated_domains", |c, k, v| {
+        set(&mut c.include_federated_domains, boolean(k, v)?)
+    }),
+    ("omit_expired", |c, k, v| {
+        set(&mut c.omit_expired, boolean(k, v)?)
+    }),
+    ("hint", |c, k, v| set(&mut c.hint, string(k, v)?)),
+    ("svid_file_name", |c, k, v| {
+        set(&mut c.svid_file_name, string(k, v)?)
+    }),
+    ("svid_key_file_name", |c, k, v| {
+        set(&mut c.svid_key_file_name, string(k, v)?)
+    }),
+    ("svid_bundle_file_name", |c, k, v| {
+        set(&mut c.svid_bundle_file_name, string(k, v)?)
+    }),
+    ("jwt_bundle_file_name", |c, k, v| {
+        set(&mut c.jwt_bundle_file_name, string(k, v)?)
+    }),
+    ("jwt_svids", |c, k, v| {
+        set(&mut c.jwt_svids, jwt_svids(k, v)?)
+    }),
+    ("cert_file_mode", |c, k, v| {
+        set(&mut c.cert_file_mode, int(k, v)?)
+    }),
+    ("key_file_mode", |c, k, v| {
+        set(&mut c.key_file_mode, int(k, v)?)
+    }),
+    ("jwt_bundle_file_mode", |c, k, v| {
+        set(&mut c.jwt_bundle_file_mode, int(k, v)?)
+    }),
+    ("jwt_svid_file_mode", |c, k, v| {
+        set(&mut c.jwt_svid_file_mode, int(k, v)?)
+    }),
+    ("health_checks", |c, k, v| {
+        set(&mut c.health_checks, health_checks(k, v)?)
+    }),
+];
+
+const JWT_SVID: &[(&str, Setter<JwtSvidConfig>)] = &[
+    ("jwt_audience", |c, k, v| {
+        set(&mut c.jwt_audience, string(k, v)?)
+    }),
+    ("jwt_extra_audiences", |c, k, v| {
+        set(&mut c.jwt_extra_audiences, strings(k, v)?)
+    }),
+    ("jwt_svid_file_name", |c, k, v| {
+        set(&mut c.jwt_svid_file_name, string(k, v)?)
+    }),
+];
+
+const HEALTH_CHECKS: &[(&str, Setter<HealthChecks>)] = &[
+    ("listener_enabled", |c, k, v| {
+        set(&mut c.listener_enabled, boolean(k, v)?)
+    }),
+    ("bind_port", |c, k, v| set(&mut c.bind_port, int(k, v)?)),
+    ("liveness_path", |c, k, v| {
+        set(&mut c.liveness_path, string(k, v)?)
+    }),
+    ("readiness_path", |c, k, v| {
+        set(&mut c.readiness_path, string(k, v)?)
+    }),
+];
+
+fn set<T>(field: &mut T, value: T) -> Result<(), ParseError> {
+    *field = value;
+    Ok(())
+}
+
+/// Decodes the top-level items of `helper.conf`.
+pub fn config(items: Vec<Item>) -> Result<Config, ParseError> {
+    let mut config = Config::default();
+    config.unknown_keys = fields(&mut config, "", TOP_LEVEL, items)?;
+    Ok(config)
+}
+
+/// Applies each item to its field; returns the unknown keys, sorted as Go's `sort.Strings`.
+fn fields<T>(
+    target: &mut T,
+    prefix: &str,
+    table: &[(&str, Setter<T>)],
+    items: Vec<Item>,
+) -> Result<Vec<String>, ParseError> {
+    let mut unknown = Vec::new();
+    for item in items {
+        let folded = fold_key(&item.key);
+        match table.iter().find(|(name, _)| *name == folded) {
+            Some((name, setter)) => setter(target, &format!("{prefix}{name}"), item.value)?,
+            None => unknown.push(item.key),
+        }
+    }
+    unknown.sort_unstable();
+    Ok(unknown)
+}
+
+fn mismatch(key: &str, expected: &'static str, v: &Value) -> ParseError {
+    ParseError {
+        pos: v.pos,
+        kind: ParseErrorKind::TypeMismatch {
+            key: String::from(key),
+            expected,
+            found: v.kind.type_name(),
+        },
+    }
+}
+
+fn string(key: &str, v: Value) -> Result<String, ParseError> {
+    match v.kind {
+        ValueKind::String(s) | ValueKind::Number(s) | ValueKind::Float(s) => Ok(s),
+        ValueKind::Bool(b) => Ok(String::from(if b { "true" } else { "false" })),
+        _ => Err(mismatch(key, "string", &v)),
+    }
+}
+
+fn int(key: &str, v: Value) -> Result<i64, ParseError> {
+    match &v.kind {
+        ValueKind::String(s) | ValueKind::Number(s) => {
+            parse_go_int(s).map_err(|error| ParseError {
+                pos: v.pos,
+                kind: ParseErrorKind::InvalidInt {
+                    key: String::from(key),
+                    error,
+                },
+            })
+        }
+        _ => Err(mismatch(key, "integer", &v)),
+    }
+}
+
+fn boolean(key: &str, v: Value) -> Result<bool, ParseError> {
+    let text = match &v.kind {
+        ValueKind::Bool(b) => return Ok(*b),
+        ValueKind::String(s) | ValueKind::Number(s) => s,
+        _ => return Err(mismatch(key, "bool", &v)),
+    };
+    if text == "1" || text.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if text == "0" || text.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(ParseError {
+            pos: v.pos,
+            kind: ParseErrorKind::InvalidBool {
+                key: String::from(key),
+                text: text.clone(),
+            },
+        })
+    }
+}
+
+fn strings(key: &str, v: Value) -> Result<Vec<String>, ParseError> {
+    match v.kind {
+        ValueKind::List(values) => values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| string(&format!("{key}[{i}]"), v))
+            .collect(),
+        _ => Err(mismatch(key, "list of strings", &v)),
+    }
+}
+
+/// `jwt_svids`: a list of objects; a single object (block form) counts as a list of one.
+fn jwt_svids(key: &str, v: Value) -> Result<Vec<JwtSvidConfig>, ParseError> {
+    let values = match v.kind {
+        ValueKind::List(values) => values,
+        ValueKind::Object(_) => alloc::vec![v],
+        _ => return Err(mismatch(key, "list of objects", &v)),
+    };
+    let mut out = Vec::with_capacity(values.len());
+    for (i, v) in values.into_iter().enumerate() {
+        let path = format!("{key}[{i}]");
+        let ValueKind::Object(items) = v.kind else {
+            return Err(mismatch(&path, "object", &v));
+        };
+        let mut jwt = JwtSvidConfig::default();
+        jwt.unknown_keys = fields(&mut jwt, &format!("{path}."), JWT_SVID, items)?;
+        out.push(jwt);
+    }
+    Ok(out)
+}
+
+fn health_checks(key: &str, v: Value) -> Result<HealthChecks, ParseError> {
+    let ValueKind::Object(items) = v.kind else {
+        return Err(mismatch(key, "object", &v));
+    };
+    let mut health = HealthChecks::default();
+    fields(&mut health, &format!("{key}."), HEALTH_CHECKS, items)?;
+    Ok(health)
+}

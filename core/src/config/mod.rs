@@ -1,0 +1,124 @@
+//! `helper.conf`: the configuration model of spiffe-helper and everything needed to read it
+//! exactly as upstream does (see `shared/reference/upstream-spiffe-helper.md` §2).
+//!
+//! - [`parse`] reads the HCL v1 form, or the JSON form when the text starts with `{`;
+//! - [`Config::validate`] applies upstream's validation order, messages and defaults;
+//! - [`split_cmd_args`] splits `cmd_args` as Go's `encoding/csv` does;
+//! - [`join_path`], [`socket_path`] and [`signal_number`] interpret file names, the agent
+//!   address and `renew_signal`.
+
+mod cmd_args;
+mod decode;
+mod hcl;
+mod int;
+mod json;
+mod path;
+mod signal;
+mod syntax;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub use cmd_args::{CmdArgsError, CmdArgsErrorKind, split_cmd_args};
+pub use int::IntError;
+pub use path::{AddressError, join_path, socket_path};
+pub use signal::signal_number;
+pub use syntax::{MAX_DEPTH, ParseError, ParseErrorKind, Pos};
+pub use validate::{
+    DEFAULT_AGENT_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_CERT_FILE_MODE, DEFAULT_KEY_FILE_MODE,
+    DEFAULT_LIVENESS_PATH, DEFAULT_READINESS_PATH, Validated, ValidationError, Warning,
+};
+
+/// One entry of `jwt_svids`: a JWT-SVID to fetch and where to write it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JwtSvidConfig {
+    /// `jwt_audience`: the first audience requested (required).
+    pub jwt_audience: String,
+    /// `jwt_extra_audiences`: further audiences.
+    pub jwt_extra_audiences: Vec<String>,
+    /// `jwt_svid_file_name`: output file, joined to `cert_dir` (required).
+    pub jwt_svid_file_name: String,
+    /// Keys of this entry that are not known, as written, sorted (rejected by validation).
+    pub unknown_keys: Vec<String>,
+}
+
+/// `health_checks`: the HTTP liveness/readiness listener. Defaults are applied by
+/// [`Config::validate`] only when `listener_enabled` is true, as upstream does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HealthChecks {
+    /// `listener_enabled`.
+    pub listener_enabled: bool,
+    /// `bind_port` (default 8081; not range-checked, as upstream).
+    pub bind_port: i64,
+    /// `liveness_path` (default `/live`).
+    pub liveness_path: String,
+    /// `readiness_path` (default `/ready`).
+    pub readiness_path: String,
+}
+
+/// The contents of `helper.conf` as written, before validation and defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// `agent_address`: the Workload API socket (see [`socket_path`]).
+    pub agent_address: String,
+    /// `cmd`: program started on the first X.509 update and signalled on later ones.
+    pub cmd: String,
+    /// `cmd_args`: arguments of `cmd`, split by [`split_cmd_args`].
+    pub cmd_args: String,
+    /// `pid_file_name`: file holding a PID to signal after each X.509 update.
+    pub pid_file_name: String,
+    /// `renew_signal`: signal name such as `SIGHUP` (see [`signal_number`]).
+    pub renew_signal: String,
+    /// `cert_dir`: directory of every output file (see [`join_path`]).
+    pub cert_dir: String,
+    /// `daemon_mode`; `None` when absent from the file.
+    pub daemon_mode: Option<bool>,
+    /// `add_intermediates_to_bundle`.
+    pub add_intermediates_to_bundle: bool,
+    /// `include_federated_domains`.
+    pub include_federated_domains: bool,
+    /// `omit_expired`.
+    pub omit_expired: bool,
+    /// `hint`: selects the SVID whose Workload API hint equals it.
+    pub hint: String,
+    /// `svid_file_name`.
+    pub svid_file_name: String,
+    /// `svid_key_file_name`.
+    pub svid_key_file_name: String,
+    /// `svid_bundle_file_name`.
+    pub svid_bundle_file_name: String,
+    /// `jwt_bundle_file_name`.
+    pub jwt_bundle_file_name: String,
+    /// `jwt_svids`.
+    pub jwt_svids: Vec<JwtSvidConfig>,
+    /// `cert_file_mode` (0 means the default 0644).
+    pub cert_file_mode: i64,
+    /// `key_file_mode` (0 means the default 0600).
+    pub key_file_mode: i64,
+    /// `jwt_bundle_file_mode` (0 means the default 0600).
+    pub jwt_bundle_file_mode: i64,
+    /// `jwt_svid_file_mode` (0 means the default 0600).
+    pub jwt_svid_file_mode: i64,
+    /// `health_checks`.
+    pub health_checks: HealthChecks,
+    /// Top-level keys that are not known, as written, sorted (rejected by validation).
+    pub unknown_keys: Vec<String>,
+}
+
+/// Parses `helper.conf` text: JSON when the first non-blank character is `{`, else HCL v1.
+///
+/// Errors carry the position of the problem and display as `At L:C: ...`. Validation
+/// (required keys, unknown keys, defaults) is left to [`Config::validate`].
+pub fn parse(text: &str) -> Result<Config, ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let items = if text.trim_start().starts_with('{') {
+        json::parse(text)?
+    } else {
+        hcl::parse(text)?
+    };
+    decode::config(items)
+}

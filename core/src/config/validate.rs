@@ -1,0 +1,318 @@
+//! Upstream's `ValidateConfig`: the same checks in the same order, the first error wins,
+//! with upstream's exact messages; then the defaults (file modes, agent address, daemon
+//! mode, health listener).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::Config;
+
+/// Agent socket used when neither `agent_address` nor `SPIFFE_ENDPOINT_SOCKET` is set.
+pub const DEFAULT_AGENT_ADDRESS: &str = "/tmp/spire-agent/public/api.sock";
+/// Mode of the SVID and bundle files when `cert_file_mode` is 0 or absent.
+pub const DEFAULT_CERT_FILE_MODE: u32 = 0o644;
+/// Mode of the key, JWT bundle and JWT-SVID files when their mode is 0 or absent.
+pub const DEFAULT_KEY_FILE_MODE: u32 = 0o600;
+/// Health listener port when `bind_port` is 0 or absent.
+pub const DEFAULT_BIND_PORT: i64 = 8081;
+/// Health liveness path when `liveness_path` is empty.
+pub const DEFAULT_LIVENESS_PATH: &str = "/live";
+/// Health readiness path when `readiness_path` is empty.
+pub const DEFAULT_READINESS_PATH: &str = "/ready";
+
+/// Why a configuration is rejected. Messages are upstream's, word for word.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValidationError {
+    /// Top-level keys that are not known (sorted, as written).
+    UnknownTopLevelKeys(Vec<String>),
+    /// Keys of one `jwt_svids` entry that are not known.
+    UnknownJwtSvidKeys {
+        /// Index of the entry.
+        index: usize,
+        /// The keys, sorted, as written.
+        keys: Vec<String>,
+    },
+    /// A `jwt_svids` entry without `jwt_svid_file_name` (upstream's message names it
+    /// `jwt_file_name`; kept so that scripts matching it keep working).
+    JwtSvidFileNameRequired {
+        /// Index of the entry.
+        index: usize,
+    },
+    /// A `jwt_svids` entry without `jwt_audience`.
+    JwtAudienceRequired {
+        /// Index of the entry.
+        index: usize,
+    },
+    /// `pid_file_name` with `daemon_mode = false`.
+    PidFileWithoutDaemonMode,
+    /// `pid_file_name` without `renew_signal`.
+    PidFileWithoutRenewSignal,
+    /// One or two of the X.509 file names, not all three.
+    IncompleteX509Files,
+    /// No X.509 files, no `jwt_svids` and no `jwt_bundle_file_name`.
+    NothingToWrite,
+    /// `cert_file_mode` below 0.
+    NegativeCertFileMode,
+    /// `key_file_mode` below 0.
+    NegativeKeyFileMode,
+    /// `jwt_bundle_file_mode` below 0.
+    NegativeJwtBundleFileMode,
+    /// `jwt_svid_file_mode` below 0.
+    NegativeJwtSvidFileMode,
+    /// `health_checks.bind_port` below 0 with the listener enabled.
+    NegativeBindPort,
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownTopLevelKeys(keys) => {
+                write!(f, "unknown top level key(s): {}", keys.join(","))
+            }
+            Self::UnknownJwtSvidKeys { index, keys } => {
+                write!(
+                    f,
+                    "unknown key(s) in jwt_svids[{index}]: {}",
+                    keys.join(",")
+                )
+            }
+            Self::JwtSvidFileNameRequired { .. } => {
+                f.write_str("'jwt_file_name' is required in 'jwt_svids'")
+            }
+            Self::JwtAudienceRequired { .. } => {
+                f.write_str("'jwt_audience' is required in 'jwt_svids'")
+            }
+            Self::PidFileWithoutDaemonMode => f.write_str(
+                "pid_file_name is set but daemon_mode is false. \
+                 pid_file_name is only supported in daemon_mode",
+            ),
+            Self::PidFileWithoutRenewSignal => {
+                f.write_str("must specify renew_signal when using pid_file_name")
+            }
+            Self::IncompleteX509Files => f.write_str(
+                "all or none of 'svid_file_name', 'svid_key_file_name', \
+                 'svid_bundle_file_name' must be specified",
+            ),
+            Self::NothingToWrite => f.write_str(
+                "at least one of the sets ('svid_file_name', 'svid_key_file_name', \
+                 'svid_bundle_file_name'), 'jwt_svids', or 'jwt_bundle_file_name' \
+                 must be fully specified",
+            ),
+            Self::NegativeCertFileMode => f.write_str("cert file mode must be positive"),
+            Self::NegativeKeyFileMode => f.write_str("key file mode must be positive"),
+            Self::NegativeJwtBundleFileMode => f.write_str("jwt bundle file mode must be positive"),
+            Self::NegativeJwtSvidFileMode => f.write_str("jwt svid file mode must be positive"),
+            Self::NegativeBindPort => f.write_str("bind port must be positive"),
+        }
+    }
+}
+
+impl core::error::Error for ValidationError {}
+
+/// Something accepted but worth logging.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// `cmd` with `daemon_mode = false`.
+    CmdIgnored,
+    /// `renew_signal` with `daemon_mode = false`.
+    RenewSignalIgnored,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::CmdIgnored => {
+                "cmd is set but daemon_mode is false. cmd will be ignored. \
+                 This may become an error in a future release."
+            }
+            Self::RenewSignalIgnored => {
+                "renew_signal is set but daemon_mode is false. renew_signal will be ignored. \
+                 This may become an error in a future release."
+            }
+        })
+    }
+}
+
+/// A configuration that passed validation, with every default applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Validated {
+    config: Config,
+    daemon_mode: bool,
+}
+
+impl Validated {
+    /// The configuration with defaults applied: `agent_address` is set, the four modes are
+    /// positive, and when the health listener is enabled its port and paths are set.
+    /// `daemon_mode` holds the resolved value.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The configuration, by value.
+    pub fn into_config(self) -> Config {
+        self.config
+    }
+
+    /// Daemon mode: the `-daemon-mode` flag if given, else the file, else true.
+    pub fn daemon_mode(&self) -> bool {
+        self.daemon_mode
+    }
+
+    /// Whether the X.509 files (all three names) are configured.
+    pub fn x509_enabled(&self) -> bool {
+        !self.config.svid_file_name.is_empty()
+    }
+
+    /// Permission bits of the SVID and bundle files (only the low 9 bits count, as in Go's
+    /// `os.OpenFile`).
+    pub fn cert_file_mode(&self) -> u32 {
+        perm(self.config.cert_file_mode)
+    }
+
+    /// Permission bits of the key file.
+    pub fn key_file_mode(&self) -> u32 {
+        perm(self.config.key_file_mode)
+    }
+
+    /// Permission bits of the JWT bundle file.
+    pub fn jwt_bundle_file_mode(&self) -> u32 {
+        perm(self.config.jwt_bundle_file_mode)
+    }
+
+    /// Permission bits of the JWT-SVID files.
+    pub fn jwt_svid_file_mode(&self) -> u32 {
+        perm(self.config.jwt_svid_file_mode)
+    }
+}
+
+fn perm(mode: i64) -> u32 {
+    (mode & 0o777) as u32
+}
+
+/// Replaces a mode of 0 by `default`; a negative mode is `error`.
+fn mode(mode: &mut i64, default: u32, error: ValidationError) -> Result<(), ValidationError> {
+    match *mode {
+        m if m < 0 => Err(error),
+        0 => {
+            *mode = i64::from(default);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Config {
+    /// Validates as upstream's `ValidateConfig` does (same order, first error wins, same
+    /// messages) and applies the defaults. `daemon_mode_flag` is the `-daemon-mode` flag
+    /// when it was given on the command line; `endpoint_env` is `SPIFFE_ENDPOINT_SOCKET`.
+    /// Returns the warnings to log. The Windows-only check on `renew_signal` is left out:
+    /// this helper runs on Linux.
+    pub fn validate(
+        mut self,
+        daemon_mode_flag: Option<bool>,
+        endpoint_env: Option<&str>,
+    ) -> Result<(Validated, Vec<Warning>), ValidationError> {
+        if !self.unknown_keys.is_empty() {
+            return Err(ValidationError::UnknownTopLevelKeys(self.unknown_keys));
+        }
+        if let Some((index, jwt)) = self
+            .jwt_svids
+            .iter()
+            .enumerate()
+            .find(|(_, j)| !j.unknown_keys.is_empty())
+        {
+            let keys = jwt.unknown_keys.clone();
+            return Err(ValidationError::UnknownJwtSvidKeys { index, keys });
+        }
+        for (index, jwt) in self.jwt_svids.iter().enumerate() {
+            if jwt.jwt_svid_file_name.is_empty() {
+                return Err(ValidationError::JwtSvidFileNameRequired { index });
+            }
+            if jwt.jwt_audience.is_empty() {
+                return Err(ValidationError::JwtAudienceRequired { index });
+            }
+        }
+        if self.agent_address.is_empty() {
+            self.agent_address = String::from(match endpoint_env {
+                Some(env) if !env.is_empty() => env,
+                _ => DEFAULT_AGENT_ADDRESS,
+            });
+        }
+
+        let daemon_mode = daemon_mode_flag.or(self.daemon_mode).unwrap_or(true);
+        self.daemon_mode = Some(daemon_mode);
+        let mut warnings = Vec::new();
+        if !daemon_mode {
+            if !self.cmd.is_empty() {
+                warnings.push(Warning::CmdIgnored);
+            }
+            if !self.renew_signal.is_empty() {
+                warnings.push(Warning::RenewSignalIgnored);
+            }
+            if !self.pid_file_name.is_empty() {
+                return Err(ValidationError::PidFileWithoutDaemonMode);
+            }
+        }
+        if !self.pid_file_name.is_empty() && self.renew_signal.is_empty() {
+            return Err(ValidationError::PidFileWithoutRenewSignal);
+        }
+
+        let x509_names = [
+            &self.svid_file_name,
+            &self.svid_key_file_name,
+            &self.svid_bundle_file_name,
+        ];
+        let x509_set = x509_names.iter().filter(|n| !n.is_empty()).count();
+        if x509_set != 0 && x509_set != 3 {
+            return Err(ValidationError::IncompleteX509Files);
+        }
+        if x509_set == 0 && self.jwt_svids.is_empty() && self.jwt_bundle_file_name.is_empty() {
+            return Err(ValidationError::NothingToWrite);
+        }
+
+        use ValidationError as E;
+        mode(
+            &mut self.cert_file_mode,
+            DEFAULT_CERT_FILE_MODE,
+            E::NegativeCertFileMode,
+        )?;
+        mode(
+            &mut self.key_file_mode,
+            DEFAULT_KEY_FILE_MODE,
+            E::NegativeKeyFileMode,
+        )?;
+        mode(
+            &mut self.jwt_bundle_file_mode,
+            DEFAULT_KEY_FILE_MODE,
+            E::NegativeJwtBundleFileMode,
+        )?;
+        mode(
+            &mut self.jwt_svid_file_mode,
+            DEFAULT_KEY_FILE_MODE,
+            E::NegativeJwtSvidFileMode,
+        )?;
+
+        let health = &mut self.health_checks;
+        if health.listener_enabled {
+            match health.bind_port {
+                p if p < 0 => return Err(ValidationError::NegativeBindPort),
+                0 => health.bind_port = DEFAULT_BIND_PORT,
+                _ => {}
+            }
+            if health.liveness_path.is_empty() {
+                health.liveness_path = String::from(DEFAULT_LIVENESS_PATH);
+            }
+            if health.readiness_path.is_empty() {
+                health.readiness_path = String::from(DEFAULT_READINESS_PATH);
+            }
+        }
+        Ok((
+            Validated {
+                config: self,
+                daemon_mode,
+            },
+            warnings,
+        ))
+    }
+}

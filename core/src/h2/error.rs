@@ -1,0 +1,244 @@
+//! HTTP/2 error codes (RFC 9113 §7) and the errors of this connection implementation.
+
+use core::fmt;
+
+use super::{StreamId, frame};
+use crate::hpack::HpackError;
+
+/// HTTP/2 error codes (RFC 9113 §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    NoError,
+    ProtocolError,
+    InternalError,
+    FlowControlError,
+    SettingsTimeout,
+    StreamClosed,
+    FrameSizeError,
+    RefusedStream,
+    Cancel,
+    CompressionError,
+    ConnectError,
+    EnhanceYourCalm,
+    InadequateSecurity,
+    Http11Required,
+    /// A code this implementation does not know (RFC 9113 §7: treat as INTERNAL_ERROR).
+    Unknown(u32),
+}
+
+impl ErrorCode {
+    /// Maps the wire value.
+    pub fn from_u32(v: u32) -> Self {
+        use ErrorCode::*;
+        match v {
+            0x0 => NoError,
+            0x1 => ProtocolError,
+            0x2 => InternalError,
+            0x3 => FlowControlError,
+            0x4 => SettingsTimeout,
+            0x5 => StreamClosed,
+            0x6 => FrameSizeError,
+            0x7 => RefusedStream,
+            0x8 => Cancel,
+            0x9 => CompressionError,
+            0xa => ConnectError,
+            0xb => EnhanceYourCalm,
+            0xc => InadequateSecurity,
+            0xd => Http11Required,
+            other => Unknown(other),
+        }
+    }
+
+    /// The wire value.
+    pub fn to_u32(self) -> u32 {
+        use ErrorCode::*;
+        match self {
+            NoError => 0x0,
+            ProtocolError => 0x1,
+            InternalError => 0x2,
+            FlowControlError => 0x3,
+            SettingsTimeout => 0x4,
+            StreamClosed => 0x5,
+            FrameSizeError => 0x6,
+            RefusedStream => 0x7,
+            Cancel => 0x8,
+            CompressionError => 0x9,
+            ConnectError => 0xa,
+            EnhanceYourCalm => 0xb,
+            InadequateSecurity => 0xc,
+            Http11Required => 0xd,
+            Unknown(v) => v,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ErrorCode::*;
+        let name = match self {
+            NoError => "NO_ERROR",
+            ProtocolError => "PROTOCOL_ERROR",
+            InternalError => "INTERNAL_ERROR",
+            FlowControlError => "FLOW_CONTROL_ERROR",
+            SettingsTimeout => "SETTINGS_TIMEOUT",
+            StreamClosed => "STREAM_CLOSED",
+            FrameSizeError => "FRAME_SIZE_ERROR",
+            RefusedStream => "REFUSED_STREAM",
+            Cancel => "CANCEL",
+            CompressionError => "COMPRESSION_ERROR",
+            ConnectError => "CONNECT_ERROR",
+            EnhanceYourCalm => "ENHANCE_YOUR_CALM",
+            InadequateSecurity => "INADEQUATE_SECURITY",
+            Http11Required => "HTTP_1_1_REQUIRED",
+            Unknown(v) => return write!(f, "unknown error code {v:#x}"),
+        };
+        f.write_str(name)
+    }
+}
+
+/// Errors of the HTTP/2 layer. Every variant returned by [`Connection::recv`](super::Connection::recv) is a connection
+/// error (RFC 9113 §5.4.1): a GOAWAY with [`Error::code`] has been queued and the caller
+/// should flush it and close the socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The server's first frame was not SETTINGS (RFC 9113 §3.4).
+    MissingServerSettings { kind: u8 },
+    /// A frame longer than our SETTINGS_MAX_FRAME_SIZE (RFC 9113 §4.2).
+    FrameTooLarge { len: u32, max: u32 },
+    /// A frame whose length is wrong for its type (RFC 9113 §6).
+    BadFrameLength { kind: u8, len: u32 },
+    /// A stream-level frame on stream 0, or a connection-level frame on another stream.
+    BadStreamId { kind: u8, stream: StreamId },
+    /// A frame on a stream we never opened (idle, even or beyond our last, RFC 9113 §5.1).
+    IdleStream { kind: u8, stream: StreamId },
+    /// Padding at least as long as the frame payload (RFC 9113 §6.1).
+    BadPadding { kind: u8, stream: StreamId },
+    /// A frame other than CONTINUATION for the open header block (RFC 9113 §6.10).
+    ExpectedContinuation {
+        stream: StreamId,
+        kind: u8,
+        got_stream: StreamId,
+    },
+    /// A CONTINUATION with no header block open (RFC 9113 §6.10).
+    UnexpectedContinuation { stream: StreamId },
+    /// A header block over [`Config::max_header_block`](super::Config::max_header_block) bytes.
+    HeaderBlockTooLarge { max: usize },
+    /// HPACK decoding failed (RFC 9113 §4.3: COMPRESSION_ERROR).
+    Hpack(HpackError),
+    /// PUSH_PROMISE although we sent ENABLE_PUSH=0 (RFC 9113 §8.4).
+    PushPromise,
+    /// A SETTINGS value out of range (RFC 9113 §6.5.2).
+    BadSetting { id: u16, value: u32 },
+    /// A SETTINGS ACK with a payload (RFC 9113 §6.5).
+    SettingsAckWithPayload,
+    /// A WINDOW_UPDATE with increment 0 on stream 0 (RFC 9113 §6.9).
+    ZeroWindowIncrement,
+    /// A window grew beyond 2^31-1 (RFC 9113 §6.9.1).
+    WindowOverflow { stream: StreamId },
+    /// The server sent more DATA than the window we granted (RFC 9113 §6.9).
+    FlowControlViolation {
+        stream: StreamId,
+        len: u32,
+        window: u32,
+    },
+    /// The server made us queue too many control-frame replies (PING/SETTINGS ACK flood).
+    ControlFlood,
+    /// The connection already failed or the call came after a connection error.
+    Closed,
+    /// [`Connection::send_request`](super::Connection::send_request) after a GOAWAY: no new streams on this connection.
+    GoingAway,
+    /// All 2^30 client stream identifiers are used (RFC 9113 §5.1.1).
+    StreamIdsExhausted,
+    /// The request header block does not fit in one frame of the server's MAX_FRAME_SIZE.
+    RequestHeadersTooLarge { len: usize, max: u32 },
+}
+
+impl Error {
+    /// The HTTP/2 error code sent in the GOAWAY for this error.
+    pub fn code(&self) -> ErrorCode {
+        use Error::*;
+        match self {
+            FrameTooLarge { .. } | BadFrameLength { .. } => ErrorCode::FrameSizeError,
+            Hpack(_) => ErrorCode::CompressionError,
+            BadSetting { id, .. } if *id == frame::setting::INITIAL_WINDOW_SIZE => {
+                ErrorCode::FlowControlError
+            }
+            WindowOverflow { .. } | FlowControlViolation { .. } => ErrorCode::FlowControlError,
+            HeaderBlockTooLarge { .. } | ControlFlood => ErrorCode::EnhanceYourCalm,
+            Closed | GoingAway | StreamIdsExhausted | RequestHeadersTooLarge { .. } => {
+                ErrorCode::NoError
+            }
+            _ => ErrorCode::ProtocolError,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Error::*;
+        match self {
+            MissingServerSettings { kind } => {
+                write!(f, "server's first frame is type {kind:#x}, not SETTINGS")
+            }
+            FrameTooLarge { len, max } => write!(f, "frame of {len} bytes exceeds maximum {max}"),
+            BadFrameLength { kind, len } => {
+                write!(f, "frame type {kind:#x} has invalid length {len}")
+            }
+            BadStreamId { kind, stream } => {
+                write!(f, "frame type {kind:#x} not allowed on stream {stream}")
+            }
+            IdleStream { kind, stream } => {
+                write!(f, "frame type {kind:#x} on idle stream {stream}")
+            }
+            BadPadding { kind, stream } => write!(
+                f,
+                "frame type {kind:#x} on stream {stream}: padding exceeds payload"
+            ),
+            ExpectedContinuation {
+                stream,
+                kind,
+                got_stream,
+            } => write!(
+                f,
+                "expected CONTINUATION for stream {stream}, got type {kind:#x} on stream {got_stream}"
+            ),
+            UnexpectedContinuation { stream } => {
+                write!(
+                    f,
+                    "CONTINUATION on stream {stream} without an open header block"
+                )
+            }
+            HeaderBlockTooLarge { max } => write!(f, "header block exceeds {max} bytes"),
+            Hpack(e) => write!(f, "header block decoding failed: {e}"),
+            PushPromise => f.write_str("PUSH_PROMISE received although push is disabled"),
+            BadSetting { id, value } => write!(f, "invalid value {value} for setting {id:#x}"),
+            SettingsAckWithPayload => f.write_str("SETTINGS ACK with a payload"),
+            ZeroWindowIncrement => f.write_str("WINDOW_UPDATE with increment 0 on the connection"),
+            WindowOverflow { stream } => {
+                write!(f, "flow-control window of stream {stream} exceeds 2^31-1")
+            }
+            FlowControlViolation {
+                stream,
+                len,
+                window,
+            } => write!(
+                f,
+                "DATA of {len} bytes on stream {stream} exceeds the receive window of {window}"
+            ),
+            ControlFlood => f.write_str("too many unsent control frame replies queued"),
+            Closed => f.write_str("connection is closed"),
+            GoingAway => f.write_str("connection is going away (GOAWAY received)"),
+            StreamIdsExhausted => f.write_str("stream identifiers exhausted"),
+            RequestHeadersTooLarge { len, max } => write!(
+                f,
+                "request header block of {len} bytes exceeds the peer's frame size {max}"
+            ),
+        }
+    }
+}
+
+impl From<HpackError> for Error {
+    fn from(e: HpackError) -> Self {
+        Error::Hpack(e)
+    }
+}

@@ -1,0 +1,75 @@
+//! HTTP/2 client connection for prior-knowledge h2c (RFC 9113), sans-I/O.
+//!
+//! Feed the bytes read from the socket to [`Connection::recv`], write out what
+//! [`Connection::poll_transmit`] produces, and drain [`Connection::poll_event`]. The
+//! connection implements what a gRPC client needs: SETTINGS, HEADERS/CONTINUATION with HPACK,
+//! DATA with padding, flow control in both directions, PING ACKs, RST_STREAM and GOAWAY.
+//! Every peer-fed buffer has an explicit bound.
+
+mod connection;
+mod error;
+pub mod frame;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;
+
+use alloc::vec::Vec;
+
+pub use connection::Connection;
+pub use error::{Error, ErrorCode};
+
+use crate::hpack::Field;
+
+/// An HTTP/2 stream identifier (31 bits). Client streams are odd.
+pub type StreamId = u32;
+
+/// Limits and windows of a [`Connection`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// SETTINGS_INITIAL_WINDOW_SIZE we advertise; the connection window is raised to at least
+    /// this too (RFC 9113 §6.9.2). Capped at 2^31-1.
+    pub initial_window_size: u32,
+    /// HPACK dynamic table size we accept (SETTINGS_HEADER_TABLE_SIZE, RFC 7541 §4.2).
+    pub header_table_size: u32,
+    /// Largest decoded header list we accept (SETTINGS_MAX_HEADER_LIST_SIZE, RFC 9113 §6.5.2).
+    pub max_header_list_size: u32,
+    /// Bound on the HEADERS+CONTINUATION bytes of one header block buffered before decoding.
+    pub max_header_block: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            initial_window_size: 1 << 20,
+            header_table_size: 4096,
+            max_header_list_size: 16 << 10,
+            max_header_block: 32 << 10,
+        }
+    }
+}
+
+/// What the connection reports to its user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A decoded header block: response headers, or trailers when `end_stream` is set.
+    Headers {
+        stream: StreamId,
+        fields: Vec<Field>,
+        end_stream: bool,
+    },
+    /// DATA payload (padding stripped); `end_stream` marks the last one.
+    Data {
+        stream: StreamId,
+        data: Vec<u8>,
+        end_stream: bool,
+    },
+    /// The server reset the stream (RST_STREAM), or we reset it because of a stream error.
+    Reset { stream: StreamId, code: ErrorCode },
+    /// The server sent GOAWAY: no new streams; streams above `last_stream` are closed.
+    GoAway {
+        last_stream: StreamId,
+        code: ErrorCode,
+        debug: Vec<u8>,
+    },
+}
