@@ -1,5 +1,8 @@
 //! Development Workload API server (`svid-dev-agent`) and the end-to-end test harness for
 //! spiffe-helper-rs.
+//!
+//! Run: `cargo build -p spiffe-helper && cargo test -p svid-tests` (needs `openssl` and
+//! `python3`). `SPIFFE_HELPER_BIN` points the e2e tests at another helper binary.
 
 pub mod agent;
 pub mod harness;

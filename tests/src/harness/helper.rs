@@ -3,13 +3,15 @@
 
 use super::helper_bin;
 use super::lines::Lines;
-use rustix::process::{Pid, Signal, kill_process};
+use rustix::process::{Pid, Signal, kill_process, kill_process_group};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
 
-/// A running `spiffe-helper`; killed (SIGKILL) on drop.
+/// A running `spiffe-helper` in its own process group; the group is killed (SIGKILL) on drop,
+/// so no `cmd` child outlives the test.
 pub struct Helper {
     child: Child,
     dir: TempDir,
@@ -28,13 +30,26 @@ impl Helper {
     /// Like [`Helper::start`], in a directory the test prepared (for example with a `certs/`
     /// subdirectory or a script the helper will run).
     pub fn start_in(dir: TempDir, config_text: &str, extra_args: &[&str]) -> Helper {
+        Self::start_in_with_env(dir, config_text, extra_args, &[])
+    }
+
+    /// Like [`Helper::start_in`], with extra environment variables for the helper (and so for
+    /// the `cmd` it runs, which inherits them).
+    pub fn start_in_with_env(
+        dir: TempDir,
+        config_text: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Helper {
         let config = dir.path().join("helper.conf");
         std::fs::write(&config, config_text).expect("writing helper.conf");
         let mut child = Command::new(helper_bin())
             .arg("-config")
             .arg(&config)
             .args(extra_args)
+            .envs(env.iter().copied())
             .current_dir(dir.path())
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -91,17 +106,22 @@ impl Helper {
         status
     }
 
-    /// Sends SIGTERM (a graceful stop request).
-    pub fn terminate(&self) {
-        let pid = i32::try_from(self.child.id())
+    fn rustix_pid(&self) -> Pid {
+        i32::try_from(self.child.id())
             .ok()
             .and_then(Pid::from_raw)
-            .expect("a child PID is a positive i32");
-        let _ = kill_process(pid, Signal::TERM);
+            .expect("a child PID is a positive i32")
     }
 
-    /// Kills the helper with SIGKILL and reaps it.
+    /// Sends SIGTERM to the helper alone (a graceful stop request).
+    pub fn terminate(&self) {
+        let _ = kill_process(self.rustix_pid(), Signal::TERM);
+    }
+
+    /// Kills the helper and everything it started (it runs in its own process group) with
+    /// SIGKILL, and reaps the helper.
     pub fn kill(&mut self) {
+        let _ = kill_process_group(self.rustix_pid(), Signal::KILL);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
