@@ -3,7 +3,9 @@
 
 use rustix::process::{Pid, test_kill_process};
 use std::path::{Path, PathBuf};
-use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, file_mode, pem_bodies, wait_until};
+use svid_tests::{
+    DevAgent, Helper, PATIENCE, SvidFiles, file_mode, pem_bodies, wait_for_file, wait_until,
+};
 use tempfile::TempDir;
 
 const UPDATED: &str = "X.509 certificates updated";
@@ -258,6 +260,7 @@ fn helper_started_before_the_agent_writes_once_it_appears() {
         .exists()));
 
     let agent = DevAgent::start_on(&socket, &[]);
+    assert!(wait_for_file(&files.bundle, PATIENCE), "{}", helper.logs());
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     files.verify_chain().unwrap();
     assert_eq!(files.leaf_serial().unwrap(), agent.issued()[0].serial_hex);

@@ -106,6 +106,11 @@ impl DevAgent {
         self.child.id()
     }
 
+    /// Every line the agent printed on stdout so far.
+    pub fn stdout(&self) -> Vec<String> {
+        self.stdout.snapshot()
+    }
+
     /// Every SVID the agent reported so far, oldest first.
     pub fn issued(&self) -> Vec<Issued> {
         self.stdout
