@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn join_path_matches_go_path_join() {
-        // §2.7 of the upstream notes, then Go's own path.Join/Clean test cases.
+        // §2.7 of the upstream notes, then more cases; all checked against Go 1.19's path.Join.
         let cases = [
             ("", "svid.pem", "svid.pem"),
             ("certs/", "svid.pem", "certs/svid.pem"),

@@ -1,0 +1,235 @@
+//! Upstream's validation: order, messages, defaults.
+
+use alloc::format;
+use alloc::string::ToString;
+
+use super::*;
+
+#[test]
+fn upstream_test_validate_config() {
+    // Accepted (TestValidateConfig).
+    validated(TRIO);
+    validated(
+        "jwt_svids = [{jwt_svid_file_name = \"jwt.token\", jwt_audience = \"your-audience\"}]\njwt_bundle_file_name = \"bundle.json\"",
+    );
+    validated("jwt_bundle_file_name = \"bundle.json\"");
+    validated(&format!("daemon_mode = false\n{TRIO}"));
+    validated(&format!(
+        "pid_file_name = \"pidfile\"\nrenew_signal = \"SIGHUP\"\n{TRIO}"
+    ));
+    validated(&format!(
+        "cmd = \"echo\"\nrenew_signal = \"SIGHUP\"\n{TRIO}"
+    ));
+    validated(&format!("cmd = \"echo\"\n{TRIO}"));
+    validated(&format!("renew_signal = \"SIGHUP\"\n{TRIO}"));
+
+    // Rejected, with upstream's exact messages.
+    let no_set = "at least one of the sets ('svid_file_name', 'svid_key_file_name', \
+                  'svid_bundle_file_name'), 'jwt_svids', or 'jwt_bundle_file_name' must be fully specified";
+    assert_eq!(invalid(""), no_set);
+    assert_eq!(invalid("agent_address = \"path\""), no_set);
+    assert_eq!(
+        invalid("svid_file_name = \"cert.pem\""),
+        "all or none of 'svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name' must be specified"
+    );
+    assert_eq!(
+        invalid("svid_file_name = \"a\"\nsvid_key_file_name = \"b\"\njwt_bundle_file_name = \"j\""),
+        "all or none of 'svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name' must be specified"
+    );
+    assert_eq!(
+        invalid("jwt_svids = [{jwt_svid_file_name = \"jwt.token\"}]"),
+        "'jwt_audience' is required in 'jwt_svids'"
+    );
+    assert_eq!(
+        invalid("jwt_svids = [{jwt_audience = \"my-audience\"}]"),
+        "'jwt_file_name' is required in 'jwt_svids'"
+    );
+    assert_eq!(
+        invalid("daemon_mode = false\npid_file_name = \"pidfile\""),
+        "pid_file_name is set but daemon_mode is false. pid_file_name is only supported in daemon_mode"
+    );
+    assert_eq!(
+        invalid("pid_file_name = \"pidfile\""),
+        "must specify renew_signal when using pid_file_name"
+    );
+    assert_eq!(
+        invalid(&format!("{TRIO}key_file_mode = -1")),
+        "key file mode must be positive"
+    );
+    assert_eq!(
+        invalid(&format!("{TRIO}jwt_bundle_file_mode = -1")),
+        "jwt bundle file mode must be positive"
+    );
+    assert_eq!(
+        invalid(&format!("{TRIO}jwt_svid_file_mode = -0x1")),
+        "jwt svid file mode must be positive"
+    );
+    assert_eq!(
+        invalid(&format!(
+            "{TRIO}health_checks {{ listener_enabled = true\n bind_port = -1 }}"
+        )),
+        "bind port must be positive"
+    );
+}
+
+#[test]
+fn validation_order_first_error_wins() {
+    // Unknown keys come before everything, top level before jwt_svids.
+    assert_eq!(
+        invalid("foo = 1\njwt_svids = [{bar = 1}]\npid_file_name = \"p\""),
+        "unknown top level key(s): foo"
+    );
+    assert_eq!(
+        invalid("jwt_svids = [{jwt_audience = \"a\"}, {bar = 1}]"),
+        "unknown key(s) in jwt_svids[1]: bar"
+    );
+    // JWT entries are checked in order, file name before audience.
+    assert_eq!(
+        invalid("jwt_svids = [{jwt_svid_file_name = \"t\"}, {}]"),
+        "'jwt_audience' is required in 'jwt_svids'"
+    );
+    assert_eq!(
+        invalid("jwt_svids = [{}]"),
+        "'jwt_file_name' is required in 'jwt_svids'"
+    );
+    // pid_file_name/daemon_mode before the renew_signal rule, before the X.509 trio.
+    assert_eq!(
+        invalid("daemon_mode = false\npid_file_name = \"p\"\nsvid_file_name = \"s\""),
+        "pid_file_name is set but daemon_mode is false. pid_file_name is only supported in daemon_mode"
+    );
+    assert_eq!(
+        invalid("pid_file_name = \"p\"\nsvid_file_name = \"s\""),
+        "must specify renew_signal when using pid_file_name"
+    );
+    // Modes in order, after the sets; health last.
+    assert_eq!(
+        invalid("cert_file_mode = -1\nkey_file_mode = -1"),
+        "at least one of the sets ('svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name'), 'jwt_svids', or 'jwt_bundle_file_name' must be fully specified"
+    );
+    assert_eq!(
+        invalid(&format!(
+            "{TRIO}jwt_svid_file_mode = -1\nkey_file_mode = -1\nhealth_checks {{ listener_enabled = true, bind_port = -5 }}"
+        )),
+        "key file mode must be positive"
+    );
+}
+
+#[test]
+fn upstream_test_detects_unknown_config() {
+    assert_eq!(
+        invalid("agent_address = \"/tmp\"\nfoo = \"bar\"\nbar = \"foo\"\n"),
+        "unknown top level key(s): bar,foo"
+    );
+    assert_eq!(
+        invalid(
+            "cmd = \"echo\"\njwt_svids = [\n{\njwt_audience=\"your-audience\",\njwt_svid_file_name=\"jwt_svid.token\",\nfoo = \"bar\", \nbar = \"foo\"\n}\n]\n"
+        ),
+        "unknown key(s) in jwt_svids[0]: bar,foo"
+    );
+    assert_eq!(
+        invalid(
+            "cmd = \"echo\"\njwt_svids = [\n{\njwt_audience = \"your-audience-0\",\njwt_svid_file_name=\"jwt_svid-0.token\",\n},\n{\njwt_audience = \"your-audience-1\",\njwt_svid_file_name = \"jwt_svid-1.token\",\nfoo = \"bar\", \nbar = \"foo\"\n}\n]\n"
+        ),
+        "unknown key(s) in jwt_svids[1]: bar,foo"
+    );
+    // Removed keys are unknown now.
+    assert_eq!(
+        invalid("timeout = \"10s\"\nexit_when_ready = true\n"),
+        "unknown top level key(s): exit_when_ready,timeout"
+    );
+    // Unknown health_checks keys are ignored, as upstream does.
+    let (v, _) = validated(&format!("{TRIO}health_checks {{ foo = 1 }}"));
+    assert!(!v.config().health_checks.listener_enabled);
+}
+
+#[test]
+fn agent_address_default() {
+    // TestDefaultAgentAddress.
+    let cases = [
+        (None, None, DEFAULT_AGENT_ADDRESS),
+        (Some("MY_ADDRESS"), None, "MY_ADDRESS"),
+        (None, Some("MY_ENV_ADDRESS"), "MY_ENV_ADDRESS"),
+        (Some("MY_ADDRESS"), Some("MY_ENV_ADDRESS"), "MY_ADDRESS"),
+        (None, Some(""), DEFAULT_AGENT_ADDRESS),
+    ];
+    for (file, env, want) in cases {
+        let text = match file {
+            Some(a) => format!("agent_address = \"{a}\"\n{TRIO}"),
+            None => TRIO.to_string(),
+        };
+        let (v, _) = ok(&text).validate(None, env).unwrap();
+        assert_eq!(v.config().agent_address, want);
+    }
+}
+
+#[test]
+fn daemon_mode_flag_file_default() {
+    let cases = [
+        ("", None, true),
+        ("", Some(false), false),
+        ("daemon_mode = false\n", None, false),
+        ("daemon_mode = false\n", Some(true), true),
+        ("daemon_mode = true\n", Some(false), false),
+    ];
+    for (line, flag, want) in cases {
+        let (v, _) = ok(&format!("{line}{TRIO}")).validate(flag, None).unwrap();
+        assert_eq!(v.daemon_mode(), want, "{line:?} {flag:?}");
+        assert_eq!(v.config().daemon_mode, Some(want));
+    }
+}
+
+#[test]
+fn one_shot_warnings() {
+    let (_, w) = validated(&format!(
+        "daemon_mode = false\ncmd = \"x\"\nrenew_signal = \"SIGHUP\"\n{TRIO}"
+    ));
+    assert_eq!(w, [Warning::CmdIgnored, Warning::RenewSignalIgnored]);
+    assert_eq!(
+        w[0].to_string(),
+        "cmd is set but daemon_mode is false. cmd will be ignored. This may become an error in a future release."
+    );
+    assert_eq!(
+        w[1].to_string(),
+        "renew_signal is set but daemon_mode is false. renew_signal will be ignored. This may become an error in a future release."
+    );
+    let (_, w) = ok(&format!("cmd = \"x\"\n{TRIO}"))
+        .validate(Some(true), None)
+        .unwrap();
+    assert!(w.is_empty());
+}
+
+#[test]
+fn health_defaults_only_when_enabled() {
+    let (v, _) = validated(&format!(
+        "{TRIO}health_checks {{ listener_enabled = true }}"
+    ));
+    let h = &v.config().health_checks;
+    assert_eq!(
+        (
+            h.bind_port,
+            h.liveness_path.as_str(),
+            h.readiness_path.as_str()
+        ),
+        (8081, "/live", "/ready")
+    );
+    let (v, _) = validated(&format!("{TRIO}health_checks {{ bind_port = -1 }}"));
+    assert_eq!(
+        v.config().health_checks,
+        HealthChecks {
+            bind_port: -1,
+            ..HealthChecks::default()
+        }
+    );
+    let (v, _) = validated(&format!(
+        "{TRIO}health_checks {{ listener_enabled = true\n bind_port = 70000 }}"
+    ));
+    assert_eq!(v.config().health_checks.bind_port, 70000);
+}
+
+#[test]
+fn modes_keep_only_permission_bits() {
+    let (v, _) = validated(&format!(
+        "{TRIO}key_file_mode = 04755\ncert_file_mode = 0444"
+    ));
+    assert_eq!((v.key_file_mode(), v.cert_file_mode()), (0o755, 0o444));
+}
