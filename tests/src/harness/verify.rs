@@ -170,12 +170,20 @@ impl SvidFiles {
 
     /// The leaf's URI SANs, from `openssl x509 -noout -ext subjectAltName`.
     pub fn leaf_uri_sans(&self) -> Result<Vec<String>, String> {
-        let out = openssl_in(&["x509", "-noout", "-ext", "subjectAltName"], &self.svid)?;
-        Ok(out
-            .split([',', '\n'])
-            .filter_map(|item| item.trim().strip_prefix("URI:"))
-            .map(str::to_owned)
-            .collect())
+        uri_sans_in(&self.svid)
+    }
+
+    /// The URI SANs of every certificate of the bundle file, in file order.
+    pub fn bundle_uri_sans(&self) -> Result<Vec<Vec<String>>, String> {
+        let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = scratch.path().join("cert.pem");
+        split_certificates(&Self::read(&self.bundle)?)
+            .iter()
+            .map(|block| {
+                std::fs::write(&path, block).map_err(|e| e.to_string())?;
+                uri_sans_in(&path)
+            })
+            .collect()
     }
 
     /// Completes an mTLS handshake between two Python `ssl` contexts (server and client) that
@@ -198,6 +206,16 @@ impl SvidFiles {
             ))
         }
     }
+}
+
+/// The URI SANs of the first certificate in the PEM file at `path`.
+fn uri_sans_in(path: &Path) -> Result<Vec<String>, String> {
+    let out = openssl_in(&["x509", "-noout", "-ext", "subjectAltName"], path)?;
+    Ok(out
+        .split([',', '\n'])
+        .filter_map(|item| item.trim().strip_prefix("URI:"))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// The permission bits (`0o777` part) of `path`.

@@ -1,0 +1,160 @@
+//! End-to-end tests of helper.conf options that shape the X.509 output (upstream-spiffe-helper.md
+//! §2.2, §3.5, §4.3) and of the agent-address forms DESIGN.md accepts, run through the real
+//! `spiffe-helper` binary. Build it first: `cargo build -p spiffe-helper`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, file_mode, pem_bodies, wait_until};
+use tempfile::TempDir;
+
+const UPDATED: &str = "X.509 certificates updated";
+
+fn helper_dir() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("creating the helper directory");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).expect("creating certs/");
+    (dir, certs)
+}
+
+fn config(agent_address: &str, certs: &Path, extra: &str) -> String {
+    format!(
+        "agent_address = \"{agent_address}\"\n\
+         cert_dir = \"{}\"\n\
+         svid_file_name = \"svid.pem\"\n\
+         svid_key_file_name = \"svid_key.pem\"\n\
+         svid_bundle_file_name = \"svid_bundle.pem\"\n\
+         {extra}\n",
+        certs.display()
+    )
+}
+
+fn socket_of(agent: &DevAgent) -> String {
+    agent.socket().display().to_string()
+}
+
+#[test]
+fn intermediates_and_federated_roots_move_to_the_bundle_when_asked() {
+    let agent = DevAgent::start(&[
+        "--intermediate",
+        "--federate",
+        "partner.test",
+        "--federate",
+        "alpha.test",
+    ]);
+    let (dir, certs) = helper_dir();
+    let extra = "add_intermediates_to_bundle = true\ninclude_federated_domains = true";
+    let helper = Helper::start_in(dir, &config(&socket_of(&agent), &certs, extra), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+
+    let files = SvidFiles::in_dir(&certs);
+    assert_eq!(
+        files.chain().unwrap().len(),
+        1,
+        "only the leaf stays in svid.pem"
+    );
+    // Own root, then the intermediate, then the federated roots by trust-domain name.
+    let uris = files.bundle_uri_sans().unwrap();
+    assert_eq!(
+        uris,
+        [
+            ["spiffe://example.org"],
+            ["spiffe://example.org"],
+            ["spiffe://alpha.test"],
+            ["spiffe://partner.test"],
+        ]
+    );
+    let bundle = std::fs::read_to_string(&files.bundle).unwrap();
+    let root = std::fs::read_to_string(agent.ca_pem()).unwrap();
+    assert_eq!(pem_bodies(&bundle)[0], pem_bodies(&root)[0]);
+    files.verify_chain().unwrap();
+    files.key_matches_leaf().unwrap();
+}
+
+#[test]
+fn by_default_intermediates_stay_in_the_svid_and_federated_roots_are_left_out() {
+    let agent = DevAgent::start(&["--intermediate", "--federate", "partner.test"]);
+    let (dir, certs) = helper_dir();
+    let helper = Helper::start_in(dir, &config(&socket_of(&agent), &certs, ""), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    let files = SvidFiles::in_dir(&certs);
+    assert_eq!(files.chain().unwrap().len(), 2);
+    assert_eq!(files.bundle_uri_sans().unwrap(), [["spiffe://example.org"]]);
+}
+
+#[test]
+fn configured_modes_are_applied_and_reapplied_on_rotation() {
+    let agent = DevAgent::start(&["--rotate-every", "1s"]);
+    let (dir, certs) = helper_dir();
+    let extra = "cert_file_mode = 0640\nkey_file_mode = 0400";
+    let helper = Helper::start_in(dir, &config(&socket_of(&agent), &certs, extra), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    let files = SvidFiles::in_dir(&certs);
+    assert_eq!(file_mode(&files.svid).unwrap(), 0o640);
+    assert_eq!(file_mode(&files.bundle).unwrap(), 0o640);
+    assert_eq!(file_mode(&files.key).unwrap(), 0o400);
+
+    // Someone loosens the SVID file; the next rotation writes it with the configured mode.
+    std::fs::set_permissions(&files.svid, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let updates = helper.count_logs(UPDATED);
+    assert!(
+        helper.wait_for_logs(UPDATED, updates + 1, PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    assert!(
+        wait_until(PATIENCE, || file_mode(&files.svid)
+            .is_ok_and(|m| m == 0o640)),
+        "mode stayed {:o}",
+        file_mode(&files.svid).unwrap()
+    );
+}
+
+#[test]
+fn agent_address_may_be_a_unix_uri() {
+    let agent = DevAgent::start(&[]);
+    let (dir, certs) = helper_dir();
+    let address = format!("unix://{}", agent.socket().display());
+    let helper = Helper::start_in(dir, &config(&address, &certs, ""), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    SvidFiles::in_dir(&certs).verify_chain().unwrap();
+}
+
+#[test]
+fn daemon_retries_permission_denied_and_then_writes() {
+    let agent = DevAgent::start(&["--deny-first", "2"]);
+    let (dir, certs) = helper_dir();
+    let helper = Helper::start_in(dir, &config(&socket_of(&agent), &certs, ""), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    assert!(
+        agent.stderr().contains("call 2 denied"),
+        "{}",
+        agent.stderr()
+    );
+    assert!(
+        helper.count_logs("Error while watching x509 context") >= 2,
+        "{}",
+        helper.logs()
+    );
+    SvidFiles::in_dir(&certs).verify_chain().unwrap();
+}
+
+#[test]
+fn files_stay_valid_while_the_agent_is_gone() {
+    let mut agent = DevAgent::start(&["--exit-after-updates", "1"]);
+    let (dir, certs) = helper_dir();
+    let helper = Helper::start_in(dir, &config(&socket_of(&agent), &certs, ""), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    assert!(
+        agent.wait_exit(PATIENCE).is_some(),
+        "the agent exits by itself"
+    );
+    assert!(
+        helper.wait_for_log("Error while watching x509 context", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    let files = SvidFiles::in_dir(&certs);
+    files.verify_chain().unwrap();
+    files.key_matches_leaf().unwrap();
+    assert_eq!(files.leaf_serial().unwrap(), agent.issued()[0].serial_hex);
+}
