@@ -101,11 +101,6 @@ impl DevAgent {
         self.out_dir.path().join("ca.pem")
     }
 
-    /// The process ID.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Every line the agent printed on stdout so far.
     pub fn stdout(&self) -> Vec<String> {
         self.stdout.snapshot()

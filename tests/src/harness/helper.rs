@@ -5,7 +5,7 @@ use super::helper_bin;
 use super::lines::Lines;
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -64,16 +64,6 @@ impl Helper {
     /// The helper's working directory (holds `helper.conf`).
     pub fn dir(&self) -> &Path {
         self.dir.path()
-    }
-
-    /// `<dir>/<name>`.
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// The process ID.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// Everything the helper printed so far (stdout and stderr lines, as they arrived).
