@@ -437,6 +437,18 @@ fn stale_socket_is_replaced_but_other_files_are_left_alone() {
 }
 
 #[test]
+fn sigterm_removes_the_socket_and_exits_0() {
+    let mut agent = DevAgent::start(&[]);
+    assert!(agent.socket().exists());
+    agent.terminate();
+    let status = agent
+        .wait_exit(PATIENCE)
+        .expect("the agent exits on SIGTERM");
+    assert!(status.success(), "{status}");
+    assert!(!agent.socket().exists(), "the socket file is removed");
+}
+
+#[test]
 fn bad_command_line_exits_2_with_the_reason() {
     let out = std::process::Command::new(svid_tests::dev_agent_bin())
         .args(["--socket", "/nonexistent/x.sock", "--ttl", "soon"])

@@ -148,6 +148,10 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
         ))
         .serve_with_incoming(UnixListenerStream::new(listener));
 
+    let mut sigterm = signal(SignalKind::terminate())
+        .map_err(io_error("handling SIGTERM for", &options.socket))?;
+    let mut sigint = signal(SignalKind::interrupt())
+        .map_err(io_error("handling SIGINT for", &options.socket))?;
     println!("listening {}", options.socket.display());
     report_issued(&first);
 
@@ -166,10 +170,6 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
         }
     };
 
-    let mut sigterm = signal(SignalKind::terminate())
-        .map_err(io_error("handling SIGTERM for", &options.socket))?;
-    let mut sigint = signal(SignalKind::interrupt())
-        .map_err(io_error("handling SIGINT for", &options.socket))?;
     let result = tokio::select! {
         r = server => r.map_err(AgentError::Serve),
         r = rotation => r,

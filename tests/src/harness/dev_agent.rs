@@ -2,6 +2,7 @@
 
 use super::lines::Lines;
 use super::{PATIENCE, dev_agent_bin};
+use rustix::process::{Pid, Signal, kill_process};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -139,6 +140,14 @@ impl DevAgent {
             status.is_some()
         });
         status
+    }
+
+    /// Sends SIGTERM: the agent removes its socket and exits 0.
+    pub fn terminate(&self) {
+        let pid = i32::try_from(self.child.id()).ok().and_then(Pid::from_raw);
+        if let Some(pid) = pid {
+            let _ = kill_process(pid, Signal::TERM);
+        }
     }
 
     /// Kills the agent with SIGKILL and reaps it; its socket file stays behind.
