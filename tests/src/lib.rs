@@ -10,7 +10,9 @@ pub mod harness;
 pub use harness::dev_agent::{DevAgent, Issued};
 pub use harness::helper::Helper;
 pub use harness::verify::{SvidFiles, file_mode, openssl, pem_bodies, split_certificates};
-pub use harness::{PATIENCE, dev_agent_bin, helper_bin, wait_for_file, wait_until};
+pub use harness::{
+    PATIENCE, dev_agent_bin, helper_bin, helper_dir, wait_for_file, wait_until, x509_config,
+};
 
 /// Types and tonic server/client generated from `proto/workload.proto` by `build.rs`.
 pub mod pb {

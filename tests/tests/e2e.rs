@@ -2,35 +2,13 @@
 //! OpenSSL and Python `ssl`. Build the binary first: `cargo build -p spiffe-helper`.
 
 use rustix::process::{Pid, test_kill_process};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use svid_tests::{
-    DevAgent, Helper, PATIENCE, SvidFiles, file_mode, pem_bodies, wait_for_file, wait_until,
+    DevAgent, Helper, PATIENCE, SvidFiles, file_mode, helper_dir, pem_bodies, wait_for_file,
+    wait_until, x509_config,
 };
-use tempfile::TempDir;
 
 const UPDATED: &str = "X.509 certificates updated";
-
-/// A helper working directory with an empty `certs/` (the helper never creates `cert_dir`).
-fn helper_dir() -> (TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("creating the helper directory");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir(&certs).expect("creating certs/");
-    (dir, certs)
-}
-
-/// A helper.conf writing the X.509 trio into `certs`, plus `extra` lines.
-fn x509_config(socket: &Path, certs: &Path, extra: &str) -> String {
-    format!(
-        "agent_address = \"{}\"\n\
-         cert_dir = \"{}\"\n\
-         svid_file_name = \"svid.pem\"\n\
-         svid_key_file_name = \"svid_key.pem\"\n\
-         svid_bundle_file_name = \"svid_bundle.pem\"\n\
-         {extra}\n",
-        socket.display(),
-        certs.display()
-    )
-}
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
@@ -54,7 +32,7 @@ fn assert_consistent(files: &SvidFiles, helper: &Helper) {
 fn daemon_writes_a_chain_that_openssl_and_python_accept() {
     let agent = DevAgent::start(&["--intermediate"]);
     let (dir, certs) = helper_dir();
-    let helper = Helper::start_in(dir, &x509_config(agent.socket(), &certs, ""), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, ""), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     assert!(
         helper.logs().contains("Received update")
@@ -93,7 +71,7 @@ fn daemon_writes_a_chain_that_openssl_and_python_accept() {
 fn rotation_replaces_the_svid_with_the_newest_issued_one() {
     let agent = DevAgent::start(&["--rotate-every", "1s"]);
     let (dir, certs) = helper_dir();
-    let helper = Helper::start_in(dir, &x509_config(agent.socket(), &certs, ""), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, ""), &[]);
     let files = SvidFiles::in_dir(&certs);
     let first = agent.wait_issued(1, PATIENCE)[0].serial_hex.clone();
 
@@ -148,7 +126,7 @@ fn child_is_started_once_and_signalled_on_later_updates() {
         "cmd = \"/bin/sh\"\ncmd_args = \"{}\"\nrenew_signal = \"SIGUSR1\"",
         script.display()
     );
-    let helper = Helper::start_in(dir, &x509_config(agent.socket(), &certs, &extra), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &extra), &[]);
 
     let got_two = wait_until(PATIENCE, || read(&signals).lines().count() >= 2);
     let signal_count = read(&signals).lines().count();
@@ -186,7 +164,7 @@ fn one_shot_mode_writes_the_files_and_exits_0() {
     let (dir, certs) = helper_dir();
     let mut helper = Helper::start_in(
         dir,
-        &x509_config(agent.socket(), &certs, ""),
+        &x509_config(&agent.address(), &certs, ""),
         &["-daemon-mode=false"],
     );
     let status = helper.wait_exit(PATIENCE).expect("one-shot mode exits");
@@ -205,7 +183,7 @@ fn one_shot_mode_retries_permission_denied() {
     let (dir, certs) = helper_dir();
     let mut helper = Helper::start_in(
         dir,
-        &x509_config(agent.socket(), &certs, ""),
+        &x509_config(&agent.address(), &certs, ""),
         &["-daemon-mode=false"],
     );
     let status = helper.wait_exit(PATIENCE).expect("one-shot mode exits");
@@ -222,7 +200,7 @@ fn one_shot_mode_retries_permission_denied() {
 fn helper_reconnects_to_a_restarted_agent_with_a_new_ca() {
     let mut first = DevAgent::start(&["--intermediate"]);
     let (dir, certs) = helper_dir();
-    let helper = Helper::start_in(dir, &x509_config(first.socket(), &certs, ""), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&first.address(), &certs, ""), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     let files = SvidFiles::in_dir(&certs);
     let old_root = pem_bodies(&read(&first.ca_pem()));
@@ -252,7 +230,11 @@ fn helper_started_before_the_agent_writes_once_it_appears() {
     let socket_dir = tempfile::tempdir().unwrap();
     let socket = socket_dir.path().join("agent.sock");
     let (dir, certs) = helper_dir();
-    let helper = Helper::start_in(dir, &x509_config(&socket, &certs, ""), &[]);
+    let helper = Helper::start_in(
+        dir,
+        &x509_config(&socket.display().to_string(), &certs, ""),
+        &[],
+    );
     let files = SvidFiles::in_dir(&certs);
     // Give it a moment of failing to connect; nothing may be written meanwhile.
     assert!(!wait_until(std::time::Duration::from_secs(1), || files
@@ -270,7 +252,7 @@ fn helper_started_before_the_agent_writes_once_it_appears() {
 fn sigterm_stops_the_daemon_with_exit_0() {
     let agent = DevAgent::start(&[]);
     let (dir, certs) = helper_dir();
-    let mut helper = Helper::start_in(dir, &x509_config(agent.socket(), &certs, ""), &[]);
+    let mut helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, ""), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     helper.terminate();
     let status = helper

@@ -3,34 +3,12 @@
 //! `spiffe-helper` binary. Build it first: `cargo build -p spiffe-helper`.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, file_mode, pem_bodies, wait_until};
-use tempfile::TempDir;
+use svid_tests::{
+    DevAgent, Helper, PATIENCE, SvidFiles, file_mode, helper_dir, pem_bodies, wait_until,
+    x509_config,
+};
 
 const UPDATED: &str = "X.509 certificates updated";
-
-fn helper_dir() -> (TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("creating the helper directory");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir(&certs).expect("creating certs/");
-    (dir, certs)
-}
-
-fn config(agent_address: &str, certs: &Path, extra: &str) -> String {
-    format!(
-        "agent_address = \"{agent_address}\"\n\
-         cert_dir = \"{}\"\n\
-         svid_file_name = \"svid.pem\"\n\
-         svid_key_file_name = \"svid_key.pem\"\n\
-         svid_bundle_file_name = \"svid_bundle.pem\"\n\
-         {extra}\n",
-        certs.display()
-    )
-}
-
-fn socket_of(agent: &DevAgent) -> String {
-    agent.socket().display().to_string()
-}
 
 #[test]
 fn intermediates_and_federated_roots_move_to_the_bundle_when_asked() {
@@ -43,7 +21,7 @@ fn intermediates_and_federated_roots_move_to_the_bundle_when_asked() {
     ]);
     let (dir, certs) = helper_dir();
     let extra = "add_intermediates_to_bundle = true\ninclude_federated_domains = true";
-    let helper = Helper::start_in(dir, &config(&socket_of(&agent), &certs, extra), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, extra), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
 
     let files = SvidFiles::in_dir(&certs);
@@ -74,7 +52,7 @@ fn intermediates_and_federated_roots_move_to_the_bundle_when_asked() {
 fn by_default_intermediates_stay_in_the_svid_and_federated_roots_are_left_out() {
     let agent = DevAgent::start(&["--intermediate", "--federate", "partner.test"]);
     let (dir, certs) = helper_dir();
-    let helper = Helper::start_in(dir, &config(&socket_of(&agent), &certs, ""), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, ""), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     let files = SvidFiles::in_dir(&certs);
     assert_eq!(files.chain().unwrap().len(), 2);
@@ -86,7 +64,7 @@ fn configured_modes_are_applied_and_reapplied_on_rotation() {
     let agent = DevAgent::start(&["--rotate-every", "1s"]);
     let (dir, certs) = helper_dir();
     let extra = "cert_file_mode = 0640\nkey_file_mode = 0400";
-    let helper = Helper::start_in(dir, &config(&socket_of(&agent), &certs, extra), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, extra), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     let files = SvidFiles::in_dir(&certs);
     assert_eq!(file_mode(&files.svid).unwrap(), 0o640);
@@ -114,7 +92,7 @@ fn agent_address_may_be_a_unix_uri() {
     let agent = DevAgent::start(&[]);
     let (dir, certs) = helper_dir();
     let address = format!("unix://{}", agent.socket().display());
-    let helper = Helper::start_in(dir, &config(&address, &certs, ""), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&address, &certs, ""), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     SvidFiles::in_dir(&certs).verify_chain().unwrap();
 }
@@ -123,7 +101,7 @@ fn agent_address_may_be_a_unix_uri() {
 fn daemon_retries_permission_denied_and_then_writes() {
     let agent = DevAgent::start(&["--deny-first", "2"]);
     let (dir, certs) = helper_dir();
-    let helper = Helper::start_in(dir, &config(&socket_of(&agent), &certs, ""), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, ""), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     assert!(
         agent.stderr().contains("call 2 denied"),
@@ -142,7 +120,7 @@ fn daemon_retries_permission_denied_and_then_writes() {
 fn files_stay_valid_while_the_agent_is_gone() {
     let mut agent = DevAgent::start(&["--exit-after-updates", "1"]);
     let (dir, certs) = helper_dir();
-    let helper = Helper::start_in(dir, &config(&socket_of(&agent), &certs, ""), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, ""), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     assert!(
         agent.wait_exit(PATIENCE).is_some(),

@@ -1,31 +1,11 @@
 //! End-to-end fault tests of the real `spiffe-helper` binary: readers during fast rotation and
 //! a SIGKILL in the middle of it. Build the binary first: `cargo build -p spiffe-helper`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
-use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, openssl};
-use tempfile::TempDir;
+use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, helper_dir, openssl, x509_config};
 
 const UPDATED: &str = "X.509 certificates updated";
-
-fn helper_dir() -> (TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("creating the helper directory");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir(&certs).expect("creating certs/");
-    (dir, certs)
-}
-
-fn config(socket: &Path, certs: &Path) -> String {
-    format!(
-        "agent_address = \"{}\"\n\
-         cert_dir = \"{}\"\n\
-         svid_file_name = \"svid.pem\"\n\
-         svid_key_file_name = \"svid_key.pem\"\n\
-         svid_bundle_file_name = \"svid_bundle.pem\"\n",
-        socket.display(),
-        certs.display()
-    )
-}
 
 /// `text` is exactly `blocks` complete PEM blocks of type `label`, and nothing else.
 fn complete(text: &str, label: &str, blocks: usize) -> bool {
@@ -58,7 +38,7 @@ fn assert_whole(files: &SvidFiles) {
 fn readers_never_see_partial_files_and_sigkill_leaves_whole_files() {
     let agent = DevAgent::start(&["--intermediate", "--rotate-every", "100ms"]);
     let (dir, certs) = helper_dir();
-    let mut helper = Helper::start_in(dir, &config(agent.socket(), &certs), &[]);
+    let mut helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, ""), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     let files = SvidFiles::in_dir(&certs);
 

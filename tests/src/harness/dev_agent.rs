@@ -97,6 +97,11 @@ impl DevAgent {
         &self.socket
     }
 
+    /// The socket path as a helper.conf `agent_address`.
+    pub fn address(&self) -> String {
+        self.socket.display().to_string()
+    }
+
     /// `ca.pem`: the root CA of the agent's own trust domain.
     pub fn ca_pem(&self) -> PathBuf {
         self.out_dir.path().join("ca.pem")

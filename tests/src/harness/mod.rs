@@ -11,6 +11,28 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Default patience for anything a test waits on: long enough for a loaded 2-core machine.
+/// A helper working directory with an empty `certs/` (the helper never creates `cert_dir`).
+pub fn helper_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("creating the helper directory");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).expect("creating certs/");
+    (dir, certs)
+}
+
+/// A helper.conf writing `svid.pem`, `svid_key.pem` and `svid_bundle.pem` into `certs`,
+/// plus `extra` lines.
+pub fn x509_config(agent_address: &str, certs: &Path, extra: &str) -> String {
+    format!(
+        "agent_address = \"{agent_address}\"\n\
+         cert_dir = \"{}\"\n\
+         svid_file_name = \"svid.pem\"\n\
+         svid_key_file_name = \"svid_key.pem\"\n\
+         svid_bundle_file_name = \"svid_bundle.pem\"\n\
+         {extra}\n",
+        certs.display()
+    )
+}
+
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Polls `condition` every 50 ms until it holds (true) or `timeout` passes (false).
