@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Peak RSS of the static release helper over N X.509 rotations (DESIGN.md budget: 1.5 MB for
+# 100 rotations with X.509 + JWT + health; this version does X.509 only). Reads VmHWM from
+# /proc. Rerun anyone: scripts/bench-rss.sh [ROTATIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rotations=${1:-100}
+target=${TARGET:-x86_64-unknown-linux-musl}
+cargo build -q --release --target "$target" -p spiffe-helper
+cargo build -q -p svid-tests --bin svid-dev-agent
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+mkdir "$work/certs"
+target/debug/svid-dev-agent --socket "$work/agent.sock" --intermediate --rotate-every 50ms \
+    >"$work/agent.out" 2>/dev/null &
+for _ in $(seq 100); do grep -q '^listening' "$work/agent.out" && break; sleep 0.1; done
+cat >"$work/helper.conf" <<CONF
+agent_address = "$work/agent.sock"
+cert_dir = "$work/certs"
+svid_file_name = "svid.pem"
+svid_key_file_name = "svid_key.pem"
+svid_bundle_file_name = "svid_bundle.pem"
+CONF
+"target/$target/release/spiffe-helper" -config "$work/helper.conf" 2>"$work/helper.log" &
+helper=$!
+while (($(grep -c 'X.509 certificates updated' "$work/helper.log" || true) < rotations)); do
+    sleep 0.1
+done
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$helper/status")
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$helper/status")
+echo "spiffe-helper ($target) after $rotations rotations: peak RSS ${hwm} kB, current RSS ${rss} kB"
