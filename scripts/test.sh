@@ -6,8 +6,12 @@ cd "$(dirname "$0")/.."
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
-# The end-to-end tests run target/debug/spiffe-helper as a process: build it first.
-cargo build --workspace --bins
-cargo test --workspace
 # The core must build for a bare-metal target: no_std, no I/O.
 cargo build -p svid-core --target thumbv7em-none-eabihf
+# The end-to-end tests run target/debug/spiffe-helper as a process: build it first.
+cargo build --workspace --bins
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace 2>&1 | tee "$log"
+# One closing line for the whole suite, summed over every test binary.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"

@@ -10,7 +10,7 @@ use futures_lite::{StreamExt, future};
 use log::{error, info};
 use svid_core::grpc::{Code, Status};
 use svid_core::workload::Event;
-use svid_core::x509::{self, RenderOptions};
+use svid_core::x509::{self, RenderError, RenderOptions};
 use svid_proto::X509svidResponse;
 
 use crate::agent::{AgentConn, ConnError};
@@ -249,8 +249,15 @@ fn update(
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let rendered = match x509::render(response, &options, now) {
         Ok(r) => r,
+        // The message is fine but has nothing for us: upstream fails the file dump.
+        Err(e @ (RenderError::HintNotFound | RenderError::NoBundle { .. })) => {
+            let msg = e.to_string();
+            error!(error = msg.as_str(); "Unable to dump bundle");
+            return Err(msg);
+        }
+        // go-spiffe drops an invalid message and the watch goes on.
         Err(e) => {
-            let msg = format!("x509svid: {e}");
+            let msg = e.to_string();
             error!("Error while watching x509 context: {msg}");
             return Err(msg);
         }

@@ -136,3 +136,29 @@ fn files_stay_valid_while_the_agent_is_gone() {
     files.key_matches_leaf().unwrap();
     assert_eq!(files.leaf_serial().unwrap(), agent.issued()[0].serial_hex);
 }
+
+#[test]
+fn a_hint_that_matches_nothing_writes_nothing_and_starts_nothing() {
+    let agent = DevAgent::start(&["--rotate-every", "1s"]);
+    let (dir, certs) = helper_dir();
+    let marker = certs.join("../child-ran");
+    let extra = format!(
+        "hint = \"external\"\ncmd = \"/bin/sh\"\ncmd_args = \"-c \\\"touch {}\\\"\"",
+        marker.display()
+    );
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &extra), &[]);
+    assert!(
+        helper.wait_for_logs("failed to find the hinted x509 SVID", 2, PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    let logs = helper.logs();
+    assert!(logs.contains("Unable to dump bundle"), "{logs}");
+    assert!(!logs.contains(UPDATED), "{logs}");
+    assert_eq!(
+        std::fs::read_dir(&certs).unwrap().count(),
+        0,
+        "no file written"
+    );
+    assert!(!marker.exists(), "cmd must not run without files");
+}
