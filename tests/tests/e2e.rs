@@ -108,10 +108,9 @@ fn child_is_started_once_and_signalled_on_later_updates() {
     let (dir, certs) = helper_dir();
     let pids = dir.path().join("child.pids");
     let signals = dir.path().join("signals");
-    let script = dir.path().join("child.sh");
-    std::fs::write(
-        &script,
-        format!(
+    let extra = child_script(
+        dir.path(),
+        &format!(
             "trap 'echo usr1 >> {signals}' USR1\n\
              if [ -s {svid} ]; then state=present; else state=missing; fi\n\
              echo \"$$ $state\" >> {pids}\n\
@@ -120,11 +119,7 @@ fn child_is_started_once_and_signalled_on_later_updates() {
             svid = certs.join("svid.pem").display(),
             pids = pids.display(),
         ),
-    )
-    .unwrap();
-    let extra = format!(
-        "cmd = \"/bin/sh\"\ncmd_args = \"{}\"\nrenew_signal = \"SIGUSR1\"",
-        script.display()
+        "SIGUSR1",
     );
     let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &extra), &[]);
 
@@ -259,4 +254,77 @@ fn sigterm_stops_the_daemon_with_exit_0() {
         .wait_exit(PATIENCE)
         .expect("the helper exits on SIGTERM");
     assert!(status.success(), "{status}\n{}", helper.logs());
+}
+
+/// Writes `body` as a shell script in `dir` and returns helper.conf lines running it as `cmd`.
+fn child_script(dir: &Path, body: &str, renew_signal: &str) -> String {
+    let script = dir.join("child.sh");
+    std::fs::write(&script, body).unwrap();
+    format!(
+        "cmd = \"/bin/sh\"\ncmd_args = \"{}\"\nrenew_signal = \"{renew_signal}\"",
+        script.display()
+    )
+}
+
+#[test]
+fn an_exited_child_is_started_again_at_the_next_update() {
+    let agent = DevAgent::start(&["--rotate-every", "1s"]);
+    let (dir, certs) = helper_dir();
+    let pids = dir.path().join("pids");
+    let extra = child_script(
+        dir.path(),
+        &format!("echo $$ >> {}\n", pids.display()),
+        "SIGUSR1",
+    );
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &extra), &[]);
+    assert!(
+        wait_until(PATIENCE, || read(&pids).lines().count() >= 3),
+        "{}",
+        helper.logs()
+    );
+    let runs = read(&pids);
+    let distinct: std::collections::BTreeSet<&str> = runs.lines().collect();
+    assert_eq!(
+        distinct.len(),
+        runs.lines().count(),
+        "a new process each time: {runs}"
+    );
+    assert!(
+        helper.count_logs("Process exited") >= 2,
+        "exits are reaped and logged\n{}",
+        helper.logs()
+    );
+    assert!(
+        !helper.logs().contains("Unable to signal process"),
+        "an exited child is restarted, never signalled\n{}",
+        helper.logs()
+    );
+}
+
+#[test]
+fn sigterm_is_forwarded_to_the_child_and_its_exit_is_logged() {
+    let agent = DevAgent::start(&[]);
+    let (dir, certs) = helper_dir();
+    let seen = dir.path().join("seen");
+    let ready = dir.path().join("ready");
+    let extra = child_script(
+        dir.path(),
+        &format!(
+            "trap 'echo term >> {seen}; exit 3' TERM\n\
+             echo up > {ready}\n\
+             while :; do sleep 0.1; done\n",
+            seen = seen.display(),
+            ready = ready.display(),
+        ),
+        "",
+    );
+    let mut helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &extra), &[]);
+    assert!(wait_for_file(&ready, PATIENCE), "{}", helper.logs());
+    helper.terminate();
+    let status = helper.wait_exit(PATIENCE).expect("the helper exits");
+    assert!(status.success(), "{status}\n{}", helper.logs());
+    assert_eq!(read(&seen), "term\n", "the child got SIGTERM once");
+    let logs = helper.logs();
+    assert!(logs.contains("Process exited"), "{logs}");
+    assert!(logs.contains("exit status: 3"), "{logs}");
 }
