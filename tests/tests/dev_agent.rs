@@ -12,7 +12,7 @@ use svid_tests::pb::{
 use svid_tests::{DevAgent, PATIENCE, SvidFiles, agent::pem_certificate, openssl};
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};
-use tonic::{Code, Request};
+use tonic::{Code, Request, Streaming};
 
 /// A tonic channel to the agent's Unix socket (authority `localhost`, as go-spiffe sends).
 async fn channel(socket: &Path) -> Channel {
@@ -31,6 +31,15 @@ async fn client(socket: &Path) -> SpiffeWorkloadApiClient<Channel> {
 }
 
 /// `message` with the `workload.spiffe.io: true` header.
+/// Opens FetchX509SVID with the security header.
+async fn x509_stream(client: &mut SpiffeWorkloadApiClient<Channel>) -> Streaming<X509svidResponse> {
+    client
+        .fetch_x509svid(secure(X509svidRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 fn secure<T>(message: T) -> Request<T> {
     let mut request = Request::new(message);
     request
@@ -133,11 +142,7 @@ async fn calls_without_exactly_one_true_security_header_are_invalid_argument() {
 async fn x509_svid_with_intermediate_verifies_with_openssl_and_python() {
     let agent = DevAgent::start(&["--intermediate", "--ttl", "5m"]);
     let mut client = client(agent.socket()).await;
-    let mut stream = client
-        .fetch_x509svid(secure(X509svidRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = x509_stream(&mut client).await;
     let response = stream.message().await.unwrap().expect("a first message");
     assert_eq!(response.svids.len(), 1);
     assert_eq!(response.svids[0].spiffe_id, "spiffe://example.org/workload");
@@ -198,11 +203,7 @@ async fn x509_svid_with_intermediate_verifies_with_openssl_and_python() {
 async fn rotation_pushes_each_new_svid_on_the_open_stream() {
     let agent = DevAgent::start(&["--rotate-every", "1s"]);
     let mut client = client(agent.socket()).await;
-    let mut stream = client
-        .fetch_x509svid(secure(X509svidRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = x509_stream(&mut client).await;
     let dir = tempfile::tempdir().unwrap();
     let mut serials = Vec::new();
     for _ in 0..3 {
@@ -243,11 +244,7 @@ async fn deny_first_answers_permission_denied_then_serves() {
         assert_eq!(denied.code(), Code::PermissionDenied);
         assert_eq!(denied.message(), "no identity issued");
     }
-    let mut stream = client
-        .fetch_x509svid(secure(X509svidRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = x509_stream(&mut client).await;
     assert!(stream.message().await.unwrap().is_some());
 }
 
@@ -255,17 +252,9 @@ async fn deny_first_answers_permission_denied_then_serves() {
 async fn exit_after_updates_counts_updates_on_all_streams_then_exits() {
     let mut agent = DevAgent::start(&["--exit-after-updates", "2"]);
     let mut client = client(agent.socket()).await;
-    let mut first = client
-        .fetch_x509svid(secure(X509svidRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut first = x509_stream(&mut client).await;
     assert!(first.message().await.unwrap().is_some());
-    let mut second = client
-        .fetch_x509svid(secure(X509svidRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut second = x509_stream(&mut client).await;
     assert!(second.message().await.unwrap().is_some());
     // Both streams end when the process goes away (an error, as for a crashed agent).
     for stream in [&mut first, &mut second] {
@@ -281,11 +270,7 @@ async fn exit_after_updates_counts_updates_on_all_streams_then_exits() {
 async fn federated_bundles_are_separate_roots_keyed_by_trust_domain_id() {
     let agent = DevAgent::start(&["--federate", "partner.test", "--trust-domain", "home.test"]);
     let mut client = client(agent.socket()).await;
-    let mut stream = client
-        .fetch_x509svid(secure(X509svidRequest {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = x509_stream(&mut client).await;
     let response = stream.message().await.unwrap().unwrap();
     assert_eq!(response.svids[0].spiffe_id, "spiffe://home.test/workload");
     let keys: Vec<&String> = response.federated_bundles.keys().collect();

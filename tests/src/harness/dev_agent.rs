@@ -2,7 +2,6 @@
 
 use super::lines::Lines;
 use super::{PATIENCE, dev_agent_bin};
-use rustix::process::{Pid, Signal, kill_process};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -139,20 +138,12 @@ impl DevAgent {
 
     /// Waits for the agent to exit by itself.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let mut status = None;
-        super::wait_until(timeout, || {
-            status = self.child.try_wait().ok().flatten();
-            status.is_some()
-        });
-        status
+        super::wait_exit(&mut self.child, timeout)
     }
 
     /// Sends SIGTERM: the agent removes its socket and exits 0.
     pub fn terminate(&self) {
-        let pid = i32::try_from(self.child.id()).ok().and_then(Pid::from_raw);
-        if let Some(pid) = pid {
-            let _ = kill_process(pid, Signal::TERM);
-        }
+        super::terminate(&self.child);
     }
 
     /// Kills the agent with SIGKILL and reaps it; its socket file stays behind.

@@ -3,7 +3,7 @@
 
 use super::helper_bin;
 use super::lines::Lines;
-use rustix::process::{Pid, Signal, kill_process, kill_process_group};
+use rustix::process::{Signal, kill_process_group};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -88,30 +88,18 @@ impl Helper {
 
     /// Waits for the helper to exit by itself.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let mut status = None;
-        super::wait_until(timeout, || {
-            status = self.child.try_wait().ok().flatten();
-            status.is_some()
-        });
-        status
-    }
-
-    fn rustix_pid(&self) -> Pid {
-        i32::try_from(self.child.id())
-            .ok()
-            .and_then(Pid::from_raw)
-            .expect("a child PID is a positive i32")
+        super::wait_exit(&mut self.child, timeout)
     }
 
     /// Sends SIGTERM to the helper alone (a graceful stop request).
     pub fn terminate(&self) {
-        let _ = kill_process(self.rustix_pid(), Signal::TERM);
+        super::terminate(&self.child);
     }
 
     /// Kills the helper and everything it started (it runs in its own process group) with
     /// SIGKILL, and reaps the helper.
     pub fn kill(&mut self) {
-        let _ = kill_process_group(self.rustix_pid(), Signal::KILL);
+        let _ = kill_process_group(super::pid_of(&self.child), Signal::KILL);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

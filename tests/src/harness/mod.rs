@@ -7,10 +7,11 @@ pub mod helper;
 pub mod lines;
 pub mod verify;
 
+use rustix::process::{Pid, Signal, kill_process};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
-/// Default patience for anything a test waits on: long enough for a loaded 2-core machine.
 /// A helper working directory with an empty `certs/` (the helper never creates `cert_dir`).
 pub fn helper_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("creating the helper directory");
@@ -33,6 +34,7 @@ pub fn x509_config(agent_address: &str, certs: &Path, extra: &str) -> String {
     )
 }
 
+/// Default patience for anything a test waits on: long enough for a loaded 2-core machine.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Polls `condition` every 50 ms until it holds (true) or `timeout` passes (false).
@@ -47,6 +49,29 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits up to `timeout` for `child` to exit by itself.
+fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let mut status = None;
+    wait_until(timeout, || {
+        status = child.try_wait().ok().flatten();
+        status.is_some()
+    });
+    status
+}
+
+/// The child's PID for rustix.
+fn pid_of(child: &Child) -> Pid {
+    i32::try_from(child.id())
+        .ok()
+        .and_then(Pid::from_raw)
+        .expect("a child PID is a positive i32")
+}
+
+/// Sends SIGTERM to `child` alone.
+fn terminate(child: &Child) {
+    let _ = kill_process(pid_of(child), Signal::TERM);
 }
 
 /// Waits until `path` exists and is not empty.
