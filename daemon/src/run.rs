@@ -71,6 +71,25 @@ enum Wake {
     Reopen,
 }
 
+/// Waits for whichever comes first: bytes from the agent, a signal, or `reopen_at`.
+async fn next_wake(
+    conn: &mut AgentConn,
+    signals: &mut Signals,
+    reopen_at: Option<Instant>,
+) -> Wake {
+    let timer = reopen_at.map_or_else(Timer::never, Timer::at);
+    future::or(
+        future::or(async { Wake::Read(conn.read().await) }, async {
+            Wake::Signal(next_signal(signals).await)
+        }),
+        async {
+            timer.await;
+            Wake::Reopen
+        },
+    )
+    .await
+}
+
 /// Runs the X.509 watch on one connection until it is lost (`Err`) or the run ends.
 async fn watch(
     conn: &mut AgentConn,
@@ -83,18 +102,7 @@ async fn watch(
     let mut reopen_at: Option<Instant> = None;
     conn.flush().await?;
     loop {
-        let timer = reopen_at.map_or_else(Timer::never, Timer::at);
-        let wake = future::or(
-            future::or(async { Wake::Read(conn.read().await) }, async {
-                Wake::Signal(next_signal(signals).await)
-            }),
-            async {
-                timer.await;
-                Wake::Reopen
-            },
-        )
-        .await;
-        match wake {
+        match next_wake(conn, signals, reopen_at).await {
             Wake::Read(result) => result?,
             Wake::Signal(Signal::Child) => workload.reap(),
             Wake::Signal(sig) => return Ok(Outcome::Signalled(sig)),
@@ -188,11 +196,7 @@ async fn fetch_first(plan: &Plan, signals: &mut Signals) -> Fetch {
         return lost(e);
     }
     loop {
-        let wake = future::or(async { Wake::Read(conn.read().await) }, async {
-            Wake::Signal(next_signal(signals).await)
-        })
-        .await;
-        match wake {
+        match next_wake(&mut conn, signals, None).await {
             Wake::Read(Err(e)) => return lost(e),
             Wake::Signal(Signal::Child) | Wake::Read(Ok(())) | Wake::Reopen => {}
             Wake::Signal(sig) => return Fetch::Signalled(sig),
@@ -329,33 +333,36 @@ async fn next_signal(signals: &mut Signals) -> Signal {
     }
 }
 
-/// A gRPC status as grpc-go prints it: `rpc error: code = NotFound desc = ...`.
+/// A gRPC status as grpc-go prints it: `rpc error: code = NotFound desc = ...`. grpc-go's
+/// code names are our variant names, but for its spellings `OK` and `Canceled`.
 fn rpc_error(status: &Status) -> String {
-    format!(
-        "rpc error: code = {} desc = {}",
-        go_code_name(status.code),
-        status.message
-    )
+    let code = match status.code {
+        Code::Ok => "OK".into(),
+        Code::Cancelled => "Canceled".into(),
+        code => format!("{code:?}"),
+    };
+    format!("rpc error: code = {code} desc = {}", status.message)
 }
 
-fn go_code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "Canceled",
-        Code::Unknown => "Unknown",
-        Code::InvalidArgument => "InvalidArgument",
-        Code::DeadlineExceeded => "DeadlineExceeded",
-        Code::NotFound => "NotFound",
-        Code::AlreadyExists => "AlreadyExists",
-        Code::PermissionDenied => "PermissionDenied",
-        Code::ResourceExhausted => "ResourceExhausted",
-        Code::FailedPrecondition => "FailedPrecondition",
-        Code::Aborted => "Aborted",
-        Code::OutOfRange => "OutOfRange",
-        Code::Unimplemented => "Unimplemented",
-        Code::Internal => "Internal",
-        Code::Unavailable => "Unavailable",
-        Code::DataLoss => "DataLoss",
-        Code::Unauthenticated => "Unauthenticated",
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_print_like_grpc_go() {
+        let print = |code, msg: &str| rpc_error(&Status::new(code, msg));
+        assert_eq!(
+            print(Code::PermissionDenied, "no identity issued"),
+            "rpc error: code = PermissionDenied desc = no identity issued"
+        );
+        assert_eq!(
+            print(Code::Cancelled, ""),
+            "rpc error: code = Canceled desc = "
+        );
+        assert_eq!(print(Code::Ok, ""), "rpc error: code = OK desc = ");
+        assert_eq!(
+            print(Code::Unavailable, "x"),
+            "rpc error: code = Unavailable desc = x"
+        );
     }
 }
