@@ -4,6 +4,7 @@
 //! environment. Time comes in as an argument; bytes come in and go out through buffers.
 #![no_std]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 extern crate alloc;
 #[cfg(test)]
@@ -16,6 +17,7 @@ pub mod h2;
 pub mod hpack;
 pub mod pem;
 pub mod spiffe_id;
+pub mod time;
 pub mod workload;
 pub mod x509;
 

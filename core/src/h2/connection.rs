@@ -7,8 +7,9 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use super::frame::{self, Header, flag, kind, setting};
-use super::{Config, Error, ErrorCode, Event, StreamId};
+use super::{Config, Error, ErrorCode, Event, MIN_PING_INTERVAL, StreamId};
 use crate::hpack::{self, Decoder};
+use crate::time::{Instant, earliest};
 
 /// Bound on queued, unsent SETTINGS and PING ACKs: a peer flooding them is cut off.
 const MAX_CONTROL_QUEUE: usize = 16 << 10;
@@ -20,7 +21,8 @@ struct Stream {
     send_window: i64,
     /// How much more DATA we allow the server to send on this stream.
     recv_window: u32,
-    /// Bytes received and not yet credited back with WINDOW_UPDATE.
+    /// Bytes released by the user ([`Connection::release_capacity`]) and not yet credited
+    /// back with WINDOW_UPDATE.
     recv_unacked: u32,
     /// Request body not yet sent, from `body_sent` on.
     body: Vec<u8>,
@@ -62,13 +64,27 @@ pub struct Connection {
     stream_window: u32,
     going_away: Option<StreamId>,
     failed: bool,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS from the server (unlimited until it says).
+    peer_max_streams: u32,
+    /// Whether the server acknowledged our SETTINGS.
+    settings_acked: bool,
+    /// Until the handshake completes: when it is too late (RFC 9113 §6.5.3).
+    handshake_deadline: Option<Instant>,
+    /// When the next keepalive PING is due, if a stream is open then.
+    next_keepalive: Instant,
+    /// When our last PING was sent.
+    last_ping: Option<Instant>,
+    /// The payload and ACK deadline of our PING in flight.
+    ping_in_flight: Option<([u8; 8], Instant)>,
+    pings_sent: u64,
 }
 
 impl Connection {
     /// Queues the preface, our SETTINGS (ENABLE_PUSH=0, INITIAL_WINDOW_SIZE,
     /// MAX_HEADER_LIST_SIZE, and HEADER_TABLE_SIZE when not the default 4096) and a connection
-    /// WINDOW_UPDATE raising the connection receive window (RFC 9113 §3.4, §6.9.2).
-    pub fn new(config: Config) -> Self {
+    /// WINDOW_UPDATE raising the connection receive window (RFC 9113 §3.4, §6.9.2). `now`
+    /// starts the handshake and keepalive clocks.
+    pub fn new(config: Config, now: Instant) -> Self {
         let stream_window = config.initial_window_size.min(frame::MAX_WINDOW);
         let conn_window = stream_window.max(frame::DEFAULT_WINDOW);
         let mut control = Vec::with_capacity(64);
@@ -106,6 +122,96 @@ impl Connection {
             stream_window,
             going_away: None,
             failed: false,
+            peer_max_streams: u32::MAX,
+            settings_acked: false,
+            handshake_deadline: Some(now + config.handshake_timeout),
+            next_keepalive: now + config.keepalive_interval.max(MIN_PING_INTERVAL),
+            last_ping: None,
+            ping_in_flight: None,
+            pings_sent: 0,
+        }
+    }
+
+    /// The earliest instant at which [`Connection::handle_timeout`] has work: the handshake
+    /// deadline, a PING's ACK deadline, or the next keepalive PING while a stream is open.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.failed {
+            return None;
+        }
+        let keepalive = (!self.streams.is_empty()).then_some(self.next_keepalive);
+        let ack = self.ping_in_flight.map(|(_, deadline)| deadline);
+        earliest(earliest(self.handshake_deadline, ack), keepalive)
+    }
+
+    /// Advances the timers to `now`. Err = the connection is dead (handshake or PING ACK
+    /// overdue): a GOAWAY is queued, as for the errors of [`Connection::recv`].
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        if self.failed {
+            return Err(Error::Closed);
+        }
+        if self.handshake_deadline.is_some_and(|d| now >= d) {
+            let e = Error::HandshakeTimeout {
+                server_settings: self.seen_settings,
+            };
+            return Err(self.fail(e));
+        }
+        if let Some((_, deadline)) = self.ping_in_flight
+            && now >= deadline
+        {
+            return Err(self.fail(Error::PingTimeout));
+        }
+        if now >= self.next_keepalive {
+            if !self.streams.is_empty() {
+                self.ping(now, self.config.ping_timeout);
+            }
+            self.next_keepalive = now + self.config.keepalive_interval.max(MIN_PING_INTERVAL);
+        }
+        Ok(())
+    }
+
+    /// Sends a PING whose ACK must arrive within `timeout`, unless that would come within
+    /// [`MIN_PING_INTERVAL`] of our previous PING. Returns whether a PING is in flight now
+    /// (one already in flight gets the earlier of the two deadlines).
+    pub fn ping(&mut self, now: Instant, timeout: core::time::Duration) -> bool {
+        if self.failed {
+            return false;
+        }
+        if let Some((_, deadline)) = &mut self.ping_in_flight {
+            *deadline = (*deadline).min(now + timeout);
+            return true;
+        }
+        if self
+            .last_ping
+            .is_some_and(|last| now.saturating_duration_since(last) < MIN_PING_INTERVAL)
+        {
+            return false;
+        }
+        self.pings_sent += 1;
+        let payload = self.pings_sent.to_be_bytes();
+        frame::write_ping(&mut self.control, &payload);
+        self.ping_in_flight = Some((payload, now + timeout));
+        self.last_ping = Some(now);
+        true
+    }
+
+    /// Whether the server's SETTINGS_MAX_CONCURRENT_STREAMS lets us open another stream.
+    pub fn can_open_stream(&self) -> bool {
+        self.streams.len() < self.peer_max_streams as usize
+    }
+
+    /// Credits `n` received DATA bytes of `stream` back to the server once the user has
+    /// consumed them: WINDOW_UPDATE goes out when a quarter of the window is due (RFC 9113
+    /// §6.9). Until then the server can send at most the stream window.
+    pub fn release_capacity(&mut self, stream: StreamId, n: u32) {
+        let threshold = self.credit_threshold();
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return;
+        };
+        s.recv_unacked = s.recv_unacked.saturating_add(n);
+        if s.recv_unacked >= threshold && !self.failed {
+            frame::write_window_update(&mut self.out, stream, s.recv_unacked);
+            s.recv_window = s.recv_window.saturating_add(s.recv_unacked);
+            s.recv_unacked = 0;
         }
     }
 

@@ -143,6 +143,11 @@ pub enum Error {
     },
     /// The server made us queue too many control-frame replies (PING/SETTINGS ACK flood).
     ControlFlood,
+    /// The server's SETTINGS (`server_settings` false), or its ACK of ours, did not arrive
+    /// within [`Config::handshake_timeout`](super::Config::handshake_timeout) (RFC 9113 §6.5.3).
+    HandshakeTimeout { server_settings: bool },
+    /// Our PING was not acknowledged within its timeout: the peer is gone or wedged.
+    PingTimeout,
     /// The connection already failed or the call came after a connection error.
     Closed,
     /// [`Connection::send_request`](super::Connection::send_request) after a GOAWAY: no new streams on this connection.
@@ -165,6 +170,8 @@ impl Error {
             }
             WindowOverflow { .. } | FlowControlViolation { .. } => ErrorCode::FlowControlError,
             HeaderBlockTooLarge { .. } | ControlFlood => ErrorCode::EnhanceYourCalm,
+            HandshakeTimeout { .. } => ErrorCode::SettingsTimeout,
+            PingTimeout => ErrorCode::NoError,
             Closed | GoingAway | StreamIdsExhausted | RequestHeadersTooLarge { .. } => {
                 ErrorCode::NoError
             }
@@ -226,6 +233,13 @@ impl fmt::Display for Error {
                 "DATA of {len} bytes on stream {stream} exceeds the receive window of {window}"
             ),
             ControlFlood => f.write_str("too many unsent control frame replies queued"),
+            HandshakeTimeout {
+                server_settings: false,
+            } => f.write_str("the server sent no HTTP/2 SETTINGS in time"),
+            HandshakeTimeout {
+                server_settings: true,
+            } => f.write_str("the server did not acknowledge our HTTP/2 SETTINGS in time"),
+            PingTimeout => f.write_str("the server did not answer a PING in time"),
             Closed => f.write_str("connection is closed"),
             GoingAway => f.write_str("connection is going away (GOAWAY received)"),
             StreamIdsExhausted => f.write_str("stream identifiers exhausted"),

@@ -110,6 +110,12 @@ pub fn write_ping_ack(out: &mut Vec<u8>, payload: &[u8; 8]) {
     out.extend_from_slice(payload);
 }
 
+/// Appends a PING (RFC 9113 §6.7) carrying `payload`.
+pub fn write_ping(out: &mut Vec<u8>, payload: &[u8; 8]) {
+    write_header(out, 8, kind::PING, 0, 0);
+    out.extend_from_slice(payload);
+}
+
 /// Appends a WINDOW_UPDATE; `increment` must be in 1..=2^31-1 (RFC 9113 §6.9).
 pub fn write_window_update(out: &mut Vec<u8>, stream: StreamId, increment: u32) {
     write_header(out, 4, kind::WINDOW_UPDATE, 0, stream);

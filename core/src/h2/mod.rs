@@ -15,6 +15,7 @@ mod tests;
 pub(crate) mod testutil;
 
 use alloc::vec::Vec;
+use core::time::Duration;
 
 pub use connection::Connection;
 pub use error::{Error, ErrorCode};
@@ -36,7 +37,20 @@ pub struct Config {
     pub max_header_list_size: u32,
     /// Bound on the HEADERS+CONTINUATION bytes of one header block buffered before decoding.
     pub max_header_block: usize,
+    /// The server's SETTINGS must arrive, and ours be acknowledged, within this time of the
+    /// connection's start (RFC 9113 §3.4, §6.5.3); otherwise the connection is dead.
+    pub handshake_timeout: Duration,
+    /// While a stream is open, a keepalive PING is sent this often (never more often than
+    /// [`MIN_PING_INTERVAL`], grpc-go's default server enforcement).
+    pub keepalive_interval: Duration,
+    /// A PING not acknowledged within this time means the connection is dead.
+    pub ping_timeout: Duration,
 }
+
+/// grpc-go servers, the SPIRE agent among them, count a PING that comes less than 5 minutes
+/// after the previous one as a strike and send GOAWAY(ENHANCE_YOUR_CALM) on the third
+/// (`keepalive.EnforcementPolicy` defaults). No PING of ours is ever closer than this.
+pub const MIN_PING_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 impl Default for Config {
     fn default() -> Self {
@@ -45,6 +59,9 @@ impl Default for Config {
             header_table_size: 4096,
             max_header_list_size: 16 << 10,
             max_header_block: 32 << 10,
+            handshake_timeout: Duration::from_secs(20),
+            keepalive_interval: Duration::from_secs(6 * 60),
+            ping_timeout: Duration::from_secs(20),
         }
     }
 }

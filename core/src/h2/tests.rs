@@ -8,6 +8,7 @@ use super::frame::{Header, flag, kind};
 use super::testutil::{frame, parse_frames};
 use super::*;
 use crate::hpack::Field;
+use crate::time::Instant;
 
 /// `:status 200`, `content-type application/grpc` as grpc-go's first block (wire §2.12).
 const HEADERS_200: &[u8] = &[
@@ -24,7 +25,7 @@ fn cfg(initial_window_size: u32) -> Config {
 
 /// A connection that has seen the server's (empty) SETTINGS, with its output drained.
 fn connected(config: Config) -> Connection {
-    let mut conn = Connection::new(config);
+    let mut conn = Connection::new(config, T0);
     conn.recv(&frame(kind::SETTINGS, 0, 0, &[])).unwrap();
     sent(&mut conn);
     conn
@@ -71,10 +72,12 @@ fn u32s(v: u32) -> [u8; 4] {
     v.to_be_bytes()
 }
 
+const T0: Instant = Instant::from_millis(0);
+
 #[test]
 fn opening_matches_wire_example() {
     let mut out = Vec::new();
-    Connection::new(Config::default()).poll_transmit(&mut out);
+    Connection::new(Config::default(), T0).poll_transmit(&mut out);
     let want: &[u8] = &[
         // preface
         0x50, 0x52, 0x49, 0x20, 0x2a, 0x20, 0x48, 0x54, 0x54, 0x50, 0x2f, 0x32, 0x2e, 0x30, 0x0d,
@@ -93,13 +96,13 @@ fn non_default_table_size_is_advertised() {
     let frames = sent(&mut Connection::new(Config {
         header_table_size: 0,
         ..Config::default()
-    }));
+    }, T0));
     assert_eq!(frames[0].1[..6], [0, 1, 0, 0, 0, 0]);
 }
 
 #[test]
 fn first_server_frame_must_be_settings() {
-    let mut conn = Connection::new(Config::default());
+    let mut conn = Connection::new(Config::default(), T0);
     sent(&mut conn);
     let ping = frame(kind::PING, 0, 0, &[0; 8]);
     let err = expect_error(&mut conn, &ping, ErrorCode::ProtocolError);
@@ -390,6 +393,8 @@ fn padded_data_counts_padding_for_flow_control() {
             end_stream: false
         }
     );
+    // The 91 bytes of padding are credited at once, the 10 of data once released.
+    conn.release_capacity(id, 10);
     let updates: Vec<_> = sent(&mut conn)
         .into_iter()
         .map(|(h, p)| (h.kind, h.stream, p))
@@ -414,6 +419,36 @@ fn padded_data_counts_padding_for_flow_control() {
             kind: kind::DATA,
             stream: id
         }
+    );
+}
+
+#[test]
+fn stream_credit_waits_for_release() {
+    let mut conn = connected(cfg(400));
+    let id = conn.send_request(REQUEST, b"").unwrap();
+    sent(&mut conn);
+    conn.recv(&frame(kind::HEADERS, flag::END_HEADERS, id, HEADERS_200))
+        .unwrap();
+    conn.recv(&frame(kind::DATA, 0, id, &[7; 400])).unwrap();
+    events(&mut conn);
+    // The connection window is credited on receipt; the stream's only when released.
+    let kinds = |conn: &mut Connection| -> Vec<(u8, u32)> {
+        sent(conn).iter().map(|(h, _)| (h.kind, h.stream)).collect()
+    };
+    assert_eq!(kinds(&mut conn), [(kind::WINDOW_UPDATE, 0)]);
+    conn.release_capacity(id, 99);
+    assert_eq!(kinds(&mut conn), []);
+    conn.release_capacity(id, 1);
+    let frames = sent(&mut conn);
+    assert_eq!(frames.len(), 1);
+    assert_eq!((frames[0].0.kind, frames[0].0.stream), (kind::WINDOW_UPDATE, id));
+    assert_eq!(frames[0].1, u32s(100));
+    // Exactly the credit returned fits; one byte more is a flow-control error.
+    conn.recv(&frame(kind::DATA, 0, id, &[7; 100])).unwrap();
+    expect_error(
+        &mut conn,
+        &frame(kind::DATA, 0, id, &[0]),
+        ErrorCode::FlowControlError,
     );
 }
 
@@ -723,7 +758,7 @@ fn transcripts_decode_to_the_recorded_headers() {
     let go = include_bytes!("../testdata/h2/grpc-go.server.bin");
     let core_gzip = include_bytes!("../testdata/h2/grpc-core-gzip.server.bin");
     for (server, gzip) in [(&go[..], false), (&core_gzip[..], true)] {
-        let mut conn = Connection::new(Config::default());
+        let mut conn = Connection::new(Config::default(), T0);
         for _ in 0..4 {
             conn.send_request(REQUEST, b"").unwrap();
         }
@@ -766,3 +801,5 @@ fn transcripts_decode_to_the_recorded_headers() {
         assert_eq!(data, 7);
     }
 }
+
+mod timers;

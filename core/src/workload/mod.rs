@@ -14,8 +14,17 @@ use svid_proto::{
     X509svidResponse, path,
 };
 
+mod backoff;
+mod session;
+
+pub use backoff::{Backoff, Schedule};
+pub use session::{
+    Action, Exit, Failure, Fatal, Remedy, Report, Session, SessionConfig, Sub, X509Options,
+};
+
 use crate::grpc::{self, Code, Output, Status};
 use crate::h2::{self, ErrorCode, StreamId};
+use crate::time::Instant;
 
 /// Settings of a [`Client`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +111,10 @@ struct Call {
     messages: usize,
     /// The unary FetchJWTSVID result, held until the OK trailers.
     unary: Option<Result<JwtsvidResponse, prost::DecodeError>>,
+    /// DATA bytes received and not yet credited back to the server: credit is returned once
+    /// every event they produced has been polled, so a server that outpaces its reader is
+    /// held to one stream window of unread messages.
+    held: u32,
 }
 
 /// A Workload API client on one HTTP/2 connection.
@@ -114,10 +127,11 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client whose connection preface and SETTINGS are already queued for sending.
-    pub fn new(config: ClientConfig) -> Self {
+    /// A client whose connection preface and SETTINGS are already queued for sending; `now`
+    /// starts the connection's handshake and keepalive clocks.
+    pub fn new(config: ClientConfig, now: Instant) -> Self {
         Client {
-            conn: h2::Connection::new(config.h2),
+            conn: h2::Connection::new(config.h2, now),
             config,
             calls: BTreeMap::new(),
             events: VecDeque::new(),
@@ -173,11 +187,32 @@ impl Client {
         while let Some(event) = self.conn.poll_event() {
             self.on_h2_event(event);
         }
-        result.map_err(|e| {
-            let status = Status::new(Code::Unavailable, format!("connection error: {e}"));
-            self.close_all(|_| true, &status);
-            Error::H2(e)
-        })
+        self.release_if_drained();
+        result.map_err(|e| self.connection_failed(e))
+    }
+
+    /// When [`Client::handle_timeout`] next has work (see [`h2::Connection::poll_timeout`]).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.conn.poll_timeout()
+    }
+
+    /// Advances the connection's timers. Err: the connection is dead (handshake or PING
+    /// overdue); every open call has been closed with UNAVAILABLE, as for [`Client::recv`].
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        self.conn
+            .handle_timeout(now)
+            .map_err(|e| self.connection_failed(e))
+    }
+
+    /// Probes the connection with a PING that must be answered within `timeout` (see
+    /// [`h2::Connection::ping`]); false if the PING rate limit forbids one now.
+    pub fn ping(&mut self, now: Instant, timeout: core::time::Duration) -> bool {
+        self.conn.ping(now, timeout)
+    }
+
+    /// Whether the server's stream limit allows another call now.
+    pub fn can_open_call(&self) -> bool {
+        !self.conn.is_going_away() && self.conn.can_open_stream()
     }
 
     /// Appends every queued outgoing byte to `out`.
@@ -185,9 +220,29 @@ impl Client {
         self.conn.poll_transmit(out);
     }
 
-    /// The next event, if any.
+    /// The next event, if any. Draining the events returns flow-control credit.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        self.release_if_drained();
+        event
+    }
+
+    /// Once every event has been taken, the bytes behind them are credited back.
+    fn release_if_drained(&mut self) {
+        if !self.events.is_empty() {
+            return;
+        }
+        for (&stream, call) in self.calls.iter_mut() {
+            if call.held > 0 {
+                self.conn.release_capacity(stream, core::mem::take(&mut call.held));
+            }
+        }
+    }
+
+    fn connection_failed(&mut self, e: h2::Error) -> Error {
+        let status = Status::new(Code::Unavailable, format!("connection error: {e}"));
+        self.close_all(|_| true, &status);
+        Error::H2(e)
     }
 
     /// Whether the connection takes no new calls (GOAWAY received or connection failed).
@@ -218,6 +273,7 @@ impl Client {
                 response: grpc::Response::new(self.config.max_message_size),
                 messages: 0,
                 unary: None,
+                held: 0,
             },
         );
         Ok(stream)
@@ -241,6 +297,7 @@ impl Client {
                 end_stream,
             } => {
                 if let Some(call) = self.calls.get_mut(&stream) {
+                    call.held = call.held.saturating_add(data.len() as u32);
                     call.response.recv_data(&data, end_stream);
                     self.pump(stream, end_stream);
                 }

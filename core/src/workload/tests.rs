@@ -9,6 +9,7 @@ use super::*;
 use crate::h2::frame::{flag, kind};
 use crate::h2::testutil::{frame, parse_frames};
 use crate::hpack::Decoder;
+use crate::time::Instant;
 
 const GO_SERVER: &[u8] = include_bytes!("../testdata/h2/grpc-go.server.bin");
 const CORE_SERVER: &[u8] = include_bytes!("../testdata/h2/grpc-core-gzip.server.bin");
@@ -19,7 +20,7 @@ const ID: &str = "spiffe://example.org/workload";
 /// Issues the four recorded requests, feeds `server` in `chunk`-byte pieces, and returns
 /// the events and every byte the client transmitted.
 fn replay(server: &[u8], chunk: usize, config: ClientConfig) -> (Vec<Event>, Vec<u8>) {
-    let mut client = Client::new(config);
+    let mut client = Client::new(config, T0);
     assert_eq!(client.fetch_x509_svid().unwrap(), 1);
     assert_eq!(client.fetch_jwt_bundles().unwrap(), 3);
     assert_eq!(client.fetch_jwt_svid(&["aud-one"], "").unwrap(), 5);
@@ -237,6 +238,8 @@ fn replay_all_splits(server: &[u8], ping: [u8; 8], core_order: bool) {
     }
 }
 
+const T0: Instant = Instant::from_millis(0);
+
 #[test]
 fn replays_grpc_go_transcript() {
     replay_all_splits(GO_SERVER, GO_PING, false);
@@ -276,7 +279,7 @@ fn small_window_credits_received_data() {
 }
 
 fn connected() -> (Client, Vec<u8>) {
-    let mut client = Client::new(config(1 << 20));
+    let mut client = Client::new(config(1 << 20), T0);
     let mut sent = Vec::new();
     client.recv(&frame(kind::SETTINGS, 0, 0, &[])).unwrap();
     client.poll_transmit(&mut sent);
@@ -481,7 +484,7 @@ fn corrupted_transcripts_never_panic() {
                     }
                 }
             }
-            let mut client = Client::new(ClientConfig::default());
+            let mut client = Client::new(ClientConfig::default(), T0);
             client.fetch_x509_svid().unwrap();
             client.fetch_jwt_bundles().unwrap();
             client.fetch_jwt_svid(&["aud-one"], "").unwrap();
@@ -514,7 +517,7 @@ fn oversized_request_headers_are_refused() {
             LONG
         },
         ..ClientConfig::default()
-    });
+    }, T0);
     assert!(matches!(
         client.fetch_x509_svid(),
         Err(Error::H2(h2::Error::RequestHeadersTooLarge {
@@ -564,7 +567,7 @@ fn oversized_message_cancels_the_watch() {
     let mut client = Client::new(ClientConfig {
         max_message_size: 1000,
         ..config(1 << 20)
-    });
+    }, T0);
     client.recv(&frame(kind::SETTINGS, 0, 0, &[])).unwrap();
     let stream = client.fetch_x509_svid().unwrap();
     let mut sent = Vec::new();

@@ -15,7 +15,7 @@ mod render_tests;
 #[cfg(test)]
 mod svid_tests;
 #[cfg(test)]
-mod testpki;
+pub(crate) mod testpki;
 
 use alloc::string::String;
 use alloc::vec::Vec;

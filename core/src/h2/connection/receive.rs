@@ -42,8 +42,8 @@ impl Connection {
     }
 
     /// Received bytes that trigger a WINDOW_UPDATE, for the connection and for each stream:
-    /// a quarter of the stream window (grpc-go's policy, wire §2.6), never 0.
-    fn credit_threshold(&self) -> u32 {
+    /// a quarter of the stream window (grpc-go's policy), never 0.
+    pub(super) fn credit_threshold(&self) -> u32 {
         (self.stream_window / 4).max(1)
     }
 
@@ -78,7 +78,6 @@ impl Connection {
             self.conn_recv_unacked = 0;
         }
         let end_stream = h.has(flag::END_STREAM);
-        let threshold = self.credit_threshold();
         let Some(stream) = self.streams.get_mut(&h.stream) else {
             return Ok(());
         };
@@ -90,13 +89,11 @@ impl Connection {
             });
         }
         stream.recv_window -= h.len;
-        if !end_stream {
-            stream.recv_unacked += h.len;
-            if stream.recv_unacked >= threshold {
-                frame::write_window_update(&mut self.out, h.stream, stream.recv_unacked);
-                stream.recv_window += stream.recv_unacked;
-                stream.recv_unacked = 0;
-            }
+        // The data is credited when the user consumes it (`release_capacity`); the padding
+        // was never the user's to hold, so it is released now.
+        let padding = h.len - data.len() as u32;
+        if !end_stream && padding > 0 {
+            self.release_capacity(h.stream, padding);
         }
         if !data.is_empty() || end_stream {
             self.events.push_back(Event::Data {
@@ -207,11 +204,12 @@ impl Connection {
     fn on_settings(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
         require_connection(h)?;
         if h.has(flag::ACK) {
-            return if payload.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::SettingsAckWithPayload)
-            };
+            if !payload.is_empty() {
+                return Err(Error::SettingsAckWithPayload);
+            }
+            self.settings_acked = true;
+            self.check_handshake_done();
+            return Ok(());
         }
         if !payload.len().is_multiple_of(6) {
             return Err(Error::BadFrameLength {
@@ -246,10 +244,12 @@ impl Connection {
                     }
                     self.peer_max_frame = value;
                 }
+                setting::MAX_CONCURRENT_STREAMS => self.peer_max_streams = value,
                 // HEADER_TABLE_SIZE: our encoder never indexes. The rest are advisory here.
                 _ => {}
             }
         }
+        self.check_handshake_done();
         frame::write_settings_ack(&mut self.control);
         self.flush_bodies();
         Ok(())
@@ -258,12 +258,21 @@ impl Connection {
     fn on_ping(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
         require_connection(h)?;
         require_len(h, 8)?;
+        let mut data = [0u8; 8];
+        data.copy_from_slice(payload);
         if !h.has(flag::ACK) {
-            let mut data = [0u8; 8];
-            data.copy_from_slice(payload);
             frame::write_ping_ack(&mut self.control, &data);
+        } else if self.ping_in_flight.is_some_and(|(sent, _)| sent == data) {
+            self.ping_in_flight = None;
         }
         Ok(())
+    }
+
+    /// The handshake is complete once the server's SETTINGS arrived and ours were acked.
+    fn check_handshake_done(&mut self) {
+        if self.seen_settings && self.settings_acked {
+            self.handshake_deadline = None;
+        }
     }
 
     fn on_goaway(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {

@@ -1,0 +1,606 @@
+//! The session on a simulated clock, as quinn-proto tests its connections: a scripted agent
+//! answers with frames built from grpc-go's recorded header blocks, time only moves when a
+//! test moves it, and nothing sleeps. Covers backoff schedules, reopening after a stream
+//! ends, stall detection, PING and handshake deadlines, the server's stream limit, GOAWAY,
+//! and one-shot completion and retries.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use prost::Message;
+
+use super::*;
+use crate::grpc;
+use crate::h2::frame::{Header, flag, kind};
+use crate::h2::testutil::{frame, parse_frames};
+use crate::proto::{X509svid, X509svidResponse};
+use crate::x509::testpki::{self, cat, leaf_params, root, sign};
+
+/// 2030-01-01T00:00:00Z.
+const BASE_UNIX: i64 = 1_893_456_000;
+const ID: &str = "spiffe://example.test/workload";
+/// `:status 200`, `content-type: application/grpc` as grpc-go encodes them.
+const HEADERS_200: &[u8] = &[
+    0x88, 0x5f, 0x8b, 0x1d, 0x75, 0xd0, 0x62, 0x0d, 0x26, 0x3d, 0x4c, 0x4d, 0x65, 0x64,
+];
+/// `grpc-status: 0`, `grpc-message: ""` after HEADERS_200.
+const TRAILERS_OK: &[u8] = &[
+    0x40, 0x88, 0x9a, 0xca, 0xc8, 0xb2, 0x12, 0x34, 0xda, 0x8f, 0x01, 0x30, 0x40, 0x89, 0x9a, 0xca,
+    0xc8, 0xb5, 0x25, 0x42, 0x07, 0x31, 0x7f, 0x00,
+];
+/// grpc-go's trailers-only PERMISSION_DENIED "no identity issued", first block on a
+/// connection.
+const DENIED: &[u8] = &[
+    0x88, 0x5f, 0x8b, 0x1d, 0x75, 0xd0, 0x62, 0x0d, 0x26, 0x3d, 0x4c, 0x4d, 0x65, 0x64, 0x40, 0x88,
+    0x9a, 0xca, 0xc8, 0xb2, 0x12, 0x34, 0xda, 0x8f, 0x01, 0x37, 0x40, 0x89, 0x9a, 0xca, 0xc8, 0xb5,
+    0x25, 0x42, 0x07, 0x31, 0x7f, 0x8d, 0xa8, 0xea, 0x1a, 0x42, 0xd4, 0x93, 0x27, 0xd2, 0x86, 0x42,
+    0x2d, 0x2c, 0x9f,
+];
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// One X.509 message whose SVID expires `not_after` seconds after [`BASE_UNIX`].
+fn x509_message(not_after: u64) -> Vec<u8> {
+    let ca = root("example.test");
+    let key = testpki::p256();
+    let mut params = leaf_params(ID);
+    params.not_before = rcgen::date_time_ymd(2029, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2030, 1, 1) + secs(not_after);
+    let leaf = sign(&params, &key, &ca);
+    let response = X509svidResponse {
+        svids: vec![X509svid {
+            spiffe_id: ID.into(),
+            x509_svid: leaf,
+            x509_svid_key: key.serialize_der(),
+            bundle: cat(&[&ca.der]),
+            hint: Default::default(),
+        }],
+        ..Default::default()
+    };
+    let mut body = Vec::new();
+    grpc::encode_message(&mut body, &response.encode_to_vec());
+    body
+}
+
+/// What the driver saw, action by action.
+#[derive(Default)]
+struct Seen {
+    dials: usize,
+    disconnects: usize,
+    /// The last bytes sent on connections before they were closed.
+    goodbye: Vec<u8>,
+    writes: Vec<i64>,
+    reports: Vec<Report>,
+    exit: Option<Exit>,
+}
+
+/// A session, its simulated clocks, and a driver that performs every action at once.
+struct Sim {
+    session: Session,
+    now: Instant,
+    unix_ms: i64,
+    write_ok: bool,
+    seen: Seen,
+}
+
+impl Sim {
+    fn new(one_shot: bool) -> Sim {
+        let mut sim = Sim {
+            session: Session::new(SessionConfig {
+                client: ClientConfig::default(),
+                one_shot,
+                x509: Some(X509Options::default()),
+            }),
+            now: Instant::from_millis(1_000_000),
+            unix_ms: BASE_UNIX * 1000,
+            write_ok: true,
+            seen: Seen::default(),
+        };
+        sim.pump();
+        sim
+    }
+
+    /// Performs every pending action.
+    fn pump(&mut self) {
+        while let Some(action) = self.session.poll_action() {
+            match action {
+                Action::Dial => self.seen.dials += 1,
+                Action::Disconnect => {
+                    self.seen.disconnects += 1;
+                    self.session.poll_transmit(&mut self.seen.goodbye);
+                }
+                Action::WriteX509(rendered) => {
+                    self.seen.writes.push(rendered.not_after - BASE_UNIX);
+                    let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
+                    self.session.written(now, unix, Sub::X509, ok);
+                }
+                Action::Report(r) => self.seen.reports.push(r),
+                Action::Exit(e) => self.seen.exit = Some(e),
+            }
+        }
+    }
+
+    /// Moves both clocks forward by `d`, firing every deadline on the way, in order.
+    fn advance(&mut self, d: Duration) {
+        let end = self.now + d;
+        loop {
+            let next = self.session.poll_timeout().filter(|&t| t <= end);
+            let to = next.unwrap_or(end);
+            let step = to.saturating_duration_since(self.now);
+            self.now = to;
+            self.unix_ms += step.as_millis() as i64;
+            if next.is_none() {
+                return;
+            }
+            self.session.handle_timeout(self.now, self.unix_ms);
+            self.pump();
+        }
+    }
+
+    /// The dial succeeds and the agent completes the HTTP/2 handshake.
+    fn connect(&mut self) {
+        self.session.connected(self.now);
+        self.pump();
+        let mut hello = frame(kind::SETTINGS, 0, 0, &[]);
+        hello.extend(frame(kind::SETTINGS, flag::ACK, 0, &[]));
+        self.server(&hello);
+    }
+
+    fn server(&mut self, bytes: &[u8]) {
+        self.session.recv(self.now, self.unix_ms, bytes);
+        self.pump();
+    }
+
+    /// Response headers and one X.509 message on `stream`.
+    fn send_update(&mut self, stream: StreamId, not_after: u64, first: bool) {
+        let mut bytes = Vec::new();
+        if first {
+            bytes = frame(kind::HEADERS, flag::END_HEADERS, stream, HEADERS_200);
+        }
+        bytes.extend(frame(kind::DATA, 0, stream, &x509_message(not_after)));
+        self.server(&bytes);
+    }
+
+    /// Every frame the session sent since the last call.
+    fn sent(&mut self) -> Vec<(Header, Vec<u8>)> {
+        let mut out = Vec::new();
+        self.session.poll_transmit(&mut out);
+        parse_frames(&out)
+    }
+
+    /// The streams on which a request went out since the last call to [`Sim::sent`].
+    fn opened(&mut self) -> Vec<StreamId> {
+        self.sent()
+            .iter()
+            .filter(|(h, _)| h.kind == kind::HEADERS)
+            .map(|(h, _)| h.stream)
+            .collect()
+    }
+
+    fn take_reports(&mut self) -> Vec<Report> {
+        core::mem::take(&mut self.seen.reports)
+    }
+}
+
+fn is(frames: &[(Header, Vec<u8>)], k: u8) -> Vec<(u32, Vec<u8>)> {
+    frames
+        .iter()
+        .filter(|(h, _)| h.kind == k && h.flags & flag::ACK == 0)
+        .map(|(h, p)| (h.stream, p.clone()))
+        .collect()
+}
+
+fn status(code: Code, message: &str) -> Status {
+    Status::new(code, message)
+}
+
+#[test]
+fn dials_opens_the_watch_and_writes_each_update() {
+    let mut sim = Sim::new(false);
+    assert_eq!(sim.seen.dials, 1);
+    assert_eq!(sim.session.poll_timeout(), None);
+    sim.connect();
+    assert_eq!(sim.opened(), [1]);
+    sim.send_update(1, 3600, true);
+    sim.send_update(1, 7200, false);
+    assert_eq!(sim.seen.writes, [3600, 7200]);
+    assert!(sim.take_reports().is_empty());
+    assert_eq!(sim.seen.exit, None);
+}
+
+#[test]
+fn a_closed_watch_is_reopened_on_go_spiffes_linear_schedule() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    let mut stream = sim.opened()[0];
+    for wait in [1, 2, 3] {
+        sim.server(&frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            stream,
+            DENIED,
+        ));
+        assert_eq!(
+            sim.take_reports(),
+            [Report::CallFailed {
+                sub: Sub::X509,
+                status: status(Code::PermissionDenied, "no identity issued"),
+                retry_in: secs(wait),
+            }]
+        );
+        sim.advance(secs(wait) - Duration::from_millis(1));
+        assert_eq!(sim.opened(), []);
+        sim.advance(Duration::from_millis(1));
+        let opened = sim.opened();
+        assert_eq!(opened.len(), 1);
+        stream = opened[0];
+    }
+    // A message resets the schedule; a clean end of the stream is retried after 1 s.
+    sim.send_update(stream, 3600, true);
+    sim.server(&frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        stream,
+        TRAILERS_OK,
+    ));
+    assert_eq!(
+        sim.take_reports(),
+        [Report::CallFailed {
+            sub: Sub::X509,
+            status: status(Code::Ok, ""),
+            retry_in: secs(1),
+        }]
+    );
+    sim.advance(secs(1));
+    assert_eq!(sim.opened().len(), 1);
+    assert_eq!(sim.seen.dials, 1, "all on one connection");
+}
+
+#[test]
+fn invalid_argument_is_fatal() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    // HEADERS 200 + grpc-status 3 (trailers-only), literal fields.
+    let mut block = HEADERS_200.to_vec();
+    crate::hpack::encode_field(&mut block, b"grpc-status", b"3");
+    sim.server(&frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        1,
+        &block,
+    ));
+    assert_eq!(
+        sim.seen.exit,
+        Some(Exit::Fatal(Fatal::Status {
+            sub: Sub::X509,
+            status: status(Code::InvalidArgument, "")
+        }))
+    );
+    assert_eq!(sim.session.poll_timeout(), None);
+}
+
+#[test]
+fn a_lost_connection_is_redialled_with_backoff_and_the_watch_reopened() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    sim.opened();
+    sim.session.connection_lost(sim.now);
+    sim.session.connection_lost(sim.now); // the re-dial failed too
+    sim.pump();
+    assert_eq!(sim.seen.dials, 1);
+    sim.advance(secs(2) - Duration::from_millis(1));
+    assert_eq!(sim.seen.dials, 1);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.seen.dials, 2);
+    sim.connect();
+    assert_eq!(sim.opened(), [1], "a new connection starts at stream 1");
+}
+
+#[test]
+fn an_agent_that_never_speaks_is_dropped_after_the_handshake_timeout() {
+    let mut sim = Sim::new(false);
+    sim.session.connected(sim.now);
+    sim.pump();
+    sim.advance(secs(20) - Duration::from_millis(1));
+    assert_eq!(sim.seen.disconnects, 0);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.seen.disconnects, 1);
+    assert_eq!(
+        sim.take_reports(),
+        [Report::ConnectionFailed(Error::H2(
+            h2::Error::HandshakeTimeout {
+                server_settings: false
+            }
+        ))]
+    );
+    // GOAWAY(SETTINGS_TIMEOUT) went out before the close; re-dialled after 1 s.
+    let goaway = is(&parse_frames(&sim.seen.goodbye), kind::GOAWAY);
+    assert_eq!(goaway[0].1[4..8], 4u32.to_be_bytes());
+    sim.advance(secs(1));
+    assert_eq!(sim.seen.dials, 2);
+}
+
+#[test]
+fn keepalive_pings_every_six_minutes_and_a_missed_ack_redials_at_once() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    sim.send_update(1, 86_400, true);
+    sim.sent();
+    sim.advance(secs(360));
+    let pings = is(&sim.sent(), kind::PING);
+    assert_eq!(pings.len(), 1);
+    sim.server(&frame(kind::PING, flag::ACK, 0, &pings[0].1));
+    sim.advance(secs(360));
+    assert_eq!(is(&sim.sent(), kind::PING).len(), 1);
+    assert_eq!(sim.seen.disconnects, 0);
+    sim.advance(secs(20));
+    assert_eq!(sim.seen.disconnects, 1);
+    assert_eq!(
+        sim.take_reports(),
+        [Report::ConnectionFailed(Error::H2(h2::Error::PingTimeout))]
+    );
+    assert_eq!(sim.seen.dials, 2, "re-dialled without waiting");
+}
+
+#[test]
+fn a_stalled_watch_is_probed_reopened_then_redialled() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    // An SVID with 80 s to live: silence is a stall after 60 s.
+    sim.send_update(1, 80, true);
+    sim.sent();
+    sim.advance(secs(60) - Duration::from_millis(1));
+    assert_eq!(sim.take_reports(), []);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(
+        sim.take_reports(),
+        [Report::Stalled {
+            sub: Sub::X509,
+            silent_for: secs(60),
+            expires_in_ms: 20_000,
+            remedy: Remedy::Reopen,
+        }]
+    );
+    let frames = sim.sent();
+    let ping = is(&frames, kind::PING);
+    assert_eq!(ping.len(), 1);
+    assert_eq!(is(&frames, kind::RST_STREAM), [(1, 8u32.to_be_bytes().to_vec())]);
+    assert_eq!(is(&frames, kind::HEADERS)[0].0, 3);
+    // The transport answers, but the new call stays silent too: 3/4 of the 20 s left.
+    sim.server(&frame(kind::PING, flag::ACK, 0, &ping[0].1));
+    sim.advance(secs(15));
+    assert_eq!(
+        sim.take_reports(),
+        [Report::Stalled {
+            sub: Sub::X509,
+            silent_for: secs(75),
+            expires_in_ms: 5_000,
+            remedy: Remedy::Redial,
+        }]
+    );
+    assert_eq!((sim.seen.disconnects, sim.seen.dials), (1, 2));
+    // The new connection delivers a fresh SVID: the watch starts over from it.
+    sim.connect();
+    assert_eq!(sim.opened(), [1]);
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.seen.writes, [80, 3600]);
+    // Quiet but alive (keepalive PINGs answered) until 3/4 of its hour has passed.
+    for _ in 0..7 {
+        sim.advance(secs(360));
+        for (_, ping) in is(&sim.sent(), kind::PING) {
+            sim.server(&frame(kind::PING, flag::ACK, 0, &ping));
+        }
+    }
+    assert_eq!(sim.take_reports(), []);
+    sim.advance(secs(2700 - 7 * 360));
+    assert!(matches!(
+        sim.take_reports()[..],
+        [Report::Stalled {
+            remedy: Remedy::Reopen,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn a_stall_probe_without_ack_redials_before_expiry() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    sim.send_update(1, 6, true);
+    sim.sent();
+    // Stall at 4.5 s; the PING must be answered within 1/8 of the 1.5 s left (250 ms floor).
+    sim.advance(Duration::from_millis(4500));
+    assert_eq!(is(&sim.sent(), kind::PING).len(), 1);
+    sim.advance(Duration::from_millis(250));
+    assert_eq!(
+        sim.take_reports()[1..],
+        [Report::ConnectionFailed(Error::H2(h2::Error::PingTimeout))]
+    );
+    assert_eq!(sim.seen.dials, 2);
+    assert!(sim.unix_ms < (BASE_UNIX + 6) * 1000, "re-dialled before expiry");
+}
+
+#[test]
+fn the_same_expired_svid_again_is_not_asked_for_in_a_tight_loop() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    sim.send_update(1, 0, true); // expires now
+    sim.sent();
+    let mut gaps = Vec::new();
+    for _ in 0..6 {
+        let next = sim.session.poll_timeout().unwrap();
+        gaps.push(next.saturating_duration_since(sim.now).as_secs());
+        sim.advance(next.saturating_duration_since(sim.now));
+        let frames = sim.sent();
+        for (_, ping) in is(&frames, kind::PING) {
+            sim.server(&frame(kind::PING, flag::ACK, 0, &ping));
+        }
+        // The agent has nothing newer: it sends the same SVID on the reopened call.
+        let stream = is(&frames, kind::HEADERS)[0].0;
+        sim.send_update(stream, 0, true);
+    }
+    assert_eq!(gaps, [1, 1, 2, 3, 4, 5]);
+    assert_eq!(sim.seen.writes.len(), 7);
+    assert_eq!(sim.seen.dials, 1);
+}
+
+#[test]
+fn a_server_stream_limit_queues_the_watch() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    assert_eq!(sim.opened(), [1]);
+    // SETTINGS_MAX_CONCURRENT_STREAMS = 1 counts the open watch: nothing else could open.
+    sim.server(&frame(kind::SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 1]));
+    sim.server(&frame(kind::RST_STREAM, 0, 1, &7u32.to_be_bytes())); // REFUSED_STREAM
+    sim.server(&frame(kind::SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 0]));
+    sim.advance(secs(1));
+    assert_eq!(sim.opened(), [], "queued while the limit is 0");
+    sim.server(&frame(kind::SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 1]));
+    assert_eq!(sim.opened(), [3]);
+}
+
+#[test]
+fn goaway_then_a_closed_watch_moves_to_a_new_connection() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    sim.sent();
+    // GOAWAY(NO_ERROR) with last stream 1: the watch may finish, then ends cleanly.
+    let mut goaway = 1u32.to_be_bytes().to_vec();
+    goaway.extend(0u32.to_be_bytes());
+    sim.server(&frame(kind::GOAWAY, 0, 0, &goaway));
+    assert_eq!(sim.seen.disconnects, 0);
+    sim.server(&frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        1,
+        TRAILERS_OK,
+    ));
+    assert_eq!(sim.seen.disconnects, 1);
+    assert_eq!(
+        sim.take_reports()[1],
+        Report::ConnectionFailed(Error::H2(h2::Error::GoingAway))
+    );
+    sim.advance(secs(1));
+    assert_eq!(sim.seen.dials, 2);
+    sim.connect();
+    sim.advance(secs(1));
+    assert_eq!(sim.opened(), [1]);
+}
+
+#[test]
+fn a_protocol_error_keeps_the_update_before_it_and_redials() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, 1, HEADERS_200);
+    bytes.extend(frame(kind::DATA, 0, 1, &x509_message(3600)));
+    bytes.extend(frame(kind::DATA, 0, 2, b"even stream")); // idle stream: PROTOCOL_ERROR
+    sim.server(&bytes);
+    assert_eq!(sim.seen.writes, [3600]);
+    assert_eq!(sim.seen.disconnects, 1);
+    assert!(matches!(
+        sim.take_reports()[..],
+        [Report::ConnectionFailed(Error::H2(h2::Error::IdleStream { .. }))]
+    ));
+}
+
+#[test]
+fn one_shot_writes_once_cancels_and_exits() {
+    let mut sim = Sim::new(true);
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.seen.writes, [3600]);
+    assert_eq!(sim.seen.exit, Some(Exit::Done));
+    assert_eq!(
+        is(&sim.sent(), kind::RST_STREAM),
+        [(1, 8u32.to_be_bytes().to_vec())]
+    );
+    assert_eq!(sim.session.poll_timeout(), None);
+}
+
+#[test]
+fn one_shot_retries_on_upstreams_schedule_then_gives_up() {
+    let mut sim = Sim::new(true);
+    sim.connect();
+    let mut delays = Vec::new();
+    loop {
+        let stream = sim.opened()[0];
+        sim.server(&frame(
+            kind::HEADERS,
+            flag::END_HEADERS | flag::END_STREAM,
+            stream,
+            DENIED,
+        ));
+        if sim.seen.exit.is_some() {
+            break;
+        }
+        let Some(Report::Retrying {
+            attempt,
+            delay,
+            after: Failure::Status(s),
+        }) = sim.take_reports().pop()
+        else {
+            panic!("expected a retry");
+        };
+        assert_eq!(s.code, Code::PermissionDenied);
+        assert_eq!(attempt as usize, delays.len() + 1);
+        delays.push(delay.as_millis());
+        sim.advance(delay);
+    }
+    assert_eq!(
+        delays,
+        [10, 50, 250, 1250, 6250, 31250, 156_250, 781_250, 3_906_250]
+    );
+    assert_eq!(
+        sim.seen.exit,
+        Some(Exit::Fatal(Fatal::RetriesExhausted(Failure::Status(
+            status(Code::PermissionDenied, "no identity issued")
+        ))))
+    );
+}
+
+#[test]
+fn one_shot_retries_an_unreachable_agent_and_a_failed_write_is_fatal() {
+    let mut sim = Sim::new(true);
+    sim.session.connection_lost(sim.now);
+    sim.pump();
+    assert_eq!(
+        sim.take_reports(),
+        [Report::Retrying {
+            attempt: 1,
+            delay: Duration::from_millis(10),
+            after: Failure::Connection
+        }]
+    );
+    sim.advance(Duration::from_millis(10));
+    assert_eq!(sim.seen.dials, 2);
+    sim.connect();
+    sim.write_ok = false;
+    sim.send_update(1, 3600, true);
+    assert_eq!(
+        sim.seen.exit,
+        Some(Exit::Fatal(Fatal::WriteFailed(Sub::X509)))
+    );
+}
+
+#[test]
+fn a_failed_write_keeps_watching_the_svid_on_disk() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    sim.send_update(1, 80, true);
+    sim.write_ok = false;
+    sim.send_update(1, 3600, false);
+    assert_eq!(sim.seen.exit, None);
+    // The stall deadline still follows the 80 s SVID that is on disk.
+    sim.advance(secs(60));
+    assert!(matches!(
+        sim.take_reports()[..],
+        [Report::Stalled {
+            remedy: Remedy::Reopen,
+            ..
+        }]
+    ));
+}
