@@ -233,8 +233,9 @@ impl Response {
         })
     }
 
-    /// The server reset the stream (wire §2.10). After trailers, the trailers' status stands.
-    pub fn recv_reset(&mut self, code: ErrorCode) {
+    /// The stream was reset, by the server or (`by_server` false) by our connection after
+    /// a stream error (gRPC PROTOCOL-HTTP2.md "Errors"). After trailers, their status stands.
+    pub fn recv_reset(&mut self, code: ErrorCode, by_server: bool) {
         if self.state == State::Finished {
             return;
         }
@@ -244,10 +245,8 @@ impl Response {
             ErrorCode::EnhanceYourCalm => Code::ResourceExhausted,
             _ => Code::Internal,
         };
-        self.finish(Status::new(
-            status,
-            format!("stream reset by server: {code}"),
-        ));
+        let by = if by_server { "by server" } else { "after a stream error" };
+        self.finish(Status::new(status, format!("stream reset {by}: {code}")));
     }
 
     fn finish_partial(&mut self) {

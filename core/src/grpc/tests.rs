@@ -406,7 +406,7 @@ fn informational_headers_are_skipped() {
 fn reset_after_trailers_keeps_the_status() {
     let mut response = open(100, &[]);
     response.recv_headers(&trailers("7", "denied"), true);
-    response.recv_reset(ErrorCode::NoError);
+    response.recv_reset(ErrorCode::NoError, true);
     assert_eq!(
         drain(&mut response),
         [finished(Code::PermissionDenied, "denied")]
@@ -429,13 +429,20 @@ fn reset_codes_map_per_wire_2_10() {
     ];
     for (h2, code) in cases {
         let mut response = open(100, &[]);
-        response.recv_reset(h2);
+        response.recv_reset(h2, true);
         let out = drain(&mut response);
         assert!(
             matches!(&out[..], [Output::Finished(s)] if s.code == code && s.message.contains("reset")),
             "{h2}: {out:?}"
         );
     }
+    // A reset we sent is not blamed on the server.
+    let mut response = open(100, &[]);
+    response.recv_reset(ErrorCode::FlowControlError, false);
+    assert!(matches!(
+        &drain(&mut response)[..],
+        [Output::Finished(s)] if s.message == "stream reset after a stream error: FLOW_CONTROL_ERROR"
+    ));
 }
 
 #[test]

@@ -81,8 +81,16 @@ pub enum Event {
         data: Vec<u8>,
         end_stream: bool,
     },
-    /// The server reset the stream (RST_STREAM), or we reset it because of a stream error.
-    Reset { stream: StreamId, code: ErrorCode },
+    /// The stream was reset: by the server's RST_STREAM (`by_server`), or by us because the
+    /// server broke a stream-level rule (RFC 9113 §5.4.2).
+    Reset {
+        /// The stream.
+        stream: StreamId,
+        /// The error code of the RST_STREAM.
+        code: ErrorCode,
+        /// Whether the server sent it.
+        by_server: bool,
+    },
     /// The server sent GOAWAY: no new streams; streams above `last_stream` are closed.
     GoAway {
         last_stream: StreamId,

@@ -649,7 +649,8 @@ fn rst_stream_is_reported_once() {
         events(&mut conn),
         [Event::Reset {
             stream: id,
-            code: ErrorCode::RefusedStream
+            code: ErrorCode::RefusedStream,
+            by_server: true,
         }]
     );
     let long = frame(kind::RST_STREAM, 0, id, &[0; 5]);
@@ -685,11 +686,13 @@ fn window_update_rules() {
         [
             Event::Reset {
                 stream: a,
-                code: ErrorCode::ProtocolError
+                code: ErrorCode::ProtocolError,
+                by_server: false,
             },
             Event::Reset {
                 stream: b,
-                code: ErrorCode::FlowControlError
+                code: ErrorCode::FlowControlError,
+                by_server: false,
             }
         ]
     );

@@ -302,9 +302,13 @@ impl Client {
                     self.pump(stream, end_stream);
                 }
             }
-            h2::Event::Reset { stream, code } => {
+            h2::Event::Reset {
+                stream,
+                code,
+                by_server,
+            } => {
                 if let Some(call) = self.calls.get_mut(&stream) {
-                    call.response.recv_reset(code);
+                    call.response.recv_reset(code, by_server);
                     self.pump(stream, true);
                 }
             }

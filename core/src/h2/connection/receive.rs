@@ -196,6 +196,7 @@ impl Connection {
             self.events.push_back(Event::Reset {
                 stream: h.stream,
                 code,
+                by_server: true,
             });
         }
         Ok(())
@@ -326,6 +327,7 @@ impl Connection {
                 self.events.push_back(Event::Reset {
                     stream: h.stream,
                     code,
+                    by_server: false,
                 });
                 return Ok(());
             }
