@@ -69,7 +69,10 @@ mod tests {
             t.saturating_duration_since(Instant::from_millis(250)),
             Duration::from_millis(750)
         );
-        assert_eq!(t.saturating_duration_since(t + Duration::from_secs(1)), Duration::ZERO);
+        assert_eq!(
+            t.saturating_duration_since(t + Duration::from_secs(1)),
+            Duration::ZERO
+        );
     }
 
     #[test]

@@ -13,17 +13,17 @@ use rustix::process::{Pid, Signal, kill_process};
 use svid_core::config::{signal_number, split_cmd_args};
 
 /// The configured command and the running child, if any.
-pub struct Workload {
+pub struct Process {
     cmd: String,
     cmd_args: String,
     renew_signal: String,
     child: Option<process::Child>,
 }
 
-impl Workload {
+impl Process {
     /// A workload for `cmd` (empty: none).
     pub fn new(cmd: &str, cmd_args: &str, renew_signal: &str) -> Self {
-        Workload {
+        Process {
             cmd: cmd.to_owned(),
             cmd_args: cmd_args.to_owned(),
             renew_signal: renew_signal.to_owned(),

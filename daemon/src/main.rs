@@ -2,13 +2,14 @@
 //! keeps them fresh as they rotate and signals the workload. A drop-in replacement for
 //! upstream's Go helper: same flags, same `helper.conf`, same files.
 
+#![forbid(unsafe_code)]
+
 mod agent;
-mod backoff;
 mod child;
 mod cli;
+mod driver;
 mod files;
 mod logger;
-mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,9 +17,10 @@ use std::time::Duration;
 
 use log::{error, info, warn};
 use svid_core::config::{self, Validated};
+use svid_core::workload::{ClientConfig, SessionConfig, X509Options};
 
-use crate::child::Workload;
-use crate::run::{Outcome, Plan};
+use crate::child::Process;
+use crate::driver::{Outcome, Plan, X509Files};
 
 /// How long a child gets to exit after the forwarded SIGTERM/SIGINT before it is killed.
 const CHILD_GRACE: Duration = Duration::from_secs(10);
@@ -81,45 +83,42 @@ fn load(path: &str, daemon_flag: Option<bool>) -> Result<Validated, (&'static st
 }
 
 fn run(cfg: &Validated) -> ExitCode {
-    let plan = match plan(cfg) {
+    let (plan, session) = match plan(cfg) {
         Ok(p) => p,
         Err(e) => {
             error!(error = e.as_str(); "invalid configuration");
             return ExitCode::FAILURE;
         }
     };
-    let mut signals = match run::signals() {
+    let mut signals = match driver::signals() {
         Ok(s) => s,
         Err(e) => {
             error!(error = e.to_string(); "Error starting spiffe-helper");
             return ExitCode::FAILURE;
         }
     };
-    let outcome = if cfg.daemon_mode() {
+    let c = cfg.config();
+    let mut child = Process::new(&c.cmd, &c.cmd_args, &c.renew_signal);
+    if cfg.daemon_mode() {
         info!("Launching daemon");
-        let mut workload = Workload::new(
-            &cfg.config().cmd,
-            &cfg.config().cmd_args,
-            &cfg.config().renew_signal,
-        );
-        let outcome = async_io::block_on(run::daemon(&plan, &mut signals, &mut workload));
-        if let Outcome::Signalled(sig) = &outcome
-            && let Some(sig) = rustix::process::Signal::from_named_raw(*sig as i32)
-        {
-            workload.shutdown(sig, CHILD_GRACE);
-        }
-        outcome
+        info!("Watching for X509 Context");
     } else {
         info!("Daemon mode disabled");
-        let outcome = async_io::block_on(run::once(&plan, &mut signals));
-        if matches!(outcome, Outcome::Done) {
-            info!("Successfully fetched x509 certificates");
-        }
-        outcome
-    };
+    }
+    let outcome = async_io::block_on(driver::run(&plan, session, &mut signals, &mut child));
+    if let Outcome::Signalled(sig) = &outcome
+        && let Some(sig) = rustix::process::Signal::from_named_raw(*sig as i32)
+    {
+        child.shutdown(sig, CHILD_GRACE);
+    }
     match outcome {
-        Outcome::Done | Outcome::Signalled(_) => ExitCode::SUCCESS,
-        Outcome::Fatal(e) => {
+        Outcome::Done => {
+            info!("Successfully fetched x509 certificates");
+            ExitCode::SUCCESS
+        }
+        Outcome::Signalled(_) => ExitCode::SUCCESS,
+        Outcome::Fatal { fatal, last_conn } => {
+            let e = driver::fatal_error(&fatal, last_conn.as_ref());
             if !cfg.daemon_mode() {
                 error!(error = e.as_str(); "Error fetching x509 certificates");
             }
@@ -129,9 +128,10 @@ fn run(cfg: &Validated) -> ExitCode {
     }
 }
 
-/// The run plan: output paths (Go `path.Join` semantics), modes, agent socket. Refuses the
-/// outputs this version does not write yet rather than silently ignoring them.
-fn plan(cfg: &Validated) -> Result<Plan, String> {
+/// The run plan and the session's configuration: output paths (Go `path.Join` semantics),
+/// modes, agent socket. Refuses the outputs this version does not write yet rather than
+/// silently ignoring them.
+fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), String> {
     let c = cfg.config();
     let unsupported = [
         (!c.jwt_svids.is_empty(), "jwt_svids"),
@@ -144,21 +144,32 @@ fn plan(cfg: &Validated) -> Result<Plan, String> {
             "'{key}' is not supported by this version of spiffe-helper-rs yet"
         ));
     }
-    if c.svid_file_name.is_empty() {
+    if !cfg.x509_enabled() {
         return Err("'svid_file_name' must be set: this version writes X.509 files only".into());
     }
     let socket = config::socket_path(&c.agent_address).map_err(|e| e.to_string())?;
-    let mode = |m: i64| u32::try_from(m & 0o777).unwrap_or(0o600);
-    Ok(Plan {
+    let plan = Plan {
         socket: PathBuf::from(socket),
-        svid_path: config::join_path(&c.cert_dir, &c.svid_file_name),
-        key_path: config::join_path(&c.cert_dir, &c.svid_key_file_name),
-        bundle_path: config::join_path(&c.cert_dir, &c.svid_bundle_file_name),
-        cert_mode: mode(c.cert_file_mode),
-        key_mode: mode(c.key_file_mode),
-        hint: c.hint.clone(),
-        add_intermediates_to_bundle: c.add_intermediates_to_bundle,
-        include_federated_domains: c.include_federated_domains,
-        omit_expired: c.omit_expired,
-    })
+        x509: X509Files {
+            svid: config::join_path(&c.cert_dir, &c.svid_file_name),
+            key: config::join_path(&c.cert_dir, &c.svid_key_file_name),
+            bundle: config::join_path(&c.cert_dir, &c.svid_bundle_file_name),
+            cert_mode: cfg.cert_file_mode(),
+            key_mode: cfg.key_file_mode(),
+        },
+    };
+    let session = SessionConfig {
+        client: ClientConfig {
+            user_agent: concat!("spiffe-helper-rs/", env!("CARGO_PKG_VERSION")),
+            ..ClientConfig::default()
+        },
+        one_shot: !cfg.daemon_mode(),
+        x509: Some(X509Options {
+            hint: c.hint.clone(),
+            add_intermediates_to_bundle: c.add_intermediates_to_bundle,
+            include_federated_domains: c.include_federated_domains,
+            omit_expired: c.omit_expired,
+        }),
+    };
+    Ok((plan, session))
 }

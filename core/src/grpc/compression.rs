@@ -34,15 +34,28 @@ impl Encoding {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InflateError {
     /// The inflated message would exceed the limit.
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// The gzip header is malformed or uses reserved flags (RFC 1952 §2.3).
     BadGzipHeader,
     /// The gzip member is shorter than its header and 8-byte trailer.
     Truncated,
     /// The gzip CRC-32 does not match the inflated data.
-    CrcMismatch { expected: u32, actual: u32 },
+    CrcMismatch {
+        /// The value in the gzip trailer.
+        expected: u32,
+        /// The value computed from the data.
+        actual: u32,
+    },
     /// The gzip ISIZE does not match the inflated length modulo 2^32.
-    SizeMismatch { expected: u32, actual: u32 },
+    SizeMismatch {
+        /// The value in the gzip trailer.
+        expected: u32,
+        /// The value computed from the data.
+        actual: u32,
+    },
     /// The DEFLATE or zlib stream is corrupt.
     Corrupt(TINFLStatus),
 }

@@ -20,22 +20,39 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 /// gRPC status codes (grpc/doc/statuscodes.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Code {
+    /// `OK` (0).
     Ok = 0,
+    /// `CANCELLED` (1).
     Cancelled = 1,
+    /// `UNKNOWN` (2).
     Unknown = 2,
+    /// `INVALID_ARGUMENT` (3).
     InvalidArgument = 3,
+    /// `DEADLINE_EXCEEDED` (4).
     DeadlineExceeded = 4,
+    /// `NOT_FOUND` (5).
     NotFound = 5,
+    /// `ALREADY_EXISTS` (6).
     AlreadyExists = 6,
+    /// `PERMISSION_DENIED` (7).
     PermissionDenied = 7,
+    /// `RESOURCE_EXHAUSTED` (8).
     ResourceExhausted = 8,
+    /// `FAILED_PRECONDITION` (9).
     FailedPrecondition = 9,
+    /// `ABORTED` (10).
     Aborted = 10,
+    /// `OUT_OF_RANGE` (11).
     OutOfRange = 11,
+    /// `UNIMPLEMENTED` (12).
     Unimplemented = 12,
+    /// `INTERNAL` (13).
     Internal = 13,
+    /// `UNAVAILABLE` (14).
     Unavailable = 14,
+    /// `DATA_LOSS` (15).
     DataLoss = 15,
+    /// `UNAUTHENTICATED` (16).
     Unauthenticated = 16,
 }
 
@@ -111,7 +128,9 @@ impl fmt::Display for Code {
 /// The outcome of a call: a code and a (decoded) message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
+    /// The `grpc-status` code.
     pub code: Code,
+    /// The decoded `grpc-message`.
     pub message: String,
 }
 

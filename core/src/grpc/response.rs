@@ -245,7 +245,11 @@ impl Response {
             ErrorCode::EnhanceYourCalm => Code::ResourceExhausted,
             _ => Code::Internal,
         };
-        let by = if by_server { "by server" } else { "after a stream error" };
+        let by = if by_server {
+            "by server"
+        } else {
+            "after a stream error"
+        };
         self.finish(Status::new(status, format!("stream reset {by}: {code}")));
     }
 

@@ -8,19 +8,33 @@ use crate::hpack::HpackError;
 /// HTTP/2 error codes (RFC 9113 §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
+    /// `NO_ERROR`.
     NoError,
+    /// `PROTOCOL_ERROR`.
     ProtocolError,
+    /// `INTERNAL_ERROR`.
     InternalError,
+    /// `FLOW_CONTROL_ERROR`.
     FlowControlError,
+    /// `SETTINGS_TIMEOUT`.
     SettingsTimeout,
+    /// `STREAM_CLOSED`.
     StreamClosed,
+    /// `FRAME_SIZE_ERROR`.
     FrameSizeError,
+    /// `REFUSED_STREAM`.
     RefusedStream,
+    /// `CANCEL`.
     Cancel,
+    /// `COMPRESSION_ERROR`.
     CompressionError,
+    /// `CONNECT_ERROR`.
     ConnectError,
+    /// `ENHANCE_YOUR_CALM`.
     EnhanceYourCalm,
+    /// `INADEQUATE_SECURITY`.
     InadequateSecurity,
+    /// `HTTP_1_1_REQUIRED`.
     Http11Required,
     /// A code this implementation does not know (RFC 9113 §7: treat as INTERNAL_ERROR).
     Unknown(u32),
@@ -102,50 +116,101 @@ impl fmt::Display for ErrorCode {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error {
     /// The server's first frame was not SETTINGS (RFC 9113 §3.4).
-    MissingServerSettings { kind: u8 },
+    MissingServerSettings {
+        /// The frame type.
+        kind: u8,
+    },
     /// A frame longer than our SETTINGS_MAX_FRAME_SIZE (RFC 9113 §4.2).
-    FrameTooLarge { len: u32, max: u32 },
+    FrameTooLarge {
+        /// Its length in bytes.
+        len: u32,
+        /// The limit.
+        max: u32,
+    },
     /// A frame whose length is wrong for its type (RFC 9113 §6).
-    BadFrameLength { kind: u8, len: u32 },
+    BadFrameLength {
+        /// The frame type.
+        kind: u8,
+        /// Its length in bytes.
+        len: u32,
+    },
     /// A stream-level frame on stream 0, or a connection-level frame on another stream.
-    BadStreamId { kind: u8, stream: StreamId },
+    BadStreamId {
+        /// The frame type.
+        kind: u8,
+        /// The stream.
+        stream: StreamId,
+    },
     /// A frame on a stream we never opened (idle, even or beyond our last, RFC 9113 §5.1).
-    IdleStream { kind: u8, stream: StreamId },
+    IdleStream {
+        /// The frame type.
+        kind: u8,
+        /// The stream.
+        stream: StreamId,
+    },
     /// Padding at least as long as the frame payload (RFC 9113 §6.1).
-    BadPadding { kind: u8, stream: StreamId },
+    BadPadding {
+        /// The frame type.
+        kind: u8,
+        /// The stream.
+        stream: StreamId,
+    },
     /// A frame other than CONTINUATION for the open header block (RFC 9113 §6.10).
     ExpectedContinuation {
+        /// The stream.
         stream: StreamId,
+        /// The frame type.
         kind: u8,
+        /// The stream of the frame that came instead.
         got_stream: StreamId,
     },
     /// A CONTINUATION with no header block open (RFC 9113 §6.10).
-    UnexpectedContinuation { stream: StreamId },
+    UnexpectedContinuation {
+        /// The stream.
+        stream: StreamId,
+    },
     /// A header block over [`Config::max_header_block`](super::Config::max_header_block) bytes.
-    HeaderBlockTooLarge { max: usize },
+    HeaderBlockTooLarge {
+        /// The limit.
+        max: usize,
+    },
     /// HPACK decoding failed (RFC 9113 §4.3: COMPRESSION_ERROR).
     Hpack(HpackError),
     /// PUSH_PROMISE although we sent ENABLE_PUSH=0 (RFC 9113 §8.4).
     PushPromise,
     /// A SETTINGS value out of range (RFC 9113 §6.5.2).
-    BadSetting { id: u16, value: u32 },
+    BadSetting {
+        /// The setting identifier.
+        id: u16,
+        /// The value received.
+        value: u32,
+    },
     /// A SETTINGS ACK with a payload (RFC 9113 §6.5).
     SettingsAckWithPayload,
     /// A WINDOW_UPDATE with increment 0 on stream 0 (RFC 9113 §6.9).
     ZeroWindowIncrement,
     /// A window grew beyond 2^31-1 (RFC 9113 §6.9.1).
-    WindowOverflow { stream: StreamId },
+    WindowOverflow {
+        /// The stream.
+        stream: StreamId,
+    },
     /// The server sent more DATA than the window we granted (RFC 9113 §6.9).
     FlowControlViolation {
+        /// The stream.
         stream: StreamId,
+        /// Its length in bytes.
         len: u32,
+        /// The receive window that was left.
         window: u32,
     },
     /// The server made us queue too many control-frame replies (PING/SETTINGS ACK flood).
     ControlFlood,
     /// The server's SETTINGS (`server_settings` false), or its ACK of ours, did not arrive
     /// within [`Config::handshake_timeout`](super::Config::handshake_timeout) (RFC 9113 §6.5.3).
-    HandshakeTimeout { server_settings: bool },
+    HandshakeTimeout {
+        /// Whether the server's SETTINGS had arrived.
+        server_settings: bool,
+    },
     /// Our PING was not acknowledged within its timeout: the peer is gone or wedged.
     PingTimeout,
     /// The connection already failed or the call came after a connection error.
@@ -155,7 +220,12 @@ pub enum Error {
     /// All 2^30 client stream identifiers are used (RFC 9113 §5.1.1).
     StreamIdsExhausted,
     /// The request header block does not fit in one frame of the server's MAX_FRAME_SIZE.
-    RequestHeadersTooLarge { len: usize, max: u32 },
+    RequestHeadersTooLarge {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: u32,
+    },
 }
 
 impl Error {

@@ -71,14 +71,20 @@ impl Default for Config {
 pub enum Event {
     /// A decoded header block: response headers, or trailers when `end_stream` is set.
     Headers {
+        /// The stream.
         stream: StreamId,
+        /// The decoded header fields, in order.
         fields: Vec<Field>,
+        /// Whether the frame ended the stream.
         end_stream: bool,
     },
     /// DATA payload (padding stripped); `end_stream` marks the last one.
     Data {
+        /// The stream.
         stream: StreamId,
+        /// The payload.
         data: Vec<u8>,
+        /// Whether the frame ended the stream.
         end_stream: bool,
     },
     /// The stream was reset: by the server's RST_STREAM (`by_server`), or by us because the
@@ -93,8 +99,11 @@ pub enum Event {
     },
     /// The server sent GOAWAY: no new streams; streams above `last_stream` are closed.
     GoAway {
+        /// The highest stream the server may still process.
         last_stream: StreamId,
+        /// The error code.
         code: ErrorCode,
+        /// The opaque debug data.
         debug: Vec<u8>,
     },
 }

@@ -93,10 +93,13 @@ fn opening_matches_wire_example() {
 
 #[test]
 fn non_default_table_size_is_advertised() {
-    let frames = sent(&mut Connection::new(Config {
-        header_table_size: 0,
-        ..Config::default()
-    }, T0));
+    let frames = sent(&mut Connection::new(
+        Config {
+            header_table_size: 0,
+            ..Config::default()
+        },
+        T0,
+    ));
     assert_eq!(frames[0].1[..6], [0, 1, 0, 0, 0, 0]);
 }
 
@@ -441,7 +444,10 @@ fn stream_credit_waits_for_release() {
     conn.release_capacity(id, 1);
     let frames = sent(&mut conn);
     assert_eq!(frames.len(), 1);
-    assert_eq!((frames[0].0.kind, frames[0].0.stream), (kind::WINDOW_UPDATE, id));
+    assert_eq!(
+        (frames[0].0.kind, frames[0].0.stream),
+        (kind::WINDOW_UPDATE, id)
+    );
     assert_eq!(frames[0].1, u32s(100));
     // Exactly the credit returned fits; one byte more is a flow-control error.
     conn.recv(&frame(kind::DATA, 0, id, &[7; 100])).unwrap();

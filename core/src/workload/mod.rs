@@ -52,24 +52,40 @@ impl Default for ClientConfig {
 pub enum Event {
     /// A message on a FetchX509SVID stream: a complete snapshot of the workload's SVIDs.
     X509Svid {
+        /// The stream.
         stream: StreamId,
+        /// The decoded message.
         response: X509svidResponse,
     },
     /// A message on a FetchJWTBundles stream: every JWT bundle (JWKS JSON per trust domain).
     JwtBundles {
+        /// The stream.
         stream: StreamId,
+        /// The decoded message.
         response: JwtBundlesResponse,
     },
     /// The single response of a FetchJWTSVID call; a `Closed` with OK follows.
     JwtSvid {
+        /// The stream.
         stream: StreamId,
+        /// The decoded message.
         response: JwtsvidResponse,
     },
     /// A message that failed to decode; the stream stays open (go-spiffe keeps reading).
-    BadMessage { stream: StreamId, error: Error },
+    BadMessage {
+        /// The stream.
+        stream: StreamId,
+        /// The decoding error.
+        error: Error,
+    },
     /// The call ended (trailers, trailers-only, RST_STREAM, GOAWAY past last_stream, or a
     /// connection error). Not reported for calls ended with [`Client::cancel`].
-    Closed { stream: StreamId, status: Status },
+    Closed {
+        /// The stream.
+        stream: StreamId,
+        /// How the call ended.
+        status: Status,
+    },
 }
 
 /// Errors of the Workload API client.
@@ -234,7 +250,8 @@ impl Client {
         }
         for (&stream, call) in self.calls.iter_mut() {
             if call.held > 0 {
-                self.conn.release_capacity(stream, core::mem::take(&mut call.held));
+                self.conn
+                    .release_capacity(stream, core::mem::take(&mut call.held));
             }
         }
     }

@@ -498,7 +498,9 @@ impl Session {
         }
         let going_away = matches!(&self.conn, Conn::Up(c) if c.is_going_away());
         let Some(delay) = self.rows[i].backoff.next_delay() else {
-            self.exit(Exit::Fatal(Fatal::RetriesExhausted(Failure::Status(status))));
+            self.exit(Exit::Fatal(Fatal::RetriesExhausted(Failure::Status(
+                status,
+            ))));
             return;
         };
         self.rows[i].state = State::Backoff(now + delay);

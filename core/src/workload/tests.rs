@@ -508,16 +508,19 @@ fn corrupted_transcripts_never_panic() {
 
 #[test]
 fn oversized_request_headers_are_refused() {
-    let mut client = Client::new(ClientConfig {
-        user_agent: {
-            const LONG: &str = match core::str::from_utf8(&[b'a'; 17_000]) {
-                Ok(s) => s,
-                Err(_) => "",
-            };
-            LONG
+    let mut client = Client::new(
+        ClientConfig {
+            user_agent: {
+                const LONG: &str = match core::str::from_utf8(&[b'a'; 17_000]) {
+                    Ok(s) => s,
+                    Err(_) => "",
+                };
+                LONG
+            },
+            ..ClientConfig::default()
         },
-        ..ClientConfig::default()
-    }, T0);
+        T0,
+    );
     assert!(matches!(
         client.fetch_x509_svid(),
         Err(Error::H2(h2::Error::RequestHeadersTooLarge {
@@ -564,10 +567,13 @@ fn trailers_only_permission_denied_then_rst_no_error() {
 /// cancels the stream.
 #[test]
 fn oversized_message_cancels_the_watch() {
-    let mut client = Client::new(ClientConfig {
-        max_message_size: 1000,
-        ..config(1 << 20)
-    }, T0);
+    let mut client = Client::new(
+        ClientConfig {
+            max_message_size: 1000,
+            ..config(1 << 20)
+        },
+        T0,
+    );
     client.recv(&frame(kind::SETTINGS, 0, 0, &[])).unwrap();
     let stream = client.fetch_x509_svid().unwrap();
     let mut sent = Vec::new();

@@ -147,6 +147,7 @@ fn the_server_stream_limit_is_reported() {
     assert!(conn.can_open_stream());
     let id = conn.send_request(REQUEST, b"").unwrap();
     assert!(!conn.can_open_stream());
-    conn.recv(&frame(kind::RST_STREAM, 0, id, &u32s(0))).unwrap();
+    conn.recv(&frame(kind::RST_STREAM, 0, id, &u32s(0)))
+        .unwrap();
     assert!(conn.can_open_stream());
 }

@@ -367,7 +367,10 @@ fn a_stalled_watch_is_probed_reopened_then_redialled() {
     let frames = sim.sent();
     let ping = is(&frames, kind::PING);
     assert_eq!(ping.len(), 1);
-    assert_eq!(is(&frames, kind::RST_STREAM), [(1, 8u32.to_be_bytes().to_vec())]);
+    assert_eq!(
+        is(&frames, kind::RST_STREAM),
+        [(1, 8u32.to_be_bytes().to_vec())]
+    );
     assert_eq!(is(&frames, kind::HEADERS)[0].0, 3);
     // The transport answers, but the new call stays silent too: 3/4 of the 20 s left.
     sim.server(&frame(kind::PING, flag::ACK, 0, &ping[0].1));
@@ -420,7 +423,10 @@ fn a_stall_probe_without_ack_redials_before_expiry() {
         [Report::ConnectionFailed(Error::H2(h2::Error::PingTimeout))]
     );
     assert_eq!(sim.seen.dials, 2);
-    assert!(sim.unix_ms < (BASE_UNIX + 6) * 1000, "re-dialled before expiry");
+    assert!(
+        sim.unix_ms < (BASE_UNIX + 6) * 1000,
+        "re-dialled before expiry"
+    );
 }
 
 #[test]
@@ -503,7 +509,9 @@ fn a_protocol_error_keeps_the_update_before_it_and_redials() {
     assert_eq!(sim.seen.disconnects, 1);
     assert!(matches!(
         sim.take_reports()[..],
-        [Report::ConnectionFailed(Error::H2(h2::Error::IdleStream { .. }))]
+        [Report::ConnectionFailed(Error::H2(
+            h2::Error::IdleStream { .. }
+        ))]
     ));
 }
 
