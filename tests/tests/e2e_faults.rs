@@ -74,3 +74,53 @@ fn readers_never_see_partial_files_and_sigkill_leaves_whole_files() {
     .unwrap();
     files.verify_chain().unwrap();
 }
+
+/// An agent that stops writing on a connection after two updates but keeps it open: the
+/// helper notices the silence from the SVID's own NotAfter, finds the connection dead (its
+/// PING goes unanswered), re-dials, and the files on disk never expire.
+#[test]
+fn a_stalled_agent_never_lets_the_files_expire() {
+    let agent = DevAgent::start(&["--ttl", "6s", "--rotate-every", "3s", "--stall-after", "2"]);
+    let (dir, certs) = helper_dir();
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, ""), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    let files = SvidFiles::in_dir(&certs);
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let start = Instant::now();
+    let mut samples = 0;
+    while start.elapsed().as_secs() < 30 {
+        let serial = files.leaf_serial().expect("the SVID file stays readable");
+        let at = unix_now();
+        let issued = agent.issued();
+        let not_after = issued
+            .iter()
+            .find(|i| i.serial_hex == serial)
+            .unwrap_or_else(|| panic!("serial {serial} was issued"))
+            .not_after;
+        assert!(
+            (not_after as f64) > at,
+            "the SVID on disk expired at {not_after} (now {at:.1})\nhelper:\n{}\nagent:\n{}",
+            helper.logs(),
+            agent.stderr()
+        );
+        samples += 1;
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(samples > 50);
+    let stalls = agent.stderr().matches("connection stalled").count();
+    assert!(
+        stalls >= 3,
+        "the agent stalled {stalls} times\n{}",
+        agent.stderr()
+    );
+    assert!(
+        helper.count_logs("No X.509 update from the agent") >= 3,
+        "{}",
+        helper.logs()
+    );
+}

@@ -7,6 +7,7 @@ pub mod ca;
 pub mod jwt;
 pub mod options;
 pub mod service;
+pub mod stall;
 
 use crate::pb::spiffe_workload_api_server::SpiffeWorkloadApiServer;
 use crate::pb::{X509svid, X509svidResponse};
@@ -23,6 +24,7 @@ use time::OffsetDateTime;
 use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 
 /// Why the agent stopped with an error.
@@ -140,13 +142,17 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
 
     let mut bundles = federated.clone();
     bundles.insert(own_id, authority.root_der().to_vec());
+    let stall_after = options.stall_after;
     let service = WorkloadApi::new(&options, svid_rx, bundles, jwt_domains);
-    let server = tonic::transport::Server::builder()
-        .add_service(SpiffeWorkloadApiServer::with_interceptor(
-            service,
-            service::check_security_header,
-        ))
-        .serve_with_incoming(UnixListenerStream::new(listener));
+    let server =
+        tonic::transport::Server::builder()
+            .add_service(SpiffeWorkloadApiServer::with_interceptor(
+                service,
+                service::check_security_header,
+            ))
+            .serve_with_incoming(UnixListenerStream::new(listener).map(move |conn| {
+                conn.map(|stream| stall::StallableStream::new(stream, stall_after))
+            }));
 
     let mut sigterm = signal(SignalKind::terminate())
         .map_err(io_error("handling SIGTERM for", &options.socket))?;

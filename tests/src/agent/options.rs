@@ -28,6 +28,9 @@ pub struct Options {
     pub deny_first: u32,
     /// `--exit-after-updates N`: exit after sending N X.509 updates in total.
     pub exit_after_updates: Option<u64>,
+    /// `--stall-after N`: once a connection has carried N X.509 updates, stop writing to it
+    /// (no more messages, no PING ACKs) while keeping it open, as a wedged agent would.
+    pub stall_after: Option<u64>,
     /// `--out-dir DIR`: write the root CA of the agent's trust domain as `DIR/ca.pem`.
     pub out_dir: Option<PathBuf>,
 }
@@ -81,7 +84,7 @@ impl std::error::Error for OptionsError {}
 /// The usage text printed on a bad command line.
 pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--trust-domain TD] [--spiffe-id ID] \
 [--intermediate] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
-[--deny-first N] [--exit-after-updates N] [--out-dir DIR]";
+[--deny-first N] [--exit-after-updates N] [--stall-after N] [--out-dir DIR]";
 
 impl Options {
     /// Parses the arguments that follow the program name.
@@ -104,6 +107,7 @@ impl Options {
             jwt_ttl: Duration::from_secs(300),
             deny_first: 0,
             exit_after_updates: None,
+            stall_after: None,
             out_dir: None,
         };
         let mut args = args.into_iter().map(Into::into);
@@ -128,6 +132,7 @@ impl Options {
                 "--exit-after-updates" => {
                     opts.exit_after_updates = Some(parse_number(&flag, &value()?)?)
                 }
+                "--stall-after" => opts.stall_after = Some(parse_number(&flag, &value()?)?),
                 "--out-dir" => opts.out_dir = Some(PathBuf::from(value()?)),
                 _ => return Err(OptionsError::UnknownFlag(flag)),
             }
@@ -232,6 +237,8 @@ mod tests {
             "3",
             "--exit-after-updates",
             "4",
+            "--stall-after",
+            "2",
             "--out-dir",
             "d",
         ])
@@ -244,6 +251,7 @@ mod tests {
         assert_eq!(o.jwt_ttl, Duration::from_secs(120));
         assert_eq!(o.deny_first, 3);
         assert_eq!(o.exit_after_updates, Some(4));
+        assert_eq!(o.stall_after, Some(2));
         assert_eq!(o.out_dir, Some(PathBuf::from("d")));
     }
 

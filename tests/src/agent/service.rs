@@ -3,6 +3,7 @@
 
 use super::jwt::{self, JwtAuthority};
 use super::options::Options;
+use super::stall::StallSwitch;
 use crate::pb::spiffe_workload_api_server::SpiffeWorkloadApi;
 use crate::pb::{
     JwtBundlesRequest, JwtBundlesResponse, Jwtsvid, JwtsvidRequest, JwtsvidResponse,
@@ -136,7 +137,7 @@ impl SpiffeWorkloadApi for WorkloadApi {
     /// Sends the current SVID at once, then every newly issued one.
     async fn fetch_x509svid(
         &self,
-        _request: Request<X509svidRequest>,
+        request: Request<X509svidRequest>,
     ) -> Result<Response<Self::FetchX509SVIDStream>, Status> {
         let call = self.x509_calls.fetch_add(1, Ordering::SeqCst) + 1;
         if call <= self.deny_first {
@@ -145,7 +146,11 @@ impl SpiffeWorkloadApi for WorkloadApi {
         }
         eprintln!("svid-dev-agent: FetchX509SVID call {call} streaming");
         let updates = Arc::clone(&self.updates);
+        let switch = request.extensions().get::<StallSwitch>().cloned();
         let stream = WatchStream::new(self.svids.clone()).map(move |response| {
+            if let Some(switch) = &switch {
+                switch.record_update();
+            }
             updates.record_one();
             Ok(X509svidResponse::clone(&response))
         });
