@@ -1,16 +1,17 @@
-//! The one event loop: it moves bytes between the agent socket and the core's
-//! `workload::Session`, arms one timer at the session's next deadline, handles signals, and
-//! performs the session's actions (dial, write files, notify the child, log, exit). Every
-//! protocol, retry and timing decision is the session's; this file only does the I/O.
+//! The one event loop, single-threaded on `poll(2)`: it moves bytes between the agent
+//! socket and the core's `workload::Session`, sleeps until the session's next deadline,
+//! handles signals through a self-pipe, and performs the session's actions (dial, write
+//! files, notify the child, log, exit). Every protocol, retry and timing decision is the
+//! session's; this file only does the I/O.
 
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_io::Timer;
-use async_net::unix::UnixStream;
-use async_signal::{Signal, Signals};
-use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt, future};
 use log::{error, info, warn};
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::process::Signal;
 use svid_core::grpc::{Code, Status};
 use svid_core::time::Instant;
 use svid_core::workload::{
@@ -21,19 +22,27 @@ use svid_core::x509::{RenderError, Rendered};
 use crate::agent::ConnError;
 use crate::child::Process;
 use crate::files::{self, Output};
+use crate::signals::Signals;
 
 /// Where the X.509 files go and with which modes.
 pub struct X509Files {
+    /// The SVID (leaf and intermediates) file.
     pub svid: String,
+    /// The private key file.
     pub key: String,
+    /// The trust bundle file.
     pub bundle: String,
+    /// Mode of the SVID and bundle files.
     pub cert_mode: u32,
+    /// Mode of the key file.
     pub key_mode: u32,
 }
 
 /// Everything the loop needs besides the session.
 pub struct Plan {
+    /// The agent's Unix socket.
     pub socket: PathBuf,
+    /// The X.509 outputs.
     pub x509: X509Files,
 }
 
@@ -43,16 +52,13 @@ pub enum Outcome {
     Done,
     /// SIGTERM or SIGINT arrived.
     Signalled(Signal),
+    /// `poll(2)` itself failed (never expected).
+    PollFailed(rustix::io::Errno),
     /// A failure retrying cannot fix; `last_conn` is the last connection error seen.
     Fatal {
         fatal: Fatal,
         last_conn: Option<ConnError>,
     },
-}
-
-/// The signals the helper handles.
-pub fn signals() -> std::io::Result<Signals> {
-    Signals::new([Signal::Term, Signal::Int, Signal::Child])
 }
 
 /// The monotonic clock handed to the core: milliseconds since the loop started.
@@ -63,8 +69,11 @@ impl Clock {
         Instant::from_millis(u64::try_from(self.0.elapsed().as_millis()).unwrap_or(u64::MAX))
     }
 
-    fn to_std(&self, t: Instant) -> std::time::Instant {
-        self.0 + Duration::from_millis(t.as_millis())
+    /// Time from now until `t`, rounded up to the millisecond so a wake is never early.
+    fn until(&self, t: Instant) -> Duration {
+        let target = self.0 + Duration::from_millis(t.as_millis());
+        let left = target.saturating_duration_since(std::time::Instant::now());
+        Duration::from_millis(u64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(u64::MAX))
     }
 }
 
@@ -75,45 +84,63 @@ fn unix_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-enum Wake {
-    Read(std::io::Result<usize>),
-    Timer,
-    Signal(Signal),
+/// The agent connection: the socket and the bytes not yet written to it.
+struct Conn {
+    socket: UnixStream,
+    pending: Vec<u8>,
+}
+
+impl Conn {
+    fn dial(path: &Path) -> Result<Conn, ConnError> {
+        let socket = UnixStream::connect(path).map_err(|e| dial_error(path, e))?;
+        socket.set_nonblocking(true).map_err(ConnError::Io)?;
+        Ok(Conn {
+            socket,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Queues what the session has to send and writes as much as the socket takes now.
+    fn transmit(&mut self, session: &mut Session) -> Result<(), ConnError> {
+        session.poll_transmit(&mut self.pending);
+        while !self.pending.is_empty() {
+            match self.socket.write(&self.pending) {
+                Ok(0) => return Err(ConnError::Eof),
+                Ok(n) => drop(self.pending.drain(..n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ConnError::Io(e)),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Runs `config` until the session exits or a terminating signal arrives.
-pub async fn run(
-    plan: &Plan,
-    config: SessionConfig,
-    signals: &mut Signals,
-    child: &mut Process,
-) -> Outcome {
+pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Process) -> Outcome {
     let one_shot = config.one_shot;
     let clock = Clock(std::time::Instant::now());
     let mut session = Session::new(config);
-    let mut socket: Option<UnixStream> = None;
+    let mut conn: Option<Conn> = None;
     let mut last_conn: Option<ConnError> = None;
     let mut buf = vec![0u8; 16 * 1024];
-    let mut out = Vec::new();
     loop {
         while let Some(action) = session.poll_action() {
             match action {
-                Action::Dial => match UnixStream::connect(&plan.socket).await {
-                    Ok(s) => {
-                        socket = Some(s);
+                Action::Dial => match Conn::dial(&plan.socket) {
+                    Ok(c) => {
+                        conn = Some(c);
                         session.connected(clock.now());
                     }
                     Err(e) => {
-                        lost(&mut last_conn, one_shot, dial_error(&plan.socket, e));
+                        lost(&mut last_conn, one_shot, e);
                         session.connection_lost(clock.now());
                     }
                 },
                 Action::Disconnect => {
-                    if let Some(mut s) = socket.take() {
-                        out.clear();
-                        session.poll_transmit(&mut out);
-                        // Best effort: the agent may already be gone.
-                        let _ = s.write_all(&out).await;
+                    if let Some(mut c) = conn.take() {
+                        // Best effort: the GOAWAY or cancels, if the socket takes them now.
+                        let _ = c.transmit(&mut session);
                     }
                 }
                 Action::WriteX509(rendered) => {
@@ -125,63 +152,75 @@ pub async fn run(
                 }
                 Action::Report(report) => log_report(&report, one_shot, last_conn.as_ref()),
                 Action::Exit(Exit::Done) => {
-                    // Best effort: the cancels tell the agent we are gone.
-                    let _ = flush(&mut session, socket.as_mut(), &mut out).await;
+                    if let Some(c) = &mut conn {
+                        // Best effort: the cancels tell the agent we are gone.
+                        let _ = c.transmit(&mut session);
+                    }
                     return Outcome::Done;
                 }
                 Action::Exit(Exit::Fatal(fatal)) => return Outcome::Fatal { fatal, last_conn },
             }
         }
-        if let Err(e) = flush(&mut session, socket.as_mut(), &mut out).await {
-            socket = None;
+        if let Some(c) = &mut conn
+            && let Err(e) = c.transmit(&mut session)
+        {
+            conn = None;
             lost(&mut last_conn, one_shot, e);
             session.connection_lost(clock.now());
             continue;
         }
-        let timer = session
+        let timeout = session
             .poll_timeout()
-            .map_or_else(Timer::never, |t| Timer::at(clock.to_std(t)));
-        let read = async {
-            match socket.as_mut() {
-                Some(s) => Wake::Read(s.read(&mut buf).await),
-                None => future::pending().await,
+            .map(|t| clock.until(t))
+            .and_then(|d| Timespec::try_from(d).ok());
+        let (signalled, readable) = {
+            let mut fds = vec![PollFd::new(signals, PollFlags::IN)];
+            if let Some(c) = &conn {
+                let mut flags = PollFlags::IN;
+                if !c.pending.is_empty() {
+                    flags |= PollFlags::OUT;
+                }
+                fds.push(PollFd::new(&c.socket, flags));
             }
+            match poll(&mut fds, timeout.as_ref()) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Outcome::PollFailed(e),
+            }
+            let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
+            (ready(&fds[0]), fds.get(1).is_some_and(ready))
         };
-        let timer = async {
-            timer.await;
-            Wake::Timer
-        };
-        let signal = async { Wake::Signal(next_signal(signals).await) };
-        match future::or(future::or(read, timer), signal).await {
-            Wake::Read(Ok(0)) => {
-                socket = None;
-                lost(&mut last_conn, one_shot, ConnError::Eof);
-                session.connection_lost(clock.now());
+        if signalled {
+            let (terminate, child_exited) = signals.take();
+            if child_exited {
+                child.reap();
             }
-            Wake::Read(Ok(n)) => session.recv(clock.now(), unix_ms(), &buf[..n]),
-            Wake::Read(Err(e)) => {
-                socket = None;
-                lost(&mut last_conn, one_shot, ConnError::Io(e));
-                session.connection_lost(clock.now());
+            if let Some(sig) = terminate {
+                return Outcome::Signalled(sig);
             }
-            Wake::Timer => session.handle_timeout(clock.now(), unix_ms()),
-            Wake::Signal(Signal::Child) => child.reap(),
-            Wake::Signal(sig) => return Outcome::Signalled(sig),
         }
-    }
-}
-
-/// Sends what the session has queued.
-async fn flush(
-    session: &mut Session,
-    socket: Option<&mut UnixStream>,
-    out: &mut Vec<u8>,
-) -> Result<(), ConnError> {
-    out.clear();
-    session.poll_transmit(out);
-    match socket {
-        Some(s) if !out.is_empty() => s.write_all(out).await.map_err(ConnError::Io),
-        _ => Ok(()),
+        if readable && let Some(c) = &mut conn {
+            match c.socket.read(&mut buf) {
+                Ok(0) => {
+                    conn = None;
+                    lost(&mut last_conn, one_shot, ConnError::Eof);
+                    session.connection_lost(clock.now());
+                }
+                Ok(n) => session.recv(clock.now(), unix_ms(), &buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    conn = None;
+                    lost(&mut last_conn, one_shot, ConnError::Io(e));
+                    session.connection_lost(clock.now());
+                }
+            }
+        }
+        if session.poll_timeout().is_some_and(|t| t <= clock.now()) {
+            session.handle_timeout(clock.now(), unix_ms());
+        }
     }
 }
 
@@ -304,16 +343,6 @@ pub fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> String {
         Fatal::BadMessage(e) => e.to_string(),
         Fatal::Rejected(e) => e.to_string(),
         Fatal::WriteFailed(_) => "unable to write the X.509 files".into(),
-    }
-}
-
-async fn next_signal(signals: &mut Signals) -> Signal {
-    loop {
-        match signals.next().await {
-            Some(Ok(sig)) => return sig,
-            Some(Err(_)) => {}
-            None => future::pending::<()>().await,
-        }
     }
 }
 

@@ -10,6 +10,7 @@ mod cli;
 mod driver;
 mod files;
 mod logger;
+mod signals;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,7 +91,7 @@ fn run(cfg: &Validated) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut signals = match driver::signals() {
+    let signals = match signals::Signals::install() {
         Ok(s) => s,
         Err(e) => {
             error!(error = e.to_string(); "Error starting spiffe-helper");
@@ -105,10 +106,8 @@ fn run(cfg: &Validated) -> ExitCode {
     } else {
         info!("Daemon mode disabled");
     }
-    let outcome = async_io::block_on(driver::run(&plan, session, &mut signals, &mut child));
-    if let Outcome::Signalled(sig) = &outcome
-        && let Some(sig) = rustix::process::Signal::from_named_raw(*sig as i32)
-    {
+    let outcome = driver::run(&plan, session, &signals, &mut child);
+    if let Outcome::Signalled(sig) = outcome {
         child.shutdown(sig, CHILD_GRACE);
     }
     match outcome {
@@ -117,6 +116,10 @@ fn run(cfg: &Validated) -> ExitCode {
             ExitCode::SUCCESS
         }
         Outcome::Signalled(_) => ExitCode::SUCCESS,
+        Outcome::PollFailed(e) => {
+            error!(error = e.to_string(); "Error starting spiffe-helper");
+            ExitCode::FAILURE
+        }
         Outcome::Fatal { fatal, last_conn } => {
             let e = driver::fatal_error(&fatal, last_conn.as_ref());
             if !cfg.daemon_mode() {
