@@ -5,12 +5,37 @@
 //! Beyond upstream: its exit is reaped and logged with its status, and SIGTERM/SIGINT sent
 //! to the helper are forwarded to it before the helper exits.
 
+use std::fmt;
 use std::process::{self, ExitStatus};
 use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 use rustix::process::{Pid, Signal, kill_process};
-use svid_core::config::{signal_number, split_cmd_args};
+use svid_core::config::{CmdArgsError, signal_number, split_cmd_args};
+
+/// Why the child could not be started or signalled; worded as upstream's errors.
+#[derive(Debug)]
+pub enum ChildError {
+    /// `cmd_args` is not valid CSV.
+    Args(CmdArgsError),
+    /// The command could not be executed.
+    Spawn(String, std::io::Error),
+    /// `renew_signal` names no signal.
+    UnknownSignal(String),
+    /// kill(2) failed.
+    Signal(String, std::io::Error),
+}
+
+impl fmt::Display for ChildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Args(e) => write!(f, "error parsing cmd arguments: {e}"),
+            Self::Spawn(cmd, e) => write!(f, "error executing process \"{cmd}\": {e}"),
+            Self::UnknownSignal(s) => write!(f, "error getting signal: {s}"),
+            Self::Signal(s, e) => write!(f, "error signaling process with signal num {s}: {e}"),
+        }
+    }
+}
 
 /// The configured command and the running child, if any.
 pub struct Process {
@@ -42,35 +67,29 @@ impl Process {
             Some(child) => self.signal(child.id()),
         };
         if let Err(e) = result {
-            error!(error = e.as_str(); "Unable to signal process");
+            error!(error = e.to_string(); "Unable to signal process");
         }
     }
 
-    fn start(&mut self) -> Result<(), String> {
-        let args = split_cmd_args(&self.cmd_args)
-            .map_err(|e| format!("error parsing cmd arguments: {e}"))?;
+    fn start(&mut self) -> Result<(), ChildError> {
+        let args = split_cmd_args(&self.cmd_args).map_err(ChildError::Args)?;
         let child = process::Command::new(&self.cmd)
             .args(&args)
             .spawn()
-            .map_err(|e| format!("error executing process \"{}\": {e}", self.cmd))?;
+            .map_err(|e| ChildError::Spawn(self.cmd.clone(), e))?;
         info!(pid = child.id(); "Started process");
         self.child = Some(child);
         Ok(())
     }
 
-    fn signal(&self, pid: u32) -> Result<(), String> {
+    fn signal(&self, pid: u32) -> Result<(), ChildError> {
         if self.renew_signal.is_empty() {
             return Ok(());
         }
         let signal = signal_number(&self.renew_signal)
             .and_then(Signal::from_named_raw)
-            .ok_or_else(|| format!("error getting signal: {}", self.renew_signal))?;
-        send(pid, signal).map_err(|e| {
-            format!(
-                "error signaling process with signal num {}: {e}",
-                self.renew_signal
-            )
-        })
+            .ok_or_else(|| ChildError::UnknownSignal(self.renew_signal.clone()))?;
+        send(pid, signal).map_err(|e| ChildError::Signal(self.renew_signal.clone(), e))
     }
 
     /// Collects an exited child and logs how it ended. Call on SIGCHLD.

@@ -87,7 +87,7 @@ fn run(cfg: &Validated) -> ExitCode {
     let (plan, session) = match plan(cfg) {
         Ok(p) => p,
         Err(e) => {
-            error!(error = e.as_str(); "invalid configuration");
+            error!(error = e.to_string(); "invalid configuration");
             return ExitCode::FAILURE;
         }
     };
@@ -131,10 +131,36 @@ fn run(cfg: &Validated) -> ExitCode {
     }
 }
 
+/// Why the validated configuration cannot be run by this version.
+#[derive(Debug)]
+enum PlanError {
+    /// A key whose feature is not implemented yet.
+    Unsupported(&'static str),
+    /// No X.509 outputs: nothing to do.
+    NoX509,
+    /// `agent_address` names no Unix socket.
+    Address(config::AddressError),
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unsupported(key) => write!(
+                f,
+                "'{key}' is not supported by this version of spiffe-helper-rs yet"
+            ),
+            Self::NoX509 => {
+                f.write_str("'svid_file_name' must be set: this version writes X.509 files only")
+            }
+            Self::Address(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 /// The run plan and the session's configuration: output paths (Go `path.Join` semantics),
 /// modes, agent socket. Refuses the outputs this version does not write yet rather than
 /// silently ignoring them.
-fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), String> {
+fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
     let c = cfg.config();
     let unsupported = [
         (!c.jwt_svids.is_empty(), "jwt_svids"),
@@ -143,14 +169,12 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), String> {
         (c.health_checks.listener_enabled, "health_checks"),
     ];
     if let Some((_, key)) = unsupported.iter().find(|(set, _)| *set) {
-        return Err(format!(
-            "'{key}' is not supported by this version of spiffe-helper-rs yet"
-        ));
+        return Err(PlanError::Unsupported(key));
     }
     if !cfg.x509_enabled() {
-        return Err("'svid_file_name' must be set: this version writes X.509 files only".into());
+        return Err(PlanError::NoX509);
     }
-    let socket = config::socket_path(&c.agent_address).map_err(|e| e.to_string())?;
+    let socket = config::socket_path(&c.agent_address).map_err(PlanError::Address)?;
     let plan = Plan {
         socket: PathBuf::from(socket),
         x509: X509Files {

@@ -589,3 +589,42 @@ fn oversized_message_cancels_the_watch() {
     client.poll_transmit(&mut sent);
     assert!(sent.ends_with(&frame(kind::RST_STREAM, 0, stream, &8u32.to_be_bytes())));
 }
+
+/// A server that outpaces its reader gets no more credit than one stream window: bytes are
+/// credited back only once the messages built from them have been polled.
+#[test]
+fn credit_returns_as_messages_are_polled() {
+    let mut client = Client::new(config(400), T0);
+    client.recv(&frame(kind::SETTINGS, 0, 0, &[])).unwrap();
+    let stream = client.fetch_x509_svid().unwrap();
+    let mut sent = Vec::new();
+    client.poll_transmit(&mut sent);
+    // Four 100-byte messages: an empty X509SVIDResponse padded with unknown field 15.
+    let mut message = vec![0x7a, 93];
+    message.extend([0u8; 93]);
+    let mut body = Vec::new();
+    grpc::encode_message(&mut body, &message);
+    assert_eq!(body.len(), 100);
+    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, stream, HEADERS_200);
+    for _ in 0..4 {
+        bytes.extend(frame(kind::DATA, 0, stream, &body));
+    }
+    client.recv(&bytes).unwrap();
+    let stream_updates = |client: &mut Client| -> Vec<u32> {
+        let mut out = Vec::new();
+        client.poll_transmit(&mut out);
+        parse_frames(&out)
+            .into_iter()
+            .filter(|(h, _)| h.kind == kind::WINDOW_UPDATE && h.stream == stream)
+            .map(|(_, p)| u32::from_be_bytes(p.try_into().unwrap()))
+            .collect()
+    };
+    assert_eq!(stream_updates(&mut client), [], "nothing polled yet");
+    for _ in 0..3 {
+        assert!(matches!(client.poll_event(), Some(Event::X509Svid { .. })));
+    }
+    assert_eq!(stream_updates(&mut client), [], "one message still unread");
+    assert!(matches!(client.poll_event(), Some(Event::X509Svid { .. })));
+    assert_eq!(stream_updates(&mut client), [400]);
+    client.recv(&frame(kind::DATA, 0, stream, &body)).unwrap();
+}
