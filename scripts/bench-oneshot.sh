@@ -14,17 +14,9 @@ cargo build -q -p svid-tests --bin svid-dev-agent
 bins=("target/$target/release/spiffe-helper" "$@")
 work=$(mktemp -d /dev/shm/oneshot.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir "$work/certs"
-target/debug/svid-dev-agent --socket "$work/agent.sock" --intermediate >"$work/agent.out" 2>/dev/null &
-for _ in $(seq 100); do grep -q '^listening' "$work/agent.out" && break; sleep 0.1; done
-cat >"$work/helper.conf" <<CONF
-agent_address = "$work/agent.sock"
-cert_dir = "$work/certs"
-svid_file_name = "svid.pem"
-svid_key_file_name = "svid_key.pem"
-svid_bundle_file_name = "svid_bundle.pem"
-daemon_mode = false
-CONF
+source scripts/bench-common.sh
+start_agent --intermediate
+write_conf "daemon_mode = false"
 python3 - "$runs" "$work/helper.conf" "${bins[@]}" <<'PY'
 import os, resource, statistics, subprocess, sys, time
 runs, conf, bins = int(sys.argv[1]), sys.argv[2], sys.argv[3:]

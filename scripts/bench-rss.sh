@@ -10,17 +10,9 @@ cargo build -q --release --target "$target" -p spiffe-helper
 cargo build -q -p svid-tests --bin svid-dev-agent
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-mkdir "$work/certs"
-target/debug/svid-dev-agent --socket "$work/agent.sock" --intermediate --rotate-every 50ms \
-    >"$work/agent.out" 2>/dev/null &
-for _ in $(seq 100); do grep -q '^listening' "$work/agent.out" && break; sleep 0.1; done
-cat >"$work/helper.conf" <<CONF
-agent_address = "$work/agent.sock"
-cert_dir = "$work/certs"
-svid_file_name = "svid.pem"
-svid_key_file_name = "svid_key.pem"
-svid_bundle_file_name = "svid_bundle.pem"
-CONF
+source scripts/bench-common.sh
+start_agent --intermediate --rotate-every 50ms
+write_conf
 "target/$target/release/spiffe-helper" -config "$work/helper.conf" 2>"$work/helper.log" &
 helper=$!
 while (($(grep -c 'X.509 certificates updated' "$work/helper.log" || true) < rotations)); do
