@@ -86,10 +86,7 @@ impl Process {
         if self.renew_signal.is_empty() {
             return Ok(());
         }
-        let signal = signal_number(&self.renew_signal)
-            .and_then(Signal::from_named_raw)
-            .ok_or_else(|| ChildError::UnknownSignal(self.renew_signal.clone()))?;
-        send(pid, signal).map_err(|e| ChildError::Signal(self.renew_signal.clone(), e))
+        signal_process(pid, &self.renew_signal)
     }
 
     /// Collects an exited child and logs how it ended. Call on SIGCHLD.
@@ -136,6 +133,14 @@ impl Process {
             }
         }
     }
+}
+
+/// Sends the signal named `renew_signal` (upstream's names, e.g. `SIGHUP`) to `pid`.
+pub fn signal_process(pid: u32, renew_signal: &str) -> Result<(), ChildError> {
+    let signal = signal_number(renew_signal)
+        .and_then(Signal::from_named_raw)
+        .ok_or_else(|| ChildError::UnknownSignal(renew_signal.to_owned()))?;
+    send(pid, signal).map_err(|e| ChildError::Signal(renew_signal.to_owned(), e))
 }
 
 fn send(pid: u32, signal: Signal) -> std::io::Result<()> {

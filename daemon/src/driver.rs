@@ -22,6 +22,7 @@ use svid_core::x509::{RenderError, Rendered};
 use crate::agent::ConnError;
 use crate::child::Process;
 use crate::files::{self, Output};
+use crate::pidfile::{self, PidFileError};
 use crate::signals::Signals;
 
 /// Where the X.509 files go and with which modes.
@@ -44,6 +45,8 @@ pub struct Plan {
     pub socket: PathBuf,
     /// The X.509 outputs.
     pub x509: X509Files,
+    /// `pid_file_name` and the `renew_signal` to send to its process.
+    pub pid_file: Option<(String, String)>,
 }
 
 /// How a run ended.
@@ -123,6 +126,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
     let mut session = Session::new(config);
     let mut conn: Option<Conn> = None;
     let mut last_conn: Option<ConnError> = None;
+    let mut last_pid_error: Option<PidFileError> = None;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         while let Some(action) = session.poll_action() {
@@ -150,7 +154,20 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                     }
                     session.written(clock.now(), unix_ms(), Sub::X509, ok);
                 }
-                Action::Report(report) => log_report(&report, one_shot, last_conn.as_ref()),
+                Action::SignalPidFile { .. } => {
+                    let result = plan
+                        .pid_file
+                        .as_ref()
+                        .map_or(Ok(()), |(path, sig)| pidfile::signal(path, sig));
+                    session.pid_signalled(clock.now(), result.is_ok());
+                    last_pid_error = result.err();
+                }
+                Action::Report(report) => log_report(
+                    &report,
+                    one_shot,
+                    last_conn.as_ref(),
+                    last_pid_error.as_ref(),
+                ),
                 Action::Exit(Exit::Done) => {
                     if let Some(c) = &mut conn {
                         // Best effort: the cancels tell the agent we are gone.
@@ -271,7 +288,14 @@ fn write_x509(paths: &X509Files, rendered: &Rendered) -> bool {
     }
 }
 
-fn log_report(report: &Report, one_shot: bool, last_conn: Option<&ConnError>) {
+/// Logs what the session reports, with upstream's messages; the last connection and pid-file
+/// errors are the driver's, so they come along.
+fn log_report(
+    report: &Report,
+    one_shot: bool,
+    last_conn: Option<&ConnError>,
+    last_pid_error: Option<&PidFileError>,
+) {
     match report {
         Report::CallFailed { status, .. } => {
             error!("Error while watching x509 context: {}", rpc_error(status));
@@ -301,6 +325,10 @@ fn log_report(report: &Report, one_shot: bool, last_conn: Option<&ConnError>) {
                 expires_in_secs = expires_in_ms.div_euclid(1000);
                 "No X.509 update from the agent for most of the SVID's remaining lifetime; {remedy}"
             );
+        }
+        Report::PidFileGaveUp { attempts } => {
+            let e = last_pid_error.map(ToString::to_string).unwrap_or_default();
+            error!(attempts = attempts, error = e; "Unable to signal PID file");
         }
         Report::Retrying {
             attempt,

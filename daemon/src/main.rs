@@ -10,6 +10,7 @@ mod cli;
 mod driver;
 mod files;
 mod logger;
+mod pidfile;
 mod signals;
 
 use std::path::PathBuf;
@@ -165,7 +166,6 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
     let unsupported = [
         (!c.jwt_svids.is_empty(), "jwt_svids"),
         (!c.jwt_bundle_file_name.is_empty(), "jwt_bundle_file_name"),
-        (!c.pid_file_name.is_empty(), "pid_file_name"),
         (c.health_checks.listener_enabled, "health_checks"),
     ];
     if let Some((_, key)) = unsupported.iter().find(|(set, _)| *set) {
@@ -184,6 +184,8 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             cert_mode: cfg.cert_file_mode(),
             key_mode: cfg.key_file_mode(),
         },
+        pid_file: (!c.pid_file_name.is_empty())
+            .then(|| (c.pid_file_name.clone(), c.renew_signal.clone())),
     };
     let session = SessionConfig {
         client: ClientConfig {
@@ -197,6 +199,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             include_federated_domains: c.include_federated_domains,
             omit_expired: c.omit_expired,
         }),
+        pid_file: !c.pid_file_name.is_empty(),
     };
     Ok((plan, session))
 }

@@ -16,10 +16,12 @@ pub enum Schedule {
     Linear,
     /// Upstream's one-shot mode: 10 attempts, waiting 10 ms × 5^k between them.
     OneShot,
+    /// Upstream's pid-file signalling: 10 attempts, waiting 100 ms × 2^k between them.
+    PidFile,
 }
 
-/// Retries of the one-shot schedule (10 attempts in all).
-const ONE_SHOT_RETRIES: u32 = 9;
+/// Retries of the one-shot and pid-file schedules (10 attempts in all).
+const RETRIES: u32 = 9;
 
 impl Backoff {
     /// A schedule at its first retry.
@@ -36,10 +38,13 @@ impl Backoff {
             Schedule::Linear => {
                 Duration::from_secs(u64::from(self.attempt.saturating_add(1).min(30)))
             }
-            Schedule::OneShot if self.attempt < ONE_SHOT_RETRIES => {
+            Schedule::OneShot if self.attempt < RETRIES => {
                 Duration::from_millis(10 * 5u64.pow(self.attempt))
             }
-            Schedule::OneShot => return None,
+            Schedule::PidFile if self.attempt < RETRIES => {
+                Duration::from_millis(100 << self.attempt)
+            }
+            Schedule::OneShot | Schedule::PidFile => return None,
         };
         self.attempt = self.attempt.saturating_add(1);
         Some(delay)
@@ -83,5 +88,14 @@ mod tests {
             [10, 50, 250, 1250, 6250, 31250, 156_250, 781_250, 3_906_250]
         );
         assert_eq!(b.next_delay(), None);
+    }
+
+    #[test]
+    fn pid_file_schedule_is_upstreams() {
+        let mut b = Backoff::new(Schedule::PidFile);
+        let d: Vec<u128> = core::iter::from_fn(|| b.next_delay())
+            .map(|d| d.as_millis())
+            .collect();
+        assert_eq!(d, [100, 200, 400, 800, 1600, 3200, 6400, 12_800, 25_600]);
     }
 }

@@ -74,6 +74,8 @@ struct Seen {
     goodbye: Vec<u8>,
     writes: Vec<i64>,
     reports: Vec<Report>,
+    /// Pid-file attempts, with the simulated time each was asked for.
+    pid_attempts: Vec<(u32, Instant)>,
     exit: Option<Exit>,
 }
 
@@ -83,20 +85,27 @@ struct Sim {
     now: Instant,
     unix_ms: i64,
     write_ok: bool,
+    pid_ok: bool,
     seen: Seen,
 }
 
 impl Sim {
     fn new(one_shot: bool) -> Sim {
+        Sim::with(SessionConfig {
+            client: ClientConfig::default(),
+            one_shot,
+            x509: Some(X509Options::default()),
+            pid_file: false,
+        })
+    }
+
+    fn with(config: SessionConfig) -> Sim {
         let mut sim = Sim {
-            session: Session::new(SessionConfig {
-                client: ClientConfig::default(),
-                one_shot,
-                x509: Some(X509Options::default()),
-            }),
+            session: Session::new(config),
             now: Instant::from_millis(1_000_000),
             unix_ms: BASE_UNIX * 1000,
             write_ok: true,
+            pid_ok: true,
             seen: Seen::default(),
         };
         sim.pump();
@@ -116,6 +125,10 @@ impl Sim {
                     self.seen.writes.push(rendered.not_after - BASE_UNIX);
                     let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
                     self.session.written(now, unix, Sub::X509, ok);
+                }
+                Action::SignalPidFile { attempt } => {
+                    self.seen.pid_attempts.push((attempt, self.now));
+                    self.session.pid_signalled(self.now, self.pid_ok);
                 }
                 Action::Report(r) => self.seen.reports.push(r),
                 Action::Exit(e) => self.seen.exit = Some(e),
@@ -611,4 +624,47 @@ fn a_failed_write_keeps_watching_the_svid_on_disk() {
             ..
         }]
     ));
+}
+
+#[test]
+fn the_pid_file_is_retried_on_upstreams_schedule_without_blocking_updates() {
+    let mut sim = Sim::with(SessionConfig {
+        client: ClientConfig::default(),
+        one_shot: false,
+        x509: Some(X509Options::default()),
+        pid_file: true,
+    });
+    sim.connect();
+    sim.pid_ok = false;
+    sim.send_update(1, 86_400, true);
+    let start = sim.now;
+    sim.advance(Duration::from_millis(700));
+    let offsets = |sim: &Sim| -> Vec<(u32, u64)> {
+        sim.seen
+            .pid_attempts
+            .iter()
+            .map(|&(a, t)| (a, t.saturating_duration_since(start).as_millis() as u64))
+            .collect()
+    };
+    assert_eq!(offsets(&sim), [(1, 0), (2, 100), (3, 300), (4, 700)]);
+    // An update meanwhile is written at once, and starts a fresh run of attempts.
+    sim.seen.pid_attempts.clear();
+    let restart = sim.now;
+    sim.send_update(1, 86_400, false);
+    assert_eq!(sim.seen.writes.len(), 2);
+    sim.advance(secs(60));
+    let attempts: Vec<u32> = sim.seen.pid_attempts.iter().map(|a| a.0).collect();
+    assert_eq!(attempts, (1..=10).collect::<Vec<_>>());
+    let last = sim.seen.pid_attempts.last().unwrap().1;
+    assert_eq!(
+        last.saturating_duration_since(restart),
+        Duration::from_millis(51_100)
+    );
+    assert_eq!(sim.take_reports(), [Report::PidFileGaveUp { attempts: 10 }]);
+    // Success ends a run at once.
+    sim.pid_ok = true;
+    sim.seen.pid_attempts.clear();
+    sim.send_update(1, 86_400, false);
+    sim.advance(secs(60));
+    assert_eq!(sim.seen.pid_attempts.len(), 1);
 }

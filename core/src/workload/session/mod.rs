@@ -62,6 +62,9 @@ pub struct SessionConfig {
     pub one_shot: bool,
     /// The X.509 files, if configured.
     pub x509: Option<X509Options>,
+    /// `pid_file_name` is set: after each X.509 write (daemon mode), signal the process it
+    /// names, retrying on upstream's schedule.
+    pub pid_file: bool,
 }
 
 /// A kind of subscription: one row of the session's table.
@@ -81,6 +84,12 @@ pub enum Action {
     Disconnect,
     /// Write this X.509 set, then report [`Session::written`].
     WriteX509(Box<Rendered>),
+    /// Read the pid file and send `renew_signal` to that process, then report
+    /// [`Session::pid_signalled`]. `attempt` counts from 1.
+    SignalPidFile {
+        /// Which attempt of the current run this is.
+        attempt: u32,
+    },
     /// Something worth logging happened.
     Report(Report),
     /// The run is over.
@@ -121,6 +130,12 @@ pub enum Report {
         expires_in_ms: i64,
         /// What the session did about it.
         remedy: Remedy,
+    },
+    /// Signalling the pid file failed on every attempt of upstream's schedule; the next X.509
+    /// update starts again.
+    PidFileGaveUp {
+        /// Attempts made.
+        attempts: u32,
     },
     /// One-shot mode: a retryable failure, retried after `delay` (attempt counts from 1).
     Retrying {
@@ -239,6 +254,8 @@ pub struct Session {
     closing: Option<Box<Client>>,
     conn_backoff: Backoff,
     rows: Vec<Row>,
+    /// The pid-file signalling in progress: its schedule and when to try again.
+    pid: Option<(Backoff, Option<Instant>)>,
     actions: VecDeque<Action>,
     exited: bool,
 }
@@ -268,6 +285,7 @@ impl Session {
             closing: None,
             conn_backoff: Backoff::new(schedule),
             rows,
+            pid: None,
             actions: VecDeque::new(),
             exited: false,
         };
@@ -338,6 +356,13 @@ impl Session {
         for i in 0..self.rows.len() {
             self.check_stall(i, now, unix_ms);
         }
+        if let Some((backoff, retry_at)) = &mut self.pid
+            && retry_at.is_some_and(|at| now >= at)
+        {
+            *retry_at = None;
+            let attempt = backoff.attempts() + 1;
+            self.actions.push_back(Action::SignalPidFile { attempt });
+        }
         self.open_rows(now);
     }
 
@@ -368,6 +393,12 @@ impl Session {
             stalls,
             probed: false,
         });
+        if sub == Sub::X509 && self.config.pid_file && !self.config.one_shot {
+            // A fresh run of attempts, replacing one still retrying.
+            self.pid = Some((Backoff::new(Schedule::PidFile), None));
+            self.actions.push_back(Action::SignalPidFile { attempt: 1 });
+        }
+        let row = &mut self.rows[i];
         if self.config.one_shot {
             if let (State::Open(stream), Conn::Up(client)) = (row.state, &mut self.conn) {
                 client.cancel(stream);
@@ -375,6 +406,25 @@ impl Session {
             row.state = State::Done;
             if self.rows.iter().all(|r| r.state == State::Done) {
                 self.exit(Exit::Done);
+            }
+        }
+    }
+
+    /// The outcome of the attempt asked for by an [`Action::SignalPidFile`].
+    pub fn pid_signalled(&mut self, now: Instant, ok: bool) {
+        let Some((backoff, retry_at)) = &mut self.pid else {
+            return;
+        };
+        if ok {
+            self.pid = None;
+            return;
+        }
+        match backoff.next_delay() {
+            Some(delay) => *retry_at = Some(now + delay),
+            None => {
+                let attempts = backoff.attempts() + 1;
+                self.pid = None;
+                self.report(Report::PidFileGaveUp { attempts });
             }
         }
     }
@@ -399,6 +449,9 @@ impl Session {
             Conn::Down(at) => Some(*at),
             Conn::Dialing => None,
         };
+        if let Some((_, retry_at)) = &self.pid {
+            next = earliest(next, *retry_at);
+        }
         for row in &self.rows {
             match row.state {
                 State::Backoff(at) => next = earliest(next, Some(at)),
