@@ -2,13 +2,14 @@
 //! and sends `renew_signal` to that process, retrying while the file is missing, as upstream
 //! does for a workload that writes its pid file late (upstream issues #250, #251).
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use svid_tests::{DevAgent, Helper, PATIENCE, helper_dir, wait_until, x509_config};
 
 /// A Python workload that writes its pid file only after `delay` seconds and appends a line
 /// to `signals.log` for every SIGUSR1.
-fn late_workload(dir: &std::path::Path, delay: f64) -> Child {
+fn late_workload(dir: &Path, delay: f64) -> Child {
     let script = format!(
         "import os, signal, time\n\
          log = open('signals.log', 'a', buffering=1)\n\
@@ -27,20 +28,22 @@ fn late_workload(dir: &std::path::Path, delay: f64) -> Child {
         .expect("python3 runs")
 }
 
+/// A helper.conf for `agent` that signals the process in `pid_file` with SIGUSR1.
+fn pid_config(agent: &DevAgent, certs: &Path, pid_file: &Path) -> String {
+    let extra = format!(
+        "pid_file_name = \"{}\"\nrenew_signal = \"SIGUSR1\"",
+        pid_file.display()
+    );
+    x509_config(&agent.address(), certs, &extra)
+}
+
 #[test]
 fn a_late_pid_file_is_retried_and_its_process_signalled_on_every_update() {
     let agent = DevAgent::start(&["--rotate-every", "1s"]);
     let (dir, certs) = helper_dir();
     let mut workload = late_workload(dir.path(), 1.5);
     let pid_file = dir.path().join("app.pid");
-    let config = x509_config(
-        &agent.address(),
-        &certs,
-        &format!(
-            "pid_file_name = \"{}\"\nrenew_signal = \"SIGUSR1\"",
-            pid_file.display()
-        ),
-    );
+    let config = pid_config(&agent, &certs, &pid_file);
     let helper = Helper::start_in(dir, &config, &[]);
     let log = helper.dir().join("signals.log");
     let signalled = |n: usize| {
@@ -65,14 +68,7 @@ fn a_process_that_is_gone_is_retried_without_holding_back_updates() {
     // A pid that exists nowhere: every attempt fails with ESRCH.
     let pid_file = dir.path().join("app.pid");
     std::fs::write(&pid_file, "2147483646\n").unwrap();
-    let config = x509_config(
-        &agent.address(),
-        &certs,
-        &format!(
-            "pid_file_name = \"{}\"\nrenew_signal = \"SIGUSR1\"",
-            pid_file.display()
-        ),
-    );
+    let config = pid_config(&agent, &certs, &pid_file);
     let helper = Helper::start_in(dir, &config, &[]);
     // Upstream's retry loop holds the watch for ~51 s; here updates keep landing meanwhile.
     assert!(
