@@ -10,6 +10,12 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build -p svid-core --target thumbv7em-none-eabihf
 # The end-to-end tests run target/debug/spiffe-helper as a process: build it first.
 cargo build --workspace --bins
+# The packaging tests run the static release binaries: x86_64 in a FROM scratch image and in an
+# empty chroot, aarch64 under qemu-aarch64-static.
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER:-rust-lld}
+for triple in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+    cargo build --release --target "$triple" -p spiffe-helper
+done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace 2>&1 | tee "$log"

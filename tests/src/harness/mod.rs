@@ -5,6 +5,7 @@
 pub mod dev_agent;
 pub mod helper;
 pub mod lines;
+pub mod platform;
 pub mod verify;
 
 use rustix::process::{Pid, Signal, kill_process};
