@@ -51,7 +51,7 @@ pub struct WorkloadApi {
     spiffe_id: String,
     svids: watch::Receiver<Arc<X509svidResponse>>,
     x509_bundles: X509BundlesResponse,
-    jwt_domains: Vec<JwtDomain>,
+    jwt_domains: Arc<Vec<JwtDomain>>,
     jwt_ttl: Duration,
     deny_first: u64,
     x509_calls: AtomicU64,
@@ -78,17 +78,19 @@ impl UpdateBudget {
 }
 
 impl WorkloadApi {
-    /// Builds the service from the options. `bundles` maps `spiffe://td` to the root DER of
-    /// the agent's own and every federated trust domain; `jwt_domains[0]` is the agent's own
-    /// trust domain.
+    /// Builds the service of one socket, serving `spiffe_id`, from the options. `bundles` maps
+    /// `spiffe://td` to the root DER of the agent's own and every federated trust domain;
+    /// `jwt_domains[0]` is the agent's own trust domain. `--deny-first` and
+    /// `--exit-after-updates` count the calls and updates of this socket.
     pub fn new(
         options: &Options,
+        spiffe_id: String,
         svids: watch::Receiver<Arc<X509svidResponse>>,
         bundles: HashMap<String, Vec<u8>>,
-        jwt_domains: Vec<JwtDomain>,
+        jwt_domains: Arc<Vec<JwtDomain>>,
     ) -> Self {
         Self {
-            spiffe_id: options.spiffe_id.clone(),
+            spiffe_id,
             svids,
             x509_bundles: X509BundlesResponse {
                 crl: Vec::new(),
