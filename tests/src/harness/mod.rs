@@ -35,6 +35,14 @@ pub fn x509_config(agent_address: &str, certs: &Path, extra: &str) -> String {
     )
 }
 
+/// A TCP port nobody listens on right now (the OS picks it; the listener is closed again).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("an ephemeral port")
+        .port()
+}
+
 /// Default patience for anything a test waits on: long enough for a loaded 2-core machine.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
