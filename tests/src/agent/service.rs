@@ -1,5 +1,5 @@
-//! The `SpiffeWorkloadAPI` gRPC service of the development agent (tonic), with SPIRE's status
-//! codes and messages (workload-api-wire.md §3.5) and the fault knobs used by the tests.
+//! The `SpiffeWorkloadAPI` gRPC service of the development agent (tonic), with the status codes
+//! and messages the SPIRE agent answers with and the fault knobs used by the tests.
 
 use super::jwt::{self, JwtAuthority};
 use super::options::Options;
