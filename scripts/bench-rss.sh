@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Peak RSS of the static release helper over N X.509 rotations (DESIGN.md budget: 1.5 MB for
+# Peak RSS of the static release helper over N X.509 rotations (docs/DESIGN.md budget: 1.5 MB for
 # 100 rotations with X.509 + JWT + health; this version does X.509 only). Reads VmHWM from
 # /proc. Rerun anyone: scripts/bench-rss.sh [ROTATIONS]
 set -euo pipefail

@@ -2,8 +2,8 @@
 # The main job on one machine: the development agent (svid-dev-agent, a tonic Workload API
 # server with an in-memory CA) rotates short-lived X.509-SVIDs; two spiffe-helper daemons
 # write them as files for the seed lab's Python manifest server and client
-# (examples/seed/), start them, and on every rotation SIGHUP the server (which reloads) and
-# re-run the client (which fetches the manifest again over mutual TLS).
+# (examples/coastal-containers/), start them, and on every rotation SIGHUP the server (which
+# reloads) and re-run the client (which fetches the manifest again over mutual TLS).
 #
 #   scripts/demo.sh                 # about 15 s; DEMO_SECONDS, DEMO_ROTATE to change
 # Files and logs stay in demo-out/.
@@ -41,7 +41,7 @@ helper_conf() {
 # $role helper.conf (seed lab, step 4), pointed at the development agent
 agent_address = "$out/agent.sock"
 cmd = "python3"
-cmd_args = "$root/examples/seed/$script"
+cmd_args = "$root/examples/coastal-containers/$script"
 $signal_line
 cert_dir = "$out/$role"
 svid_file_name = "${role}_cert.pem"

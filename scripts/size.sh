@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the static musl release binary and reports its size. With --check, fails above the
-# 2 MB hard ceiling of DESIGN.md. Rerun anyone: scripts/size.sh
+# 2 MB hard ceiling of docs/DESIGN.md. Rerun anyone: scripts/size.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${TARGET:-x86_64-unknown-linux-musl}

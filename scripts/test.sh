@@ -10,8 +10,26 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build -p svid-core --target thumbv7em-none-eabihf
 # The end-to-end tests run target/debug/spiffe-helper as a process: build it first.
 cargo build --workspace --bins
+# The packaging tests run the static release binaries: x86_64 in a FROM scratch image and in an
+# empty chroot, aarch64 under qemu-aarch64-static.
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER:-rust-lld}
+for triple in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+    cargo build --release --target "$triple" -p spiffe-helper
+done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace 2>&1 | tee "$log"
+# The end-to-end suite again with the aarch64 binary, under qemu-aarch64-static.
+if command -v qemu-aarch64-static >/dev/null; then
+    qemu_dir=$(mktemp -d)
+    printf '#!/bin/sh\nexec qemu-aarch64-static %s "$@"\n' \
+        "$PWD/target/aarch64-unknown-linux-musl/release/spiffe-helper" >"$qemu_dir/spiffe-helper"
+    chmod +x "$qemu_dir/spiffe-helper"
+    SPIFFE_HELPER_BIN=$qemu_dir/spiffe-helper cargo test -p svid-tests --test e2e \
+        --test e2e_config --test e2e_faults --test seed_lab 2>&1 | tee -a "$log"
+    rm -rf "$qemu_dir"
+else
+    echo "SKIPPED the aarch64 end-to-end run: qemu-aarch64-static is not installed"
+fi
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "summary: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     let prog = args.first().map_or("spiffe-helper", String::as_str);
     let (config_path, daemon_flag) = match cli::parse(args.get(1..).unwrap_or_default()) {
         Ok(cli::Command::Version) => {
-            println!("{}", env!("CARGO_PKG_VERSION"));
+            println!("{}", env!("SPIFFE_HELPER_VERSION"));
             return ExitCode::SUCCESS;
         }
         Ok(cli::Command::Help) => {

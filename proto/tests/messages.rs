@@ -1,5 +1,5 @@
 //! Wire-format checks of the generated types against bytes from the Workload API spec
-//! (`workload-api-wire.md` §1.3, §1.4, §2.3).
+//! (`proto/workload.proto`): JWT-SVID requests, empty requests, the bundles maps.
 
 use prost::Message;
 use prost_types::{Struct, Value, value::Kind};

@@ -232,6 +232,40 @@ async fn rotation_pushes_each_new_svid_on_the_open_stream() {
 }
 
 #[tokio::test]
+async fn workload_sockets_serve_their_own_identity_from_the_same_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("client.sock");
+    let mut agent = DevAgent::start(&[
+        "--workload",
+        &format!("{}=spiffe://example.org/client", other.display()),
+        "--rotate-every",
+        "1s",
+    ]);
+    let out = tempfile::tempdir().unwrap();
+    for (socket, id) in [
+        (agent.socket().to_owned(), "spiffe://example.org/workload"),
+        (other.clone(), "spiffe://example.org/client"),
+    ] {
+        let mut client = client(&socket).await;
+        let mut stream = x509_stream(&mut client).await;
+        for _ in 0..2 {
+            let response = stream.message().await.unwrap().expect("an update");
+            let files = write_files(&response, out.path());
+            files.verify_chain().unwrap();
+            assert_eq!(files.leaf_uri_sans().unwrap(), [id]);
+            assert_eq!(
+                std::fs::read_to_string(&files.bundle).unwrap(),
+                std::fs::read_to_string(agent.ca_pem()).unwrap(),
+                "one CA for every socket"
+            );
+        }
+    }
+    agent.terminate();
+    assert!(agent.wait_exit(PATIENCE).is_some_and(|s| s.success()));
+    assert!(!other.exists(), "every socket is removed on SIGTERM");
+}
+
+#[tokio::test]
 async fn deny_first_answers_permission_denied_then_serves() {
     let agent = DevAgent::start(&["--deny-first", "2"]);
     let mut client = client(agent.socket()).await;

@@ -1,6 +1,6 @@
-//! End-to-end tests of helper.conf options that shape the X.509 output (upstream-spiffe-helper.md
-//! §2.2, §3.5, §4.3) and of the agent-address forms DESIGN.md accepts, run through the real
-//! `spiffe-helper` binary. Build it first: `cargo build -p spiffe-helper`.
+//! End-to-end tests of helper.conf options that shape the X.509 output (intermediates, federated
+//! bundles, file modes, hints) and of the agent-address forms the README lists, run through the
+//! real `spiffe-helper` binary. Build it first: `cargo build -p spiffe-helper`.
 
 use std::os::unix::fs::PermissionsExt;
 use svid_tests::{

@@ -1,27 +1,18 @@
-//! The seed lab scenario (shared/reference/seed-lab.md) end to end: the Python manifest server
-//! and client of `examples/seed/` run as the `cmd` of two spiffe-helper daemons, talk mutual
+//! The seed lab scenario end to end: the Python manifest server and client of
+//! `examples/coastal-containers/` run as the `cmd` of two spiffe-helper daemons, talk mutual
 //! TLS with the files the helpers write, and the server reloads them on SIGHUP when the SVID
 //! rotates. Needs `cargo build -p spiffe-helper` and `python3`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use svid_tests::{DevAgent, Helper, PATIENCE};
+use svid_tests::{DevAgent, Helper, PATIENCE, free_port};
 use tempfile::TempDir;
 
 const ID: &str = "spiffe://example.org/workload";
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/seed")
+        .join("../examples/coastal-containers")
         .join(name)
-}
-
-/// A port nobody listens on right now (the OS picks it; the listener is closed again).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("an ephemeral port")
-        .port()
 }
 
 /// Starts a helper running `python3 <script>` with the lab's file names for `role`.

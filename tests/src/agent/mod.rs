@@ -1,7 +1,8 @@
 //! `svid-dev-agent`: a development SPIFFE Workload API server built on tonic/h2/tokio and
 //! rcgen, a peer independent of our own client code. It serves on a Unix socket, rotates
-//! SVIDs on a timer and reports what it issues on stdout (`listening <socket>`, then
-//! `x509 <serial-hex> <spiffe-id> notafter=<unix>` per SVID).
+//! SVIDs on a timer and reports what it issues on stdout (`listening <socket>` per socket,
+//! then `x509 <serial-hex> <spiffe-id> notafter=<unix>` per SVID). `--workload PATH=ID` adds
+//! sockets serving other identities from the same CA.
 
 pub mod ca;
 pub mod jwt;
@@ -24,6 +25,7 @@ use time::OffsetDateTime;
 use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 
@@ -47,6 +49,8 @@ pub enum AgentError {
     },
     /// The gRPC server failed.
     Serve(tonic::transport::Error),
+    /// A server task panicked or was cancelled.
+    ServerTask(tokio::task::JoinError),
 }
 
 impl fmt::Display for AgentError {
@@ -67,6 +71,7 @@ impl fmt::Display for AgentError {
                 source,
             } => write!(f, "{action} {}: {source}", path.display()),
             Self::Serve(e) => write!(f, "serving the Workload API: {e}"),
+            Self::ServerTask(e) => write!(f, "serving the Workload API: {e}"),
         }
     }
 }
@@ -118,10 +123,6 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
             .map_err(io_error("writing", &path))?;
     }
 
-    remove_stale_socket(&options.socket)?;
-    let listener =
-        UnixListener::bind(&options.socket).map_err(io_error("binding", &options.socket))?;
-
     let make_response = {
         let bundle = authority.root_der().to_vec();
         let federated = federated.clone();
@@ -137,29 +138,51 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
             federated_bundles: federated.clone(),
         }
     };
-    let first = authority.issue(&options.spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
-    let (svid_tx, svid_rx) = watch::channel(Arc::new(make_response(first.clone())));
-
     let mut bundles = federated.clone();
     bundles.insert(own_id, authority.root_der().to_vec());
+    let jwt_domains = Arc::new(jwt_domains);
     let stall_after = options.stall_after;
-    let service = WorkloadApi::new(&options, svid_rx, bundles, jwt_domains);
-    let server =
-        tonic::transport::Server::builder()
-            .add_service(SpiffeWorkloadApiServer::with_interceptor(
-                service,
-                service::check_security_header,
-            ))
-            .serve_with_incoming(UnixListenerStream::new(listener).map(move |conn| {
-                conn.map(|stream| stall::StallableStream::new(stream, stall_after))
-            }));
+
+    // The main socket, then one per --workload; each serves its own identity from one CA.
+    let identities = std::iter::once((options.socket.clone(), options.spiffe_id.clone()))
+        .chain(options.workloads.iter().cloned());
+    let mut servers = JoinSet::new();
+    let mut served = Vec::new();
+    let mut first_issued = Vec::new();
+    for (socket, spiffe_id) in identities {
+        remove_stale_socket(&socket)?;
+        let listener = UnixListener::bind(&socket).map_err(io_error("binding", &socket))?;
+        let first = authority.issue(&spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
+        let (svid_tx, svid_rx) = watch::channel(Arc::new(make_response(first.clone())));
+        let service = WorkloadApi::new(
+            &options,
+            spiffe_id.clone(),
+            svid_rx,
+            bundles.clone(),
+            Arc::clone(&jwt_domains),
+        );
+        servers.spawn(
+            tonic::transport::Server::builder()
+                .add_service(SpiffeWorkloadApiServer::with_interceptor(
+                    service,
+                    service::check_security_header,
+                ))
+                .serve_with_incoming(UnixListenerStream::new(listener).map(move |conn| {
+                    conn.map(|stream| stall::StallableStream::new(stream, stall_after))
+                })),
+        );
+        first_issued.push(first);
+        served.push((socket, spiffe_id, svid_tx));
+    }
 
     let mut sigterm = signal(SignalKind::terminate())
         .map_err(io_error("handling SIGTERM for", &options.socket))?;
     let mut sigint = signal(SignalKind::interrupt())
         .map_err(io_error("handling SIGINT for", &options.socket))?;
-    println!("listening {}", options.socket.display());
-    report_issued(&first);
+    for (socket, _, _) in &served {
+        println!("listening {}", socket.display());
+    }
+    first_issued.iter().for_each(report_issued);
 
     let rotation = async {
         let Some(period) = options.rotate_every else {
@@ -169,21 +192,31 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
         ticker.tick().await;
         loop {
             ticker.tick().await;
-            let svid =
-                authority.issue(&options.spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
-            report_issued(&svid);
-            svid_tx.send_replace(Arc::new(make_response(svid)));
+            for (_, spiffe_id, svid_tx) in &served {
+                let svid = authority.issue(spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
+                report_issued(&svid);
+                svid_tx.send_replace(Arc::new(make_response(svid)));
+            }
+        }
+    };
+    let server = async {
+        match servers.join_next().await {
+            Some(Ok(result)) => result.map_err(AgentError::Serve),
+            Some(Err(e)) => Err(AgentError::ServerTask(e)),
+            None => std::future::pending().await,
         }
     };
 
     let result = tokio::select! {
-        r = server => r.map_err(AgentError::Serve),
+        r = server => r,
         r = rotation => r,
         _ = sigterm.recv() => Ok(()),
         _ = sigint.recv() => Ok(()),
     };
     // Best effort: a socket left behind is removed by the next agent anyway.
-    let _ = std::fs::remove_file(&options.socket);
+    for (socket, _, _) in &served {
+        let _ = std::fs::remove_file(socket);
+    }
     result
 }
 

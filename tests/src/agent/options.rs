@@ -33,6 +33,9 @@ pub struct Options {
     pub stall_after: Option<u64>,
     /// `--out-dir DIR`: write the root CA of the agent's trust domain as `DIR/ca.pem`.
     pub out_dir: Option<PathBuf>,
+    /// `--workload PATH=ID` (repeatable): one more socket, serving SVIDs for ID from the same
+    /// CA, rotated together with the main one.
+    pub workloads: Vec<(PathBuf, String)>,
 }
 
 /// Why a command line was rejected.
@@ -52,6 +55,8 @@ pub enum OptionsError {
     BadTrustDomain(String),
     /// A SPIFFE ID that is not `spiffe://<trust domain>/<path>`.
     BadSpiffeId { id: String, trust_domain: String },
+    /// A `--workload` value that is not `PATH=ID`.
+    BadWorkload(String),
 }
 
 impl fmt::Display for OptionsError {
@@ -75,6 +80,10 @@ impl fmt::Display for OptionsError {
                 f,
                 "SPIFFE ID {id:?} must be spiffe://{trust_domain}/<path> with a non-empty path"
             ),
+            Self::BadWorkload(value) => write!(
+                f,
+                "--workload: {value:?} is not PATH=SPIFFE-ID with a non-empty path"
+            ),
         }
     }
 }
@@ -84,7 +93,8 @@ impl std::error::Error for OptionsError {}
 /// The usage text printed on a bad command line.
 pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--trust-domain TD] [--spiffe-id ID] \
 [--intermediate] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
-[--deny-first N] [--exit-after-updates N] [--stall-after N] [--out-dir DIR]";
+[--deny-first N] [--exit-after-updates N] [--stall-after N] [--out-dir DIR] \
+[--workload PATH=ID]...";
 
 impl Options {
     /// Parses the arguments that follow the program name.
@@ -109,6 +119,7 @@ impl Options {
             exit_after_updates: None,
             stall_after: None,
             out_dir: None,
+            workloads: Vec::new(),
         };
         let mut args = args.into_iter().map(Into::into);
         while let Some(flag) = args.next() {
@@ -134,6 +145,15 @@ impl Options {
                 }
                 "--stall-after" => opts.stall_after = Some(parse_number(&flag, &value()?)?),
                 "--out-dir" => opts.out_dir = Some(PathBuf::from(value()?)),
+                "--workload" => {
+                    let value = value()?;
+                    match value.split_once('=') {
+                        Some((path, id)) if !path.is_empty() => {
+                            opts.workloads.push((PathBuf::from(path), id.to_owned()))
+                        }
+                        _ => return Err(OptionsError::BadWorkload(value)),
+                    }
+                }
                 _ => return Err(OptionsError::UnknownFlag(flag)),
             }
         }
@@ -142,16 +162,18 @@ impl Options {
             check_trust_domain(td)?;
         }
         let spiffe_id = spiffe_id.unwrap_or_else(|| format!("spiffe://{trust_domain}/workload"));
-        let path_ok = spiffe_id
-            .strip_prefix("spiffe://")
-            .and_then(|rest| rest.strip_prefix(trust_domain.as_str()))
-            .and_then(|rest| rest.strip_prefix('/'))
-            .is_some_and(|path| !path.is_empty());
-        if !path_ok {
-            return Err(OptionsError::BadSpiffeId {
-                id: spiffe_id,
-                trust_domain,
-            });
+        for id in std::iter::once(&spiffe_id).chain(opts.workloads.iter().map(|(_, id)| id)) {
+            let path_ok = id
+                .strip_prefix("spiffe://")
+                .and_then(|rest| rest.strip_prefix(trust_domain.as_str()))
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|path| !path.is_empty());
+            if !path_ok {
+                return Err(OptionsError::BadSpiffeId {
+                    id: id.clone(),
+                    trust_domain,
+                });
+            }
         }
         opts.trust_domain = trust_domain;
         opts.spiffe_id = spiffe_id;
@@ -241,6 +263,8 @@ mod tests {
             "2",
             "--out-dir",
             "d",
+            "--workload",
+            "/tmp/c.sock=spiffe://corp.test/client",
         ])
         .unwrap();
         assert_eq!(o.spiffe_id, "spiffe://corp.test/workload");
@@ -253,6 +277,13 @@ mod tests {
         assert_eq!(o.exit_after_updates, Some(4));
         assert_eq!(o.stall_after, Some(2));
         assert_eq!(o.out_dir, Some(PathBuf::from("d")));
+        assert_eq!(
+            o.workloads,
+            [(
+                PathBuf::from("/tmp/c.sock"),
+                "spiffe://corp.test/client".to_owned()
+            )]
+        );
     }
 
     #[test]
@@ -288,6 +319,16 @@ mod tests {
         ));
         assert!(matches!(
             Options::parse(["--socket", "s", "--spiffe-id", "spiffe://example.org/"]),
+            Err(OptionsError::BadSpiffeId { .. })
+        ));
+        for bad in ["/tmp/c.sock", "=spiffe://example.org/c"] {
+            assert_eq!(
+                Options::parse(["--socket", "s", "--workload", bad]),
+                Err(OptionsError::BadWorkload(bad.into()))
+            );
+        }
+        assert!(matches!(
+            Options::parse(["--socket", "s", "--workload", "c=spiffe://other.org/c"]),
             Err(OptionsError::BadSpiffeId { .. })
         ));
     }

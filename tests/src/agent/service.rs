@@ -1,5 +1,5 @@
-//! The `SpiffeWorkloadAPI` gRPC service of the development agent (tonic), with SPIRE's status
-//! codes and messages (workload-api-wire.md §3.5) and the fault knobs used by the tests.
+//! The `SpiffeWorkloadAPI` gRPC service of the development agent (tonic), with the status codes
+//! and messages the SPIRE agent answers with and the fault knobs used by the tests.
 
 use super::jwt::{self, JwtAuthority};
 use super::options::Options;
@@ -52,7 +52,7 @@ pub struct WorkloadApi {
     spiffe_id: String,
     svids: watch::Receiver<Arc<X509svidResponse>>,
     x509_bundles: X509BundlesResponse,
-    jwt_domains: Vec<JwtDomain>,
+    jwt_domains: Arc<Vec<JwtDomain>>,
     jwt_ttl: Duration,
     deny_first: u64,
     x509_calls: AtomicU64,
@@ -79,17 +79,19 @@ impl UpdateBudget {
 }
 
 impl WorkloadApi {
-    /// Builds the service from the options. `bundles` maps `spiffe://td` to the root DER of
-    /// the agent's own and every federated trust domain; `jwt_domains[0]` is the agent's own
-    /// trust domain.
+    /// Builds the service of one socket, serving `spiffe_id`, from the options. `bundles` maps
+    /// `spiffe://td` to the root DER of the agent's own and every federated trust domain;
+    /// `jwt_domains[0]` is the agent's own trust domain. `--deny-first` and
+    /// `--exit-after-updates` count the calls and updates of this socket.
     pub fn new(
         options: &Options,
+        spiffe_id: String,
         svids: watch::Receiver<Arc<X509svidResponse>>,
         bundles: HashMap<String, Vec<u8>>,
-        jwt_domains: Vec<JwtDomain>,
+        jwt_domains: Arc<Vec<JwtDomain>>,
     ) -> Self {
         Self {
-            spiffe_id: options.spiffe_id.clone(),
+            spiffe_id,
             svids,
             x509_bundles: X509BundlesResponse {
                 crl: Vec::new(),

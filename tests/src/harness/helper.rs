@@ -41,9 +41,27 @@ impl Helper {
         extra_args: &[&str],
         env: &[(&str, &str)],
     ) -> Helper {
+        Self::start_command(
+            Command::new(helper_bin()),
+            dir,
+            config_text,
+            extra_args,
+            env,
+        )
+    }
+
+    /// Like [`Helper::start_in_with_env`], running `program` (which starts the helper, for
+    /// example `qemu-aarch64-static <aarch64 binary>`) instead of the helper binary itself.
+    pub fn start_command(
+        mut program: Command,
+        dir: TempDir,
+        config_text: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Helper {
         let config = dir.path().join("helper.conf");
         std::fs::write(&config, config_text).expect("writing helper.conf");
-        let mut child = Command::new(helper_bin())
+        let mut child = program
             .arg("-config")
             .arg(&config)
             .args(extra_args)

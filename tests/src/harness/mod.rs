@@ -5,6 +5,7 @@
 pub mod dev_agent;
 pub mod helper;
 pub mod lines;
+pub mod platform;
 pub mod verify;
 
 use rustix::process::{Pid, Signal, kill_process};
@@ -32,6 +33,14 @@ pub fn x509_config(agent_address: &str, certs: &Path, extra: &str) -> String {
          {extra}\n",
         certs.display()
     )
+}
+
+/// A TCP port nobody listens on right now (the OS picks it; the listener is closed again).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("an ephemeral port")
+        .port()
 }
 
 /// Default patience for anything a test waits on: long enough for a loaded 2-core machine.

@@ -1,7 +1,7 @@
 //! Checks of written SVID files through real consumers: the `openssl` command line and Python's
 //! `ssl` module (`tests/scripts/tls_pair.py`). Our own parsers are never used here.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,21 +32,7 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-    let out = Command::new("openssl")
-        .args(&args)
-        .output()
-        .map_err(|e| format!("running openssl: {e}"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!(
-            "openssl {args:?} failed ({}):\n{stdout}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    super::platform::run(Command::new("openssl").args(args))
 }
 
 /// Runs `openssl <args> -in <path>`.
@@ -190,21 +176,11 @@ impl SvidFiles {
     /// both load these files, as the seed lab's Python apps do. Returns the script's report.
     pub fn python_mtls(&self) -> Result<String, String> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tls_pair.py");
-        let out = Command::new("python3")
-            .arg(script)
-            .args([&self.svid, &self.key, &self.bundle])
-            .output()
-            .map_err(|e| format!("running python3: {e}"))?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(stdout)
-        } else {
-            Err(format!(
-                "tls_pair.py failed ({}):\n{stdout}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
+        super::platform::run(Command::new("python3").arg(script).args([
+            &self.svid,
+            &self.key,
+            &self.bundle,
+        ]))
     }
 }
 

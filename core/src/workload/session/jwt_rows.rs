@@ -1,0 +1,134 @@
+//! The session's JWT rows: the FetchJWTBundles watch, which writes the bundle file and keeps
+//! the keys that every JWT-SVID is verified with, and one FetchJWTSVID row per `jwt_svids`
+//! entry, refreshed from its own token's lifetime (upstream's half-life rule, never sooner
+//! than a second, so a token already past its expiry cannot spin the loop).
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::{Action, Exit, Fatal, JwtRejection, Report, Session, State, Sub};
+use crate::jwt;
+use crate::proto::Jwtsvid;
+use crate::time::Instant;
+
+/// Upstream refreshes a token one second after half its remaining life.
+const REFRESH_SLACK: Duration = Duration::from_secs(1);
+
+impl Session {
+    /// A FetchJWTBundles message on row `i`: keep the keys, write the file.
+    pub(super) fn on_jwt_bundles(
+        &mut self,
+        i: usize,
+        now: Instant,
+        bundles: BTreeMap<String, Vec<u8>>,
+    ) {
+        let mut keys = BTreeMap::new();
+        for (td, jwks) in &bundles {
+            match jwt::Jwks::parse(jwks) {
+                Ok(set) => {
+                    keys.insert(td.clone(), set);
+                }
+                Err(e) => return self.jwt_rejected(i, now, JwtRejection::BadJwks(td.clone(), e)),
+            }
+        }
+        self.jwt_bundles = Some(keys);
+        for row in &mut self.rows {
+            if row.state == State::WaitBundles {
+                row.state = State::Idle;
+            }
+        }
+        if self.config.jwt_bundle {
+            self.rows[i].pending = Some(i64::MAX);
+            self.actions
+                .push_back(Action::WriteJwtBundle(jwt::render_bundle_file(&bundles)));
+        } else if self.config.one_shot {
+            // Opened only to verify the JWT-SVIDs: its work is done.
+            self.output_done(i);
+        }
+    }
+
+    /// The FetchJWTSVID response of row `i`: pick the token by hint, verify it against the
+    /// JWT bundle, write it.
+    pub(super) fn on_jwt_svid(&mut self, i: usize, now: Instant, unix_ms: i64, svids: Vec<Jwtsvid>) {
+        let Sub::JwtSvid(n) = self.rows[i].sub else {
+            return;
+        };
+        let hint = &self.config.hint;
+        let chosen = svids
+            .into_iter()
+            .find(|s| hint.is_empty() || s.hint == *hint);
+        let Some(chosen) = chosen else {
+            return self.jwt_rejected(i, now, JwtRejection::HintNotFound);
+        };
+        let empty = BTreeMap::new();
+        let bundles = self.jwt_bundles.as_ref().unwrap_or(&empty);
+        let audience = &self.config.jwt_svids[n].audience;
+        match jwt::verify(&chosen.svid, bundles, audience, unix_ms.div_euclid(1000)) {
+            Ok(claims) => {
+                let row = &mut self.rows[i];
+                row.state = State::Writing;
+                row.pending = Some(claims.exp);
+                self.actions.push_back(Action::WriteJwtSvid {
+                    index: n,
+                    token: chosen.svid,
+                });
+            }
+            Err(e) => self.jwt_rejected(i, now, JwtRejection::Invalid(e)),
+        }
+    }
+
+    /// The token of row `i`, expiring at `exp`, was written (or not): refresh it at half its
+    /// remaining life, or retry on upstream's backoff.
+    pub(super) fn jwt_svid_written(
+        &mut self,
+        i: usize,
+        now: Instant,
+        unix_ms: i64,
+        exp: i64,
+        ok: bool,
+    ) {
+        let row = &mut self.rows[i];
+        if self.config.one_shot {
+            return;
+        }
+        if ok {
+            row.backoff.reset();
+            row.state = State::Refresh(now + refresh_delay(exp, unix_ms));
+        } else {
+            let delay = row.backoff.next_delay().unwrap_or(Duration::from_secs(60));
+            row.state = State::Backoff(now + delay);
+        }
+    }
+
+    /// A JWT bundle or token that cannot be used: fatal in one-shot mode; in daemon mode the
+    /// bundle waits for the next message and the token is asked for again after a backoff.
+    fn jwt_rejected(&mut self, i: usize, now: Instant, error: JwtRejection) {
+        let sub = self.rows[i].sub;
+        if self.config.one_shot {
+            return self.exit(Exit::Fatal(Fatal::JwtRejected(sub, error)));
+        }
+        let retry_in = match sub {
+            Sub::JwtSvid(_) => {
+                let row = &mut self.rows[i];
+                let delay = row.backoff.next_delay().unwrap_or(Duration::from_secs(60));
+                row.state = State::Backoff(now + delay);
+                Some(delay)
+            }
+            _ => None,
+        };
+        self.report(Report::JwtRejected {
+            sub,
+            error,
+            retry_in,
+        });
+    }
+}
+
+/// Half the token's remaining life plus a second, and at least a second.
+fn refresh_delay(exp: i64, unix_ms: i64) -> Duration {
+    let left_ms = exp.saturating_mul(1000).saturating_sub(unix_ms).max(0);
+    let half = Duration::from_millis(u64::try_from(left_ms / 2).unwrap_or(0));
+    (half + REFRESH_SLACK).max(REFRESH_SLACK)
+}
