@@ -6,7 +6,9 @@
 
 use std::path::Path;
 use std::process::Command;
-use svid_tests::harness::platform::{chmod, run, skip, static_helper, unavailable, workspace};
+use svid_tests::harness::platform::{
+    chmod, note, run, skip, static_helper, unavailable, workspace,
+};
 use svid_tests::{DevAgent, PATIENCE, SvidFiles, wait_for_file, wait_until};
 
 const TRIPLE: &str = "x86_64-unknown-linux-musl";
@@ -120,7 +122,7 @@ fn scratch_image_runs_as_non_root_against_the_agent_through_a_mounted_socket() {
     let size: u64 = fields.next().unwrap().parse().unwrap();
     assert_eq!(fields.next(), Some(USER));
     assert_eq!(fields.next(), Some(r#"["/spiffe-helper"]"#));
-    eprintln!("image {tag}: {size} bytes");
+    note(&format!("FROM scratch image {tag}: {size} bytes"));
 
     let agent = DevAgent::start(&["--intermediate", "--rotate-every", "2s"]);
     chmod(agent.socket().parent().unwrap(), 0o755);

@@ -41,9 +41,16 @@ pub fn unavailable(program: &str, args: &[&str]) -> Option<String> {
     }
 }
 
+/// Prints a line on stderr directly, not through `eprintln!`, which the test runner captures
+/// and shows only for failed tests.
+pub fn note(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// Prints the line that says a test was skipped and why.
 pub fn skip(test: &str, reason: &str) {
-    eprintln!("SKIPPED {test}: {reason}");
+    note(&format!("SKIPPED {test}: {reason}"));
 }
 
 /// Runs a command to completion; `Ok(stdout)` when it exits 0, else `Err` with its output.
