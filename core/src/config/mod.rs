@@ -1,5 +1,5 @@
 //! `helper.conf`: the configuration model of spiffe-helper and everything needed to read it
-//! exactly as upstream does (see `shared/reference/upstream-spiffe-helper.md` §2).
+//! exactly as upstream does (upstream `cmd/spiffe-helper/config/config.go`, decoded with `hcl.Decode`).
 //!
 //! - [`parse`] reads the HCL v1 form, or the JSON form when the text starts with `{`;
 //! - [`Config::validate`] applies upstream's validation order, messages and defaults;
