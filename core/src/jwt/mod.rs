@@ -33,6 +33,9 @@ mod json;
 mod jwks;
 mod verify;
 
+#[cfg(test)]
+mod tests;
+
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
