@@ -15,6 +15,7 @@ pub mod der;
 pub mod grpc;
 pub mod h2;
 pub mod hpack;
+pub mod jwt;
 pub mod pem;
 pub mod spiffe_id;
 pub mod time;

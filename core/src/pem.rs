@@ -36,7 +36,7 @@ pub fn encode(label: &str, der: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Appends the padded standard base64 of `input` (RFC 4648 §4) to `out`.
-fn base64(input: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn base64(input: &[u8], out: &mut Vec<u8>) {
     let sextet = |n: u32, shift: u32| ALPHABET[((n >> shift) & 0x3f) as usize];
     let mut chunks = input.chunks_exact(3);
     for chunk in &mut chunks {

@@ -1,0 +1,376 @@
+//! JWT bundles: one trust domain's JSON Web Key Set (RFC 7517 §5) as the Workload API's
+//! `FetchJWTBundles` delivers it, read as go-spiffe's `jwtbundle.Parse` reads it.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::b64;
+use super::json::{self, JsonError, Value};
+use crate::spiffe_id::{IdError, TrustDomain};
+
+/// One JWT signing key of a bundle: a non-empty key ID and a validated public key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Jwk {
+    kid: String,
+    key: Key,
+}
+
+/// The public key material of a [`Jwk`], validated when the JWKS is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Key {
+    /// An EC key: the SEC1 uncompressed point `04 || x || y`, checked to be on the curve.
+    Ec { curve: Curve, point: Vec<u8> },
+    /// An RSA key: modulus and exponent, big-endian without leading zero bytes.
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+}
+
+/// The supported EC curves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Curve {
+    P256,
+    P384,
+}
+
+impl Curve {
+    fn name(self) -> &'static str {
+        match self {
+            Self::P256 => "P-256",
+            Self::P384 => "P-384",
+        }
+    }
+
+    /// Bytes of one coordinate.
+    fn size(self) -> usize {
+        match self {
+            Self::P256 => 32,
+            Self::P384 => 48,
+        }
+    }
+}
+
+impl Jwk {
+    /// The key ID (`kid`), never empty.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The key type: `"EC"` or `"RSA"`.
+    pub fn kty(&self) -> &'static str {
+        match self.key {
+            Key::Ec { .. } => "EC",
+            Key::Rsa { .. } => "RSA",
+        }
+    }
+
+    /// The curve name (`"P-256"`, `"P-384"`) of an EC key.
+    pub fn crv(&self) -> Option<&'static str> {
+        match self.key {
+            Key::Ec { curve, .. } => Some(curve.name()),
+            Key::Rsa { .. } => None,
+        }
+    }
+
+    pub(super) fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// Appends the key object as go-jose marshals it: `kty, kid, crv, x, y` or
+    /// `kty, kid, n, e`.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let (crv, members): (_, [(&[u8], &[u8]); 2]) = match &self.key {
+            Key::Ec { curve, point } => {
+                let (x, y) = point[1..].split_at(curve.size());
+                (Some(curve.name()), [(b"x", x), (b"y", y)])
+            }
+            Key::Rsa { n, e } => (None, [(b"n", n), (b"e", e)]),
+        };
+        out.extend_from_slice(b"{\"kty\":");
+        json::write_go_string(self.kty(), out);
+        out.extend_from_slice(b",\"kid\":");
+        json::write_go_string(&self.kid, out);
+        if let Some(crv) = crv {
+            out.extend_from_slice(b",\"crv\":");
+            json::write_go_string(crv, out);
+        }
+        for (name, bytes) in members {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(name);
+            out.extend_from_slice(b"\":\"");
+            b64::encode(bytes, out);
+            out.push(b'"');
+        }
+        out.push(b'}');
+    }
+}
+
+/// One trust domain's JWT bundle: its JWT signing keys by key ID.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Jwks {
+    keys: Vec<Jwk>,
+}
+
+/// Why a JWKS document was refused. `index` is the position in the `keys` array.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwksError {
+    /// The document is not a JSON object.
+    Json(JsonError),
+    /// `keys` is not an array.
+    KeysNotArray,
+    /// An element of `keys` is not an object.
+    KeyNotObject {
+        /// Position in `keys`.
+        index: usize,
+    },
+    /// A supported key has no `kid`, or an empty one.
+    MissingKid {
+        /// Position in `keys`.
+        index: usize,
+    },
+    /// A member a supported key needs is missing.
+    MissingMember {
+        /// Position in `keys`.
+        index: usize,
+        /// The member name.
+        member: &'static str,
+    },
+    /// A member is not a string, or not unpadded base64url where that is required.
+    BadMember {
+        /// Position in `keys`.
+        index: usize,
+        /// The member name.
+        member: &'static str,
+    },
+    /// An EC key names a curve that neither this crate nor go-jose knows.
+    UnsupportedCurve {
+        /// Position in `keys`.
+        index: usize,
+        /// The `crv` value.
+        crv: String,
+    },
+    /// EC coordinates of the wrong length or not on the curve, or an RSA modulus of zero.
+    InvalidKey {
+        /// Position in `keys`.
+        index: usize,
+    },
+}
+
+impl fmt::Display for JwksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Json(e) => write!(f, "unable to parse JWKS: {e}"),
+            Self::KeysNotArray => f.write_str("unable to parse JWKS: \"keys\" is not an array"),
+            Self::KeyNotObject { index } => write!(f, "JWKS key {index} is not an object"),
+            Self::MissingKid { index } => {
+                write!(
+                    f,
+                    "error adding authority {index} of JWKS: keyID cannot be empty"
+                )
+            }
+            Self::MissingMember { index, member } => {
+                write!(f, "JWKS key {index}: missing {member:?}")
+            }
+            Self::BadMember { index, member } => {
+                write!(f, "JWKS key {index}: {member:?} is not a base64url string")
+            }
+            Self::UnsupportedCurve { index, crv } => {
+                write!(f, "JWKS key {index}: unsupported elliptic curve {crv:?}")
+            }
+            Self::InvalidKey { index } => write!(f, "JWKS key {index}: invalid public key"),
+        }
+    }
+}
+
+impl core::error::Error for JwksError {}
+
+impl Jwks {
+    /// Reads a JWKS document `{"keys":[...], ...}`.
+    ///
+    /// As go-spiffe: unknown members are ignored (`use`, `alg`, `spiffe_sequence`,
+    /// `spiffe_refresh_hint`, ...); a missing or `null` `keys` is an empty bundle; every key
+    /// needs a non-empty `kid`; a later key with the same `kid` replaces the earlier one;
+    /// malformed EC and RSA keys fail the whole document. Keys of other types (`oct`, `OKP`,
+    /// none) are skipped, as JWT-SVID.md asks, and so are P-521 keys (no ES512 here).
+    pub fn parse(doc: &[u8]) -> Result<Jwks, JwksError> {
+        let members = json::parse_object(doc).map_err(JwksError::Json)?;
+        let items = match json::member(&members, "keys") {
+            None => return Ok(Jwks::default()),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(JwksError::KeysNotArray),
+        };
+        let mut jwks = Jwks::default();
+        for (index, item) in items.iter().enumerate() {
+            let Value::Object(members) = item else {
+                return Err(JwksError::KeyNotObject { index });
+            };
+            let Some(key) = read_key(members, index)? else {
+                continue;
+            };
+            let kid = match json::member(members, "kid") {
+                Some(Value::String(kid)) if !kid.is_empty() => kid.clone(),
+                None | Some(Value::String(_)) => return Err(JwksError::MissingKid { index }),
+                Some(_) => {
+                    return Err(JwksError::BadMember {
+                        index,
+                        member: "kid",
+                    });
+                }
+            };
+            jwks.insert(Jwk { kid, key });
+        }
+        Ok(jwks)
+    }
+
+    fn insert(&mut self, jwk: Jwk) {
+        match self.keys.iter_mut().find(|k| k.kid == jwk.kid) {
+            Some(existing) => *existing = jwk,
+            None => self.keys.push(jwk),
+        }
+    }
+
+    /// The keys, in document order (a replaced `kid` keeps its first position).
+    pub fn keys(&self) -> &[Jwk] {
+        &self.keys
+    }
+
+    /// The key with ID `kid`.
+    pub fn find(&self, kid: &str) -> Option<&Jwk> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// The JWKS as go-spiffe's `jwtbundle.Bundle.Marshal` writes it: `{"keys":[...]}` with
+    /// each key as [`Jwk`] fields `kty, kid, crv, x, y` (EC) or `kty, kid, n, e` (RSA), no
+    /// whitespace, and `{"keys":null}` when there are no keys (Go's nil slice).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::from(&b"{\"keys\":"[..]);
+        if self.keys.is_empty() {
+            out.extend_from_slice(b"null");
+        }
+        for (i, key) in self.keys.iter().enumerate() {
+            out.push(if i == 0 { b'[' } else { b',' });
+            key.write_json(&mut out);
+        }
+        if !self.keys.is_empty() {
+            out.push(b']');
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+/// Reads the material of one key; `None` if its type is not supported.
+fn read_key(members: &[(String, Value)], index: usize) -> Result<Option<Key>, JwksError> {
+    let text = |member: &'static str| match json::member(members, member) {
+        Some(Value::String(s)) => Ok(Some(s.as_str())),
+        None => Ok(None),
+        Some(_) => Err(JwksError::BadMember { index, member }),
+    };
+    let bytes = |member: &'static str| {
+        let s = text(member)?.ok_or(JwksError::MissingMember { index, member })?;
+        b64::decode(s).ok_or(JwksError::BadMember { index, member })
+    };
+    match text("kty")? {
+        Some("EC") => {
+            let curve = match text("crv")? {
+                Some("P-256") => Curve::P256,
+                Some("P-384") => Curve::P384,
+                Some("P-521") => return Ok(None),
+                crv => {
+                    let crv = String::from(crv.unwrap_or_default());
+                    return Err(JwksError::UnsupportedCurve { index, crv });
+                }
+            };
+            let (x, y) = (bytes("x")?, bytes("y")?);
+            if x.len() != curve.size() || y.len() != curve.size() {
+                return Err(JwksError::InvalidKey { index });
+            }
+            let point = [&[4u8][..], &x, &y].concat();
+            let on_curve = match curve {
+                Curve::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).is_ok(),
+                Curve::P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(&point).is_ok(),
+            };
+            if !on_curve {
+                return Err(JwksError::InvalidKey { index });
+            }
+            Ok(Some(Key::Ec { curve, point }))
+        }
+        Some("RSA") => {
+            let (n, e) = (minimal(bytes("n")?), minimal(bytes("e")?));
+            if n.is_empty() || e.is_empty() || e.len() > 8 {
+                return Err(JwksError::InvalidKey { index });
+            }
+            Ok(Some(Key::Rsa { n, e }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A big-endian unsigned integer without leading zero bytes (Go's `big.Int.Bytes`).
+fn minimal(mut bytes: Vec<u8>) -> Vec<u8> {
+    let zeros = bytes.iter().take_while(|&&b| b == 0).count();
+    bytes.drain(..zeros);
+    bytes
+}
+
+/// Why the `bundles` map of a `FetchJWTBundles` response was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BundlesError {
+    /// A map key is not a trust domain.
+    TrustDomain {
+        /// The map key.
+        key: String,
+        /// What is wrong with it.
+        error: IdError,
+    },
+    /// A value is not a valid JWKS.
+    Jwks {
+        /// The trust domain.
+        trust_domain: TrustDomain,
+        /// What is wrong with its JWKS.
+        error: JwksError,
+    },
+}
+
+impl fmt::Display for BundlesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TrustDomain { key, error } => {
+                write!(f, "JWT bundle key {key:?} is not a trust domain: {error}")
+            }
+            Self::Jwks {
+                trust_domain,
+                error,
+            } => write!(f, "JWT bundle of {trust_domain:?}: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for BundlesError {}
+
+/// Reads the `bundles` map of a `FetchJWTBundles` response: each key is a trust domain as
+/// `spiffe://td` (what SPIRE sends), `spiffe://td/path` or a bare `td` (both accepted, as
+/// go-spiffe does), each value a JWKS. One bad entry fails the whole message, as in
+/// go-spiffe. Two keys naming the same trust domain: the later in iteration order wins.
+pub fn parse_bundles<'a>(
+    entries: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<BTreeMap<TrustDomain, Jwks>, BundlesError> {
+    let mut bundles = BTreeMap::new();
+    for (key, doc) in entries {
+        let trust_domain =
+            TrustDomain::from_id_or_name(key).map_err(|error| BundlesError::TrustDomain {
+                key: String::from(key),
+                error,
+            })?;
+        match Jwks::parse(doc) {
+            Ok(jwks) => bundles.insert(trust_domain, jwks),
+            Err(error) => {
+                return Err(BundlesError::Jwks {
+                    trust_domain,
+                    error,
+                });
+            }
+        };
+    }
+    Ok(bundles)
+}

@@ -1,0 +1,289 @@
+//! JWT-SVIDs (SPIFFE JWT-SVID.md): parsing compact JWS tokens, JWT bundles (JWKS), signature
+//! and claim validation as go-spiffe's `jwtsvid.ParseAndValidate` does it, and the JWT bundle
+//! file exactly as upstream spiffe-helper writes it.
+//!
+//! Pure functions: no I/O, no clock (the time is an argument in Unix seconds).
+//!
+//! - [`parse`] splits and decodes a token; nothing in it is trusted yet.
+//! - [`Jwks::parse`] reads one trust domain's JWKS as `FetchJWTBundles` delivers it;
+//!   [`parse_bundles`] reads the whole map.
+//! - [`verify`] checks a token against the bundles and an audience; [`validate_insecure`]
+//!   checks only the claims, like go-spiffe's `jwtsvid.ParseInsecure`.
+//! - [`render_bundle_file`] writes the `jwt_bundle_file_name` contents.
+//!
+//! # Cryptography
+//!
+//! Signatures are checked only with RustCrypto crates, all `no_std` with default features
+//! off: `p256` and `p384` (ECDSA, ES256/ES384), `rsa` 0.9 (PKCS#1 v1.5 and PSS, RS* and PS*)
+//! and `sha2`. Reasons: pure Rust, so the static musl and `thumbv7em` builds need no C or
+//! assembly toolchain; they are what a `rustls_pki_types::SignatureVerificationAlgorithm`
+//! implementation for rustls-webpki chain verification can share (the `rustls-rustcrypto`
+//! provider uses the same crates), so X.509 and JWT verification link one copy; and
+//! `jsonwebtoken`'s `rust_crypto` backend already puts the same versions in the lock file.
+//! `rsa` 0.9 has a known timing side channel (RUSTSEC-2023-0071) in *private-key*
+//! operations only; this module uses public keys only.
+//!
+//! Left out: ES512 (P-521) and EdDSA. SPIRE does not issue them; a P-521 JWK is skipped
+//! when a JWKS is read and an ES512 token is rejected as an unsupported algorithm (go-spiffe
+//! accepts both).
+
+mod b64;
+mod bundle_file;
+mod json;
+mod jwks;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+pub use bundle_file::render_bundle_file;
+pub use json::{JsonError, JsonErrorKind, MAX_JSON_DEPTH};
+pub use jwks::{BundlesError, Jwk, Jwks, JwksError, parse_bundles};
+pub use verify::{JwtSvid, LEEWAY_SECONDS, VerifyError, validate_insecure, verify};
+
+use json::Value;
+
+/// The signature algorithms accepted in a JWT-SVID header (JWT-SVID.md §3.1, minus ES512).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// ECDSA P-256 with SHA-256.
+    Es256,
+    /// ECDSA P-384 with SHA-384.
+    Es384,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    Rs512,
+    /// RSASSA-PSS with SHA-256 and a 32-byte salt.
+    Ps256,
+    /// RSASSA-PSS with SHA-384 and a 48-byte salt.
+    Ps384,
+    /// RSASSA-PSS with SHA-512 and a 64-byte salt.
+    Ps512,
+}
+
+impl Algorithm {
+    const ALL: [Algorithm; 8] = [
+        Self::Es256,
+        Self::Es384,
+        Self::Rs256,
+        Self::Rs384,
+        Self::Rs512,
+        Self::Ps256,
+        Self::Ps384,
+        Self::Ps512,
+    ];
+
+    /// The JOSE name (`"ES256"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Es256 => "ES256",
+            Self::Es384 => "ES384",
+            Self::Rs256 => "RS256",
+            Self::Rs384 => "RS384",
+            Self::Rs512 => "RS512",
+            Self::Ps256 => "PS256",
+            Self::Ps384 => "PS384",
+            Self::Ps512 => "PS512",
+        }
+    }
+
+    /// The algorithm named `name` exactly (case-sensitive), if it is accepted.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The JOSE header of a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// `alg`.
+    pub alg: Algorithm,
+    /// `kid`, absent if missing or empty.
+    pub kid: Option<String>,
+    /// `typ`, if present.
+    pub typ: Option<String>,
+}
+
+/// The registered claims of a token that JWT-SVID validation reads. Unknown claims are
+/// ignored; `null` counts as absent, as in Go.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Claims {
+    /// `sub`, absent if missing or empty.
+    pub sub: Option<String>,
+    /// `aud`: a string becomes a one-element list; empty if missing.
+    pub aud: Vec<String>,
+    /// `exp` in Unix seconds (fractions truncated, as go-jose's NumericDate).
+    pub exp: Option<i64>,
+    /// `iat` in Unix seconds.
+    pub iat: Option<i64>,
+    /// `nbf` in Unix seconds.
+    pub nbf: Option<i64>,
+}
+
+/// A decoded compact JWS, not verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token<'a> {
+    /// The decoded header.
+    pub header: Header,
+    /// The decoded claims.
+    pub claims: Claims,
+    /// `base64url(header) "." base64url(payload)`: the bytes the signature covers.
+    pub signing_input: &'a str,
+    /// The decoded signature.
+    pub signature: Vec<u8>,
+}
+
+/// The three parts of a compact JWS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The JOSE header.
+    Header,
+    /// The payload (the claims set).
+    Claims,
+    /// The signature.
+    Signature,
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Header => "header",
+            Self::Claims => "claims",
+            Self::Signature => "signature",
+        })
+    }
+}
+
+/// Why a string is not a well-formed JWT-SVID token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwtError {
+    /// Not three `.`-separated parts (JWS JSON serialization and JWE are not accepted).
+    NotCompact,
+    /// A part is not unpadded base64url.
+    Base64(Part),
+    /// The header or claims are not a JSON object.
+    Json(Part, JsonError),
+    /// The header has no `alg`.
+    MissingAlgorithm,
+    /// `alg` is not one of [`Algorithm`] (`none`, `HS256`, `ES512`, `EdDSA`, ...).
+    UnsupportedAlgorithm(String),
+    /// The header has a `crit` member: no JWS extension is understood (RFC 7515 §4.1.11).
+    CriticalHeader,
+    /// A header member or claim has the wrong JSON type (`exp` a string, `aud` an object...).
+    WrongType(Part, &'static str),
+}
+
+impl fmt::Display for JwtError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotCompact => f.write_str("token is not a compact JWS (three parts)"),
+            Self::Base64(part) => write!(f, "token {part} is not unpadded base64url"),
+            Self::Json(part, e) => write!(f, "token {part}: {e}"),
+            Self::MissingAlgorithm => f.write_str("token header missing alg"),
+            Self::UnsupportedAlgorithm(alg) => {
+                write!(f, "unsupported token signature algorithm {alg:?}")
+            }
+            Self::CriticalHeader => f.write_str("token header has unsupported crit member"),
+            Self::WrongType(part, name) => {
+                write!(f, "token {part} member {name:?} has the wrong type")
+            }
+        }
+    }
+}
+
+impl core::error::Error for JwtError {}
+
+/// Decodes a compact JWS JWT-SVID (RFC 7515 §7.1): header, claims and signature. The
+/// algorithm must be one of [`Algorithm`]; nothing else is checked or trusted.
+pub fn parse(token: &str) -> Result<Token<'_>, JwtError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(JwtError::NotCompact);
+    };
+    let object = |text: &str, part: Part| {
+        let bytes = b64::decode(text).ok_or(JwtError::Base64(part))?;
+        json::parse_object(&bytes).map_err(|e| JwtError::Json(part, e))
+    };
+    let header_members = object(header, Part::Header)?;
+    let claims_members = object(payload, Part::Claims)?;
+    Ok(Token {
+        header: read_header(&header_members)?,
+        claims: read_claims(&claims_members)?,
+        signing_input: &token[..header.len() + 1 + payload.len()],
+        signature: b64::decode(signature).ok_or(JwtError::Base64(Part::Signature))?,
+    })
+}
+
+/// A string member, or `None` if absent.
+fn string_member(
+    members: &[(String, Value)],
+    part: Part,
+    name: &'static str,
+) -> Result<Option<String>, JwtError> {
+    match json::member(members, name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(JwtError::WrongType(part, name)),
+    }
+}
+
+fn read_header(members: &[(String, Value)]) -> Result<Header, JwtError> {
+    let alg = string_member(members, Part::Header, "alg")?.ok_or(JwtError::MissingAlgorithm)?;
+    let alg = Algorithm::from_name(&alg).ok_or(JwtError::UnsupportedAlgorithm(alg))?;
+    if json::member(members, "crit").is_some() {
+        return Err(JwtError::CriticalHeader);
+    }
+    Ok(Header {
+        alg,
+        kid: string_member(members, Part::Header, "kid")?.filter(|k| !k.is_empty()),
+        typ: string_member(members, Part::Header, "typ")?,
+    })
+}
+
+fn read_claims(members: &[(String, Value)]) -> Result<Claims, JwtError> {
+    // Wrong types here fail go-jose's claims decoding too, even for claims not kept.
+    for name in ["iss", "jti"] {
+        string_member(members, Part::Claims, name)?;
+    }
+    let date = |name: &'static str| match json::member(members, name) {
+        None => Ok(None),
+        // Truncation toward zero (saturating) as Go's int64(float64).
+        Some(Value::Number(n)) => Ok(Some(*n as i64)),
+        Some(_) => Err(JwtError::WrongType(Part::Claims, name)),
+    };
+    let aud = match json::member(members, "aud") {
+        None => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(JwtError::WrongType(Part::Claims, "aud")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(JwtError::WrongType(Part::Claims, "aud")),
+    };
+    Ok(Claims {
+        sub: string_member(members, Part::Claims, "sub")?.filter(|s| !s.is_empty()),
+        aud,
+        exp: date("exp")?,
+        iat: date("iat")?,
+        nbf: date("nbf")?,
+    })
+}
