@@ -20,6 +20,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::config::{Validated, join_path};
+
 /// The request-head limit the daemon uses: probes send a few hundred bytes.
 pub const MAX_HEAD: usize = 8 * 1024;
 
@@ -357,6 +359,21 @@ impl HealthState {
             agent_connected_recently: true,
             files_expired: false,
         }
+    }
+
+    /// The start-up state for a validated config: the X.509 entry if the X.509 files are
+    /// configured, and one JWT entry per output keyed by `path.Join(cert_dir, name)`, as
+    /// upstream keys them: the JWT bundle file if set, and each `jwt_svids` file.
+    pub fn for_config(config: &Validated) -> Self {
+        let c = config.config();
+        let bundle = (!c.jwt_bundle_file_name.is_empty()).then_some(&c.jwt_bundle_file_name);
+        let names = bundle
+            .into_iter()
+            .chain(c.jwt_svids.iter().map(|j| &j.jwt_svid_file_name));
+        HealthState::new(
+            config.x509_enabled(),
+            names.map(|name| join_path(&c.cert_dir, name)),
+        )
     }
 
     /// Records an X.509 write attempt; no effect when X.509 is not configured.

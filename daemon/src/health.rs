@@ -18,11 +18,12 @@
 //! - `accept` failing for lack of descriptors pauses accepting for 100 ms instead of
 //!   spinning on a listener that stays readable.
 //!
-//! Wiring into `driver::run` (about 20 lines). `state` is the session's
-//! [`HealthState`]; `health` is `Option<Health>`, `None` when disabled or when binding failed:
+//! Wiring into `driver::run` (about 20 lines). `state` is the [`HealthState`] the session
+//! keeps up to date (start it with `HealthState::for_config(&validated)`); `health` is
+//! `Option<Health>`, `None` when disabled or when binding failed:
 //!
 //! ```ignore
-//! // Before the loop (daemon mode, listener_enabled):
+//! // Before the loop (daemon mode, listener_enabled; `hc` is config().health_checks):
 //! let mut health = match Health::bind(hc.bind_port, &hc.liveness_path, &hc.readiness_path) {
 //!     Ok(h) => { info!("Starting health server"); Some(h) }
 //!     Err(e) => { warn!(error = e.to_string(); "Error serving health checks"); None }
