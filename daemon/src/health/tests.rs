@@ -3,6 +3,7 @@
 
 use super::*;
 use std::net::{Ipv6Addr, SocketAddrV6};
+use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::thread::{self, JoinHandle};
 
@@ -29,17 +30,23 @@ fn port(h: &Health) -> u16 {
     h.local_addr().unwrap().port()
 }
 
-/// One round of the daemon's loop for the listener alone.
-fn round(h: &mut Health, state: &HealthState) {
+/// One round of the daemon's loop for the listener, wired as the module doc shows: another
+/// descriptor (the driver's signal pipe) comes first in the poll set.
+fn round(h: &mut Health, state: &HealthState, other: &UnixStream) {
     let cap = Duration::from_millis(20);
     let wait = h.next_deadline().map_or(cap, |t| {
         t.saturating_duration_since(Instant::now()).min(cap)
     });
     let events = {
-        let mut fds = Vec::new();
+        let mut fds = vec![PollFd::new(other, PollFlags::IN)];
+        let at = fds.len();
         h.poll_fds(&mut fds);
         rustix::event::poll(&mut fds, Some(&Timespec::try_from(wait).unwrap())).unwrap();
-        h.events(&fds)
+        assert!(
+            fds[0].revents().is_empty(),
+            "the other descriptor stays quiet"
+        );
+        h.events(&fds[at..])
     };
     let now = Instant::now();
     h.on_ready(now, state, events);
@@ -48,15 +55,16 @@ fn round(h: &mut Health, state: &HealthState) {
     assert!(h.buffered() <= h.connections() * MAX_HEAD);
 }
 
-/// Runs the loop until `done`, checking `each` after every round; fails after 30 s.
+/// Runs the loop until `done`; fails after 30 s.
 fn serve_until(h: &mut Health, state: &HealthState, mut done: impl FnMut(&Health) -> bool) {
+    let (other, _peer) = UnixStream::pair().unwrap();
     let start = Instant::now();
     while !done(h) {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "serve loop timed out"
         );
-        round(h, state);
+        round(h, state, &other);
     }
 }
 
