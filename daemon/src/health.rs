@@ -128,18 +128,24 @@ pub struct Health {
 
 impl Health {
     /// Listens on `port` on all interfaces: `[::]` dual-stack (IPv4 too), or `0.0.0.0` where
-    /// IPv6 is unavailable. A port outside 0..=65535 is `InvalidInput` (upstream's config
-    /// does not range-check it; the bind fails and upstream warns).
+    /// IPv6 is unavailable. Errors read as Go's `net.Listen` words them (`listen tcp :8081:
+    /// bind: address already in use`; `listen tcp: address 70000: invalid port` for a port
+    /// outside 0..=65535, which upstream's config does not reject), for the warning
+    /// `Error serving health checks`.
     pub fn bind(port: i64, liveness_path: &str, readiness_path: &str) -> io::Result<Health> {
         let port = u16::try_from(port).map_err(|_| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("invalid port {port}"))
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("listen tcp: address {port}: invalid port"),
+            )
         })?;
         let listener = match listen(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))) {
-            Err(e) if ipv6_unavailable(&e) => {
-                listen(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))?
+            Err((_, e)) if ipv6_unavailable(e) => {
+                listen(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))
             }
-            other => other?,
-        };
+            other => other,
+        }
+        .map_err(|(syscall, e)| go_listen_error(port, syscall, e))?;
         Ok(Health {
             listener,
             conns: Vec::new(),
@@ -348,16 +354,17 @@ fn serve(
 
 /// Whether binding `[::]` failed because this host has no IPv6, not for a reason IPv4 would
 /// share (port in use, permission).
-fn ipv6_unavailable(e: &io::Error) -> bool {
+fn ipv6_unavailable(e: Errno) -> bool {
     matches!(
-        e.raw_os_error().map(Errno::from_raw_os_error),
-        Some(Errno::AFNOSUPPORT | Errno::ADDRNOTAVAIL | Errno::PROTONOSUPPORT | Errno::INVAL)
+        e,
+        Errno::AFNOSUPPORT | Errno::ADDRNOTAVAIL | Errno::PROTONOSUPPORT | Errno::INVAL
     )
 }
 
 /// A nonblocking, close-on-exec listening socket on `addr`, with `SO_REUSEADDR` (as Go sets
-/// it) and, for IPv6, `IPV6_V6ONLY` off so IPv4 clients reach it too.
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+/// it) and, for IPv6, `IPV6_V6ONLY` off so IPv4 clients reach it too. An error names the
+/// call that failed.
+fn listen(addr: SocketAddr) -> Result<TcpListener, (&'static str, Errno)> {
     let family = match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
         SocketAddr::V6(_) => AddressFamily::INET6,
@@ -367,14 +374,41 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
         SocketType::STREAM,
         SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
         None,
-    )?;
-    sockopt::set_socket_reuseaddr(&fd, true)?;
+    )
+    .map_err(|e| ("socket", e))?;
+    sockopt::set_socket_reuseaddr(&fd, true).map_err(|e| ("setsockopt", e))?;
     if addr.is_ipv6() {
-        sockopt::set_ipv6_v6only(&fd, false)?;
+        sockopt::set_ipv6_v6only(&fd, false).map_err(|e| ("setsockopt", e))?;
     }
-    rustix::net::bind(&fd, &addr)?;
-    rustix::net::listen(&fd, BACKLOG)?;
+    rustix::net::bind(&fd, &addr).map_err(|e| ("bind", e))?;
+    rustix::net::listen(&fd, BACKLOG).map_err(|e| ("listen", e))?;
     Ok(TcpListener::from(fd))
+}
+
+/// Go's `net.Listen("tcp", ":port")` error text, with Go's (glibc's) lower-case errno
+/// words whatever libc this binary uses.
+fn go_listen_error(port: u16, syscall: &str, e: Errno) -> io::Error {
+    let text = match e {
+        Errno::ADDRINUSE => "address already in use".to_owned(),
+        Errno::ACCESS => "permission denied".to_owned(),
+        Errno::ADDRNOTAVAIL => "cannot assign requested address".to_owned(),
+        Errno::AFNOSUPPORT => "address family not supported by protocol".to_owned(),
+        Errno::MFILE => "too many open files".to_owned(),
+        Errno::NFILE => "too many open files in system".to_owned(),
+        Errno::NOBUFS => "no buffer space available".to_owned(),
+        other => {
+            let full = io::Error::from(other).to_string();
+            let text = full.split(" (os error").next().unwrap_or(&full);
+            let mut chars = text.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_lowercase().chain(chars).collect::<String>()
+            })
+        }
+    };
+    io::Error::new(
+        io::Error::from(e).kind(),
+        format!("listen tcp :{port}: {syscall}: {text}"),
+    )
 }
 
 #[cfg(test)]

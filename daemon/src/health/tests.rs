@@ -410,14 +410,21 @@ fn deadlines_are_reported_and_enforced() {
 }
 
 #[test]
-fn binding_a_taken_or_invalid_port_fails() {
+fn binding_a_taken_or_invalid_port_fails_with_gos_words() {
     let h = listener();
-    let e = Health::bind(i64::from(port(&h)), "/live", "/ready")
-        .err()
-        .unwrap();
+    let p = port(&h);
+    let e = Health::bind(i64::from(p), "/live", "/ready").err().unwrap();
     assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+    assert_eq!(
+        e.to_string(),
+        format!("listen tcp :{p}: bind: address already in use")
+    );
     for bad in [70000, -1] {
         let e = Health::bind(bad, "/live", "/ready").err().unwrap();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}");
+        assert_eq!(
+            e.to_string(),
+            format!("listen tcp: address {bad}: invalid port")
+        );
     }
 }
