@@ -172,7 +172,8 @@ impl Health {
         self.conns.len()
     }
 
-    /// Request bytes held across all connections (each at most [`MAX_HEAD`]).
+    /// Bytes held across all connections: request heads being read (each at most
+    /// [`MAX_HEAD`]) and responses not yet written.
     pub fn buffered(&self) -> usize {
         self.conns
             .iter()
