@@ -14,6 +14,7 @@ pub mod config;
 pub mod der;
 pub mod grpc;
 pub mod h2;
+pub mod health;
 pub mod hpack;
 pub mod jwt;
 pub mod pem;

@@ -9,6 +9,7 @@ mod child;
 mod cli;
 mod driver;
 mod files;
+mod health;
 mod logger;
 mod pidfile;
 mod signals;

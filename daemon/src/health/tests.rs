@@ -1,0 +1,430 @@
+//! The listener against real clients (`curl`, Python's `http.client`, raw sockets) on a
+//! loopback port, driven by a small poll loop like the daemon's.
+
+use super::*;
+use std::net::{Ipv6Addr, SocketAddrV6};
+use std::os::unix::net::UnixStream;
+use std::process::Command;
+use std::thread::{self, JoinHandle};
+
+use rustix::event::Timespec;
+
+/// X.509 written, the JWT bundle not yet: live (200) but not ready (503).
+fn live_not_ready() -> HealthState {
+    let mut s = HealthState::new(true, ["certs/jwt_bundle.json"]);
+    s.record_x509(true);
+    s
+}
+
+fn ready() -> HealthState {
+    let mut s = live_not_ready();
+    s.record_jwt("certs/jwt_bundle.json", true);
+    s
+}
+
+fn listener() -> Health {
+    Health::bind(0, "/live", "/ready").expect("bind port 0")
+}
+
+fn port(h: &Health) -> u16 {
+    h.local_addr().unwrap().port()
+}
+
+/// One round of the daemon's loop for the listener, wired as the module doc shows: another
+/// descriptor (the driver's signal pipe) comes first in the poll set.
+fn round(h: &mut Health, state: &HealthState, other: &UnixStream) {
+    let cap = Duration::from_millis(20);
+    let wait = h.next_deadline().map_or(cap, |t| {
+        t.saturating_duration_since(Instant::now()).min(cap)
+    });
+    let events = {
+        let mut fds = vec![PollFd::new(other, PollFlags::IN)];
+        let at = fds.len();
+        h.poll_fds(&mut fds);
+        rustix::event::poll(&mut fds, Some(&Timespec::try_from(wait).unwrap())).unwrap();
+        assert!(
+            fds[0].revents().is_empty(),
+            "the other descriptor stays quiet"
+        );
+        h.events(&fds[at..])
+    };
+    let now = Instant::now();
+    h.on_ready(now, state, events);
+    h.handle_timeouts(now);
+    assert!(h.connections() <= h.limits.max_conns);
+    assert!(h.buffered() <= h.connections() * MAX_HEAD);
+}
+
+/// Runs the loop until `done`; fails after 30 s.
+fn serve_until(h: &mut Health, state: &HealthState, mut done: impl FnMut(&Health) -> bool) {
+    let (other, _peer) = UnixStream::pair().unwrap();
+    let start = Instant::now();
+    while !done(h) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "serve loop timed out"
+        );
+        round(h, state, &other);
+    }
+}
+
+/// Runs `client(port)` on a thread while serving, and returns what it returns.
+fn with_client<T: Send + 'static>(
+    h: &mut Health,
+    state: &HealthState,
+    client: impl FnOnce(u16) -> T + Send + 'static,
+) -> T {
+    let p = port(h);
+    let t: JoinHandle<T> = thread::spawn(move || client(p));
+    serve_until(h, state, |_| t.is_finished());
+    t.join().expect("client thread")
+}
+
+/// Sends `raw` and reads until the server closes; a reset counts as the end.
+fn raw_exchange(port: u16, raw: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+fn has(tool: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED: `{tool}` is not installed (apt-get install {tool})");
+    }
+    ok
+}
+
+/// `curl` on `http://127.0.0.1:port/path`, or `[::1]` with `-6` among `args`.
+fn curl(port: u16, args: &[&str], path: &str) -> String {
+    let host = if args.contains(&"-6") {
+        "[::1]"
+    } else {
+        "127.0.0.1"
+    };
+    let out = Command::new("curl")
+        .args(["-s", "-S", "-g", "--max-time", "10"])
+        .args(args)
+        .arg(format!("http://{host}:{port}{path}"))
+        .output()
+        .expect("run curl");
+    assert!(out.status.success(), "curl failed: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn curl_sees_upstreams_responses() {
+    if !has("curl") {
+        return;
+    }
+    let mut h = listener();
+    let state = live_not_ready();
+    let json = |ok: bool| {
+        let mut b = Vec::new();
+        state.write_json(ok, &mut b);
+        String::from_utf8(b).unwrap()
+    };
+    let (live, ready, head, post, missing) = with_client(&mut h, &state, |p| {
+        (
+            curl(p, &["-i"], "/live"),
+            curl(p, &["-i"], "/ready?verbose=1"),
+            curl(p, &["-I"], "/ready"),
+            curl(p, &["-i", "-X", "POST", "-d", "x=1"], "/live"),
+            curl(p, &["-i"], "/Live"),
+        )
+    });
+    let expect = |got: &str, status: &str, body: &str| {
+        assert!(got.starts_with(&format!("HTTP/1.1 {status}\r\n")), "{got}");
+        assert!(got.contains("Content-Type: application/json\r\n"), "{got}");
+        assert!(
+            got.contains(&format!("Content-Length: {}\r\n", body.len())),
+            "{got}"
+        );
+        assert!(got.contains("Connection: close\r\n"), "{got}");
+        assert!(got.ends_with(&format!("\r\n\r\n{body}")), "{got}");
+    };
+    expect(&live, "200 OK", &json(true));
+    expect(&ready, "503 Service Unavailable", &json(false));
+    expect(&post, "200 OK", &json(true));
+    assert!(
+        head.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{head}"
+    );
+    assert!(head.contains(&format!("Content-Length: {}\r\n", json(false).len())));
+    assert!(head.ends_with("\r\n\r\n"), "HEAD has no body: {head}");
+    assert!(
+        missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
+        "{missing}"
+    );
+    assert!(
+        missing.ends_with("\r\n\r\n404 page not found\n"),
+        "{missing}"
+    );
+    assert_eq!(h.connections(), 0);
+}
+
+#[test]
+fn curl_reaches_the_dual_stack_listener_over_ipv6() {
+    if !has("curl") {
+        return;
+    }
+    let mut h = listener();
+    if !h.local_addr().unwrap().is_ipv6()
+        || TcpStream::connect(SocketAddrV6::new(Ipv6Addr::LOCALHOST, port(&h), 0, 0)).is_err()
+    {
+        eprintln!("SKIPPED: no IPv6 loopback here");
+        return;
+    }
+    let text = with_client(&mut h, &ready(), |p| curl(p, &["-6", "-i"], "/ready"));
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+}
+
+#[test]
+fn python_http_client_reads_status_type_and_body() {
+    if !has("python3") {
+        return;
+    }
+    let mut h = listener();
+    let state = live_not_ready();
+    let mut body = Vec::new();
+    state.write_json(false, &mut body);
+    let out = with_client(&mut h, &state, |p| {
+        let script = "import http.client, sys\n\
+                      c = http.client.HTTPConnection('127.0.0.1', int(sys.argv[1]), timeout=10)\n\
+                      c.request('GET', '/ready')\n\
+                      r = c.getresponse()\n\
+                      sys.stdout.write('%d|%s|%s' % (r.status, r.getheader('Content-Type'), r.read().decode()))\n";
+        Command::new("python3")
+            .args(["-c", script, &p.to_string()])
+            .output()
+            .unwrap()
+    });
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("503|application/json|{}", String::from_utf8(body).unwrap())
+    );
+}
+
+#[test]
+fn a_malformed_request_gets_400_and_a_bad_version_505() {
+    let mut h = listener();
+    let (bad, version) = with_client(&mut h, &ready(), |p| {
+        (
+            raw_exchange(p, b"GARBAGE\r\n\r\n"),
+            raw_exchange(p, b"GET /live HTTP/2.0\r\n\r\n"),
+        )
+    });
+    assert!(bad.starts_with(b"HTTP/1.1 400 Bad Request\r\n"), "{bad:?}");
+    assert!(version.starts_with(b"HTTP/1.1 505 "), "{version:?}");
+}
+
+#[test]
+fn a_request_split_over_many_writes_is_answered() {
+    let mut h = listener();
+    let got = with_client(&mut h, &ready(), |p| {
+        let mut s = TcpStream::connect(("127.0.0.1", p)).unwrap();
+        s.set_nodelay(true).unwrap();
+        for b in b"GET /live HTTP/1.1\r\nHost: x\r\n\r\n" {
+            s.write_all(&[*b]).unwrap();
+            thread::sleep(Duration::from_millis(2));
+        }
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        out
+    });
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+}
+
+#[test]
+fn a_slow_client_is_cut_at_the_deadline_without_stalling_others() {
+    let mut h = listener(); // default limits: 5 s for the head
+    let (slow, fast) = with_client(&mut h, &ready(), |p| {
+        let start = Instant::now();
+        let s = TcpStream::connect(("127.0.0.1", p)).unwrap();
+        let mut w = s.try_clone().unwrap();
+        // One byte a second: the head would take 31 s.
+        let writer = thread::spawn(move || {
+            for b in b"GET /live HTTP/1.1\r\nHost: x\r\n\r\n" {
+                if w.write_all(&[*b]).is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_secs(1));
+            }
+        });
+        thread::sleep(Duration::from_millis(1500));
+        let fast = raw_exchange(p, b"GET /live HTTP/1.1\r\n\r\n");
+        let fast_at = start.elapsed();
+        let mut got = Vec::new();
+        let _ = (&s).read_to_end(&mut got);
+        let cut_at = start.elapsed();
+        let _ = s.shutdown(Shutdown::Both);
+        writer.join().unwrap();
+        ((got, cut_at), (fast, fast_at))
+    });
+    let ((got, cut_at), (fast, fast_at)) = (slow, fast);
+    assert!(got.is_empty(), "no response to an incomplete head: {got:?}");
+    assert!(
+        cut_at >= Duration::from_millis(4900) && cut_at < Duration::from_secs(8),
+        "cut after {cut_at:?}"
+    );
+    assert!(fast.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(
+        fast_at < Duration::from_secs(3),
+        "fast client waited {fast_at:?}"
+    );
+    assert_eq!(h.connections(), 0);
+}
+
+#[test]
+fn a_megabyte_of_headers_gets_431_or_a_close_and_memory_stays_bounded() {
+    let mut h = listener();
+    let p = port(&h);
+    let client = thread::spawn(move || {
+        let start = Instant::now();
+        let s = TcpStream::connect(("127.0.0.1", p)).unwrap();
+        let mut w = s.try_clone().unwrap();
+        let writer = thread::spawn(move || {
+            let _ = w.write_all(b"GET /live HTTP/1.1\r\n");
+            let line = format!("X-Filler: {}\r\n", "a".repeat(1000));
+            for _ in 0..1024 {
+                if w.write_all(line.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut got = Vec::new();
+        let _ = (&s).read_to_end(&mut got);
+        let closed_at = start.elapsed();
+        let _ = s.shutdown(Shutdown::Both);
+        writer.join().unwrap();
+        (got, closed_at)
+    });
+    let mut peak = 0;
+    serve_until(&mut h, &ready(), |h| {
+        peak = peak.max(h.buffered());
+        client.is_finished() && h.connections() == 0
+    });
+    let (got, closed_at) = client.join().unwrap();
+    assert!(peak <= MAX_HEAD, "held {peak} bytes");
+    assert!(
+        got.is_empty() || got.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // Closed after the response and the short linger, not at the 5 s head deadline.
+    assert!(
+        closed_at < Duration::from_secs(3),
+        "closed after {closed_at:?}"
+    );
+}
+
+#[test]
+fn a_hundred_clients_at_once_are_all_served() {
+    let mut h = listener();
+    let p = port(&h);
+    let clients: Vec<_> = (0..100)
+        .map(|_| thread::spawn(move || raw_exchange(p, b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n")))
+        .collect();
+    let mut most = 0;
+    serve_until(&mut h, &ready(), |h| {
+        most = most.max(h.connections());
+        clients.iter().all(JoinHandle::is_finished)
+    });
+    assert!(most <= 16, "{most} connections at once");
+    for c in clients {
+        let got = c.join().unwrap();
+        assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"), "{got:?}");
+    }
+    // The listener still works afterwards.
+    let again = with_client(&mut h, &ready(), |p| {
+        raw_exchange(p, b"GET /live HTTP/1.1\r\n\r\n")
+    });
+    assert!(again.starts_with(b"HTTP/1.1 200 OK\r\n"));
+}
+
+#[test]
+fn a_full_table_leaves_new_clients_in_the_backlog_until_a_slot_frees() {
+    let limits = Limits {
+        max_conns: 2,
+        head_timeout: Duration::from_millis(400),
+        ..Limits::default()
+    };
+    let mut h = listener().with_limits(limits);
+    let p = port(&h);
+    let idle: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(("127.0.0.1", p)).unwrap())
+        .collect();
+    // Let the loop accept the two idle connections first.
+    serve_until(&mut h, &ready(), |h| h.connections() == 2);
+    let (got, waited) = with_client(&mut h, &ready(), |p| {
+        let start = Instant::now();
+        (
+            raw_exchange(p, b"GET /live HTTP/1.1\r\n\r\n"),
+            start.elapsed(),
+        )
+    });
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(
+        waited >= Duration::from_millis(300),
+        "served after {waited:?}"
+    );
+    for mut s in idle {
+        let mut buf = [0u8; 16];
+        assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "idle connection closed");
+    }
+}
+
+#[test]
+fn a_client_that_leaves_early_is_dropped() {
+    let mut h = listener();
+    let p = port(&h);
+    let s = TcpStream::connect(("127.0.0.1", p)).unwrap();
+    serve_until(&mut h, &ready(), |h| h.connections() == 1);
+    (&s).write_all(b"GET /li").unwrap();
+    drop(s);
+    let start = Instant::now();
+    serve_until(&mut h, &ready(), |h| h.connections() == 0);
+    assert!(start.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn deadlines_are_reported_and_enforced() {
+    let mut h = listener();
+    assert_eq!(h.next_deadline(), None);
+    let _s = TcpStream::connect(("127.0.0.1", port(&h))).unwrap();
+    let before = Instant::now();
+    serve_until(&mut h, &ready(), |h| h.connections() == 1);
+    let d = h.next_deadline().expect("a deadline per connection");
+    assert!(d >= before + Duration::from_secs(5) && d <= Instant::now() + Duration::from_secs(5));
+    h.handle_timeouts(d - Duration::from_millis(1));
+    assert_eq!(h.connections(), 1);
+    h.handle_timeouts(d);
+    assert_eq!(h.connections(), 0);
+    assert_eq!(h.next_deadline(), None);
+}
+
+#[test]
+fn binding_a_taken_or_invalid_port_fails_with_gos_words() {
+    let h = listener();
+    let p = port(&h);
+    let e = Health::bind(i64::from(p), "/live", "/ready").err().unwrap();
+    assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+    assert_eq!(
+        e.to_string(),
+        format!("listen tcp :{p}: bind: address already in use")
+    );
+    for bad in [70000, -1] {
+        let e = Health::bind(bad, "/live", "/ready").err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{bad}");
+        assert_eq!(
+            e.to_string(),
+            format!("listen tcp: address {bad}: invalid port")
+        );
+    }
+}
