@@ -172,7 +172,10 @@ impl fmt::Display for JwksError {
                 write!(f, "JWKS key {index}: missing {member:?}")
             }
             Self::BadMember { index, member } => {
-                write!(f, "JWKS key {index}: {member:?} is not a base64url string")
+                write!(
+                    f,
+                    "JWKS key {index}: {member:?} is not a (base64url) string"
+                )
             }
             Self::UnsupportedCurve { index, crv } => {
                 write!(f, "JWKS key {index}: unsupported elliptic curve {crv:?}")
@@ -200,6 +203,8 @@ impl Jwks {
             Some(_) => return Err(JwksError::KeysNotArray),
         };
         let mut jwks = Jwks::default();
+        // Position of each kid in `jwks.keys`, so that duplicates cost O(log n).
+        let mut positions = BTreeMap::new();
         for (index, item) in items.iter().enumerate() {
             let Value::Object(members) = item else {
                 return Err(JwksError::KeyNotObject { index });
@@ -217,16 +222,15 @@ impl Jwks {
                     });
                 }
             };
-            jwks.insert(Jwk { kid, key });
+            match positions.get(&kid) {
+                Some(&at) => jwks.keys[at] = Jwk { kid, key },
+                None => {
+                    positions.insert(kid.clone(), jwks.keys.len());
+                    jwks.keys.push(Jwk { kid, key });
+                }
+            }
         }
         Ok(jwks)
-    }
-
-    fn insert(&mut self, jwk: Jwk) {
-        match self.keys.iter_mut().find(|k| k.kid == jwk.kid) {
-            Some(existing) => *existing = jwk,
-            None => self.keys.push(jwk),
-        }
     }
 
     /// The keys, in document order (a replaced `kid` keeps its first position).
