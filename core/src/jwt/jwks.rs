@@ -191,10 +191,15 @@ impl Jwks {
     /// Reads a JWKS document `{"keys":[...], ...}`.
     ///
     /// As go-spiffe: unknown members are ignored (`use`, `alg`, `spiffe_sequence`,
-    /// `spiffe_refresh_hint`, ...); a missing or `null` `keys` is an empty bundle; every key
-    /// needs a non-empty `kid`; a later key with the same `kid` replaces the earlier one;
-    /// malformed EC and RSA keys fail the whole document. Keys of other types (`oct`, `OKP`,
-    /// none) are skipped, as JWT-SVID.md asks, and so are P-521 keys (no ES512 here).
+    /// `spiffe_refresh_hint`, `x5c`, ...); a missing or `null` `keys` is an empty bundle;
+    /// every key needs a non-empty `kid`; a later key with the same `kid` replaces the
+    /// earlier one; malformed EC and RSA keys (missing or non-base64url members, coordinates
+    /// not of the curve's size or not on it, an unknown `crv`) fail the whole document.
+    ///
+    /// Unlike go-spiffe, keys of other types (`oct`, `OKP`, an unknown or missing `kty`) are
+    /// skipped, as JWT-SVID.md asks of validators: go-jose refuses the whole document on an
+    /// unknown `kty` and keeps `oct` and `OKP` keys. P-521 keys are skipped too (no ES512
+    /// here). SPIRE issues none of these.
     pub fn parse(doc: &[u8]) -> Result<Jwks, JwksError> {
         let members = json::parse_object(doc).map_err(JwksError::Json)?;
         let items = match json::member(&members, "keys") {

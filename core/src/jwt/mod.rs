@@ -263,8 +263,9 @@ fn read_claims(members: &[(String, Value)]) -> Result<Claims, JwtError> {
     }
     let date = |name: &'static str| match json::member(members, name) {
         None => Ok(None),
-        // Truncation toward zero (saturating) as Go's int64(float64).
-        Some(Value::Number(n)) => Ok(Some(*n as i64)),
+        // Truncation toward zero as Go's int64(float64); Go's ParseFloat refuses what
+        // overflows a float64 (1e400), and so does this.
+        Some(Value::Number(n)) if n.is_finite() => Ok(Some(*n as i64)),
         Some(_) => Err(JwtError::WrongType(Part::Claims, name)),
     };
     let aud = match json::member(members, "aud") {

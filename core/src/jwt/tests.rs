@@ -99,6 +99,7 @@ fn claim_and_header_checks_in_go_spiffe_order() {
         )))
     };
     assert_eq!(c(r#"{"sub":"x","exp":"1"}"#), wrong_type("exp"));
+    assert_eq!(c(r#"{"sub":"x","exp":1e400}"#), wrong_type("exp"));
     assert_eq!(c(r#"{"sub":1,"exp":1}"#), wrong_type("sub"));
     assert_eq!(c(r#"{"sub":"x","exp":1,"aud":[1]}"#), wrong_type("aud"));
     assert_eq!(c(r#"{"sub":"x","exp":1,"aud":{}}"#), wrong_type("aud"));
