@@ -197,3 +197,19 @@ fn bundle_file_exact_bytes() {
     );
     assert_eq!(render_bundle_file(&BTreeMap::new()), b"{}");
 }
+
+#[test]
+fn mangled_jwks_never_panic() {
+    assert_eq!(Jwks::parse(BUNDLE).unwrap().keys().len(), 3);
+    for len in 0..BUNDLE.len() {
+        let _ = Jwks::parse(&BUNDLE[..len]);
+    }
+    for i in 0..BUNDLE.len() {
+        let mut flipped = BUNDLE.to_vec();
+        flipped[i] ^= 1 << (i % 8);
+        if let Ok(jwks) = Jwks::parse(&flipped) {
+            // Whatever still parses renders and parses again to the same keys.
+            assert_eq!(Jwks::parse(&jwks.to_json()), Ok(jwks));
+        }
+    }
+}
