@@ -172,7 +172,10 @@ impl fmt::Display for JwksError {
                 write!(f, "JWKS key {index}: missing {member:?}")
             }
             Self::BadMember { index, member } => {
-                write!(f, "JWKS key {index}: {member:?} is not a base64url string")
+                write!(
+                    f,
+                    "JWKS key {index}: {member:?} is not a (base64url) string"
+                )
             }
             Self::UnsupportedCurve { index, crv } => {
                 write!(f, "JWKS key {index}: unsupported elliptic curve {crv:?}")
@@ -188,10 +191,15 @@ impl Jwks {
     /// Reads a JWKS document `{"keys":[...], ...}`.
     ///
     /// As go-spiffe: unknown members are ignored (`use`, `alg`, `spiffe_sequence`,
-    /// `spiffe_refresh_hint`, ...); a missing or `null` `keys` is an empty bundle; every key
-    /// needs a non-empty `kid`; a later key with the same `kid` replaces the earlier one;
-    /// malformed EC and RSA keys fail the whole document. Keys of other types (`oct`, `OKP`,
-    /// none) are skipped, as JWT-SVID.md asks, and so are P-521 keys (no ES512 here).
+    /// `spiffe_refresh_hint`, `x5c`, ...); a missing or `null` `keys` is an empty bundle;
+    /// every key needs a non-empty `kid`; a later key with the same `kid` replaces the
+    /// earlier one; malformed EC and RSA keys (missing or non-base64url members, coordinates
+    /// not of the curve's size or not on it, an unknown `crv`) fail the whole document.
+    ///
+    /// Unlike go-spiffe, keys of other types (`oct`, `OKP`, an unknown or missing `kty`) are
+    /// skipped, as JWT-SVID.md asks of validators: go-jose refuses the whole document on an
+    /// unknown `kty` and keeps `oct` and `OKP` keys. P-521 keys are skipped too (no ES512
+    /// here). SPIRE issues none of these.
     pub fn parse(doc: &[u8]) -> Result<Jwks, JwksError> {
         let members = json::parse_object(doc).map_err(JwksError::Json)?;
         let items = match json::member(&members, "keys") {
@@ -200,6 +208,8 @@ impl Jwks {
             Some(_) => return Err(JwksError::KeysNotArray),
         };
         let mut jwks = Jwks::default();
+        // Position of each kid in `jwks.keys`, so that duplicates cost O(log n).
+        let mut positions = BTreeMap::new();
         for (index, item) in items.iter().enumerate() {
             let Value::Object(members) = item else {
                 return Err(JwksError::KeyNotObject { index });
@@ -217,16 +227,15 @@ impl Jwks {
                     });
                 }
             };
-            jwks.insert(Jwk { kid, key });
+            match positions.get(&kid) {
+                Some(&at) => jwks.keys[at] = Jwk { kid, key },
+                None => {
+                    positions.insert(kid.clone(), jwks.keys.len());
+                    jwks.keys.push(Jwk { kid, key });
+                }
+            }
         }
         Ok(jwks)
-    }
-
-    fn insert(&mut self, jwk: Jwk) {
-        match self.keys.iter_mut().find(|k| k.kid == jwk.kid) {
-            Some(existing) => *existing = jwk,
-            None => self.keys.push(jwk),
-        }
     }
 
     /// The keys, in document order (a replaced `kid` keeps its first position).

@@ -23,9 +23,16 @@
 //! `rsa` 0.9 has a known timing side channel (RUSTSEC-2023-0071) in *private-key*
 //! operations only; this module uses public keys only.
 //!
-//! Left out: ES512 (P-521) and EdDSA. SPIRE does not issue them; a P-521 JWK is skipped
-//! when a JWKS is read and an ES512 token is rejected as an unsupported algorithm (go-spiffe
-//! accepts both).
+//! # Differences from go-spiffe
+//!
+//! None of these concern what SPIRE issues.
+//! - ES512 (P-521) and EdDSA are left out: a P-521 JWK is skipped when a JWKS is read and an
+//!   ES512 token is refused as an unsupported algorithm (go-spiffe accepts both).
+//! - A JWK of unknown `kty` is skipped instead of failing the whole JWKS ([`Jwks::parse`]).
+//! - PS* signatures need a salt as long as the hash (RFC 7518 §3.5); Go verifies any length.
+//! - Base64url must be canonical: no padding, no non-zero unused bits.
+//! - RSA keys must have 1024 to 8192 bits (Go 1.24+ also refuses fewer than 1024).
+//! - Error texts are go-spiffe's without the `jwtsvid: ` prefix.
 
 mod b64;
 mod bundle_file;
@@ -263,8 +270,9 @@ fn read_claims(members: &[(String, Value)]) -> Result<Claims, JwtError> {
     }
     let date = |name: &'static str| match json::member(members, name) {
         None => Ok(None),
-        // Truncation toward zero (saturating) as Go's int64(float64).
-        Some(Value::Number(n)) => Ok(Some(*n as i64)),
+        // Truncation toward zero as Go's int64(float64); Go's ParseFloat refuses what
+        // overflows a float64 (1e400), and so does this.
+        Some(Value::Number(n)) if n.is_finite() => Ok(Some(*n as i64)),
         Some(_) => Err(JwtError::WrongType(Part::Claims, name)),
     };
     let aud = match json::member(members, "aud") {

@@ -99,6 +99,7 @@ fn claim_and_header_checks_in_go_spiffe_order() {
         )))
     };
     assert_eq!(c(r#"{"sub":"x","exp":"1"}"#), wrong_type("exp"));
+    assert_eq!(c(r#"{"sub":"x","exp":1e400}"#), wrong_type("exp"));
     assert_eq!(c(r#"{"sub":1,"exp":1}"#), wrong_type("sub"));
     assert_eq!(c(r#"{"sub":"x","exp":1,"aud":[1]}"#), wrong_type("aud"));
     assert_eq!(c(r#"{"sub":"x","exp":1,"aud":{}}"#), wrong_type("aud"));
@@ -195,4 +196,20 @@ fn bundle_file_exact_bytes() {
         expected
     );
     assert_eq!(render_bundle_file(&BTreeMap::new()), b"{}");
+}
+
+#[test]
+fn mangled_jwks_never_panic() {
+    assert_eq!(Jwks::parse(BUNDLE).unwrap().keys().len(), 3);
+    for len in 0..BUNDLE.len() {
+        let _ = Jwks::parse(&BUNDLE[..len]);
+    }
+    for i in 0..BUNDLE.len() {
+        let mut flipped = BUNDLE.to_vec();
+        flipped[i] ^= 1 << (i % 8);
+        if let Ok(jwks) = Jwks::parse(&flipped) {
+            // Whatever still parses renders and parses again to the same keys.
+            assert_eq!(Jwks::parse(&jwks.to_json()), Ok(jwks));
+        }
+    }
 }

@@ -253,42 +253,29 @@ fn check_signature(tok: &Token<'_>, key: &Key) -> Result<(), KeyProblem> {
     let input = tok.signing_input.as_bytes();
     let sig = tok.signature.as_slice();
     let alg = tok.header.alg;
-    let valid = match (alg, key) {
-        (
-            Algorithm::Es256,
-            Key::Ec {
-                curve: Curve::P256,
-                point,
-            },
-        ) => {
-            // JWS ECDSA signatures are R || S (RFC 7518 §3.4), not DER.
+    // JWS ECDSA signatures are R || S (RFC 7518 §3.4), not DER; `from_slice` wants exactly
+    // twice the coordinate size. `from_sec1_bytes` cannot fail: the point was checked when
+    // the JWKS was read.
+    let valid = match (key, alg) {
+        (Key::Ec { curve, point }, Algorithm::Es256) if *curve == Curve::P256 => {
             let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point);
             let sig = p256::ecdsa::Signature::from_slice(sig);
             matches!((key, sig), (Ok(k), Ok(s)) if k.verify(input, &s).is_ok())
         }
-        (
-            Algorithm::Es384,
-            Key::Ec {
-                curve: Curve::P384,
-                point,
-            },
-        ) => {
+        (Key::Ec { curve, point }, Algorithm::Es384) if *curve == Curve::P384 => {
             let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(point);
             let sig = p384::ecdsa::Signature::from_slice(sig);
             matches!((key, sig), (Ok(k), Ok(s)) if k.verify(input, &s).is_ok())
         }
-        (Algorithm::Es256 | Algorithm::Es384, _) | (_, Key::Ec { .. }) => {
+        (Key::Ec { .. }, _) | (_, Algorithm::Es256 | Algorithm::Es384) => {
             return Err(KeyProblem::Mismatch);
         }
-        (_, Key::Rsa { n, e }) => {
-            let key = RsaPublicKey::new_with_max_size(
-                BigUint::from_bytes_be(n),
-                BigUint::from_bytes_be(e),
-                MAX_RSA_BITS,
-            )
-            .ok()
-            .filter(|k| k.n().bits() >= MIN_RSA_BITS)
-            .ok_or(KeyProblem::Unsupported)?;
+        (Key::Rsa { n, e }, _) => {
+            let (n, e) = (BigUint::from_bytes_be(n), BigUint::from_bytes_be(e));
+            let key = RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
+                .ok()
+                .filter(|k| k.n().bits() >= MIN_RSA_BITS)
+                .ok_or(KeyProblem::Unsupported)?;
             match alg {
                 Algorithm::Rs256 | Algorithm::Ps256 => rsa_check::<Sha256>(&key, alg, input, sig),
                 Algorithm::Rs384 | Algorithm::Ps384 => rsa_check::<Sha384>(&key, alg, input, sig),
@@ -296,11 +283,7 @@ fn check_signature(tok: &Token<'_>, key: &Key) -> Result<(), KeyProblem> {
             }
         }
     };
-    if valid {
-        Ok(())
-    } else {
-        Err(KeyProblem::Signature)
-    }
+    valid.then_some(()).ok_or(KeyProblem::Signature)
 }
 
 /// RSASSA-PKCS1-v1_5 (RS*) or RSASSA-PSS with a salt as long as the hash (PS*, RFC 7518
