@@ -140,7 +140,9 @@ pub fn signal_process(pid: u32, renew_signal: &str) -> Result<(), ChildError> {
     let signal = signal_number(renew_signal)
         .and_then(Signal::from_named_raw)
         .ok_or_else(|| ChildError::UnknownSignal(renew_signal.to_owned()))?;
-    send(pid, signal).map_err(|e| ChildError::Signal(renew_signal.to_owned(), e))
+    send(pid, signal).map_err(|e| ChildError::Signal(renew_signal.to_owned(), e))?;
+    info!(pid = pid, signal = renew_signal; "Signalled process");
+    Ok(())
 }
 
 fn send(pid: u32, signal: Signal) -> std::io::Result<()> {
@@ -151,6 +153,11 @@ fn send(pid: u32, signal: Signal) -> std::io::Result<()> {
     kill_process(pid, signal).map_err(std::io::Error::from)
 }
 
+/// A clean exit is news; any other is a warning.
 fn log_exit(pid: u32, status: ExitStatus) {
-    info!(pid = pid, status = status.to_string(); "Process exited");
+    if status.success() {
+        info!(pid = pid, status = status.to_string(); "Process exited");
+    } else {
+        warn!(pid = pid, status = status.to_string(); "Process exited");
+    }
 }

@@ -43,8 +43,12 @@ pub struct X509Files {
 pub struct Plan {
     /// The agent's Unix socket.
     pub socket: PathBuf,
-    /// The X.509 outputs.
-    pub x509: X509Files,
+    /// The X.509 outputs, if configured.
+    pub x509: Option<X509Files>,
+    /// The JWT bundle file and its mode, if configured.
+    pub jwt_bundle: Option<(String, u32)>,
+    /// The file and mode of each `jwt_svids` entry.
+    pub jwt_svids: Vec<(String, u32)>,
     /// `pid_file_name` and the `renew_signal` to send to its process.
     pub pid_file: Option<(String, String)>,
 }
@@ -148,11 +152,27 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                     }
                 }
                 Action::WriteX509(rendered) => {
-                    let ok = write_x509(&plan.x509, &rendered);
+                    let ok = plan.x509.as_ref().is_some_and(|p| write_x509(p, &rendered));
                     if ok && !one_shot {
                         child.on_update();
                     }
                     session.written(clock.now(), unix_ms(), Sub::X509, ok);
+                }
+                Action::WriteJwtBundle(data) => {
+                    let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
+                        write_one(path, &data, *mode, "JWT bundle updated", |e| {
+                            error!("Error writing JWT Bundle to disk: {e}");
+                        })
+                    });
+                    session.written(clock.now(), unix_ms(), Sub::JwtBundles, ok);
+                }
+                Action::WriteJwtSvid { index, token } => {
+                    let ok = plan.jwt_svids.get(index).is_some_and(|(path, mode)| {
+                        write_one(path, token.as_bytes(), *mode, "JWT SVID updated", |e| {
+                            error!("Unable to update JWT SVID: {e}");
+                        })
+                    });
+                    session.written(clock.now(), unix_ms(), Sub::JwtSvid(index), ok);
                 }
                 Action::SignalPidFile { .. } => {
                     let result = plan
@@ -278,7 +298,18 @@ fn write_x509(paths: &X509Files, rendered: &Rendered) -> bool {
     ]);
     match written {
         Ok(()) => {
-            info!("X.509 certificates updated");
+            let files = [&paths.svid, &paths.key, &paths.bundle]
+                .map(String::as_str)
+                .join(",");
+            let not_after = u64::try_from(rendered.not_after)
+                .map_or_else(|_| rendered.not_after.to_string(), crate::logger::rfc3339);
+            info!(
+                files = files,
+                not_after = not_after,
+                serial = rendered.serial.as_str(),
+                spiffe_id = rendered.spiffe_id.as_str();
+                "X.509 certificates updated"
+            );
             true
         }
         Err(e) => {
@@ -290,6 +321,26 @@ fn write_x509(paths: &X509Files, rendered: &Rendered) -> bool {
 
 /// Logs what the session reports, with upstream's messages; the last connection and pid-file
 /// errors are the driver's, so they come along.
+/// Writes one file atomically; logs `done` or hands the error to `failed`.
+fn write_one(
+    path: &str,
+    data: &[u8],
+    mode: u32,
+    done: &str,
+    failed: impl FnOnce(&files::WriteError),
+) -> bool {
+    match files::write_set(&[Output { path, data, mode }]) {
+        Ok(()) => {
+            info!(file = path; "{done}");
+            true
+        }
+        Err(e) => {
+            failed(&e);
+            false
+        }
+    }
+}
+
 fn log_report(
     report: &Report,
     one_shot: bool,
@@ -297,9 +348,18 @@ fn log_report(
     last_pid_error: Option<&PidFileError>,
 ) {
     match report {
-        Report::CallFailed { status, .. } => {
-            error!("Error while watching x509 context: {}", rpc_error(status));
+        Report::CallFailed { sub, status, .. } => {
+            let status = rpc_error(status);
+            match sub {
+                Sub::X509 => error!("Error while watching x509 context: {status}"),
+                Sub::JwtBundles => error!("Error while watching JWT bundles: {status}"),
+                Sub::JwtSvid(_) => error!("Unable to fetch JWT SVID: {status}"),
+            }
         }
+        Report::JwtRejected { sub, error, .. } => match sub {
+            Sub::JwtSvid(_) => error!("Unable to parse or validate token: {error}"),
+            _ => error!("Error while watching JWT bundles: {error}"),
+        },
         Report::BadMessage { error, .. } => error!("Error while watching x509 context: {error}"),
         Report::Rejected(e) => log_rejected(e),
         Report::ConnectionFailed(e) => {
@@ -331,6 +391,7 @@ fn log_report(
             error!(attempts = attempts, error = e; "Unable to signal PID file");
         }
         Report::Retrying {
+            sub,
             attempt,
             delay,
             after,
@@ -343,7 +404,7 @@ fn log_report(
                 attempt = attempt,
                 error = error,
                 retry_in = format!("{delay:?}");
-                "Error fetching x509 certificates"
+                "{}", fetch_failure(sub.unwrap_or(Sub::X509))
             );
         }
     }
@@ -370,7 +431,28 @@ pub fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> String {
         }
         Fatal::BadMessage(e) => e.to_string(),
         Fatal::Rejected(e) => e.to_string(),
-        Fatal::WriteFailed(_) => "unable to write the X.509 files".into(),
+        Fatal::JwtRejected(_, e) => e.to_string(),
+        Fatal::WriteFailed(Sub::X509) => "unable to write the X.509 files".into(),
+        Fatal::WriteFailed(Sub::JwtBundles) => "unable to write the JWT bundle file".into(),
+        Fatal::WriteFailed(Sub::JwtSvid(_)) => "unable to write the JWT SVID file".into(),
+    }
+}
+
+/// Upstream's one-shot error message for the output a fatal failure belongs to.
+pub fn one_shot_failure(fatal: &Fatal) -> &'static str {
+    let sub = match fatal {
+        Fatal::Status { sub, .. } | Fatal::JwtRejected(sub, _) | Fatal::WriteFailed(sub) => *sub,
+        _ => Sub::X509,
+    };
+    fetch_failure(sub)
+}
+
+/// Upstream's one-shot error message for a failure to fetch `sub`.
+fn fetch_failure(sub: Sub) -> &'static str {
+    match sub {
+        Sub::X509 => "Error fetching x509 certificates",
+        Sub::JwtBundles => "Error fetching JWT bundle",
+        Sub::JwtSvid(_) => "Error fetching JWT SVIDs",
     }
 }
 

@@ -101,7 +101,8 @@ fn push_value(out: &mut String, value: &str) {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (civil-from-days, proleptic Gregorian).
-fn rfc3339(unix_secs: u64) -> String {
+/// `unix_secs` as RFC 3339 in UTC, as the log lines print time.
+pub fn rfc3339(unix_secs: u64) -> String {
     let days = (unix_secs / 86_400) as i64;
     let rem = unix_secs % 86_400;
     let z = days + 719_468;

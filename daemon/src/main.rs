@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use log::{error, info, warn};
 use svid_core::config::{self, Validated};
-use svid_core::workload::{ClientConfig, SessionConfig, X509Options};
+use svid_core::workload::{ClientConfig, JwtSvidOptions, SessionConfig, X509Options};
 
 use crate::child::Process;
 use crate::driver::{Outcome, Plan, X509Files};
@@ -101,10 +101,17 @@ fn run(cfg: &Validated) -> ExitCode {
         }
     };
     let c = cfg.config();
+    info!(agent_address = c.agent_address.as_str(); "Using the Workload API");
+    check_cert_dir(&c.cert_dir);
     let mut child = Process::new(&c.cmd, &c.cmd_args, &c.renew_signal);
     if cfg.daemon_mode() {
         info!("Launching daemon");
-        info!("Watching for X509 Context");
+        if plan.x509.is_some() {
+            info!("Watching for X509 Context");
+        }
+        if plan.jwt_bundle.is_some() {
+            info!("Watching for JWT Bundles");
+        }
     } else {
         info!("Daemon mode disabled");
     }
@@ -114,7 +121,15 @@ fn run(cfg: &Validated) -> ExitCode {
     }
     match outcome {
         Outcome::Done => {
-            info!("Successfully fetched x509 certificates");
+            if plan.x509.is_some() {
+                info!("Successfully fetched x509 certificates");
+            }
+            if plan.jwt_bundle.is_some() {
+                info!("Successfully fetched JWT bundle");
+            }
+            if !plan.jwt_svids.is_empty() {
+                info!("Successfully fetched JWT SVIDs");
+            }
             ExitCode::SUCCESS
         }
         Outcome::Signalled(_) => ExitCode::SUCCESS,
@@ -125,11 +140,27 @@ fn run(cfg: &Validated) -> ExitCode {
         Outcome::Fatal { fatal, last_conn } => {
             let e = driver::fatal_error(&fatal, last_conn.as_ref());
             if !cfg.daemon_mode() {
-                error!(error = e.as_str(); "Error fetching x509 certificates");
+                error!(error = e.as_str(); "{}", driver::one_shot_failure(&fatal));
             }
             error!(error = e.as_str(); "Error starting spiffe-helper");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Says once, plainly, when `cert_dir` cannot take the files: every write would fail until
+/// it is fixed (the helper does not create it, as upstream does not).
+fn check_cert_dir(cert_dir: &str) {
+    let dir = if cert_dir.is_empty() { "." } else { cert_dir };
+    let problem = match std::fs::metadata(dir) {
+        Err(e) => Some(e.to_string()),
+        Ok(meta) if !meta.is_dir() => Some("not a directory".into()),
+        Ok(_) => rustix::fs::access(dir, rustix::fs::Access::WRITE_OK)
+            .err()
+            .map(|e| std::io::Error::from(e).to_string()),
+    };
+    if let Some(problem) = problem {
+        error!(cert_dir = dir, error = problem; "cert_dir cannot be written; every write will fail until it is fixed");
     }
 }
 
@@ -138,8 +169,6 @@ fn run(cfg: &Validated) -> ExitCode {
 enum PlanError {
     /// A key whose feature is not implemented yet.
     Unsupported(&'static str),
-    /// No X.509 outputs: nothing to do.
-    NoX509,
     /// `agent_address` names no Unix socket.
     Address(config::AddressError),
 }
@@ -151,9 +180,6 @@ impl std::fmt::Display for PlanError {
                 f,
                 "'{key}' is not supported by this version of spiffe-helper-rs yet"
             ),
-            Self::NoX509 => {
-                f.write_str("'svid_file_name' must be set: this version writes X.509 files only")
-            }
             Self::Address(e) => write!(f, "{e}"),
         }
     }
@@ -164,27 +190,27 @@ impl std::fmt::Display for PlanError {
 /// silently ignoring them.
 fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
     let c = cfg.config();
-    let unsupported = [
-        (!c.jwt_svids.is_empty(), "jwt_svids"),
-        (!c.jwt_bundle_file_name.is_empty(), "jwt_bundle_file_name"),
-        (c.health_checks.listener_enabled, "health_checks"),
-    ];
-    if let Some((_, key)) = unsupported.iter().find(|(set, _)| *set) {
-        return Err(PlanError::Unsupported(key));
-    }
-    if !cfg.x509_enabled() {
-        return Err(PlanError::NoX509);
+    if c.health_checks.listener_enabled {
+        return Err(PlanError::Unsupported("health_checks"));
     }
     let socket = config::socket_path(&c.agent_address).map_err(PlanError::Address)?;
+    let join = |name: &str| config::join_path(&c.cert_dir, name);
     let plan = Plan {
         socket: PathBuf::from(socket),
-        x509: X509Files {
-            svid: config::join_path(&c.cert_dir, &c.svid_file_name),
-            key: config::join_path(&c.cert_dir, &c.svid_key_file_name),
-            bundle: config::join_path(&c.cert_dir, &c.svid_bundle_file_name),
+        x509: cfg.x509_enabled().then(|| X509Files {
+            svid: join(&c.svid_file_name),
+            key: join(&c.svid_key_file_name),
+            bundle: join(&c.svid_bundle_file_name),
             cert_mode: cfg.cert_file_mode(),
             key_mode: cfg.key_file_mode(),
-        },
+        }),
+        jwt_bundle: (!c.jwt_bundle_file_name.is_empty())
+            .then(|| (join(&c.jwt_bundle_file_name), cfg.jwt_bundle_file_mode())),
+        jwt_svids: c
+            .jwt_svids
+            .iter()
+            .map(|j| (join(&j.jwt_svid_file_name), cfg.jwt_svid_file_mode()))
+            .collect(),
         pid_file: (!c.pid_file_name.is_empty())
             .then(|| (c.pid_file_name.clone(), c.renew_signal.clone())),
     };
@@ -194,12 +220,21 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             ..ClientConfig::default()
         },
         one_shot: !cfg.daemon_mode(),
-        x509: Some(X509Options {
-            hint: c.hint.clone(),
+        hint: c.hint.clone(),
+        x509: cfg.x509_enabled().then_some(X509Options {
             add_intermediates_to_bundle: c.add_intermediates_to_bundle,
             include_federated_domains: c.include_federated_domains,
             omit_expired: c.omit_expired,
         }),
+        jwt_bundle: !c.jwt_bundle_file_name.is_empty(),
+        jwt_svids: c
+            .jwt_svids
+            .iter()
+            .map(|j| JwtSvidOptions {
+                audience: j.jwt_audience.clone(),
+                extra_audiences: j.jwt_extra_audiences.clone(),
+            })
+            .collect(),
         pid_file: !c.pid_file_name.is_empty(),
     };
     Ok((plan, session))

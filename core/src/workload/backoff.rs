@@ -16,6 +16,8 @@ pub enum Schedule {
     Linear,
     /// Upstream's one-shot mode: 10 attempts, waiting 10 ms × 5^k between them.
     OneShot,
+    /// Upstream's JWT-SVID refresh after a failure: 1, 2, 4, 8, 16, 32 s, then 60 s.
+    Exponential,
     /// Upstream's pid-file signalling: 10 attempts, waiting 100 ms × 2^k between them.
     PidFile,
 }
@@ -37,6 +39,9 @@ impl Backoff {
         let delay = match self.schedule {
             Schedule::Linear => {
                 Duration::from_secs(u64::from(self.attempt.saturating_add(1).min(30)))
+            }
+            Schedule::Exponential => {
+                Duration::from_secs(1u64.checked_shl(self.attempt).map_or(60, |d| d.min(60)))
             }
             Schedule::OneShot if self.attempt < RETRIES => {
                 Duration::from_millis(10 * 5u64.pow(self.attempt))
@@ -88,6 +93,14 @@ mod tests {
             [10, 50, 250, 1250, 6250, 31250, 156_250, 781_250, 3_906_250]
         );
         assert_eq!(b.next_delay(), None);
+    }
+
+    #[test]
+    fn jwt_refresh_schedule_is_upstreams() {
+        let mut b = Backoff::new(Schedule::Exponential);
+        let secs: Vec<u64> = (0..70).map(|_| b.next_delay().unwrap().as_secs()).collect();
+        assert_eq!(&secs[..8], &[1, 2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(secs[69], 60);
     }
 
     #[test]

@@ -211,6 +211,18 @@ pub fn not_after(cert_der: &[u8]) -> Result<i64, SvidError> {
     Ok(unix_seconds(&cert))
 }
 
+/// The serial number of a DER certificate in upper-case hex, as `openssl x509 -serial`
+/// prints it (RFC 5280 §4.1.2.2).
+pub fn serial_hex(cert_der: &[u8]) -> Result<String, SvidError> {
+    let cert = Certificate::from_der(cert_der)
+        .map_err(|error| SvidError::Certificate { index: 0, error })?;
+    let mut hex = String::new();
+    for b in cert.tbs_certificate().serial_number().as_bytes() {
+        hex.push_str(&alloc::format!("{b:02X}"));
+    }
+    Ok(hex)
+}
+
 /// NotAfter of a decoded certificate as Unix seconds.
 fn unix_seconds(cert: &Certificate) -> i64 {
     let secs = cert

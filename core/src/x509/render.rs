@@ -45,6 +45,8 @@ pub struct Rendered {
     pub bundle_pem: Vec<u8>,
     /// NotAfter of the chosen leaf, Unix seconds.
     pub not_after: i64,
+    /// Serial number of the chosen leaf, upper-case hex.
+    pub serial: String,
 }
 
 impl fmt::Debug for Rendered {
@@ -56,6 +58,7 @@ impl fmt::Debug for Rendered {
             .field("svid_pem", &self.svid_pem.len())
             .field("bundle_pem", &self.bundle_pem.len())
             .field("not_after", &self.not_after)
+            .field("serial", &self.serial)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +206,11 @@ pub fn render(
         key_pem,
         bundle_pem: encode_certs(bundle_certs.iter().copied().filter(keep)),
         not_after: leaf_not_after,
+        serial: chosen
+            .certs
+            .first()
+            .and_then(|leaf| super::serial_hex(leaf).ok())
+            .unwrap_or_default(),
     })
 }
 

@@ -24,25 +24,24 @@ impl Session {
         now: Instant,
         bundles: BTreeMap<String, Vec<u8>>,
     ) {
-        let mut keys = BTreeMap::new();
-        for (td, jwks) in &bundles {
-            match jwt::Jwks::parse(jwks) {
-                Ok(set) => {
-                    keys.insert(td.clone(), set);
-                }
-                Err(e) => return self.jwt_rejected(i, now, JwtRejection::BadJwks(td.clone(), e)),
-            }
-        }
+        let entries = bundles.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+        let keys = match jwt::parse_bundles(entries) {
+            Ok(keys) => keys,
+            Err(e) => return self.jwt_rejected(i, now, JwtRejection::BadBundles(e)),
+        };
+        let file = self
+            .config
+            .jwt_bundle
+            .then(|| jwt::render_bundle_file(&keys));
         self.jwt_bundles = Some(keys);
         for row in &mut self.rows {
             if row.state == State::WaitBundles {
                 row.state = State::Idle;
             }
         }
-        if self.config.jwt_bundle {
+        if let Some(file) = file {
             self.rows[i].pending = Some(i64::MAX);
-            self.actions
-                .push_back(Action::WriteJwtBundle(jwt::render_bundle_file(&bundles)));
+            self.actions.push_back(Action::WriteJwtBundle(file));
         } else if self.config.one_shot {
             // Opened only to verify the JWT-SVIDs: its work is done.
             self.output_done(i);
@@ -51,7 +50,13 @@ impl Session {
 
     /// The FetchJWTSVID response of row `i`: pick the token by hint, verify it against the
     /// JWT bundle, write it.
-    pub(super) fn on_jwt_svid(&mut self, i: usize, now: Instant, unix_ms: i64, svids: Vec<Jwtsvid>) {
+    pub(super) fn on_jwt_svid(
+        &mut self,
+        i: usize,
+        now: Instant,
+        unix_ms: i64,
+        svids: Vec<Jwtsvid>,
+    ) {
         let Sub::JwtSvid(n) = self.rows[i].sub else {
             return;
         };
@@ -63,13 +68,14 @@ impl Session {
             return self.jwt_rejected(i, now, JwtRejection::HintNotFound);
         };
         let empty = BTreeMap::new();
+        // Rows open only once bundles have arrived; an empty set fails as "no bundle".
         let bundles = self.jwt_bundles.as_ref().unwrap_or(&empty);
         let audience = &self.config.jwt_svids[n].audience;
         match jwt::verify(&chosen.svid, bundles, audience, unix_ms.div_euclid(1000)) {
-            Ok(claims) => {
+            Ok(svid) => {
                 let row = &mut self.rows[i];
                 row.state = State::Writing;
-                row.pending = Some(claims.exp);
+                row.pending = Some(svid.expiry);
                 self.actions.push_back(Action::WriteJwtSvid {
                     index: n,
                     token: chosen.svid,

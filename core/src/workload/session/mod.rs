@@ -15,8 +15,10 @@
 //! each write back with [`Session::written`]. Time enters only as arguments: a monotonic
 //! [`Instant`] and the wall clock in Unix milliseconds.
 
+mod jwt_rows;
+
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -25,14 +27,15 @@ use super::backoff::{Backoff, Schedule};
 use super::{Client, ClientConfig, Error, Event};
 use crate::grpc::{Code, Status};
 use crate::h2::{self, StreamId};
+use crate::jwt;
+use crate::spiffe_id::TrustDomain;
 use crate::time::{Instant, earliest};
 use crate::x509::{self, RenderError, RenderOptions, Rendered};
 
-/// The `helper.conf` settings that shape the X.509 files (owned [`RenderOptions`]).
+/// The `helper.conf` settings that shape the X.509 files (with the session's `hint`, a
+/// [`RenderOptions`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct X509Options {
-    /// `hint`.
-    pub hint: String,
     /// `add_intermediates_to_bundle`.
     pub add_intermediates_to_bundle: bool,
     /// `include_federated_domains`.
@@ -42,9 +45,9 @@ pub struct X509Options {
 }
 
 impl X509Options {
-    fn render_options(&self) -> RenderOptions<'_> {
+    fn render_options<'a>(&self, hint: &'a str) -> RenderOptions<'a> {
         RenderOptions {
-            hint: &self.hint,
+            hint,
             add_intermediates_to_bundle: self.add_intermediates_to_bundle,
             include_federated_domains: self.include_federated_domains,
             omit_expired: self.omit_expired,
@@ -60,11 +63,26 @@ pub struct SessionConfig {
     /// One-shot mode: end with [`Exit::Done`] once every output is written; retry on
     /// upstream's short schedule and give up when it runs out.
     pub one_shot: bool,
+    /// `hint`: which SVID (X.509) and which token (JWT) to write; empty picks the first.
+    pub hint: String,
     /// The X.509 files, if configured.
     pub x509: Option<X509Options>,
+    /// `jwt_bundle_file_name` is set: write the JWT bundles on every FetchJWTBundles message.
+    pub jwt_bundle: bool,
+    /// `jwt_svids`: one FetchJWTSVID row each, refreshed from its token's own lifetime.
+    pub jwt_svids: Vec<JwtSvidOptions>,
     /// `pid_file_name` is set: after each X.509 write (daemon mode), signal the process it
     /// names, retrying on upstream's schedule.
     pub pid_file: bool,
+}
+
+/// One `jwt_svids` entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JwtSvidOptions {
+    /// `jwt_audience`: the audience the token must carry.
+    pub audience: String,
+    /// `jwt_extra_audiences`: more audiences to ask for.
+    pub extra_audiences: Vec<String>,
 }
 
 /// A kind of subscription: one row of the session's table.
@@ -72,6 +90,10 @@ pub struct SessionConfig {
 pub enum Sub {
     /// The FetchX509SVID watch.
     X509,
+    /// The FetchJWTBundles watch (opened for the bundle file and to verify JWT-SVIDs).
+    JwtBundles,
+    /// The FetchJWTSVID call of `jwt_svids[n]`, repeated to refresh the token.
+    JwtSvid(usize),
 }
 
 /// What the driver must do.
@@ -84,6 +106,15 @@ pub enum Action {
     Disconnect,
     /// Write this X.509 set, then report [`Session::written`].
     WriteX509(Box<Rendered>),
+    /// Write the JWT bundle file (upstream's format), then report [`Session::written`].
+    WriteJwtBundle(Vec<u8>),
+    /// Write the token of `jwt_svids[index]` (no newline), then report [`Session::written`].
+    WriteJwtSvid {
+        /// Which `jwt_svids` entry.
+        index: usize,
+        /// The compact JWS, verified against the JWT bundle.
+        token: String,
+    },
     /// Read the pid file and send `renew_signal` to that process, then report
     /// [`Session::pid_signalled`]. `attempt` counts from 1.
     SignalPidFile {
@@ -118,6 +149,15 @@ pub enum Report {
     },
     /// An X.509 message that cannot be used was dropped; the files stay.
     Rejected(RenderError),
+    /// A JWT message (bundle or token) that cannot be used was dropped; the file stays.
+    JwtRejected {
+        /// Which subscription.
+        sub: Sub,
+        /// Why.
+        error: JwtRejection,
+        /// When it is asked for again (JWT-SVIDs), or `None` (bundles: the next message).
+        retry_in: Option<Duration>,
+    },
     /// The session dropped the connection: HTTP/2 error, handshake or PING timeout, or GOAWAY.
     ConnectionFailed(Error),
     /// No update came for most of the SVID's remaining life: the session asked again.
@@ -139,6 +179,8 @@ pub enum Report {
     },
     /// One-shot mode: a retryable failure, retried after `delay` (attempt counts from 1).
     Retrying {
+        /// The output being fetched (`None`: the connection, for all of them).
+        sub: Option<Sub>,
         /// Which retry this is.
         attempt: u32,
         /// When.
@@ -192,8 +234,32 @@ pub enum Fatal {
     BadMessage(Error),
     /// One-shot mode: the X.509 message could not be used.
     Rejected(RenderError),
+    /// One-shot mode: the JWT bundle or token could not be used.
+    JwtRejected(Sub, JwtRejection),
     /// One-shot mode: the files could not be written.
     WriteFailed(Sub),
+}
+
+/// Why a JWT bundle or token was not written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JwtRejection {
+    /// No token matches `hint` (upstream: `failed to find the hinted JWT SVID`), or the
+    /// response holds no token.
+    HintNotFound,
+    /// The token failed verification against the JWT bundle.
+    Invalid(jwt::VerifyError),
+    /// The JWT bundles could not be read (one bad entry refuses the message, as go-spiffe).
+    BadBundles(jwt::BundlesError),
+}
+
+impl core::fmt::Display for JwtRejection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::HintNotFound => f.write_str("failed to find the hinted JWT SVID"),
+            Self::Invalid(e) => write!(f, "{e}"),
+            Self::BadBundles(e) => write!(f, "{e}"),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,6 +270,12 @@ enum State {
     Queued,
     Open(StreamId),
     Backoff(Instant),
+    /// A JWT-SVID row waiting for the first JWT bundle to verify its token with.
+    WaitBundles,
+    /// A JWT-SVID row whose token is being written.
+    Writing,
+    /// A JWT-SVID row whose token is fresh until this refresh instant.
+    Refresh(Instant),
     /// One-shot mode: written.
     Done,
 }
@@ -228,9 +300,15 @@ struct Row {
     state: State,
     backoff: Backoff,
     watch: Option<Watch>,
-    /// NotAfter of the rendered update waiting for [`Session::written`].
+    /// The output waiting for [`Session::written`]: its expiry, Unix seconds (`i64::MAX`
+    /// for the JWT bundle, which has none).
     pending: Option<i64>,
+    /// Expiry of the output on disk, Unix seconds (`i64::MAX`: none).
+    on_disk_until: Option<i64>,
 }
+
+/// How long the agent connection may be down before the helper stops reporting ready.
+pub const READY_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
 enum Conn {
@@ -253,7 +331,13 @@ pub struct Session {
     /// A connection being given up, kept until its last bytes (GOAWAY, RST_STREAM) are sent.
     closing: Option<Box<Client>>,
     conn_backoff: Backoff,
+    /// Since when the helper has had no working agent connection (`None` once the agent has
+    /// spoken on the current one).
+    down_since: Option<Instant>,
     rows: Vec<Row>,
+    /// The JWT bundles last received, by trust domain as the agent names them, for verifying
+    /// JWT-SVIDs.
+    jwt_bundles: Option<BTreeMap<TrustDomain, jwt::Jwks>>,
     /// The pid-file signalling in progress: its schedule and when to try again.
     pid: Option<(Backoff, Option<Instant>)>,
     actions: VecDeque<Action>,
@@ -268,15 +352,32 @@ impl Session {
         } else {
             Schedule::Linear
         };
-        let rows = config
+        let jwt_schedule = if config.one_shot {
+            Schedule::OneShot
+        } else {
+            Schedule::Exponential
+        };
+        let x509 = config
             .x509
             .iter()
-            .map(|_| Row {
-                sub: Sub::X509,
-                state: State::Idle,
+            .map(|_| (Sub::X509, State::Idle, schedule));
+        let bundles = (config.jwt_bundle || !config.jwt_svids.is_empty()).then_some((
+            Sub::JwtBundles,
+            State::Idle,
+            schedule,
+        ));
+        let svids = (0..config.jwt_svids.len())
+            .map(|i| (Sub::JwtSvid(i), State::WaitBundles, jwt_schedule));
+        let rows = x509
+            .chain(bundles)
+            .chain(svids)
+            .map(|(sub, state, schedule)| Row {
+                sub,
+                state,
                 backoff: Backoff::new(schedule),
                 watch: None,
                 pending: None,
+                on_disk_until: None,
             })
             .collect();
         let mut session = Session {
@@ -284,7 +385,9 @@ impl Session {
             conn: Conn::Dialing,
             closing: None,
             conn_backoff: Backoff::new(schedule),
+            down_since: None,
             rows,
+            jwt_bundles: None,
             pid: None,
             actions: VecDeque::new(),
             exited: false,
@@ -322,6 +425,10 @@ impl Session {
             return;
         };
         let result = client.recv(bytes);
+        if result.is_ok() {
+            // The agent speaks: the connection works.
+            self.down_since = None;
+        }
         self.drain_events(now, unix_ms, result.is_err());
         if let Err(e) = result {
             self.fail_connection(now, e, false);
@@ -347,7 +454,7 @@ impl Session {
             self.actions.push_back(Action::Dial);
         }
         for row in &mut self.rows {
-            if let State::Backoff(at) = row.state
+            if let State::Backoff(at) | State::Refresh(at) = row.state
                 && now >= at
             {
                 row.state = State::Idle;
@@ -366,20 +473,45 @@ impl Session {
         self.open_rows(now);
     }
 
-    /// The outcome of the write asked for by an [`Action::WriteX509`].
+    /// The outcome of the write asked for by an [`Action::WriteX509`],
+    /// [`Action::WriteJwtBundle`] or [`Action::WriteJwtSvid`].
     pub fn written(&mut self, now: Instant, unix_ms: i64, sub: Sub, ok: bool) {
         let Some(i) = self.rows.iter().position(|r| r.sub == sub) else {
             return;
         };
-        let Some(not_after) = self.rows[i].pending.take() else {
+        let Some(expiry) = self.rows[i].pending.take() else {
             return;
         };
-        if !ok {
-            if self.config.one_shot {
-                self.exit(Exit::Fatal(Fatal::WriteFailed(sub)));
-            }
+        if ok {
+            self.rows[i].on_disk_until = Some(expiry);
+        }
+        if !ok && self.config.one_shot {
+            self.exit(Exit::Fatal(Fatal::WriteFailed(sub)));
             return;
         }
+        match sub {
+            Sub::X509 if ok => self.x509_written(i, now, unix_ms, expiry),
+            Sub::JwtSvid(_) => self.jwt_svid_written(i, now, unix_ms, expiry, ok),
+            _ => {}
+        }
+        if ok && self.config.one_shot {
+            self.output_done(i);
+        }
+    }
+
+    /// One-shot mode: row `i` has its output; the run ends when every row has.
+    fn output_done(&mut self, i: usize) {
+        let row = &mut self.rows[i];
+        if let (State::Open(stream), Conn::Up(client)) = (row.state, &mut self.conn) {
+            client.cancel(stream);
+        }
+        row.state = State::Done;
+        if self.rows.iter().all(|r| r.state == State::Done) {
+            self.exit(Exit::Done);
+        }
+    }
+
+    fn x509_written(&mut self, i: usize, now: Instant, unix_ms: i64, not_after: i64) {
         let row = &mut self.rows[i];
         // Only a newer SVID ends a run of stalls; the same one again keeps backing off.
         let stalls = match row.watch {
@@ -393,21 +525,27 @@ impl Session {
             stalls,
             probed: false,
         });
-        if sub == Sub::X509 && self.config.pid_file && !self.config.one_shot {
+        if self.config.pid_file && !self.config.one_shot {
             // A fresh run of attempts, replacing one still retrying.
             self.pid = Some((Backoff::new(Schedule::PidFile), None));
             self.actions.push_back(Action::SignalPidFile { attempt: 1 });
         }
-        let row = &mut self.rows[i];
-        if self.config.one_shot {
-            if let (State::Open(stream), Conn::Up(client)) = (row.state, &mut self.conn) {
-                client.cancel(stream);
-            }
-            row.state = State::Done;
-            if self.rows.iter().all(|r| r.state == State::Done) {
-                self.exit(Exit::Done);
-            }
-        }
+    }
+
+    /// Whether some output on disk (X.509 leaf, JWT-SVID) has expired: readiness is false
+    /// then, whatever upstream's write statuses say (its issue #221).
+    pub fn files_expired(&self, unix_ms: i64) -> bool {
+        self.rows
+            .iter()
+            .filter_map(|r| r.on_disk_until)
+            .any(|until| until.saturating_mul(1000) <= unix_ms)
+    }
+
+    /// Whether the agent connection has been down for longer than [`READY_GRACE`]:
+    /// readiness is false then (upstream ignores the agent once written, its issue #221).
+    pub fn agent_lost(&self, now: Instant) -> bool {
+        self.down_since
+            .is_some_and(|since| now.saturating_duration_since(since) >= READY_GRACE)
     }
 
     /// The outcome of the attempt asked for by an [`Action::SignalPidFile`].
@@ -454,7 +592,7 @@ impl Session {
         }
         for row in &self.rows {
             match row.state {
-                State::Backoff(at) => next = earliest(next, Some(at)),
+                State::Backoff(at) | State::Refresh(at) => next = earliest(next, Some(at)),
                 State::Open(_) => next = earliest(next, row.watch.map(|w| w.deadline)),
                 _ => {}
             }
@@ -504,7 +642,7 @@ impl Session {
                     };
                     match x509::render(
                         &response,
-                        &options.render_options(),
+                        &options.render_options(&self.config.hint),
                         unix_ms.div_euclid(1000),
                     ) {
                         Ok(rendered) => {
@@ -516,6 +654,19 @@ impl Session {
                             self.exit(Exit::Fatal(Fatal::Rejected(e)));
                         }
                         Err(e) => self.report(Report::Rejected(e)),
+                    }
+                }
+                Event::JwtBundles { stream, response } => {
+                    if let Some(i) = self.row_of(stream) {
+                        self.conn_backoff.reset();
+                        self.rows[i].backoff.reset();
+                        self.on_jwt_bundles(i, now, response.bundles);
+                    }
+                }
+                Event::JwtSvid { stream, response } => {
+                    if let Some(i) = self.row_of(stream) {
+                        self.conn_backoff.reset();
+                        self.on_jwt_svid(i, now, unix_ms, response.svids);
                     }
                 }
                 Event::BadMessage { stream, error } => {
@@ -561,6 +712,7 @@ impl Session {
             let attempt = self.rows[i].backoff.attempts();
             let after = Failure::Status(status);
             self.report(Report::Retrying {
+                sub: Some(sub),
                 attempt,
                 delay,
                 after,
@@ -587,6 +739,7 @@ impl Session {
     /// Every row waits for a new connection, dialled after the connection backoff (at once
     /// when `immediate`).
     fn go_down(&mut self, now: Instant, immediate: bool) {
+        self.down_since.get_or_insert(now);
         for row in &mut self.rows {
             if matches!(row.state, State::Open(_) | State::Queued) {
                 row.state = State::Idle;
@@ -607,6 +760,7 @@ impl Session {
         if self.config.one_shot && !immediate {
             let attempt = self.conn_backoff.attempts();
             self.report(Report::Retrying {
+                sub: None,
                 attempt,
                 delay,
                 after: Failure::Connection,
@@ -630,6 +784,14 @@ impl Session {
             }
             let opened = match row.sub {
                 Sub::X509 => client.fetch_x509_svid(),
+                Sub::JwtBundles => client.fetch_jwt_bundles(),
+                Sub::JwtSvid(n) => {
+                    let entry = &self.config.jwt_svids[n];
+                    let audiences: Vec<&str> = core::iter::once(entry.audience.as_str())
+                        .chain(entry.extra_audiences.iter().map(String::as_str))
+                        .collect();
+                    client.fetch_jwt_svid(&audiences, "")
+                }
             };
             match opened {
                 Ok(stream) => row.state = State::Open(stream),

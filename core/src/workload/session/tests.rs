@@ -4,6 +4,7 @@
 //! ends, stall detection, PING and handshake deadlines, the server's stream limit, GOAWAY,
 //! and one-shot completion and retries.
 
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -65,6 +66,19 @@ fn x509_message(not_after: u64) -> Vec<u8> {
     body
 }
 
+/// A daemon-mode session writing the X.509 files only.
+fn x509_only() -> SessionConfig {
+    SessionConfig {
+        client: ClientConfig::default(),
+        one_shot: false,
+        hint: String::new(),
+        x509: Some(X509Options::default()),
+        jwt_bundle: false,
+        jwt_svids: Vec::new(),
+        pid_file: false,
+    }
+}
+
 /// What the driver saw, action by action.
 #[derive(Default)]
 struct Seen {
@@ -73,6 +87,10 @@ struct Seen {
     /// The last bytes sent on connections before they were closed.
     goodbye: Vec<u8>,
     writes: Vec<i64>,
+    /// JWT bundle files written.
+    jwt_bundles: Vec<Vec<u8>>,
+    /// JWT-SVID files written: entry, token, when.
+    jwt_tokens: Vec<(usize, String, Instant)>,
     reports: Vec<Report>,
     /// Pid-file attempts, with the simulated time each was asked for.
     pid_attempts: Vec<(u32, Instant)>,
@@ -92,10 +110,8 @@ struct Sim {
 impl Sim {
     fn new(one_shot: bool) -> Sim {
         Sim::with(SessionConfig {
-            client: ClientConfig::default(),
             one_shot,
-            x509: Some(X509Options::default()),
-            pid_file: false,
+            ..x509_only()
         })
     }
 
@@ -125,6 +141,16 @@ impl Sim {
                     self.seen.writes.push(rendered.not_after - BASE_UNIX);
                     let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
                     self.session.written(now, unix, Sub::X509, ok);
+                }
+                Action::WriteJwtBundle(data) => {
+                    self.seen.jwt_bundles.push(data);
+                    let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
+                    self.session.written(now, unix, Sub::JwtBundles, ok);
+                }
+                Action::WriteJwtSvid { index, token } => {
+                    self.seen.jwt_tokens.push((index, token, self.now));
+                    let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
+                    self.session.written(now, unix, Sub::JwtSvid(index), ok);
                 }
                 Action::SignalPidFile { attempt } => {
                     self.seen.pid_attempts.push((attempt, self.now));
@@ -559,6 +585,7 @@ fn one_shot_retries_on_upstreams_schedule_then_gives_up() {
             break;
         }
         let Some(Report::Retrying {
+            sub: Some(Sub::X509),
             attempt,
             delay,
             after: Failure::Status(s),
@@ -591,6 +618,7 @@ fn one_shot_retries_an_unreachable_agent_and_a_failed_write_is_fatal() {
     assert_eq!(
         sim.take_reports(),
         [Report::Retrying {
+            sub: None,
             attempt: 1,
             delay: Duration::from_millis(10),
             after: Failure::Connection
@@ -629,10 +657,8 @@ fn a_failed_write_keeps_watching_the_svid_on_disk() {
 #[test]
 fn the_pid_file_is_retried_on_upstreams_schedule_without_blocking_updates() {
     let mut sim = Sim::with(SessionConfig {
-        client: ClientConfig::default(),
-        one_shot: false,
-        x509: Some(X509Options::default()),
         pid_file: true,
+        ..x509_only()
     });
     sim.connect();
     sim.pid_ok = false;
