@@ -1,6 +1,6 @@
 //! End-to-end tests of helper.conf options that shape the X.509 output (upstream-spiffe-helper.md
-//! §2.2, §3.5, §4.3) and of the agent-address forms DESIGN.md accepts, run through the real
-//! `spiffe-helper` binary. Build it first: `cargo build -p spiffe-helper`.
+//! §2.2, §3.5, §4.3), of the agent-address forms DESIGN.md accepts and of unreadable config
+//! files (§1.3: Go's wording of OS errors), run through the real `spiffe-helper` binary. Build it first: `cargo build -p spiffe-helper`.
 
 use std::os::unix::fs::PermissionsExt;
 use svid_tests::{
@@ -161,4 +161,47 @@ fn a_hint_that_matches_nothing_writes_nothing_and_starts_nothing() {
         "no file written"
     );
     assert!(!marker.exists(), "cmd must not run without files");
+}
+
+/// Runs the helper with `-config <config>` in a fresh directory holding `certs/` and waits
+/// for it to exit; returns its exit code and what it printed.
+fn run_with_config_path(config: &str) -> (Option<i32>, String) {
+    let (dir, _certs) = helper_dir();
+    let mut helper = Helper::start_in(dir, "", &["-config", config]);
+    let status = helper.wait_exit(PATIENCE).expect("the helper exits");
+    assert!(
+        helper.wait_for_log("failed to parse configuration", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    (status.code(), helper.logs())
+}
+
+#[test]
+fn a_missing_config_file_is_reported_in_go_words_and_exits_1() {
+    let (code, logs) = run_with_config_path("missing.conf");
+    assert_eq!(code, Some(1), "{logs}");
+    assert!(
+        logs.contains(
+            r#"level=error msg="failed to parse configuration" error="failed to parse \"missing.conf\": open missing.conf: no such file or directory""#
+        ),
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_directory_given_as_config_is_reported_in_go_words_and_exits_1() {
+    // Go's os.ReadFile opens a directory and fails at the first read.
+    let (code, logs) = run_with_config_path("certs");
+    assert_eq!(code, Some(1), "{logs}");
+    assert!(
+        logs.contains(r#"error="failed to parse \"certs\": read certs: is a directory""#),
+        "{logs}"
+    );
+    let (code, logs) = run_with_config_path("certs/../helper.conf/x");
+    assert_eq!(code, Some(1), "{logs}");
+    assert!(
+        logs.contains(": open certs/../helper.conf/x: not a directory\""),
+        "{logs}"
+    );
 }

@@ -76,6 +76,8 @@ pub enum ParseErrorKind {
     },
     /// A `\u` or `\U` escape that is not a Unicode scalar value.
     InvalidUnicodeEscape,
+    /// Bytes that are not UTF-8 (HCL v1's scanner reports them the same way).
+    InvalidUtf8,
     /// A `/* */` comment without its end.
     UnterminatedComment,
     /// A heredoc whose closing anchor line never comes.
@@ -138,6 +140,7 @@ impl fmt::Display for ParseErrorKind {
             Self::ControlCharInString => f.write_str("control character in string literal"),
             Self::InvalidEscape { found } => write!(f, "unknown escape sequence \\{found}"),
             Self::InvalidUnicodeEscape => f.write_str("invalid unicode escape sequence"),
+            Self::InvalidUtf8 => f.write_str("illegal UTF-8 encoding"),
             Self::UnterminatedComment => f.write_str("comment not terminated"),
             Self::UnterminatedHeredoc { anchor } => write!(f, "heredoc <<{anchor} not terminated"),
             Self::InvalidHeredocAnchor => {
