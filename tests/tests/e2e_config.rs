@@ -1,6 +1,7 @@
 //! End-to-end tests of helper.conf options that shape the X.509 output (upstream-spiffe-helper.md
-//! §2.2, §3.5, §4.3), of the agent-address forms DESIGN.md accepts and of unreadable config
-//! files (§1.3: Go's wording of OS errors), run through the real `spiffe-helper` binary. Build it first: `cargo build -p spiffe-helper`.
+//! §2.2, §3.5, §4.3), of the agent-address forms DESIGN.md accepts, of repeated keys and the
+//! `jwt_svids` block form as `hcl.Decode` reads them, and of unreadable config files (§1.3:
+//! Go's wording of OS errors), run through the real `spiffe-helper` binary. Build it first: `cargo build -p spiffe-helper`.
 
 use std::os::unix::fs::PermissionsExt;
 use svid_tests::{
@@ -204,4 +205,33 @@ fn a_directory_given_as_config_is_reported_in_go_words_and_exits_1() {
         logs.contains(": open certs/../helper.conf/x: not a directory\""),
         "{logs}"
     );
+}
+
+#[test]
+fn a_repeated_key_keeps_its_last_value_as_hcl_decode_does() {
+    let agent = DevAgent::start(&[]);
+    let (dir, certs) = helper_dir();
+    // x509_config names svid.pem first; the later lines win.
+    let extra = "svid_file_name = \"last.pem\"\ncert_file_mode = 0600\nCert_File_Mode = 0640";
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, extra), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    assert!(!certs.join("svid.pem").exists());
+    assert_eq!(file_mode(&certs.join("last.pem")).unwrap(), 0o640);
+}
+
+#[test]
+fn a_jwt_svids_block_is_one_entry_per_key_and_rejected_as_upstream() {
+    let (dir, certs) = helper_dir();
+    let block = "jwt_svids {\n  jwt_audience = \"aud\"\n  jwt_svid_file_name = \"a.jwt\"\n}";
+    let mut helper = Helper::start_in(dir, &x509_config("/nowhere.sock", &certs, block), &[]);
+    let status = helper.wait_exit(PATIENCE).expect("the helper exits");
+    assert!(
+        helper.wait_for_log(
+            "msg=\"invalid configuration\" error=\"'jwt_file_name' is required in 'jwt_svids'\"",
+            PATIENCE
+        ),
+        "{}",
+        helper.logs()
+    );
+    assert_eq!(status.code(), Some(1));
 }
