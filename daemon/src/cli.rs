@@ -23,10 +23,14 @@ pub enum Command {
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
-/// Upstream's usage text for program name `prog`.
+/// Where `helper.conf` is documented key by key.
+pub const CONFIG_KEYS_DOC: &str = "README.md, section \"Configuration keys\"";
+
+/// Upstream's usage text for program name `prog`, then one line pointing to the
+/// documentation of the configuration keys.
 pub fn usage(prog: &str) -> String {
     format!(
-        "Usage of {prog}:\n  -config string\n    \t<configFile> Configuration file path (default \"helper.conf\")\n  -daemon-mode\n    \tToggle running as a daemon to rotate X.509/JWT or just fetch and exit (default true)\n  -version\n    \tprint version\n"
+        "Usage of {prog}:\n  -config string\n    \t<configFile> Configuration file path (default \"helper.conf\")\n  -daemon-mode\n    \tToggle running as a daemon to rotate X.509/JWT or just fetch and exit (default true)\n  -version\n    \tprint version\nConfiguration file keys: see {CONFIG_KEYS_DOC} of spiffe-helper-rs.\n"
     )
 }
 
@@ -165,6 +169,26 @@ mod tests {
     fn parsing_stops_at_first_positional() {
         assert_eq!(run(&["x", "-bogus"]), config("helper.conf", None));
         assert_eq!(run(&["--", "-bogus"]), config("helper.conf", None));
+    }
+
+    #[test]
+    fn usage_is_upstreams_then_points_to_the_config_keys() {
+        let text = usage("spiffe-helper");
+        let (upstream, ours) = text
+            .split_once("  -version\n    \tprint version\n")
+            .unwrap();
+        assert!(upstream.starts_with("Usage of spiffe-helper:\n  -config string\n"));
+        assert_eq!(
+            ours,
+            "Configuration file keys: see README.md, section \"Configuration keys\" of spiffe-helper-rs.\n"
+        );
+    }
+
+    #[test]
+    fn the_readme_has_the_section_usage_points_to() {
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains("\n## Configuration keys\n"));
+        assert!(CONFIG_KEYS_DOC.contains("\"Configuration keys\""));
     }
 
     #[test]

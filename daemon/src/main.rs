@@ -11,6 +11,7 @@ mod driver;
 mod files;
 mod health;
 mod logger;
+mod oserror;
 mod pidfile;
 mod signals;
 
@@ -73,8 +74,14 @@ fn load(path: &str, daemon_flag: Option<bool>) -> Result<Validated, (&'static st
             format!("failed to parse \"{path}\": {e}"),
         )
     };
-    let text = std::fs::read_to_string(path).map_err(|e| parse_err(format!("open {path}: {e}")))?;
-    let parsed = config::parse(&text).map_err(|e| parse_err(e.to_string()))?;
+    // As Go's os.ReadFile: an open error, then a read error (a directory opens but cannot
+    // be read), each worded as Go's *fs.PathError.
+    let mut file =
+        std::fs::File::open(path).map_err(|e| parse_err(oserror::path_error("open", path, &e)))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes)
+        .map_err(|e| parse_err(oserror::path_error("read", path, &e)))?;
+    let parsed = config::parse_bytes(&bytes).map_err(|e| parse_err(e.to_string()))?;
     let env = std::env::var("SPIFFE_ENDPOINT_SOCKET").ok();
     let (validated, warnings) = parsed
         .validate(daemon_flag, env.as_deref())

@@ -1,6 +1,8 @@
 //! End-to-end tests of helper.conf options that shape the X.509 output (intermediates, federated
-//! bundles, file modes, hints) and of the agent-address forms the README lists, run through the
-//! real `spiffe-helper` binary. Build it first: `cargo build -p spiffe-helper`.
+//! bundles, file modes, hints), of the agent-address forms the README lists, of repeated keys
+//! and the `jwt_svids` block form as upstream's `hcl.Decode` reads them, and of unreadable
+//! config files (OS errors in Go's words), run through the real `spiffe-helper` binary. Build
+//! it first: `cargo build -p spiffe-helper`.
 
 use std::os::unix::fs::PermissionsExt;
 use svid_tests::{
@@ -161,4 +163,76 @@ fn a_hint_that_matches_nothing_writes_nothing_and_starts_nothing() {
         "no file written"
     );
     assert!(!marker.exists(), "cmd must not run without files");
+}
+
+/// Runs the helper with `-config <config>` in a fresh directory holding `certs/` and waits
+/// for it to exit; returns its exit code and what it printed.
+fn run_with_config_path(config: &str) -> (Option<i32>, String) {
+    let (dir, _certs) = helper_dir();
+    let mut helper = Helper::start_in(dir, "", &["-config", config]);
+    let status = helper.wait_exit(PATIENCE).expect("the helper exits");
+    assert!(
+        helper.wait_for_log("failed to parse configuration", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    (status.code(), helper.logs())
+}
+
+#[test]
+fn a_missing_config_file_is_reported_in_go_words_and_exits_1() {
+    let (code, logs) = run_with_config_path("missing.conf");
+    assert_eq!(code, Some(1), "{logs}");
+    assert!(
+        logs.contains(
+            r#"level=error msg="failed to parse configuration" error="failed to parse \"missing.conf\": open missing.conf: no such file or directory""#
+        ),
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_directory_given_as_config_is_reported_in_go_words_and_exits_1() {
+    // Go's os.ReadFile opens a directory and fails at the first read.
+    let (code, logs) = run_with_config_path("certs");
+    assert_eq!(code, Some(1), "{logs}");
+    assert!(
+        logs.contains(r#"error="failed to parse \"certs\": read certs: is a directory""#),
+        "{logs}"
+    );
+    let (code, logs) = run_with_config_path("certs/../helper.conf/x");
+    assert_eq!(code, Some(1), "{logs}");
+    assert!(
+        logs.contains(": open certs/../helper.conf/x: not a directory\""),
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_repeated_key_keeps_its_last_value_as_hcl_decode_does() {
+    let agent = DevAgent::start(&[]);
+    let (dir, certs) = helper_dir();
+    // x509_config names svid.pem first; the later lines win.
+    let extra = "svid_file_name = \"last.pem\"\ncert_file_mode = 0600\nCert_File_Mode = 0640";
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, extra), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    assert!(!certs.join("svid.pem").exists());
+    assert_eq!(file_mode(&certs.join("last.pem")).unwrap(), 0o640);
+}
+
+#[test]
+fn a_jwt_svids_block_is_one_entry_per_key_and_rejected_as_upstream() {
+    let (dir, certs) = helper_dir();
+    let block = "jwt_svids {\n  jwt_audience = \"aud\"\n  jwt_svid_file_name = \"a.jwt\"\n}";
+    let mut helper = Helper::start_in(dir, &x509_config("/nowhere.sock", &certs, block), &[]);
+    let status = helper.wait_exit(PATIENCE).expect("the helper exits");
+    assert!(
+        helper.wait_for_log(
+            "msg=\"invalid configuration\" error=\"'jwt_file_name' is required in 'jwt_svids'\"",
+            PATIENCE
+        ),
+        "{}",
+        helper.logs()
+    );
+    assert_eq!(status.code(), Some(1));
 }

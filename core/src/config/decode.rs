@@ -4,6 +4,20 @@
 //! 0)`; bool keys take `true`/`false`, or the strings or numbers `"true"`, `"false"`, `1`,
 //! `0` (case-insensitively). Unknown top-level and `jwt_svids` keys are collected, as
 //! written, for validation; unknown `health_checks` keys are ignored, as upstream does.
+//!
+//! A key given more than once is applied each time, in order, as `hcl.Decode` applies every
+//! match of a struct field: a scalar keeps the last value; a list (`jwt_svids`,
+//! `jwt_extra_audiences`) is appended to, since HCL v1's slice decoding extends the slice it
+//! is given; a `health_checks` block is decoded into the same struct again, so its keys merge
+//! (the last value of each key wins).
+//!
+//! An object given to `jwt_svids` (the block form `jwt_svids { ... }`, or `jwt_svids = {...}`)
+//! is read as HCL v1 reads it: the struct decoder hands the object's items to the slice
+//! decoder as a list, so **each item becomes its own entry**. An item whose value is an
+//! object gives the entry decoded from that object (its key is ignored); any other item gives
+//! an entry holding that one key. So `jwt_svids { jwt_audience = "a", jwt_svid_file_name =
+//! "t" }` is two entries, and validation then rejects the first for its missing file name,
+//! exactly as upstream does.
 
 use alloc::format;
 use alloc::string::String;
@@ -53,9 +67,7 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("jwt_bundle_file_name", |c, k, v| {
         set(&mut c.jwt_bundle_file_name, string(k, v)?)
     }),
-    ("jwt_svids", |c, k, v| {
-        set(&mut c.jwt_svids, jwt_svids(k, v)?)
-    }),
+    ("jwt_svids", |c, k, v| jwt_svids(&mut c.jwt_svids, k, v)),
     ("cert_file_mode", |c, k, v| {
         set(&mut c.cert_file_mode, int(k, v)?)
     }),
@@ -69,7 +81,7 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
         set(&mut c.jwt_svid_file_mode, int(k, v)?)
     }),
     ("health_checks", |c, k, v| {
-        set(&mut c.health_checks, health_checks(k, v)?)
+        health_checks(&mut c.health_checks, k, v)
     }),
 ];
 
@@ -78,7 +90,9 @@ const JWT_SVID: &[(&str, Setter<JwtSvidConfig>)] = &[
         set(&mut c.jwt_audience, string(k, v)?)
     }),
     ("jwt_extra_audiences", |c, k, v| {
-        set(&mut c.jwt_extra_audiences, strings(k, v)?)
+        let more = strings(k, v)?;
+        c.jwt_extra_audiences.extend(more);
+        Ok(())
     }),
     ("jwt_svid_file_name", |c, k, v| {
         set(&mut c.jwt_svid_file_name, string(k, v)?)
@@ -110,7 +124,9 @@ pub fn config(items: Vec<Item>) -> Result<Config, ParseError> {
     Ok(config)
 }
 
-/// Applies each item to its field; returns the unknown keys, sorted as Go's `sort.Strings`.
+/// Applies each item to its field, in order; returns the unknown keys, sorted as Go's
+/// `sort.Strings`, each once (HCL v1 collects them in a map keyed by the key as written).
+/// A quoted HCL key is never unknown: HCL v1 records only identifier and JSON keys.
 fn fields<T>(
     target: &mut T,
     prefix: &str,
@@ -122,10 +138,12 @@ fn fields<T>(
         let folded = fold_key(&item.key);
         match table.iter().find(|(name, _)| *name == folded) {
             Some((name, setter)) => setter(target, &format!("{prefix}{name}"), item.value)?,
+            None if item.quoted => {}
             None => unknown.push(item.key),
         }
     }
     unknown.sort_unstable();
+    unknown.dedup();
     Ok(unknown)
 }
 
@@ -195,31 +213,48 @@ fn strings(key: &str, v: Value) -> Result<Vec<String>, ParseError> {
     }
 }
 
-/// `jwt_svids`: a list of objects; a single object (block form) counts as a list of one.
-fn jwt_svids(key: &str, v: Value) -> Result<Vec<JwtSvidConfig>, ParseError> {
-    let values = match v.kind {
-        ValueKind::List(values) => values,
-        ValueKind::Object(_) => alloc::vec![v],
+/// `jwt_svids`: appends the entries of `v` to `out`. A list gives one entry per element,
+/// each an object. An object (the block form) gives one entry per item, as HCL v1 decodes
+/// it (see the module documentation).
+fn jwt_svids(out: &mut Vec<JwtSvidConfig>, key: &str, v: Value) -> Result<(), ParseError> {
+    match v.kind {
+        ValueKind::List(values) => {
+            for v in values {
+                let path = format!("{key}[{}]", out.len());
+                let ValueKind::Object(items) = v.kind else {
+                    return Err(mismatch(&path, "object", &v));
+                };
+                out.push(jwt_svid(&path, items)?);
+            }
+        }
+        ValueKind::Object(items) => {
+            for item in items {
+                let path = format!("{key}[{}]", out.len());
+                let entry = match item.value.kind {
+                    ValueKind::Object(inner) => jwt_svid(&path, inner)?,
+                    ValueKind::List(_) => return Err(mismatch(&path, "object", &item.value)),
+                    _ => jwt_svid(&path, alloc::vec![item])?,
+                };
+                out.push(entry);
+            }
+        }
         _ => return Err(mismatch(key, "list of objects", &v)),
-    };
-    let mut out = Vec::with_capacity(values.len());
-    for (i, v) in values.into_iter().enumerate() {
-        let path = format!("{key}[{i}]");
-        let ValueKind::Object(items) = v.kind else {
-            return Err(mismatch(&path, "object", &v));
-        };
-        let mut jwt = JwtSvidConfig::default();
-        jwt.unknown_keys = fields(&mut jwt, &format!("{path}."), JWT_SVID, items)?;
-        out.push(jwt);
     }
-    Ok(out)
+    Ok(())
 }
 
-fn health_checks(key: &str, v: Value) -> Result<HealthChecks, ParseError> {
+/// One `jwt_svids` entry from the items of its object.
+fn jwt_svid(path: &str, items: Vec<Item>) -> Result<JwtSvidConfig, ParseError> {
+    let mut jwt = JwtSvidConfig::default();
+    jwt.unknown_keys = fields(&mut jwt, &format!("{path}."), JWT_SVID, items)?;
+    Ok(jwt)
+}
+
+/// `health_checks`: decodes the object into `health`, over what earlier blocks set.
+fn health_checks(health: &mut HealthChecks, key: &str, v: Value) -> Result<(), ParseError> {
     let ValueKind::Object(items) = v.kind else {
         return Err(mismatch(key, "object", &v));
     };
-    let mut health = HealthChecks::default();
-    fields(&mut health, &format!("{key}."), HEALTH_CHECKS, items)?;
-    Ok(health)
+    fields(health, &format!("{key}."), HEALTH_CHECKS, items)?;
+    Ok(())
 }

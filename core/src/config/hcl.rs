@@ -7,16 +7,15 @@
 //! \UXXXXXXXX`, and `\xHH`/`\ooo` for ASCII; `${ ... }` interpolations kept verbatim (quotes
 //! and line breaks allowed inside, no escapes processed, as HCL v1 does); heredocs `<<EOF` and
 //! `<<-EOF`; numbers (integers in HCL v1's lexical forms, floats); `true`/`false`; comments
-//! `#`, `//` and `/* */`. Keys repeated in one object are rejected, as the Vault fork does.
+//! `#`, `//` and `/* */`. A key may be repeated: as `hcl.Decode` (which, unlike the Vault
+//! fork's `hcl.Parse`, does not check duplicates) every occurrence is kept for the decoder.
 //! Not supported (rejected with a position): labelled blocks `name "label" { }`, and byte
 //! escapes above `\x7f`, which would make the text invalid UTF-8.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::syntax::{
-    Cursor, Item, Items, MAX_DEPTH, ParseError, ParseErrorKind, Pos, Value, ValueKind,
-};
+use super::syntax::{Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Pos, Value, ValueKind};
 
 /// Parses HCL v1 text into the items of its top-level object.
 pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
@@ -96,19 +95,19 @@ impl Parser<'_> {
 
     /// The items of an object, up to its `}` (`braced`) or the end of the text.
     fn items(&mut self, braced: bool) -> Result<Vec<Item>, ParseError> {
-        let mut items = Items::default();
+        let mut items = Vec::new();
         loop {
             self.skip_trivia()?;
             match self.cur.peek() {
-                None if !braced => return Ok(items.into_vec()),
+                None if !braced => return Ok(items),
                 None => return Err(self.cur.unexpected("'}'")),
                 Some('}') if braced => {
                     self.cur.bump();
-                    return Ok(items.into_vec());
+                    return Ok(items);
                 }
                 Some(_) => {}
             }
-            items.push(self.item()?)?;
+            items.push(self.item()?);
             self.skip_trivia()?;
             self.cur.eat(',');
         }
@@ -116,6 +115,7 @@ impl Parser<'_> {
 
     fn item(&mut self) -> Result<Item, ParseError> {
         let pos = self.cur.pos();
+        let quoted = self.cur.peek() == Some('"');
         let key = self.key()?;
         self.skip_trivia()?;
         let value = match self.cur.peek() {
@@ -130,7 +130,12 @@ impl Parser<'_> {
             }
             _ => return Err(self.cur.unexpected("'=' or '{' after the key")),
         };
-        Ok(Item { key, pos, value })
+        Ok(Item {
+            key,
+            pos,
+            quoted,
+            value,
+        })
     }
 
     fn key(&mut self) -> Result<String, ParseError> {

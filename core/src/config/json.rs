@@ -2,13 +2,13 @@
 //!
 //! HCL v1 reads a file whose first non-blank character is `{` as JSON, with the same keys
 //! and the same decoding rules as the HCL form. Strict JSON: no comments, no trailing
-//! commas; `null` is rejected since no key accepts it. Keys repeated in one object are
-//! rejected, as in the HCL form.
+//! commas; `null` is rejected since no key accepts it. A key repeated in one object is kept
+//! each time, as in the HCL form, and the decoder applies them in order.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::syntax::{Cursor, Item, Items, MAX_DEPTH, ParseError, ParseErrorKind, Value, ValueKind};
+use super::syntax::{Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Value, ValueKind};
 
 /// Parses a JSON document that must be a single object into its items.
 pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
@@ -91,10 +91,10 @@ impl Parser<'_> {
 
     fn object(&mut self) -> Result<ValueKind, ParseError> {
         self.cur.bump();
-        let mut items = Items::default();
+        let mut items = Vec::new();
         self.skip_ws();
         if self.cur.eat('}') {
-            return Ok(ValueKind::Object(items.into_vec()));
+            return Ok(ValueKind::Object(items));
         }
         loop {
             self.skip_ws();
@@ -109,10 +109,15 @@ impl Parser<'_> {
             }
             self.skip_ws();
             let value = self.value()?;
-            items.push(Item { key, pos, value })?;
+            items.push(Item {
+                key,
+                pos,
+                quoted: false,
+                value,
+            });
             self.skip_ws();
             if self.cur.eat('}') {
-                return Ok(ValueKind::Object(items.into_vec()));
+                return Ok(ValueKind::Object(items));
             }
             if !self.cur.eat(',') {
                 return Err(self.cur.unexpected("',' or '}'"));

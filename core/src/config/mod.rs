@@ -109,6 +109,26 @@ pub struct Config {
     pub unknown_keys: Vec<String>,
 }
 
+/// Parses the bytes of `helper.conf` as [`parse`] does; bytes that are not UTF-8 are an
+/// error at the position of the first bad byte.
+pub fn parse_bytes(bytes: &[u8]) -> Result<Config, ParseError> {
+    match core::str::from_utf8(bytes) {
+        Ok(text) => parse(text),
+        Err(e) => {
+            let valid = core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+            let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+            let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).saturating_add(1);
+            Err(ParseError {
+                pos: Pos {
+                    line: count(valid.matches('\n').count()),
+                    column: count(valid[line_start..].chars().count()),
+                },
+                kind: ParseErrorKind::InvalidUtf8,
+            })
+        }
+    }
+}
+
 /// Parses `helper.conf` text: JSON when the first non-blank character is `{`, else HCL v1.
 ///
 /// Errors carry the position of the problem and display as `At L:C: ...`. Validation

@@ -4,8 +4,6 @@
 //! Both readers produce the same tree of [`Value`]s so that one decoder maps either form onto
 //! [`Config`](super::Config), as HCL v1's `hcl.Decode` does.
 
-use alloc::collections::BTreeMap;
-use alloc::collections::btree_map::Entry;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -78,6 +76,8 @@ pub enum ParseErrorKind {
     },
     /// A `\u` or `\U` escape that is not a Unicode scalar value.
     InvalidUnicodeEscape,
+    /// Bytes that are not UTF-8 (HCL v1's scanner reports them the same way).
+    InvalidUtf8,
     /// A `/* */` comment without its end.
     UnterminatedComment,
     /// A heredoc whose closing anchor line never comes.
@@ -93,14 +93,6 @@ pub enum ParseErrorKind {
     TooDeep {
         /// The limit.
         limit: usize,
-    },
-    /// The same key twice in one object (keys compare case-insensitively). The text is the
-    /// one of HCL v1's Vault fork, which upstream uses.
-    DuplicateKey {
-        /// The key as written the second time.
-        key: String,
-        /// Where it was first set.
-        first: Pos,
     },
     /// `name "label" { ... }`: labelled blocks mean nothing in `helper.conf`.
     BlockLabel {
@@ -148,6 +140,7 @@ impl fmt::Display for ParseErrorKind {
             Self::ControlCharInString => f.write_str("control character in string literal"),
             Self::InvalidEscape { found } => write!(f, "unknown escape sequence \\{found}"),
             Self::InvalidUnicodeEscape => f.write_str("invalid unicode escape sequence"),
+            Self::InvalidUtf8 => f.write_str("illegal UTF-8 encoding"),
             Self::UnterminatedComment => f.write_str("comment not terminated"),
             Self::UnterminatedHeredoc { anchor } => write!(f, "heredoc <<{anchor} not terminated"),
             Self::InvalidHeredocAnchor => {
@@ -155,11 +148,6 @@ impl fmt::Display for ParseErrorKind {
             }
             Self::InvalidNumber => f.write_str("invalid number"),
             Self::TooDeep { limit } => write!(f, "nesting deeper than {limit} levels"),
-            Self::DuplicateKey { key, first } => write!(
-                f,
-                "The argument {key:?} at {first} was already set. \
-                 Each argument can only be defined once"
-            ),
             Self::BlockLabel { key } => {
                 write!(
                     f,
@@ -215,13 +203,18 @@ impl ValueKind {
     }
 }
 
-/// `key = value` (or a block) inside an object.
+/// `key = value` (or a block) inside an object. The same key may appear more than once:
+/// the decoder applies every occurrence in order, as `hcl.Decode` does.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Item {
     /// The key as written.
     pub key: String,
     /// Position of the key.
     pub pos: Pos,
+    /// Whether the key was a quoted string in the HCL form (`"cmd" = ...`). HCL v1 records
+    /// only bare (identifier) keys and JSON keys as unused, so a quoted HCL key that names no
+    /// field is ignored rather than reported as unknown.
+    pub quoted: bool,
     pub value: Value,
 }
 
@@ -232,39 +225,6 @@ pub fn fold_key(key: &str) -> String {
         .flat_map(char::to_uppercase)
         .flat_map(char::to_lowercase)
         .collect()
-}
-
-/// The items of one object being read. Rejects a key already present (Vault's HCL v1 fork
-/// rejects duplicate arguments; we apply the same rule to JSON).
-#[derive(Default)]
-pub struct Items {
-    items: Vec<Item>,
-    seen: BTreeMap<String, Pos>,
-}
-
-impl Items {
-    /// Appends `item`, unless its key is already present.
-    pub fn push(&mut self, item: Item) -> Result<(), ParseError> {
-        match self.seen.entry(fold_key(&item.key)) {
-            Entry::Occupied(first) => Err(ParseError {
-                pos: item.pos,
-                kind: ParseErrorKind::DuplicateKey {
-                    key: item.key,
-                    first: *first.get(),
-                },
-            }),
-            Entry::Vacant(slot) => {
-                slot.insert(item.pos);
-                self.items.push(item);
-                Ok(())
-            }
-        }
-    }
-
-    /// The items, in the order read.
-    pub fn into_vec(self) -> Vec<Item> {
-        self.items
-    }
 }
 
 /// A character cursor over the configuration text that tracks line and column.

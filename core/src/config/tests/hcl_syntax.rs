@@ -105,7 +105,7 @@ fn types_follow_hcl_v1_decoding() {
 }
 
 #[test]
-fn keys_are_case_insensitive_and_duplicates_rejected() {
+fn keys_are_case_insensitive() {
     let c = ok(
         "Agent_Address = \"/a.sock\"\nSVID_FILE_NAME = \"s\"\n\"svid_key_file_name\" = \"k\"\n\
                 Health_Checks { Listener_Enabled = true }\n\
@@ -122,25 +122,6 @@ fn keys_are_case_insensitive_and_duplicates_rejected() {
     // Go's EqualFold folds the Kelvin sign to k, and so do we.
     assert_eq!(ok("\u{212A}EY_FILE_MODE = 1").key_file_mode, 1);
     assert_eq!(ok("k\u{e9}y = 1").unknown_keys, ["k\u{e9}y"]);
-
-    let e = err("cmd = \"a\"\nrenew_signal = \"SIGHUP\"\n  CMD = \"b\"\n");
-    assert_eq!(e.pos, Pos { line: 3, column: 3 });
-    assert_eq!(
-        e.to_string(),
-        "At 3:3: The argument \"CMD\" at 1:1 was already set. Each argument can only be defined once"
-    );
-    assert!(matches!(
-        err("health_checks { bind_port = 1 }\nhealth_checks { bind_port = 2 }").kind,
-        ParseErrorKind::DuplicateKey { .. }
-    ));
-    assert!(matches!(
-        err("jwt_svids = [{ jwt_audience = \"a\"\n jwt_audience = \"b\" }]").kind,
-        ParseErrorKind::DuplicateKey { .. }
-    ));
-    assert!(matches!(
-        err("{\"cmd\": \"a\", \"Cmd\": \"b\"}").kind,
-        ParseErrorKind::DuplicateKey { .. }
-    ));
 }
 
 #[test]
@@ -248,10 +229,6 @@ fn block_forms() {
             "{text}"
         );
     }
-    // A single jwt_svids block counts as a list of one.
-    let c = ok("jwt_svids { jwt_audience = \"a\"\n jwt_svid_file_name = \"t\" }");
-    assert_eq!(c.jwt_svids.len(), 1);
-    assert_eq!(c.jwt_svids[0].jwt_svid_file_name, "t");
     assert_eq!(
         err("health_checks \"x\" { }").to_string(),
         "At 1:15: block \"health_checks\" has a label; labelled blocks are not supported"

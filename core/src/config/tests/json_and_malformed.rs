@@ -209,3 +209,14 @@ fn arbitrary_bytes_never_panic() {
         let _ = split_cmd_args(&s);
     }
 }
+
+#[test]
+fn bytes_that_are_not_utf8_are_a_positioned_error() {
+    let e = parse_bytes(b"cmd = \"a\"\nhint = \"\xc3\xa9\xff\"\n").unwrap_err();
+    assert_eq!(e.to_string(), "At 2:10: illegal UTF-8 encoding");
+    assert_eq!(
+        parse_bytes(b"\xfe").unwrap_err().pos,
+        Pos { line: 1, column: 1 }
+    );
+    assert_eq!(parse_bytes(b"cmd = \"\xc3\xa9\"").unwrap().cmd, "\u{e9}");
+}

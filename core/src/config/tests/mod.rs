@@ -1,9 +1,11 @@
 //! Tests of `helper.conf` as a whole: real files from upstream and the seed lab, upstream's
-//! test expectations, every validation message, both syntaxes, malformed input.
+//! test expectations, every validation message, both syntaxes, malformed input, repeated
+//! keys and the `jwt_svids` block form.
 
 mod files;
 mod hcl_syntax;
 mod json_and_malformed;
+mod repeated_and_blocks;
 mod validation;
 
 use alloc::string::{String, ToString};
