@@ -13,6 +13,7 @@ use log::{error, info, warn};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::Signal;
 use svid_core::grpc::{Code, Status};
+use svid_core::health::HealthState;
 use svid_core::time::Instant;
 use svid_core::workload::{
     Action, Exit, Failure, Fatal, Remedy, Report, Session, SessionConfig, Sub,
@@ -22,6 +23,7 @@ use svid_core::x509::{RenderError, Rendered};
 use crate::agent::ConnError;
 use crate::child::Process;
 use crate::files::{self, Output};
+use crate::health::Health;
 use crate::pidfile::{self, PidFileError};
 use crate::signals::Signals;
 
@@ -51,6 +53,9 @@ pub struct Plan {
     pub jwt_svids: Vec<(String, u32)>,
     /// `pid_file_name` and the `renew_signal` to send to its process.
     pub pid_file: Option<(String, String)>,
+    /// The health listener (daemon mode with `health_checks.listener_enabled`): port,
+    /// liveness path, readiness path.
+    pub health: Option<(i64, String, String)>,
 }
 
 /// How a run ended.
@@ -124,7 +129,13 @@ impl Conn {
 }
 
 /// Runs `config` until the session exits or a terminating signal arrives.
-pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Process) -> Outcome {
+pub fn run(
+    plan: &Plan,
+    config: SessionConfig,
+    health_state: &HealthState,
+    signals: &Signals,
+    child: &mut Process,
+) -> Outcome {
     let one_shot = config.one_shot;
     let clock = Clock(std::time::Instant::now());
     let mut session = Session::new(config);
@@ -132,6 +143,19 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
     let mut last_conn: Option<ConnError> = None;
     let mut last_pid_error: Option<PidFileError> = None;
     let mut buf = vec![0u8; 16 * 1024];
+    let mut health = plan.health.as_ref().and_then(|(port, live, ready)| {
+        match Health::bind(*port, live, ready) {
+            Ok(h) => {
+                info!("Starting health server");
+                Some(h)
+            }
+            Err(e) => {
+                warn!(error = e.to_string(); "Error serving health checks");
+                None
+            }
+        }
+    });
+    let mut state = health_state.clone();
     loop {
         while let Some(action) = session.poll_action() {
             match action {
@@ -153,6 +177,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                 }
                 Action::WriteX509(rendered) => {
                     let ok = plan.x509.as_ref().is_some_and(|p| write_x509(p, &rendered));
+                    state.record_x509(ok);
                     if ok && !one_shot {
                         child.on_update();
                     }
@@ -160,17 +185,22 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                 }
                 Action::WriteJwtBundle(data) => {
                     let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
-                        write_one(path, &data, *mode, "JWT bundle updated", |e| {
+                        let ok = write_one(path, &data, *mode, "JWT bundle updated", |e| {
                             error!("Error writing JWT Bundle to disk: {e}");
-                        })
+                        });
+                        state.record_jwt(path, ok);
+                        ok
                     });
                     session.written(clock.now(), unix_ms(), Sub::JwtBundles, ok);
                 }
                 Action::WriteJwtSvid { index, token } => {
                     let ok = plan.jwt_svids.get(index).is_some_and(|(path, mode)| {
-                        write_one(path, token.as_bytes(), *mode, "JWT SVID updated", |e| {
-                            error!("Unable to update JWT SVID: {e}");
-                        })
+                        let ok =
+                            write_one(path, token.as_bytes(), *mode, "JWT SVID updated", |e| {
+                                error!("Unable to update JWT SVID: {e}");
+                            });
+                        state.record_jwt(path, ok);
+                        ok
                     });
                     session.written(clock.now(), unix_ms(), Sub::JwtSvid(index), ok);
                 }
@@ -206,11 +236,17 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
             session.connection_lost(clock.now());
             continue;
         }
-        let timeout = session
-            .poll_timeout()
-            .map(|t| clock.until(t))
-            .and_then(|d| Timespec::try_from(d).ok());
-        let (signalled, readable) = {
+        let session_wait = session.poll_timeout().map(|t| clock.until(t));
+        let health_wait = health
+            .as_ref()
+            .and_then(Health::next_deadline)
+            .map(|t| t.saturating_duration_since(std::time::Instant::now()));
+        let timeout = match (session_wait, health_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .and_then(|d| Timespec::try_from(d).ok());
+        let (signalled, readable, health_events) = {
             let mut fds = vec![PollFd::new(signals, PollFlags::IN)];
             if let Some(c) = &conn {
                 let mut flags = PollFlags::IN;
@@ -219,13 +255,28 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                 }
                 fds.push(PollFd::new(&c.socket, flags));
             }
+            let at = fds.len();
+            if let Some(h) = &health {
+                h.poll_fds(&mut fds);
+            }
             match poll(&mut fds, timeout.as_ref()) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Outcome::PollFailed(e),
             }
             let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
-            (ready(&fds[0]), fds.get(1).is_some_and(ready))
+            let readable = conn.is_some() && ready(&fds[1]);
+            let events = health.as_ref().map(|h| h.events(&fds[at..]));
+            (ready(&fds[0]), readable, events)
         };
+        if let Some(h) = &mut health {
+            let now = std::time::Instant::now();
+            if let Some(events) = health_events {
+                state.agent_connected_recently = !session.agent_lost(clock.now());
+                state.files_expired = session.files_expired(unix_ms());
+                h.on_ready(now, &state, events);
+            }
+            h.handle_timeouts(now);
+        }
         if signalled {
             let (terminate, child_exited) = signals.take();
             if child_exited {

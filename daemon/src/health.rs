@@ -18,37 +18,7 @@
 //! - `accept` failing for lack of descriptors pauses accepting for 100 ms instead of
 //!   spinning on a listener that stays readable.
 //!
-//! Wiring into `driver::run` (about 20 lines). `state` is the [`HealthState`] the session
-//! keeps up to date (start it with `HealthState::for_config(&validated)`); `health` is
-//! `Option<Health>`, `None` when disabled or when binding failed:
-//!
-//! ```ignore
-//! // Before the loop (daemon mode, listener_enabled; `hc` is config().health_checks):
-//! let mut health = match Health::bind(hc.bind_port, &hc.liveness_path, &hc.readiness_path) {
-//!     Ok(h) => { info!("Starting health server"); Some(h) }
-//!     Err(e) => { warn!(error = e.to_string(); "Error serving health checks"); None }
-//! };
-//! // Timeout: the earlier of the session's deadline and the listener's.
-//! let health_wait = health.as_ref().and_then(Health::next_deadline)
-//!     .map(|t| t.saturating_duration_since(std::time::Instant::now()));
-//! let wait = match (session_wait, health_wait) {
-//!     (Some(a), Some(b)) => Some(a.min(b)), (a, b) => a.or(b),
-//! };
-//! // Inside the block that builds `fds` and polls:
-//! let at = fds.len();
-//! if let Some(h) = &health { h.poll_fds(&mut fds); }
-//! poll(&mut fds, timeout.as_ref())?;
-//! let health_events = health.as_ref().map(|h| h.events(&fds[at..]));
-//! // After the block (the PollFd borrows have ended):
-//! if let Some(h) = &mut health {
-//!     let now = std::time::Instant::now();
-//!     if let Some(ev) = health_events { h.on_ready(now, &state, ev); }
-//!     h.handle_timeouts(now);
-//! }
-//! ```
-
-// Until driver.rs wires the listener in, only the tests use it.
-#![cfg_attr(not(test), allow(dead_code))]
+//! `driver::run` polls it beside the agent socket and serves the session's `HealthState`.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -156,22 +126,26 @@ impl Health {
         })
     }
 
+    #[cfg(test)]
     /// Replaces the default [`Limits`].
     pub fn with_limits(mut self, limits: Limits) -> Health {
         self.limits = limits;
         self
     }
 
+    #[cfg(test)]
     /// The address actually bound (its port is the one chosen when binding port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
+    #[cfg(test)]
     /// Connections open now.
     pub fn connections(&self) -> usize {
         self.conns.len()
     }
 
+    #[cfg(test)]
     /// Bytes held across all connections: request heads being read (each at most
     /// [`MAX_HEAD`]) and responses not yet written.
     pub fn buffered(&self) -> usize {

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use log::{error, info, warn};
 use svid_core::config::{self, Validated};
+use svid_core::health::HealthState;
 use svid_core::workload::{ClientConfig, JwtSvidOptions, SessionConfig, X509Options};
 
 use crate::child::Process;
@@ -122,7 +123,8 @@ fn run(cfg: &Validated) -> ExitCode {
     } else {
         info!("Daemon mode disabled");
     }
-    let outcome = driver::run(&plan, session, &signals, &mut child);
+    let health = HealthState::for_config(cfg);
+    let outcome = driver::run(&plan, session, &health, &signals, &mut child);
     if let Outcome::Signalled(sig) = outcome {
         child.shutdown(sig, CHILD_GRACE);
     }
@@ -171,36 +173,11 @@ fn check_cert_dir(cert_dir: &str) {
     }
 }
 
-/// Why the validated configuration cannot be run by this version.
-#[derive(Debug)]
-enum PlanError {
-    /// A key whose feature is not implemented yet.
-    Unsupported(&'static str),
-    /// `agent_address` names no Unix socket.
-    Address(config::AddressError),
-}
-
-impl std::fmt::Display for PlanError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Unsupported(key) => write!(
-                f,
-                "'{key}' is not supported by this version of spiffe-helper-rs yet"
-            ),
-            Self::Address(e) => write!(f, "{e}"),
-        }
-    }
-}
-
 /// The run plan and the session's configuration: output paths (Go `path.Join` semantics),
-/// modes, agent socket. Refuses the outputs this version does not write yet rather than
-/// silently ignoring them.
-fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
+/// modes, agent socket, health listener.
+fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), config::AddressError> {
     let c = cfg.config();
-    if c.health_checks.listener_enabled {
-        return Err(PlanError::Unsupported("health_checks"));
-    }
-    let socket = config::socket_path(&c.agent_address).map_err(PlanError::Address)?;
+    let socket = config::socket_path(&c.agent_address)?;
     let join = |name: &str| config::join_path(&c.cert_dir, name);
     let plan = Plan {
         socket: PathBuf::from(socket),
@@ -220,6 +197,14 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             .collect(),
         pid_file: (!c.pid_file_name.is_empty())
             .then(|| (c.pid_file_name.clone(), c.renew_signal.clone())),
+        health: (cfg.daemon_mode() && c.health_checks.listener_enabled).then(|| {
+            let h = &c.health_checks;
+            (
+                h.bind_port,
+                h.liveness_path.clone(),
+                h.readiness_path.clone(),
+            )
+        }),
     };
     let session = SessionConfig {
         client: ClientConfig {
