@@ -4,6 +4,7 @@
 //! ends, stall detection, PING and handshake deadlines, the server's stream limit, GOAWAY,
 //! and one-shot completion and retries.
 
+use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -15,6 +16,7 @@ use super::*;
 use crate::grpc;
 use crate::h2::frame::{Header, flag, kind};
 use crate::h2::testutil::{frame, parse_frames};
+use crate::jwt;
 use crate::proto::{X509svid, X509svidResponse};
 use crate::x509::testpki::{self, cat, leaf_params, root, sign};
 
@@ -224,10 +226,11 @@ impl Sim {
     }
 }
 
+/// The frames of kind `k` (PING ACKs left out), as (stream, payload).
 fn is(frames: &[(Header, Vec<u8>)], k: u8) -> Vec<(u32, Vec<u8>)> {
     frames
         .iter()
-        .filter(|(h, _)| h.kind == k && h.flags & flag::ACK == 0)
+        .filter(|(h, _)| h.kind == k && !(k == kind::PING && h.flags & flag::ACK != 0))
         .map(|(h, p)| (h.stream, p.clone()))
         .collect()
 }
@@ -693,4 +696,150 @@ fn the_pid_file_is_retried_on_upstreams_schedule_without_blocking_updates() {
     sim.send_update(1, 86_400, false);
     sim.advance(secs(60));
     assert_eq!(sim.seen.pid_attempts.len(), 1);
+}
+
+/// The JWKS and an ES256 token (sub `spiffe://example.org/workload`, aud `svc`, exp 300 s
+/// after [`JWT_NOW`]) signed by Python `cryptography`, from the jwt module's test data.
+const JWKS: &[u8] = include_bytes!("../../testdata/jwt-bundle.json");
+const JWT_NOW: i64 = 1_800_000_000;
+
+fn es256_token() -> String {
+    let tokens = include_str!("../../testdata/jwt-tokens.txt");
+    let line = tokens.lines().find(|l| l.starts_with("ES256 ")).unwrap();
+    line["ES256 ".len()..].to_owned()
+}
+
+fn jwt_config(audience: &str) -> SessionConfig {
+    SessionConfig {
+        jwt_bundle: true,
+        jwt_svids: vec![JwtSvidOptions {
+            audience: audience.into(),
+            extra_audiences: vec!["extra".into()],
+        }],
+        ..x509_only()
+    }
+}
+
+fn bundles_message() -> Vec<u8> {
+    let response = crate::proto::JwtBundlesResponse {
+        bundles: [("spiffe://example.org".to_owned(), JWKS.to_vec())].into(),
+    };
+    let mut body = Vec::new();
+    grpc::encode_message(&mut body, &response.encode_to_vec());
+    body
+}
+
+/// A whole unary FetchJWTSVID response on `stream`: headers, the message, OK trailers.
+fn jwt_svid_response(stream: StreamId, token: &str) -> Vec<u8> {
+    let response = crate::proto::JwtsvidResponse {
+        svids: vec![crate::proto::Jwtsvid {
+            spiffe_id: "spiffe://example.org/workload".into(),
+            svid: token.into(),
+            hint: String::new(),
+        }],
+    };
+    let mut body = Vec::new();
+    grpc::encode_message(&mut body, &response.encode_to_vec());
+    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, stream, HEADERS_200);
+    bytes.extend(frame(kind::DATA, 0, stream, &body));
+    bytes.extend(frame(
+        kind::HEADERS,
+        flag::END_HEADERS | flag::END_STREAM,
+        stream,
+        TRAILERS_OK,
+    ));
+    bytes
+}
+
+#[test]
+fn every_subscription_shares_one_connection_and_tokens_refresh_on_their_own_clock() {
+    let mut sim = Sim::with(jwt_config("svc"));
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    // The X.509 watch and the bundle watch open at once; the token waits for the bundle.
+    assert_eq!(sim.opened(), [1, 3]);
+    sim.send_update(1, 3600 * 24 * 365 * 4, true);
+    let mut bundle = frame(kind::HEADERS, flag::END_HEADERS, 3, HEADERS_200);
+    bundle.extend(frame(kind::DATA, 0, 3, &bundles_message()));
+    sim.server(&bundle);
+    assert_eq!(sim.seen.jwt_bundles.len(), 1);
+    assert!(sim.seen.jwt_bundles[0].starts_with(br#"{"example.org":""#));
+    let frames = sim.sent();
+    let requests = is(&frames, kind::HEADERS);
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].0, 5);
+    // The request asks for both audiences.
+    let data = is(&frames, kind::DATA);
+    let request = crate::proto::JwtsvidRequest::decode(&data[0].1[5..]).unwrap();
+    assert_eq!(request.audience, ["svc", "extra"]);
+
+    let token = es256_token();
+    sim.server(&jwt_svid_response(5, &token));
+    assert_eq!(sim.seen.jwt_tokens.len(), 1);
+    assert_eq!(sim.seen.jwt_tokens[0].1, token);
+    assert_eq!(sim.take_reports(), []);
+    // 300 s left: refreshed after 151 s, on the same connection.
+    sim.advance(secs(151) - Duration::from_millis(1));
+    assert_eq!(sim.opened(), []);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.opened(), [7]);
+    assert_eq!(sim.seen.dials, 1);
+    assert!(!sim.session.files_expired(sim.unix_ms));
+    // The agent hands back the same token, now with 149 s left: next refresh in 75.5 s.
+    sim.server(&jwt_svid_response(7, &token));
+    sim.advance(Duration::from_millis(75_499));
+    assert_eq!(sim.opened(), []);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.opened(), [9]);
+    assert_eq!(sim.take_reports(), []);
+}
+
+#[test]
+fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backoff() {
+    let mut sim = Sim::with(jwt_config("another-audience"));
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    let mut bundle = frame(kind::HEADERS, flag::END_HEADERS, 3, HEADERS_200);
+    bundle.extend(frame(kind::DATA, 0, 3, &bundles_message()));
+    sim.server(&bundle);
+    sim.sent();
+    let token = es256_token();
+    let mut stream = 5;
+    for wait in [1, 2, 4] {
+        sim.server(&jwt_svid_response(stream, &token));
+        let reports = sim.take_reports();
+        assert!(
+            matches!(
+                &reports[..],
+                [Report::JwtRejected {
+                    sub: Sub::JwtSvid(0),
+                    error: JwtRejection::Invalid(jwt::VerifyError::WrongAudience { .. }),
+                    retry_in: Some(d),
+                }] if *d == secs(wait)
+            ),
+            "{reports:?}"
+        );
+        sim.advance(secs(wait));
+        stream = sim.opened()[0];
+    }
+    assert!(sim.seen.jwt_tokens.is_empty());
+}
+
+#[test]
+fn an_expired_token_on_disk_is_reported_and_refreshed_no_sooner_than_a_second() {
+    let mut sim = Sim::with(jwt_config("svc"));
+    // 20 s past the token's exp, still inside the one-minute leeway.
+    sim.unix_ms = (JWT_NOW + 320) * 1000;
+    sim.connect();
+    let mut bundle = frame(kind::HEADERS, flag::END_HEADERS, 3, HEADERS_200);
+    bundle.extend(frame(kind::DATA, 0, 3, &bundles_message()));
+    sim.server(&bundle);
+    sim.sent();
+    sim.server(&jwt_svid_response(5, &es256_token()));
+    assert_eq!(sim.seen.jwt_tokens.len(), 1);
+    assert!(sim.session.files_expired(sim.unix_ms));
+    sim.advance(Duration::from_millis(999));
+    assert_eq!(sim.opened(), []);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.opened(), [7]);
 }
