@@ -65,6 +65,10 @@ fn rotations_with_jwt_and_health_keep_fds_and_memory_bounded() {
         helper.logs()
     );
     let (fds1, rss1) = (open_fds(helper.pid()), rss_kb(helper.pid()));
+    eprintln!(
+        "soak: {rotations} rotations, descriptors {fds0} -> {fds1}, RSS {rss0} -> {rss1} kB, \
+         {polls} health polls"
+    );
     assert!(fds1 <= fds0 + 2, "descriptors grew from {fds0} to {fds1}");
     assert!(rss1 <= rss0 + 512, "RSS grew from {rss0} kB to {rss1} kB");
     assert!(
