@@ -33,7 +33,7 @@ use crate::der::{DerError, split_concatenated};
 use crate::spiffe_id::{IdError, SpiffeId};
 
 pub use render::{RenderError, RenderOptions, Rendered, render};
-pub use verify::{ALGORITHMS, VerifyError, verify_svid};
+pub use verify::{ALGORITHMS, VerifyError, verify_response, verify_svid};
 
 /// One validated X.509-SVID (leaf + intermediates) and its key.
 #[derive(Clone, PartialEq, Eq)]

@@ -64,7 +64,10 @@ use webpki::{EndEntityCert, KeyUsage};
 use x509_cert::Certificate;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
-use super::{SvidError, parse_svid};
+use super::render::bundle_set;
+use super::{RenderError, RenderOptions, SvidError, parse_svid};
+use crate::der::split_concatenated;
+use crate::proto::X509svidResponse;
 
 /// Smallest RSA modulus accepted in a chain signature, in bits (webpki's ring set).
 const MIN_RSA_BITS: usize = 2048;
@@ -75,6 +78,8 @@ const MAX_RSA_BITS: usize = 8192;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VerifyError {
+    /// The message cannot be rendered, so there is no SVID to verify ([`verify_response`]).
+    Render(RenderError),
     /// The chain holds no certificate.
     NoCertificates,
     /// The chain and key break the X509-SVID rules (see [`super::parse_svid`]).
@@ -112,6 +117,7 @@ pub enum VerifyError {
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Render(e) => e.fmt(f),
             Self::NoCertificates => f.write_str("no certificates found"),
             Self::Svid(e) => e.fmt(f),
             Self::WrongSpiffeId { expected, actual } => write!(
@@ -204,6 +210,50 @@ pub fn verify_svid(
         .map_err(|error| VerifyError::Svid(SvidError::Certificate { index: 0, error }))?;
     check_key_pair(key_pkcs8, leaf.tbs_certificate().subject_public_key_info())?;
     check_chain(leaf_der, intermediates_der, bundle_der, now_unix)
+}
+
+/// [`verify_svid`] for the SVID [`super::render`] picks from `resp` with `opts.hint`: its
+/// chain and key, the bundle of its trust domain in the message's bundle set (built as
+/// `render` builds it: federated bundles override), and the `spiffe_id` the message gives
+/// it. The other options do not matter: the chain is verified as received, before
+/// `omit_expired` or `add_intermediates_to_bundle` reshape the files.
+pub fn verify_response(
+    resp: &X509svidResponse,
+    opts: &RenderOptions<'_>,
+    now_unix: i64,
+) -> Result<(), VerifyError> {
+    let chosen = if opts.hint.is_empty() {
+        resp.svids.first()
+    } else {
+        resp.svids.iter().find(|svid| svid.hint == opts.hint)
+    };
+    let chosen = chosen.ok_or(VerifyError::Render(if resp.svids.is_empty() {
+        RenderError::NoSvids
+    } else {
+        RenderError::HintNotFound
+    }))?;
+    let svid = parse_svid(&chosen.x509_svid, &chosen.x509_svid_key).map_err(VerifyError::Svid)?;
+    let trust_domain = svid.spiffe_id.trust_domain();
+    let bundles = bundle_set(resp).map_err(VerifyError::Render)?;
+    let roots = bundles
+        .get(trust_domain)
+        .ok_or_else(|| {
+            VerifyError::Render(RenderError::NoBundle {
+                trust_domain: String::from(trust_domain),
+            })
+        })?
+        .iter()
+        .map(|cert| cert.der)
+        .collect::<Vec<_>>();
+    let chain = split_concatenated(&chosen.x509_svid)
+        .map_err(|e| VerifyError::Svid(SvidError::Chain(e)))?;
+    verify_svid(
+        &chain,
+        &chosen.x509_svid_key,
+        &roots,
+        &chosen.spiffe_id,
+        now_unix,
+    )
 }
 
 /// Checks that the public key derived from `key_pkcs8` is `leaf`'s.

@@ -14,7 +14,10 @@ use super::testpki::{
     self, Ca, ca_params, intermediate, intermediate_with, leaf_params, root, root_with, sign,
 };
 use super::verify::check_chain;
-use super::{SvidError, VerifyError, verify_svid};
+use super::{
+    RenderError, RenderOptions, SvidError, VerifyError, render, verify_response, verify_svid,
+};
+use crate::proto::{X509svid, X509svidResponse};
 
 const TD: &str = "example.test";
 const ID: &str = "spiffe://example.test/workload";
@@ -604,5 +607,77 @@ fn openssl_made_chain() {
     assert_eq!(
         verify_svid(chain, &key, &[&other.der], ID, now),
         Err(VerifyError::Chain(webpki::Error::UnknownIssuer))
+    );
+}
+
+/// One `X509SVID` entry of a message.
+fn entry(id: &str, chain: &[&[u8]], key: &KeyPair, bundle: &[u8], hint: &str) -> X509svid {
+    X509svid {
+        spiffe_id: id.to_string(),
+        x509_svid: chain.concat(),
+        x509_svid_key: key.serialize_der(),
+        bundle: bundle.to_vec(),
+        hint: hint.to_string(),
+    }
+}
+
+#[test]
+fn verify_response_checks_the_svid_render_picks() {
+    const OTHER_ID: &str = "spiffe://other.test/db";
+    let (root, other_root) = (root(TD), super::testpki::root("other.test"));
+    let int = intermediate(&root, TD);
+    let (key, other_key) = (testpki::p256(), testpki::p256());
+    let leaf = sign(&leaf_params(ID), &key, &int);
+    let other_leaf = sign(&leaf_params(OTHER_ID), &other_key, &other_root);
+    let mut resp = X509svidResponse {
+        svids: vec![
+            entry(OTHER_ID, &[&other_leaf], &other_key, &other_root.der, "db"),
+            entry(ID, &[&leaf, &int.der], &key, &root.der, "web"),
+        ],
+        ..Default::default()
+    };
+    let opts = |hint| RenderOptions {
+        hint,
+        omit_expired: true,
+        add_intermediates_to_bundle: true,
+        ..Default::default()
+    };
+    for hint in ["", "db", "web"] {
+        assert!(render(&resp, &opts(hint), NOW).is_ok());
+        assert_eq!(verify_response(&resp, &opts(hint), NOW), Ok(()), "{hint:?}");
+    }
+    assert_eq!(
+        verify_response(&resp, &opts("nope"), NOW),
+        Err(VerifyError::Render(RenderError::HintNotFound))
+    );
+    // The SVID must verify against its own trust domain's bundle, as the set has it: a
+    // federated bundle for example.test replaces the SVID's.
+    resp.federated_bundles
+        .insert("spiffe://example.test".to_string(), other_root.der.clone());
+    assert_eq!(
+        verify_response(&resp, &opts("web"), NOW),
+        Err(VerifyError::Chain(webpki::Error::UnknownIssuer))
+    );
+    assert_eq!(verify_response(&resp, &opts("db"), NOW), Ok(()));
+    resp.federated_bundles.clear();
+    // The message's spiffe_id must be the leaf's.
+    resp.svids[1].spiffe_id = "spiffe://example.test/else".to_string();
+    assert!(matches!(
+        verify_response(&resp, &opts("web"), NOW),
+        Err(VerifyError::WrongSpiffeId { .. })
+    ));
+    // An expired SVID renders (omit_expired only trims files) but does not verify.
+    let mut expired = leaf_params(ID);
+    expired.not_after = rcgen::date_time_ymd(2026, 1, 1);
+    let leaf = sign(&expired, &key, &int);
+    resp.svids[1] = entry(ID, &[&leaf, &int.der], &key, &root.der, "web");
+    assert!(render(&resp, &opts("web"), NOW).is_ok());
+    assert!(matches!(
+        verify_response(&resp, &opts("web"), NOW),
+        Err(VerifyError::Chain(webpki::Error::CertExpired { .. }))
+    ));
+    assert_eq!(
+        verify_response(&X509svidResponse::default(), &opts(""), NOW),
+        Err(VerifyError::Render(RenderError::NoSvids))
     );
 }
