@@ -681,3 +681,61 @@ fn verify_response_checks_the_svid_render_picks() {
         Err(VerifyError::Render(RenderError::NoSvids))
     );
 }
+
+#[test]
+fn rsa_signature_without_null_parameters() {
+    // RFC 4055 §5: verifiers MUST accept sha256WithRSAEncryption without its NULL. rcgen
+    // writes the NULL; the leaf is re-signed with the `rsa` crate after taking it out of
+    // both AlgorithmIdentifiers (TBS `signature` and `signatureAlgorithm`).
+    use der::{Decode, Reader, SliceReader};
+    use rsa::pkcs8::DecodePrivateKey;
+    use testpki::tlv;
+
+    const WITH_NULL: &[u8] = &[
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00,
+    ];
+    let root = root_with(ca_params(TD, "rsa root"), testpki::rsa(testpki::RSA_A));
+    let key = testpki::p256();
+    let leaf = sign(&leaf_params(ID), &key, &root);
+    let without_null = tlv(0x30, &WITH_NULL[2..13]);
+    // The TBS content with the NULL taken out of its `signature` field.
+    let tbs_content = SliceReader::new(&leaf)
+        .unwrap()
+        .sequence(|r: &mut SliceReader<'_>| {
+            let tbs = der::asn1::AnyRef::decode(r)?.value().to_vec();
+            while !r.is_finished() {
+                r.tlv_bytes()?;
+            }
+            Ok::<_, der::Error>(tbs)
+        })
+        .unwrap();
+    let at = tbs_content
+        .windows(WITH_NULL.len())
+        .position(|w| w == WITH_NULL)
+        .unwrap();
+    let tbs_content = [
+        &tbs_content[..at],
+        &without_null[..],
+        &tbs_content[at + WITH_NULL.len()..],
+    ]
+    .concat();
+    let tbs = tlv(0x30, &tbs_content);
+    let signer = rsa::RsaPrivateKey::from_pkcs8_der(testpki::RSA_A).unwrap();
+    let hashed = <sha2::Sha256 as sha2::Digest>::digest(&tbs);
+    let sig = signer
+        .sign(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &hashed)
+        .unwrap();
+    let bits = [&[0u8][..], &sig].concat();
+    let leaf = tlv(0x30, &[&tbs[..], &without_null, &tlv(0x03, &bits)].concat());
+    assert_eq!(
+        verify(&leaf, &[], &key.serialize_der(), &[&root.der]),
+        Ok(())
+    );
+    // The same bytes with a flipped signature bit fail: the variant really verifies.
+    let mut bad = leaf.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    assert_eq!(
+        chain_error(verify(&bad, &[], &key.serialize_der(), &[&root.der])),
+        webpki::Error::InvalidSignatureForPublicKey
+    );
+}
