@@ -55,6 +55,9 @@
 //!
 //! RSA private keys larger than 4096 bits are refused (the `rsa` crate's default bound on
 //! keys it validates); SPIRE issues 2048 and 4096-bit keys. No revocation (CRL) check.
+//! A bundle certificate is a trust anchor as RFC 5280 §6.1 takes one: its subject, key and
+//! name constraints; webpki checks neither its validity period nor its pathLenConstraint
+//! (Go's `crypto/x509` checks both on a root).
 
 use alloc::string::String;
 use alloc::vec::Vec;

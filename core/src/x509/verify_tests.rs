@@ -256,6 +256,11 @@ fn validity_period_is_checked_for_every_certificate() {
         )),
         webpki::Error::CertExpired { .. }
     ));
+    // Documented limit: webpki does not check a trust anchor's validity period.
+    let mut params = ca_params(TD, "expired root");
+    params.not_after = rcgen::date_time_ymd(2026, 1, 1);
+    let old_root = root_with(params, testpki::p256());
+    assert_eq!(verify_leaf(&leaf_params(ID), &key, &old_root), Ok(()));
     // The same chains at a time inside their validity pass.
     let leaf = sign(&expired, &key, &root);
     let chain: &[&[u8]] = &[&leaf];
