@@ -18,7 +18,7 @@ use svid_core::time::Instant;
 use svid_core::workload::{
     Action, Exit, Failure, Fatal, Remedy, Report, Session, SessionConfig, Sub,
 };
-use svid_core::x509::{RenderError, Rendered};
+use svid_core::x509::{RenderError, Rendered, VerifyError};
 
 use crate::agent::ConnError;
 use crate::child::Process;
@@ -212,12 +212,15 @@ pub fn run(
                     session.pid_signalled(clock.now(), result.is_ok());
                     last_pid_error = result.err();
                 }
-                Action::Report(report) => log_report(
-                    &report,
-                    one_shot,
-                    last_conn.as_ref(),
-                    last_pid_error.as_ref(),
-                ),
+                Action::Report(report) => {
+                    record_rejection(&report, plan, &mut state);
+                    log_report(
+                        &report,
+                        one_shot,
+                        last_conn.as_ref(),
+                        last_pid_error.as_ref(),
+                    );
+                }
                 Action::Exit(Exit::Done) => {
                     if let Some(c) = &mut conn {
                         // Best effort: the cancels tell the agent we are gone.
@@ -375,6 +378,28 @@ fn write_x509(paths: &X509Files, rendered: &Rendered) -> bool {
 
 /// Logs what the session reports, with upstream's messages; the last connection and pid-file
 /// errors are the driver's, so they come along.
+/// A message the session refused counts as a failed write for the health endpoints, as
+/// upstream counts a failed dump: not live, not ready, until a good one is written.
+fn record_rejection(report: &Report, plan: &Plan, state: &mut HealthState) {
+    match report {
+        Report::Rejected(_) => state.record_x509(false),
+        Report::JwtRejected {
+            sub: Sub::JwtSvid(n),
+            ..
+        } => {
+            if let Some((path, _)) = plan.jwt_svids.get(*n) {
+                state.record_jwt(path, false);
+            }
+        }
+        Report::JwtRejected { .. } => {
+            if let Some((path, _)) = &plan.jwt_bundle {
+                state.record_jwt(path, false);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Writes one file atomically; logs `done` or hands the error to `failed`.
 fn write_one(
     path: &str,
@@ -465,13 +490,17 @@ fn log_report(
 }
 
 /// A message that cannot be used: upstream fails the file dump when the message has nothing
-/// for us, and go-spiffe drops an invalid one.
-fn log_rejected(e: &RenderError) {
+/// for us, go-spiffe drops an invalid one, and we refuse one that fails verification.
+fn log_rejected(e: &VerifyError) {
     match e {
-        RenderError::HintNotFound | RenderError::NoBundle { .. } => {
+        VerifyError::Render(RenderError::HintNotFound | RenderError::NoBundle { .. }) => {
             error!(error = e.to_string(); "Unable to dump bundle");
         }
-        e => error!("Error while watching x509 context: {e}"),
+        VerifyError::Render(e) => error!("Error while watching x509 context: {e}"),
+        e => error!(
+            error = e.to_string();
+            "X.509-SVID failed verification; the files on disk are kept"
+        ),
     }
 }
 

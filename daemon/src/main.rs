@@ -261,6 +261,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             add_intermediates_to_bundle: c.add_intermediates_to_bundle,
             include_federated_domains: c.include_federated_domains,
             omit_expired: c.omit_expired,
+            verify: !c.skip_svid_verification,
         }),
         jwt_bundle: !c.jwt_bundle_file_name.is_empty(),
         jwt_svids: c

@@ -54,6 +54,9 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("omit_expired", |c, k, v| {
         set(&mut c.omit_expired, boolean(k, v)?)
     }),
+    ("skip_svid_verification", |c, k, v| {
+        set(&mut c.skip_svid_verification, boolean(k, v)?)
+    }),
     ("hint", |c, k, v| set(&mut c.hint, string(k, v)?)),
     ("svid_file_name", |c, k, v| {
         set(&mut c.svid_file_name, string(k, v)?)

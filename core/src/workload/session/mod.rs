@@ -30,7 +30,7 @@ use crate::h2::{self, StreamId};
 use crate::jwt;
 use crate::spiffe_id::TrustDomain;
 use crate::time::{Instant, earliest};
-use crate::x509::{self, RenderError, RenderOptions, Rendered};
+use crate::x509::{self, RenderOptions, Rendered};
 
 /// The `helper.conf` settings that shape the X.509 files (with the session's `hint`, a
 /// [`RenderOptions`]).
@@ -42,6 +42,9 @@ pub struct X509Options {
     pub include_federated_domains: bool,
     /// `omit_expired`.
     pub omit_expired: bool,
+    /// Verify each X.509-SVID (key pair, chain against the bundle, SPIFFE ID) before it is
+    /// written; `skip_svid_verification` turns this off.
+    pub verify: bool,
 }
 
 impl X509Options {
@@ -147,8 +150,9 @@ pub enum Report {
         /// The decoding error.
         error: Error,
     },
-    /// An X.509 message that cannot be used was dropped; the files stay.
-    Rejected(RenderError),
+    /// An X.509 message that cannot be used (not renderable, or failing verification) was
+    /// dropped; the files stay.
+    Rejected(x509::VerifyError),
     /// A JWT message (bundle or token) that cannot be used was dropped; the file stays.
     JwtRejected {
         /// Which subscription.
@@ -233,7 +237,7 @@ pub enum Fatal {
     /// One-shot mode: the message could not be decoded.
     BadMessage(Error),
     /// One-shot mode: the X.509 message could not be used.
-    Rejected(RenderError),
+    Rejected(x509::VerifyError),
     /// One-shot mode: the JWT bundle or token could not be used.
     JwtRejected(Sub, JwtRejection),
     /// One-shot mode: the files could not be written.
@@ -640,11 +644,16 @@ impl Session {
                     let Some(options) = &self.config.x509 else {
                         continue;
                     };
-                    match x509::render(
-                        &response,
-                        &options.render_options(&self.config.hint),
-                        unix_ms.div_euclid(1000),
-                    ) {
+                    let opts = options.render_options(&self.config.hint);
+                    let now_unix = unix_ms.div_euclid(1000);
+                    let verified = match x509::render(&response, &opts, now_unix) {
+                        Ok(rendered) if options.verify => {
+                            x509::verify_response(&response, &opts, now_unix).map(|()| rendered)
+                        }
+                        Ok(rendered) => Ok(rendered),
+                        Err(e) => Err(x509::VerifyError::Render(e)),
+                    };
+                    match verified {
                         Ok(rendered) => {
                             self.rows[i].pending = Some(rendered.not_after);
                             self.actions

@@ -18,6 +18,7 @@ use crate::h2::frame::{Header, flag, kind};
 use crate::h2::testutil::{frame, parse_frames};
 use crate::jwt;
 use crate::proto::{X509svid, X509svidResponse};
+use crate::x509;
 use crate::x509::testpki::{self, cat, leaf_params, root, sign};
 
 /// 2030-01-01T00:00:00Z.
@@ -47,10 +48,16 @@ fn secs(s: u64) -> Duration {
 
 /// One X.509 message whose SVID expires `not_after` seconds after [`BASE_UNIX`].
 fn x509_message(not_after: u64) -> Vec<u8> {
+    x509_message_with(not_after, false)
+}
+
+/// As [`x509_message`]; with `foreign_bundle`, the bundle is another CA's, so the chain
+/// does not verify.
+fn x509_message_with(not_after: u64, foreign_bundle: bool) -> Vec<u8> {
     let ca = root("example.test");
     let key = testpki::p256();
     let mut params = leaf_params(ID);
-    params.not_before = rcgen::date_time_ymd(2029, 1, 1);
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
     params.not_after = rcgen::date_time_ymd(2030, 1, 1) + secs(not_after);
     let leaf = sign(&params, &key, &ca);
     let response = X509svidResponse {
@@ -58,7 +65,11 @@ fn x509_message(not_after: u64) -> Vec<u8> {
             spiffe_id: ID.into(),
             x509_svid: leaf,
             x509_svid_key: key.serialize_der(),
-            bundle: cat(&[&ca.der]),
+            bundle: if foreign_bundle {
+                root("example.test").der
+            } else {
+                cat(&[&ca.der])
+            },
             hint: Default::default(),
         }],
         ..Default::default()
@@ -74,7 +85,10 @@ fn x509_only() -> SessionConfig {
         client: ClientConfig::default(),
         one_shot: false,
         hint: String::new(),
-        x509: Some(X509Options::default()),
+        x509: Some(X509Options {
+            verify: true,
+            ..X509Options::default()
+        }),
         jwt_bundle: false,
         jwt_svids: Vec::new(),
         pid_file: false,
@@ -473,7 +487,11 @@ fn a_stall_probe_without_ack_redials_before_expiry() {
 
 #[test]
 fn the_same_expired_svid_again_is_not_asked_for_in_a_tight_loop() {
-    let mut sim = Sim::new(false);
+    // Verification would refuse an expired SVID: this is `skip_svid_verification = true`.
+    let mut sim = Sim::with(SessionConfig {
+        x509: Some(X509Options::default()),
+        ..x509_only()
+    });
     sim.connect();
     sim.send_update(1, 0, true); // expires now
     sim.sent();
@@ -842,4 +860,21 @@ fn an_expired_token_on_disk_is_reported_and_refreshed_no_sooner_than_a_second() 
     assert_eq!(sim.opened(), []);
     sim.advance(Duration::from_millis(1));
     assert_eq!(sim.opened(), [7]);
+}
+
+#[test]
+fn an_svid_that_fails_verification_is_not_written() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, 1, HEADERS_200);
+    bytes.extend(frame(kind::DATA, 0, 1, &x509_message_with(3600, true)));
+    sim.server(&bytes);
+    assert!(sim.seen.writes.is_empty());
+    assert!(matches!(
+        sim.take_reports()[..],
+        [Report::Rejected(x509::VerifyError::Chain(_))]
+    ));
+    // The next good one is written; the watch never stopped.
+    sim.send_update(1, 3600, false);
+    assert_eq!(sim.seen.writes, [3600]);
 }
