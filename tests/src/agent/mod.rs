@@ -1,8 +1,9 @@
 //! `svid-dev-agent`: a development SPIFFE Workload API server built on tonic/h2/tokio and
 //! rcgen, a peer independent of our own client code. It serves on a Unix socket, rotates
 //! SVIDs on a timer and reports what it issues on stdout (`listening <socket>` per socket,
-//! then `x509 <serial-hex> <spiffe-id> notafter=<unix>` per SVID). `--workload PATH=ID` adds
-//! sockets serving other identities from the same CA.
+//! then `x509 <serial-hex> <spiffe-id> notafter=<unix>` per SVID and `jwt <token>` per
+//! JWT-SVID signed). `--workload PATH=ID` adds sockets serving other identities from the
+//! same CA.
 
 pub mod ca;
 pub mod jwt;

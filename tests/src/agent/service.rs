@@ -196,6 +196,7 @@ impl SpiffeWorkloadApi for WorkloadApi {
             iat,
             iat.saturating_add(ttl),
         );
+        println!("jwt {token}");
         Ok(Response::new(JwtsvidResponse {
             svids: vec![Jwtsvid {
                 spiffe_id: self.spiffe_id.clone(),
