@@ -21,10 +21,8 @@
 //!
 //! Build the binary first: `cargo build -p spiffe-helper`.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde_json::Value;
+mod jwt_check;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, file_mode, wait_for_file, wait_until};
@@ -154,41 +152,6 @@ struct Expect<'a> {
     modes: (u32, u32),
 }
 
-/// The bundle file decoded: trust-domain name to its JWKS document.
-fn read_jwt_bundle(path: &Path) -> serde_json::Map<String, Value> {
-    let text = std::fs::read(path).expect("the JWT bundle file exists");
-    let outer: serde_json::Map<String, Value> = serde_json::from_slice(&text).unwrap();
-    outer
-        .into_iter()
-        .map(|(td, b64)| {
-            let jwks = STANDARD.decode(b64.as_str().unwrap()).unwrap();
-            (td, serde_json::from_slice(&jwks).unwrap())
-        })
-        .collect()
-}
-
-/// Verifies the token in `path` against `bundles` for `aud`; returns its audiences.
-fn verify_token(path: &Path, bundles: &serde_json::Map<String, Value>, aud: &str) -> Value {
-    let token = std::fs::read_to_string(path).unwrap();
-    let kid = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
-    let jwk = bundles["example.org"]["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .expect("the token's kid is in the bundle file");
-    let key =
-        DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
-            .unwrap();
-    let mut validation = Validation::new(Algorithm::ES256);
-    validation.set_audience(&[aud]);
-    let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation)
-        .expect("the token verifies against the bundle file")
-        .claims;
-    assert_eq!(claims["sub"], "spiffe://example.org/workload");
-    claims["aud"].clone()
-}
-
 /// Runs `original` (the fixture's text) and checks every configured output.
 fn run_example(original: &str, expect: &Expect) {
     let agent = DevAgent::start(&["--intermediate", "--rotate-every", "1s"]);
@@ -248,11 +211,13 @@ fn run_example(original: &str, expect: &Expect) {
 
     // The JWT files.
     if let Some(bundle) = &jwt_bundle {
-        let bundles = read_jwt_bundle(bundle);
+        let bundles = jwt_check::read_bundle_file(bundle);
         assert!(bundles.contains_key("example.org"), "{bundles:?}");
         if let Some(token) = &jwt_svid {
             let aud = value(&config, "jwt_audience").unwrap();
-            verify_token(token, &bundles, &aud);
+            let claims =
+                jwt_check::verify(&std::fs::read_to_string(token).unwrap(), &bundles, &aud);
+            assert_eq!(claims["sub"], "spiffe://example.org/workload");
         }
     }
 

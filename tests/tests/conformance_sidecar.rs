@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use svid_tests::{
-    DevAgent, Helper, PATIENCE, SvidFiles, free_port, helper_dir, openssl, pem_bodies,
+    DevAgent, Helper, PATIENCE, SvidFiles, free_port, helper_dir, http_get, openssl, pem_bodies,
     split_certificates, wait_for_file, wait_until, x509_config,
 };
 
@@ -762,29 +762,6 @@ fn jwsonwebtoken_claims(token: &str) -> serde_json::Value {
 // ---------------------------------------------------------------------------------------------
 // TestNew: the initial health state.
 
-/// `GET path` with Python's `http.client`: the status and body, or `None` if unreachable.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let script = format!(
-        "import http.client\n\
-         c = http.client.HTTPConnection('127.0.0.1', {port}, timeout=5)\n\
-         c.request('GET', '{path}')\n\
-         r = c.getresponse()\n\
-         print(r.status)\n\
-         print(r.read().decode(), end='')\n"
-    );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8(out.stdout).ok()?;
-    let (status, body) = text.split_once('\n')?;
-    Some((status.parse().ok()?, body.to_owned()))
-}
-
 /// Starts a daemon with `outputs` and a health listener, with no agent at `agent_address`:
 /// nothing is ever written, and the state stays as `New` made it.
 fn initial_health(outputs: &str) -> (Helper, PathBuf, u16) {
@@ -798,7 +775,7 @@ fn initial_health(outputs: &str) -> (Helper, PathBuf, u16) {
     );
     let helper = Helper::start_in(dir, &config, &[]);
     assert!(
-        wait_until(PATIENCE, || get(port, "/live").is_some()),
+        wait_until(PATIENCE, || http_get(port, "/live").is_some()),
         "{}",
         helper.logs()
     );
@@ -820,13 +797,13 @@ fn test_new_new_sidecar() {
         c = certs.display()
     );
     assert_eq!(
-        get(port, "/live"),
+        http_get(port, "/live"),
         Some((200, format!("{{\"status\":\"OK\",\"health\":{statuses}}}"))),
         "{}",
         helper.logs()
     );
     assert_eq!(
-        get(port, "/ready"),
+        http_get(port, "/ready"),
         Some((
             503,
             format!("{{\"status\":\"Service Unavailable\",\"health\":{statuses}}}")
@@ -846,5 +823,10 @@ fn test_new_new_sidecar_01() {
          {{\"jwt_write_status\":{{\"{}/jwt_svid.jwt\":\"unwritten\"}}}}}}}}",
         certs.display()
     );
-    assert_eq!(get(port, "/ready"), Some((503, body)), "{}", helper.logs());
+    assert_eq!(
+        http_get(port, "/ready"),
+        Some((503, body)),
+        "{}",
+        helper.logs()
+    );
 }
