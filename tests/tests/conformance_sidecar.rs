@@ -18,7 +18,6 @@
 //!   state ready (upstream issue #423).
 //! - `TestWriteX509Context/SVID with expired intermediate in bundle and omit expired certs`:
 //!   the dev agent issues no expired intermediate.
-//! - `TestWriteJWTSVIDWithHint`: the dev agent returns one JWT-SVID without a hint.
 //!
 //! Build the binary first: `cargo build -p spiffe-helper`.
 
@@ -327,20 +326,34 @@ struct X509Case<'a> {
     extra: &'a str,
     svid_chain_len: usize,
     bundle: &'a [&'a str],
+    /// Upstream's hinted run (`…#01`): the agent sends a decoy (hint `first`) before the SVID
+    /// (hint `other`), and the config sets `hint = "other"`.
+    hinted: bool,
 }
 
 /// Runs `case` and checks the files against what the agent issued: the SVID file is the
 /// issued leaf (and its intermediate when expected), the key is the leaf's PKCS#8 key, the
 /// bundle holds exactly the expected certificates in order.
 fn x509_case(case: &X509Case) {
-    let agent = DevAgent::start(case.agent_args);
+    let mut agent_args = case.agent_args.to_vec();
+    let mut extra = case.extra.to_owned();
+    if case.hinted {
+        agent_args.push("--hinted");
+        extra.push_str("\nhint = \"other\"");
+    }
+    let agent = DevAgent::start(&agent_args);
     let (dir, certs) = helper_dir();
-    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, case.extra), &[]);
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &extra), &[]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
     let files = SvidFiles::in_dir(&certs);
     let chain = files.chain().unwrap();
     assert_eq!(chain.len(), case.svid_chain_len, "{chain:?}");
     assert_eq!(files.leaf_serial().unwrap(), agent.issued()[0].serial_hex);
+    assert_eq!(
+        files.leaf_uri_sans().unwrap(),
+        ["spiffe://example.org/workload"],
+        "never the decoy"
+    );
     files.key_is_pkcs8().unwrap();
     files.key_matches_leaf().unwrap();
     files.verify_chain().unwrap();
@@ -387,30 +400,35 @@ const SVID_WITH_INTERMEDIATE: X509Case = X509Case {
     extra: "",
     svid_chain_len: 2,
     bundle: &["root"],
+    hinted: false,
 };
 const INTERMEDIATE_IN_BUNDLE: X509Case = X509Case {
     agent_args: &["--intermediate"],
     extra: "add_intermediates_to_bundle = true",
     svid_chain_len: 1,
     bundle: &["root", "intermediate"],
+    hinted: false,
 };
 const SINGLE_SVID_WITH_INTERMEDIATE_IN_BUNDLE: X509Case = X509Case {
     agent_args: &[],
     extra: "add_intermediates_to_bundle = true",
     svid_chain_len: 1,
     bundle: &["root"],
+    hinted: false,
 };
 const SINGLE_SVID: X509Case = X509Case {
     agent_args: &[],
     extra: "",
     svid_chain_len: 1,
     bundle: &["root"],
+    hinted: false,
 };
 const FEDERATED: X509Case = X509Case {
     agent_args: &["--federate", "foo.test"],
     extra: "include_federated_domains = true",
     svid_chain_len: 1,
     bundle: &["root", "foo.test"],
+    hinted: false,
 };
 
 #[test]
@@ -489,6 +507,71 @@ fn test_write_x509_context_svid_with_federated_trust_domains_and_intermediate_in
         extra: "add_intermediates_to_bundle = true\ninclude_federated_domains = true",
         svid_chain_len: 1,
         bundle: &["root", "intermediate", "foo.test"],
+        hinted: false,
+    });
+}
+
+// The hinted runs of `TestWriteX509Context` (Go names them `…#01`): the same cases with a
+// decoy SVID first and `hint = "other"`; the hinted SVID is written, never the decoy.
+
+#[test]
+fn test_write_x509_context_single_svid_01() {
+    x509_case(&X509Case {
+        hinted: true,
+        ..SINGLE_SVID
+    });
+}
+
+#[test]
+fn test_write_x509_context_single_svid_with_intermediate_in_bundle_01() {
+    x509_case(&X509Case {
+        hinted: true,
+        ..SINGLE_SVID_WITH_INTERMEDIATE_IN_BUNDLE
+    });
+}
+
+#[test]
+fn test_write_x509_context_svid_with_intermediate_ca_01() {
+    x509_case(&X509Case {
+        hinted: true,
+        ..SVID_WITH_INTERMEDIATE
+    });
+}
+
+#[test]
+fn test_write_x509_context_svid_with_intermediate_ca_and_intermediate_in_bundle_01() {
+    x509_case(&X509Case {
+        hinted: true,
+        ..INTERMEDIATE_IN_BUNDLE
+    });
+}
+
+#[test]
+fn test_write_x509_context_svid_with_federated_trust_domains_01() {
+    x509_case(&X509Case {
+        hinted: true,
+        ..FEDERATED
+    });
+}
+
+#[test]
+fn test_write_x509_context_svid_with_federated_trust_domains_but_not_included_in_bundle_01() {
+    x509_case(&X509Case {
+        extra: "",
+        bundle: &["root"],
+        hinted: true,
+        ..FEDERATED
+    });
+}
+
+#[test]
+fn test_write_x509_context_svid_with_federated_trust_domains_and_intermediate_in_bundle_01() {
+    x509_case(&X509Case {
+        agent_args: &["--intermediate", "--federate", "foo.test"],
+        extra: "add_intermediates_to_bundle = true\ninclude_federated_domains = true",
+        svid_chain_len: 1,
+        bundle: &["root", "intermediate", "foo.test"],
+        hinted: true,
     });
 }
 
@@ -718,39 +801,64 @@ fn test_write_jwt_bundle_set() {
     );
 }
 
-/// No hint: the first (here the only) token is written byte for byte: a compact JWS with
-/// nothing added, which verifies against the agent's key for the configured audience.
-#[test]
-fn test_write_jwt_svid_no_hint() {
-    let agent = DevAgent::start(&[]);
+/// Runs a daemon writing one JWT-SVID for `audience` (with `hint`, if not empty) from an
+/// agent started with `agent_args`; returns the token file's content and the tokens the agent
+/// printed for its own identity (`jwt <token>` lines; a `--hinted` decoy is not printed).
+fn written_jwt(agent_args: &[&str], hint: &str, audience: &str) -> (String, Vec<String>) {
+    let agent = DevAgent::start(agent_args);
     let (dir, certs) = helper_dir();
     let config = format!(
-        "agent_address = {}\ncert_dir = {}\n\
-         jwt_svids = [{{ jwt_audience = \"test-audience\", jwt_svid_file_name = \"jwt_svid.token\" }}]\n",
+        "agent_address = {}\ncert_dir = {}\nhint = {}\n\
+         jwt_svids = [{{ jwt_audience = {}, jwt_svid_file_name = \"jwt_svid.token\" }}]\n",
         hcl(&agent.address()),
-        hcl(&certs.display().to_string())
+        hcl(&certs.display().to_string()),
+        hcl(hint),
+        hcl(audience)
     );
     let helper = Helper::start_in(dir, &config, &[]);
     let path = certs.join("jwt_svid.token");
     assert!(wait_for_file(&path, PATIENCE), "{}", helper.logs());
-    let token = read(&path);
-    let issued: Vec<String> = agent
+    let issued = agent
         .stdout()
         .iter()
         .filter_map(|l| l.strip_prefix("jwt ").map(str::to_owned))
         .collect();
+    (read(&path), issued)
+}
+
+/// No hint: the first (here the only) token is written byte for byte, a compact JWS with
+/// nothing added.
+#[test]
+fn test_write_jwt_svid_no_hint() {
+    let (token, issued) = written_jwt(&[], "", "audience");
     assert!(
         issued.contains(&token),
         "written byte for byte: {token:?} not in {issued:?}"
     );
-    let claims = jwsonwebtoken_claims(&token);
+    let claims = jws_claims(&token);
     assert_eq!(claims["sub"], "spiffe://example.org/workload");
-    assert_eq!(claims["aud"], serde_json::json!(["test-audience"]));
+    assert_eq!(claims["aud"], serde_json::json!(["audience"]));
+}
+
+/// With hint `other`, of the tokens [hint `first` (a decoy), hint `other`] the second is
+/// written byte for byte.
+#[test]
+fn test_write_jwt_svid_with_hint() {
+    let (token, issued) = written_jwt(&["--hinted"], "other", "audience");
+    assert!(
+        issued.contains(&token),
+        "the hinted token: {token:?} not in {issued:?}"
+    );
+    assert_eq!(
+        jws_claims(&token)["sub"],
+        "spiffe://example.org/workload",
+        "never the decoy"
+    );
 }
 
 /// The token's claims, decoded without verification (the byte-for-byte check above ties the
 /// token to the agent, which signed it).
-fn jwsonwebtoken_claims(token: &str) -> serde_json::Value {
+fn jws_claims(token: &str) -> serde_json::Value {
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(parts.len(), 3, "compact JWS: {token:?}");
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
