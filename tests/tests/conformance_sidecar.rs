@@ -938,3 +938,84 @@ fn test_new_new_sidecar_01() {
         helper.logs()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios of the reference's checklist worked out from upstream's code (marked (C) there),
+// next to the unit tests they extend.
+
+/// (C, §4.5) `renew_signal = "HUP"`, without the `SIG` prefix: validation does not check the
+/// name, the first update starts the command, and the second fails with upstream's
+/// `error getting signal: HUP`; the helper goes on.
+#[test]
+fn renew_signal_without_sig_prefix_fails_at_the_second_update() {
+    let agent = DevAgent::start(&["--rotate-every", "500ms"]);
+    let (dir, certs) = helper_dir();
+    let extra = "cmd = \"sleep\"\ncmd_args = \"30\"\nrenew_signal = \"HUP\"";
+    let mut helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, extra), &[]);
+    assert!(
+        helper.wait_for_log("error getting signal: HUP", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    assert!(
+        helper
+            .logs()
+            .lines()
+            .any(|l| l.contains("Unable to signal process")
+                && l.contains("error getting signal: HUP")),
+        "{}",
+        helper.logs()
+    );
+    assert_eq!(started_pids(&helper).len(), 1, "{}", helper.logs());
+    assert!(helper.wait_exit(Duration::ZERO).is_none(), "still running");
+}
+
+/// (C, §4.6) A failed write makes the helper not live and not ready (503 on both, the X.509
+/// entry `failed`); a later successful write makes it live and ready again (200 on both).
+/// The failure is a missing `cert_dir`, which upstream logs as `Unable to dump bundle` with
+/// `no such file or directory`.
+#[test]
+fn health_a_failed_write_is_not_live_and_a_later_success_is_live_and_ready() {
+    let agent = DevAgent::start(&["--rotate-every", "500ms"]);
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let port = free_port();
+    let extra = format!("health_checks {{\n  listener_enabled = true\n  bind_port = {port}\n}}");
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &extra), &[]);
+    let body = |status: &str, state: &str| {
+        format!(
+            "{{\"status\":\"{status}\",\"health\":{{\"file_write_statuses\":\
+             {{\"x509_write_status\":\"{state}\",\"jwt_write_status\":{{}}}}}}}}"
+        )
+    };
+    let failed = Some((503, body("Service Unavailable", "failed")));
+    assert!(
+        wait_until(PATIENCE, || http_get(port, "/live") == failed),
+        "{:?}\n{}",
+        http_get(port, "/live"),
+        helper.logs()
+    );
+    assert_eq!(http_get(port, "/ready"), failed);
+    assert!(
+        helper
+            .logs()
+            .lines()
+            .any(|l| l.contains("Unable to dump bundle")
+                && l.contains(&format!(
+                    "error=\"open {}: no such file or directory\"",
+                    certs.join("svid.pem").display()
+                ))),
+        "{}",
+        helper.logs()
+    );
+
+    std::fs::create_dir(&certs).unwrap();
+    let ok = Some((200, body("OK", "written")));
+    assert!(
+        wait_until(PATIENCE, || http_get(port, "/ready") == ok),
+        "{:?}\n{}",
+        http_get(port, "/ready"),
+        helper.logs()
+    );
+    assert_eq!(http_get(port, "/live"), ok);
+}
