@@ -1019,3 +1019,26 @@ fn health_a_failed_write_is_not_live_and_a_later_success_is_live_and_ready() {
     );
     assert_eq!(http_get(port, "/live"), ok);
 }
+
+/// (C, §4.4) Deliberate difference (README, "Differences from upstream": one-shot mode honours
+/// `jwt_extra_audiences`): upstream's one-shot mode "calls `FetchJWTSVIDs` with **only
+/// `jwt_audience`**. `jwt_extra_audiences` is ignored in this mode", so its token's `aud`
+/// would be `["svc"]`; ours asks for `[aud] + extras`, as daemon mode does in both.
+#[test]
+fn one_shot_jwt_svid_carries_the_extra_audiences() {
+    let agent = DevAgent::start(&[]);
+    let (dir, certs) = helper_dir();
+    let config = format!(
+        "agent_address = {}\ncert_dir = {}\ndaemon_mode = false\n\
+         jwt_svids = [{{ jwt_audience = \"svc\", jwt_extra_audiences = [\"x\", \"y\"], \
+         jwt_svid_file_name = \"svc.token\" }}]\n",
+        hcl(&agent.address()),
+        hcl(&certs.display().to_string())
+    );
+    let mut helper = Helper::start_in(dir, &config, &[]);
+    let status = helper.wait_exit(PATIENCE).expect("one-shot mode exits");
+    assert!(status.success(), "{status}\n{}", helper.logs());
+    let claims = jws_claims(&read(&certs.join("svc.token")));
+    assert_eq!(claims["aud"], serde_json::json!(["svc", "x", "y"]));
+    assert!(helper.logs().contains("Successfully fetched JWT SVIDs"));
+}
