@@ -205,7 +205,10 @@ fn test_sidecar_test_cmd_runs_long_running() {
         helper.logs()
     );
     agent.kill();
-    std::thread::sleep(Duration::from_millis(500));
+    // The last update's signal may still be on its way.
+    wait_until(Duration::from_secs(5), || {
+        read(&signals).lines().count() + 1 == helper.count_logs(UPDATED)
+    });
     let received = read(&signals);
     let updates = helper.count_logs(UPDATED);
     assert_eq!(
