@@ -29,9 +29,12 @@ pub struct WriteError {
     source: io::Error,
 }
 
+/// Worded as Go's `*fs.PathError` on the target, as upstream's `os.WriteFile` fails: e.g.
+/// `open certs/svid.pem: no such file or directory` for a missing `cert_dir`.
 impl std::fmt::Display for WriteError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.step, self.path.display(), self.source)
+        let path = self.path.to_string_lossy();
+        f.write_str(&crate::oserror::path_error(self.step, &path, &self.source))
     }
 }
 
@@ -94,7 +97,7 @@ fn stage(out: &Output<'_>) -> Result<PathBuf, WriteError> {
         .create_new(true)
         .mode(out.mode)
         .open(&tmp)
-        .map_err(|e| fail("create temporary file for", e))?;
+        .map_err(|e| fail("open", e))?;
     let result = file
         .set_permissions(fs::Permissions::from_mode(out.mode))
         .map_err(|e| fail("set mode of", e))
@@ -190,7 +193,11 @@ mod tests {
             },
         ])
         .unwrap_err();
-        assert!(err.to_string().contains("no-such-dir/key.pem"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            format!("open {missing}: no such file or directory"),
+            "upstream's words"
+        );
         assert_eq!(fs::read(&good).unwrap(), b"old");
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "temporary removed");
         fs::remove_dir_all(dir).unwrap();

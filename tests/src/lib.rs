@@ -11,8 +11,8 @@ pub use harness::dev_agent::{DevAgent, Issued};
 pub use harness::helper::Helper;
 pub use harness::verify::{SvidFiles, file_mode, openssl, pem_bodies, split_certificates};
 pub use harness::{
-    PATIENCE, child_script, dev_agent_bin, free_port, helper_bin, helper_dir, wait_for_file,
-    wait_until, x509_config,
+    PATIENCE, child_script, dev_agent_bin, free_port, helper_bin, helper_dir, http_get,
+    wait_for_file, wait_until, x509_config,
 };
 
 /// Types and tonic server/client generated from `proto/workload.proto` by `build.rs`.

@@ -5,11 +5,10 @@
 //! with the message in `error=`, exit code 1).
 //!
 //! Upstream checks some cases on the decoded struct; here they are checked through what the
-//! binary does with them. Configurations that validation accepts but that need JWT, PID-file
-//! or health support to run are checked for the validation outcome only: the helper goes past
-//! validation (it runs, or refuses a feature this version does not have yet) and prints none
-//! of upstream's validation errors. Once those features land, these tests keep holding and can
-//! be extended to the outputs.
+//! binary does with them. Configurations that validation accepts are checked for the
+//! validation outcome: the helper goes past validation and prints none of upstream's
+//! validation errors (their outputs are checked in `conformance_sidecar.rs` and
+//! `conformance_examples.rs`).
 //!
 //! Not mirrored: `TestNewSidecarConfig` (a struct-to-struct copy with nothing to observe).
 //! Build the binary first: `cargo build -p spiffe-helper`.
@@ -30,10 +29,6 @@ const VALIDATION_ERRORS: &[&str] = &[
     "file mode must be positive",
     "bind port must be positive",
 ];
-
-/// What this version logs when it refuses a valid configuration that uses a feature it does
-/// not have yet (JWT, PID file, health listener). Logged after validation passed.
-const NOT_YET_SUPPORTED: &str = "is not supported by this version of spiffe-helper-rs yet";
 
 /// `cmd/spiffe-helper/config/testdata/helper.conf` at 06cfd7e, verbatim (the fixture in
 /// `core/testdata/config/` is another revision, with `omit_expired = true`).
@@ -91,15 +86,10 @@ fn assert_rejected(config: &str, args: &[&str], error: &str) {
 }
 
 /// Runs the helper on `config` and asserts that validation accepts it: the helper goes on to
-/// run (`Launching daemon`, `Daemon mode disabled`) or refuses only a feature not implemented
-/// yet, and prints no validation or parse error. Returns the helper, still running if it is.
+/// run (`Launching daemon`, `Daemon mode disabled`) and prints no validation or parse error. Returns the helper, still running if it is.
 fn assert_accepted(config: &str, args: &[&str], endpoint: &str) -> Helper {
     let helper = start(config, args, endpoint);
-    let past_validation = [
-        "Launching daemon",
-        "Daemon mode disabled",
-        NOT_YET_SUPPORTED,
-    ];
+    let past_validation = ["Launching daemon", "Daemon mode disabled"];
     let decided = wait_until(PATIENCE, || {
         let logs = helper.logs();
         past_validation.iter().any(|m| logs.contains(m))

@@ -2,32 +2,9 @@
 //! Upstream's endpoints and JSON body, and our honest readiness: not ready before every
 //! output is written, not ready again once a file on disk has expired (the agent gone).
 
-use std::process::Command;
-use svid_tests::{DevAgent, Helper, PATIENCE, free_port, helper_dir, wait_until, x509_config};
-
-/// `GET path` with Python's `http.client`: the status and body, or `None` if unreachable.
-fn get(port: u16, path: &str) -> Option<(u16, String)> {
-    let script = format!(
-        "import http.client\n\
-         c = http.client.HTTPConnection('127.0.0.1', {port}, timeout=5)\n\
-         c.request('GET', '{path}')\n\
-         r = c.getresponse()\n\
-         assert r.getheader('Content-Type') in ('application/json', 'text/plain; charset=utf-8')\n\
-         print(r.status)\n\
-         print(r.read().decode(), end='')\n"
-    );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8(out.stdout).ok()?;
-    let (status, body) = text.split_once('\n')?;
-    Some((status.parse().ok()?, body.to_owned()))
-}
+use svid_tests::{
+    DevAgent, Helper, PATIENCE, free_port, helper_dir, http_get as get, wait_until, x509_config,
+};
 
 #[test]
 fn health_reports_upstreams_body_and_readiness_follows_the_files() {

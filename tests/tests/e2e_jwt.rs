@@ -3,10 +3,9 @@
 //! token file holds a token that verifies against the keys in the bundle file, in upstream's
 //! exact bundle format, refreshed from the token's own lifetime.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde_json::Value;
+mod jwt_check;
+
+use jwt_check::{read_bundle_file, verify};
 use std::collections::BTreeSet;
 use std::path::Path;
 use svid_tests::{DevAgent, Helper, PATIENCE, helper_dir, wait_for_file, wait_until};
@@ -24,41 +23,6 @@ fn jwt_config(agent: &DevAgent, certs: &Path, extra: &str) -> String {
         agent.address(),
         certs.display()
     )
-}
-
-/// The bundle file decoded: trust-domain name to its JWKS document.
-fn read_bundle_file(path: &Path) -> serde_json::Map<String, Value> {
-    let text = std::fs::read(path).expect("the bundle file exists");
-    assert!(!text.ends_with(b"\n"), "no trailing newline");
-    let outer: serde_json::Map<String, Value> = serde_json::from_slice(&text).unwrap();
-    outer
-        .into_iter()
-        .map(|(td, b64)| {
-            let jwks = STANDARD
-                .decode(b64.as_str().unwrap())
-                .expect("padded base64");
-            (td, serde_json::from_slice(&jwks).expect("a JWKS document"))
-        })
-        .collect()
-}
-
-/// Verifies `token` against the keys in `bundles` with `jsonwebtoken`; returns its claims.
-fn verify(token: &str, bundles: &serde_json::Map<String, Value>, aud: &str) -> Value {
-    let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
-    let jwk = bundles["example.org"]["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .expect("the token's kid is in the bundle file");
-    let key =
-        DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
-            .unwrap();
-    let mut validation = Validation::new(Algorithm::ES256);
-    validation.set_audience(&[aud]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .expect("the token verifies against the bundle file")
-        .claims
 }
 
 #[test]

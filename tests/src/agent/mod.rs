@@ -1,8 +1,9 @@
 //! `svid-dev-agent`: a development SPIFFE Workload API server built on tonic/h2/tokio and
 //! rcgen, a peer independent of our own client code. It serves on a Unix socket, rotates
 //! SVIDs on a timer and reports what it issues on stdout (`listening <socket>` per socket,
-//! then `x509 <serial-hex> <spiffe-id> notafter=<unix>` per SVID). `--workload PATH=ID` adds
-//! sockets serving other identities from the same CA.
+//! then `x509 <serial-hex> <spiffe-id> notafter=<unix>` per SVID and `jwt <token>` per
+//! JWT-SVID signed). `--workload PATH=ID` adds sockets serving other identities from the
+//! same CA.
 
 pub mod ca;
 pub mod jwt;
@@ -123,20 +124,38 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
             .map_err(io_error("writing", &path))?;
     }
 
+    // With --hinted, each response starts with a decoy (hint `first`) and the SVID has the
+    // hint `other`, as in upstream's hint tests.
+    let decoy_id = options.hinted.then(|| decoy_id(&options.trust_domain));
     let make_response = {
         let bundle = authority.root_der().to_vec();
         let federated = federated.clone();
-        move |svid: IssuedSvid| X509svidResponse {
-            svids: vec![X509svid {
+        move |svid: IssuedSvid, decoy: Option<IssuedSvid>| {
+            let entry = |svid: IssuedSvid, hint: &str| X509svid {
                 spiffe_id: svid.spiffe_id,
                 x509_svid: svid.chain_der,
                 x509_svid_key: svid.key_pkcs8,
                 bundle: bundle.clone(),
-                hint: String::new(),
-            }],
-            crl: Vec::new(),
-            federated_bundles: federated.clone(),
+                hint: hint.to_owned(),
+            };
+            let hint = if decoy.is_some() { "other" } else { "" };
+            let svids = decoy
+                .map(|d| entry(d, "first"))
+                .into_iter()
+                .chain([entry(svid, hint)])
+                .collect();
+            X509svidResponse {
+                svids,
+                crl: Vec::new(),
+                federated_bundles: federated.clone(),
+            }
         }
+    };
+    let issue_decoy = |authority: &mut Authority| {
+        decoy_id
+            .as_ref()
+            .map(|id| authority.issue(id, options.ttl, OffsetDateTime::now_utc()))
+            .transpose()
     };
     let mut bundles = federated.clone();
     bundles.insert(own_id, authority.root_der().to_vec());
@@ -153,7 +172,8 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
         remove_stale_socket(&socket)?;
         let listener = UnixListener::bind(&socket).map_err(io_error("binding", &socket))?;
         let first = authority.issue(&spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
-        let (svid_tx, svid_rx) = watch::channel(Arc::new(make_response(first.clone())));
+        let decoy = issue_decoy(&mut authority)?;
+        let (svid_tx, svid_rx) = watch::channel(Arc::new(make_response(first.clone(), decoy)));
         let service = WorkloadApi::new(
             &options,
             spiffe_id.clone(),
@@ -195,7 +215,8 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
             for (_, spiffe_id, svid_tx) in &served {
                 let svid = authority.issue(spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
                 report_issued(&svid);
-                svid_tx.send_replace(Arc::new(make_response(svid)));
+                let decoy = issue_decoy(&mut authority)?;
+                svid_tx.send_replace(Arc::new(make_response(svid, decoy)));
             }
         }
     };
@@ -218,6 +239,11 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
         let _ = std::fs::remove_file(socket);
     }
     result
+}
+
+/// The SPIFFE ID of the decoy SVID `--hinted` puts first, as in upstream's hint tests.
+pub fn decoy_id(trust_domain: &str) -> String {
+    format!("spiffe://{trust_domain}/shouldnt/ever/get")
 }
 
 /// Prints the machine-readable line for one issued SVID.

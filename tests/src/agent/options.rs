@@ -16,6 +16,10 @@ pub struct Options {
     pub spiffe_id: String,
     /// `--intermediate`: put an intermediate CA between the root and the leaves.
     pub intermediate: bool,
+    /// `--hinted`: answer as the agent of upstream's hint tests: the SVID and each JWT-SVID
+    /// carry the hint `other` and come after a decoy for `spiffe://<td>/shouldnt/ever/get`
+    /// with the hint `first`.
+    pub hinted: bool,
     /// `--ttl DUR`: X.509-SVID lifetime (default 1 h).
     pub ttl: Duration,
     /// `--rotate-every DUR`: issue a new SVID this often (default: never).
@@ -92,7 +96,7 @@ impl std::error::Error for OptionsError {}
 
 /// The usage text printed on a bad command line.
 pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--trust-domain TD] [--spiffe-id ID] \
-[--intermediate] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
+[--intermediate] [--hinted] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
 [--deny-first N] [--exit-after-updates N] [--stall-after N] [--out-dir DIR] \
 [--workload PATH=ID]...";
 
@@ -111,6 +115,7 @@ impl Options {
             trust_domain: String::new(),
             spiffe_id: String::new(),
             intermediate: false,
+            hinted: false,
             ttl: Duration::from_secs(3600),
             rotate_every: None,
             federate: Vec::new(),
@@ -125,6 +130,10 @@ impl Options {
         while let Some(flag) = args.next() {
             if flag == "--intermediate" {
                 opts.intermediate = true;
+                continue;
+            }
+            if flag == "--hinted" {
+                opts.hinted = true;
                 continue;
             }
             let mut value = || {
@@ -235,6 +244,7 @@ mod tests {
         assert_eq!(o.jwt_ttl, Duration::from_secs(300));
         assert_eq!(o.rotate_every, None);
         assert!(!o.intermediate);
+        assert!(!o.hinted);
     }
 
     #[test]
@@ -245,6 +255,7 @@ mod tests {
             "--trust-domain",
             "corp.test",
             "--intermediate",
+            "--hinted",
             "--ttl",
             "90s",
             "--rotate-every",
@@ -269,6 +280,7 @@ mod tests {
         .unwrap();
         assert_eq!(o.spiffe_id, "spiffe://corp.test/workload");
         assert!(o.intermediate);
+        assert!(o.hinted);
         assert_eq!(o.ttl, Duration::from_secs(90));
         assert_eq!(o.rotate_every, Some(Duration::from_millis(1500)));
         assert_eq!(o.federate, ["a.test", "b.test"]);

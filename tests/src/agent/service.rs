@@ -54,6 +54,8 @@ pub struct WorkloadApi {
     x509_bundles: X509BundlesResponse,
     jwt_domains: Arc<Vec<JwtDomain>>,
     jwt_ttl: Duration,
+    /// `--hinted`: the decoy's SPIFFE ID.
+    decoy_id: Option<String>,
     deny_first: u64,
     x509_calls: AtomicU64,
     updates: Arc<UpdateBudget>,
@@ -99,6 +101,9 @@ impl WorkloadApi {
             },
             jwt_domains,
             jwt_ttl: options.jwt_ttl,
+            decoy_id: options
+                .hinted
+                .then(|| super::decoy_id(&options.trust_domain)),
             deny_first: u64::from(options.deny_first),
             x509_calls: AtomicU64::new(0),
             updates: Arc::new(UpdateBudget {
@@ -190,19 +195,28 @@ impl SpiffeWorkloadApi for WorkloadApi {
             .ok_or_else(|| Status::internal("no JWT signing key"))?;
         let iat = unix_now();
         let ttl = i64::try_from(self.jwt_ttl.as_secs()).unwrap_or(i64::MAX);
-        let token = own.authority.sign(
-            &self.spiffe_id,
-            &request.audience,
-            iat,
-            iat.saturating_add(ttl),
-        );
-        Ok(Response::new(JwtsvidResponse {
-            svids: vec![Jwtsvid {
-                spiffe_id: self.spiffe_id.clone(),
-                svid: token,
-                hint: String::new(),
-            }],
-        }))
+        let sign = |id: &str| {
+            own.authority
+                .sign(id, &request.audience, iat, iat.saturating_add(ttl))
+        };
+        let token = sign(&self.spiffe_id);
+        println!("jwt {token}");
+        let mut svids = Vec::new();
+        let mut hint = String::new();
+        if let Some(decoy) = &self.decoy_id {
+            svids.push(Jwtsvid {
+                spiffe_id: decoy.clone(),
+                svid: sign(decoy),
+                hint: "first".into(),
+            });
+            hint = "other".into();
+        }
+        svids.push(Jwtsvid {
+            spiffe_id: self.spiffe_id.clone(),
+            svid: token,
+            hint,
+        });
+        Ok(Response::new(JwtsvidResponse { svids }))
     }
 
     async fn fetch_jwt_bundles(

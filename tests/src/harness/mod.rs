@@ -10,7 +10,7 @@ pub mod verify;
 
 use rustix::process::{Pid, Signal, kill_process};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 /// A helper working directory with an empty `certs/` (the helper never creates `cert_dir`).
@@ -41,6 +41,31 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("an ephemeral port")
         .port()
+}
+
+/// `GET http://127.0.0.1:<port><path>` with Python's `http.client` (the answer must be JSON
+/// or Go's plain-text 404): the status and body, or `None` if unreachable.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let script = format!(
+        "import http.client\n\
+         c = http.client.HTTPConnection('127.0.0.1', {port}, timeout=5)\n\
+         c.request('GET', '{path}')\n\
+         r = c.getresponse()\n\
+         assert r.getheader('Content-Type') in ('application/json', 'text/plain; charset=utf-8')\n\
+         print(r.status)\n\
+         print(r.read().decode(), end='')\n"
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    let (status, body) = text.split_once('\n')?;
+    Some((status.parse().ok()?, body.to_owned()))
 }
 
 /// Default patience for anything a test waits on: long enough for a loaded 2-core machine.
