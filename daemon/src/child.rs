@@ -185,12 +185,35 @@ fn send(pid: u32, signal: Signal) -> std::io::Result<()> {
     kill_process(pid, signal).map_err(std::io::Error::from)
 }
 
+/// A signal as Go's `syscall.Signal.String` describes it on Linux (its `signals` table).
+fn signal_description(sig: i32) -> String {
+    let text = match sig {
+        1 => "hangup",
+        2 => "interrupt",
+        3 => "quit",
+        4 => "illegal instruction",
+        5 => "trace/breakpoint trap",
+        6 => "aborted",
+        7 => "bus error",
+        8 => "floating point exception",
+        9 => "killed",
+        10 => "user defined signal 1",
+        11 => "segmentation fault",
+        12 => "user defined signal 2",
+        13 => "broken pipe",
+        14 => "alarm clock",
+        15 => "terminated",
+        _ => return format!("signal {sig}"),
+    };
+    text.to_owned()
+}
+
 /// A clean exit is news; any other is a warning. The status reads as Go's `ProcessState`.
 fn log_exit(pid: Pid, status: WaitStatus) {
     let pid = pid.as_raw_nonzero().get();
     let text = match (status.exit_status(), status.terminating_signal()) {
         (Some(code), _) => format!("exit status {code}"),
-        (None, Some(sig)) => format!("signal: {sig}"),
+        (None, Some(sig)) => format!("signal: {}", signal_description(sig)),
         _ => format!("{status:?}"),
     };
     if status.exit_status() == Some(0) {
