@@ -124,3 +124,35 @@ fn a_stalled_agent_never_lets_the_files_expire() {
         helper.logs()
     );
 }
+
+/// An SVID that does not verify against its bundle (here the agent serves another CA's root)
+/// is not written: the helper says why and writes nothing. `skip_svid_verification = true`
+/// writes it, as upstream would.
+#[test]
+fn an_svid_that_fails_verification_is_never_written() {
+    let agent = DevAgent::start(&["--foreign-bundle"]);
+    let (dir, certs) = helper_dir();
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, ""), &[]);
+    assert!(
+        helper.wait_for_log("X.509-SVID failed verification", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    assert!(
+        helper
+            .logs()
+            .contains("does not verify against the trust bundle"),
+        "{}",
+        helper.logs()
+    );
+    assert!(!certs.join("svid.pem").exists() && !certs.join("svid_key.pem").exists());
+
+    let (dir, certs) = helper_dir();
+    let config = x509_config(&agent.address(), &certs, "skip_svid_verification = true");
+    let helper = Helper::start_in(dir, &config, &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    assert!(
+        SvidFiles::in_dir(&certs).verify_chain().is_err(),
+        "the bad chain was written as asked"
+    );
+}

@@ -128,7 +128,14 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
     // hint `other`, as in upstream's hint tests.
     let decoy_id = options.hinted.then(|| decoy_id(&options.trust_domain));
     let make_response = {
-        let bundle = authority.root_der().to_vec();
+        // --foreign-bundle: the bundle is another CA's, so no SVID verifies against it.
+        let bundle = if options.foreign_bundle {
+            Authority::new(&options.trust_domain, false, options.ttl, now)?
+                .root_der()
+                .to_vec()
+        } else {
+            authority.root_der().to_vec()
+        };
         let federated = federated.clone();
         move |svid: IssuedSvid, decoy: Option<IssuedSvid>| {
             let entry = |svid: IssuedSvid, hint: &str| X509svid {

@@ -32,6 +32,9 @@ pub struct Options {
     pub deny_first: u32,
     /// `--exit-after-updates N`: exit after sending N X.509 updates in total.
     pub exit_after_updates: Option<u64>,
+    /// `--foreign-bundle`: serve another CA's root as the bundle (SVIDs then fail
+    /// verification).
+    pub foreign_bundle: bool,
     /// `--stall-after N`: once a connection has carried N X.509 updates, stop writing to it
     /// (no more messages, no PING ACKs) while keeping it open, as a wedged agent would.
     pub stall_after: Option<u64>,
@@ -97,7 +100,7 @@ impl std::error::Error for OptionsError {}
 /// The usage text printed on a bad command line.
 pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--trust-domain TD] [--spiffe-id ID] \
 [--intermediate] [--hinted] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
-[--deny-first N] [--exit-after-updates N] [--stall-after N] [--out-dir DIR] \
+[--deny-first N] [--exit-after-updates N] [--stall-after N] [--foreign-bundle] [--out-dir DIR] \
 [--workload PATH=ID]...";
 
 impl Options {
@@ -123,6 +126,7 @@ impl Options {
             deny_first: 0,
             exit_after_updates: None,
             stall_after: None,
+            foreign_bundle: false,
             out_dir: None,
             workloads: Vec::new(),
         };
@@ -130,6 +134,10 @@ impl Options {
         while let Some(flag) = args.next() {
             if flag == "--intermediate" {
                 opts.intermediate = true;
+                continue;
+            }
+            if flag == "--foreign-bundle" {
+                opts.foreign_bundle = true;
                 continue;
             }
             if flag == "--hinted" {
