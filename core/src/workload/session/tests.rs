@@ -18,6 +18,7 @@ use crate::h2::frame::{Header, flag, kind};
 use crate::h2::testutil::{frame, parse_frames};
 use crate::jwt;
 use crate::proto::{X509svid, X509svidResponse};
+use crate::workload::ClientConfig;
 use crate::x509;
 use crate::x509::testpki::{self, cat, leaf_params, root, sign};
 
