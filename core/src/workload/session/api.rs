@@ -37,7 +37,7 @@ impl X509Options {
     }
 }
 
-/// What a [`Session`] serves and how.
+/// What a [`Session`](super::Session) serves and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionConfig {
     /// The Workload API client and its HTTP/2 connection.
@@ -81,16 +81,16 @@ pub enum Sub {
 /// What the driver must do.
 #[derive(Debug)]
 pub enum Action {
-    /// Open a new connection to the agent; report [`Session::connected`] or
-    /// [`Session::connection_lost`].
+    /// Open a new connection to the agent; report [`Session::connected`](super::Session::connected) or
+    /// [`Session::connection_lost`](super::Session::connection_lost).
     Dial,
-    /// Close the connection (after sending what [`Session::poll_transmit`] holds).
+    /// Close the connection (after sending what [`Session::poll_transmit`](super::Session::poll_transmit) holds).
     Disconnect,
-    /// Write this X.509 set, then report [`Session::written`].
+    /// Write this X.509 set, then report [`Session::written`](super::Session::written).
     WriteX509(Box<Rendered>),
-    /// Write the JWT bundle file (upstream's format), then report [`Session::written`].
+    /// Write the JWT bundle file (upstream's format), then report [`Session::written`](super::Session::written).
     WriteJwtBundle(Vec<u8>),
-    /// Write the token of `jwt_svids[index]` (no newline), then report [`Session::written`].
+    /// Write the token of `jwt_svids[index]` (no newline), then report [`Session::written`](super::Session::written).
     WriteJwtSvid {
         /// Which `jwt_svids` entry.
         index: usize,
@@ -98,7 +98,7 @@ pub enum Action {
         token: String,
     },
     /// Read the pid file and send `renew_signal` to that process, then report
-    /// [`Session::pid_signalled`]. `attempt` counts from 1.
+    /// [`Session::pid_signalled`](super::Session::pid_signalled). `attempt` counts from 1.
     SignalPidFile {
         /// Which attempt of the current run this is.
         attempt: u32,
