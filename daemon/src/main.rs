@@ -209,6 +209,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), config::AddressError> 
     let session = SessionConfig {
         client: ClientConfig {
             user_agent: concat!("spiffe-helper-rs/", env!("CARGO_PKG_VERSION")),
+            max_message_size: cfg.max_message_size(),
             ..ClientConfig::default()
         },
         one_shot: !cfg.daemon_mode(),

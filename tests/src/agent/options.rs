@@ -31,6 +31,11 @@ pub struct Options {
     /// `--stall-after N`: once a connection has carried N X.509 updates, stop writing to it
     /// (no more messages, no PING ACKs) while keeping it open, as a wedged agent would.
     pub stall_after: Option<u64>,
+    /// `--federate-count N`: N more federated trust domains `fed<i>.test`, X.509 roots only
+    /// (one shared key, so that 10,000 of them take about a second to make).
+    pub federate_count: u32,
+    /// `--trickle`: every write to a connection carries at most one byte.
+    pub trickle: bool,
     /// `--out-dir DIR`: write the root CA of the agent's trust domain as `DIR/ca.pem`.
     pub out_dir: Option<PathBuf>,
     /// `--workload PATH=ID` (repeatable): one more socket, serving SVIDs for ID from the same
@@ -93,7 +98,8 @@ impl std::error::Error for OptionsError {}
 /// The usage text printed on a bad command line.
 pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--trust-domain TD] [--spiffe-id ID] \
 [--intermediate] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
-[--deny-first N] [--exit-after-updates N] [--stall-after N] [--out-dir DIR] \
+[--deny-first N] [--exit-after-updates N] [--stall-after N] [--federate-count N] \
+[--trickle] [--out-dir DIR] \
 [--workload PATH=ID]...";
 
 impl Options {
@@ -118,6 +124,8 @@ impl Options {
             deny_first: 0,
             exit_after_updates: None,
             stall_after: None,
+            federate_count: 0,
+            trickle: false,
             out_dir: None,
             workloads: Vec::new(),
         };
@@ -125,6 +133,10 @@ impl Options {
         while let Some(flag) = args.next() {
             if flag == "--intermediate" {
                 opts.intermediate = true;
+                continue;
+            }
+            if flag == "--trickle" {
+                opts.trickle = true;
                 continue;
             }
             let mut value = || {
@@ -144,6 +156,7 @@ impl Options {
                     opts.exit_after_updates = Some(parse_number(&flag, &value()?)?)
                 }
                 "--stall-after" => opts.stall_after = Some(parse_number(&flag, &value()?)?),
+                "--federate-count" => opts.federate_count = parse_number(&flag, &value()?)?,
                 "--out-dir" => opts.out_dir = Some(PathBuf::from(value()?)),
                 "--workload" => {
                     let value = value()?;
@@ -261,6 +274,9 @@ mod tests {
             "4",
             "--stall-after",
             "2",
+            "--federate-count",
+            "7",
+            "--trickle",
             "--out-dir",
             "d",
             "--workload",
@@ -276,6 +292,8 @@ mod tests {
         assert_eq!(o.deny_first, 3);
         assert_eq!(o.exit_after_updates, Some(4));
         assert_eq!(o.stall_after, Some(2));
+        assert_eq!(o.federate_count, 7);
+        assert!(o.trickle);
         assert_eq!(o.out_dir, Some(PathBuf::from("d")));
         assert_eq!(
             o.workloads,
