@@ -749,6 +749,19 @@ fn push_promise_is_a_protocol_error() {
 }
 
 #[test]
+fn an_http1_answer_is_named() {
+    let mut conn = Connection::new(Config::default(), T0);
+    let _ = sent(&mut conn);
+    let answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+    let err = expect_error(&mut conn, answer, ErrorCode::ProtocolError);
+    assert_eq!(err, Error::Http1Response);
+    assert_eq!(
+        alloc::format!("{err}"),
+        "the server answered in HTTP/1.x, not HTTP/2: it is not a gRPC server"
+    );
+}
+
+#[test]
 fn oversized_frame_is_rejected_from_its_header() {
     let mut conn = connected(Config::default());
     let header = [0x00, 0x40, 0x01, kind::DATA, 0, 0, 0, 0, 1];
