@@ -2,15 +2,22 @@
 //! first successful write, sent `renew_signal` on every later update while it runs, started
 //! again at the next update once it has exited.
 //!
-//! Beyond upstream: its exit is reaped and logged with its status, and SIGTERM/SIGINT sent
-//! to the helper are forwarded to it before the helper exits.
+//! Beyond upstream: its exit is reaped and logged with its status; the helper is a child
+//! subreaper and reaps whatever the child orphans; SIGHUP is forwarded to the child; SIGTERM
+//! and SIGINT are forwarded to its process group, which is killed after a grace period
+//! before the helper exits.
 
 use std::fmt;
-use std::process::{self, ExitStatus};
+use std::os::unix::process::CommandExt;
+use std::process;
 use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
-use rustix::process::{Pid, Signal, kill_process};
+use rustix::io::Errno;
+use rustix::process::{
+    Pid, Signal, WaitOptions, WaitStatus, getpid, kill_process, kill_process_group,
+    set_child_subreaper, wait,
+};
 use svid_core::config::{CmdArgsError, signal_number, split_cmd_args};
 
 /// Why the child could not be started or signalled; worded as upstream's errors.
@@ -42,7 +49,8 @@ pub struct Process {
     cmd: String,
     cmd_args: String,
     renew_signal: String,
-    child: Option<process::Child>,
+    /// The running child; it leads its own process group.
+    child: Option<Pid>,
 }
 
 impl Process {
@@ -62,76 +70,100 @@ impl Process {
             return;
         }
         self.reap();
-        let result = match &self.child {
+        let result = match self.child {
             None => self.start(),
-            Some(child) => self.signal(child.id()),
+            Some(pid) => self.signal(pid),
         };
         if let Err(e) = result {
             error!(error = e.to_string(); "Unable to signal process");
         }
     }
 
+    /// Starts the child in its own process group, so that the whole group can be stopped
+    /// at shutdown; the helper forwards the signals a terminal would send.
     fn start(&mut self) -> Result<(), ChildError> {
         let args = split_cmd_args(&self.cmd_args).map_err(ChildError::Args)?;
         let child = process::Command::new(&self.cmd)
             .args(&args)
+            .process_group(0)
             .spawn()
             .map_err(|e| ChildError::Spawn(self.cmd.clone(), e))?;
         info!(pid = child.id(); "Started process");
-        self.child = Some(child);
+        self.child = i32::try_from(child.id()).ok().and_then(Pid::from_raw);
         Ok(())
     }
 
-    fn signal(&self, pid: u32) -> Result<(), ChildError> {
+    fn signal(&self, pid: Pid) -> Result<(), ChildError> {
         if self.renew_signal.is_empty() {
             return Ok(());
         }
-        signal_process(pid, &self.renew_signal)
+        signal_process(
+            pid.as_raw_nonzero().get().unsigned_abs(),
+            &self.renew_signal,
+        )
     }
 
-    /// Collects an exited child and logs how it ended. Call on SIGCHLD.
+    /// Collects every exited process: the child (its exit is logged) and any orphan that was
+    /// reparented to the helper, which is PID 1 in a container and a child subreaper
+    /// elsewhere. Call on SIGCHLD.
     pub fn reap(&mut self) {
-        let Some(child) = &mut self.child else { return };
-        match child.try_wait() {
-            Ok(None) => {}
-            Ok(Some(status)) => {
-                log_exit(child.id(), status);
-                self.child = None;
-            }
-            Err(e) => {
-                error!("error waiting for process exit: {e}");
-                self.child = None;
-            }
-        }
-    }
-
-    /// Forwards `signal` to the child and waits up to `grace` for it to exit, then kills it.
-    pub fn shutdown(&mut self, signal: Signal, grace: Duration) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let pid = child.id();
-        if let Err(e) = send(pid, signal) {
-            warn!(error = e.to_string(); "Unable to forward signal to process");
-        }
-        let deadline = Instant::now() + grace;
         loop {
-            match child.try_wait() {
-                Ok(Some(status)) => return log_exit(pid, status),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Ok(None) => {
-                    warn!(pid = pid; "Process did not exit in time; killing it");
-                    let _ = child.kill();
-                    if let Ok(status) = child.wait() {
+            match wait(WaitOptions::NOHANG) {
+                Ok(Some((pid, status))) => {
+                    if Some(pid) == self.child {
+                        self.child = None;
                         log_exit(pid, status);
                     }
+                }
+                Ok(None) => return,
+                Err(Errno::INTR) => {}
+                Err(Errno::CHILD) => {
+                    self.child = None;
                     return;
                 }
                 Err(e) => return error!("error waiting for process exit: {e}"),
             }
         }
+    }
+
+    /// Forwards a signal that does not end the helper (SIGHUP) to the child's group.
+    pub fn forward(&self, signal: Signal) {
+        if let Some(pid) = self.child
+            && let Err(e) = kill_process_group(pid, signal)
+        {
+            warn!(error = e.to_string(); "Unable to forward signal to process");
+        }
+    }
+
+    /// Forwards `signal` to the child's process group and waits up to `grace` for the child
+    /// to exit, then kills the whole group, so no `cmd` descendant outlives the helper.
+    pub fn shutdown(&mut self, signal: Signal, grace: Duration) {
+        let Some(pid) = self.child else {
+            return;
+        };
+        self.forward(signal);
+        let deadline = Instant::now() + grace;
+        while self.child.is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            self.reap();
+        }
+        if self.child.is_some() {
+            warn!(pid = pid.as_raw_nonzero().get(); "Process did not exit in time; killing it");
+        }
+        // Whatever is left of the group (the child, or what it started) goes now.
+        let _ = kill_process_group(pid, Signal::KILL);
+        while self.child.is_some() {
+            std::thread::sleep(Duration::from_millis(5));
+            self.reap();
+        }
+    }
+}
+
+/// Makes the helper the reaper of orphaned descendants (a no-op as PID 1, which is one
+/// already), so that what the child leaves behind does not pile up as zombies.
+pub fn become_subreaper() {
+    if let Err(e) = set_child_subreaper(Some(getpid())) {
+        warn!(error = e.to_string(); "Unable to become a child subreaper");
     }
 }
 
@@ -153,11 +185,17 @@ fn send(pid: u32, signal: Signal) -> std::io::Result<()> {
     kill_process(pid, signal).map_err(std::io::Error::from)
 }
 
-/// A clean exit is news; any other is a warning.
-fn log_exit(pid: u32, status: ExitStatus) {
-    if status.success() {
-        info!(pid = pid, status = status.to_string(); "Process exited");
+/// A clean exit is news; any other is a warning. The status reads as Go's `ProcessState`.
+fn log_exit(pid: Pid, status: WaitStatus) {
+    let pid = pid.as_raw_nonzero().get();
+    let text = match (status.exit_status(), status.terminating_signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("signal: {sig}"),
+        _ => format!("{status:?}"),
+    };
+    if status.exit_status() == Some(0) {
+        info!(pid = pid, status = text; "Process exited");
     } else {
-        warn!(pid = pid, status = status.to_string(); "Process exited");
+        warn!(pid = pid, status = text; "Process exited");
     }
 }

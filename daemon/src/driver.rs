@@ -278,11 +278,14 @@ pub fn run(
             h.handle_timeouts(now);
         }
         if signalled {
-            let (terminate, child_exited) = signals.take();
-            if child_exited {
+            let arrived = signals.take();
+            if arrived.child {
                 child.reap();
             }
-            if let Some(sig) = terminate {
+            if arrived.hangup {
+                child.forward(Signal::HUP);
+            }
+            if let Some(sig) = arrived.terminate {
                 return Outcome::Signalled(sig);
             }
         }

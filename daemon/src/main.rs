@@ -117,6 +117,9 @@ fn run(cfg: &Validated) -> ExitCode {
     check_cert_dir(&c.cert_dir);
     let mut child = Process::new(&c.cmd, &c.cmd_args, &c.renew_signal);
     if cfg.daemon_mode() {
+        child::become_subreaper();
+    }
+    if cfg.daemon_mode() {
         info!("Launching daemon");
         if plan.x509.is_some() {
             info!("Watching for X509 Context");
@@ -191,11 +194,52 @@ fn not_a_socket(socket: &std::path::Path) -> Option<&'static str> {
     }
 }
 
+/// Mistakes in a validated configuration that upstream only notices later (a signal name at
+/// the second update, a socket path at every dial): refused at start instead.
+#[derive(Debug)]
+enum PlanError {
+    /// `agent_address` names no Unix socket.
+    Address(config::AddressError),
+    /// `renew_signal` names no signal.
+    UnknownSignal(String),
+    /// The socket path does not fit a Unix socket address (`sun_path`, 108 bytes).
+    SocketPathTooLong(String),
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Address(e) => write!(f, "{e}"),
+            Self::UnknownSignal(s) => write!(
+                f,
+                "renew_signal {s:?} is not a signal name such as \"SIGHUP\""
+            ),
+            Self::SocketPathTooLong(p) => write!(
+                f,
+                "agent socket path is {} bytes long, more than a Unix socket address holds ({MAX_SOCKET_PATH}): {p}",
+                p.len()
+            ),
+        }
+    }
+}
+
+/// The longest path a Unix socket address holds (`sun_path` is 108 bytes with the NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
 /// The run plan and the session's configuration: output paths (Go `path.Join` semantics),
 /// modes, agent socket, health listener.
-fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), config::AddressError> {
+fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
     let c = cfg.config();
-    let socket = config::socket_path(&c.agent_address)?;
+    let socket = config::socket_path(&c.agent_address).map_err(PlanError::Address)?;
+    if socket.len() > MAX_SOCKET_PATH {
+        return Err(PlanError::SocketPathTooLong(socket.to_owned()));
+    }
+    if cfg.daemon_mode()
+        && !c.renew_signal.is_empty()
+        && config::signal_number(&c.renew_signal).is_none()
+    {
+        return Err(PlanError::UnknownSignal(c.renew_signal.clone()));
+    }
     let join = |name: &str| config::join_path(&c.cert_dir, name);
     let plan = Plan {
         socket: PathBuf::from(socket),

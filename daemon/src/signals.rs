@@ -1,4 +1,4 @@
-//! SIGTERM, SIGINT and SIGCHLD as the event loop sees them: each sets its flag and writes a
+//! SIGTERM, SIGINT, SIGHUP and SIGCHLD as the event loop sees them: each sets its flag and writes a
 //! byte to a self-pipe (a socket pair) whose read end the loop polls, so a signal wakes the
 //! loop and is then read from the flags, with no second thread and no unsafe code here.
 
@@ -16,7 +16,18 @@ pub struct Signals {
     wake: UnixStream,
     term: Arc<AtomicBool>,
     int: Arc<AtomicBool>,
+    hup: Arc<AtomicBool>,
     child: Arc<AtomicBool>,
+}
+
+/// What arrived since the last look.
+pub struct Arrived {
+    /// SIGTERM or SIGINT (SIGTERM first if both): the helper shuts down.
+    pub terminate: Option<Signal>,
+    /// SIGHUP: forwarded to the child, as init shims do.
+    pub hangup: bool,
+    /// SIGCHLD: a child changed state.
+    pub child: bool,
 }
 
 impl Signals {
@@ -28,11 +39,13 @@ impl Signals {
             wake,
             term: Arc::default(),
             int: Arc::default(),
+            hup: Arc::default(),
             child: Arc::default(),
         };
         for (signal, flag) in [
             (Signal::TERM, &signals.term),
             (Signal::INT, &signals.int),
+            (Signal::HUP, &signals.hup),
             (Signal::CHILD, &signals.child),
         ] {
             signal_hook::flag::register(signal.as_raw(), Arc::clone(flag))?;
@@ -41,20 +54,23 @@ impl Signals {
         Ok(signals)
     }
 
-    /// Drains the wake-ups; returns a terminating signal that arrived (SIGTERM first) and
-    /// whether a child changed state.
-    pub fn take(&self) -> (Option<Signal>, bool) {
+    /// Drains the wake-ups and reports what arrived.
+    pub fn take(&self) -> Arrived {
         let mut sink = [0u8; 64];
         while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
-        let child = self.child.swap(false, Ordering::SeqCst);
-        let terminate = if self.term.swap(false, Ordering::SeqCst) {
+        let took = |flag: &AtomicBool| flag.swap(false, Ordering::SeqCst);
+        let terminate = if took(&self.term) {
             Some(Signal::TERM)
-        } else if self.int.swap(false, Ordering::SeqCst) {
+        } else if took(&self.int) {
             Some(Signal::INT)
         } else {
             None
         };
-        (terminate, child)
+        Arrived {
+            terminate,
+            hangup: took(&self.hup),
+            child: took(&self.child),
+        }
     }
 }
 

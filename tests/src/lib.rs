@@ -12,8 +12,8 @@ pub use harness::fault_peer::{Fault, FaultPeer};
 pub use harness::helper::Helper;
 pub use harness::verify::{SvidFiles, file_mode, openssl, pem_bodies, split_certificates};
 pub use harness::{
-    PATIENCE, dev_agent_bin, free_port, helper_bin, helper_dir, wait_for_file, wait_until,
-    x509_config,
+    PATIENCE, child_script, dev_agent_bin, free_port, helper_bin, helper_dir, wait_for_file,
+    wait_until, x509_config,
 };
 
 /// Types and tonic server/client generated from `proto/workload.proto` by `build.rs`.

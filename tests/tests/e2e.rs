@@ -4,8 +4,8 @@
 use rustix::process::{Pid, test_kill_process};
 use std::path::Path;
 use svid_tests::{
-    DevAgent, Helper, PATIENCE, SvidFiles, file_mode, helper_dir, pem_bodies, wait_for_file,
-    wait_until, x509_config,
+    DevAgent, Helper, PATIENCE, SvidFiles, child_script, file_mode, helper_dir, pem_bodies,
+    wait_for_file, wait_until, x509_config,
 };
 
 const UPDATED: &str = "X.509 certificates updated";
@@ -256,16 +256,6 @@ fn sigterm_stops_the_daemon_with_exit_0() {
     assert!(status.success(), "{status}\n{}", helper.logs());
 }
 
-/// Writes `body` as a shell script in `dir` and returns helper.conf lines running it as `cmd`.
-fn child_script(dir: &Path, body: &str, renew_signal: &str) -> String {
-    let script = dir.join("child.sh");
-    std::fs::write(&script, body).unwrap();
-    format!(
-        "cmd = \"/bin/sh\"\ncmd_args = \"{}\"\nrenew_signal = \"{renew_signal}\"",
-        script.display()
-    )
-}
-
 #[test]
 fn an_exited_child_is_started_again_at_the_next_update() {
     let agent = DevAgent::start(&["--rotate-every", "1s"]);
@@ -326,5 +316,5 @@ fn sigterm_is_forwarded_to_the_child_and_its_exit_is_logged() {
     assert_eq!(read(&seen), "term\n", "the child got SIGTERM once");
     let logs = helper.logs();
     assert!(logs.contains("Process exited"), "{logs}");
-    assert!(logs.contains("exit status: 3"), "{logs}");
+    assert!(logs.contains("status=\"exit status 3\""), "{logs}");
 }

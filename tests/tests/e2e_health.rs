@@ -3,16 +3,7 @@
 //! output is written, not ready again once a file on disk has expired (the agent gone).
 
 use std::process::Command;
-use svid_tests::{DevAgent, Helper, PATIENCE, helper_dir, wait_until, x509_config};
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use svid_tests::{DevAgent, Helper, PATIENCE, free_port, helper_dir, wait_until, x509_config};
 
 /// `GET path` with Python's `http.client`: the status and body, or `None` if unreachable.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {

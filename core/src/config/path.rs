@@ -61,13 +61,7 @@ pub enum AddressError {
     UnixPathNotAbsolute,
     /// `unix:` URI with a query (`?`), fragment (`#`) or percent-escape (`%`).
     UnixUriExtras,
-    /// A socket path of this many bytes: longer than a Unix socket address holds
-    /// ([`MAX_SOCKET_PATH`]), so no dial can ever succeed (ours; upstream retries forever).
-    PathTooLong(usize),
 }
-
-/// The longest Unix socket path Linux accepts: `sun_path` is 108 bytes, NUL included.
-pub const MAX_SOCKET_PATH: usize = 107;
 
 impl fmt::Display for AddressError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -86,11 +80,6 @@ impl fmt::Display for AddressError {
             }
             Self::UnixUriExtras => f.write_str(
                 "agent address unix URI must not have a query, a fragment or percent-escapes",
-            ),
-            Self::PathTooLong(len) => write!(
-                f,
-                "agent address socket path is {len} bytes long; a Unix socket path holds at \
-                 most {MAX_SOCKET_PATH}"
             ),
         }
     }
@@ -121,19 +110,12 @@ pub fn socket_path(agent_address: &str) -> Result<&str, AddressError> {
         if path.contains(['?', '#', '%']) {
             return Err(AddressError::UnixUriExtras);
         }
-        return fits(path);
+        return Ok(path);
     }
     if let Some(scheme) = uri_scheme(agent_address) {
         return Err(AddressError::UnsupportedScheme(String::from(scheme)));
     }
-    fits(agent_address)
-}
-
-fn fits(path: &str) -> Result<&str, AddressError> {
-    if path.len() > MAX_SOCKET_PATH {
-        return Err(AddressError::PathTooLong(path.len()));
-    }
-    Ok(path)
+    Ok(agent_address)
 }
 
 /// The scheme of `s` if it looks like `scheme://...` or `tcp:...` (RFC 3986 §3.1 syntax).

@@ -22,17 +22,36 @@ use x509_cert::spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoOwned};
 use super::SvidError;
 
 /// `rsaEncryption` (RFC 8017 A.1).
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+pub(super) const RSA_ENCRYPTION: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// `id-ecPublicKey` (RFC 5480 §2.1.1).
-const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+pub(super) const EC_PUBLIC_KEY: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 /// `id-Ed25519` (RFC 8410 §3).
-const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+pub(super) const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// The parts of a PKCS#8 `PrivateKeyInfo` / `OneAsymmetricKey` this module uses.
 pub(crate) struct PrivateKeyInfo<'a> {
     algorithm: AlgorithmIdentifierRef<'a>,
     private_key: &'a [u8],
     public_key: Option<BitStringRef<'a>>,
+}
+
+impl<'a> PrivateKeyInfo<'a> {
+    /// The `privateKey` octets: the algorithm's own private-key encoding.
+    pub(super) fn private_key(&self) -> &'a [u8] {
+        self.private_key
+    }
+
+    /// The key's algorithm OID.
+    pub(super) fn algorithm_oid(&self) -> ObjectIdentifier {
+        self.algorithm.oid
+    }
+
+    /// The named curve of an EC key (`None` if the parameters are absent or not an OID).
+    pub(super) fn ec_curve(&self) -> Option<ObjectIdentifier> {
+        self.algorithm.parameters.and_then(|p| p.decode_as().ok())
+    }
 }
 
 /// Checks that the key `info` belongs to `leaf` (see the module docs).
@@ -172,6 +191,31 @@ fn ec_public_point(der: &[u8]) -> der::Result<Option<BitStringRef<'_>>> {
     })?;
     reader.finish()?;
     Ok(point)
+}
+
+/// The `privateKey` octets of an ECPrivateKey (RFC 5915 §3) in PKCS#8 `private_key`.
+pub(super) fn ec_private_scalar(der: &[u8]) -> der::Result<&[u8]> {
+    let mut reader = SliceReader::new(der)?;
+    let scalar = reader.sequence(|r: &mut SliceReader<'_>| {
+        let _version = u8::decode(r)?;
+        let scalar = <&OctetStringRef>::decode(r)?.as_bytes();
+        while !r.is_finished() {
+            r.tlv_bytes()?;
+        }
+        Ok::<_, der::Error>(scalar)
+    })?;
+    reader.finish()?;
+    Ok(scalar)
+}
+
+/// The 32-byte seed of an Ed25519 `CurvePrivateKey` (RFC 8410 §7) in PKCS#8 `private_key`.
+pub(super) fn ed25519_seed(der: &[u8]) -> der::Result<[u8; 32]> {
+    let seed = <&OctetStringRef>::from_der(der)?.as_bytes();
+    seed.try_into().map_err(|_| {
+        der::Error::from(der::ErrorKind::Length {
+            tag: Tag::OctetString,
+        })
+    })
 }
 
 /// Compares two SEC 1 (§2.3.3) encoded points, either of which may be compressed.

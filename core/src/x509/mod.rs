@@ -2,8 +2,9 @@
 //! (go-spiffe's `x509svid.ParseRaw`), and rendering one `FetchX509SVID` message into the three
 //! files upstream `spiffe-helper` writes (see [`render`]).
 //!
-//! No signature is verified here: like go-spiffe's parser, this checks structure and the SVID
-//! rules; path validation is the consumer's business. Expiry is not a parse error.
+//! [`parse_svid`] verifies no signature: like go-spiffe's parser, it checks structure and the
+//! SVID rules, and expiry is not a parse error. [`verify_svid`] adds the checks a TLS peer
+//! makes (signatures, validity, constraints, key usage) and proves the key pair by arithmetic.
 
 mod cert;
 mod key;
@@ -16,6 +17,9 @@ mod render_tests;
 mod svid_tests;
 #[cfg(test)]
 pub(crate) mod testpki;
+mod verify;
+#[cfg(test)]
+mod verify_tests;
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -29,6 +33,7 @@ use crate::der::{DerError, split_concatenated};
 use crate::spiffe_id::{IdError, SpiffeId};
 
 pub use render::{RenderError, RenderOptions, Rendered, render};
+pub use verify::{ALGORITHMS, VerifyError, verify_response, verify_svid};
 
 /// One validated X.509-SVID (leaf + intermediates) and its key.
 #[derive(Clone, PartialEq, Eq)]

@@ -136,8 +136,8 @@ impl fmt::Display for RenderError {
 impl core::error::Error for RenderError {}
 
 /// One certificate of a bundle: its DER and NotAfter.
-struct BundleCert<'a> {
-    der: &'a [u8],
+pub(super) struct BundleCert<'a> {
+    pub(super) der: &'a [u8],
     not_after: i64,
 }
 
@@ -232,7 +232,7 @@ fn parse_svids(resp: &X509svidResponse) -> Result<Vec<(X509Svid, Vec<i64>)>, Ren
 }
 
 /// The X.509 bundle set of the message, keyed by trust-domain name (sorted).
-fn bundle_set(
+pub(super) fn bundle_set(
     resp: &X509svidResponse,
 ) -> Result<BTreeMap<String, Vec<BundleCert<'_>>>, RenderError> {
     let mut set = BTreeMap::new();

@@ -183,7 +183,7 @@ fn key_of_another_leaf_is_rejected() {
 }
 
 /// Rebuilds a P-256 PKCS#8 key (RFC 5208) without the ECPrivateKey `publicKey` field.
-fn p256_without_public(key: &KeyPair) -> Vec<u8> {
+pub(super) fn p256_without_public(key: &KeyPair) -> Vec<u8> {
     use der::{Decode, Reader, SliceReader};
     let der = key.serialize_der();
     let mut outer = SliceReader::new(&der).unwrap();

@@ -109,6 +109,16 @@ impl Helper {
         super::wait_exit(&mut self.child, timeout)
     }
 
+    /// The helper's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` to the helper alone.
+    pub fn signal(&self, signal: Signal) {
+        let _ = rustix::process::kill_process(super::pid_of(&self.child), signal);
+    }
+
     /// Sends SIGTERM to the helper alone (a graceful stop request).
     pub fn terminate(&self) {
         super::terminate(&self.child);

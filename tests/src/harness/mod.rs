@@ -84,6 +84,17 @@ fn terminate(child: &Child) {
     let _ = kill_process(pid_of(child), Signal::TERM);
 }
 
+/// Writes `body` as a shell script in `dir` and returns helper.conf lines running it as `cmd`
+/// with `renew_signal`.
+pub fn child_script(dir: &Path, body: &str, renew_signal: &str) -> String {
+    let script = dir.join("child.sh");
+    std::fs::write(&script, body).expect("writing child.sh");
+    format!(
+        "cmd = \"/bin/sh\"\ncmd_args = \"{}\"\nrenew_signal = \"{renew_signal}\"",
+        script.display()
+    )
+}
+
 /// Waits until `path` exists and is not empty.
 pub fn wait_for_file(path: &Path, timeout: Duration) -> bool {
     wait_until(timeout, || {

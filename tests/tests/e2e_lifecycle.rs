@@ -1,0 +1,181 @@
+//! End-to-end: the helper as the parent of the workload, often PID 1 of a container. It
+//! reaps what the child orphans, forwards SIGHUP instead of dying of it, stops the child's
+//! whole process group at shutdown, and refuses at start the mistakes upstream only meets
+//! later (an unknown `renew_signal`, a socket path too long for a Unix socket).
+
+use rustix::process::{Pid, Signal, test_kill_process};
+use svid_tests::{
+    DevAgent, Helper, PATIENCE, child_script, helper_dir, wait_for_file, wait_until, x509_config,
+};
+
+/// The (pid, state) of every process whose parent is `parent`, from /proc.
+fn children_of(parent: u32) -> Vec<(u32, char)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let mut fields = rest.split(' ');
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if fields.next().and_then(|p| p.parse().ok()) == Some(parent) {
+            found.push((pid, state));
+        }
+    }
+    found
+}
+
+fn alive(pid: u32) -> bool {
+    let pid = Pid::from_raw(pid as i32).unwrap();
+    test_kill_process(pid).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[test]
+fn what_the_child_orphans_is_reaped_not_left_as_zombies() {
+    let agent = DevAgent::start(&["--rotate-every", "300ms"]);
+    let (dir, certs) = helper_dir();
+    // On each SIGHUP the child leaves a short-lived process behind: the subshell exits at
+    // once, so its `sleep` is reparented to the helper (its subreaper) and exits soon after.
+    let extra = child_script(
+        dir.path(),
+        "trap '(sleep 0.2 &)' HUP\nwhile :; do sleep 1 & wait $!; done\n",
+        "SIGHUP",
+    );
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &extra), &[]);
+    let mut orphans_seen = 0;
+    let mut max_zombies = 0;
+    assert!(
+        wait_until(PATIENCE, || {
+            let children = children_of(helper.pid());
+            // Besides the child: orphans, alive or exited and not yet reaped.
+            orphans_seen = orphans_seen.max(children.len().saturating_sub(1));
+            helper.count_logs("X.509 certificates updated") >= 15
+        }),
+        "{}",
+        helper.logs()
+    );
+    assert!(
+        orphans_seen > 0,
+        "the child's orphans were reparented to the helper"
+    );
+    // Let the last orphans exit, then nothing may be left unreaped.
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    for _ in 0..5 {
+        let zombies = children_of(helper.pid())
+            .iter()
+            .filter(|(_, state)| *state == 'Z')
+            .count();
+        max_zombies = max_zombies.max(zombies);
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        max_zombies <= 1,
+        "{max_zombies} zombies left\n{}",
+        helper.logs()
+    );
+}
+
+#[test]
+fn sighup_is_forwarded_to_the_child_and_the_helper_keeps_running() {
+    let agent = DevAgent::start(&[]);
+    let (dir, certs) = helper_dir();
+    let log = dir.path().join("hup.log");
+    let extra = child_script(
+        dir.path(),
+        &format!(
+            "trap 'echo hup >> {}' HUP\necho up >> {}\nwhile :; do sleep 1 & wait $!; done\n",
+            log.display(),
+            log.display()
+        ),
+        "SIGUSR1",
+    );
+    let mut helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &extra), &[]);
+    assert!(wait_for_file(&log, PATIENCE), "{}", helper.logs());
+    helper.signal(Signal::HUP);
+    assert!(
+        wait_until(PATIENCE, || std::fs::read_to_string(&log)
+            .is_ok_and(|t| t.contains("hup"))),
+        "{}",
+        helper.logs()
+    );
+    assert!(
+        helper
+            .wait_exit(std::time::Duration::from_millis(500))
+            .is_none(),
+        "the helper survives SIGHUP\n{}",
+        helper.logs()
+    );
+}
+
+#[test]
+fn shutdown_stops_the_childs_whole_process_group() {
+    let agent = DevAgent::start(&[]);
+    let (dir, certs) = helper_dir();
+    let pid_file = dir.path().join("grandchild.pid");
+    // The child starts a long-lived process of its own and ignores SIGTERM itself.
+    let extra = child_script(
+        dir.path(),
+        &format!(
+            "sleep 1000 &\necho $! > {}\ntrap '' TERM\nwhile :; do sleep 1; done\n",
+            pid_file.display()
+        ),
+        "SIGUSR1",
+    );
+    let config = x509_config(&agent.address(), &certs, &extra);
+    let mut helper = Helper::start_in(dir, &config, &[]);
+    assert!(wait_for_file(&pid_file, PATIENCE), "{}", helper.logs());
+    let grandchild: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(grandchild));
+    helper.terminate();
+    let status = helper.wait_exit(PATIENCE).expect("the helper exits");
+    assert!(status.success(), "{status}\n{}", helper.logs());
+    assert!(
+        wait_until(PATIENCE, || !alive(grandchild)),
+        "the grandchild outlived the helper\n{}",
+        helper.logs()
+    );
+}
+
+#[test]
+fn an_unknown_renew_signal_and_a_too_long_socket_path_are_refused_at_start() {
+    let agent = DevAgent::start(&[]);
+    let (dir, certs) = helper_dir();
+    let config = x509_config(
+        &agent.address(),
+        &certs,
+        "cmd = \"/bin/true\"\nrenew_signal = \"SIGFOO\"",
+    );
+    let mut helper = Helper::start_in(dir, &config, &[]);
+    let status = helper.wait_exit(PATIENCE).expect("refused at start");
+    assert_eq!(status.code(), Some(1), "{}", helper.logs());
+    assert!(
+        helper.wait_for_log("renew_signal \\\"SIGFOO\\\" is not a signal name", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    assert!(!certs.join("svid.pem").exists(), "nothing written");
+
+    let (dir, certs) = helper_dir();
+    let long = format!("/tmp/{}/agent.sock", "d".repeat(120));
+    let mut helper = Helper::start_in(dir, &x509_config(&long, &certs, ""), &[]);
+    let status = helper.wait_exit(PATIENCE).expect("refused at start");
+    assert_eq!(status.code(), Some(1), "{}", helper.logs());
+    assert!(
+        helper.wait_for_log("more than a Unix socket address holds", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+}
