@@ -3,6 +3,12 @@
 //! and that the files already on disk are untouched and still verify with OpenSSL. Protocol
 //! faults tonic cannot produce come from [`FaultPeer`], a raw-socket HTTP/2 peer. Build the
 //! binary first: `cargo build -p spiffe-helper`.
+//!
+//! Faults tested elsewhere: the agent not started yet
+//! (`e2e::helper_started_before_the_agent_writes_once_it_appears`), a restarted agent with a
+//! new CA (`e2e::helper_reconnects_to_a_restarted_agent_with_a_new_ca`), PermissionDenied in
+//! one-shot mode (`e2e::one_shot_mode_retries_permission_denied`), a stalled agent
+//! (`e2e_faults::a_stalled_agent_never_lets_the_files_expire`).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -116,3 +116,24 @@ impl AsyncWrite for StallableStream {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_trickling_stream_writes_one_byte_at_a_time() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let mut trickle = StallableStream::new(ours, None, true);
+        assert_eq!(trickle.write(b"hello").await.unwrap(), 1);
+        trickle.write_all(b"ello").await.unwrap();
+        let mut got = [0u8; 5];
+        theirs.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"hello");
+
+        let (ours, _theirs) = UnixStream::pair().unwrap();
+        let mut plain = StallableStream::new(ours, None, false);
+        assert_eq!(plain.write(b"hello").await.unwrap(), 5);
+    }
+}
