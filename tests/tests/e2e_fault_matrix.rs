@@ -191,10 +191,12 @@ fn invalid_argument_is_fatal_exit_1() {
         written.helper.logs()
     );
     assert!(peer.connections() >= 1);
-    let logs = written.helper.logs();
     assert!(
-        logs.contains("code = InvalidArgument desc = bad selectors"),
-        "{logs}"
+        written
+            .helper
+            .wait_for_log("code = InvalidArgument desc = bad selectors", SOON),
+        "{}",
+        written.helper.logs()
     );
     written.assert_untouched();
 }
@@ -259,7 +261,8 @@ fn exits_1_for_agent_address(address: &str, message: &str) {
     let mut helper = Helper::start_in(dir, &x509_config(address, &certs, ""), &[]);
     let status = helper.wait_exit(SOON);
     assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", helper.logs());
-    assert!(helper.logs().contains(message), "{}", helper.logs());
+    // The output is read by threads that may still be catching up with the exit.
+    assert!(helper.wait_for_log(message, SOON), "{}", helper.logs());
 }
 
 #[test]
