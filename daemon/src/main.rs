@@ -109,6 +109,10 @@ fn run(cfg: &Validated) -> ExitCode {
         }
     };
     let c = cfg.config();
+    if let Some(kind) = not_a_socket(&plan.socket) {
+        error!(error = format!("agent address {} is {kind}, not a Unix socket", plan.socket.display()); "invalid configuration");
+        return ExitCode::FAILURE;
+    }
     info!(agent_address = c.agent_address.as_str(); "Using the Workload API");
     check_cert_dir(&c.cert_dir);
     let mut child = Process::new(&c.cmd, &c.cmd_args, &c.renew_signal);
@@ -173,6 +177,20 @@ fn check_cert_dir(cert_dir: &str) {
     };
     if let Some(problem) = problem {
         error!(cert_dir = dir, error = problem; "cert_dir cannot be written; every write will fail until it is fixed");
+    }
+}
+
+/// What the agent socket path is when it is something no agent can listen on: a directory
+/// or a regular file (ours: upstream retries forever). A missing path is fine: the agent may
+/// start later.
+fn not_a_socket(socket: &std::path::Path) -> Option<&'static str> {
+    let meta = std::fs::metadata(socket).ok()?;
+    if meta.is_dir() {
+        Some("a directory")
+    } else if meta.is_file() {
+        Some("a regular file")
+    } else {
+        None
     }
 }
 
@@ -253,6 +271,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
     let session = SessionConfig {
         client: ClientConfig {
             user_agent: concat!("spiffe-helper-rs/", env!("CARGO_PKG_VERSION")),
+            max_message_size: cfg.max_message_size(),
             ..ClientConfig::default()
         },
         one_shot: !cfg.daemon_mode(),

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod harness;
 
 pub use harness::dev_agent::{DevAgent, Issued};
+pub use harness::fault_peer::{Fault, FaultPeer};
 pub use harness::helper::Helper;
 pub use harness::verify::{SvidFiles, file_mode, openssl, pem_bodies, split_certificates};
 pub use harness::{

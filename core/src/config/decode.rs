@@ -86,6 +86,9 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("health_checks", |c, k, v| {
         health_checks(&mut c.health_checks, k, v)
     }),
+    ("max_message_size", |c, k, v| {
+        set(&mut c.max_message_size, int(k, v)?)
+    }),
 ];
 
 const JWT_SVID: &[(&str, Setter<JwtSvidConfig>)] = &[

@@ -30,7 +30,8 @@ pub use signal::signal_number;
 pub use syntax::{MAX_DEPTH, ParseError, ParseErrorKind, Pos};
 pub use validate::{
     DEFAULT_AGENT_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_CERT_FILE_MODE, DEFAULT_KEY_FILE_MODE,
-    DEFAULT_LIVENESS_PATH, DEFAULT_READINESS_PATH, Validated, ValidationError, Warning,
+    DEFAULT_LIVENESS_PATH, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READINESS_PATH, MAX_MAX_MESSAGE_SIZE,
+    Validated, ValidationError, Warning,
 };
 
 /// One entry of `jwt_svids`: a JWT-SVID to fetch and where to write it.
@@ -108,6 +109,9 @@ pub struct Config {
     pub jwt_svid_file_mode: i64,
     /// `health_checks`.
     pub health_checks: HealthChecks,
+    /// `max_message_size` (ours, not upstream's): the largest Workload API response message
+    /// accepted, in bytes, before and after decompression (0 means the default 16 MiB).
+    pub max_message_size: i64,
     /// Top-level keys that are not known, as written, sorted (rejected by validation).
     pub unknown_keys: Vec<String>,
 }

@@ -16,6 +16,13 @@ pub const DEFAULT_CERT_FILE_MODE: u32 = 0o644;
 pub const DEFAULT_KEY_FILE_MODE: u32 = 0o600;
 /// Health listener port when `bind_port` is 0 or absent.
 pub const DEFAULT_BIND_PORT: i64 = 8081;
+/// `max_message_size` when it is 0 or absent: 16 MiB, so that a bundle of 10,000 federated
+/// CAs fits (gRPC's own default of 4 MiB does not).
+pub const DEFAULT_MAX_MESSAGE_SIZE: i64 = 16 << 20;
+/// Largest `max_message_size` accepted: 1 GiB. The helper holds at most one message of this
+/// size being reassembled (and one decompressed copy); a larger bound is almost certainly a
+/// typo.
+pub const MAX_MAX_MESSAGE_SIZE: i64 = 1 << 30;
 /// Health liveness path when `liveness_path` is empty.
 pub const DEFAULT_LIVENESS_PATH: &str = "/live";
 /// Health readiness path when `readiness_path` is empty.
@@ -62,6 +69,8 @@ pub enum ValidationError {
     NegativeJwtSvidFileMode,
     /// `health_checks.bind_port` below 0 with the listener enabled.
     NegativeBindPort,
+    /// `max_message_size` below 0 or above [`MAX_MAX_MESSAGE_SIZE`] (ours).
+    MaxMessageSizeOutOfRange(i64),
 }
 
 impl fmt::Display for ValidationError {
@@ -104,6 +113,12 @@ impl fmt::Display for ValidationError {
             Self::NegativeJwtBundleFileMode => f.write_str("jwt bundle file mode must be positive"),
             Self::NegativeJwtSvidFileMode => f.write_str("jwt svid file mode must be positive"),
             Self::NegativeBindPort => f.write_str("bind port must be positive"),
+            Self::MaxMessageSizeOutOfRange(n) => write!(
+                f,
+                "max_message_size {n} is out of range: give a number of bytes from 1 to \
+                 {MAX_MAX_MESSAGE_SIZE} (1 GiB), or 0 for the default {DEFAULT_MAX_MESSAGE_SIZE} \
+                 (16 MiB)"
+            ),
         }
     }
 }
@@ -178,6 +193,11 @@ impl Validated {
     /// Permission bits of the JWT bundle file.
     pub fn jwt_bundle_file_mode(&self) -> u32 {
         perm(self.config.jwt_bundle_file_mode)
+    }
+
+    /// `max_message_size` in bytes, default applied (at most [`MAX_MAX_MESSAGE_SIZE`]).
+    pub fn max_message_size(&self) -> usize {
+        usize::try_from(self.config.max_message_size).unwrap_or(usize::MAX)
     }
 
     /// Permission bits of the JWT-SVID files.
@@ -292,6 +312,14 @@ impl Config {
             DEFAULT_KEY_FILE_MODE,
             E::NegativeJwtSvidFileMode,
         )?;
+
+        match self.max_message_size {
+            0 => self.max_message_size = DEFAULT_MAX_MESSAGE_SIZE,
+            n if !(1..=MAX_MAX_MESSAGE_SIZE).contains(&n) => {
+                return Err(ValidationError::MaxMessageSizeOutOfRange(n));
+            }
+            _ => {}
+        }
 
         let health = &mut self.health_checks;
         if health.listener_enabled {

@@ -290,6 +290,9 @@ impl Connection {
             };
             let mut raw = [0u8; frame::HEADER_LEN];
             raw.copy_from_slice(head);
+            if !self.seen_settings && pos == 0 && raw.starts_with(b"HTTP/") {
+                break Err(Error::Http1Response);
+            }
             let header = Header::parse(&raw);
             if header.len > frame::DEFAULT_MAX_FRAME_SIZE {
                 break Err(Error::FrameTooLarge {

@@ -115,6 +115,8 @@ impl fmt::Display for ErrorCode {
 /// should flush it and close the socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error {
+    /// The server's first bytes are an HTTP/1.x status line: it does not speak HTTP/2.
+    Http1Response,
     /// The server's first frame was not SETTINGS (RFC 9113 §3.4).
     MissingServerSettings {
         /// The frame type.
@@ -254,6 +256,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Error::*;
         match self {
+            Http1Response => {
+                f.write_str("the server answered in HTTP/1.x, not HTTP/2: it is not a gRPC server")
+            }
             MissingServerSettings { kind } => {
                 write!(f, "server's first frame is type {kind:#x}, not SETTINGS")
             }

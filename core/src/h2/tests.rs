@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use super::frame::{Header, flag, kind};
 use super::testutil::{frame, parse_frames};
 use super::*;
-use crate::hpack::Field;
+use crate::hpack::{Field, HpackError};
 use crate::time::Instant;
 
 /// `:status 200`, `content-type application/grpc` as grpc-go's first block (wire §2.12).
@@ -343,6 +343,45 @@ fn hpack_error_is_compression_error() {
     let bad = frame(kind::HEADERS, flag::END_HEADERS, id, &[0xc6]);
     let err = expect_error(&mut conn, &bad, ErrorCode::CompressionError);
     assert!(matches!(err, Error::Hpack(_)));
+}
+
+#[test]
+fn header_list_and_table_size_limits_are_connection_errors() {
+    // A decoded header list over max_header_list_size: a literal `x-big` of 100 bytes.
+    let mut conn = connected(Config {
+        max_header_list_size: 64,
+        ..Config::default()
+    });
+    let id = conn.send_request(REQUEST, b"").unwrap();
+    let mut block = alloc::vec![0x88, 0x00, 5];
+    block.extend(b"x-big");
+    block.push(100);
+    block.extend([b'v'; 100]);
+    let bytes = frame(kind::HEADERS, flag::END_HEADERS, id, &block);
+    let err = expect_error(&mut conn, &bytes, ErrorCode::CompressionError);
+    assert!(
+        matches!(
+            err,
+            Error::Hpack(HpackError::HeaderListTooLarge | HpackError::StringTooLong)
+        ),
+        "{err:?}"
+    );
+
+    // A dynamic table size update (RFC 7541 §6.3) above the advertised 4096: 0x3f e2 1f is
+    // 4097.
+    let mut conn = connected(Config::default());
+    let id = conn.send_request(REQUEST, b"").unwrap();
+    let bytes = frame(
+        kind::HEADERS,
+        flag::END_HEADERS,
+        id,
+        &[0x3f, 0xe2, 0x1f, 0x88],
+    );
+    let err = expect_error(&mut conn, &bytes, ErrorCode::CompressionError);
+    assert!(
+        matches!(err, Error::Hpack(HpackError::SizeUpdateTooLarge)),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -746,6 +785,19 @@ fn push_promise_is_a_protocol_error() {
     );
     let err = expect_error(&mut conn, &push, ErrorCode::ProtocolError);
     assert_eq!(err, Error::PushPromise);
+}
+
+#[test]
+fn an_http1_answer_is_named() {
+    let mut conn = Connection::new(Config::default(), T0);
+    let _ = sent(&mut conn);
+    let answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+    let err = expect_error(&mut conn, answer, ErrorCode::ProtocolError);
+    assert_eq!(err, Error::Http1Response);
+    assert_eq!(
+        alloc::format!("{err}"),
+        "the server answered in HTTP/1.x, not HTTP/2: it is not a gRPC server"
+    );
 }
 
 #[test]

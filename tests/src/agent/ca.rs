@@ -121,6 +121,25 @@ impl Authority {
     }
 }
 
+/// `count` self-signed roots of the trust domains `fed0.test`, `fed1.test`, ..., as
+/// (`spiffe://<td>`, DER) pairs. They share one key: only the bundle's size matters to a
+/// test, and signing is then the whole cost (10,000 roots in about a second).
+pub fn federated_roots(
+    count: u32,
+    ttl: Duration,
+    now: OffsetDateTime,
+) -> Result<Vec<(String, Vec<u8>)>, rcgen::Error> {
+    let key = new_key()?;
+    (0..count)
+        .map(|i| {
+            let td = format!("fed{i}.test");
+            let params = ca_params(&td, "svid-dev-agent federated root", now, ttl)?;
+            let cert = params.self_signed(&key)?;
+            Ok((format!("spiffe://{td}"), cert.der().to_vec()))
+        })
+        .collect()
+}
+
 /// Parameters of a signing certificate: CA:TRUE, keyCertSign + cRLSign, URI SAN `spiffe://td`.
 fn ca_params(
     trust_domain: &str,
@@ -175,6 +194,23 @@ mod tests {
             (now + Duration::from_secs(60)).unix_timestamp()
         );
         assert_ne!(a.key_pkcs8, b.key_pkcs8, "every SVID has a fresh key");
+    }
+
+    #[test]
+    fn federated_roots_are_distinct_cas() {
+        let now = OffsetDateTime::now_utc();
+        let roots = federated_roots(3, CA_TTL, now).unwrap();
+        let ids: Vec<&str> = roots.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "spiffe://fed0.test",
+                "spiffe://fed1.test",
+                "spiffe://fed2.test"
+            ]
+        );
+        assert_ne!(roots[0].1, roots[1].1);
+        assert!(roots.iter().all(|(_, der)| der[0] == 0x30));
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
             authority: jwt::JwtAuthority::generate().map_err(AgentError::JwtKey)?,
         });
     }
+    let ca_ttl = ca::CA_TTL.max(options.ttl.saturating_mul(2));
+    federated.extend(ca::federated_roots(options.federate_count, ca_ttl, now)?);
     if let Some(dir) = &options.out_dir {
         let path = dir.join("ca.pem");
         std::fs::write(&path, pem_certificate(authority.root_der()))
@@ -168,6 +170,7 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
     bundles.insert(own_id, authority.root_der().to_vec());
     let jwt_domains = Arc::new(jwt_domains);
     let stall_after = options.stall_after;
+    let trickle = options.trickle;
 
     // The main socket, then one per --workload; each serves its own identity from one CA.
     let identities = std::iter::once((options.socket.clone(), options.spiffe_id.clone()))
@@ -195,7 +198,7 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
                     service::check_security_header,
                 ))
                 .serve_with_incoming(UnixListenerStream::new(listener).map(move |conn| {
-                    conn.map(|stream| stall::StallableStream::new(stream, stall_after))
+                    conn.map(|stream| stall::StallableStream::new(stream, stall_after, trickle))
                 })),
         );
         first_issued.push(first);

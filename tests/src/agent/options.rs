@@ -38,6 +38,11 @@ pub struct Options {
     /// `--stall-after N`: once a connection has carried N X.509 updates, stop writing to it
     /// (no more messages, no PING ACKs) while keeping it open, as a wedged agent would.
     pub stall_after: Option<u64>,
+    /// `--federate-count N`: N more federated trust domains `fed<i>.test`, X.509 roots only
+    /// (one shared key, so that 10,000 of them take about a second to make).
+    pub federate_count: u32,
+    /// `--trickle`: every write to a connection carries at most one byte.
+    pub trickle: bool,
     /// `--out-dir DIR`: write the root CA of the agent's trust domain as `DIR/ca.pem`.
     pub out_dir: Option<PathBuf>,
     /// `--workload PATH=ID` (repeatable): one more socket, serving SVIDs for ID from the same
@@ -100,7 +105,8 @@ impl std::error::Error for OptionsError {}
 /// The usage text printed on a bad command line.
 pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--trust-domain TD] [--spiffe-id ID] \
 [--intermediate] [--hinted] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
-[--deny-first N] [--exit-after-updates N] [--stall-after N] [--foreign-bundle] [--out-dir DIR] \
+[--deny-first N] [--exit-after-updates N] [--stall-after N] [--foreign-bundle] \
+[--federate-count N] [--trickle] [--out-dir DIR] \
 [--workload PATH=ID]...";
 
 impl Options {
@@ -127,6 +133,8 @@ impl Options {
             exit_after_updates: None,
             stall_after: None,
             foreign_bundle: false,
+            federate_count: 0,
+            trickle: false,
             out_dir: None,
             workloads: Vec::new(),
         };
@@ -138,6 +146,10 @@ impl Options {
             }
             if flag == "--foreign-bundle" {
                 opts.foreign_bundle = true;
+                continue;
+            }
+            if flag == "--trickle" {
+                opts.trickle = true;
                 continue;
             }
             if flag == "--hinted" {
@@ -161,6 +173,7 @@ impl Options {
                     opts.exit_after_updates = Some(parse_number(&flag, &value()?)?)
                 }
                 "--stall-after" => opts.stall_after = Some(parse_number(&flag, &value()?)?),
+                "--federate-count" => opts.federate_count = parse_number(&flag, &value()?)?,
                 "--out-dir" => opts.out_dir = Some(PathBuf::from(value()?)),
                 "--workload" => {
                     let value = value()?;
@@ -280,6 +293,9 @@ mod tests {
             "4",
             "--stall-after",
             "2",
+            "--federate-count",
+            "7",
+            "--trickle",
             "--out-dir",
             "d",
             "--workload",
@@ -296,6 +312,8 @@ mod tests {
         assert_eq!(o.deny_first, 3);
         assert_eq!(o.exit_after_updates, Some(4));
         assert_eq!(o.stall_after, Some(2));
+        assert_eq!(o.federate_count, 7);
+        assert!(o.trickle);
         assert_eq!(o.out_dir, Some(PathBuf::from("d")));
         assert_eq!(
             o.workloads,

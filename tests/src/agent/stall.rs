@@ -1,6 +1,8 @@
-//! The `--stall-after N` fault: a connection that has carried N X.509 updates stops writing
+//! The `--stall-after N` and `--trickle` faults. `--stall-after N`: a connection that has carried N X.509 updates stops writing
 //! anything (messages, PING ACKs, SETTINGS ACKs) but stays open and keeps reading, as an
-//! agent whose transport is wedged would. New connections are served normally.
+//! agent whose transport is wedged would. New connections are served normally. `--trickle`:
+//! every write carries at most one byte, so the client receives each response one byte per
+//! write.
 
 use std::io;
 use std::pin::Pin;
@@ -47,13 +49,16 @@ impl StallSwitch {
 pub struct StallableStream {
     inner: UnixStream,
     switch: StallSwitch,
+    trickle: bool,
 }
 
 impl StallableStream {
-    /// Wraps `inner`; `limit` is `--stall-after` (`None`: never stall).
-    pub fn new(inner: UnixStream, limit: Option<u64>) -> Self {
+    /// Wraps `inner`; `limit` is `--stall-after` (`None`: never stall), `trickle` is
+    /// `--trickle`.
+    pub fn new(inner: UnixStream, limit: Option<u64>, trickle: bool) -> Self {
         StallableStream {
             inner,
+            trickle,
             switch: StallSwitch(Arc::new(Switch {
                 limit,
                 sent: AtomicU64::new(0),
@@ -92,6 +97,11 @@ impl AsyncWrite for StallableStream {
         if self.switch.stalled() {
             return Poll::Pending;
         }
+        let buf = if self.trickle && !buf.is_empty() {
+            &buf[..1]
+        } else {
+            buf
+        };
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
@@ -104,5 +114,26 @@ impl AsyncWrite for StallableStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_trickling_stream_writes_one_byte_at_a_time() {
+        let (ours, mut theirs) = UnixStream::pair().unwrap();
+        let mut trickle = StallableStream::new(ours, None, true);
+        assert_eq!(trickle.write(b"hello").await.unwrap(), 1);
+        trickle.write_all(b"ello").await.unwrap();
+        let mut got = [0u8; 5];
+        theirs.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"hello");
+
+        let (ours, _theirs) = UnixStream::pair().unwrap();
+        let mut plain = StallableStream::new(ours, None, false);
+        assert_eq!(plain.write(b"hello").await.unwrap(), 5);
     }
 }

@@ -3,6 +3,7 @@
 //! check their output with real consumers (OpenSSL, Python `ssl`).
 
 pub mod dev_agent;
+pub mod fault_peer;
 pub mod helper;
 pub mod lines;
 pub mod platform;

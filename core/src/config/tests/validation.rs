@@ -233,3 +233,29 @@ fn modes_keep_only_permission_bits() {
     ));
     assert_eq!((v.key_file_mode(), v.cert_file_mode()), (0o755, 0o444));
 }
+
+#[test]
+fn max_message_size_is_ours_with_a_default_and_a_range() {
+    assert_eq!(validated(TRIO).0.max_message_size(), 16 << 20);
+    for (line, bytes) in [
+        ("max_message_size = 0", 16 << 20),
+        ("max_message_size = 4096", 4096),
+        ("Max_Message_Size = \"0x4000000\"", 64 << 20),
+        ("max_message_size = 1073741824", 1 << 30),
+    ] {
+        let size = validated(&format!("{TRIO}{line}")).0.max_message_size();
+        assert_eq!(size, bytes, "{line}");
+    }
+    for bad in ["-1", "1073741825"] {
+        assert_eq!(
+            invalid(&format!("{TRIO}max_message_size = {bad}")),
+            format!(
+                "max_message_size {bad} is out of range: give a number of bytes from 1 to \
+                 1073741824 (1 GiB), or 0 for the default 16777216 (16 MiB)"
+            )
+        );
+    }
+    let json = "{\"svid_file_name\": \"s\", \"svid_key_file_name\": \"k\", \
+                \"svid_bundle_file_name\": \"b\", \"max_message_size\": 65536}";
+    assert_eq!(validated(json).0.max_message_size(), 65536);
+}
