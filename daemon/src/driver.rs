@@ -428,7 +428,12 @@ fn log_report(
 ) {
     match report {
         Report::CallFailed { sub, status, .. } => {
-            let status = rpc_error(status);
+            // grpc-go's Recv returns io.EOF for a stream the server ended with OK.
+            let status = if status.is_ok() {
+                "EOF".to_owned()
+            } else {
+                rpc_error(status)
+            };
             match sub {
                 Sub::X509 => error!("Error while watching x509 context: {status}"),
                 Sub::JwtBundles => error!("Error while watching JWT bundles: {status}"),

@@ -488,7 +488,9 @@ impl Session {
             });
         }
         if going_away {
-            self.fail_connection(now, Error::H2(h2::Error::GoingAway), false);
+            // The call's failure, reported above, already says the connection is going away.
+            self.actions.push_back(Action::Disconnect);
+            self.go_down(now, false);
         }
     }
 
