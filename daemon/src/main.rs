@@ -111,6 +111,7 @@ fn run(cfg: &Validated) -> ExitCode {
     let c = cfg.config();
     info!(agent_address = c.agent_address.as_str(); "Using the Workload API");
     check_cert_dir(&c.cert_dir);
+    clean_leftovers(&plan);
     let mut child = Process::new(&c.cmd, &c.cmd_args, &c.renew_signal);
     if cfg.daemon_mode() {
         info!("Launching daemon");
@@ -173,6 +174,22 @@ fn check_cert_dir(cert_dir: &str) {
     }
 }
 
+/// Removes what a helper killed mid-write left beside the output files: temporaries,
+/// backups (copies of the key among them) and unpublished versioned directories.
+fn clean_leftovers(plan: &Plan) {
+    let mut paths: Vec<&str> = Vec::new();
+    if let Some(x) = &plan.x509 {
+        paths.extend([x.svid.as_str(), x.key.as_str(), x.bundle.as_str()]);
+    }
+    if let Some((path, _)) = &plan.jwt_bundle {
+        paths.push(path);
+    }
+    paths.extend(plan.jwt_svids.iter().map(|(p, _)| p.as_str()));
+    for removed in files::clean_leftovers(plan.layout, &paths) {
+        info!(file = removed.display().to_string(); "Removed a leftover of an interrupted write");
+    }
+}
+
 /// The run plan and the session's configuration: output paths (Go `path.Join` semantics),
 /// modes, agent socket, health listener.
 fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), config::AddressError> {
@@ -205,6 +222,11 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), config::AddressError> 
                 h.readiness_path.clone(),
             )
         }),
+        layout: if c.symlinked_layout {
+            files::Layout::Symlinked
+        } else {
+            files::Layout::Plain
+        },
     };
     let session = SessionConfig {
         client: ClientConfig {

@@ -83,6 +83,9 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("health_checks", |c, k, v| {
         health_checks(&mut c.health_checks, k, v)
     }),
+    ("symlinked_layout", |c, k, v| {
+        set(&mut c.symlinked_layout, boolean(k, v)?)
+    }),
 ];
 
 const JWT_SVID: &[(&str, Setter<JwtSvidConfig>)] = &[

@@ -105,6 +105,9 @@ pub struct Config {
     pub jwt_svid_file_mode: i64,
     /// `health_checks`.
     pub health_checks: HealthChecks,
+    /// `symlinked_layout` (ours, not upstream's): the output files are symlinks into a
+    /// versioned directory swapped with one rename, as Kubernetes' atomic writer does.
+    pub symlinked_layout: bool,
     /// Top-level keys that are not known, as written, sorted (rejected by validation).
     pub unknown_keys: Vec<String>,
 }

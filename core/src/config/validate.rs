@@ -62,6 +62,9 @@ pub enum ValidationError {
     NegativeJwtSvidFileMode,
     /// `health_checks.bind_port` below 0 with the listener enabled.
     NegativeBindPort,
+    /// `symlinked_layout` with an output file name that is not a plain name in `cert_dir`
+    /// (has a `/`, or starts with `..`, which the layout's own entries use). Ours.
+    SymlinkedLayoutName(String),
 }
 
 impl fmt::Display for ValidationError {
@@ -104,6 +107,10 @@ impl fmt::Display for ValidationError {
             Self::NegativeJwtBundleFileMode => f.write_str("jwt bundle file mode must be positive"),
             Self::NegativeJwtSvidFileMode => f.write_str("jwt svid file mode must be positive"),
             Self::NegativeBindPort => f.write_str("bind port must be positive"),
+            Self::SymlinkedLayoutName(name) => write!(
+                f,
+                "symlinked_layout needs plain file names in cert_dir (no '/', not starting with '..'): {name:?}"
+            ),
         }
     }
 }
@@ -292,6 +299,18 @@ impl Config {
             DEFAULT_KEY_FILE_MODE,
             E::NegativeJwtSvidFileMode,
         )?;
+
+        if self.symlinked_layout {
+            let names = x509_names
+                .into_iter()
+                .chain([&self.jwt_bundle_file_name])
+                .chain(self.jwt_svids.iter().map(|j| &j.jwt_svid_file_name));
+            for name in names.filter(|n| !n.is_empty()) {
+                if name.contains('/') || name.starts_with("..") {
+                    return Err(ValidationError::SymlinkedLayoutName(name.clone()));
+                }
+            }
+        }
 
         let health = &mut self.health_checks;
         if health.listener_enabled {
