@@ -117,6 +117,7 @@ fn each_failing_file(
         let before = snapshot(certs);
         let entries = listing(certs);
         wait_more(&helper, FAILED, 3);
+        assert_eq!(snapshot(certs), before, "{name} failing: the set changed");
         for want in expect(certs, name) {
             assert!(
                 helper.logs().contains(&want),
@@ -124,7 +125,6 @@ fn each_failing_file(
                 helper.logs()
             );
         }
-        assert_eq!(snapshot(certs), before, "{name} failing: the set changed");
         let files = SvidFiles::in_dir(certs);
         if name != "svid.pem" && name != "svid_key.pem" {
             files.key_matches_leaf().unwrap();
@@ -228,16 +228,16 @@ fn a_bind_mounted_file_keeps_the_old_set() {
         let mut helper = start(&agent, certs, "", Some(program));
         wait_more(&helper, FAILED, 3);
         let logs = helper.logs();
-        let link = format!("link {} ", target.display());
-        let named = logs.lines().any(|l| {
-            l.contains(FAILED) && l.contains(&link) && l.contains(": invalid cross-device link")
-        });
-        assert!(named, "the error names {name}:\n{logs}");
         assert_eq!(
             snapshot(certs),
             before,
             "{name} bind-mounted: the set changed"
         );
+        let link = format!("link {} ", target.display());
+        let named = logs.lines().any(|l| {
+            l.contains(FAILED) && l.contains(&link) && l.contains(": invalid cross-device link")
+        });
+        assert!(named, "the error names {name}:\n{logs}");
         let mut names = NAMES.map(String::from).to_vec();
         names.sort();
         assert_eq!(listing(certs), names, "{name} bind-mounted: leftovers");
