@@ -410,52 +410,99 @@ fn fill_version(
     Ok(())
 }
 
-/// Removes, in the directories of `paths`, what a helper killed mid-write left: its
-/// temporaries and backups (`.<name>.<pid>.<n>.tmp|old`, which can hold copies of the key)
-/// and, with the symlinked layout, `..data_tmp` and every versioned directory `..data` does
-/// not point to. Returns what was removed.
-pub fn clean_leftovers(layout: Layout, paths: &[&str]) -> Vec<PathBuf> {
-    let mut removed = Vec::new();
-    let mut dirs: Vec<&Path> = Vec::new();
-    for path in paths {
-        let target = Path::new(path);
-        let dir = parent(target);
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
-        }
-        let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let prefix = format!(".{name}.");
-        let Ok(entries) = fs::read_dir(dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
+/// What [`clean_leftovers`] did.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    /// Targets put back from the backups of a write killed in the middle of its renames.
+    pub restored: Vec<PathBuf>,
+    /// Leftovers removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// The `.<name>.<pid>.<n>.tmp|old` files beside `target`: (path, pid, is a backup).
+fn leftovers_of(target: &Path) -> Vec<(PathBuf, String, bool)> {
+    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(parent(target)) else {
+        return Vec::new();
+    };
+    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    entries
+        .flatten()
+        .filter(|e| !e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|entry| {
             let file = entry.file_name();
-            let Some(file) = file.to_str() else { continue };
-            let ours = file.strip_prefix(&prefix).is_some_and(|rest| {
-                let mut parts = rest.split('.');
-                let numeric = |p: Option<&str>| {
-                    p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-                };
-                numeric(parts.next())
-                    && numeric(parts.next())
-                    && matches!(parts.next(), Some("tmp" | "old"))
-                    && parts.next().is_none()
-            });
-            if ours
-                && !entry.file_type().is_ok_and(|t| t.is_dir())
-                && fs::remove_file(entry.path()).is_ok()
-            {
-                removed.push(entry.path());
+            let rest = file.to_str()?.strip_prefix(&prefix)?;
+            let parts: Vec<&str> = rest.split('.').collect();
+            match parts[..] {
+                [pid, n, kind @ ("tmp" | "old")] if numeric(pid) && numeric(n) => {
+                    Some((entry.path(), pid.to_owned(), kind == "old"))
+                }
+                _ => None,
             }
+        })
+        .collect()
+}
+
+/// Cleans up after a helper killed mid-write, in the directories of the outputs; `sets`
+/// are the files written together (the X.509 trio, the JWT bundle, each JWT-SVID).
+///
+/// Plain layout: when every file of a set has a backup from the same process, the write
+/// was killed before it removed any backup, maybe between two renames: the backups are
+/// renamed back, so the set is wholly the old one again. Otherwise (killed while staging,
+/// or after the renames while removing backups) the targets are consistent and the backups
+/// are dropped. Then every `.<name>.<pid>.<n>.tmp|old` left (they can hold copies of the
+/// key) is removed and, with the symlinked layout, `..data_tmp` and every versioned
+/// directory `..data` does not point to.
+pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
+    let mut done = Cleaned::default();
+    let mut dirs: Vec<&Path> = Vec::new();
+    for set in sets {
+        let found: Vec<Vec<(PathBuf, String, bool)>> =
+            set.iter().map(|p| leftovers_of(Path::new(p))).collect();
+        let backups: Vec<Option<&(PathBuf, String, bool)>> = found
+            .iter()
+            .map(|f| match f.iter().filter(|l| l.2).collect::<Vec<_>>()[..] {
+                [one] => Some(one),
+                _ => None,
+            })
+            .collect();
+        let whole = backups.iter().all(Option::is_some)
+            && backups
+                .iter()
+                .flatten()
+                .all(|b| backups[0].is_some_and(|first| first.1 == b.1));
+        if whole && layout == Layout::Plain {
+            for (target, backup) in set.iter().zip(backups.iter().flatten()) {
+                if fs::rename(&backup.0, target).is_ok() {
+                    done.restored.push(PathBuf::from(target));
+                }
+            }
+        }
+        for (path, leftovers) in set.iter().zip(&found) {
+            let dir = parent(Path::new(path));
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+            for (leftover, _, _) in leftovers {
+                if fs::remove_file(leftover).is_ok() {
+                    done.removed.push(leftover.clone());
+                }
+            }
+        }
+    }
+    if !done.restored.is_empty() {
+        for dir in &dirs {
+            let _ = sync_dir(dir);
         }
     }
     if layout == Layout::Symlinked {
         for dir in dirs {
             let tmp = dir.join(DATA_TMP);
             if fs::remove_file(&tmp).is_ok() {
-                removed.push(tmp);
+                done.removed.push(tmp);
             }
             let current = current_version(dir);
             let Ok(entries) = fs::read_dir(dir) else {
@@ -469,12 +516,12 @@ pub fn clean_leftovers(layout: Layout, paths: &[&str]) -> Vec<PathBuf> {
                     && current.as_ref() != Some(&path)
                     && fs::remove_dir_all(&path).is_ok()
                 {
-                    removed.push(path);
+                    done.removed.push(path);
                 }
             }
         }
     }
-    removed
+    done
 }
 
 #[cfg(test)]
@@ -743,8 +790,9 @@ mod tests {
         fs::create_dir(dir.join("..not-ours")).unwrap();
 
         let refs: Vec<&str> = p.iter().map(String::as_str).collect();
-        let removed = clean_leftovers(Layout::Symlinked, &refs);
-        assert_eq!(removed.len(), junk.len() + 2, "{removed:?}");
+        let done = clean_leftovers(Layout::Symlinked, &[&refs]);
+        assert!(done.restored.is_empty());
+        assert_eq!(done.removed.len(), junk.len() + 2, "{done:?}");
         let left = names(&dir);
         for name in junk {
             assert!(!left.contains(&name.to_owned()), "{name} left");
@@ -755,6 +803,52 @@ mod tests {
         assert!(!stale.exists() && !dir.join(DATA_TMP).exists());
         assert!(dir.join("..not-ours").exists());
         assert_eq!(fs::read(&p[1]).unwrap(), b"k", "the current version stays");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The states a SIGKILL can leave a plain write in, rebuilt by hand (the crash test
+    /// in tests/tests/e2e_writes.rs kills the real binary).
+    #[test]
+    fn a_write_killed_between_renames_is_rolled_back_at_start() {
+        let dir = temp_dir("restore");
+        let p = paths(&dir);
+        let refs: Vec<&str> = p.iter().map(String::as_str).collect();
+        let old: [&[u8]; 3] = [b"old-svid", b"old-key", b"old-bundle"];
+        let pid = 4242;
+        // Killed after renaming svid.pem and the key, before the bundle: all backups there.
+        for (i, path) in p.iter().enumerate() {
+            let name = Path::new(path).file_name().unwrap().to_str().unwrap();
+            fs::write(dir.join(format!(".{name}.{pid}.{}.old", 2 * i + 1)), old[i]).unwrap();
+            if i < 2 {
+                fs::write(path, b"new").unwrap();
+            } else {
+                fs::write(path, old[i]).unwrap();
+                fs::write(dir.join(format!(".{name}.{pid}.{}.tmp", 2 * i)), b"new").unwrap();
+            }
+        }
+        let done = clean_leftovers(Layout::Plain, &[&refs]);
+        assert_eq!(done.restored.len(), 3, "{done:?}");
+        for (path, want) in p.iter().zip(old) {
+            assert_eq!(fs::read(path).unwrap(), want);
+        }
+        assert_eq!(names(&dir).len(), 3, "{:?}", names(&dir));
+
+        // Killed while removing backups (svid.pem's already gone): the new set stays.
+        for (i, path) in p.iter().enumerate() {
+            fs::write(path, b"new").unwrap();
+            if i > 0 {
+                let name = Path::new(path).file_name().unwrap().to_str().unwrap();
+                fs::write(dir.join(format!(".{name}.{pid}.{}.old", 2 * i + 1)), old[i]).unwrap();
+            }
+        }
+        let done = clean_leftovers(Layout::Plain, &[&refs]);
+        assert!(
+            done.restored.is_empty() && done.removed.len() == 2,
+            "{done:?}"
+        );
+        for path in &p {
+            assert_eq!(fs::read(path).unwrap(), b"new");
+        }
         fs::remove_dir_all(dir).unwrap();
     }
 

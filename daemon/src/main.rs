@@ -174,18 +174,24 @@ fn check_cert_dir(cert_dir: &str) {
     }
 }
 
-/// Removes what a helper killed mid-write left beside the output files: temporaries,
-/// backups (copies of the key among them) and unpublished versioned directories.
+/// Cleans up after a helper killed mid-write: puts back a set whose renames were cut
+/// short, removes temporaries, backups (copies of the key among them) and unpublished
+/// versioned directories.
 fn clean_leftovers(plan: &Plan) {
-    let mut paths: Vec<&str> = Vec::new();
+    let mut sets: Vec<Vec<&str>> = Vec::new();
     if let Some(x) = &plan.x509 {
-        paths.extend([x.svid.as_str(), x.key.as_str(), x.bundle.as_str()]);
+        sets.push(vec![x.svid.as_str(), x.key.as_str(), x.bundle.as_str()]);
     }
     if let Some((path, _)) = &plan.jwt_bundle {
-        paths.push(path);
+        sets.push(vec![path]);
     }
-    paths.extend(plan.jwt_svids.iter().map(|(p, _)| p.as_str()));
-    for removed in files::clean_leftovers(plan.layout, &paths) {
+    sets.extend(plan.jwt_svids.iter().map(|(p, _)| vec![p.as_str()]));
+    let sets: Vec<&[&str]> = sets.iter().map(Vec::as_slice).collect();
+    let cleaned = files::clean_leftovers(plan.layout, &sets);
+    for restored in cleaned.restored {
+        warn!(file = restored.display().to_string(); "Restored the previous file of an interrupted write");
+    }
+    for removed in cleaned.removed {
         info!(file = removed.display().to_string(); "Removed a leftover of an interrupted write");
     }
 }

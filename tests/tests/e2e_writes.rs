@@ -539,7 +539,9 @@ fn assert_whole(certs: &Path, round: usize) {
 
 /// Kills the helper with SIGKILL at random moments while the agent rotates every 40 ms.
 /// After every kill each file is whole (with `symlinked_layout`, cert and key also match);
-/// after the next start's first update the set matches and verifies. `CRASH_KILLS` sets
+/// the next start, before it reaches the agent, leaves cert and key matching and no
+/// leftovers (it puts back a plain set killed between its renames); at the end the set
+/// verifies. `CRASH_KILLS` sets
 /// the number of kills (default 30; `scripts/crash-test.sh` runs 1,000).
 fn crash(layout: &str) -> (usize, usize) {
     let kills: usize = std::env::var("CRASH_KILLS")
@@ -550,7 +552,7 @@ fn crash(layout: &str) -> (usize, usize) {
     let certs = certs_dir();
     let certs = certs.path();
     let mut rng = Lcg(std::process::id().into());
-    let (mut mismatched_after_kill, mut mid_write) = (0, 0);
+    let (mut mismatched_after_kill, mut mid_write, mut restored) = (0, 0, 0);
     let mut helper = start(&agent, certs, layout, None);
     wait_more(&helper, UPDATED, 1);
     for round in 0..kills {
@@ -574,9 +576,38 @@ fn crash(layout: &str) -> (usize, usize) {
                 "round {round}: mismatched pair left by a kill with {layout}"
             );
         }
+        // The next start repairs the set on its own, before it reaches any agent: a helper
+        // whose agent does not exist gets as far as launching its loop.
+        let offline = Helper::start(&x509_config("/nonexistent/agent.sock", certs, layout), &[]);
+        assert!(
+            offline.wait_for_log("Launching daemon", PATIENCE),
+            "{}",
+            offline.logs()
+        );
+        if offline.count_logs("Restored the previous file") > 0 {
+            restored += 1;
+        }
+        drop(offline);
+        assert_whole(certs, round);
+        let pair = pair_matches(
+            &fs::read(certs.join(NAMES[0])).unwrap(),
+            &fs::read(certs.join(NAMES[1])).unwrap(),
+        );
+        assert_eq!(
+            pair,
+            Some(true),
+            "round {round}: mismatched after the next start"
+        );
+        let junk = listing(certs)
+            .into_iter()
+            .filter(|n| n.ends_with(".tmp") || n.ends_with(".old") || n == "..data_tmp")
+            .collect::<Vec<_>>();
+        assert!(
+            junk.is_empty(),
+            "round {round}: leftovers after the next start: {junk:?}"
+        );
         helper = start(&agent, certs, layout, None);
         wait_more(&helper, UPDATED, 1);
-        // The helper is writing again; its first write made the set match.
     }
     helper.terminate();
     assert!(helper.wait_exit(PATIENCE).is_some());
@@ -591,7 +622,7 @@ fn crash(layout: &str) -> (usize, usize) {
         assert_eq!(left.len(), 2, "..data and one version: {left:?}");
     }
     note(&format!(
-        "crash {layout:?}: {kills} kills, {mid_write} left temporaries behind, {mismatched_after_kill} left cert and key from different rotations until the next start"
+        "crash {layout:?}: {kills} kills, {mid_write} left temporaries behind, {mismatched_after_kill} left cert and key from different rotations, {restored} starts put the old set back"
     ));
     (kills, mismatched_after_kill)
 }
