@@ -709,3 +709,52 @@ fn a_reader_never_keeps_a_mismatched_pair_plain() {
 fn a_reader_never_sees_a_mismatched_pair_symlinked() {
     reader("symlinked_layout = true");
 }
+
+/// With `symlinked_layout`, the X.509 trio, the JWT bundle and a JWT-SVID share one version:
+/// X.509 rotations carry the JWT files over (hard links), every output is a symlink into
+/// `..data`, and only the current version is left.
+#[test]
+fn symlinked_layout_keeps_every_output_across_rotations() {
+    let agent = DevAgent::start(&["--rotate-every", "100ms"]);
+    let certs = certs_dir();
+    let certs = certs.path();
+    let extra = "symlinked_layout = true\n\
+                 jwt_bundle_file_name = \"jwt_bundle.json\"\n\
+                 jwt_svids = [{ jwt_audience = \"svc-a\", jwt_svid_file_name = \"a.token\" }]";
+    let helper = start(&agent, certs, extra, None);
+    assert!(
+        helper.wait_for_log("JWT SVID updated", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    assert!(
+        helper.wait_for_log("JWT bundle updated", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    let token = fs::read(certs.join("a.token")).unwrap();
+    wait_more(&helper, UPDATED, 5);
+    let outputs = [NAMES[0], NAMES[1], NAMES[2], "jwt_bundle.json", "a.token"];
+    for name in outputs {
+        let link = fs::read_link(certs.join(name)).unwrap();
+        assert_eq!(link, Path::new("..data").join(name));
+        assert!(!fs::read(certs.join(name)).unwrap().is_empty(), "{name}");
+    }
+    assert_eq!(
+        fs::read(certs.join("a.token")).unwrap(),
+        token,
+        "carried over"
+    );
+    let mode = |n: &str| fs::metadata(certs.join(n)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        [mode("a.token"), mode(NAMES[1]), mode(NAMES[0])],
+        [0o600, 0o600, 0o644]
+    );
+    drop(helper);
+    assert_eq!(
+        leftovers(certs),
+        ["a.token", "jwt_bundle.json"],
+        "one version only"
+    );
+    assert_good_set(certs);
+}
