@@ -144,8 +144,15 @@ fn a_directory_in_place_of_any_file_keeps_the_old_set() {
         "",
         |certs, name| {
             let path = certs.join(name);
-            fs::remove_file(&path).unwrap();
-            fs::create_dir(&path).unwrap();
+            // The helper may put a new file there between the two steps: try again.
+            loop {
+                let _ = fs::remove_file(&path);
+                match fs::create_dir(&path) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => panic!("mkdir {}: {e}", path.display()),
+                }
+            }
             fs::write(path.join("x"), b"x").unwrap();
             Box::new(move || fs::remove_dir_all(&path).unwrap())
         },
