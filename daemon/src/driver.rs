@@ -56,6 +56,8 @@ pub struct Plan {
     /// The health listener (daemon mode with `health_checks.listener_enabled`): port,
     /// liveness path, readiness path.
     pub health: Option<(i64, String, String)>,
+    /// How the output files are laid out (`symlinked_layout`).
+    pub layout: files::Layout,
 }
 
 /// How a run ended.
@@ -176,7 +178,10 @@ pub fn run(
                     }
                 }
                 Action::WriteX509(rendered) => {
-                    let ok = plan.x509.as_ref().is_some_and(|p| write_x509(p, &rendered));
+                    let ok = plan
+                        .x509
+                        .as_ref()
+                        .is_some_and(|p| write_x509(plan.layout, p, &rendered));
                     state.record_x509(ok);
                     if ok && !one_shot {
                         child.on_update();
@@ -185,9 +190,10 @@ pub fn run(
                 }
                 Action::WriteJwtBundle(data) => {
                     let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
-                        let ok = write_one(path, &data, *mode, "JWT bundle updated", |e| {
-                            error!("Error writing JWT Bundle to disk: {e}");
-                        });
+                        let ok =
+                            write_one(plan.layout, path, &data, *mode, "JWT bundle updated", |e| {
+                                error!("Error writing JWT Bundle to disk: {e}");
+                            });
                         state.record_jwt(path, ok);
                         ok
                     });
@@ -195,10 +201,16 @@ pub fn run(
                 }
                 Action::WriteJwtSvid { index, token } => {
                     let ok = plan.jwt_svids.get(index).is_some_and(|(path, mode)| {
-                        let ok =
-                            write_one(path, token.as_bytes(), *mode, "JWT SVID updated", |e| {
+                        let ok = write_one(
+                            plan.layout,
+                            path,
+                            token.as_bytes(),
+                            *mode,
+                            "JWT SVID updated",
+                            |e| {
                                 error!("Unable to update JWT SVID: {e}");
-                            });
+                            },
+                        );
                         state.record_jwt(path, ok);
                         ok
                     });
@@ -332,27 +344,30 @@ fn lost(last: &mut Option<ConnError>, one_shot: bool, e: ConnError) {
 }
 
 /// Writes the three X.509 files atomically; logs the update or the failure.
-fn write_x509(paths: &X509Files, rendered: &Rendered) -> bool {
+fn write_x509(layout: files::Layout, paths: &X509Files, rendered: &Rendered) -> bool {
     for id in &rendered.spiffe_ids {
         info!(spiffe_id = id.as_str(); "Received update");
     }
-    let written = files::write_set(&[
-        Output {
-            path: &paths.svid,
-            data: &rendered.svid_pem,
-            mode: paths.cert_mode,
-        },
-        Output {
-            path: &paths.key,
-            data: &rendered.key_pem,
-            mode: paths.key_mode,
-        },
-        Output {
-            path: &paths.bundle,
-            data: &rendered.bundle_pem,
-            mode: paths.cert_mode,
-        },
-    ]);
+    let written = files::write_set(
+        layout,
+        &[
+            Output {
+                path: &paths.svid,
+                data: &rendered.svid_pem,
+                mode: paths.cert_mode,
+            },
+            Output {
+                path: &paths.key,
+                data: &rendered.key_pem,
+                mode: paths.key_mode,
+            },
+            Output {
+                path: &paths.bundle,
+                data: &rendered.bundle_pem,
+                mode: paths.cert_mode,
+            },
+        ],
+    );
     match written {
         Ok(()) => {
             let files = [&paths.svid, &paths.key, &paths.bundle]
@@ -402,13 +417,14 @@ fn record_rejection(report: &Report, plan: &Plan, state: &mut HealthState) {
 
 /// Writes one file atomically; logs `done` or hands the error to `failed`.
 fn write_one(
+    layout: files::Layout,
     path: &str,
     data: &[u8],
     mode: u32,
     done: &str,
     failed: impl FnOnce(&files::WriteError),
 ) -> bool {
-    match files::write_set(&[Output { path, data, mode }]) {
+    match files::write_set(layout, &[Output { path, data, mode }]) {
         Ok(()) => {
             info!(file = path; "{done}");
             true

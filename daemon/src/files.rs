@@ -1,18 +1,52 @@
-//! Atomic writes of a set of output files.
+//! Writes of a set of output files that leave, after any failure at any step, either the
+//! whole old set or the whole new set on disk.
 //!
-//! Every file of a set is first written in full to a temporary file in its own directory,
-//! created with the final mode, and fsynced. Only when all of them are ready are they renamed
-//! over their targets, one right after the other, and each directory is fsynced. A failure
-//! before the renames removes the temporaries and leaves every previous file untouched.
+//! Two layouts (see README, "Atomic writes"):
+//!
+//! - [`Layout::Plain`] (the default, as upstream's files): each file is a regular file.
+//!   Every new file is staged as a temporary file beside its target, created with its final
+//!   mode and fsynced; each existing target is kept as a hard-linked backup. Only then are
+//!   the temporaries renamed over their targets, one after the other. If one rename fails
+//!   (a bind-mounted or immutable target, a directory in the way), the targets already
+//!   renamed are restored from their backups (or removed, if they did not exist before), so
+//!   the set on disk is wholly the old one; on success the backups are removed. A reader
+//!   racing the renames can, for that instant, see a new file beside an old one.
+//! - [`Layout::Symlinked`] (`symlinked_layout = true`, ours): Kubernetes' atomic writer. The
+//!   files of a directory live in a versioned directory `..<UTC time>`; `..data` is a symlink
+//!   to the current one and each output is a symlink `name -> ..data/name`. A new set is a
+//!   new versioned directory (files not in the set are hard-linked from the current one),
+//!   published by one `rename(2)` of `..data`; the old version is then removed.
 //!
 //! Modes are applied on every write (upstream applies them only at creation), exactly as
-//! configured: the umask does not narrow them.
+//! configured: the umask can only narrow a file while it is being written, never widen it.
+//! [`clean_leftovers`] removes at start what a killed helper left behind (temporaries,
+//! backups holding copies of the key, unpublished versioned directories).
 
-use std::fs::{self, File, OpenOptions};
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::oserror::GoErrno;
+
+/// How the files are laid out on disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// Regular files, replaced by rename (with rollback).
+    #[default]
+    Plain,
+    /// Symlinks into a versioned directory swapped with one rename (`symlinked_layout`).
+    Symlinked,
+}
+
+/// The symlink to the current versioned directory.
+const DATA: &str = "..data";
+/// Where the next `..data` symlink is made before it is renamed over `..data`.
+const DATA_TMP: &str = "..data_tmp";
 
 /// One file to write: its path, content and mode.
 pub struct Output<'a> {
@@ -21,103 +55,475 @@ pub struct Output<'a> {
     pub mode: u32,
 }
 
-/// Why a set could not be written; names the file and the step.
+/// Why a set could not be written: Go's wording of the failed operation, its path(s) and the
+/// OS error (`open /certs/svid.pem: permission denied`), and any rollback that failed too.
 #[derive(Debug)]
 pub struct WriteError {
-    path: PathBuf,
-    step: &'static str,
+    op: &'static str,
+    path: String,
     source: io::Error,
+    rollback: Vec<String>,
+}
+
+impl WriteError {
+    fn new(op: &'static str, path: &Path, source: io::Error) -> WriteError {
+        WriteError {
+            op,
+            path: path.display().to_string(),
+            source,
+            rollback: Vec::new(),
+        }
+    }
+
+    fn two(op: &'static str, from: &Path, to: &Path, source: io::Error) -> WriteError {
+        WriteError {
+            op,
+            path: format!("{} {}", from.display(), to.display()),
+            source,
+            rollback: Vec::new(),
+        }
+    }
 }
 
 /// Worded as Go's `*fs.PathError` on the target, as upstream's `os.WriteFile` fails: e.g.
 /// `open certs/svid.pem: no such file or directory` for a missing `cert_dir`.
 impl std::fmt::Display for WriteError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let path = self.path.to_string_lossy();
-        f.write_str(&crate::oserror::path_error(self.step, &path, &self.source))
+        write!(f, "{} {}: {}", self.op, self.path, GoErrno(&self.source))?;
+        for failed in &self.rollback {
+            write!(f, "; could not restore {failed}")?;
+        }
+        Ok(())
     }
 }
 
-/// Writes every output or, on failure before the renames, none of them.
-pub fn write_set(outputs: &[Output<'_>]) -> Result<(), WriteError> {
-    let mut staged: Vec<(PathBuf, &Path)> = Vec::with_capacity(outputs.len());
-    for out in outputs {
-        match stage(out) {
-            Ok(tmp) => staged.push((tmp, Path::new(out.path))),
-            Err(e) => {
-                for (tmp, _) in &staged {
-                    let _ = fs::remove_file(tmp);
+/// Writes every output or none of them: on failure the previous files are left (or put
+/// back) exactly as they were.
+pub fn write_set(layout: Layout, outputs: &[Output<'_>]) -> Result<(), WriteError> {
+    match layout {
+        Layout::Plain => write_plain(outputs),
+        Layout::Symlinked => {
+            let mut dirs: Vec<(PathBuf, Vec<&Output<'_>>)> = Vec::new();
+            for out in outputs {
+                let dir = parent(Path::new(out.path)).to_path_buf();
+                match dirs.iter_mut().find(|(d, _)| *d == dir) {
+                    Some((_, outs)) => outs.push(out),
+                    None => dirs.push((dir, vec![out])),
                 }
+            }
+            dirs.iter()
+                .try_for_each(|(dir, outs)| write_version(dir, outs))
+        }
+    }
+}
+
+/// A staged file of the plain layout.
+struct Staged {
+    tmp: PathBuf,
+    target: PathBuf,
+    /// A hard link to the previous target, if there was one to keep.
+    backup: Option<PathBuf>,
+    renamed: bool,
+}
+
+fn write_plain(outputs: &[Output<'_>]) -> Result<(), WriteError> {
+    let mut staged: Vec<Staged> = Vec::with_capacity(outputs.len());
+    // Stage every file and keep every old one before touching any target.
+    for out in outputs {
+        let target = PathBuf::from(out.path);
+        let tmp = sibling(&target, "tmp");
+        if let Err(e) = create(&tmp, &target, out) {
+            discard(&staged);
+            return Err(e);
+        }
+        let mut s = Staged {
+            tmp,
+            target,
+            backup: None,
+            renamed: false,
+        };
+        let kept = keep(&s.target);
+        match kept {
+            Ok(backup) => {
+                s.backup = backup;
+                staged.push(s);
+            }
+            Err(e) => {
+                staged.push(s);
+                discard(&staged);
                 return Err(e);
             }
         }
     }
-    let mut first_err = None;
-    for (tmp, target) in &staged {
-        if let Err(source) = fs::rename(tmp, target) {
-            let _ = fs::remove_file(tmp);
-            first_err.get_or_insert(WriteError {
-                path: target.to_path_buf(),
-                step: "rename to",
-                source,
-            });
+    for i in 0..staged.len() {
+        let s = &staged[i];
+        if let Err(source) = fs::rename(&s.tmp, &s.target) {
+            let mut err = WriteError::two("rename", &s.tmp, &s.target, source);
+            err.rollback = roll_back(&staged);
+            discard(&staged);
+            let _ = sync_dirs(&staged);
+            return Err(err);
+        }
+        staged[i].renamed = true;
+    }
+    let synced = sync_dirs(&staged);
+    for s in &staged {
+        if let Some(b) = &s.backup {
+            let _ = fs::remove_file(b);
         }
     }
-    for (_, target) in &staged {
-        if let Err(source) = sync_dir(target) {
-            first_err.get_or_insert(WriteError {
-                path: target.to_path_buf(),
-                step: "sync directory of",
-                source,
-            });
-        }
-    }
-    first_err.map_or(Ok(()), Err)
+    synced
 }
 
-/// Writes `out` to a fresh temporary file beside its target; returns the temporary path.
-fn stage(out: &Output<'_>) -> Result<PathBuf, WriteError> {
+/// Keeps the current target as a hard link `.<name>.<pid>.<n>.old` beside it. Nothing to
+/// keep when there is no target, or when it is a directory (a file can never be renamed
+/// over one: the rename will fail and name it).
+fn keep(target: &Path) -> Result<Option<PathBuf>, WriteError> {
+    match fs::symlink_metadata(target) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(WriteError::new("lstat", target, e)),
+        Ok(m) if m.is_dir() => return Ok(None),
+        Ok(_) => {}
+    }
+    let backup = sibling(target, "old");
+    // link(2) without AT_SYMLINK_FOLLOW: a symlink is kept as the symlink itself.
+    fs::hard_link(target, &backup).map_err(|e| WriteError::two("link", target, &backup, e))?;
+    Ok(Some(backup))
+}
+
+/// Puts back what was renamed; returns the targets that could not be restored.
+fn roll_back(staged: &[Staged]) -> Vec<String> {
+    let mut failed = Vec::new();
+    for s in staged.iter().filter(|s| s.renamed).rev() {
+        let restored = match &s.backup {
+            Some(b) => fs::rename(b, &s.target),
+            None => fs::remove_file(&s.target),
+        };
+        if let Err(e) = restored {
+            failed.push(format!("{}: {}", s.target.display(), GoErrno(&e)));
+        }
+    }
+    failed
+}
+
+/// Removes the temporaries and backups that are still there.
+fn discard(staged: &[Staged]) {
+    for s in staged {
+        let _ = fs::remove_file(&s.tmp);
+        if let Some(b) = &s.backup {
+            let _ = fs::remove_file(b);
+        }
+    }
+}
+
+fn sync_dirs(staged: &[Staged]) -> Result<(), WriteError> {
+    let mut seen = HashSet::new();
+    for s in staged {
+        let dir = parent(&s.target);
+        if seen.insert(dir.to_path_buf()) {
+            sync_dir(dir).map_err(|e| WriteError::new("sync", dir, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// `.<name>.<pid>.<n>.<ext>` beside `target`.
+fn sibling(target: &Path, ext: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let target = Path::new(out.path);
     let name = target
         .file_name()
-        .map_or_else(|| out.path.to_owned(), |n| n.to_string_lossy().into_owned());
-    let tmp = target.with_file_name(format!(
-        ".{name}.{}.{}.tmp",
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    target.with_file_name(format!(
+        ".{name}.{}.{}.{ext}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let fail = |step, source| WriteError {
-        path: target.to_path_buf(),
-        step,
-        source,
-    };
+    ))
+}
+
+/// Creates `path` (which must not exist) with `out`'s data and exactly its mode, fsynced;
+/// errors name `shown`, the file the user configured. Removes `path` on failure.
+fn create(path: &Path, shown: &Path, out: &Output<'_>) -> Result<(), WriteError> {
+    // The umask can only narrow the mode given to open(2): the file is never readable
+    // beyond its final mode, even before the fchmod below.
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(out.mode)
-        .open(&tmp)
-        .map_err(|e| fail("open", e))?;
+        .open(path)
+        .map_err(|e| WriteError::new("open", shown, e))?;
     let result = file
         .set_permissions(fs::Permissions::from_mode(out.mode))
-        .map_err(|e| fail("set mode of", e))
-        .and_then(|()| file.write_all(out.data).map_err(|e| fail("write", e)))
-        .and_then(|()| file.sync_all().map_err(|e| fail("sync", e)));
-    match result {
-        Ok(()) => Ok(tmp),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
+        .map_err(|e| WriteError::new("chmod", shown, e))
+        .and_then(|()| {
+            file.write_all(out.data)
+                .map_err(|e| WriteError::new("write", shown, e))
+        })
+        .and_then(|()| {
+            file.sync_all()
+                .map_err(|e| WriteError::new("sync", shown, e))
+        });
+    if result.is_err() {
+        let _ = fs::remove_file(path);
+    }
+    result
+}
+
+fn parent(target: &Path) -> &Path {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     }
 }
 
-fn sync_dir(target: &Path) -> io::Result<()> {
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Publishes `outs` in `dir` as a new version of the symlinked layout.
+fn write_version(dir: &Path, outs: &[&Output<'_>]) -> Result<(), WriteError> {
+    let data = dir.join(DATA);
+    let current = current_version(dir);
+    let (name, version) = new_version_dir(dir)?;
+    let filled = fill_version(&version, current.as_deref(), outs)
+        .and_then(|()| sync_dir(&version).map_err(|e| WriteError::new("sync", &version, e)))
+        .and_then(|()| {
+            let tmp = dir.join(DATA_TMP);
+            let _ = fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(&name, &tmp)
+                .map_err(|e| WriteError::new("symlink", &tmp, e))?;
+            fs::rename(&tmp, &data).map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                WriteError::two("rename", &tmp, &data, e)
+            })
+        });
+    if let Err(e) = filled {
+        let _ = fs::remove_dir_all(&version);
+        return Err(e);
+    }
+    // Published. Point each output at `..data/<name>` (already so after the first write).
+    let mut result = sync_dir(dir).map_err(|e| WriteError::new("sync", dir, e));
+    for out in outs {
+        let target = Path::new(out.path);
+        let Some(file) = target.file_name() else {
+            continue;
+        };
+        let want = Path::new(DATA).join(file);
+        if fs::read_link(target).is_ok_and(|t| t == want) {
+            continue;
+        }
+        let tmp = sibling(target, "tmp");
+        let linked = std::os::unix::fs::symlink(&want, &tmp)
+            .map_err(|e| WriteError::new("symlink", &tmp, e))
+            .and_then(|()| {
+                fs::rename(&tmp, target).map_err(|e| {
+                    let _ = fs::remove_file(&tmp);
+                    WriteError::two("rename", &tmp, target, e)
+                })
+            });
+        if let Err(e) = linked {
+            result = result.and(Err(e));
+        }
+    }
+    if let Err(e) = sync_dir(dir) {
+        result = result.and(Err(WriteError::new("sync", dir, e)));
+    }
+    if let Some(old) = current.filter(|c| *c != version) {
+        let _ = fs::remove_dir_all(old);
+    }
+    result
+}
+
+/// The versioned directory `..data` points to, if it is one.
+fn current_version(dir: &Path) -> Option<PathBuf> {
+    let target = fs::read_link(dir.join(DATA)).ok()?;
+    let path = dir.join(target);
+    fs::symlink_metadata(&path)
+        .is_ok_and(|m| m.is_dir())
+        .then_some(path)
+}
+
+/// Creates `..YYYY_MM_DD_HH_MM_SS.nnnnnnnnn` (mode 0755) in `dir`.
+fn new_version_dir(dir: &Path) -> Result<(OsString, PathBuf), WriteError> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let stamp = version_stamp(now.as_secs(), now.subsec_nanos());
+    for n in 0u32.. {
+        let name = if n == 0 {
+            stamp.clone()
+        } else {
+            format!("{stamp}_{n}")
+        };
+        let path = dir.join(&name);
+        match DirBuilder::new().mode(0o755).create(&path) {
+            Ok(()) => {
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
+                    .map_err(|e| WriteError::new("chmod", &path, e))?;
+                return Ok((name.into(), path));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => {}
+            Err(e) => return Err(WriteError::new("mkdir", &path, e)),
+        }
+    }
+    unreachable!("0u32.. ends only through a return")
+}
+
+/// `..2026_11_30_10_00_00.123456789` for the given Unix time, UTC.
+fn version_stamp(secs: u64, nanos: u32) -> String {
+    let rfc = crate::logger::rfc3339(secs); // 2026-11-30T10:00:00Z
+    let digits: String = rfc
+        .chars()
+        .map(|c| if c.is_ascii_digit() { c } else { '_' })
+        .collect();
+    format!("..{}.{nanos:09}", digits.trim_end_matches('_'))
+}
+
+/// Is `name` one of our versioned directory names?
+fn is_version_name(name: &str) -> bool {
+    name.strip_prefix("..")
+        .is_some_and(|rest| rest.len() >= 29 && rest.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+fn fill_version(
+    version: &Path,
+    current: Option<&Path>,
+    outs: &[&Output<'_>],
+) -> Result<(), WriteError> {
+    let names: HashSet<&std::ffi::OsStr> = outs
+        .iter()
+        .filter_map(|o| Path::new(o.path).file_name())
+        .collect();
+    if let Some(current) = current {
+        let entries = fs::read_dir(current).map_err(|e| WriteError::new("open", current, e))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if names.contains(name.as_os_str()) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let (from, to) = (entry.path(), version.join(&name));
+            fs::hard_link(&from, &to).map_err(|e| WriteError::two("link", &from, &to, e))?;
+        }
+    }
+    for out in outs {
+        let target = Path::new(out.path);
+        let file = target.file_name().unwrap_or(target.as_os_str());
+        create(&version.join(file), target, out)?;
+    }
+    Ok(())
+}
+
+/// What [`clean_leftovers`] did.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    /// Targets put back from the backups of a write killed in the middle of its renames.
+    pub restored: Vec<PathBuf>,
+    /// Leftovers removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// The `.<name>.<pid>.<n>.tmp|old` files beside `target`: (path, pid, is a backup).
+fn leftovers_of(target: &Path) -> Vec<(PathBuf, String, bool)> {
+    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(parent(target)) else {
+        return Vec::new();
+    };
+    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    entries
+        .flatten()
+        .filter(|e| !e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|entry| {
+            let file = entry.file_name();
+            let rest = file.to_str()?.strip_prefix(&prefix)?;
+            let parts: Vec<&str> = rest.split('.').collect();
+            match parts[..] {
+                [pid, n, kind @ ("tmp" | "old")] if numeric(pid) && numeric(n) => {
+                    Some((entry.path(), pid.to_owned(), kind == "old"))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Cleans up after a helper killed mid-write, in the directories of the outputs; `sets`
+/// are the files written together (the X.509 trio, the JWT bundle, each JWT-SVID).
+///
+/// Plain layout: when every file of a set has a backup from the same process, the write
+/// was killed before it removed any backup, maybe between two renames: the backups are
+/// renamed back, so the set is wholly the old one again. Otherwise (killed while staging,
+/// or after the renames while removing backups) the targets are consistent and the backups
+/// are dropped. Then every `.<name>.<pid>.<n>.tmp|old` left (they can hold copies of the
+/// key) is removed and, with the symlinked layout, `..data_tmp` and every versioned
+/// directory `..data` does not point to.
+pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
+    let mut done = Cleaned::default();
+    let mut dirs: Vec<&Path> = Vec::new();
+    for set in sets {
+        let found: Vec<Vec<(PathBuf, String, bool)>> =
+            set.iter().map(|p| leftovers_of(Path::new(p))).collect();
+        let backups: Vec<Option<&(PathBuf, String, bool)>> = found
+            .iter()
+            .map(|f| match f.iter().filter(|l| l.2).collect::<Vec<_>>()[..] {
+                [one] => Some(one),
+                _ => None,
+            })
+            .collect();
+        let whole = backups.iter().all(Option::is_some)
+            && backups
+                .iter()
+                .flatten()
+                .all(|b| backups[0].is_some_and(|first| first.1 == b.1));
+        if whole && layout == Layout::Plain {
+            for (target, backup) in set.iter().zip(backups.iter().flatten()) {
+                if fs::rename(&backup.0, target).is_ok() {
+                    done.restored.push(PathBuf::from(target));
+                }
+            }
+        }
+        for (path, leftovers) in set.iter().zip(&found) {
+            let dir = parent(Path::new(path));
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+            for (leftover, _, _) in leftovers {
+                if fs::remove_file(leftover).is_ok() {
+                    done.removed.push(leftover.clone());
+                }
+            }
+        }
+    }
+    if !done.restored.is_empty() {
+        for dir in &dirs {
+            let _ = sync_dir(dir);
+        }
+    }
+    if layout == Layout::Symlinked {
+        for dir in dirs {
+            let tmp = dir.join(DATA_TMP);
+            if fs::remove_file(&tmp).is_ok() {
+                done.removed.push(tmp);
+            }
+            let current = current_version(dir);
+            let Ok(entries) = fs::read_dir(dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let versioned = entry.file_name().to_str().is_some_and(is_version_name);
+                if versioned
+                    && entry.file_type().is_ok_and(|t| t.is_dir())
+                    && current.as_ref() != Some(&path)
+                    && fs::remove_dir_all(&path).is_ok()
+                {
+                    done.removed.push(path);
+                }
+            }
+        }
+    }
+    done
 }
 
 #[cfg(test)]
@@ -131,100 +537,330 @@ mod tests {
         dir
     }
 
-    #[test]
-    fn writes_content_and_exact_modes_every_time() {
-        let dir = temp_dir("modes");
-        let a = dir.join("a.pem").to_string_lossy().into_owned();
-        let b = dir.join("b.pem").to_string_lossy().into_owned();
-        for (round, mode) in [(1u8, 0o600u32), (2, 0o644)] {
-            let data = vec![round; 10];
-            write_set(&[
-                Output {
-                    path: &a,
-                    data: &data,
-                    mode,
-                },
-                Output {
-                    path: &b,
-                    data: b"key",
-                    mode: 0o640,
-                },
-            ])
-            .unwrap();
-            assert_eq!(fs::read(&a).unwrap(), data);
-            assert_eq!(fs::metadata(&a).unwrap().permissions().mode() & 0o777, mode);
-            assert_eq!(
-                fs::metadata(&b).unwrap().permissions().mode() & 0o777,
-                0o640
-            );
-        }
-        assert_eq!(
-            fs::read_dir(&dir).unwrap().count(),
-            2,
-            "no temporaries left"
-        );
-        fs::remove_dir_all(dir).unwrap();
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn set<'a>(paths: &'a [String; 3], data: &'a [&'a [u8]; 3]) -> [Output<'a>; 3] {
+        [0, 1, 2].map(|i| Output {
+            path: &paths[i],
+            data: data[i],
+            mode: if i == 1 { 0o600 } else { 0o644 },
+        })
+    }
+
+    fn paths(dir: &Path) -> [String; 3] {
+        ["svid.pem", "svid_key.pem", "svid_bundle.pem"]
+            .map(|n| dir.join(n).to_string_lossy().into_owned())
     }
 
     #[test]
-    fn failure_leaves_previous_files_untouched() {
+    fn writes_content_and_exact_modes_every_time() {
+        for layout in [Layout::Plain, Layout::Symlinked] {
+            let dir = temp_dir(&format!("modes-{layout:?}"));
+            let a = dir.join("a.pem").to_string_lossy().into_owned();
+            let b = dir.join("b.pem").to_string_lossy().into_owned();
+            for (round, mode) in [(1u8, 0o600u32), (2, 0o644)] {
+                let data = vec![round; 10];
+                write_set(
+                    layout,
+                    &[
+                        Output {
+                            path: &a,
+                            data: &data,
+                            mode,
+                        },
+                        Output {
+                            path: &b,
+                            data: b"key",
+                            mode: 0o640,
+                        },
+                    ],
+                )
+                .unwrap();
+                assert_eq!(fs::read(&a).unwrap(), data);
+                assert_eq!(fs::metadata(&a).unwrap().permissions().mode() & 0o777, mode);
+                assert_eq!(
+                    fs::metadata(&b).unwrap().permissions().mode() & 0o777,
+                    0o640
+                );
+            }
+            let want = match layout {
+                Layout::Plain => 2,
+                Layout::Symlinked => 4, // a.pem, b.pem, ..data and one version
+            };
+            assert_eq!(names(&dir).len(), want, "{layout:?}: {:?}", names(&dir));
+            fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn failure_while_staging_leaves_previous_files_untouched() {
         let dir = temp_dir("fail");
         let good = dir.join("svid.pem").to_string_lossy().into_owned();
-        write_set(&[Output {
+        let one = |data: &'static [u8]| Output {
             path: &good,
-            data: b"old",
+            data,
             mode: 0o644,
-        }])
-        .unwrap();
+        };
+        write_set(Layout::Plain, &[one(b"old")]).unwrap();
         let missing = dir
             .join("no-such-dir/key.pem")
             .to_string_lossy()
             .into_owned();
-        let err = write_set(&[
-            Output {
-                path: &good,
-                data: b"new",
-                mode: 0o644,
-            },
-            Output {
-                path: &missing,
-                data: b"k",
-                mode: 0o600,
-            },
-        ])
+        let err = write_set(
+            Layout::Plain,
+            &[
+                one(b"new"),
+                Output {
+                    path: &missing,
+                    data: b"k",
+                    mode: 0o600,
+                },
+            ],
+        )
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("open {missing}: no such file or directory"),
-            "upstream's words"
+            format!("open {missing}: no such file or directory")
         );
         assert_eq!(fs::read(&good).unwrap(), b"old");
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "temporary removed");
+        assert_eq!(names(&dir), ["svid.pem"], "temporary and backup removed");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A non-empty directory in place of one file makes its rename fail for real (EISDIR);
+    /// the files renamed before it are put back, whichever file of the set fails.
+    #[test]
+    fn a_failed_rename_of_any_file_restores_the_old_set() {
+        for failing in 0..3 {
+            let dir = temp_dir(&format!("rollback-{failing}"));
+            let p = paths(&dir);
+            write_set(
+                Layout::Plain,
+                &set(&p, &[b"old-svid", b"old-key", b"old-bundle"]),
+            )
+            .unwrap();
+            fs::remove_file(&p[failing]).unwrap();
+            fs::create_dir(&p[failing]).unwrap();
+            fs::write(Path::new(&p[failing]).join("x"), b"x").unwrap();
+            let before = names(&dir);
+            let err = write_set(
+                Layout::Plain,
+                &set(&p, &[b"new-svid", b"new-key", b"new-bundle"]),
+            )
+            .unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.starts_with("rename ")
+                    && text.ends_with(&format!("{}: is a directory", p[failing])),
+                "{text}"
+            );
+            for (i, old) in [&b"old-svid"[..], b"old-key", b"old-bundle"]
+                .iter()
+                .enumerate()
+            {
+                if i != failing {
+                    assert_eq!(
+                        fs::read(&p[i]).unwrap(),
+                        *old,
+                        "file {i}, failing {failing}"
+                    );
+                }
+            }
+            assert_eq!(names(&dir), before, "no temporaries or backups left");
+            fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    /// With no previous set, a failure removes the new files already renamed.
+    #[test]
+    fn a_failed_first_write_leaves_no_new_files() {
+        let dir = temp_dir("rollback-first");
+        let p = paths(&dir);
+        fs::create_dir(&p[2]).unwrap();
+        fs::write(Path::new(&p[2]).join("x"), b"x").unwrap();
+        write_set(Layout::Plain, &set(&p, &[b"svid", b"key", b"bundle"])).unwrap_err();
+        assert_eq!(names(&dir), ["svid_bundle.pem"]);
         fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn replaces_a_symlink_instead_of_writing_through_it() {
-        let dir = temp_dir("link");
-        let real = dir.join("real.pem");
-        fs::write(&real, b"precious").unwrap();
-        let link = dir.join("svid.pem");
-        std::os::unix::fs::symlink(&real, &link).unwrap();
-        let path = link.to_string_lossy().into_owned();
-        write_set(&[Output {
-            path: &path,
-            data: b"svid",
-            mode: 0o644,
-        }])
+        for layout in [Layout::Plain, Layout::Symlinked] {
+            let dir = temp_dir(&format!("link-{layout:?}"));
+            let real = dir.join("real.pem");
+            fs::write(&real, b"precious").unwrap();
+            let link = dir.join("svid.pem");
+            std::os::unix::fs::symlink(&real, &link).unwrap();
+            let path = link.to_string_lossy().into_owned();
+            write_set(
+                layout,
+                &[Output {
+                    path: &path,
+                    data: b"svid",
+                    mode: 0o644,
+                }],
+            )
+            .unwrap();
+            assert_eq!(fs::read(&real).unwrap(), b"precious");
+            assert_eq!(fs::read(&link).unwrap(), b"svid");
+            let kind = fs::symlink_metadata(&link).unwrap().file_type();
+            match layout {
+                Layout::Plain => assert!(!kind.is_symlink()),
+                Layout::Symlinked => {
+                    assert_eq!(fs::read_link(&link).unwrap(), Path::new("..data/svid.pem"))
+                }
+            }
+            fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn symlinked_layout_swaps_one_version_and_keeps_other_files() {
+        let dir = temp_dir("versions");
+        let p = paths(&dir);
+        write_set(Layout::Symlinked, &set(&p, &[b"s1", b"k1", b"b1"])).unwrap();
+        let first = fs::read_link(dir.join(DATA)).unwrap();
+        assert!(is_version_name(first.to_str().unwrap()), "{first:?}");
+        let jwt = dir.join("jwt.token").to_string_lossy().into_owned();
+        write_set(
+            Layout::Symlinked,
+            &[Output {
+                path: &jwt,
+                data: b"token",
+                mode: 0o600,
+            }],
+        )
         .unwrap();
-        assert_eq!(fs::read(&real).unwrap(), b"precious");
-        assert_eq!(fs::read(&link).unwrap(), b"svid");
-        assert!(
-            !fs::symlink_metadata(&link)
-                .unwrap()
-                .file_type()
-                .is_symlink()
+        write_set(Layout::Symlinked, &set(&p, &[b"s2", b"k2", b"b2"])).unwrap();
+        let last = fs::read_link(dir.join(DATA)).unwrap();
+        assert_ne!(first, last);
+        for (path, want) in p.iter().zip([b"s2", b"k2", b"b2"]) {
+            assert_eq!(fs::read(path).unwrap(), want);
+            let link = fs::read_link(path).unwrap();
+            assert!(link.starts_with(DATA), "{link:?}");
+        }
+        assert_eq!(fs::read(&jwt).unwrap(), b"token", "kept across versions");
+        let key = dir.join(&last).join("svid_key.pem");
+        assert_eq!(
+            fs::metadata(key).unwrap().permissions().mode() & 0o777,
+            0o600
         );
+        let mut want = vec![
+            DATA.to_owned(),
+            last.to_string_lossy().into_owned(),
+            "jwt.token".into(),
+            "svid.pem".into(),
+            "svid_bundle.pem".into(),
+            "svid_key.pem".into(),
+        ];
+        want.sort();
+        assert_eq!(names(&dir), want, "old versions removed");
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_helper_are_removed_and_nothing_else() {
+        let dir = temp_dir("leftovers");
+        let p = paths(&dir);
+        write_set(Layout::Symlinked, &set(&p, &[b"s", b"k", b"b"])).unwrap();
+        let current = fs::read_link(dir.join(DATA)).unwrap();
+        let junk = [
+            ".svid.pem.123.4.tmp",
+            ".svid_key.pem.77.0.old",
+            ".svid_bundle.pem.1.2.tmp",
+        ];
+        let keep = [
+            ".svid.pem.x.tmp",
+            ".other.pem.1.2.tmp",
+            "svid.pem.1.2.tmp",
+            ".svid.pem.1.2.tmp.bak",
+        ];
+        for name in junk.iter().chain(&keep) {
+            fs::write(dir.join(name), b"secret").unwrap();
+        }
+        let stale = dir.join(version_stamp(1_700_000_000, 5));
+        fs::create_dir(&stale).unwrap();
+        fs::write(stale.join("svid_key.pem"), b"old key").unwrap();
+        std::os::unix::fs::symlink(&current, dir.join(DATA_TMP)).unwrap();
+        fs::create_dir(dir.join("..not-ours")).unwrap();
+
+        let refs: Vec<&str> = p.iter().map(String::as_str).collect();
+        let done = clean_leftovers(Layout::Symlinked, &[&refs]);
+        assert!(done.restored.is_empty());
+        assert_eq!(done.removed.len(), junk.len() + 2, "{done:?}");
+        let left = names(&dir);
+        for name in junk {
+            assert!(!left.contains(&name.to_owned()), "{name} left");
+        }
+        for name in keep {
+            assert!(left.contains(&name.to_owned()), "{name} removed");
+        }
+        assert!(!stale.exists() && !dir.join(DATA_TMP).exists());
+        assert!(dir.join("..not-ours").exists());
+        assert_eq!(fs::read(&p[1]).unwrap(), b"k", "the current version stays");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The states a SIGKILL can leave a plain write in, rebuilt by hand (the crash test
+    /// in tests/tests/e2e_writes.rs kills the real binary).
+    #[test]
+    fn a_write_killed_between_renames_is_rolled_back_at_start() {
+        let dir = temp_dir("restore");
+        let p = paths(&dir);
+        let refs: Vec<&str> = p.iter().map(String::as_str).collect();
+        let old: [&[u8]; 3] = [b"old-svid", b"old-key", b"old-bundle"];
+        let pid = 4242;
+        // Killed after renaming svid.pem and the key, before the bundle: all backups there.
+        for (i, path) in p.iter().enumerate() {
+            let name = Path::new(path).file_name().unwrap().to_str().unwrap();
+            fs::write(dir.join(format!(".{name}.{pid}.{}.old", 2 * i + 1)), old[i]).unwrap();
+            if i < 2 {
+                fs::write(path, b"new").unwrap();
+            } else {
+                fs::write(path, old[i]).unwrap();
+                fs::write(dir.join(format!(".{name}.{pid}.{}.tmp", 2 * i)), b"new").unwrap();
+            }
+        }
+        let done = clean_leftovers(Layout::Plain, &[&refs]);
+        assert_eq!(done.restored.len(), 3, "{done:?}");
+        for (path, want) in p.iter().zip(old) {
+            assert_eq!(fs::read(path).unwrap(), want);
+        }
+        assert_eq!(names(&dir).len(), 3, "{:?}", names(&dir));
+
+        // Killed while removing backups (svid.pem's already gone): the new set stays.
+        for (i, path) in p.iter().enumerate() {
+            fs::write(path, b"new").unwrap();
+            if i > 0 {
+                let name = Path::new(path).file_name().unwrap().to_str().unwrap();
+                fs::write(dir.join(format!(".{name}.{pid}.{}.old", 2 * i + 1)), old[i]).unwrap();
+            }
+        }
+        let done = clean_leftovers(Layout::Plain, &[&refs]);
+        assert!(
+            done.restored.is_empty() && done.removed.len() == 2,
+            "{done:?}"
+        );
+        for path in &p {
+            assert_eq!(fs::read(path).unwrap(), b"new");
+        }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn version_names_sort_by_time() {
+        assert_eq!(
+            version_stamp(1_796_032_800, 123_000_000),
+            "..2026_11_30_10_00_00.123000000"
+        );
+        assert!(is_version_name(&version_stamp(0, 0)));
+        assert!(!is_version_name(DATA) && !is_version_name(DATA_TMP));
     }
 }

@@ -115,11 +115,10 @@ fn run(cfg: &Validated) -> ExitCode {
     }
     info!(agent_address = c.agent_address.as_str(); "Using the Workload API");
     check_cert_dir(&c.cert_dir);
+    clean_leftovers(&plan);
     let mut child = Process::new(&c.cmd, &c.cmd_args, &c.renew_signal);
     if cfg.daemon_mode() {
         child::become_subreaper();
-    }
-    if cfg.daemon_mode() {
         info!("Launching daemon");
         if plan.x509.is_some() {
             info!("Watching for X509 Context");
@@ -226,6 +225,28 @@ impl std::fmt::Display for PlanError {
 /// The longest path a Unix socket address holds (`sun_path` is 108 bytes with the NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
+/// Cleans up after a helper killed mid-write: puts back a set whose renames were cut
+/// short, removes temporaries, backups (copies of the key among them) and unpublished
+/// versioned directories.
+fn clean_leftovers(plan: &Plan) {
+    let mut sets: Vec<Vec<&str>> = Vec::new();
+    if let Some(x) = &plan.x509 {
+        sets.push(vec![x.svid.as_str(), x.key.as_str(), x.bundle.as_str()]);
+    }
+    if let Some((path, _)) = &plan.jwt_bundle {
+        sets.push(vec![path]);
+    }
+    sets.extend(plan.jwt_svids.iter().map(|(p, _)| vec![p.as_str()]));
+    let sets: Vec<&[&str]> = sets.iter().map(Vec::as_slice).collect();
+    let cleaned = files::clean_leftovers(plan.layout, &sets);
+    for restored in cleaned.restored {
+        warn!(file = restored.display().to_string(); "Restored the previous file of an interrupted write");
+    }
+    for removed in cleaned.removed {
+        info!(file = removed.display().to_string(); "Removed a leftover of an interrupted write");
+    }
+}
+
 /// The run plan and the session's configuration: output paths (Go `path.Join` semantics),
 /// modes, agent socket, health listener.
 fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
@@ -267,6 +288,11 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
                 h.readiness_path.clone(),
             )
         }),
+        layout: if c.symlinked_layout {
+            files::Layout::Symlinked
+        } else {
+            files::Layout::Plain
+        },
     };
     let session = SessionConfig {
         client: ClientConfig {

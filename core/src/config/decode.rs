@@ -89,6 +89,9 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("max_message_size", |c, k, v| {
         set(&mut c.max_message_size, int(k, v)?)
     }),
+    ("symlinked_layout", |c, k, v| {
+        set(&mut c.symlinked_layout, boolean(k, v)?)
+    }),
 ];
 
 const JWT_SVID: &[(&str, Setter<JwtSvidConfig>)] = &[

@@ -112,6 +112,9 @@ pub struct Config {
     /// `max_message_size` (ours, not upstream's): the largest Workload API response message
     /// accepted, in bytes, before and after decompression (0 means the default 16 MiB).
     pub max_message_size: i64,
+    /// `symlinked_layout` (ours, not upstream's): the output files are symlinks into a
+    /// versioned directory swapped with one rename, as Kubernetes' atomic writer does.
+    pub symlinked_layout: bool,
     /// Top-level keys that are not known, as written, sorted (rejected by validation).
     pub unknown_keys: Vec<String>,
 }

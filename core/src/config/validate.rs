@@ -71,6 +71,9 @@ pub enum ValidationError {
     NegativeBindPort,
     /// `max_message_size` below 0 or above [`MAX_MAX_MESSAGE_SIZE`] (ours).
     MaxMessageSizeOutOfRange(i64),
+    /// `symlinked_layout` with an output file name that is not a plain name in `cert_dir`
+    /// (has a `/`, or starts with `..`, which the layout's own entries use). Ours.
+    SymlinkedLayoutName(String),
 }
 
 impl fmt::Display for ValidationError {
@@ -118,6 +121,10 @@ impl fmt::Display for ValidationError {
                 "max_message_size {n} is out of range: give a number of bytes from 1 to \
                  {MAX_MAX_MESSAGE_SIZE} (1 GiB), or 0 for the default {DEFAULT_MAX_MESSAGE_SIZE} \
                  (16 MiB)"
+            ),
+            Self::SymlinkedLayoutName(name) => write!(
+                f,
+                "symlinked_layout needs plain file names in cert_dir (no '/', not starting with '..'): {name:?}"
             ),
         }
     }
@@ -319,6 +326,17 @@ impl Config {
                 return Err(ValidationError::MaxMessageSizeOutOfRange(n));
             }
             _ => {}
+        }
+        if self.symlinked_layout {
+            let names = x509_names
+                .into_iter()
+                .chain([&self.jwt_bundle_file_name])
+                .chain(self.jwt_svids.iter().map(|j| &j.jwt_svid_file_name));
+            for name in names.filter(|n| !n.is_empty()) {
+                if name.contains('/') || name.starts_with("..") {
+                    return Err(ValidationError::SymlinkedLayoutName(name.clone()));
+                }
+            }
         }
 
         let health = &mut self.health_checks;

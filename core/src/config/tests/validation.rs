@@ -259,3 +259,35 @@ fn max_message_size_is_ours_with_a_default_and_a_range() {
                 \"svid_bundle_file_name\": \"b\", \"max_message_size\": 65536}";
     assert_eq!(validated(json).0.max_message_size(), 65536);
 }
+
+#[test]
+fn symlinked_layout_is_a_bool_off_by_default_and_needs_plain_names() {
+    assert!(!validated(TRIO).0.config().symlinked_layout);
+    let on = validated(&format!("{TRIO}symlinked_layout = true")).0;
+    assert!(on.config().symlinked_layout);
+    assert!(
+        err(&format!("{TRIO}symlinked_layout = \"yes\""))
+            .to_string()
+            .contains("symlinked_layout")
+    );
+    for bad in ["sub/svid.pem", "..data", "/abs.pem"] {
+        assert_eq!(
+            invalid(&format!(
+                "symlinked_layout = true\nsvid_file_name = \"{bad}\"\nsvid_key_file_name = \"k\"\nsvid_bundle_file_name = \"b\""
+            )),
+            format!(
+                "symlinked_layout needs plain file names in cert_dir (no '/', not starting with '..'): \"{bad}\""
+            )
+        );
+    }
+    assert_eq!(
+        invalid(&format!(
+            "{TRIO}symlinked_layout = true\njwt_svids = [{{jwt_audience = \"a\", jwt_svid_file_name = \"x/t\"}}]"
+        )),
+        "symlinked_layout needs plain file names in cert_dir (no '/', not starting with '..'): \"x/t\""
+    );
+    // Without the layout these names stay accepted, as upstream.
+    validated(
+        "svid_file_name = \"sub/svid.pem\"\nsvid_key_file_name = \"k\"\nsvid_bundle_file_name = \"b\"",
+    );
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# SIGKILL the helper at random moments across KILLS rotations (default 1,000), in both
+# layouts (plain files, then `symlinked_layout = true`). After every kill each file must be
+# whole (and, with the symlinked layout, cert and key must match); after every restart the
+# set must match and verify; leftovers must be gone at the end. The work is the e2e test
+# `sigkill_at_random_moments_*` of tests/tests/e2e_writes.rs (30 kills in CI), run with
+# CRASH_KILLS. Prints, per layout, how many kills left temporaries behind and how many left
+# cert and key from different rotations until the next start.
+# Rerun anyone: scripts/crash-test.sh [KILLS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kills=${1:-1000}
+cargo build -q --workspace --bins
+CRASH_KILLS=$kills cargo test -q -p svid-tests --test e2e_writes -- \
+    --test-threads 1 sigkill_at_random_moments
