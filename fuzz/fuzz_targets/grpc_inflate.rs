@@ -1,4 +1,4 @@
-//! Compressed gRPC messages, including bombs: the fuzz input, repeated up to 1 MiB, is
+//! Compressed gRPC messages, including bombs: the fuzz input, repeated up to 256 KiB, is
 //! compressed with gzip or deflate and sent as one message to a `grpc::Response` with a
 //! 64 KiB limit. A message that inflates past the limit must end the call with
 //! RESOURCE_EXHAUSTED (never allocate its full size); one within it must come back intact.
@@ -14,7 +14,7 @@ use svid_core::hpack::Field;
 /// The message limit under test.
 const LIMIT: usize = 64 << 10;
 /// Most uncompressed bytes one input makes.
-const MAX_PLAIN: usize = 1 << 20;
+const MAX_PLAIN: usize = 256 << 10;
 
 fn field(name: &str, value: &str) -> Field {
     Field {
@@ -46,7 +46,8 @@ fuzz_target!(|data: &[u8]| {
         .min(MAX_PLAIN / unit.len())
         .max(1);
     let plain = unit.repeat(repeat);
-    let level = (mode >> 4) % 11;
+    // Levels 0 (stored) to 6: the higher ones only cost time here.
+    let level = (mode >> 4) % 7;
     let (name, compressed) = if mode & 1 == 0 {
         let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
         gz.extend(compress_to_vec(&plain, level));

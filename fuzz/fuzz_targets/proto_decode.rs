@@ -1,12 +1,13 @@
-//! Protobuf decoding of every Workload API response message the client reads: never panics,
-//! and what decodes re-encodes to bytes that decode to the same message.
+//! Protobuf decoding of every Workload API response message (those the client reads and the
+//! rest of workload.proto): never panics, and what decodes re-encodes to bytes that decode to
+//! the same message.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use svid_core::proto::{
-    JwtBundlesResponse, JwtsvidResponse, ValidateJwtsvidResponse, X509BundlesResponse,
-    X509svidResponse,
+    JwtBundlesResponse, JwtsvidResponse, ValidateJwtsvidResponse, WitBundlesResponse,
+    WitsvidResponse, X509BundlesResponse, X509svidResponse,
 };
 
 fn round_trip<M: Message + Default + PartialEq + std::fmt::Debug>(bytes: &[u8]) {
@@ -22,4 +23,6 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<JwtsvidResponse>(data);
     round_trip::<JwtBundlesResponse>(data);
     round_trip::<ValidateJwtsvidResponse>(data);
+    round_trip::<WitsvidResponse>(data);
+    round_trip::<WitBundlesResponse>(data);
 });

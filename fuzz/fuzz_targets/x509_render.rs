@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use svid_core::proto::X509svidResponse;
-use svid_core::x509::{RenderOptions, render};
+use svid_core::x509::{RenderOptions, not_after, parse_svid, render};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {
@@ -43,11 +43,14 @@ fuzz_target!(|data: &[u8]| {
         let blocks = pem::parse_many(file).expect("rendered PEM parses");
         assert!(blocks.iter().all(|b| b.tag() == "CERTIFICATE"));
     }
-    let svid = response
-        .svids
-        .iter()
-        .find(|s| s.spiffe_id == rendered.spiffe_id)
-        .expect("the chosen SVID is in the message");
-    let leaf = svid_core::der::split_concatenated(&svid.x509_svid).expect("chain split")[0];
-    assert_eq!(svid_core::x509::not_after(leaf), Ok(rendered.not_after));
+    // The chosen SVID: the first, or the first with the hint. Its ID comes from its leaf
+    // certificate (the message's spiffe_id field is not trusted).
+    let chosen = if hint.is_empty() {
+        &response.svids[0]
+    } else {
+        response.svids.iter().find(|s| s.hint == hint).unwrap()
+    };
+    let svid = parse_svid(&chosen.x509_svid, &chosen.x509_svid_key).expect("it rendered");
+    assert_eq!(svid.spiffe_id.as_str(), rendered.spiffe_id);
+    assert_eq!(not_after(&svid.certs[0]), Ok(rendered.not_after));
 });

@@ -178,7 +178,7 @@ for unit in [b"\x0a\x05hello", b"A", bytes(range(256))]:
     for mode in (0x00, 0x91, 0x60):
         put("grpc_inflate", bytes([mode, 0x00, 0x10]) + unit)
     put("grpc_inflate", bytes([0x00, 0xFF, 0xFF]) + unit)
-# The limit exactly (2 x 32768 = 65536 bytes) and one repeat past it; a 1 MiB zero bomb.
+# The limit exactly (2 x 32768 = 65536 bytes) and one repeat past it; a 256 KiB zero bomb.
 for mode in (0x00, 0x01):
     put("grpc_inflate", bytes([mode, 0x80, 0x00]) + b"ab")
     put("grpc_inflate", bytes([mode, 0x80, 0x01]) + b"ab")
