@@ -44,10 +44,11 @@ pub enum FetchError<E> {
     Eof,
     /// The deadline passed.
     Timeout,
-    /// The HTTP/2 connection failed.
+    /// The client refused to open the call, or the connection failed without closing it.
+    /// (A connection failure normally ends the call: that is `Status` with UNAVAILABLE.)
     Connection(workload::Error),
-    /// The agent ended the call without a valid response (e.g. PERMISSION_DENIED: no
-    /// identity issued yet), or sent a malformed one.
+    /// The call ended without a response: the agent's status (e.g. PERMISSION_DENIED, no
+    /// identity issued yet), or UNAVAILABLE when the connection failed.
     Status(Status),
 }
 
