@@ -12,6 +12,8 @@ extern crate std;
 
 pub mod config;
 pub mod der;
+#[cfg(feature = "embedded-io")]
+pub mod embedded;
 pub mod grpc;
 pub mod h2;
 pub mod health;

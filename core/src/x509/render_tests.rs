@@ -464,3 +464,35 @@ fn bad_trust_domains_and_bundles() {
     let err = render(&response(bad_id, &[]), &opts(false, false, false), NOW).unwrap_err();
     assert!(matches!(err, RenderError::SvidTrustDomain { index: 0, .. }));
 }
+
+/// The message's `spiffe_id` field only names the trust domain its bundle belongs to (as in
+/// go-spiffe); the SVID's ID is its certificate's. Pinned after the x509_render fuzz target,
+/// which had assumed the field names the rendered ID.
+#[test]
+fn svid_id_comes_from_the_certificate_not_the_message_field() {
+    let root = root("example.test");
+    let svid = leaf(ID, &root);
+    let bundle: &[&[u8]] = &[&root.der];
+    let other_path = entry("spiffe://example.test/other", &svid, &[], bundle, "");
+    let rendered = render(
+        &response(vec![other_path], &[]),
+        &opts(false, false, false),
+        NOW,
+    )
+    .expect("same trust domain: the bundle is found");
+    assert_eq!(rendered.spiffe_id, ID);
+    assert_eq!(rendered.spiffe_ids, [ID]);
+
+    let other_domain = entry("spiffe://elsewhere.test/workload", &svid, &[], bundle, "");
+    let error = render(
+        &response(vec![other_domain], &[]),
+        &opts(false, false, false),
+        NOW,
+    );
+    assert_eq!(
+        error.unwrap_err(),
+        RenderError::NoBundle {
+            trust_domain: "example.test".to_string()
+        }
+    );
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Writes the fuzz seeds, one folder per target, into the folder given (fuzz/corpus by default).
+
+Seeds come from real traffic and real files: the recorded HTTP/2 transcripts in
+core/src/testdata/h2 and fuzz/seeds/h2 (grpc-go, gRPC C-core with gzip, tonic via
+svid-dev-agent), the DER files in core/src/testdata, and every helper.conf fixture in
+core/testdata/config. Each seed is shaped to its target's input layout (see the target's doc).
+fuzz/seeds/minimise.sh turns the result into the committed, minimised corpus.
+"""
+import glob
+import hashlib
+import os
+import struct
+import sys
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "fuzz", "corpus")
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def put(target, data):
+    folder = os.path.join(OUT, target)
+    os.makedirs(folder, exist_ok=True)
+    name = hashlib.sha1(data).hexdigest()
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data)
+
+
+def frames(stream):
+    """(type, flags, stream id, payload) of each whole frame of an HTTP/2 byte stream."""
+    pos = 0
+    while pos + 9 <= len(stream):
+        length = int.from_bytes(stream[pos : pos + 3], "big")
+        kind, flags = stream[pos + 3], stream[pos + 4]
+        sid = int.from_bytes(stream[pos + 5 : pos + 9], "big") & 0x7FFFFFFF
+        payload = stream[pos + 9 : pos + 9 + length]
+        yield kind, flags, sid, payload
+        pos += 9 + length
+
+
+def grpc_messages(body, gzip_encoded):
+    """The messages of a gRPC stream body, inflated."""
+    pos = 0
+    while pos + 5 <= len(body):
+        flag, length = body[pos], int.from_bytes(body[pos + 1 : pos + 5], "big")
+        message = body[pos + 5 : pos + 5 + length]
+        if flag == 1:
+            message = zlib.decompress(message, 31 if gzip_encoded else 15)
+        yield message
+        pos += 5 + length
+
+
+def protobuf_fields(message):
+    """(field number, bytes) of the length-delimited fields of a protobuf message."""
+    pos = 0
+    while pos < len(message):
+        key, pos = varint(message, pos)
+        wire = key & 7
+        if wire == 2:
+            length, pos = varint(message, pos)
+            yield key >> 3, message[pos : pos + length]
+            pos += length
+        elif wire == 0:
+            _, pos = varint(message, pos)
+        else:
+            return
+
+
+def varint(data, pos):
+    value = shift = 0
+    while True:
+        b = data[pos]
+        pos += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, pos
+
+
+transcripts = sorted(
+    glob.glob(os.path.join(ROOT, "core/src/testdata/h2/*.server.bin"))
+    + glob.glob(os.path.join(ROOT, "fuzz/seeds/h2/*.server.bin"))
+)
+for path in transcripts:
+    server = read(path)
+    gzip_encoded = "gzip" in os.path.basename(path)
+    # Whole connections: read-size seed (4 bytes for workload_client, 1 for h2_connection).
+    for seed in (b"\x01\x00\x00\x00", b"\x00\x10\x00\x00"):
+        put("workload_client", seed + server)
+    for split in (b"\x00", b"\xff"):
+        put("h2_connection", split + server)
+    bodies = {}
+    for kind, flags, sid, payload in frames(server):
+        if kind == 1:  # HEADERS: strip padding and priority to get the HPACK block.
+            block = payload
+            if flags & 0x08:
+                block = block[1 : len(block) - block[0]]
+            if flags & 0x20:
+                block = block[5:]
+            put("hpack_decode", bytes([len(block)]) + block)
+            put("hpack_diff", bytes([len(block)]) + block)
+        elif kind == 0:
+            data = payload[1 : len(payload) - payload[0]] if flags & 0x08 else payload
+            bodies.setdefault(sid, bytearray()).extend(data)
+    for sid, body in bodies.items():
+        body = bytes(body)
+        headers = 2 if gzip_encoded else 0
+        put("grpc_response", bytes([headers, 0xFF]) + body + b"\x00")
+        put("grpc_response", bytes([headers, 0x06]) + body + b"\x01")
+        for message in grpc_messages(body, gzip_encoded):
+            put("proto_decode", message)
+            if sid != 1:
+                continue
+            for flags in (0x00, 0x13):
+                put("x509_render", bytes([flags]) + struct.pack(">q", 1_700_000_000) + message)
+            for number, svid in protobuf_fields(message):
+                if number != 1:
+                    continue
+                parts = dict(protobuf_fields(svid))
+                chain, key = parts.get(2, b""), parts.get(3, b"")
+                put("x509_svid", struct.pack(">H", len(chain)) + chain + key)
+                put("der_split", chain)
+                put("der_split", parts.get(4, b""))
+                put("spiffe_id", parts.get(1, b""))
+                put("trust_domain", parts.get(1, b""))
+            for number, value in protobuf_fields(message):
+                if number == 2:
+                    put("der_split", value)
+
+testdata = os.path.join(ROOT, "core/src/testdata")
+leaf, leaf_key = read(f"{testdata}/leaf-ec.der"), read(f"{testdata}/leaf-ec.key.der")
+ca_ec, ca_rsa = read(f"{testdata}/ca-ec.der"), read(f"{testdata}/ca-rsa.der")
+for der in sorted(glob.glob(f"{testdata}/*.der")):
+    put("pem_encode", b"\x00" + read(der))
+put("pem_encode", b"\x01" + leaf_key)
+put("der_split", leaf + ca_ec)
+put("der_split", ca_ec + ca_rsa)
+put("x509_svid", struct.pack(">H", len(leaf + ca_ec)) + leaf + ca_ec + leaf_key)
+
+for text in [
+    b"spiffe://example.org/workload",
+    b"spiffe://example.org",
+    b"spiffe://a-b.c_d/x/y.z/-_",
+    b"spiffe://EXAMPLE.org/x",
+    b"spiffe://example.org/a/../b",
+    b"spiffe://example.org:8080/x",
+    b"spiffe://user@example.org/x",
+]:
+    put("spiffe_id", text)
+    put("trust_domain", text)
+for text in [b"example.org", b"td-1.example_2", b"Example.org", b"example.org/"]:
+    put("trust_domain", text)
+
+configs = sorted(glob.glob(os.path.join(ROOT, "core/testdata/config/*.conf")))
+for conf in configs:
+    text = read(conf)
+    put("config_parse", text)
+    for line in text.splitlines():
+        key, _, value = line.partition(b"=")
+        if key.strip().strip(b'"').lower() == b"cmd_args":
+            put("cmd_args", value.strip().strip(b",").strip(b'"').replace(b'\\"', b'"'))
+put(
+    "config_parse",
+    b'{"agent_address": "/tmp/agent.sock", "cert_dir": "certs", "svid_file_name": "svid.pem",'
+    b' "svid_key_file_name": "key.pem", "svid_bundle_file_name": "bundle.pem",'
+    b' "cmd_args": "-c \\"a b\\"", "jwt_svids": [{"jwt_audience": "aud",'
+    b' "jwt_svid_file_name": "jwt"}], "health_checks": {"listener_enabled": true}}',
+)
+for args in [b'-config "/etc/my app.conf" -v', b'a "b ""c"" d" e', b'"x', b'a\tb  c']:
+    put("cmd_args", args)
+
+for unit in [b"\x0a\x05hello", b"A", bytes(range(256))]:
+    for mode in (0x00, 0x91, 0x60):
+        put("grpc_inflate", bytes([mode, 0x00, 0x10]) + unit)
+    put("grpc_inflate", bytes([0x00, 0xFF, 0xFF]) + unit)
+# The limit exactly (2 x 32768 = 65536 bytes) and one repeat past it; a 256 KiB zero bomb.
+for mode in (0x00, 0x01):
+    put("grpc_inflate", bytes([mode, 0x80, 0x00]) + b"ab")
+    put("grpc_inflate", bytes([mode, 0x80, 0x01]) + b"ab")
+    put("grpc_inflate", bytes([mode | 0x90, 0xFF, 0xFF]) + bytes(16))
