@@ -13,6 +13,7 @@ mod health;
 mod logger;
 mod oserror;
 mod pidfile;
+mod report;
 mod signals;
 
 use std::path::PathBuf;
@@ -153,9 +154,9 @@ fn run(cfg: &Validated) -> ExitCode {
             ExitCode::FAILURE
         }
         Outcome::Fatal { fatal, last_conn } => {
-            let e = driver::fatal_error(&fatal, last_conn.as_ref());
+            let e = report::fatal_error(&fatal, last_conn.as_ref());
             if !cfg.daemon_mode() {
-                error!(error = e.as_str(); "{}", driver::one_shot_failure(&fatal));
+                error!(error = e.as_str(); "{}", report::one_shot_failure(&fatal));
             }
             error!(error = e.as_str(); "Error starting spiffe-helper");
             ExitCode::FAILURE
