@@ -66,6 +66,10 @@ def contestants(work, sock, certs):
                                                   "skip_svid_verification = true")],
         "rust-spiffe": [PEER_RUST, f"unix:{sock}", certs],
     }
+    before = ENV("BEFORE")  # another build of ours to compare, e.g. before a change
+    if before:
+        c["before"] = [before, "-config", c["ours"][2]]
+        c["before-noverify"] = [before, "-config", c["ours-noverify"][2]]
     if PY:
         c["py-spiffe"] = [PY, os.path.join(ROOT, "bench", "peer_py.py"), f"unix://{sock}", certs]
     return c

@@ -6,7 +6,7 @@
 # writes bench/results/results.json and bench/results/scaling.svg. See BENCHMARKS.md.
 #   bench/run.sh
 #   RUNS=40 SCALE_RUNS=5 COUNTS="1 100 1000 5000 10000" ROTATIONS=100 \
-#     PARTS="oneshot rotations scaling" SKIP_PY=1 bench/run.sh
+#     PARTS="oneshot rotations scaling" SKIP_PY=1 BEFORE=path/to/older/spiffe-helper bench/run.sh
 # Not part of the workspace nor of CI. Compare ratios within one run: the machine is shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
