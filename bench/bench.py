@@ -24,7 +24,7 @@ AGENT = sys.argv[2]
 PEER_RUST = sys.argv[3]
 SPAWN = sys.argv[4]
 PY = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
-OUT = os.path.join(ROOT, "bench", "results")
+OUT = ENV("RESULTS") or os.path.join(ROOT, "bench", "results")
 FILES = ("svid.pem", "svid_key.pem", "svid_bundle.pem")
 
 
@@ -256,7 +256,7 @@ def plot(results):
     import math
     sc = results["scaling"]
     names = [n for n in next(iter(sc.values())) if not n.startswith("_")]
-    colors = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c"]
+    colors = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"]
     W, H, M = 420, 300, 55
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * W + 20}" height="{H + 70}" '
            'font-family="sans-serif" font-size="11">',
@@ -285,16 +285,16 @@ def plot(results):
             if not p:
                 continue
             svg.append('<polyline fill="none" stroke-width="2" stroke="{}" points="{}"/>'.format(
-                colors[i % 4], " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in p)))
+                colors[i % len(colors)], " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in p)))
             for x, y in p:
-                svg.append(f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{colors[i % 4]}"/>')
+                svg.append(f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{colors[i % len(colors)]}"/>')
             failed = [c for c in sc if "fail" in sc[c].get(n, {})]
             for c in failed:
                 svg.append(f'<text x="{X(int(c)) - 4}" y="{Y(10 ** y1) + 14 + 12 * i}" '
-                           f'fill="{colors[i % 4]}" text-anchor="end">{n} fails</text>')
+                           f'fill="{colors[i % len(colors)]}" text-anchor="end">{n} fails</text>')
     for i, n in enumerate(names):
-        svg.append(f'<rect x="{M + 150 * i}" y="{H + 20}" width="12" height="12" '
-                   f'fill="{colors[i % 4]}"/><text x="{M + 16 + 150 * i}" y="{H + 30}">{n}</text>')
+        svg.append(f'<rect x="{M + 130 * i}" y="{H + 20}" width="12" height="12" '
+                   f'fill="{colors[i % len(colors)]}"/><text x="{M + 16 + 130 * i}" y="{H + 30}">{n}</text>')
     svg.append("</svg>")
     with open(os.path.join(OUT, "scaling.svg"), "w") as f:
         f.write("\n".join(svg) + "\n")
@@ -302,6 +302,9 @@ def plot(results):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    if ENV("REPLOT"):  # redraw scaling.svg from results.json only
+        plot(json.load(open(os.path.join(OUT, "results.json"))))
+        return
     results = {"runs": RUNS, "scale_runs": SCALE_RUNS}
     parts = ENV("PARTS", "oneshot scaling rotations").split()
     if "oneshot" in parts:
