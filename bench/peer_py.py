@@ -9,9 +9,9 @@ import grpc
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from spiffe import WorkloadApiClient
 
-# tonic's (h2's) server resets a stream whose :authority is not a valid URI authority, and
-# grpcio puts the socket path there for unix: targets; SPIRE's Go server accepts it. Name
-# "localhost" instead, as go-spiffe does; nothing else of py-spiffe changes.
+# The tonic dev agent resets the stream (PROTOCOL_ERROR) without this, most likely over the
+# socket path grpcio puts in :authority for unix: targets. Name "localhost" instead; nothing
+# else of py-spiffe changes.
 _insecure_channel = grpc.insecure_channel
 grpc.insecure_channel = lambda target, options=None, **kw: _insecure_channel(
     target, options=[("grpc.default_authority", "localhost")] + list(options or []), **kw)
