@@ -236,24 +236,52 @@ pub(super) fn bundle_set(
     resp: &X509svidResponse,
 ) -> Result<BTreeMap<String, Vec<BundleCert<'_>>>, RenderError> {
     let mut set = BTreeMap::new();
-    for (index, svid) in resp.svids.iter().enumerate() {
-        let td = TrustDomain::from_id_or_name(&svid.spiffe_id)
-            .map_err(|error| RenderError::SvidTrustDomain { index, error })?
-            .to_string();
-        let certs = parse_bundle(&svid.bundle, &td)?;
-        set.insert(td, certs);
-    }
-    for (key, bundle) in &resp.federated_bundles {
-        let td = TrustDomain::from_id_or_name(key)
-            .map_err(|error| RenderError::FederatedTrustDomain {
-                key: key.clone(),
-                error,
-            })?
-            .to_string();
-        let certs = parse_bundle(bundle, &td)?;
+    for entry in named_bundles(resp) {
+        let (td, bytes) = entry?;
+        let certs = parse_bundle(bytes, &td)?;
         set.insert(td, certs);
     }
     Ok(set)
+}
+
+/// The bundle of `trust_domain` in [`bundle_set`], found the same way (a later entry of the
+/// same name wins) but decoding only that bundle's certificates; every entry's trust-domain
+/// name is still checked. `None`: no bundle of that name.
+pub(super) fn bundle_of<'a>(
+    resp: &'a X509svidResponse,
+    trust_domain: &str,
+) -> Result<Option<Vec<BundleCert<'a>>>, RenderError> {
+    let mut found = None;
+    for entry in named_bundles(resp) {
+        let (td, bytes) = entry?;
+        if td == trust_domain {
+            found = Some(bytes);
+        }
+    }
+    found
+        .map(|bytes| parse_bundle(bytes, trust_domain))
+        .transpose()
+}
+
+/// The message's bundles in go-spiffe's order, each under its trust-domain name: each SVID's
+/// `bundle` under the trust domain of its `spiffe_id`, then `federated_bundles` in key order.
+fn named_bundles(
+    resp: &X509svidResponse,
+) -> impl Iterator<Item = Result<(String, &[u8]), RenderError>> {
+    let own = resp.svids.iter().enumerate().map(|(index, svid)| {
+        TrustDomain::from_id_or_name(&svid.spiffe_id)
+            .map(|td| (td.to_string(), svid.bundle.as_slice()))
+            .map_err(|error| RenderError::SvidTrustDomain { index, error })
+    });
+    let federated = resp.federated_bundles.iter().map(|(key, bundle)| {
+        TrustDomain::from_id_or_name(key)
+            .map(|td| (td.to_string(), bundle.as_slice()))
+            .map_err(|error| RenderError::FederatedTrustDomain {
+                key: key.clone(),
+                error,
+            })
+    });
+    own.chain(federated)
 }
 
 /// Splits and decodes one concatenated-DER bundle (empty bytes: empty bundle).

@@ -79,7 +79,7 @@ use webpki::{EndEntityCert, KeyUsage};
 use x509_cert::Certificate;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
-use super::render::bundle_set;
+use super::render::bundle_of;
 use super::{RenderError, RenderOptions, SvidError, parse_svid};
 use crate::der::split_concatenated;
 use crate::proto::X509svidResponse;
@@ -249,9 +249,10 @@ pub fn verify_response(
     }))?;
     let svid = parse_svid(&chosen.x509_svid, &chosen.x509_svid_key).map_err(VerifyError::Svid)?;
     let trust_domain = svid.spiffe_id.trust_domain();
-    let bundles = bundle_set(resp).map_err(VerifyError::Render)?;
-    let roots = bundles
-        .get(trust_domain)
+    // Only the SVID's own trust domain's certificates are decoded: with thousands of
+    // federated CAs, decoding the whole set again cost as much as rendering it.
+    let roots = bundle_of(resp, trust_domain)
+        .map_err(VerifyError::Render)?
         .ok_or_else(|| {
             VerifyError::Render(RenderError::NoBundle {
                 trust_domain: String::from(trust_domain),

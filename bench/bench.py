@@ -1,0 +1,335 @@
+"""Driver of bench/run.sh (see there and BENCHMARKS.md). Runs each contestant as a child,
+takes wall time around it and its CPU and peak RSS from wait4(2), and counts a run only
+after `openssl verify` accepts the written chain against the written bundle, the key
+matches the leaf and the bundle holds the expected number of roots."""
+import base64
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = os.environ.get
+RUNS = int(ENV("RUNS", "40"))
+SCALE_RUNS = int(ENV("SCALE_RUNS", "5"))
+COUNTS = [int(c) for c in ENV("COUNTS", "1 100 1000 5000 10000").split()]
+ROTATIONS = int(ENV("ROTATIONS", "100"))
+HELPER = sys.argv[1]
+AGENT = sys.argv[2]
+PEER_RUST = sys.argv[3]
+SPAWN = sys.argv[4]
+PY = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+OUT = ENV("RESULTS") or os.path.join(ROOT, "bench", "results")
+FILES = ("svid.pem", "svid_key.pem", "svid_bundle.pem")
+
+
+class Agent:
+    def __init__(self, work, *flags):
+        self.sock = os.path.join(work, "agent.sock")
+        self.out = open(os.path.join(work, "agent.out"), "w+")
+        self.proc = subprocess.Popen([AGENT, "--socket", self.sock, *flags], stdout=self.out,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            self.out.seek(0)
+            if any(l.startswith("listening") for l in self.out):
+                return
+            if self.proc.poll() is not None:
+                raise SystemExit(f"svid-dev-agent {flags} exited")
+            time.sleep(0.05)
+        raise SystemExit("svid-dev-agent did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def conf(path, sock, certs, *extra):
+    with open(path, "w") as f:
+        f.write(f'agent_address = "{sock}"\ncert_dir = "{certs}"\n'
+                'svid_file_name = "svid.pem"\nsvid_key_file_name = "svid_key.pem"\n'
+                'svid_bundle_file_name = "svid_bundle.pem"\ninclude_federated_domains = true\n')
+        f.write("\n".join(extra) + "\n")
+    return path
+
+
+def contestants(work, sock, certs):
+    c = {
+        "ours": [HELPER, "-config", conf(f"{work}/ours.conf", sock, certs, "daemon_mode = false")],
+        "ours-noverify": [HELPER, "-config", conf(f"{work}/ours-nv.conf", sock, certs,
+                                                  "daemon_mode = false",
+                                                  "skip_svid_verification = true")],
+        "rust-spiffe": [PEER_RUST, f"unix:{sock}", certs],
+    }
+    before = ENV("BEFORE")  # another build of ours to compare, e.g. before a change
+    if before:
+        c["before"] = [before, "-config", c["ours"][2]]
+        c["before-noverify"] = [before, "-config", c["ours-noverify"][2]]
+    if PY:
+        c["py-spiffe"] = [PY, os.path.join(ROOT, "bench", "peer_py.py"), f"unix://{sock}", certs]
+    return c
+
+
+def run_once(argv):
+    """(ok, wall s, cpu s, peak RSS kB, stderr tail), measured by bench/spawn.c."""
+    r = subprocess.run([SPAWN, *argv], capture_output=True, text=True)
+    code, wall_ns, cpu_us, hwm = (int(v) for v in r.stdout.split())
+    tail = r.stderr.strip().splitlines()[-1:] or [""]
+    return (code == 0, wall_ns / 1e9, cpu_us / 1e6, hwm, tail[0])
+
+
+def der_certs(pem_path):
+    ders, cur = [], None
+    for line in open(pem_path):
+        line = line.strip()
+        if line == "-----BEGIN CERTIFICATE-----":
+            cur = []
+        elif line == "-----END CERTIFICATE-----":
+            ders.append(base64.b64decode("".join(cur)))
+            cur = None
+        elif cur is not None:
+            cur.append(line)
+    return ders
+
+
+def check(certs, roots):
+    """None when the files are right, else why not."""
+    paths = [os.path.join(certs, f) for f in FILES]
+    if not all(os.path.exists(p) for p in paths):
+        return "files missing"
+    svid, key, bundle = paths
+    r = subprocess.run(["openssl", "verify", "-CAfile", bundle, "-untrusted", svid, svid],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return "openssl verify: " + (r.stdout + r.stderr).strip()[-200:]
+    a = subprocess.run(["openssl", "x509", "-noout", "-pubkey", "-in", svid], capture_output=True)
+    b = subprocess.run(["openssl", "pkey", "-pubout", "-in", key], capture_output=True)
+    if a.returncode or a.stdout != b.stdout:
+        return "key does not match the leaf"
+    n = len(der_certs(bundle))
+    if n != roots:
+        return f"bundle holds {n} roots, expected {roots}"
+    return None
+
+
+def clear(certs):
+    shutil.rmtree(certs, ignore_errors=True)
+    os.makedirs(certs)
+
+
+def series(cs, certs, runs, roots):
+    """Interleaved runs of every contestant: {name: dict}."""
+    res = {n: {"wall": [], "cpu": [], "rss": [], "fail": None} for n in cs}
+    for _ in range(runs):
+        for name, argv in cs.items():
+            if res[name]["fail"]:
+                continue
+            clear(certs)
+            ok, wall, cpu, rss, tail = run_once(argv)
+            why = None if ok else f"exit: {tail}"
+            why = why or check(certs, roots)
+            if why:
+                res[name]["fail"] = why
+                continue
+            res[name]["wall"].append(wall)
+            res[name]["cpu"].append(cpu)
+            res[name]["rss"].append(rss)
+    out = {}
+    for n, r in res.items():
+        if r["fail"] or not r["wall"]:
+            out[n] = {"fail": r["fail"]}
+            continue
+        w = sorted(r["wall"])
+        out[n] = {"runs": len(w), "wall_ms": statistics.median(w) * 1e3,
+                  "wall_p90_ms": w[min(len(w) - 1, int(0.9 * len(w)))] * 1e3,
+                  "cpu_ms": statistics.median(r["cpu"]) * 1e3, "rss_kb": max(r["rss"])}
+    return out
+
+
+def table(title, res, base="rust-spiffe"):
+    print(f"\n{title}")
+    print(f"{'contestant':<15}{'wall med ms':>12}{'p90 ms':>9}{'CPU med ms':>12}{'peak RSS kB':>13}"
+          f"{'wall x':>8}{'CPU x':>7}{'RSS x':>7}")
+    b = res.get(base, {})
+    for n, r in res.items():
+        if "fail" in r:
+            print(f"{n:<15}  FAILED: {r['fail']}")
+            continue
+        ratio = lambda k: f"{r[k] / b[k]:.2f}" if k in b else "-"
+        print(f"{n:<15}{r['wall_ms']:>12.2f}{r['wall_p90_ms']:>9.2f}{r['cpu_ms']:>12.2f}"
+              f"{r['rss_kb']:>13}{ratio('wall_ms'):>8}{ratio('cpu_ms'):>7}{ratio('rss_kb'):>7}")
+
+
+def oneshot(results):
+    for fs, base in (("tmpfs", "/dev/shm"), ("disk", os.path.join(ROOT, "bench", ".work"))):
+        os.makedirs(base, exist_ok=True)
+        work = tempfile.mkdtemp(prefix="oneshot.", dir=base)
+        sockdir = tempfile.mkdtemp(prefix="agent.")
+        agent = Agent(sockdir, "--intermediate")
+        try:
+            certs = os.path.join(work, "certs")
+            res = series(contestants(work, agent.sock, certs), certs, RUNS, 1)
+        finally:
+            agent.stop()
+            shutil.rmtree(work)
+            shutil.rmtree(sockdir)
+        results[f"oneshot_{fs}"] = res
+        table(f"one-shot, files on {fs} ({base}), {RUNS} interleaved runs each, "
+              "ratios against rust-spiffe", res)
+
+
+def scaling(results):
+    results["scaling"] = {}
+    for n in COUNTS:
+        work = tempfile.mkdtemp(prefix="scale.", dir="/dev/shm")
+        agent = Agent(work, "--intermediate", "--federate-count", str(n))
+        try:
+            certs = os.path.join(work, "certs")
+            res = series(contestants(work, agent.sock, certs), certs, SCALE_RUNS, n + 1)
+            # message size: the DER of what the bundle file holds (own and federated roots)
+            # plus the chain and key; protobuf framing adds a few bytes per certificate.
+            clear(certs)
+            subprocess.run(contestants(work, agent.sock, certs)["ours-noverify"], check=True,
+                           stderr=subprocess.DEVNULL)
+            der = sum(len(d) for d in der_certs(os.path.join(certs, "svid_bundle.pem")))
+            der += sum(len(d) for d in der_certs(os.path.join(certs, "svid.pem")))
+            res["_message_bytes"] = der
+        finally:
+            agent.stop()
+            shutil.rmtree(work)
+        results["scaling"][str(n)] = res
+        msg = res.pop("_message_bytes")
+        table(f"{n} federated CAs (message about {msg / 1048576:.2f} MiB), files on tmpfs, "
+              f"{SCALE_RUNS} runs each", res)
+        res["_message_bytes"] = msg
+
+
+def rotations(results):
+    work = tempfile.mkdtemp(prefix="rss.", dir="/dev/shm")
+    agent = Agent(work, "--intermediate", "--rotate-every", "50ms")
+    certs = os.path.join(work, "certs")
+    os.makedirs(certs)
+    log = open(os.path.join(work, "helper.log"), "w+")
+    helper = subprocess.Popen([HELPER, "-config", conf(f"{work}/d.conf", agent.sock, certs)],
+                              stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            log.seek(0)
+            if log.read().count("X.509 certificates updated") >= ROTATIONS:
+                break
+            time.sleep(0.1)
+        else:
+            raise SystemExit("rotations did not happen")
+        status = open(f"/proc/{helper.pid}/status").read()
+        kb = lambda k: int(next(l.split()[1] for l in status.splitlines() if l.startswith(k)))
+        why = check(certs, 1)
+        results["rotations"] = {"rotations": ROTATIONS, "peak_rss_kb": kb("VmHWM"),
+                                "rss_kb": kb("VmRSS"), "check": why or "ok"}
+    finally:
+        helper.send_signal(signal.SIGTERM)
+        helper.wait()
+        agent.stop()
+        shutil.rmtree(work)
+    r = results["rotations"]
+    print(f"\nours, daemon mode, {ROTATIONS} rotations every 50 ms: peak RSS {r['peak_rss_kb']} kB,"
+          f" current {r['rss_kb']} kB, files after: {r['check']}")
+
+
+def fit(points):
+    """Least-squares slope and intercept of [(x, y)]."""
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    my = sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    slope = sum((x - mx) * (y - my) for x, y in points) / sxx if sxx else 0.0
+    return slope, my - slope * mx
+
+
+def plot(results):
+    """Hand-written SVG: median wall time and peak RSS against federated CAs, log-log."""
+    import math
+    sc = results["scaling"]
+    names = [n for n in next(iter(sc.values())) if not n.startswith("_")]
+    colors = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"]
+    W, H, M = 420, 300, 55
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * W + 20}" height="{H + 70}" '
+           'font-family="sans-serif" font-size="11">',
+           f'<rect width="{2 * W + 20}" height="{H + 70}" fill="white"/>']
+    for panel, (key, label) in enumerate((("wall_ms", "median wall time, ms"),
+                                          ("rss_kb", "peak RSS, kB"))):
+        ox = panel * (W + 20)
+        pts = {n: [(int(c), sc[c][n][key]) for c in sc if key in sc[c].get(n, {})] for n in names}
+        ys = [y for p in pts.values() for _, y in p]
+        xs = [int(c) for c in sc]
+        x0, x1 = math.log10(min(xs)), math.log10(max(xs))
+        y0, y1 = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)))
+        X = lambda x: ox + M + (math.log10(x) - x0) / ((x1 - x0) or 1) * (W - M - 10)
+        Y = lambda y: 20 + (y1 - math.log10(y)) / ((y1 - y0) or 1) * (H - 40)
+        svg.append(f'<text x="{ox + W / 2}" y="14" text-anchor="middle">{label} vs federated CAs'
+                   ' (log-log)</text>')
+        svg.append(f'<rect x="{ox + M}" y="20" width="{W - M - 10}" height="{H - 40}" '
+                   'fill="none" stroke="#888"/>')
+        for e in range(y0, y1 + 1):
+            svg.append(f'<text x="{ox + M - 4}" y="{Y(10 ** e) + 4}" text-anchor="end">'
+                       f'{10 ** e:g}</text>')
+        for x in xs:
+            svg.append(f'<text x="{X(x)}" y="{H - 6}" text-anchor="middle">{x}</text>')
+        for i, n in enumerate(names):
+            p = pts[n]
+            if not p:
+                continue
+            svg.append('<polyline fill="none" stroke-width="2" stroke="{}" points="{}"/>'.format(
+                colors[i % len(colors)], " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in p)))
+            for x, y in p:
+                svg.append(f'<circle cx="{X(x):.1f}" cy="{Y(y):.1f}" r="3" fill="{colors[i % len(colors)]}"/>')
+            failed = [c for c in sc if "fail" in sc[c].get(n, {})]
+            for c in failed:
+                svg.append(f'<text x="{X(int(c)) - 4}" y="{Y(10 ** y1) + 14 + 12 * i}" '
+                           f'fill="{colors[i % len(colors)]}" text-anchor="end">{n} fails</text>')
+    for i, n in enumerate(names):
+        svg.append(f'<rect x="{M + 130 * i}" y="{H + 20}" width="12" height="12" '
+                   f'fill="{colors[i % len(colors)]}"/><text x="{M + 16 + 130 * i}" y="{H + 30}">{n}</text>')
+    svg.append("</svg>")
+    with open(os.path.join(OUT, "scaling.svg"), "w") as f:
+        f.write("\n".join(svg) + "\n")
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    if ENV("REPLOT"):  # redraw scaling.svg from results.json only
+        plot(json.load(open(os.path.join(OUT, "results.json"))))
+        return
+    results = {"runs": RUNS, "scale_runs": SCALE_RUNS}
+    parts = ENV("PARTS", "oneshot scaling rotations").split()
+    if "oneshot" in parts:
+        oneshot(results)
+    if "rotations" in parts:
+        rotations(results)
+    if "scaling" in parts:
+        scaling(results)
+        print("\nfitted slope of median wall time vs federated CAs (least squares over the "
+              "counts that succeeded):")
+        results["slopes_ms_per_1000_cas"] = {}
+        for n in [k for k in next(iter(results["scaling"].values())) if not k.startswith("_")]:
+            pts = [(int(c), r[n]["wall_ms"]) for c, r in results["scaling"].items()
+                   if "wall_ms" in r.get(n, {})]
+            if len(pts) >= 2:
+                s, b = fit(pts)
+                results["slopes_ms_per_1000_cas"][n] = s * 1000
+                print(f"  {n:<15}{s * 1000:8.2f} ms per 1,000 CAs (intercept {b:.2f} ms, "
+                      f"{len(pts)} points)")
+        plot(results)
+        print(f"\nplot: {os.path.relpath(os.path.join(OUT, 'scaling.svg'), ROOT)}")
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(f"figures: {os.path.relpath(os.path.join(OUT, 'results.json'), ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Issue 9's benchmark, one command: ours (the static release helper, with and without SVID
+# verification) beside a rust-spiffe peer (bench/peer-rust, the `spiffe` crate on tonic) and a
+# py-spiffe peer (bench/peer_py.py, grpcio; skipped if pip cannot install it), each writing
+# svid.pem, svid_key.pem and svid_bundle.pem from one svid-dev-agent. Prints the tables,
+# writes bench/results/results.json and bench/results/scaling.svg. See BENCHMARKS.md.
+#   bench/run.sh
+#   RUNS=40 SCALE_RUNS=5 COUNTS="1 100 1000 5000 10000" ROTATIONS=100 \
+#     PARTS="oneshot rotations scaling" SKIP_PY=1 BEFORE=path/to/older/spiffe-helper bench/run.sh
+# Not part of the workspace nor of CI. Compare ratios within one run: the machine is shared.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=${TARGET:-x86_64-unknown-linux-musl}
+echo "building: spiffe-helper ($target, release), svid-dev-agent, bench/peer-rust, bench/spawn.c" >&2
+cargo build -q --release --target "$target" -p spiffe-helper
+cargo build -q -p svid-tests --bin svid-dev-agent
+cargo build -q --release --manifest-path bench/peer-rust/Cargo.toml
+py=""
+if [[ -z "${SKIP_PY:-}" ]]; then
+    if [[ -x bench/.venv/bin/python ]] && bench/.venv/bin/python -c 'import spiffe' 2>/dev/null; then
+        py=bench/.venv/bin/python
+    elif python3 -m venv bench/.venv && bench/.venv/bin/pip install -q spiffe; then
+        py=bench/.venv/bin/python
+    else
+        echo "py-spiffe could not be installed with pip into bench/.venv: skipping that peer" >&2
+    fi
+else
+    echo "SKIP_PY set: skipping the py-spiffe peer" >&2
+fi
+mkdir -p bench/.work
+cc -static -O2 -o bench/.work/spawn bench/spawn.c
+command -v openssl >/dev/null || { echo "openssl is needed to check the written files" >&2; exit 1; }
+exec python3 bench/bench.py "target/$target/release/spiffe-helper" target/debug/svid-dev-agent \
+    bench/peer-rust/target/release/peer-rust-spiffe bench/.work/spawn "$py"
