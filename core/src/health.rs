@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::config::{Validated, join_path};
+use crate::jwt::json::write_go_string;
 
 /// The request-head limit the daemon uses: probes send a few hundred bytes.
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -429,43 +430,12 @@ impl HealthState {
             if i > 0 {
                 out.push(b',');
             }
-            json_string(path, out);
+            write_go_string(path, out);
             out.push(b':');
-            json_string(s.as_str(), out);
+            write_go_string(s.as_str(), out);
         }
         out.extend_from_slice(b"}}}}");
     }
-}
-
-/// A JSON string as Go's `encoding/json` writes it: `<`, `>`, `&`, U+2028 and U+2029
-/// escaped as `\u` sequences; `\b \f \n \r \t` short forms; other controls as `\u00XX`.
-fn json_string(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\u{2028}' => out.extend_from_slice(b"\\u2028"),
-            '\u{2029}' => out.extend_from_slice(b"\\u2029"),
-            c if (c as u32) < 0x20 || c == '<' || c == '>' || c == '&' => {
-                let b = c as u32;
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize & 0xf]);
-                out.push(HEX[b as usize & 0xf]);
-            }
-            c => {
-                let mut tmp = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
-            }
-        }
-    }
-    out.push(b'"');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@
 
 mod b64;
 mod bundle_file;
-mod json;
+pub(crate) mod json;
 mod jwks;
 mod verify;
 
