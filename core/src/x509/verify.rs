@@ -80,8 +80,7 @@ use x509_cert::Certificate;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use super::render::bundle_of;
-use super::{RenderError, RenderOptions, SvidError, parse_svid};
-use crate::der::split_concatenated;
+use super::{RenderError, RenderOptions, SvidError, X509Svid, parse_svid};
 use crate::proto::X509svidResponse;
 
 /// Smallest RSA modulus accepted in a chain signature, in bits (webpki's ring set).
@@ -212,9 +211,23 @@ pub fn verify_svid(
     expected_id: &str,
     now_unix: i64,
 ) -> Result<(), VerifyError> {
-    let (&leaf_der, intermediates_der) =
-        chain_der.split_first().ok_or(VerifyError::NoCertificates)?;
+    if chain_der.is_empty() {
+        return Err(VerifyError::NoCertificates);
+    }
     let svid = parse_svid(&chain_der.concat(), key_pkcs8).map_err(VerifyError::Svid)?;
+    verify_parsed(&svid, bundle_der, expected_id, now_unix)
+}
+
+/// [`verify_svid`] for an SVID [`parse_svid`] has already accepted, so that its chain is not
+/// decoded again.
+fn verify_parsed(
+    svid: &X509Svid,
+    bundle_der: &[&[u8]],
+    expected_id: &str,
+    now_unix: i64,
+) -> Result<(), VerifyError> {
+    let chain: Vec<&[u8]> = svid.certs.iter().map(Vec::as_slice).collect();
+    let (&leaf_der, intermediates_der) = chain.split_first().ok_or(VerifyError::NoCertificates)?;
     if svid.spiffe_id.as_str() != expected_id {
         return Err(VerifyError::WrongSpiffeId {
             expected: String::from(expected_id),
@@ -223,7 +236,10 @@ pub fn verify_svid(
     }
     let leaf = Certificate::from_der(leaf_der)
         .map_err(|error| VerifyError::Svid(SvidError::Certificate { index: 0, error }))?;
-    check_key_pair(key_pkcs8, leaf.tbs_certificate().subject_public_key_info())?;
+    check_key_pair(
+        &svid.key_pkcs8,
+        leaf.tbs_certificate().subject_public_key_info(),
+    )?;
     check_chain(leaf_der, intermediates_der, bundle_der, now_unix)
 }
 
@@ -261,15 +277,7 @@ pub fn verify_response(
         .iter()
         .map(|cert| cert.der)
         .collect::<Vec<_>>();
-    let chain = split_concatenated(&chosen.x509_svid)
-        .map_err(|e| VerifyError::Svid(SvidError::Chain(e)))?;
-    verify_svid(
-        &chain,
-        &chosen.x509_svid_key,
-        &roots,
-        &chosen.spiffe_id,
-        now_unix,
-    )
+    verify_parsed(&svid, &roots, &chosen.spiffe_id, now_unix)
 }
 
 /// Checks that the public key derived from `key_pkcs8` is `leaf`'s.
