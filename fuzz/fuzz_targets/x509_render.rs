@@ -1,5 +1,7 @@
 //! `x509::render` on an arbitrary FetchX509SVID message (decoded from arbitrary protobuf
-//! bytes) with arbitrary options and clock: never panics, and what it renders is consistent.
+//! bytes) with arbitrary options and clock, then `x509::verify_response` (chain validation
+//! with rustls-webpki) on the same message: never panics, what it renders is consistent, and
+//! an SVID that verifies is valid at the clock's time.
 //!
 //! Input: one options byte, eight bytes of clock (Unix seconds), then the message.
 #![no_main]
@@ -7,7 +9,7 @@
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use svid_core::proto::X509svidResponse;
-use svid_core::x509::{RenderOptions, not_after, parse_svid, render};
+use svid_core::x509::{RenderOptions, not_after, parse_svid, render, verify_response};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {
@@ -30,7 +32,8 @@ fuzz_target!(|data: &[u8]| {
         include_federated_domains: flags & 2 != 0,
         omit_expired: flags & 4 != 0,
     };
-    let Ok(rendered) = render(&response, &opts, i64::from_be_bytes(*now)) else {
+    let now = i64::from_be_bytes(*now);
+    let Ok(rendered) = render(&response, &opts, now) else {
         return;
     };
     assert!(rendered.spiffe_ids.contains(&rendered.spiffe_id));
@@ -53,4 +56,7 @@ fuzz_target!(|data: &[u8]| {
     let svid = parse_svid(&chosen.x509_svid, &chosen.x509_svid_key).expect("it rendered");
     assert_eq!(svid.spiffe_id.as_str(), rendered.spiffe_id);
     assert_eq!(not_after(&svid.certs[0]), Ok(rendered.not_after));
+    if verify_response(&response, &opts, now).is_ok() {
+        assert!(rendered.not_after >= now, "an expired SVID verified");
+    }
 });

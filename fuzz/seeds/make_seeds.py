@@ -183,3 +183,23 @@ for mode in (0x00, 0x01):
     put("grpc_inflate", bytes([mode, 0x80, 0x00]) + b"ab")
     put("grpc_inflate", bytes([mode, 0x80, 0x01]) + b"ab")
     put("grpc_inflate", bytes([mode | 0x90, 0xFF, 0xFF]) + bytes(16))
+
+jwks = read(f"{testdata}/jwt-bundle.json")
+for line in read(f"{testdata}/jwt-tokens.txt").splitlines():
+    alg, _, token = line.partition(b" ")
+    put("jwt_parse", token + b"\x00" + jwks)
+put("jwt_parse", b"\x00" + jwks)
+
+# Health requests as curl, Kubernetes probes and Go's client send them; byte 0 sets the
+# limit, byte 1 the piece sizes.
+for head in [
+    b"GET /live HTTP/1.1\r\nHost: localhost:8081\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n",
+    b"GET /ready HTTP/1.1\r\nHost: 10.0.0.7:8081\r\nUser-Agent: kube-probe/1.31\r\n"
+    b"Accept: */*\r\nConnection: close\r\n\r\n",
+    b"HEAD /ready?verbose=1 HTTP/1.0\n\n",
+    b"GET http://localhost:8081/live HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /live HTTP/2.0\r\n\r\n",
+]:
+    for limit, seed in ((0xFF, 0), (0x20, 3)):
+        put("health_request", bytes([limit, seed]) + head)
