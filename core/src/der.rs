@@ -1,8 +1,9 @@
-//! Splitting the Workload API's concatenated DER into single certificates.
+//! Splitting the Workload API's concatenated DER into single certificates, and reading DER
+//! elements one by one.
 //!
 //! `x509_svid`, `bundle` and the federated bundles are DER certificates written back to back
-//! (each an ASN.1 SEQUENCE, X.690 §8.9) with no separator. This module only finds the element
-//! boundaries; parsing a certificate is `x509`'s job.
+//! (each an ASN.1 SEQUENCE, X.690 §8.9) with no separator. This module only finds element
+//! boundaries ([`split_concatenated`], [`Elements`]); what a certificate means is `x509`'s job.
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -13,7 +14,8 @@ const SEQUENCE_TAG: u8 = 0x30;
 /// Most length octets accepted in the long form: lengths up to 4 GiB - 1.
 const MAX_LENGTH_OCTETS: usize = 4;
 
-/// Why concatenated DER could not be split. `offset` is where the bad element starts.
+/// Why DER could not be split or read. `offset` is where the bad element starts, counted
+/// from the start of the outermost input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DerError {
     /// The input ends inside an element's header or contents.
@@ -41,6 +43,26 @@ pub enum DerError {
     },
     /// The long form uses more than 4 length octets, or the length does not fit in `usize`.
     LengthTooLarge {
+        /// Start of the element.
+        offset: usize,
+    },
+    /// An element is missing or has another identifier octet than the structure requires.
+    UnexpectedTag {
+        /// Start of the element (the end of its parent if it is missing).
+        offset: usize,
+        /// The identifier octet the structure requires there.
+        expected: u8,
+        /// The identifier octet found, `None` if the parent ends there.
+        found: Option<u8>,
+    },
+    /// A structure has more elements than it may hold.
+    TrailingData {
+        /// Start of the first element too many.
+        offset: usize,
+    },
+    /// A time is not an RFC 5280 UTCTime or GeneralizedTime (`YYMMDDHHMMSSZ`,
+    /// `YYYYMMDDHHMMSSZ`) of a real date from 1970 on.
+    BadTime {
         /// Start of the element.
         offset: usize,
     },
@@ -73,6 +95,28 @@ impl fmt::Display for DerError {
                     "DER element at byte {offset} has a length that is too large"
                 )
             }
+            Self::UnexpectedTag {
+                offset,
+                expected,
+                found: Some(tag),
+            } => write!(
+                f,
+                "DER element at byte {offset} has tag {tag:#04x}, expected {expected:#04x}"
+            ),
+            Self::UnexpectedTag {
+                offset,
+                expected,
+                found: None,
+            } => write!(
+                f,
+                "DER element with tag {expected:#04x} is missing at byte {offset}"
+            ),
+            Self::TrailingData { offset } => {
+                write!(f, "unexpected DER element at byte {offset}")
+            }
+            Self::BadTime { offset } => {
+                write!(f, "DER element at byte {offset} is not a valid time")
+            }
         }
     }
 }
@@ -87,7 +131,14 @@ pub fn split_concatenated(input: &[u8]) -> Result<Vec<&[u8]>, DerError> {
     let mut elements = Vec::new();
     let mut offset = 0;
     while let Some(rest) = input.get(offset..).filter(|rest| !rest.is_empty()) {
-        let len = element_len(rest, offset)?;
+        if rest[0] != SEQUENCE_TAG {
+            return Err(DerError::NotASequence {
+                offset,
+                tag: rest[0],
+            });
+        }
+        let (_, header_len, content_len) = header(rest, offset)?;
+        let len = total_len(header_len, content_len, offset)?;
         let element = rest.get(..len).ok_or(DerError::Truncated { offset })?;
         elements.push(element);
         offset += len;
@@ -95,18 +146,89 @@ pub fn split_concatenated(input: &[u8]) -> Result<Vec<&[u8]>, DerError> {
     Ok(elements)
 }
 
-/// Total length (header + contents) of the SEQUENCE that starts at `bytes[0]`, which is at
-/// `offset` in the input, as its header declares it; the caller checks the contents are there.
-fn element_len(bytes: &[u8], offset: usize) -> Result<usize, DerError> {
+/// The elements of a DER encoding read one after the other: the contents of a constructed
+/// element, or a whole input. Low tag numbers only (one identifier octet), as in X.509.
+#[derive(Clone, Debug)]
+pub struct Elements<'a> {
+    rest: &'a [u8],
+    offset: usize,
+}
+
+impl<'a> Elements<'a> {
+    /// The elements of `input`, whose first byte is at `offset` in the outermost input.
+    pub fn new(input: &'a [u8], offset: usize) -> Self {
+        Elements {
+            rest: input,
+            offset,
+        }
+    }
+
+    /// The identifier octet of the next element, if any.
+    pub fn peek_tag(&self) -> Option<u8> {
+        self.rest.first().copied()
+    }
+
+    /// Reads the next element: its identifier octet and its contents (as [`Elements`]).
+    pub fn next_element(&mut self) -> Result<(u8, Elements<'a>), DerError> {
+        let offset = self.offset;
+        let (tag, header_len, content_len) = header(self.rest, offset)?;
+        let len = total_len(header_len, content_len, offset)?;
+        if self.rest.len() < len {
+            return Err(DerError::Truncated { offset });
+        }
+        let (element, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        self.offset += len;
+        Ok((
+            tag,
+            Elements::new(&element[header_len..], offset + header_len),
+        ))
+    }
+
+    /// Reads the next element, which must have identifier octet `tag`: its contents.
+    pub fn expect(&mut self, tag: u8) -> Result<Elements<'a>, DerError> {
+        match self.peek_tag() {
+            Some(found) if found == tag => Ok(self.next_element()?.1),
+            found => Err(DerError::UnexpectedTag {
+                offset: self.offset,
+                expected: tag,
+                found,
+            }),
+        }
+    }
+
+    /// Checks that every element has been read.
+    pub fn finish(&self) -> Result<(), DerError> {
+        if self.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(DerError::TrailingData {
+                offset: self.offset,
+            })
+        }
+    }
+
+    /// The bytes not read yet (a primitive element's contents).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.rest
+    }
+
+    /// Where [`bytes`](Self::bytes) starts in the outermost input.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
+/// Identifier octet, header length and contents length of the element that starts at
+/// `bytes[0]`, which is at `offset` in the input, as its header declares them; the caller
+/// checks the contents are there.
+fn header(bytes: &[u8], offset: usize) -> Result<(u8, usize, usize), DerError> {
     let truncated = DerError::Truncated { offset };
     let (&tag, rest) = bytes.split_first().ok_or(truncated)?;
-    if tag != SEQUENCE_TAG {
-        return Err(DerError::NotASequence { offset, tag });
-    }
     let (&first, rest) = rest.split_first().ok_or(truncated)?;
-    let (content_len, header_len) = match first {
-        0x00..=0x7f => (usize::from(first), 2),
-        0x80 => return Err(DerError::IndefiniteLength { offset }),
+    match first {
+        0x00..=0x7f => Ok((tag, 2, usize::from(first))),
+        0x80 => Err(DerError::IndefiniteLength { offset }),
         _ => {
             let count = usize::from(first & 0x7f);
             if count > MAX_LENGTH_OCTETS {
@@ -120,9 +242,13 @@ fn element_len(bytes: &[u8], offset: usize) -> Result<usize, DerError> {
                 return Err(DerError::NonMinimalLength { offset });
             }
             let len = usize::try_from(len).map_err(|_| DerError::LengthTooLarge { offset })?;
-            (len, 2 + count)
+            Ok((tag, 2 + count, len))
         }
-    };
+    }
+}
+
+/// Header plus contents, unless that overflows.
+fn total_len(header_len: usize, content_len: usize, offset: usize) -> Result<usize, DerError> {
     content_len
         .checked_add(header_len)
         .ok_or(DerError::LengthTooLarge { offset })

@@ -27,8 +27,10 @@ pub fn encode(label: &str, der: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(label.as_bytes());
     out.extend_from_slice(b"-----\n");
     for line in der.chunks(LINE_BYTES) {
-        base64(line, out);
-        out.push(b'\n');
+        let mut buf = [0; LINE_LEN + 1];
+        let len = base64_line(line, &mut buf);
+        buf[len] = b'\n';
+        out.extend_from_slice(&buf[..=len]);
     }
     out.extend_from_slice(b"-----END ");
     out.extend_from_slice(label.as_bytes());
@@ -37,23 +39,39 @@ pub fn encode(label: &str, der: &[u8], out: &mut Vec<u8>) {
 
 /// Appends the padded standard base64 of `input` (RFC 4648 §4) to `out`.
 pub(crate) fn base64(input: &[u8], out: &mut Vec<u8>) {
+    out.reserve(input.len().div_ceil(3) * 4);
+    // Lines of whole triples encode to the same characters as the whole input.
+    for line in input.chunks(LINE_BYTES) {
+        let mut buf = [0; LINE_LEN];
+        let len = base64_line(line, &mut buf);
+        out.extend_from_slice(&buf[..len]);
+    }
+}
+
+/// Writes the padded base64 of `input` (at most [`LINE_BYTES`] bytes) to the start of `line`
+/// and returns how many characters that is. Encoding a line on the stack and appending it
+/// whole costs a third of appending four characters at a time.
+fn base64_line(input: &[u8], line: &mut [u8]) -> usize {
     let sextet = |n: u32, shift: u32| ALPHABET[((n >> shift) & 0x3f) as usize];
-    let mut chunks = input.chunks_exact(3);
-    for chunk in &mut chunks {
-        let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
-        out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), sextet(n, 0)]);
+    let (triples, rest) = input.as_chunks::<3>();
+    let (quads, _) = line.as_chunks_mut::<4>();
+    for ([a, b, c], quad) in triples.iter().zip(quads.iter_mut()) {
+        let n = u32::from(*a) << 16 | u32::from(*b) << 8 | u32::from(*c);
+        *quad = [sextet(n, 18), sextet(n, 12), sextet(n, 6), sextet(n, 0)];
     }
-    match *chunks.remainder() {
-        [a] => {
-            let n = u32::from(a) << 16;
-            out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), b'=', b'=']);
+    let mut len = triples.len() * 4;
+    if let Some(quad) = quads.get_mut(triples.len()).filter(|_| !rest.is_empty()) {
+        let n = rest
+            .iter()
+            .enumerate()
+            .fold(0, |n, (i, &byte)| n | u32::from(byte) << (16 - 8 * i));
+        *quad = [sextet(n, 18), sextet(n, 12), sextet(n, 6), b'='];
+        if rest.len() == 1 {
+            quad[2] = b'=';
         }
-        [a, b] => {
-            let n = u32::from(a) << 16 | u32::from(b) << 8;
-            out.extend_from_slice(&[sextet(n, 18), sextet(n, 12), sextet(n, 6), b'=']);
-        }
-        _ => {}
+        len += 4;
     }
+    len
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! `x509::render` on an arbitrary FetchX509SVID message (decoded from arbitrary protobuf
-//! bytes) with arbitrary options and clock, then `x509::verify_response` (chain validation
-//! with rustls-webpki) on the same message: never panics, what it renders is consistent, and
-//! an SVID that verifies is valid at the clock's time.
+//! bytes) with arbitrary options and clock, then `x509::render_verified` (chain validation
+//! with rustls-webpki) on the same message: never panics, what it renders is consistent, a
+//! verified rendering is the same rendering, and an SVID that verifies is valid at the
+//! clock's time.
 //!
 //! Input: one options byte, eight bytes of clock (Unix seconds), then the message.
 #![no_main]
@@ -9,7 +10,7 @@
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 use svid_core::proto::X509svidResponse;
-use svid_core::x509::{RenderOptions, not_after, parse_svid, render, verify_response};
+use svid_core::x509::{RenderOptions, not_after, parse_svid, render, render_verified};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {
@@ -56,7 +57,8 @@ fuzz_target!(|data: &[u8]| {
     let svid = parse_svid(&chosen.x509_svid, &chosen.x509_svid_key).expect("it rendered");
     assert_eq!(svid.spiffe_id.as_str(), rendered.spiffe_id);
     assert_eq!(not_after(&svid.certs[0]), Ok(rendered.not_after));
-    if verify_response(&response, &opts, now).is_ok() {
-        assert!(rendered.not_after >= now, "an expired SVID verified");
+    if let Ok(verified) = render_verified(&response, &opts, now) {
+        assert!(verified.not_after >= now, "an expired SVID verified");
+        assert_eq!(verified, rendered);
     }
 });

@@ -33,7 +33,7 @@ use crate::der::{DerError, split_concatenated};
 use crate::spiffe_id::{IdError, SpiffeId};
 
 pub use render::{RenderError, RenderOptions, Rendered, render};
-pub use verify::{ALGORITHMS, VerifyError, verify_response, verify_svid};
+pub use verify::{ALGORITHMS, VerifyError, render_verified, verify_svid};
 
 /// One validated X.509-SVID (leaf + intermediates) and its key.
 #[derive(Clone, PartialEq, Eq)]
@@ -73,6 +73,14 @@ pub enum SvidError {
         index: usize,
         /// The decoding error.
         error: der::Error,
+    },
+    /// Certificate `index` does not have the structure of an X.509 certificate (RFC 5280
+    /// §4.1), found by the walk that reads a bundle certificate's NotAfter.
+    CertificateStructure {
+        /// Position in the chain or bundle.
+        index: usize,
+        /// What is wrong, and where.
+        error: DerError,
     },
     /// An extension of certificate `index` is malformed or present twice.
     Extension {
@@ -121,6 +129,9 @@ impl fmt::Display for SvidError {
             Self::Chain(e) => write!(f, "cannot parse DER encoded certificate: {e}"),
             Self::NoCertificates => f.write_str("no certificates found"),
             Self::Certificate { index, error } => {
+                write!(f, "cannot parse DER encoded certificate {index}: {error}")
+            }
+            Self::CertificateStructure { index, error } => {
                 write!(f, "cannot parse DER encoded certificate {index}: {error}")
             }
             Self::Extension { index, error } => {
@@ -206,14 +217,14 @@ fn parse_with_expiry(
         key_pkcs8: key_pkcs8.to_vec(),
         hint: String::new(),
     };
-    Ok((svid, certs.iter().map(unix_seconds).collect()))
+    Ok((svid, certs.iter().map(cert_not_after).collect()))
 }
 
-/// NotAfter of a DER certificate as Unix seconds (RFC 5280 §4.1.2.5).
+/// NotAfter of a DER certificate as Unix seconds (RFC 5280 §4.1.2.5), read by a walk of the
+/// certificate's structure rather than a full decode.
 pub fn not_after(cert_der: &[u8]) -> Result<i64, SvidError> {
-    let cert = Certificate::from_der(cert_der)
-        .map_err(|error| SvidError::Certificate { index: 0, error })?;
-    Ok(unix_seconds(&cert))
+    cert::walk_not_after(cert_der)
+        .map_err(|error| SvidError::CertificateStructure { index: 0, error })
 }
 
 /// The serial number of a DER certificate in upper-case hex, as `openssl x509 -serial`
@@ -229,12 +240,6 @@ pub fn serial_hex(cert_der: &[u8]) -> Result<String, SvidError> {
 }
 
 /// NotAfter of a decoded certificate as Unix seconds.
-fn unix_seconds(cert: &Certificate) -> i64 {
-    let secs = cert
-        .tbs_certificate()
-        .validity()
-        .not_after
-        .to_unix_duration()
-        .as_secs();
-    i64::try_from(secs).unwrap_or(i64::MAX)
+fn cert_not_after(cert: &Certificate) -> i64 {
+    cert::unix_seconds(&cert.tbs_certificate().validity().not_after)
 }

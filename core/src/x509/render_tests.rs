@@ -390,48 +390,6 @@ fn bundle_set_overwrites_like_go_spiffe() {
 }
 
 #[test]
-fn bundle_of_picks_what_bundle_set_holds_and_decodes_only_it() {
-    use super::render::{bundle_of, bundle_set};
-    let own = root("example.test");
-    let own2 = testpki::root("example.test");
-    let fed = testpki::root("other.test");
-    let w = leaf(ID, &own);
-    let ders = |certs: Option<Vec<super::render::BundleCert<'_>>>| {
-        certs.map(|c| c.iter().map(|c| c.der.to_vec()).collect::<Vec<_>>())
-    };
-    let resp = response(
-        vec![entry(ID, &w, &[], &[&own.der], "")],
-        &[("example.test", &own2.der), ("other.test", &fed.der)],
-    );
-    let set = bundle_set(&resp).unwrap();
-    for td in ["example.test", "other.test", "absent.test"] {
-        let expected = set
-            .get(td)
-            .map(|c| c.iter().map(|c| c.der.to_vec()).collect());
-        assert_eq!(ders(bundle_of(&resp, td).unwrap()), expected, "{td}");
-    }
-    // Another trust domain's undecodable bundle does not matter; a bad name still does.
-    let broken = [0x30, 0x03, 0x02, 0x01, 0x01];
-    let resp = response(
-        vec![entry(ID, &w, &[], &[&own.der], "")],
-        &[("other.test", &broken)],
-    );
-    assert!(bundle_set(&resp).is_err());
-    assert_eq!(
-        ders(bundle_of(&resp, "example.test").unwrap()),
-        Some(vec![own.der.clone()])
-    );
-    let resp = response(
-        vec![entry(ID, &w, &[], &[&own.der], "")],
-        &[("Not A TD", &fed.der)],
-    );
-    assert!(matches!(
-        bundle_of(&resp, "example.test"),
-        Err(RenderError::FederatedTrustDomain { .. })
-    ));
-}
-
-#[test]
 fn omit_expired_checks_every_certificate() {
     let mut params = testpki::ca_params("example.test", "root until 2027");
     params.not_after = rcgen::date_time_ymd(2027, 1, 15);

@@ -314,7 +314,7 @@ fn not_after_in_unix_seconds() {
     assert_eq!(not_after(&leaf_for(&key)), Ok(67_090_118_400));
     assert!(matches!(
         not_after(&[0x30, 0x00]),
-        Err(SvidError::Certificate { index: 0, .. })
+        Err(SvidError::CertificateStructure { index: 0, .. })
     ));
 }
 
@@ -344,4 +344,152 @@ fn openssl_made_svid() {
         parse_svid(CA_EC, CA_EC_KEY).unwrap_err(),
         SvidError::LeafWithoutPath
     );
+}
+
+/// The elements inside a DER SEQUENCE, each with its header.
+fn children(seq: &[u8]) -> Vec<Vec<u8>> {
+    use der::{Decode, Reader, SliceReader};
+    let mut reader = SliceReader::new(seq).unwrap();
+    let content = der::asn1::AnyRef::decode(&mut reader).unwrap();
+    let mut inner = SliceReader::new(content.value()).unwrap();
+    let mut out = Vec::new();
+    while !inner.is_finished() {
+        out.push(inner.tlv_bytes().unwrap().to_vec());
+    }
+    out
+}
+
+/// A SEQUENCE of `parts`.
+fn sequence(parts: &[Vec<u8>]) -> Vec<u8> {
+    tlv(0x30, &parts.concat())
+}
+
+#[test]
+fn walked_not_after_equals_the_full_decode() {
+    use der::Decode;
+    use x509_cert::Certificate;
+    let key = testpki::p256();
+    let ca = root("example.test");
+    let certs: [Vec<u8>; 6] = [
+        include_bytes!("../testdata/ca-ec.der").to_vec(),
+        include_bytes!("../testdata/ca-rsa.der").to_vec(),
+        include_bytes!("../testdata/leaf-ec.der").to_vec(),
+        leaf_for(&key),
+        ca.der.clone(),
+        sign(&leaf_params(ID), &key, &intermediate(&ca, "example.test")),
+    ];
+    for der in &certs {
+        let full = Certificate::from_der(der).unwrap();
+        let expected = super::cert_not_after(&full);
+        assert_eq!(not_after(der), Ok(expected));
+    }
+}
+
+#[test]
+fn walk_refuses_what_is_not_a_certificate() {
+    const LEAF: &[u8] = include_bytes!("../testdata/leaf-ec.der");
+    let bad = |der: &[u8]| {
+        assert!(
+            matches!(
+                not_after(der),
+                Err(SvidError::CertificateStructure { index: 0, .. })
+            ),
+            "accepted {der:02x?}"
+        );
+    };
+    for cut in 0..LEAF.len() {
+        bad(&LEAF[..cut]);
+    }
+    bad(&[LEAF, &[0]].concat());
+
+    let top = children(LEAF);
+    let tbs = children(&top[0]);
+    // tbs: [0] version, serial, signature, issuer, validity, subject, spki, [3] extensions.
+    assert_eq!(tbs.len(), 8);
+    let with_tbs =
+        |fields: Vec<Vec<u8>>| sequence(&[sequence(&fields), top[1].clone(), top[2].clone()]);
+    assert_eq!(
+        with_tbs(tbs.clone()),
+        LEAF,
+        "the pieces rebuild the certificate"
+    );
+
+    let mut swapped = tbs.clone();
+    swapped.swap(1, 3);
+    bad(&with_tbs(swapped));
+    let mut twice = tbs.clone();
+    twice.push(tbs[7].clone());
+    bad(&with_tbs(twice));
+    let mut extra = tbs.clone();
+    extra.push(tlv(0x30, &[]));
+    bad(&with_tbs(extra));
+    let mut no_spki = tbs.clone();
+    no_spki.remove(6);
+    bad(&with_tbs(no_spki));
+    let mut octet_time = tbs.clone();
+    let times = children(&tbs[4]);
+    octet_time[4] = sequence(&[times[0].clone(), tlv(0x04, &times[1][2..])]);
+    bad(&with_tbs(octet_time));
+    let mut bad_time = tbs.clone();
+    let mut time = times[1].clone();
+    let month = if time[0] == 0x18 { 6 } else { 4 }; // GeneralizedTime: YYYY, UTCTime: YY
+    time[month] = b'9';
+    bad_time[4] = sequence(&[times[0].clone(), time]);
+    bad(&with_tbs(bad_time));
+    for time in [
+        &b"20230229000000Z"[..],
+        b"20240229240000Z",
+        b"20240230000000Z",
+    ] {
+        let mut no_such_day = tbs.clone();
+        no_such_day[4] = sequence(&[times[0].clone(), tlv(0x18, time)]);
+        bad(&with_tbs(no_such_day));
+    }
+    let mut leap_day = tbs.clone();
+    leap_day[4] = sequence(&[times[0].clone(), tlv(0x18, b"20240229235959Z")]);
+    assert_eq!(not_after(&with_tbs(leap_day)), Ok(1_709_251_199));
+    bad(&sequence(&[
+        top[0].clone(),
+        top[1].clone(),
+        top[2].clone(),
+        tlv(0x05, &[]),
+    ]));
+    bad(&sequence(&[top[0].clone(), top[1].clone()]));
+}
+
+#[test]
+fn walked_times_equal_the_full_decode_across_calendar_edges() {
+    use der::Decode;
+    use x509_cert::Certificate;
+    let key = testpki::p256();
+    let ca = root("example.test");
+    let dates = [
+        (1970, 1, 1),
+        (2000, 2, 29),
+        (2024, 2, 29),
+        (2049, 12, 31), // the last UTCTime year
+        (2050, 1, 1),   // GeneralizedTime from here on
+        (2100, 3, 1),
+        (9999, 12, 31),
+    ];
+    for (y, m, d) in dates {
+        let mut params = leaf_params(ID);
+        params.not_after = rcgen::date_time_ymd(y, m, d);
+        let leaf = sign(&params, &key, &ca);
+        let full = Certificate::from_der(&leaf).unwrap();
+        assert_eq!(
+            not_after(&leaf),
+            Ok(super::cert_not_after(&full)),
+            "{y}-{m}-{d}"
+        );
+    }
+    // 1969 is a UTCTime of 1969, before the Unix epoch: refused by both.
+    let mut params = leaf_params(ID);
+    params.not_after = rcgen::date_time_ymd(1969, 12, 31);
+    let leaf = sign(&params, &key, &ca);
+    assert!(Certificate::from_der(&leaf).is_err());
+    assert!(matches!(
+        not_after(&leaf),
+        Err(SvidError::CertificateStructure { index: 0, .. })
+    ));
 }

@@ -42,7 +42,7 @@
 //! AEAD, key-exchange and HMAC crates, and is an alpha.)
 //!
 //! Size, measured with `scripts/size.sh` (static musl release, stripped) and a call of
-//! [`verify_response`] from the daemon: 1,069,616 → 1,221,200 bytes (+151,584). Of that,
+//! [`render_verified`] from the daemon: 1,069,616 → 1,221,200 bytes (+151,584). Of that,
 //! Ed25519 (chain signatures and the key check, `curve25519-dalek` without tables) is
 //! +45,088; the RSA key-pair check (PKCS#8 decoding, consistency check) +28,672; the EC key
 //! derivations about +8,200; webpki with the ECDSA and RSA adapters the rest, about
@@ -79,8 +79,8 @@ use webpki::{EndEntityCert, KeyUsage};
 use x509_cert::Certificate;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
-use super::render::bundle_of;
-use super::{RenderError, RenderOptions, SvidError, X509Svid, parse_svid};
+use super::render::render_checked;
+use super::{RenderError, RenderOptions, Rendered, SvidError, X509Svid, parse_svid};
 use crate::proto::X509svidResponse;
 
 /// Smallest RSA modulus accepted in a chain signature, in bits (webpki's ring set).
@@ -92,7 +92,7 @@ const MAX_RSA_BITS: usize = 8192;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VerifyError {
-    /// The message cannot be rendered, so there is no SVID to verify ([`verify_response`]).
+    /// The message cannot be rendered, so there is no SVID to verify ([`render_verified`]).
     Render(RenderError),
     /// The chain holds no certificate.
     NoCertificates,
@@ -166,6 +166,12 @@ impl fmt::Display for VerifyError {
 }
 
 impl core::error::Error for VerifyError {}
+
+impl From<RenderError> for VerifyError {
+    fn from(error: RenderError) -> Self {
+        VerifyError::Render(error)
+    }
+}
 
 /// Plain words for the webpki errors a bad SVID chain meets; webpki's debug form otherwise.
 fn webpki_text(e: &webpki::Error, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -243,41 +249,20 @@ fn verify_parsed(
     check_chain(leaf_der, intermediates_der, bundle_der, now_unix)
 }
 
-/// [`verify_svid`] for the SVID [`super::render`] picks from `resp` with `opts.hint`: its
-/// chain and key, the bundle of its trust domain in the message's bundle set (built as
-/// `render` builds it: federated bundles override), and the `spiffe_id` the message gives
-/// it. The other options do not matter: the chain is verified as received, before
-/// `omit_expired` or `add_intermediates_to_bundle` reshape the files.
-pub fn verify_response(
+/// [`super::render`] with the SVID it picks verified before any file is encoded: its chain
+/// and key as received, against the bundle of its trust domain in the message's bundle set
+/// (built as `render` builds it: federated bundles override), and the `spiffe_id` the message
+/// gives it (checks in the module docs). The other options do not matter to the checks: the
+/// chain is verified as received, before `omit_expired` or `add_intermediates_to_bundle`
+/// reshape the files. Nothing is decoded twice.
+pub fn render_verified(
     resp: &X509svidResponse,
     opts: &RenderOptions<'_>,
     now_unix: i64,
-) -> Result<(), VerifyError> {
-    let chosen = if opts.hint.is_empty() {
-        resp.svids.first()
-    } else {
-        resp.svids.iter().find(|svid| svid.hint == opts.hint)
-    };
-    let chosen = chosen.ok_or(VerifyError::Render(if resp.svids.is_empty() {
-        RenderError::NoSvids
-    } else {
-        RenderError::HintNotFound
-    }))?;
-    let svid = parse_svid(&chosen.x509_svid, &chosen.x509_svid_key).map_err(VerifyError::Svid)?;
-    let trust_domain = svid.spiffe_id.trust_domain();
-    // Only the SVID's own trust domain's certificates are decoded: with thousands of
-    // federated CAs, decoding the whole set again cost as much as rendering it.
-    let roots = bundle_of(resp, trust_domain)
-        .map_err(VerifyError::Render)?
-        .ok_or_else(|| {
-            VerifyError::Render(RenderError::NoBundle {
-                trust_domain: String::from(trust_domain),
-            })
-        })?
-        .iter()
-        .map(|cert| cert.der)
-        .collect::<Vec<_>>();
-    verify_parsed(&svid, &roots, &chosen.spiffe_id, now_unix)
+) -> Result<Rendered, VerifyError> {
+    render_checked(resp, opts, now_unix, |picked| {
+        verify_parsed(picked.svid, &picked.roots, picked.message_id, now_unix)
+    })
 }
 
 /// Checks that the public key derived from `key_pkcs8` is `leaf`'s.

@@ -15,7 +15,7 @@ use super::testpki::{
 };
 use super::verify::check_chain;
 use super::{
-    RenderError, RenderOptions, SvidError, VerifyError, render, verify_response, verify_svid,
+    RenderError, RenderOptions, SvidError, VerifyError, render, render_verified, verify_svid,
 };
 use crate::proto::{X509svid, X509svidResponse};
 
@@ -627,7 +627,7 @@ fn entry(id: &str, chain: &[&[u8]], key: &KeyPair, bundle: &[u8], hint: &str) ->
 }
 
 #[test]
-fn verify_response_checks_the_svid_render_picks() {
+fn render_verified_checks_the_svid_render_picks() {
     const OTHER_ID: &str = "spiffe://other.test/db";
     let (root, other_root) = (root(TD), super::testpki::root("other.test"));
     let int = intermediate(&root, TD);
@@ -648,11 +648,14 @@ fn verify_response_checks_the_svid_render_picks() {
         ..Default::default()
     };
     for hint in ["", "db", "web"] {
-        assert!(render(&resp, &opts(hint), NOW).is_ok());
-        assert_eq!(verify_response(&resp, &opts(hint), NOW), Ok(()), "{hint:?}");
+        assert_eq!(
+            render_verified(&resp, &opts(hint), NOW),
+            Ok(render(&resp, &opts(hint), NOW).unwrap()),
+            "{hint:?}"
+        );
     }
     assert_eq!(
-        verify_response(&resp, &opts("nope"), NOW),
+        render_verified(&resp, &opts("nope"), NOW),
         Err(VerifyError::Render(RenderError::HintNotFound))
     );
     // The SVID must verify against its own trust domain's bundle, as the set has it: a
@@ -660,15 +663,15 @@ fn verify_response_checks_the_svid_render_picks() {
     resp.federated_bundles
         .insert("spiffe://example.test".to_string(), other_root.der.clone());
     assert_eq!(
-        verify_response(&resp, &opts("web"), NOW),
+        render_verified(&resp, &opts("web"), NOW),
         Err(VerifyError::Chain(webpki::Error::UnknownIssuer))
     );
-    assert_eq!(verify_response(&resp, &opts("db"), NOW), Ok(()));
+    assert!(render_verified(&resp, &opts("db"), NOW).is_ok());
     resp.federated_bundles.clear();
     // The message's spiffe_id must be the leaf's.
     resp.svids[1].spiffe_id = "spiffe://example.test/else".to_string();
     assert!(matches!(
-        verify_response(&resp, &opts("web"), NOW),
+        render_verified(&resp, &opts("web"), NOW),
         Err(VerifyError::WrongSpiffeId { .. })
     ));
     // An expired SVID renders (omit_expired only trims files) but does not verify.
@@ -678,11 +681,11 @@ fn verify_response_checks_the_svid_render_picks() {
     resp.svids[1] = entry(ID, &[&leaf, &int.der], &key, &root.der, "web");
     assert!(render(&resp, &opts("web"), NOW).is_ok());
     assert!(matches!(
-        verify_response(&resp, &opts("web"), NOW),
+        render_verified(&resp, &opts("web"), NOW),
         Err(VerifyError::Chain(webpki::Error::CertExpired { .. }))
     ));
     assert_eq!(
-        verify_response(&X509svidResponse::default(), &opts(""), NOW),
+        render_verified(&X509svidResponse::default(), &opts(""), NOW),
         Err(VerifyError::Render(RenderError::NoSvids))
     );
 }

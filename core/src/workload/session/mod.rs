@@ -400,12 +400,10 @@ impl Session {
                     };
                     let opts = options.render_options(&self.config.hint);
                     let now_unix = unix_ms.div_euclid(1000);
-                    let verified = match x509::render(&response, &opts, now_unix) {
-                        Ok(rendered) if options.verify => {
-                            x509::verify_response(&response, &opts, now_unix).map(|()| rendered)
-                        }
-                        Ok(rendered) => Ok(rendered),
-                        Err(e) => Err(x509::VerifyError::Render(e)),
+                    let verified = if options.verify {
+                        x509::render_verified(&response, &opts, now_unix)
+                    } else {
+                        x509::render(&response, &opts, now_unix).map_err(Into::into)
                     };
                     match verified {
                         Ok(rendered) => {
