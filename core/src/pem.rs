@@ -19,10 +19,15 @@ const LINE_BYTES: usize = LINE_LEN / 4 * 3;
 /// The standard base64 alphabet (RFC 4648 §4, Table 1).
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/// The length of the PEM block [`encode`] writes for `der_len` bytes under `label`.
+pub fn encoded_len(label: &str, der_len: usize) -> usize {
+    let lines = der_len.div_ceil(LINE_BYTES);
+    "-----BEGIN -----\n-----END -----\n".len() + 2 * label.len() + der_len.div_ceil(3) * 4 + lines
+}
+
 /// Appends one PEM block with `label` around the base64 of `der` to `out`.
 pub fn encode(label: &str, der: &[u8], out: &mut Vec<u8>) {
-    let lines = der.len().div_ceil(LINE_BYTES);
-    out.reserve(2 * (16 + label.len()) + der.len().div_ceil(3) * 4 + lines);
+    out.reserve(encoded_len(label, der.len()));
     out.extend_from_slice(b"-----BEGIN ");
     out.extend_from_slice(label.as_bytes());
     out.extend_from_slice(b"-----\n");
@@ -145,6 +150,16 @@ mod tests {
     fn empty_block_matches_go() {
         // Go's pem.Encode writes no body line for empty bytes.
         assert_eq!(encoded("X", &[]), "-----BEGIN X-----\n-----END X-----\n");
+    }
+
+    #[test]
+    fn encoded_len_is_exact() {
+        for len in [0, 1, 2, 3, 47, 48, 49, 96, 1000] {
+            let der = alloc::vec![0x5a; len];
+            for label in [CERTIFICATE, PRIVATE_KEY] {
+                assert_eq!(encoded(label, &der).len(), encoded_len(label, len), "{len}");
+            }
+        }
     }
 
     #[test]
