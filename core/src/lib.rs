@@ -25,4 +25,7 @@ pub mod time;
 pub mod workload;
 pub mod x509;
 
+/// A shared, cheaply sliced byte buffer: the X.509 messages' certificates and keys are
+/// `Bytes` slices of the buffer the message arrived in.
+pub use prost::bytes::Bytes;
 pub use svid_proto as proto;

@@ -19,7 +19,7 @@ use svid_core::x509::Rendered;
 
 use crate::agent::ConnError;
 use crate::child::Process;
-use crate::files::{self, Output};
+use crate::files::{self, Data, Output};
 use crate::health::Health;
 use crate::pidfile::{self, PidFileError};
 use crate::report::log_report;
@@ -351,17 +351,17 @@ fn write_x509(layout: files::Layout, paths: &X509Files, rendered: &Rendered) -> 
         &[
             Output {
                 path: &paths.svid,
-                data: &rendered.svid_pem,
+                data: Data::Bytes(&rendered.svid_pem),
                 mode: paths.cert_mode,
             },
             Output {
                 path: &paths.key,
-                data: &rendered.key_pem,
+                data: Data::Bytes(&rendered.key_pem),
                 mode: paths.key_mode,
             },
             Output {
                 path: &paths.bundle,
-                data: &rendered.bundle_pem,
+                data: Data::PemCertificates(&rendered.bundle_certs),
                 mode: paths.cert_mode,
             },
         ],
@@ -422,6 +422,7 @@ fn write_one(
     done: &str,
     failed: impl FnOnce(&files::WriteError),
 ) -> bool {
+    let data = Data::Bytes(data);
     match files::write_set(layout, &[Output { path, data, mode }]) {
         Ok(()) => {
             info!(file = path; "{done}");

@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::oserror::GoErrno;
+use svid_core::pem;
 
 /// How the files are laid out on disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,8 +52,40 @@ const DATA_TMP: &str = "..data_tmp";
 /// One file to write: its path, content and mode.
 pub struct Output<'a> {
     pub path: &'a str,
-    pub data: &'a [u8],
+    pub data: Data<'a>,
     pub mode: u32,
+}
+
+/// What a file holds.
+#[derive(Clone, Copy)]
+pub enum Data<'a> {
+    /// These bytes.
+    Bytes(&'a [u8]),
+    /// These DER certificates as concatenated PEM `CERTIFICATE` blocks, encoded a piece at a
+    /// time so that a bundle of thousands is never held whole as text.
+    PemCertificates(&'a [svid_core::Bytes]),
+}
+
+impl Data<'_> {
+    /// Writes the contents to `file`.
+    fn write_to(self, file: &mut File) -> io::Result<()> {
+        match self {
+            Data::Bytes(bytes) => file.write_all(bytes),
+            Data::PemCertificates(certs) => {
+                /// Text gathered before each write(2).
+                const CHUNK: usize = 64 * 1024;
+                let mut text = Vec::with_capacity(CHUNK + 4096);
+                for der in certs {
+                    pem::encode(pem::CERTIFICATE, der, &mut text);
+                    if text.len() >= CHUNK {
+                        file.write_all(&text)?;
+                        text.clear();
+                    }
+                }
+                file.write_all(&text)
+            }
+        }
+    }
 }
 
 /// Why a set could not be written: Go's wording of the failed operation, its path(s) and the
@@ -255,7 +288,8 @@ fn create(path: &Path, shown: &Path, out: &Output<'_>) -> Result<(), WriteError>
         .set_permissions(fs::Permissions::from_mode(out.mode))
         .map_err(|e| WriteError::new("chmod", shown, e))
         .and_then(|()| {
-            file.write_all(out.data)
+            out.data
+                .write_to(&mut file)
                 .map_err(|e| WriteError::new("write", shown, e))
         })
         .and_then(|()| {
@@ -549,7 +583,7 @@ mod tests {
     fn set<'a>(paths: &'a [String; 3], data: &'a [&'a [u8]; 3]) -> [Output<'a>; 3] {
         [0, 1, 2].map(|i| Output {
             path: &paths[i],
-            data: data[i],
+            data: Data::Bytes(data[i]),
             mode: if i == 1 { 0o600 } else { 0o644 },
         })
     }
@@ -572,12 +606,12 @@ mod tests {
                     &[
                         Output {
                             path: &a,
-                            data: &data,
+                            data: Data::Bytes(&data),
                             mode,
                         },
                         Output {
                             path: &b,
-                            data: b"key",
+                            data: Data::Bytes(b"key"),
                             mode: 0o640,
                         },
                     ],
@@ -600,12 +634,41 @@ mod tests {
     }
 
     #[test]
+    fn pem_certificates_are_streamed_to_the_text_of_the_whole() {
+        // 300 "certificates" of 700 bytes: about 280 kB of PEM, several 64 KiB pieces.
+        let certs: Vec<svid_core::Bytes> = (0..300u32)
+            .map(|i| {
+                (0..700)
+                    .map(|j| (i * 7 + j) as u8)
+                    .collect::<Vec<u8>>()
+                    .into()
+            })
+            .collect();
+        let mut whole = Vec::new();
+        for der in &certs {
+            pem::encode(pem::CERTIFICATE, der, &mut whole);
+        }
+        for layout in [Layout::Plain, Layout::Symlinked] {
+            let dir = temp_dir(&format!("stream-{layout:?}"));
+            let path = dir.join("bundle.pem").to_string_lossy().into_owned();
+            let out = Output {
+                path: &path,
+                data: Data::PemCertificates(&certs),
+                mode: 0o644,
+            };
+            write_set(layout, &[out]).unwrap();
+            assert_eq!(fs::read(&path).unwrap(), whole, "{layout:?}");
+            fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
     fn failure_while_staging_leaves_previous_files_untouched() {
         let dir = temp_dir("fail");
         let good = dir.join("svid.pem").to_string_lossy().into_owned();
         let one = |data: &'static [u8]| Output {
             path: &good,
-            data,
+            data: Data::Bytes(data),
             mode: 0o644,
         };
         write_set(Layout::Plain, &[one(b"old")]).unwrap();
@@ -619,7 +682,7 @@ mod tests {
                 one(b"new"),
                 Output {
                     path: &missing,
-                    data: b"k",
+                    data: Data::Bytes(b"k"),
                     mode: 0o600,
                 },
             ],
@@ -703,7 +766,7 @@ mod tests {
                 layout,
                 &[Output {
                     path: &path,
-                    data: b"svid",
+                    data: Data::Bytes(b"svid"),
                     mode: 0o644,
                 }],
             )
@@ -733,7 +796,7 @@ mod tests {
             Layout::Symlinked,
             &[Output {
                 path: &jwt,
-                data: b"token",
+                data: Data::Bytes(b"token"),
                 mode: 0o600,
             }],
         )

@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
     let outputs: Vec<Output> = std::iter::from_fn(|| response.poll()).collect();
     if plain.len() <= LIMIT && compressed.len() <= LIMIT {
         assert_eq!(outputs.len(), 2, "{name} of {} bytes", plain.len());
-        assert_eq!(outputs[0], Output::Message(plain));
+        assert_eq!(outputs[0], Output::Message(plain.into()));
         assert!(matches!(&outputs[1], Output::Finished(s) if s.is_ok()));
     } else {
         assert_eq!(outputs.len(), 1, "{name} of {} bytes", plain.len());

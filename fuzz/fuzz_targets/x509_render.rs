@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
             .key_pem
             .starts_with(b"-----BEGIN PRIVATE KEY-----\n")
     );
-    for file in [&rendered.svid_pem, &rendered.bundle_pem] {
+    for file in [&rendered.svid_pem, &rendered.bundle_pem()] {
         let blocks = pem::parse_many(file).expect("rendered PEM parses");
         assert!(blocks.iter().all(|b| b.tag() == "CERTIFICATE"));
     }

@@ -8,28 +8,37 @@ pub struct X509svidResponse {
     /// Element 0 is the default identity.
     #[prost(message, repeated, tag = "1")]
     pub svids: ::prost::alloc::vec::Vec<X509svid>,
-    #[prost(bytes = "vec", repeated, tag = "2")]
-    pub crl: ::prost::alloc::vec::Vec<::prost::alloc::vec::Vec<u8>>,
-    /// Trust-domain SPIFFE ID to concatenated DER CA certificates.
-    #[prost(btree_map = "string, bytes", tag = "3")]
-    pub federated_bundles: ::prost::alloc::collections::BTreeMap<
-        ::prost::alloc::string::String,
-        ::prost::alloc::vec::Vec<u8>,
-    >,
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    pub crl: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
+    /// Trust-domain SPIFFE ID to concatenated DER CA certificates. The standard declares it
+    /// `map<string, bytes>`; a map is encoded exactly as a repeated entry message with the key
+    /// in field 1 and the value in field 2 (protobuf language guide, "Backwards
+    /// compatibility" of maps), so this is the same wire format. Declared so, the bundles
+    /// decode as slices of the received message (prost gives map values only as copies).
+    #[prost(message, repeated, tag = "3")]
+    pub federated_bundles: ::prost::alloc::vec::Vec<FederatedBundle>,
+}
+/// One entry of `X509SVIDResponse.federated_bundles`.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct FederatedBundle {
+    #[prost(string, tag = "1")]
+    pub key: ::prost::alloc::string::String,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub value: ::prost::bytes::Bytes,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct X509svid {
     #[prost(string, tag = "1")]
     pub spiffe_id: ::prost::alloc::string::String,
     /// Concatenated DER certificates, leaf first.
-    #[prost(bytes = "vec", tag = "2")]
-    pub x509_svid: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub x509_svid: ::prost::bytes::Bytes,
     /// PKCS#8 DER, unencrypted.
-    #[prost(bytes = "vec", tag = "3")]
-    pub x509_svid_key: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "3")]
+    pub x509_svid_key: ::prost::bytes::Bytes,
     /// Concatenated DER CA certificates of the SVID's own trust domain.
-    #[prost(bytes = "vec", tag = "4")]
-    pub bundle: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "bytes", tag = "4")]
+    pub bundle: ::prost::bytes::Bytes,
     #[prost(string, tag = "5")]
     pub hint: ::prost::alloc::string::String,
 }

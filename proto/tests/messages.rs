@@ -105,6 +105,44 @@ fn x509_svid_response_keeps_svid_order() {
 }
 
 #[test]
+fn federated_bundles_read_the_map_encoding_as_slices_of_the_buffer() {
+    // `map<string, bytes> federated_bundles = 3` as an agent encodes it: entries in field 3,
+    // key 1, value 2 (one without a value), and a repeated key.
+    let mut wire = map_entry(0x1a, b"spiffe://b.test", Some(&[0x30, 0x01, 0xbb]));
+    wire.extend(map_entry(0x1a, b"spiffe://a.test", None));
+    wire.extend(map_entry(
+        0x1a,
+        b"spiffe://b.test",
+        Some(&[0x30, 0x01, 0xcc]),
+    ));
+    let buffer = prost::bytes::Bytes::from(wire.clone());
+    let response = X509svidResponse::decode(buffer.clone()).unwrap();
+    let entries: Vec<(&str, &[u8])> = response
+        .federated_bundles
+        .iter()
+        .map(|e| (e.key.as_str(), &e.value[..]))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("spiffe://b.test", &[0x30, 0x01, 0xbb][..]),
+            ("spiffe://a.test", &[][..]),
+            ("spiffe://b.test", &[0x30, 0x01, 0xcc][..]),
+        ]
+    );
+    // Zero copy: each value points into the buffer it was decoded from.
+    let range = buffer.as_ptr_range();
+    for entry in response
+        .federated_bundles
+        .iter()
+        .filter(|e| !e.value.is_empty())
+    {
+        assert!(range.contains(&entry.value.as_ptr()));
+    }
+    assert_eq!(response.encode_to_vec(), wire);
+}
+
+#[test]
 fn known_field_with_wrong_wire_type_is_rejected() {
     // Field 1 (`crl`, bytes) sent as a varint.
     assert!(X509BundlesResponse::decode(&[0x08, 0x01][..]).is_err());

@@ -100,7 +100,7 @@ fn fetches_a_verified_svid_from_the_dev_agent_in_bounded_heap() {
     let files = SvidFiles::in_dir(dir.path());
     std::fs::write(&files.svid, &rendered.svid_pem).unwrap();
     std::fs::write(&files.key, &rendered.key_pem).unwrap();
-    std::fs::write(&files.bundle, &rendered.bundle_pem).unwrap();
+    std::fs::write(&files.bundle, rendered.bundle_pem()).unwrap();
     files.verify_chain().expect("openssl verifies the SVID");
     files.key_matches_leaf().expect("the key is the leaf's");
     assert_eq!(

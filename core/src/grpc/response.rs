@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use super::compression::{self, Encoding, InflateError};
 use super::{Code, PREFIX_LEN, Status};
+use crate::Bytes;
 use crate::h2::ErrorCode;
 use crate::hpack::Field;
 
@@ -15,7 +16,7 @@ use crate::hpack::Field;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     /// One complete, decompressed message.
-    Message(Vec<u8>),
+    Message(Bytes),
     /// The call is over; nothing follows.
     Finished(Status),
 }
@@ -144,6 +145,11 @@ impl Response {
                         return self.finish(status);
                     }
                     let total = PREFIX_LEN + len as usize;
+                    if self.buf.len() == PREFIX_LEN {
+                        // Sized once (the length is within the limit): no regrowth and no
+                        // spare capacity, whatever the size.
+                        self.buf.reserve_exact(total - PREFIX_LEN);
+                    }
                     if self.buf.len() == total {
                         if let Err(status) = self.complete_message(flag) {
                             return self.finish(status);
@@ -193,10 +199,10 @@ impl Response {
     }
 
     fn complete_message(&mut self, flag: u8) -> Result<(), Status> {
-        let mut message = core::mem::take(&mut self.buf);
-        message.drain(..PREFIX_LEN);
+        // The prefix is sliced off, not moved out: the message is the buffer it arrived in.
+        let mut message = Bytes::from(core::mem::take(&mut self.buf)).slice(PREFIX_LEN..);
         if flag == 1 {
-            message = self.inflate(&message)?;
+            message = self.inflate(&message)?.into();
         }
         self.outputs.push_back(Output::Message(message));
         Ok(())

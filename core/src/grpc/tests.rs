@@ -188,7 +188,7 @@ fn trailers_only_permission_denied_vectors() {
     ok.recv_headers(&decoder.decode(ok_trailers).unwrap(), true);
     assert_eq!(
         drain(&mut ok),
-        [Output::Message(Vec::new()), finished(Code::Ok, "")]
+        [Output::Message(Vec::new().into()), finished(Code::Ok, "")]
     );
     let second: &[u8] = &[
         0x88, 0xc0, 0x7f, 0x00, 0x01, 0x37, 0x7f, 0x00, 0x8d, 0xa8, 0xea, 0x1a, 0x42, 0xd4, 0x93,
@@ -214,9 +214,9 @@ fn big_message_across_many_frames_with_split_prefix() {
         assert_eq!(
             drain(&mut response),
             [
-                Output::Message(message.clone()),
-                Output::Message(b"second".to_vec()),
-                Output::Message(Vec::new()),
+                Output::Message(message.clone().into()),
+                Output::Message(b"second".to_vec().into()),
+                Output::Message(Vec::new().into()),
                 finished(Code::Ok, ""),
             ],
             "chunk {size}"
@@ -235,7 +235,7 @@ fn oversized_message_is_resource_exhausted() {
     assert_eq!(
         drain(&mut response),
         [
-            Output::Message(b"0123456789".to_vec()),
+            Output::Message(b"0123456789".to_vec().into()),
             finished(
                 Code::ResourceExhausted,
                 "received message larger than max (11 vs. 10)"
@@ -282,7 +282,7 @@ fn malformed_bodies_are_internal() {
     assert_eq!(
         drain(&mut response),
         [
-            Output::Message(b"abc".to_vec()),
+            Output::Message(b"abc".to_vec().into()),
             finished(
                 Code::Internal,
                 "server closed the stream without sending trailers"
@@ -389,7 +389,10 @@ fn informational_headers_are_skipped() {
     response.recv_headers(&trailers("0", ""), true);
     assert_eq!(
         drain(&mut response),
-        [Output::Message(b"m".to_vec()), finished(Code::Ok, "")]
+        [
+            Output::Message(b"m".to_vec().into()),
+            finished(Code::Ok, "")
+        ]
     );
     let mut response = Response::new(100);
     response.recv_headers(&[field(":status", "103")], true);
@@ -462,7 +465,10 @@ fn gzip_message_from_gnu_gzip() {
     response.recv_headers(&trailers("0", ""), true);
     assert_eq!(
         drain(&mut response),
-        [Output::Message(GREETING.to_vec()), finished(Code::Ok, "")]
+        [
+            Output::Message(GREETING.to_vec().into()),
+            finished(Code::Ok, "")
+        ]
     );
 }
 
@@ -494,8 +500,8 @@ fn gzip_and_deflate_messages_built_with_miniz() {
         assert_eq!(
             drain(&mut response),
             [
-                Output::Message(data.clone()),
-                Output::Message(b"plain".to_vec())
+                Output::Message(data.clone().into()),
+                Output::Message(b"plain".to_vec().into())
             ]
         );
     }
@@ -505,7 +511,7 @@ fn gzip_and_deflate_messages_built_with_miniz() {
     for piece in framed(1, &zlib).chunks(3) {
         response.recv_data(piece, false);
     }
-    assert_eq!(drain(&mut response), [Output::Message(data)]);
+    assert_eq!(drain(&mut response), [Output::Message(data.into())]);
 }
 
 #[test]
@@ -556,7 +562,7 @@ fn decompression_is_bounded() {
     let mut response = open(10_000, &[("grpc-encoding", "deflate")]);
     let zlib = miniz_oxide::deflate::compress_to_vec_zlib(&zeros, 6);
     response.recv_data(&framed(1, &zlib), false);
-    assert_eq!(drain(&mut response), [Output::Message(zeros)]);
+    assert_eq!(drain(&mut response), [Output::Message(zeros.into())]);
 }
 
 #[test]

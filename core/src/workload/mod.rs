@@ -359,18 +359,22 @@ impl Client {
                 Output::Message(bytes) => {
                     call.messages += 1;
                     match call.kind {
-                        Kind::X509Svid => self.events.push_back(
-                            match X509svidResponse::decode(bytes.as_slice()) {
-                                Ok(response) => Event::X509Svid { stream, response },
-                                Err(e) => bad_message(stream, e),
-                            },
-                        ),
-                        Kind::JwtBundles => self.events.push_back(
-                            match JwtBundlesResponse::decode(bytes.as_slice()) {
-                                Ok(response) => Event::JwtBundles { stream, response },
-                                Err(e) => bad_message(stream, e),
-                            },
-                        ),
+                        // Decoded from the buffer the message arrived in: the
+                        // certificates and keys are slices of it, not copies.
+                        Kind::X509Svid => {
+                            self.events
+                                .push_back(match X509svidResponse::decode(bytes) {
+                                    Ok(response) => Event::X509Svid { stream, response },
+                                    Err(e) => bad_message(stream, e),
+                                })
+                        }
+                        Kind::JwtBundles => {
+                            self.events
+                                .push_back(match JwtBundlesResponse::decode(&bytes[..]) {
+                                    Ok(response) => Event::JwtBundles { stream, response },
+                                    Err(e) => bad_message(stream, e),
+                                })
+                        }
                         Kind::JwtSvid if call.messages > 1 => {
                             finished = Some(Status::new(
                                 Code::Internal,
@@ -380,7 +384,7 @@ impl Client {
                             break;
                         }
                         Kind::JwtSvid => {
-                            call.unary = Some(JwtsvidResponse::decode(bytes.as_slice()));
+                            call.unary = Some(JwtsvidResponse::decode(&bytes[..]));
                         }
                     }
                 }

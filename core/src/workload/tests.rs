@@ -74,7 +74,7 @@ fn check_x509(event: &Event) -> Vec<u8> {
     assert_eq!(svid.x509_svid[..2], [0x30, 0x82]);
     assert_eq!(svid.x509_svid_key[..2], [0x30, 0x81]);
     assert_eq!(svid.bundle[..2], [0x30, 0x82]);
-    svid.x509_svid.clone()
+    svid.x509_svid.to_vec()
 }
 
 fn check_bundles(event: &Event) {

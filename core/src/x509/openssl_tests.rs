@@ -59,9 +59,9 @@ fn check_with_openssl(name: &str, key: KeyPair, add_intermediates: bool) {
     let resp = X509svidResponse {
         svids: vec![X509svid {
             spiffe_id: ID.to_string(),
-            x509_svid: cat(&[&leaf, &int.der]),
-            x509_svid_key: key.serialize_der(),
-            bundle: root.der.clone(),
+            x509_svid: cat(&[&leaf, &int.der]).into(),
+            x509_svid_key: key.serialize_der().into(),
+            bundle: root.der.clone().into(),
             hint: String::new(),
         }],
         ..Default::default()
@@ -75,7 +75,7 @@ fn check_with_openssl(name: &str, key: KeyPair, add_intermediates: bool) {
     let dir = TempDir::new(name);
     fs::write(dir.0.join("svid.pem"), &out.svid_pem).unwrap();
     fs::write(dir.0.join("svid_key.pem"), &out.key_pem).unwrap();
-    fs::write(dir.0.join("svid_bundle.pem"), &out.bundle_pem).unwrap();
+    fs::write(dir.0.join("svid_bundle.pem"), out.bundle_pem()).unwrap();
 
     let verified = openssl(
         &dir.0,

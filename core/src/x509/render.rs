@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::{SvidError, X509Svid, cert, parse_with_expiry};
+use crate::Bytes;
 use crate::der::split_concatenated;
 use crate::pem;
 use crate::proto::X509svidResponse;
@@ -38,12 +39,21 @@ pub struct Rendered {
     pub svid_pem: Vec<u8>,
     /// Key file: one PEM `PRIVATE KEY` block of the PKCS#8 bytes as received.
     pub key_pem: Vec<u8>,
-    /// Bundle file: one PEM `CERTIFICATE` block per certificate (empty if none is left).
-    pub bundle_pem: Vec<u8>,
+    /// Bundle file: its DER certificates, in order, each written as one PEM `CERTIFICATE`
+    /// block ([`Rendered::bundle_pem`]; empty if none is left). They are slices of the
+    /// received message, not copies: a writer encodes them a piece at a time.
+    pub bundle_certs: Vec<Bytes>,
     /// NotAfter of the chosen leaf, Unix seconds.
     pub not_after: i64,
     /// Serial number of the chosen leaf, upper-case hex.
     pub serial: String,
+}
+
+impl Rendered {
+    /// The bundle file's bytes, encoded whole.
+    pub fn bundle_pem(&self) -> Vec<u8> {
+        encode_certs(self.bundle_certs.iter().map(|der| &der[..]))
+    }
 }
 
 impl fmt::Debug for Rendered {
@@ -53,7 +63,7 @@ impl fmt::Debug for Rendered {
             .field("spiffe_ids", &self.spiffe_ids)
             .field("spiffe_id", &self.spiffe_id)
             .field("svid_pem", &self.svid_pem.len())
-            .field("bundle_pem", &self.bundle_pem.len())
+            .field("bundle_certs", &self.bundle_certs.len())
             .field("not_after", &self.not_after)
             .field("serial", &self.serial)
             .finish_non_exhaustive()
@@ -132,10 +142,22 @@ impl fmt::Display for RenderError {
 
 impl core::error::Error for RenderError {}
 
-/// One certificate of a bundle: its DER and NotAfter.
+/// One certificate of a bundle or chain: its DER, the message buffer it is a slice of (none
+/// for a chain certificate), and its NotAfter.
 pub(super) struct BundleCert<'a> {
     pub(super) der: &'a [u8],
+    within: Option<&'a Bytes>,
     not_after: i64,
+}
+
+impl BundleCert<'_> {
+    /// The DER as `Bytes`: a slice of the message buffer, or a copy of a chain certificate.
+    fn to_bytes(&self) -> Bytes {
+        self.within.map_or_else(
+            || Bytes::copy_from_slice(self.der),
+            |buffer| buffer.slice_ref(self.der),
+        )
+    }
 }
 
 /// Turns one FetchX509SVID message into the three upstream files (upstream spec §3.5):
@@ -200,7 +222,11 @@ pub(super) fn render_checked<E: From<RenderError>>(
         .certs
         .iter()
         .zip(expiries)
-        .map(|(der, &not_after)| BundleCert { der, not_after })
+        .map(|(der, &not_after)| BundleCert {
+            der,
+            within: None,
+            not_after,
+        })
         .collect();
     let leaf_not_after = chain.first().map_or(i64::MIN, |c| c.not_after);
 
@@ -228,9 +254,13 @@ pub(super) fn render_checked<E: From<RenderError>>(
             .map(|(_, s, _)| s.spiffe_id.to_string())
             .collect(),
         spiffe_id: chosen.spiffe_id.to_string(),
-        svid_pem: encode_certs(svid_certs.iter().filter(keep)),
+        svid_pem: encode_certs(svid_certs.iter().filter(keep).map(|cert| cert.der)),
         key_pem,
-        bundle_pem: encode_certs(bundle_certs.iter().copied().filter(keep)),
+        bundle_certs: bundle_certs
+            .into_iter()
+            .filter(keep)
+            .map(BundleCert::to_bytes)
+            .collect(),
         not_after: leaf_not_after,
         serial: chosen
             .certs
@@ -271,20 +301,24 @@ pub(super) fn bundle_set(
 }
 
 /// The message's bundles in go-spiffe's order, each under its trust-domain name: each SVID's
-/// `bundle` under the trust domain of its `spiffe_id`, then `federated_bundles` in key order.
+/// `bundle` under the trust domain of its `spiffe_id`, then `federated_bundles` in key order
+/// (a stable sort: of two entries with one key the later stays later, and so wins, as it does
+/// when the field is decoded as the map it is declared as).
 fn named_bundles(
     resp: &X509svidResponse,
-) -> impl Iterator<Item = Result<(String, &[u8]), RenderError>> {
+) -> impl Iterator<Item = Result<(String, &Bytes), RenderError>> {
     let own = resp.svids.iter().enumerate().map(|(index, svid)| {
         TrustDomain::from_id_or_name(&svid.spiffe_id)
-            .map(|td| (td.to_string(), svid.bundle.as_slice()))
+            .map(|td| (td.to_string(), &svid.bundle))
             .map_err(|error| RenderError::SvidTrustDomain { index, error })
     });
-    let federated = resp.federated_bundles.iter().map(|(key, bundle)| {
-        TrustDomain::from_id_or_name(key)
-            .map(|td| (td.to_string(), bundle.as_slice()))
+    let mut federated: Vec<_> = resp.federated_bundles.iter().collect();
+    federated.sort_by(|a, b| a.key.cmp(&b.key));
+    let federated = federated.into_iter().map(|entry| {
+        TrustDomain::from_id_or_name(&entry.key)
+            .map(|td| (td.to_string(), &entry.value))
             .map_err(|error| RenderError::FederatedTrustDomain {
-                key: key.clone(),
+                key: entry.key.clone(),
                 error,
             })
     });
@@ -295,7 +329,7 @@ fn named_bundles(
 /// certificate's NotAfter with a structural walk: with thousands of federated CAs a full
 /// decode of each was a third of the CPU. The bundle of the SVID's own trust domain is
 /// decoded in full by the verification (`render_verified`) unless it is turned off.
-fn parse_bundle<'a>(bytes: &'a [u8], td: &str) -> Result<Vec<BundleCert<'a>>, RenderError> {
+fn parse_bundle<'a>(bytes: &'a Bytes, td: &str) -> Result<Vec<BundleCert<'a>>, RenderError> {
     let bundle_error = |error| RenderError::Bundle {
         trust_domain: td.to_string(),
         error,
@@ -306,21 +340,25 @@ fn parse_bundle<'a>(bytes: &'a [u8], td: &str) -> Result<Vec<BundleCert<'a>>, Re
         .map(|(index, der)| {
             let not_after = cert::walk_not_after(der)
                 .map_err(|error| bundle_error(SvidError::CertificateStructure { index, error }))?;
-            Ok(BundleCert { der, not_after })
+            Ok(BundleCert {
+                der,
+                within: Some(bytes),
+                not_after,
+            })
         })
         .collect()
 }
 
 /// Concatenated PEM `CERTIFICATE` blocks (RFC 7468 §5.1), in a buffer sized once: grown
 /// block by block, a 10,000-CA bundle file mapped 12.6 MB for 7.3 MB of text.
-fn encode_certs<'c, 'a: 'c>(certs: impl Iterator<Item = &'c BundleCert<'a>> + Clone) -> Vec<u8> {
-    let len = certs
+fn encode_certs<'a>(ders: impl Iterator<Item = &'a [u8]> + Clone) -> Vec<u8> {
+    let len = ders
         .clone()
-        .map(|cert| pem::encoded_len(pem::CERTIFICATE, cert.der.len()))
+        .map(|der| pem::encoded_len(pem::CERTIFICATE, der.len()))
         .sum();
     let mut out = Vec::with_capacity(len);
-    for cert in certs {
-        pem::encode(pem::CERTIFICATE, cert.der, &mut out);
+    for der in ders {
+        pem::encode(pem::CERTIFICATE, der, &mut out);
     }
     out
 }

@@ -1,7 +1,6 @@
 //! Tests of [`render`]: upstream's file matrix (spec §4.3, each row also picked by hint),
 //! hint rules, the bundle set, federated ordering and `omit_expired`.
 
-use std::collections::BTreeMap;
 use std::string::{String, ToString};
 use std::vec;
 use std::vec::Vec;
@@ -10,7 +9,7 @@ use rcgen::KeyPair;
 
 use super::testpki::{self, Ca, cat, intermediate, leaf_params, pem_certs, pem_key, root, sign};
 use super::{RenderError, RenderOptions, SvidError, render};
-use crate::proto::{X509svid, X509svidResponse};
+use crate::proto::{FederatedBundle, X509svid, X509svidResponse};
 
 /// 2027-01-15T08:00:00Z, a fixed "now".
 const NOW: i64 = 1_800_000_000;
@@ -35,9 +34,9 @@ fn entry(id: &str, svid: &Svid, chain: &[&[u8]], bundle: &[&[u8]], hint: &str) -
     ders.extend_from_slice(chain);
     X509svid {
         spiffe_id: id.to_string(),
-        x509_svid: cat(&ders),
-        x509_svid_key: svid.key.serialize_der(),
-        bundle: cat(bundle),
+        x509_svid: cat(&ders).into(),
+        x509_svid_key: svid.key.serialize_der().into(),
+        bundle: cat(bundle).into(),
         hint: hint.to_string(),
     }
 }
@@ -48,8 +47,11 @@ fn response(svids: Vec<X509svid>, federated: &[(&str, &[u8])]) -> X509svidRespon
         crl: Vec::new(),
         federated_bundles: federated
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_vec()))
-            .collect::<BTreeMap<String, Vec<u8>>>(),
+            .map(|(k, v)| FederatedBundle {
+                key: k.to_string(),
+                value: v.to_vec().into(),
+            })
+            .collect(),
     }
 }
 
@@ -194,7 +196,7 @@ fn upstream_file_matrix() {
         let resp = response(vec![entry(ID, &b, &chain, &[r], "")], federated);
         let out = render(&resp, &opts(add, omit, include), NOW).unwrap();
         assert_eq!(out.svid_pem, pem_certs(&expected_svid), "{case}: svid");
-        assert_eq!(out.bundle_pem, pem_certs(&bundle), "{case}: bundle");
+        assert_eq!(out.bundle_pem(), pem_certs(&bundle), "{case}: bundle");
         assert_eq!(out.key_pem, pem_key(&b.key.serialize_der()), "{case}: key");
         assert_eq!(out.spiffe_id, ID);
 
@@ -216,7 +218,11 @@ fn upstream_file_matrix() {
             pem_certs(&expected_svid),
             "{case} (hint): svid"
         );
-        assert_eq!(out.bundle_pem, pem_certs(&bundle), "{case} (hint): bundle");
+        assert_eq!(
+            out.bundle_pem(),
+            pem_certs(&bundle),
+            "{case} (hint): bundle"
+        );
         assert_eq!(
             out.key_pem,
             pem_key(&b.key.serialize_der()),
@@ -271,7 +277,7 @@ fn later_duplicate_hint_is_dropped_unparsed() {
         &[r],
         "h",
     );
-    dup.x509_svid = vec![0x30, 0x03, 0x02, 0x01, 0x00];
+    dup.x509_svid = vec![0x30, 0x03, 0x02, 0x01, 0x00].into();
     let resp = response(vec![entry(ID, &a, &[], &[r], "h"), dup], &[]);
     let o = RenderOptions {
         hint: "h",
@@ -361,10 +367,38 @@ fn federated_domains_in_name_order_after_intermediates() {
     );
     let out = render(&resp, &opts(true, false, true), NOW).unwrap();
     assert_eq!(
-        out.bundle_pem,
+        out.bundle_pem(),
         pem_certs(&[&root.der, &int.der, &a.der, &b.der, &c.der])
     );
     assert_eq!(out.svid_pem, pem_certs(&[&w.leaf]));
+}
+
+#[test]
+fn federated_entries_with_one_key_keep_the_last_as_the_map_did() {
+    // The field is a `map<string, bytes>` on the wire: entries are taken in key order and,
+    // for a repeated key, the last one wins, whatever the order they came in.
+    let root = root("example.test");
+    let w = leaf(ID, &root);
+    let (a1, a2, b) = (
+        testpki::root("a.test"),
+        testpki::root("a.test"),
+        testpki::root("b.test"),
+    );
+    let federated: &[(&str, &[u8])] = &[
+        ("spiffe://b.test", &b.der),
+        ("spiffe://a.test", &a1.der),
+        ("spiffe://a.test", &a2.der),
+    ];
+    let resp = response(vec![entry(ID, &w, &[], &[&root.der], "")], federated);
+    let out = render(&resp, &opts(false, false, true), NOW).unwrap();
+    assert_eq!(out.bundle_pem(), pem_certs(&[&root.der, &a2.der, &b.der]));
+    // The certificates are slices of the message, not copies.
+    let message = &resp.federated_bundles[2].value;
+    assert!(
+        message
+            .as_ptr_range()
+            .contains(&out.bundle_certs[1].as_ptr())
+    );
 }
 
 #[test]
@@ -382,11 +416,11 @@ fn bundle_set_overwrites_like_go_spiffe() {
     };
     // A later SVID of the same trust domain overwrites the earlier bundle.
     let out = render(&response(svids(), &[]), &opts(false, false, false), NOW).unwrap();
-    assert_eq!(out.bundle_pem, pem_certs(&[&root2.der]));
+    assert_eq!(out.bundle_pem(), pem_certs(&[&root2.der]));
     // A federated entry for the own trust domain overwrites both.
     let resp = response(svids(), &[("example.test", &fed.der)]);
     let out = render(&resp, &opts(false, false, true), NOW).unwrap();
-    assert_eq!(out.bundle_pem, pem_certs(&[&fed.der]));
+    assert_eq!(out.bundle_pem(), pem_certs(&[&fed.der]));
 }
 
 #[test]
@@ -414,7 +448,7 @@ fn omit_expired_checks_every_certificate() {
         let svid: &[&[u8]] = if svid_kept { &[&w.leaf] } else { &[] };
         let bundle: &[&[u8]] = if root_kept { &[&root.der] } else { &[] };
         assert_eq!(out.svid_pem, pem_certs(svid), "now {now}");
-        assert_eq!(out.bundle_pem, pem_certs(bundle), "now {now}");
+        assert_eq!(out.bundle_pem(), pem_certs(bundle), "now {now}");
         assert_eq!(out.not_after, leaf_end);
         assert_eq!(out.key_pem, pem_key(&w.key.serialize_der()));
     }
@@ -429,7 +463,7 @@ fn empty_bundle_gives_empty_file() {
     let w = leaf(ID, &root);
     let resp = response(vec![entry(ID, &w, &[], &[], "")], &[]);
     let out = render(&resp, &opts(false, false, false), NOW).unwrap();
-    assert!(out.bundle_pem.is_empty());
+    assert!(out.bundle_pem().is_empty());
     assert_eq!(out.svid_pem, pem_certs(&[&w.leaf]));
 }
 

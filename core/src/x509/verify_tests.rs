@@ -17,7 +17,7 @@ use super::verify::check_chain;
 use super::{
     RenderError, RenderOptions, SvidError, VerifyError, render, render_verified, verify_svid,
 };
-use crate::proto::{X509svid, X509svidResponse};
+use crate::proto::{FederatedBundle, X509svid, X509svidResponse};
 
 const TD: &str = "example.test";
 const ID: &str = "spiffe://example.test/workload";
@@ -619,9 +619,9 @@ fn openssl_made_chain() {
 fn entry(id: &str, chain: &[&[u8]], key: &KeyPair, bundle: &[u8], hint: &str) -> X509svid {
     X509svid {
         spiffe_id: id.to_string(),
-        x509_svid: chain.concat(),
-        x509_svid_key: key.serialize_der(),
-        bundle: bundle.to_vec(),
+        x509_svid: chain.concat().into(),
+        x509_svid_key: key.serialize_der().into(),
+        bundle: bundle.to_vec().into(),
         hint: hint.to_string(),
     }
 }
@@ -660,8 +660,10 @@ fn render_verified_checks_the_svid_render_picks() {
     );
     // The SVID must verify against its own trust domain's bundle, as the set has it: a
     // federated bundle for example.test replaces the SVID's.
-    resp.federated_bundles
-        .insert("spiffe://example.test".to_string(), other_root.der.clone());
+    resp.federated_bundles.push(FederatedBundle {
+        key: "spiffe://example.test".to_string(),
+        value: other_root.der.clone().into(),
+    });
     assert_eq!(
         render_verified(&resp, &opts("web"), NOW),
         Err(VerifyError::Chain(webpki::Error::UnknownIssuer))

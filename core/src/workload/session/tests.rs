@@ -64,13 +64,14 @@ fn x509_message_with(not_after: u64, foreign_bundle: bool) -> Vec<u8> {
     let response = X509svidResponse {
         svids: vec![X509svid {
             spiffe_id: ID.into(),
-            x509_svid: leaf,
-            x509_svid_key: key.serialize_der(),
+            x509_svid: leaf.into(),
+            x509_svid_key: key.serialize_der().into(),
             bundle: if foreign_bundle {
                 root("example.test").der
             } else {
                 cat(&[&ca.der])
-            },
+            }
+            .into(),
             hint: Default::default(),
         }],
         ..Default::default()
@@ -289,7 +290,7 @@ fn a_closed_watch_is_reopened_on_go_spiffes_linear_schedule() {
             }]
         );
         sim.advance(secs(wait) - Duration::from_millis(1));
-        assert_eq!(sim.opened(), []);
+        assert_eq!(sim.opened(), [0u32; 0]);
         sim.advance(Duration::from_millis(1));
         let opened = sim.opened();
         assert_eq!(opened.len(), 1);
@@ -524,7 +525,7 @@ fn a_server_stream_limit_queues_the_watch() {
     sim.server(&frame(kind::RST_STREAM, 0, 1, &7u32.to_be_bytes())); // REFUSED_STREAM
     sim.server(&frame(kind::SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 0]));
     sim.advance(secs(1));
-    assert_eq!(sim.opened(), [], "queued while the limit is 0");
+    assert_eq!(sim.opened(), [0u32; 0], "queued while the limit is 0");
     sim.server(&frame(kind::SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 1]));
     assert_eq!(sim.opened(), [3]);
 }
@@ -800,7 +801,7 @@ fn every_subscription_shares_one_connection_and_tokens_refresh_on_their_own_cloc
     assert_eq!(sim.take_reports(), []);
     // 300 s left: refreshed after 151 s, on the same connection.
     sim.advance(secs(151) - Duration::from_millis(1));
-    assert_eq!(sim.opened(), []);
+    assert_eq!(sim.opened(), [0u32; 0]);
     sim.advance(Duration::from_millis(1));
     assert_eq!(sim.opened(), [7]);
     assert_eq!(sim.seen.dials, 1);
@@ -808,7 +809,7 @@ fn every_subscription_shares_one_connection_and_tokens_refresh_on_their_own_cloc
     // The agent hands back the same token, now with 149 s left: next refresh in 75.5 s.
     sim.server(&jwt_svid_response(7, &token));
     sim.advance(Duration::from_millis(75_499));
-    assert_eq!(sim.opened(), []);
+    assert_eq!(sim.opened(), [0u32; 0]);
     sim.advance(Duration::from_millis(1));
     assert_eq!(sim.opened(), [9]);
     assert_eq!(sim.take_reports(), []);
@@ -859,7 +860,7 @@ fn an_expired_token_on_disk_is_reported_and_refreshed_no_sooner_than_a_second() 
     assert_eq!(sim.seen.jwt_tokens.len(), 1);
     assert!(sim.session.files_expired(sim.unix_ms));
     sim.advance(Duration::from_millis(999));
-    assert_eq!(sim.opened(), []);
+    assert_eq!(sim.opened(), [0u32; 0]);
     sim.advance(Duration::from_millis(1));
     assert_eq!(sim.opened(), [7]);
 }
