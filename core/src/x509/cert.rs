@@ -88,6 +88,22 @@ fn key_usage(cert: &Certificate, index: usize) -> Result<Option<KeyUsage>, SvidE
 /// are only framed. No allocation. A certificate `x509-cert` decodes always walks to the same
 /// NotAfter (the `x509_svid` fuzz target checks it).
 pub(crate) fn walk_not_after(cert: &[u8]) -> Result<i64, DerError> {
+    walk(cert).map(|walked| walked.not_after)
+}
+
+/// The contents of the serial number INTEGER of a DER certificate (RFC 5280 §4.1.2.2), by
+/// the walk of [`walk_not_after`].
+pub(crate) fn walk_serial(cert: &[u8]) -> Result<&[u8], DerError> {
+    walk(cert).map(|walked| walked.serial)
+}
+
+/// What the walk reads of a certificate.
+struct Walked<'a> {
+    serial: &'a [u8],
+    not_after: i64,
+}
+
+fn walk(cert: &[u8]) -> Result<Walked<'_>, DerError> {
     const SEQUENCE: u8 = 0x30;
     const INTEGER: u8 = 0x02;
     const BIT_STRING: u8 = 0x03;
@@ -100,7 +116,7 @@ pub(crate) fn walk_not_after(cert: &[u8]) -> Result<i64, DerError> {
     if tbs.peek_tag() == Some(VERSION) {
         tbs.next_element()?;
     }
-    tbs.expect(INTEGER)?; // serialNumber
+    let serial = tbs.expect(INTEGER)?.bytes();
     tbs.expect(SEQUENCE)?; // signature
     tbs.expect(SEQUENCE)?; // issuer
     let mut validity = tbs.expect(SEQUENCE)?;
@@ -124,7 +140,7 @@ pub(crate) fn walk_not_after(cert: &[u8]) -> Result<i64, DerError> {
     certificate.expect(SEQUENCE)?; // signatureAlgorithm
     certificate.expect(BIT_STRING)?; // signatureValue
     certificate.finish()?;
-    Ok(not_after)
+    Ok(Walked { serial, not_after })
 }
 
 /// Reads a `Time` (RFC 5280 §4.1.2.5): UTCTime `YYMMDDHHMMSSZ` (years 1950–2049) or

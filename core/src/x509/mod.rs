@@ -228,15 +228,21 @@ pub fn not_after(cert_der: &[u8]) -> Result<i64, SvidError> {
 }
 
 /// The serial number of a DER certificate in upper-case hex, as `openssl x509 -serial`
-/// prints it (RFC 5280 §4.1.2.2).
+/// prints it (RFC 5280 §4.1.2.2), read by the structural walk rather than a full decode.
 pub fn serial_hex(cert_der: &[u8]) -> Result<String, SvidError> {
-    let cert = Certificate::from_der(cert_der)
-        .map_err(|error| SvidError::Certificate { index: 0, error })?;
-    let mut hex = String::new();
-    for b in cert.tbs_certificate().serial_number().as_bytes() {
-        hex.push_str(&alloc::format!("{b:02X}"));
-    }
-    Ok(hex)
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let serial = cert::walk_serial(cert_der)
+        .map_err(|error| SvidError::CertificateStructure { index: 0, error })?;
+    // The 0x00 that keeps a positive INTEGER's high bit clear is not part of the number.
+    let serial = match serial {
+        [0, rest @ ..] if rest.first().is_some_and(|b| b & 0x80 != 0) => rest,
+        _ => serial,
+    };
+    Ok(serial
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]])
+        .map(char::from)
+        .collect())
 }
 
 /// NotAfter of a decoded certificate as Unix seconds.

@@ -140,3 +140,28 @@ fn openssl_rejects_a_bundle_of_another_trust_domain() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn serial_matches_openssl_x509_serial() {
+    let dir = TempDir::new("serial");
+    let ca = root("example.test");
+    let key = testpki::p256();
+    let mut params = leaf_params("spiffe://example.test/w");
+    // A leading 0x00 (a high first byte) and a short serial: printed as OpenSSL prints them.
+    for serial in [vec![0x00, 0x9a, 0x01, 0xff], vec![0x05], vec![0x7f; 20]] {
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+        let leaf = sign(&params, &key, &ca);
+        fs::write(dir.0.join("leaf.der"), &leaf).unwrap();
+        let printed = openssl(
+            &dir.0,
+            &[
+                "x509", "-inform", "DER", "-in", "leaf.der", "-noout", "-serial",
+            ],
+        );
+        assert_eq!(
+            format!("serial={}", super::serial_hex(&leaf).unwrap()),
+            printed.trim(),
+            "{serial:02x?}"
+        );
+    }
+}
