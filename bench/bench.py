@@ -1,10 +1,14 @@
 """Driver of bench/run.sh (see there and BENCHMARKS.md). Runs each contestant as a child,
 takes wall time around it and its CPU and peak RSS from wait4(2), and counts a run only
 after `openssl verify` accepts the written chain against the written bundle, the key
-matches the leaf and the bundle holds the expected number of roots."""
+matches the leaf and the bundle holds the expected number of roots (X.509), or after every
+token's ES256 signature verifies with OpenSSL against the agent's JWKS and its claims name
+the audience and the agent's SPIFFE ID (JWT). With STRICT=1 it exits 1 if any run failed
+that check (timings never fail it)."""
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -19,6 +23,7 @@ RUNS = int(ENV("RUNS", "40"))
 SCALE_RUNS = int(ENV("SCALE_RUNS", "5"))
 COUNTS = [int(c) for c in ENV("COUNTS", "1 100 1000 5000 10000").split()]
 ROTATIONS = int(ENV("ROTATIONS", "100"))
+JWT_COUNTS = [int(c) for c in ENV("JWT_COUNTS", "1 10 100").split()]
 HELPER = sys.argv[1]
 AGENT = sys.argv[2]
 PEER_RUST = sys.argv[3]
@@ -26,6 +31,8 @@ SPAWN = sys.argv[4]
 PY = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
 OUT = ENV("RESULTS") or os.path.join(ROOT, "bench", "results")
 FILES = ("svid.pem", "svid_key.pem", "svid_bundle.pem")
+SPIFFE_ID = "spiffe://example.org/workload"  # the agent's default identity
+FAILED = []  # (part, contestant, why) of every run that failed its check
 
 
 class Agent:
@@ -122,8 +129,9 @@ def clear(certs):
     os.makedirs(certs)
 
 
-def series(cs, certs, runs, roots):
-    """Interleaved runs of every contestant: {name: dict}."""
+def series(part, cs, certs, runs, verify):
+    """Interleaved runs of every contestant, each checked by verify(certs, name) (None when
+    right, else why): {name: dict}."""
     res = {n: {"wall": [], "cpu": [], "rss": [], "fail": None} for n in cs}
     for _ in range(runs):
         for name, argv in cs.items():
@@ -132,9 +140,10 @@ def series(cs, certs, runs, roots):
             clear(certs)
             ok, wall, cpu, rss, tail = run_once(argv)
             why = None if ok else f"exit: {tail}"
-            why = why or check(certs, roots)
+            why = why or verify(certs, name)
             if why:
                 res[name]["fail"] = why
+                FAILED.append((part, name, why))
                 continue
             res[name]["wall"].append(wall)
             res[name]["cpu"].append(cpu)
@@ -173,7 +182,8 @@ def oneshot(results):
         agent = Agent(sockdir, "--intermediate")
         try:
             certs = os.path.join(work, "certs")
-            res = series(contestants(work, agent.sock, certs), certs, RUNS, 1)
+            res = series(f"oneshot {fs}", contestants(work, agent.sock, certs), certs, RUNS,
+                         lambda c, _: check(c, 1))
         finally:
             agent.stop()
             shutil.rmtree(work)
@@ -190,7 +200,8 @@ def scaling(results):
         agent = Agent(work, "--intermediate", "--federate-count", str(n))
         try:
             certs = os.path.join(work, "certs")
-            res = series(contestants(work, agent.sock, certs), certs, SCALE_RUNS, n + 1)
+            res = series(f"scaling {n}", contestants(work, agent.sock, certs), certs,
+                         SCALE_RUNS, lambda c, _: check(c, n + 1))
             # message size: the DER of what the bundle file holds (own and federated roots)
             # plus the chain and key; protobuf framing adds a few bytes per certificate.
             clear(certs)
@@ -239,6 +250,144 @@ def rotations(results):
     r = results["rotations"]
     print(f"\nours, daemon mode, {ROTATIONS} rotations every 50 ms: peak RSS {r['peak_rss_kb']} kB,"
           f" current {r['rss_kb']} kB, files after: {r['check']}")
+
+
+def b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+P256_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+
+
+def es256_verifies(jwk, signing_input, sig, tmp):
+    """OpenSSL's verdict on an ES256 JWS signature (R || S) with a P-256 JWK."""
+    if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256" or len(sig) != 64:
+        return False
+    spki = base64.b64encode(P256_SPKI_PREFIX + b"\x04" + b64url(jwk["x"]) + b64url(jwk["y"]))
+    lines = "\n".join(spki[i:i + 64].decode() for i in range(0, len(spki), 64))
+
+    def der_int(b):
+        b = b.lstrip(b"\0") or b"\0"
+        b = b"\0" + b if b[0] & 0x80 else b
+        return b"\x02" + bytes([len(b)]) + b
+    body = der_int(sig[:32]) + der_int(sig[32:])
+    files = {"key.pem": f"-----BEGIN PUBLIC KEY-----\n{lines}\n-----END PUBLIC KEY-----\n".encode(),
+             "sig.der": b"\x30" + bytes([len(body)]) + body, "data": signing_input}
+    for name, data in files.items():
+        with open(os.path.join(tmp, name), "wb") as f:
+            f.write(data)
+    r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", f"{tmp}/key.pem", "-signature",
+                        f"{tmp}/sig.der", f"{tmp}/data"], capture_output=True)
+    return r.returncode == 0
+
+
+def jwt_keys(path):
+    """{kid: JWK} over every trust domain of a JWT bundle file as ours writes it (a JSON
+    object: trust domain -> standard base64 of its JWKS), or None if it is not one."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+        return {k["kid"]: k for jwks in doc.values()
+                for k in json.loads(base64.b64decode(jwks))["keys"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def check_jwt(certs, n, keys, bundle=None):
+    """None when certs holds exactly the token files jwt-0 .. jwt-<n-1>, each a compact JWS
+    whose ES256 signature OpenSSL verifies with the agent's key of its kid, whose aud holds
+    aud-<i>, whose sub is the agent's SPIFFE ID and whose exp is ahead; and, given bundle,
+    that file holds exactly the agent's keys. Else why not."""
+    if not keys:
+        return "no JWT keys to verify against"
+    names = sorted(f for f in os.listdir(certs) if re.fullmatch(r"jwt-\d+", f))
+    if names != sorted(f"jwt-{i}" for i in range(n)):
+        return f"{len(names)} token files, expected jwt-0 .. jwt-{n - 1}"
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(n):
+            with open(os.path.join(certs, f"jwt-{i}")) as f:
+                token = f.read()
+            parts = token.split(".")
+            if len(parts) != 3:
+                return f"jwt-{i} is not a compact JWS"
+            try:
+                header, claims = (json.loads(b64url(p)) for p in parts[:2])
+                sig = b64url(parts[2])
+                aud = claims.get("aud")
+            except (ValueError, AttributeError):
+                return f"jwt-{i}: header or claims are not base64url JSON objects"
+            if f"aud-{i}" not in ([aud] if isinstance(aud, str) else aud or []):
+                return f"jwt-{i}: aud {aud!r} lacks aud-{i}"
+            if claims.get("sub") != SPIFFE_ID:
+                return f"jwt-{i}: sub {claims.get('sub')!r}, expected {SPIFFE_ID}"
+            if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
+                return f"jwt-{i}: exp {claims.get('exp')!r} is not ahead"
+            key = keys.get(header.get("kid"))
+            signing_input = f"{parts[0]}.{parts[1]}".encode()
+            if header.get("alg") != "ES256" or not key or not es256_verifies(
+                    key, signing_input, sig, tmp):
+                return f"jwt-{i}: ES256 signature does not verify with the agent's key"
+    if bundle and jwt_keys(os.path.join(certs, bundle)) != keys:
+        return f"{bundle} does not hold exactly the agent's JWT keys"
+    return None
+
+
+def jwt_svids(n):
+    """The jwt_svids line of ours: audiences aud-<i>, files jwt-<i>."""
+    return "jwt_svids = [" + ", ".join(
+        f'{{ jwt_audience = "aud-{i}", jwt_svid_file_name = "jwt-{i}" }}' for i in range(n)) + "]"
+
+
+def jwt_conf(path, sock, certs, *extra):
+    with open(path, "w") as f:
+        f.write(f'agent_address = "{sock}"\ncert_dir = "{certs}"\ndaemon_mode = false\n')
+        f.write("\n".join(extra) + "\n")
+    return path
+
+
+def jwt(results):
+    """One-shot fetch of one JWT-SVID per audience, 1 to 100 audiences. Ours also fetches
+    and writes the JWT bundle and verifies each token against it (the peers parse the
+    tokens without verifying: their libraries' plain fetch)."""
+    work = tempfile.mkdtemp(prefix="jwt.", dir="/dev/shm")
+    agent = Agent(work)
+    certs = os.path.join(work, "certs")
+    results["jwt"] = {}
+    try:
+        # the agent's JWKS, to verify every contestant's tokens with
+        clear(certs)
+        subprocess.run([HELPER, "-config", jwt_conf(f"{work}/keys.conf", agent.sock, certs,
+                                                    'jwt_bundle_file_name = "keys.json"')],
+                       check=True, stderr=subprocess.DEVNULL)
+        keys = jwt_keys(os.path.join(certs, "keys.json"))
+        for n in JWT_COUNTS:
+            ours = jwt_conf(f"{work}/ours-{n}.conf", agent.sock, certs, jwt_svids(n),
+                            'jwt_bundle_file_name = "jwt_bundle.json"')
+            cs = {"ours": [HELPER, "-config", ours],
+                  "rust-spiffe": [PEER_RUST, "--jwt", str(n), f"unix:{agent.sock}", certs]}
+            if ENV("BEFORE"):
+                cs["before"] = [ENV("BEFORE"), "-config", ours]
+            if PY:
+                cs["py-spiffe"] = [PY, os.path.join(ROOT, "bench", "peer_py.py"), "--jwt",
+                                   str(n), f"unix://{agent.sock}", certs]
+            res = series(f"jwt {n}", cs, certs, SCALE_RUNS, lambda c, name: check_jwt(
+                c, n, keys, "jwt_bundle.json" if name in ("ours", "before") else None))
+            results["jwt"][str(n)] = res
+            table(f"{n} JWT audiences, one-shot, files on tmpfs, {SCALE_RUNS} runs each", res)
+    finally:
+        agent.stop()
+        shutil.rmtree(work)
+    print("\nfitted slope against JWT audiences (least squares over the counts that "
+          "succeeded):")
+    results["jwt_slopes_ms_per_audience"] = {}
+    for name in next(iter(results["jwt"].values()), {}):
+        pts = [(int(c), r[name]) for c, r in results["jwt"].items() if "wall_ms" in r[name]]
+        if len(pts) >= 2:
+            wall, b = fit([(x, r["wall_ms"]) for x, r in pts])
+            cpu, _ = fit([(x, r["cpu_ms"]) for x, r in pts])
+            results["jwt_slopes_ms_per_audience"][name] = {"wall": wall, "cpu": cpu}
+            print(f"  {name:<15}{wall:8.3f} ms wall, {cpu:.3f} ms CPU per audience "
+                  f"(wall intercept {b:.2f} ms, {len(pts)} points)")
 
 
 def fit(points):
@@ -306,7 +455,7 @@ def main():
         plot(json.load(open(os.path.join(OUT, "results.json"))))
         return
     results = {"runs": RUNS, "scale_runs": SCALE_RUNS}
-    parts = ENV("PARTS", "oneshot scaling rotations").split()
+    parts = ENV("PARTS", "oneshot scaling rotations jwt").split()
     if "oneshot" in parts:
         oneshot(results)
     if "rotations" in parts:
@@ -326,9 +475,18 @@ def main():
                       f"{len(pts)} points)")
         plot(results)
         print(f"\nplot: {os.path.relpath(os.path.join(OUT, 'scaling.svg'), ROOT)}")
+    if "jwt" in parts:
+        jwt(results)
+    results["failed_checks"] = [{"part": p, "contestant": c, "why": w} for p, c, w in FAILED]
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(f"figures: {os.path.relpath(os.path.join(OUT, 'results.json'), ROOT)}")
+    if FAILED:
+        print(f"\n{len(FAILED)} contestant series ended on a run that failed its check:")
+        for p, c, w in FAILED:
+            print(f"  {p}: {c}: {w}")
+        if ENV("STRICT"):
+            sys.exit(1)
 
 
 if __name__ == "__main__":

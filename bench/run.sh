@@ -2,11 +2,14 @@
 # Issue 9's benchmark, one command: ours (the static release helper, with and without SVID
 # verification) beside a rust-spiffe peer (bench/peer-rust, the `spiffe` crate on tonic) and a
 # py-spiffe peer (bench/peer_py.py, grpcio; skipped if pip cannot install it), each writing
-# svid.pem, svid_key.pem and svid_bundle.pem from one svid-dev-agent. Prints the tables,
-# writes bench/results/results.json and bench/results/scaling.svg. See BENCHMARKS.md.
+# svid.pem, svid_key.pem and svid_bundle.pem from one svid-dev-agent, or, in the jwt part,
+# one JWT-SVID per audience for JWT_COUNTS audiences. Every run's files are checked with
+# OpenSSL; STRICT=1 exits 1 if any run failed its check. Prints the tables, writes
+# results.json and scaling.svg to RESULTS (default bench/results). See BENCHMARKS.md.
 #   bench/run.sh
-#   RUNS=40 SCALE_RUNS=5 COUNTS="1 100 1000 5000 10000" ROTATIONS=100 \
-#     PARTS="oneshot rotations scaling" SKIP_PY=1 BEFORE=path/to/older/spiffe-helper bench/run.sh
+#   RUNS=40 SCALE_RUNS=5 COUNTS="1 100 1000 5000 10000" ROTATIONS=100 JWT_COUNTS="1 10 100" \
+#     PARTS="oneshot rotations scaling jwt" SKIP_PY=1 BEFORE=path/to/older/spiffe-helper \
+#     bench/run.sh
 # Not part of the workspace nor of CI. Compare ratios within one run: the machine is shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
