@@ -9,13 +9,16 @@ import base64
 import json
 import os
 import re
+import select
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = os.environ.get
@@ -28,7 +31,8 @@ HELPER = sys.argv[1]
 AGENT = sys.argv[2]
 PEER_RUST = sys.argv[3]
 SPAWN = sys.argv[4]
-PY = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+PY = sys.argv[5] or None
+SIGREC = sys.argv[6]
 OUT = ENV("RESULTS") or os.path.join(ROOT, "bench", "results")
 FILES = ("svid.pem", "svid_key.pem", "svid_bundle.pem")
 SPIFFE_ID = "spiffe://example.org/workload"  # the agent's default identity
@@ -220,36 +224,192 @@ def scaling(results):
         res["_message_bytes"] = msg
 
 
-def rotations(results):
-    work = tempfile.mkdtemp(prefix="rss.", dir="/dev/shm")
-    agent = Agent(work, "--intermediate", "--rotate-every", "50ms")
-    certs = os.path.join(work, "certs")
-    os.makedirs(certs)
-    log = open(os.path.join(work, "helper.log"), "w+")
-    helper = subprocess.Popen([HELPER, "-config", conf(f"{work}/d.conf", agent.sock, certs)],
-                              stdout=subprocess.DEVNULL, stderr=log)
+WRITTEN = re.compile(r"^written ")
+# ours' update ends with cmd started (the first update) or signalled (every later one)
+HELPER_DONE = re.compile(r'msg="(Started|Signalled) process"')
+
+
+def proc_cpu(pid):
+    """User + system CPU seconds of a live process, all its threads (exited ones included):
+    its CPU-time clock, as clock_getcpuclockid(3) names it, the sum that /proc/<pid>/stat's
+    utime + stime report in 10 ms ticks, to the nanosecond."""
+    return time.clock_gettime_ns((~pid << 3) | 2) / 1e9  # CPUCLOCK_SCHED of the process
+
+
+def proc_hwm(pid):
+    status = open(f"/proc/{pid}/status").read()
+    return int(next(l.split()[1] for l in status.splitlines() if l.startswith("VmHWM")))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ready(port):
+    """None if the health listener answers /ready with 200, else why not."""
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            log.seek(0)
-            if log.read().count("X.509 certificates updated") >= ROTATIONS:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{port}/ready", timeout=5) as r:
+            return None if r.status == 200 else f"/ready answered {r.status}"
+    except OSError as e:
+        return f"/ready: {e}"
+
+
+class RunFailed(Exception):
+    pass
+
+
+def watch_run(argv, done, n, probe=None):
+    """Runs argv (stdout and stderr on one pipe) until n of its lines match `done`, one per
+    update it has completed. Its CPU time is read as the first and the n-th such line arrive
+    (on a read that brings several, the count at that moment is kept with the figure), its
+    VmHWM after the n-th; then probe() (None or why it failed) is called and it is stopped
+    with SIGTERM. Returns (output, (updates, cpu s) at the first read, (updates, cpu s) at
+    the last, VmHWM kB, what probe said); raises RunFailed if it exits or stalls first."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    fd = proc.stdout.fileno()
+    out, seen, first, deadline = b"", 0, None, time.time() + 60 + n * 0.5
+    try:
+        while True:
+            if time.time() > deadline:
+                raise RunFailed(f"{seen} of {n} updates in time; output ends: "
+                                + out.decode(errors="replace")[-300:])
+            if not select.select([fd], [], [], 1)[0]:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise RunFailed(f"exited after {seen} of {n} updates; output ends: "
+                                + out.decode(errors="replace")[-300:])
+            out += chunk
+            seen = sum(1 for l in out.decode(errors="replace").splitlines(True)
+                       if l.endswith("\n") and done.search(l))
+            if seen and first is None:
+                first = (seen, proc_cpu(proc.pid))
+            if seen >= n:
+                last = (seen, proc_cpu(proc.pid))
+                hwm = proc_hwm(proc.pid)
+                said = probe() if probe else None
                 break
-            time.sleep(0.1)
-        else:
-            raise SystemExit("rotations did not happen")
-        status = open(f"/proc/{helper.pid}/status").read()
-        kb = lambda k: int(next(l.split()[1] for l in status.splitlines() if l.startswith(k)))
-        why = check(certs, 1)
-        results["rotations"] = {"rotations": ROTATIONS, "peak_rss_kb": kb("VmHWM"),
-                                "rss_kb": kb("VmRSS"), "check": why or "ok"}
     finally:
-        helper.send_signal(signal.SIGTERM)
-        helper.wait()
-        agent.stop()
-        shutil.rmtree(work)
-    r = results["rotations"]
-    print(f"\nours, daemon mode, {ROTATIONS} rotations every 50 ms: peak RSS {r['peak_rss_kb']} kB,"
-          f" current {r['rss_kb']} kB, files after: {r['check']}")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    return out.decode(errors="replace"), first, last, hwm, said
+
+
+def rotation_names():
+    return (["ours-x509", "ours-noverify", "ours-full", "rust-spiffe"]
+            + (["py-spiffe"] if PY else []))
+
+
+def rotation_contestant(name, work, sock, certs):
+    """(argv, regex of the line that ends one update, probe before stopping it or None).
+    ours-x509 does the peers' job (and verifies the SVID), ours-noverify the same with
+    skip_svid_verification; ours-full adds two JWT-SVIDs, the JWT bundle and the health
+    listener (polled once at the end: /ready must answer 200)."""
+    if name == "rust-spiffe":
+        return [PEER_RUST, "--watch", str(ROTATIONS), f"unix:{sock}", certs], WRITTEN, None
+    if name == "py-spiffe":
+        return ([PY, os.path.join(ROOT, "bench", "peer_py.py"), "--watch", str(ROTATIONS),
+                 f"unix://{sock}", certs], WRITTEN, None)
+    extra, probe = [], None
+    if name == "ours-noverify":
+        extra = ["skip_svid_verification = true"]
+    if name == "ours-full":
+        port = free_port()
+        extra = [jwt_svids(2), 'jwt_bundle_file_name = "jwt_bundle.json"',
+                 f"health_checks {{\n  listener_enabled = true\n  bind_port = {port}\n}}"]
+        probe = lambda: ready(port)
+    argv = [HELPER, "-config", conf(f"{work}/{name}.conf", sock, certs, f'cmd = "{SIGREC}"',
+                                    f'cmd_args = "{work}/{name}.signals"',
+                                    'renew_signal = "SIGUSR1"', *extra)]
+    return argv, HELPER_DONE, probe
+
+
+def latencies(name, work, agent, output):
+    """Seconds from each `sent` line of the agent to the contestant's update of that serial,
+    the first update (the SVID current at connection, sent before it) left out; or why not.
+    Peers print `written <serial> <ns>`; ours logs each update's serial, then `Signalled
+    process`, and bench/sigrec.c logs the time each signal arrives, in the same order."""
+    sent = {}
+    for line in open(agent.out.name):
+        if line.startswith("sent "):
+            serial, ns = line.split()[1:]
+            sent[serial] = int(ns)
+    if not name.startswith("ours"):
+        done = [l.split()[1:] for l in output.splitlines() if l.startswith("written ")][1:]
+        return [(int(ns) - sent[serial]) / 1e9 for serial, ns in done if serial in sent], None
+    serial, signalled, started = None, [], 0
+    for line in output.splitlines():
+        m = re.search(r'msg="X.509 certificates updated".* serial=(\S+)', line)
+        if m:
+            serial = m.group(1)
+        elif 'msg="Signalled process"' in line:
+            signalled.append(serial)
+        elif 'msg="Started process"' in line:
+            started += 1
+    arrived = [int(l) for l in open(f"{work}/{name}.signals")]
+    if started != 1 or len(arrived) != len(signalled):
+        return [], (f"sigrec started {started} times, received {len(arrived)} signals for "
+                    f"{len(signalled)} sent")
+    return [(t - sent[s]) / 1e9 for s, t in zip(signalled, arrived) if s in sent], None
+
+
+def rotations(results):
+    """Daemon or watch mode against an agent rotating every 50 ms, one agent per contestant,
+    until ROTATIONS updates: CPU per update, peak RSS, latency from the agent to the files."""
+    res = {}
+    for name in rotation_names():
+        work = tempfile.mkdtemp(prefix="rot.", dir="/dev/shm")
+        agent = Agent(work, "--intermediate", "--rotate-every", "50ms")
+        certs = os.path.join(work, "certs")
+        os.makedirs(certs)
+        try:
+            argv, done, probe = rotation_contestant(name, work, agent.sock, certs)
+            try:
+                output, first, last, hwm, why = watch_run(argv, done, ROTATIONS, probe)
+            except RunFailed as e:
+                why = str(e)
+            why = why or check(certs, 1)
+            if not why and name == "ours-full":
+                why = check_jwt(certs, 2, jwt_keys(os.path.join(certs, "jwt_bundle.json")))
+            if not why:
+                lat, why = latencies(name, work, agent, output)
+        finally:
+            agent.stop()
+            shutil.rmtree(work)
+        if why:
+            FAILED.append(("rotations", name, why))
+            res[name] = {"fail": why}
+            continue
+        lat.sort()
+        res[name] = {"updates": last[0], "cpu_per_update_ms": (last[1] - first[1]) /
+                     max(1, last[0] - first[0]) * 1e3, "rss_kb": hwm,
+                     "latency_med_ms": statistics.median(lat) * 1e3 if lat else None,
+                     "latency_p90_ms": lat[min(len(lat) - 1, int(0.9 * len(lat)))] * 1e3
+                     if lat else None, "latencies": len(lat)}
+    results["rotations"] = {"rotations": ROTATIONS, "every_ms": 50, **res}
+    print(f"\nrotations every 50 ms, {ROTATIONS} updates each (daemon / watch mode, files on "
+          "tmpfs), ratios against rust-spiffe; latency: agent sent -> files durable (peers), "
+          "-> files durable and SIGUSR1 received by cmd (ours)")
+    print(f"{'contestant':<15}{'CPU/update ms':>14}{'peak RSS kB':>13}{'lat med ms':>12}"
+          f"{'lat p90 ms':>12}{'CPU x':>7}{'RSS x':>7}{'lat x':>7}")
+    b = res.get("rust-spiffe", {})
+    for n, r in res.items():
+        if "fail" in r:
+            print(f"{n:<15}  FAILED: {r['fail']}")
+            continue
+        ratio = lambda k: f"{r[k] / b[k]:.2f}" if b.get(k) and r[k] is not None else "-"
+        ms = lambda k: f"{r[k]:.2f}" if r[k] is not None else "-"
+        print(f"{n:<15}{r['cpu_per_update_ms']:>14.3f}{r['rss_kb']:>13}{ms('latency_med_ms'):>12}"
+              f"{ms('latency_p90_ms'):>12}{ratio('cpu_per_update_ms'):>7}{ratio('rss_kb'):>7}"
+              f"{ratio('latency_med_ms'):>7}")
 
 
 def b64url(text):
@@ -455,7 +615,7 @@ def main():
         plot(json.load(open(os.path.join(OUT, "results.json"))))
         return
     results = {"runs": RUNS, "scale_runs": SCALE_RUNS}
-    parts = ENV("PARTS", "oneshot scaling rotations jwt").split()
+    parts = ENV("PARTS", "oneshot rotations scaling jwt").split()
     if "oneshot" in parts:
         oneshot(results)
     if "rotations" in parts:

@@ -3,9 +3,12 @@
 # verification) beside a rust-spiffe peer (bench/peer-rust, the `spiffe` crate on tonic) and a
 # py-spiffe peer (bench/peer_py.py, grpcio; skipped if pip cannot install it), each writing
 # svid.pem, svid_key.pem and svid_bundle.pem from one svid-dev-agent, or, in the jwt part,
-# one JWT-SVID per audience for JWT_COUNTS audiences. Every run's files are checked with
-# OpenSSL; STRICT=1 exits 1 if any run failed its check. Prints the tables, writes
-# results.json and scaling.svg to RESULTS (default bench/results). See BENCHMARKS.md.
+# one JWT-SVID per audience for JWT_COUNTS audiences. The rotations part runs each in daemon
+# or watch mode while the agent rotates every 50 ms, ROTATIONS updates: CPU per update, peak
+# RSS, latency from the agent to the files (ours: and its cmd, bench/sigrec.c, signalled).
+# Every run's files are checked with OpenSSL; STRICT=1 exits 1 if any run failed its check.
+# Prints the tables, writes results.json and scaling.svg to RESULTS (default bench/results).
+# See BENCHMARKS.md.
 #   bench/run.sh
 #   RUNS=40 SCALE_RUNS=5 COUNTS="1 100 1000 5000 10000" ROTATIONS=100 JWT_COUNTS="1 10 100" \
 #     PARTS="oneshot rotations scaling jwt" SKIP_PY=1 BEFORE=path/to/older/spiffe-helper \
@@ -14,7 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${TARGET:-x86_64-unknown-linux-musl}
-echo "building: spiffe-helper ($target, release), svid-dev-agent, bench/peer-rust, bench/spawn.c" >&2
+echo "building: spiffe-helper ($target, release), svid-dev-agent, bench/peer-rust," \
+    "bench/spawn.c, bench/sigrec.c" >&2
 cargo build -q --release --target "$target" -p spiffe-helper
 cargo build -q -p svid-tests --bin svid-dev-agent
 cargo build -q --release --manifest-path bench/peer-rust/Cargo.toml
@@ -32,6 +36,7 @@ else
 fi
 mkdir -p bench/.work
 cc -static -O2 -o bench/.work/spawn bench/spawn.c
+cc -static -O2 -o bench/.work/sigrec bench/sigrec.c
 command -v openssl >/dev/null || { echo "openssl is needed to check the written files" >&2; exit 1; }
 exec python3 bench/bench.py "target/$target/release/spiffe-helper" target/debug/svid-dev-agent \
-    bench/peer-rust/target/release/peer-rust-spiffe bench/.work/spawn "$py"
+    bench/peer-rust/target/release/peer-rust-spiffe bench/.work/spawn "$py" "$PWD/bench/.work/sigrec"
