@@ -6,6 +6,7 @@ token's ES256 signature verifies with OpenSSL against the agent's JWKS and its c
 the audience and the agent's SPIFFE ID (JWT). With STRICT=1 it exits 1 if any run failed
 that check (timings never fail it)."""
 import base64
+import glob
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -550,6 +552,65 @@ def jwt(results):
                   f"(wall intercept {b:.2f} ms, {len(pts)} points)")
 
 
+def file_says(path):
+    r = subprocess.run(["file", "-b", path], capture_output=True, text=True) \
+        if shutil.which("file") else None
+    return r.stdout.strip() if r and r.returncode == 0 else ""
+
+
+def linking(path):
+    """How `file` says the binary is linked, and whether it is stripped."""
+    says = file_says(path)
+    if not says:
+        return "file(1) not available"
+    kind = next((k for k in ("static-pie linked", "statically linked", "dynamically linked")
+                 if k in says), "linking unknown")
+    if kind == "dynamically linked" and "ld-linux" in says:
+        kind = "dynamically linked to glibc (shared libraries not counted)"
+    return kind + (", not stripped" if "not stripped" in says else
+                   ", stripped" if "stripped" in says else "")
+
+
+def sizes(results):
+    """Bytes on disk of each contestant's program."""
+    rows = []
+    aarch64 = os.path.join(ROOT, "target", "aarch64-unknown-linux-musl", "release",
+                           "spiffe-helper")
+    for path in dict.fromkeys([HELPER, aarch64]):
+        target = os.path.basename(os.path.dirname(os.path.dirname(path)))
+        if os.path.exists(path):
+            rows.append(("ours", target, os.path.getsize(path), linking(path)))
+        else:
+            rows.append(("ours", target, None, "not built"))
+    rows.append(("rust-spiffe", "host (x86_64)", os.path.getsize(PEER_RUST),
+                 linking(PEER_RUST) + "; features workload-api-x509 + workload-api-jwt, "
+                 "--watch and --jwt modes included"))
+    if PY:
+        site = glob.glob(os.path.join(os.path.dirname(os.path.dirname(PY)), "lib", "python*",
+                                      "site-packages"))[0]
+        du = lambda *paths: int(subprocess.run(["du", "-sbc", *paths], capture_output=True,
+                                               text=True, check=True).stdout.split()[-2])
+        tools = [p for g in ("pip", "pip-*", "setuptools", "setuptools-*", "_distutils_hack",
+                             "pkg_resources", "distutils-precedence.pth")
+                 for p in glob.glob(os.path.join(site, g))]
+        rows.append(("py-spiffe", "site-packages", du(site),
+                     f"du -sb of {os.path.relpath(site, ROOT)}, of which pip + setuptools "
+                     f"{du(*tools) if tools else 0}; the Python interpreter comes on top"))
+    with open(os.path.join(ROOT, "daemon", "Cargo.toml"), "rb") as f:
+        features = tomllib.load(f).get("features")
+    feature_note = (f"spiffe-helper's cargo features: {', '.join(features)}; only the default "
+                    "build is measured" if features else
+                    "spiffe-helper (daemon/Cargo.toml) has no cargo features: the default and "
+                    "the minimal feature set are the same binary")
+    results["sizes"] = {"features": features or {}, "binaries": [
+        {"contestant": c, "target": t, "bytes": b, "note": n} for c, t, b, n in rows]}
+    print("\nsizes, bytes on disk")
+    print(f"{'contestant':<13}{'target':<28}{'bytes':>11}  note")
+    for c, t, b, n in rows:
+        print(f"{c:<13}{t:<28}{b if b is not None else '-':>11}  {n}")
+    print(feature_note)
+
+
 def fit(points):
     """Least-squares slope and intercept of [(x, y)]."""
     n = len(points)
@@ -615,7 +676,9 @@ def main():
         plot(json.load(open(os.path.join(OUT, "results.json"))))
         return
     results = {"runs": RUNS, "scale_runs": SCALE_RUNS}
-    parts = ENV("PARTS", "oneshot rotations scaling jwt").split()
+    parts = ENV("PARTS", "sizes oneshot rotations scaling jwt").split()
+    if "sizes" in parts:
+        sizes(results)
     if "oneshot" in parts:
         oneshot(results)
     if "rotations" in parts:
