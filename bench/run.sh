@@ -12,13 +12,13 @@
 #   scaling    one-shot with COUNTS federated CAs (SCALE_RUNS runs each)
 #   jwt        one-shot with JWT_COUNTS audiences (SCALE_RUNS runs each)
 # Every run is checked (files verified with OpenSSL); STRICT=1 exits 1 if any run failed its
-# check. Prints the tables, writes results.json (and scaling.svg) to RESULTS (default
-# bench/results). See BENCHMARKS.md.
+# check (bench/smoke.sh runs every part tiny that way in CI). Prints the tables, writes
+# results.json (and scaling.svg) to RESULTS (default bench/results). See BENCHMARKS.md.
 #   bench/run.sh
 #   RUNS=40 SCALE_RUNS=5 COUNTS="1 100 1000 5000 10000" ROTATIONS=100 JWT_COUNTS="1 10 100" \
 #     PARTS="sizes oneshot rotations scaling jwt" SKIP_PY=1 BEFORE=path/to/older/spiffe-helper \
 #     bench/run.sh
-# Not part of the workspace nor of CI. Compare ratios within one run: the machine is shared.
+# Not part of the workspace. Compare ratios within one run: the machine is shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${TARGET:-x86_64-unknown-linux-musl}
