@@ -57,6 +57,14 @@ class Agent:
             time.sleep(0.05)
         raise SystemExit("svid-dev-agent did not start")
 
+    def wait_sent(self):
+        """Returns just after the agent's next rotation (within 2 s), so that a contestant
+        started then has about a rotation period to start up before its second update."""
+        count = lambda: sum(1 for l in open(self.out.name) if l.startswith("sent "))
+        before, deadline = count(), time.time() + 2
+        while count() == before and time.time() < deadline:
+            time.sleep(0.002)
+
     def stop(self):
         self.proc.terminate()
         self.proc.wait()
@@ -267,8 +275,8 @@ def watch_run(argv, done, n, probe=None):
     """Runs argv (stdout and stderr on one pipe) until n of its lines match `done`, one per
     update it has completed. Its CPU time is read as the first and the n-th such line arrive
     (on a read that brings several, the count at that moment is kept with the figure), its
-    VmHWM after the n-th; then probe() (None or why it failed) is called and it is stopped
-    with SIGTERM. Returns (output, (updates, cpu s) at the first read, (updates, cpu s) at
+    VmHWM after the n-th; then probe(output so far) (None or why it failed) is called and it
+    is stopped with SIGTERM. Returns (output, (updates, cpu s) at the first read, (updates, cpu s) at
     the last, VmHWM kB, what probe said); raises RunFailed if it exits or stalls first."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     fd = proc.stdout.fileno()
@@ -292,7 +300,7 @@ def watch_run(argv, done, n, probe=None):
             if seen >= n:
                 last = (seen, proc_cpu(proc.pid))
                 hwm = proc_hwm(proc.pid)
-                said = probe() if probe else None
+                said = probe(out.decode(errors="replace")) if probe else None
                 break
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -320,25 +328,35 @@ def rotation_contestant(name, work, sock, certs):
     if name == "py-spiffe":
         return ([PY, os.path.join(ROOT, "bench", "peer_py.py"), "--watch", str(ROTATIONS),
                  f"unix://{sock}", certs], WRITTEN, None)
-    extra, probe = [], None
+    extra, port = [], None
     if name == "ours-noverify":
         extra = ["skip_svid_verification = true"]
     if name == "ours-full":
         port = free_port()
         extra = [jwt_svids(2), 'jwt_bundle_file_name = "jwt_bundle.json"',
                  f"health_checks {{\n  listener_enabled = true\n  bind_port = {port}\n}}"]
-        probe = lambda: ready(port)
+    signals = f"{work}/{name}.signals"
+
+    def probe(output):
+        # the stop's SIGTERM would discard a SIGUSR1 still pending at sigrec: let it land
+        sent, deadline = output.count('msg="Signalled process"'), time.time() + 2
+        while time.time() < deadline and (not os.path.exists(signals) or
+                                          sum(1 for _ in open(signals)) < sent):
+            time.sleep(0.002)
+        return ready(port) if port else None
     argv = [HELPER, "-config", conf(f"{work}/{name}.conf", sock, certs, f'cmd = "{SIGREC}"',
-                                    f'cmd_args = "{work}/{name}.signals"',
-                                    'renew_signal = "SIGUSR1"', *extra)]
+                                    f'cmd_args = "{signals}"', 'renew_signal = "SIGUSR1"',
+                                    *extra)]
     return argv, HELPER_DONE, probe
 
 
 def latencies(name, work, agent, output):
     """Seconds from each `sent` line of the agent to the contestant's update of that serial,
-    the first update (the SVID current at connection, sent before it) left out; or why not.
-    Peers print `written <serial> <ns>`; ours logs each update's serial, then `Signalled
-    process`, and bench/sigrec.c logs the time each signal arrives, in the same order."""
+    the first update (the SVID current at connection, sent before it) left out, and a note
+    when they could not be matched. Peers print `written <serial> <ns>`; ours logs each
+    update's serial, then `Signalled process`, and bench/sigrec.c logs the time each signal
+    arrives, in the same order, unless two signals met while one was pending (they merge) or
+    one came before sigrec had set its handler (it dies and is started again)."""
     sent = {}
     for line in open(agent.out.name):
         if line.startswith("sent "):
@@ -358,8 +376,8 @@ def latencies(name, work, agent, output):
             started += 1
     arrived = [int(l) for l in open(f"{work}/{name}.signals")]
     if started != 1 or len(arrived) != len(signalled):
-        return [], (f"sigrec started {started} times, received {len(arrived)} signals for "
-                    f"{len(signalled)} sent")
+        return [], (f"latency not measured: sigrec started {started} times, received "
+                    f"{len(arrived)} signals for {len(signalled)} sent")
     return [(t - sent[s]) / 1e9 for s, t in zip(signalled, arrived) if s in sent], None
 
 
@@ -374,6 +392,7 @@ def rotations(results):
         os.makedirs(certs)
         try:
             argv, done, probe = rotation_contestant(name, work, agent.sock, certs)
+            agent.wait_sent()
             try:
                 output, first, last, hwm, why = watch_run(argv, done, ROTATIONS, probe)
             except RunFailed as e:
@@ -382,7 +401,7 @@ def rotations(results):
             if not why and name == "ours-full":
                 why = check_jwt(certs, 2, jwt_keys(os.path.join(certs, "jwt_bundle.json")))
             if not why:
-                lat, why = latencies(name, work, agent, output)
+                lat, note = latencies(name, work, agent, output)
         finally:
             agent.stop()
             shutil.rmtree(work)
@@ -395,7 +414,7 @@ def rotations(results):
                      max(1, last[0] - first[0]) * 1e3, "rss_kb": hwm,
                      "latency_med_ms": statistics.median(lat) * 1e3 if lat else None,
                      "latency_p90_ms": lat[min(len(lat) - 1, int(0.9 * len(lat)))] * 1e3
-                     if lat else None, "latencies": len(lat)}
+                     if lat else None, "latencies": len(lat), "note": note}
     results["rotations"] = {"rotations": ROTATIONS, "every_ms": 50, **res}
     print(f"\nrotations every 50 ms, {ROTATIONS} updates each (daemon / watch mode, files on "
           "tmpfs), ratios against rust-spiffe; latency: agent sent -> files durable (peers), "
@@ -412,6 +431,8 @@ def rotations(results):
         print(f"{n:<15}{r['cpu_per_update_ms']:>14.3f}{r['rss_kb']:>13}{ms('latency_med_ms'):>12}"
               f"{ms('latency_p90_ms'):>12}{ratio('cpu_per_update_ms'):>7}{ratio('rss_kb'):>7}"
               f"{ratio('latency_med_ms'):>7}")
+        if r["note"]:
+            print(f"{'':<15}{r['note']}")
 
 
 def b64url(text):
@@ -508,7 +529,7 @@ def jwt_conf(path, sock, certs, *extra):
 
 
 def jwt(results):
-    """One-shot fetch of one JWT-SVID per audience, 1 to 100 audiences. Ours also fetches
+    """One-shot fetch of one JWT-SVID per audience, for each of JWT_COUNTS. Ours also fetches
     and writes the JWT bundle and verifies each token against it (the peers parse the
     tokens without verifying: their libraries' plain fetch)."""
     work = tempfile.mkdtemp(prefix="jwt.", dir="/dev/shm")
@@ -582,7 +603,7 @@ def sizes(results):
             rows.append(("ours", target, os.path.getsize(path), linking(path)))
         else:
             rows.append(("ours", target, None, "not built"))
-    rows.append(("rust-spiffe", "host (x86_64)", os.path.getsize(PEER_RUST),
+    rows.append(("rust-spiffe", f"host ({os.uname().machine})", os.path.getsize(PEER_RUST),
                  linking(PEER_RUST) + "; features workload-api-x509 + workload-api-jwt, "
                  "--watch and --jwt modes included"))
     if PY:
