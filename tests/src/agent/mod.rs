@@ -1,9 +1,9 @@
 //! `svid-dev-agent`: a development SPIFFE Workload API server built on tonic/h2/tokio and
 //! rcgen, a peer independent of our own client code. It serves on a Unix socket, rotates
 //! SVIDs on a timer and reports what it issues on stdout (`listening <socket>` per socket,
-//! then `x509 <serial-hex> <spiffe-id> notafter=<unix>` per SVID and `jwt <token>` per
-//! JWT-SVID signed). `--workload PATH=ID` adds sockets serving other identities from the
-//! same CA.
+//! then `x509 <serial-hex> <spiffe-id> notafter=<unix>` per SVID, `sent <serial-hex>
+//! <unix-ns>` once a rotated SVID is handed to the streams, and `jwt <token>` per JWT-SVID
+//! signed). `--workload PATH=ID` adds sockets serving other identities from the same CA.
 
 pub mod ca;
 pub mod jwt;
@@ -22,6 +22,7 @@ use std::io;
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 use time::OffsetDateTime;
 use tokio::net::UnixListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -226,7 +227,9 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
                 let svid = authority.issue(spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
                 report_issued(&svid);
                 let decoy = issue_decoy(&mut authority)?;
+                let serial_hex = svid.serial_hex.clone();
                 svid_tx.send_replace(Arc::new(make_response(svid, decoy)));
+                println!("{}", sent_line(&serial_hex, SystemTime::now()));
             }
         }
     };
@@ -264,6 +267,14 @@ fn report_issued(svid: &IssuedSvid) {
     );
 }
 
+/// The line printed right after a rotated SVID is handed to the streams: its serial and the
+/// time (CLOCK_REALTIME, ns since the epoch), from which the benchmark measures how long a
+/// client takes to have it on disk.
+fn sent_line(serial_hex: &str, at: SystemTime) -> String {
+    let ns = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("sent {serial_hex} {ns}")
+}
+
 /// Removes a socket file left by an earlier agent, as SPIRE does; refuses to remove anything
 /// that is not a socket.
 fn remove_stale_socket(path: &Path) -> Result<(), AgentError> {
@@ -288,4 +299,19 @@ pub fn pem_certificate(der: &[u8]) -> String {
     }
     pem.push_str("-----END CERTIFICATE-----\n");
     pem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn sent_line_is_serial_then_unix_nanoseconds() {
+        let at = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        assert_eq!(
+            sent_line("06A1B2C3D4E5F6", at),
+            "sent 06A1B2C3D4E5F6 1700000000123456789"
+        );
+    }
 }
