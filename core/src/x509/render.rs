@@ -1,6 +1,7 @@
 //! Rendering one `FetchX509SVID` message into upstream `spiffe-helper`'s three files: the
 //! SVID chain, its key and the trust bundle, byte for byte (upstream spec §3.1, §3.2, §3.5).
 
+use alloc::collections::btree_map::Entry;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -287,42 +288,48 @@ fn parse_svids(resp: &X509svidResponse) -> Result<Vec<(usize, X509Svid, Vec<i64>
     Ok(svids)
 }
 
-/// The X.509 bundle set of the message, keyed by trust-domain name (sorted).
+/// The X.509 bundle set of the message, keyed by trust-domain name (sorted), built as
+/// go-spiffe builds it: each SVID's `bundle` under the trust domain of its `spiffe_id` (a later
+/// one overwrites), then `federated_bundles` (overwriting). The federated field is a map on the
+/// wire, taken in key order: of two entries naming one trust domain the one with the greater
+/// key wins, of two with the same key the later, and an entry that loses is never parsed.
 pub(super) fn bundle_set(
     resp: &X509svidResponse,
 ) -> Result<BTreeMap<String, Vec<BundleCert<'_>>>, RenderError> {
-    let mut set = BTreeMap::new();
-    for entry in named_bundles(resp) {
-        let (td, bytes) = entry?;
-        let certs = parse_bundle(bytes, &td)?;
-        set.insert(td, certs);
+    /// Where a trust domain's bundle comes from: the federated key, if any, and the bytes.
+    type Source<'a> = (Option<&'a str>, &'a Bytes);
+    let mut sources: BTreeMap<String, Source<'_>> = BTreeMap::new();
+    for (index, svid) in resp.svids.iter().enumerate() {
+        let td = TrustDomain::from_id_or_name(&svid.spiffe_id)
+            .map_err(|error| RenderError::SvidTrustDomain { index, error })?;
+        sources.insert(td.to_string(), (None, &svid.bundle));
     }
-    Ok(set)
-}
-
-/// The message's bundles in go-spiffe's order, each under its trust-domain name: each SVID's
-/// `bundle` under the trust domain of its `spiffe_id`, then `federated_bundles` in key order
-/// (a stable sort: of two entries with one key the later stays later, and so wins, as it does
-/// when the field is decoded as the map it is declared as).
-fn named_bundles(
-    resp: &X509svidResponse,
-) -> impl Iterator<Item = Result<(String, &Bytes), RenderError>> {
-    let own = resp.svids.iter().enumerate().map(|(index, svid)| {
-        TrustDomain::from_id_or_name(&svid.spiffe_id)
-            .map(|td| (td.to_string(), &svid.bundle))
-            .map_err(|error| RenderError::SvidTrustDomain { index, error })
-    });
-    let mut federated: Vec<_> = resp.federated_bundles.iter().collect();
-    federated.sort_by(|a, b| a.key.cmp(&b.key));
-    let federated = federated.into_iter().map(|entry| {
-        TrustDomain::from_id_or_name(&entry.key)
-            .map(|td| (td.to_string(), &entry.value))
-            .map_err(|error| RenderError::FederatedTrustDomain {
+    for entry in &resp.federated_bundles {
+        let td = TrustDomain::from_id_or_name(&entry.key).map_err(|error| {
+            RenderError::FederatedTrustDomain {
                 key: entry.key.clone(),
                 error,
-            })
-    });
-    own.chain(federated)
+            }
+        })?;
+        let new = (Some(entry.key.as_str()), &entry.value);
+        match sources.entry(td.to_string()) {
+            Entry::Vacant(slot) => {
+                slot.insert(new);
+            }
+            Entry::Occupied(mut slot) => {
+                if slot.get().0.is_none_or(|key| key <= entry.key.as_str()) {
+                    slot.insert(new);
+                }
+            }
+        }
+    }
+    sources
+        .into_iter()
+        .map(|(td, (_, bytes))| {
+            let certs = parse_bundle(bytes, &td)?;
+            Ok((td, certs))
+        })
+        .collect()
 }
 
 /// Splits one concatenated-DER bundle (empty bytes: empty bundle) and reads each

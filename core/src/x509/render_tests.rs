@@ -399,6 +399,18 @@ fn federated_entries_with_one_key_keep_the_last_as_the_map_did() {
             .as_ptr_range()
             .contains(&out.bundle_certs[1].as_ptr())
     );
+
+    // Two keys naming one trust domain: the greater key wins, in either order, and the
+    // losing entry is never parsed (as it never is out of a map).
+    let broken: &[u8] = &[0x30, 0x03, 0x02, 0x01, 0x01];
+    for federated in [
+        [("spiffe://a.test", &a2.der[..]), ("a.test", broken)],
+        [("a.test", broken), ("spiffe://a.test", &a2.der[..])],
+    ] {
+        let resp = response(vec![entry(ID, &w, &[], &[&root.der], "")], &federated);
+        let out = render(&resp, &opts(false, false, true), NOW).unwrap();
+        assert_eq!(out.bundle_pem(), pem_certs(&[&root.der, &a2.der]));
+    }
 }
 
 #[test]
