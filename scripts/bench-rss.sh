@@ -13,7 +13,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 source scripts/bench-common.sh
 start_agent --intermediate --rotate-every 50ms
 write_conf
-"target/$target/release/spiffe-helper" -config "$work/helper.conf" 2>"$work/helper.log" &
+: >"$work/helper.log" # exists before the loop below reads it: grep -c then always prints a count
+"target/$target/release/spiffe-helper" -config "$work/helper.conf" 2>>"$work/helper.log" &
 helper=$!
 while (($(grep -c 'X.509 certificates updated' "$work/helper.log" || true) < rotations)); do
     sleep 0.1
