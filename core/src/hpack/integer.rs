@@ -138,6 +138,14 @@ mod tests {
             decoded(&[0x1f, 0x80, 0x80, 0x80, 0x80, 0x00], 5),
             Ok((31, 0))
         );
+        // Found by the hpack_diff fuzz target: fluke-hpack refuses five continuation bytes
+        // (its limit is four, RFC 7541 §5.1 leaves it to the implementation); ours takes
+        // them, as a literal's name index 15 + 12 = 27 here. u32::MAX needs all five.
+        assert_eq!(
+            decoded(&[0x1f, 0x8c, 0x80, 0x80, 0x80, 0x00], 4),
+            Ok((27, 0))
+        );
+        assert_eq!(encoded(0, 5, u32::MAX as usize).len(), 6);
     }
 
     #[test]
