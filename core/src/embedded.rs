@@ -65,6 +65,20 @@ impl<E: fmt::Debug> fmt::Display for FetchError<E> {
     }
 }
 
+/// Limits for a small heap: 64 KiB messages, an 8 KiB header list and header block, a 1 KiB
+/// HPACK table, 16 KiB receive windows (what `examples/embedded` runs with in 48 KiB).
+pub fn small_heap_config() -> ClientConfig {
+    let mut config = ClientConfig {
+        max_message_size: 64 << 10,
+        ..ClientConfig::default()
+    };
+    config.h2.initial_window_size = 16 << 10;
+    config.h2.header_table_size = 1024;
+    config.h2.max_header_list_size = 8 << 10;
+    config.h2.max_header_block = 8 << 10;
+    config
+}
+
 /// Fetches one X.509-SVID response over `transport`, a fresh connection to the Workload API
 /// (the agent's Unix socket, or a byte stream bridged to it). Gives up with
 /// [`FetchError::Timeout`] once `clock` reaches `deadline_ms`. `read_buf` is the read

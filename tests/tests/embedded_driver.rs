@@ -8,8 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
 use embedded_io_adapters::std::FromStd;
-use svid_core::embedded::fetch_x509_svid;
-use svid_core::workload::ClientConfig;
+use svid_core::embedded::{fetch_x509_svid, small_heap_config};
 use svid_core::x509::{RenderOptions, render};
 use svid_tests::{DevAgent, PATIENCE, SvidFiles};
 
@@ -50,20 +49,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// The embedded example's limits: 64 KiB messages, an 8 KiB header list and block, a 1 KiB
-/// HPACK table, 16 KiB receive windows.
-fn small_config() -> ClientConfig {
-    let mut config = ClientConfig {
-        max_message_size: 64 << 10,
-        ..ClientConfig::default()
-    };
-    config.h2.initial_window_size = 16 << 10;
-    config.h2.header_table_size = 1024;
-    config.h2.max_header_list_size = 8 << 10;
-    config.h2.max_header_block = 8 << 10;
-    config
-}
-
 #[test]
 fn fetches_a_verified_svid_from_the_dev_agent_in_bounded_heap() {
     let agent = DevAgent::start(&["--intermediate", "--federate", "other.org"]);
@@ -80,7 +65,7 @@ fn fetches_a_verified_svid_from_the_dev_agent_in_bounded_heap() {
         &mut transport,
         &mut clock,
         PATIENCE.as_millis() as u64,
-        small_config(),
+        small_heap_config(),
         &mut buf,
     )
     .expect("fetching an SVID");

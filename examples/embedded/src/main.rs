@@ -16,8 +16,7 @@ use cortex_m_rt::{entry, exception};
 use embedded_alloc::LlffHeap as Heap;
 use embedded_io::{ErrorKind, ErrorType, Read, Write};
 use panic_halt as _;
-use svid_core::embedded::fetch_x509_svid;
-use svid_core::workload::ClientConfig;
+use svid_core::embedded::{fetch_x509_svid, small_heap_config};
 use svid_core::x509::{RenderOptions, render};
 
 #[global_allocator]
@@ -95,20 +94,6 @@ impl Write for Usart {
     }
 }
 
-/// Limits for a small heap: 64 KiB messages, an 8 KiB header list and block, a 1 KiB HPACK
-/// table, 16 KiB receive windows.
-fn config() -> ClientConfig {
-    let mut config = ClientConfig {
-        max_message_size: 64 << 10,
-        ..ClientConfig::default()
-    };
-    config.h2.initial_window_size = 16 << 10;
-    config.h2.header_table_size = 1024;
-    config.h2.max_header_list_size = 8 << 10;
-    config.h2.max_header_block = 8 << 10;
-    config
-}
-
 #[entry]
 fn main() -> ! {
     static mut HEAP_MEM: [MaybeUninit<u8>; HEAP_SIZE] = [MaybeUninit::uninit(); HEAP_SIZE];
@@ -128,7 +113,13 @@ fn main() -> ! {
     let mut buf = [0u8; 256];
     loop {
         let deadline = now_ms() + 30_000;
-        let result = fetch_x509_svid(&mut agent, &mut clock, deadline, config(), &mut buf);
+        let result = fetch_x509_svid(
+            &mut agent,
+            &mut clock,
+            deadline,
+            small_heap_config(),
+            &mut buf,
+        );
         let _ = match result.map(|r| render(&r, &RenderOptions::default(), 0)) {
             Ok(Ok(rendered)) => console
                 .write_all(b"svid ")
