@@ -34,10 +34,15 @@ fn main() {
     let mut watched = vec!["HEAD".to_owned(), "packed-refs".to_owned()];
     watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
     for name in watched {
-        if let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", &name])
-            && Path::new(&path).exists()
-        {
-            println!("cargo:rerun-if-changed={path}");
+        let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", &name]) else {
+            continue;
+        };
+        // A branch packed by `git gc` has no file of its own until the next commit writes
+        // one: watch its directory then, which that commit changes.
+        let path = Path::new(&path);
+        let dir = path.parent().filter(|_| name.starts_with("refs/"));
+        if let Some(watched) = [Some(path), dir].into_iter().flatten().find(|p| p.exists()) {
+            println!("cargo:rerun-if-changed={}", watched.display());
         }
     }
     println!("cargo:rustc-env=SPIFFE_HELPER_VERSION={version} (git {commit})");
