@@ -178,8 +178,9 @@ signal.signal(signal.SIGUSR1, on_usr1)\n\
 open(ready, 'w').write(str(os.getpid()))\n\
 while True:\n    time.sleep(0.05)\n";
 
-/// A long-running command is started once, not signalled at its launch, and receives exactly
-/// `renew_signal` at every later update with the same PID.
+/// A long-running command is started once, not signalled at its launch, and is sent exactly
+/// `renew_signal` at every later update with the same PID (the helper's log says so; what
+/// the process receives is checked up to the kernel's merging of pending signals).
 #[test]
 fn test_sidecar_test_cmd_runs_long_running() {
     let mut agent = DevAgent::start(&["--rotate-every", "700ms"]);
@@ -211,10 +212,21 @@ fn test_sidecar_test_cmd_runs_long_running() {
     });
     let received = read(&signals);
     let updates = helper.count_logs(UPDATED);
+    let sent = helper.count_logs(&format!(
+        "msg=\"Signalled process\" pid={pid} signal=SIGUSR1"
+    ));
     assert_eq!(
-        received.lines().count(),
+        sent,
         updates - 1,
-        "one signal per update after the first: {received:?}, {updates} updates"
+        "one signal sent per update after the first\n{}",
+        helper.logs()
+    );
+    // A standard signal sent while the same one is still pending is merged with it (POSIX,
+    // signal(7)), so a listener starved of CPU may count fewer than were sent, never more.
+    assert!(
+        (1..=sent).contains(&received.lines().count()),
+        "{received:?} for {sent} sent\n{}",
+        helper.logs()
     );
     assert!(
         received.lines().all(|l| l == format!("SIGUSR1 {pid}")),
