@@ -7,9 +7,12 @@ svid-dev-agent), the DER files in core/src/testdata, and every helper.conf fixtu
 core/testdata/config. Each seed is shaped to its target's input layout (see the target's doc).
 fuzz/seeds/minimise.sh turns the result into the committed, minimised corpus.
 """
+import base64
 import glob
 import hashlib
+import json
 import os
+import re
 import struct
 import sys
 import zlib
@@ -107,12 +110,14 @@ for path in transcripts:
         elif kind == 0:
             data = payload[1 : len(payload) - payload[0]] if flags & 0x08 else payload
             bodies.setdefault(sid, bytearray()).extend(data)
+    messages = []
     for sid, body in bodies.items():
         body = bytes(body)
         headers = 2 if gzip_encoded else 0
         put("grpc_response", bytes([headers, 0xFF]) + body + b"\x00")
         put("grpc_response", bytes([headers, 0x06]) + body + b"\x01")
         for message in grpc_messages(body, gzip_encoded):
+            messages.append(message)
             put("proto_decode", message)
             if sid != 1:
                 continue
@@ -131,6 +136,25 @@ for path in transcripts:
             for number, value in protobuf_fields(message):
                 if number == 2:
                     put("der_split", value)
+
+    # The session on the whole connection: every configuration the transcript's streams
+    # answer (1 X.509, 3 JWT bundles, 5 and 7 JWT-SVIDs), the wall clock just after the
+    # tokens were issued, the bytes a frame per read (a JWT-SVID call opens once the bundle
+    # is in), then time to the next deadline, twice.
+    issued = [
+        json.loads(base64.urlsafe_b64decode(claims + b"=" * (-len(claims) % 4)))["iat"]
+        for message in messages
+        for claims in re.findall(rb"eyJ[\w-]+\.([\w-]+)\.", message)
+    ]
+    start = struct.pack(">q", min(issued, default=1_700_000_000) + 1)
+    reads, pos = [], 0
+    for kind, flags, sid, payload in frames(server):
+        frame = server[pos : pos + 9 + len(payload)]
+        reads.append(b"\xf8" + struct.pack(">H", len(frame)) + frame)
+        pos += len(frame)
+    reads = b"".join(reads)
+    for flags in (0x2A, 0x2B, 0x2E, 0x6A, 0xAF):
+        put("workload_session", bytes([flags]) + start + reads + b"\xf9\xf9")
 
 testdata = os.path.join(ROOT, "core/src/testdata")
 leaf, leaf_key = read(f"{testdata}/leaf-ec.der"), read(f"{testdata}/leaf-ec.key.der")

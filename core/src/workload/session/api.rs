@@ -105,7 +105,7 @@ pub enum Action {
     },
     /// Something worth logging happened.
     Report(Report),
-    /// The run is over.
+    /// The run is over: always the last action.
     Exit(Exit),
 }
 

@@ -41,7 +41,7 @@ impl Session {
         }
         if let Some(file) = file {
             self.rows[i].pending = Some(i64::MAX);
-            self.actions.push_back(Action::WriteJwtBundle(file));
+            self.push(Action::WriteJwtBundle(file));
         } else if self.config.one_shot {
             // Opened only to verify the JWT-SVIDs: its work is done.
             self.output_done(i);
@@ -76,7 +76,7 @@ impl Session {
                 let row = &mut self.rows[i];
                 row.state = State::Writing;
                 row.pending = Some(svid.expiry);
-                self.actions.push_back(Action::WriteJwtSvid {
+                self.push(Action::WriteJwtSvid {
                     index: n,
                     token: chosen.svid,
                 });

@@ -150,7 +150,7 @@ impl Session {
             actions: VecDeque::new(),
             exited: false,
         };
-        session.actions.push_back(Action::Dial);
+        session.push(Action::Dial);
         session
     }
 
@@ -209,7 +209,7 @@ impl Session {
             && now >= at
         {
             self.conn = Conn::Dialing;
-            self.actions.push_back(Action::Dial);
+            self.push(Action::Dial);
         }
         for row in &mut self.rows {
             if let State::Backoff(at) | State::Refresh(at) = row.state
@@ -226,7 +226,7 @@ impl Session {
         {
             *retry_at = None;
             let attempt = backoff.attempts() + 1;
-            self.actions.push_back(Action::SignalPidFile { attempt });
+            self.push(Action::SignalPidFile { attempt });
         }
         self.open_rows(now);
     }
@@ -286,7 +286,7 @@ impl Session {
         if self.config.pid_file && !self.config.one_shot {
             // A fresh run of attempts, replacing one still retrying.
             self.pid = Some((Backoff::new(Schedule::PidFile), None));
-            self.actions.push_back(Action::SignalPidFile { attempt: 1 });
+            self.push(Action::SignalPidFile { attempt: 1 });
         }
     }
 
@@ -363,15 +363,20 @@ impl Session {
         self.actions.pop_front()
     }
 
+    /// Queues `action`, unless the run is over: [`Action::Exit`] is the last action.
+    fn push(&mut self, action: Action) {
+        if !self.exited {
+            self.actions.push_back(action);
+        }
+    }
+
     fn report(&mut self, report: Report) {
-        self.actions.push_back(Action::Report(report));
+        self.push(Action::Report(report));
     }
 
     fn exit(&mut self, exit: Exit) {
-        if !self.exited {
-            self.exited = true;
-            self.actions.push_back(Action::Exit(exit));
-        }
+        self.push(Action::Exit(exit));
+        self.exited = true;
     }
 
     fn row_of(&self, stream: StreamId) -> Option<usize> {
@@ -408,8 +413,7 @@ impl Session {
                     match verified {
                         Ok(rendered) => {
                             self.rows[i].pending = Some(rendered.not_after);
-                            self.actions
-                                .push_back(Action::WriteX509(Box::new(rendered)));
+                            self.push(Action::WriteX509(Box::new(rendered)));
                         }
                         Err(e) if self.config.one_shot => {
                             self.exit(Exit::Fatal(Fatal::Rejected(e)));
@@ -487,7 +491,7 @@ impl Session {
         }
         if going_away {
             // The call's failure, reported above, already says the connection is going away.
-            self.actions.push_back(Action::Disconnect);
+            self.push(Action::Disconnect);
             self.go_down(now, false);
         }
     }
@@ -495,7 +499,7 @@ impl Session {
     /// The session gives up on the connection: report, close, re-dial.
     fn fail_connection(&mut self, now: Instant, error: Error, immediate: bool) {
         self.report(Report::ConnectionFailed(error));
-        self.actions.push_back(Action::Disconnect);
+        self.push(Action::Disconnect);
         self.go_down(now, immediate);
     }
 

@@ -62,7 +62,7 @@ impl Session {
         };
         self.report(report);
         if remedy == Remedy::Redial {
-            self.actions.push_back(Action::Disconnect);
+            self.push(Action::Disconnect);
             self.go_down(now, true);
         }
     }

@@ -146,9 +146,10 @@ impl Sim {
         sim
     }
 
-    /// Performs every pending action.
+    /// Performs every pending action; [`Action::Exit`] must be the last.
     fn pump(&mut self) {
         while let Some(action) = self.session.poll_action() {
+            assert!(self.seen.exit.is_none(), "{action:?} after Exit");
             match action {
                 Action::Dial => self.seen.dials += 1,
                 Action::Disconnect => {
@@ -590,6 +591,28 @@ fn one_shot_writes_once_cancels_and_exits() {
         [(1, 8u32.to_be_bytes().to_vec())]
     );
     assert_eq!(sim.session.poll_timeout(), None);
+}
+
+/// Found by the `workload_session` fuzz target: a connection error in the same read as the
+/// message that ended the run was reported after the Exit.
+#[test]
+fn one_shot_says_nothing_after_its_exit() {
+    let mut sim = Sim::new(true);
+    sim.connect();
+    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, 1, HEADERS_200);
+    bytes.extend(frame(kind::DATA, 0, 1, &x509_message_with(3600, true)));
+    bytes.extend(frame(kind::DATA, 0, 2, b"even stream")); // idle stream: PROTOCOL_ERROR
+    sim.server(&bytes);
+    assert!(matches!(
+        sim.seen.exit,
+        Some(Exit::Fatal(Fatal::Rejected(_)))
+    ));
+    assert_eq!(sim.seen.disconnects, 0);
+    assert_eq!(sim.take_reports(), []);
+    sim.session.connection_lost(sim.now);
+    sim.server(b"more");
+    sim.advance(secs(3600));
+    assert!(sim.session.poll_action().is_none());
 }
 
 #[test]
