@@ -6,7 +6,8 @@
 //! - ask for a dial only when it has no connection (after its Disconnect or a loss);
 //! - come to rest once its timers are handled: within a few rounds at one instant, no
 //!   deadline is left at or before it (no tight loop);
-//! - say nothing after its Exit, and have no deadline then.
+//! - say nothing after its Exit, and have no deadline then;
+//! - end one-shot mode with `Exit::Done` only once every configured output was written.
 //!
 //! Input: byte 0 is the configuration (bit 0 one-shot, bit 1 X.509 files, bit 2
 //! verification, bit 3 the JWT bundle file, bits 4-5 how many JWT-SVIDs, bit 6 a pid file,
@@ -20,7 +21,7 @@
 use libfuzzer_sys::fuzz_target;
 use svid_core::time::Instant;
 use svid_core::workload::{
-    Action, ClientConfig, JwtSvidOptions, Session, SessionConfig, Sub, X509Options,
+    Action, ClientConfig, Exit, JwtSvidOptions, Session, SessionConfig, Sub, X509Options,
 };
 
 /// Rounds of `handle_timeout` at one instant before the session must be at rest.
@@ -55,9 +56,20 @@ fn config(flags: u8) -> SessionConfig {
     }
 }
 
-/// The driver's side: its clocks, whether it holds a socket, and the current fates.
+/// The outputs `config` asks for.
+fn outputs(config: &SessionConfig) -> Vec<Sub> {
+    let x509 = config.x509.as_ref().map(|_| Sub::X509);
+    let bundle = config.jwt_bundle.then_some(Sub::JwtBundles);
+    let svids = (0..config.jwt_svids.len()).map(Sub::JwtSvid);
+    x509.into_iter().chain(bundle).chain(svids).collect()
+}
+
+/// The driver's side: its clocks, whether it holds a socket, the current fates, and what is
+/// on disk.
 struct Driver {
     session: Session,
+    /// Outputs still to be written successfully.
+    unwritten: Vec<Sub>,
     now: u64,
     unix_ms: i64,
     connected: bool,
@@ -83,7 +95,7 @@ impl Driver {
     fn drain(&mut self) {
         while let Some(action) = self.session.poll_action() {
             assert!(!self.exited, "{action:?} after Exit");
-            let (now, unix_ms) = (self.instant(), self.unix_ms);
+            let now = self.instant();
             match action {
                 Action::Dial => {
                     assert!(!self.connected, "a dial while connected");
@@ -95,24 +107,20 @@ impl Driver {
                     }
                 }
                 Action::Disconnect => self.connected = false,
-                Action::WriteX509(_) => {
-                    let ok = self.fate();
-                    self.session.written(now, unix_ms, Sub::X509, ok);
-                }
-                Action::WriteJwtBundle(_) => {
-                    let ok = self.fate();
-                    self.session.written(now, unix_ms, Sub::JwtBundles, ok);
-                }
-                Action::WriteJwtSvid { index, .. } => {
-                    let ok = self.fate();
-                    self.session.written(now, unix_ms, Sub::JwtSvid(index), ok);
-                }
+                Action::WriteX509(_) => self.write(Sub::X509),
+                Action::WriteJwtBundle(_) => self.write(Sub::JwtBundles),
+                Action::WriteJwtSvid { index, .. } => self.write(Sub::JwtSvid(index)),
                 Action::SignalPidFile { .. } => {
                     let ok = self.fate();
                     self.session.pid_signalled(now, ok);
                 }
                 Action::Report(_) => {}
-                Action::Exit(_) => self.exited = true,
+                Action::Exit(exit) => {
+                    if exit == Exit::Done {
+                        assert_eq!(self.unwritten, [], "Done with outputs not written");
+                    }
+                    self.exited = true;
+                }
             }
         }
         self.out.clear();
@@ -122,6 +130,15 @@ impl Driver {
         }
         let _ = self.session.files_expired(self.unix_ms);
         let _ = self.session.agent_lost(self.instant());
+    }
+
+    /// Writes `sub`'s output, or fails to, as the fates say.
+    fn write(&mut self, sub: Sub) {
+        let ok = self.fate();
+        if ok {
+            self.unwritten.retain(|&s| s != sub);
+        }
+        self.session.written(self.instant(), self.unix_ms, sub, ok);
     }
 
     /// Moves both clocks forward by `ms`, then handles the timers until the session rests.
@@ -156,8 +173,10 @@ fuzz_target!(|data: &[u8]| {
     let Some((start, mut ops)) = rest.split_first_chunk::<8>() else {
         return;
     };
+    let config = config(flags);
     let mut driver = Driver {
-        session: Session::new(config(flags)),
+        unwritten: outputs(&config),
+        session: Session::new(config),
         now: 0,
         unix_ms: i64::from_be_bytes(*start).saturating_mul(1000),
         connected: false,
