@@ -1,6 +1,6 @@
 //! The Workload API session (the helper's whole policy towards the agent) driven as the
-//! daemon's and the embedded driver's loops drive it, with every input a driver gives in an
-//! arbitrary order: server bytes in arbitrary pieces, sockets that close, dials, writes and
+//! daemon's loop drives it (every action performed at once), with every input a driver gives
+//! in an arbitrary order: server bytes in arbitrary pieces, sockets that close, dials, writes and
 //! pid-file signals that succeed or fail, monotonic time that passes and a wall clock that
 //! steps. Besides never panicking, the session must:
 //! - ask for a dial only when it has no connection (after its Disconnect or a loss);
