@@ -81,6 +81,13 @@ fn x509_message_with(not_after: u64, foreign_bundle: bool) -> Vec<u8> {
     body
 }
 
+/// Response headers and one DATA frame carrying `body` on `stream`.
+fn reply(stream: StreamId, body: &[u8]) -> Vec<u8> {
+    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, stream, HEADERS_200);
+    bytes.extend(frame(kind::DATA, 0, stream, body));
+    bytes
+}
+
 /// A daemon-mode session writing the X.509 files only.
 fn x509_only() -> SessionConfig {
     SessionConfig {
@@ -214,11 +221,12 @@ impl Sim {
 
     /// Response headers and one X.509 message on `stream`.
     fn send_update(&mut self, stream: StreamId, not_after: u64, first: bool) {
-        let mut bytes = Vec::new();
-        if first {
-            bytes = frame(kind::HEADERS, flag::END_HEADERS, stream, HEADERS_200);
-        }
-        bytes.extend(frame(kind::DATA, 0, stream, &x509_message(not_after)));
+        let message = x509_message(not_after);
+        let bytes = if first {
+            reply(stream, &message)
+        } else {
+            frame(kind::DATA, 0, stream, &message)
+        };
         self.server(&bytes);
     }
 
@@ -565,8 +573,7 @@ fn goaway_then_a_closed_watch_moves_to_a_new_connection() {
 fn a_protocol_error_keeps_the_update_before_it_and_redials() {
     let mut sim = Sim::new(false);
     sim.connect();
-    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, 1, HEADERS_200);
-    bytes.extend(frame(kind::DATA, 0, 1, &x509_message(3600)));
+    let mut bytes = reply(1, &x509_message(3600));
     bytes.extend(frame(kind::DATA, 0, 2, b"even stream")); // idle stream: PROTOCOL_ERROR
     sim.server(&bytes);
     assert_eq!(sim.seen.writes, [3600]);
@@ -599,8 +606,7 @@ fn one_shot_writes_once_cancels_and_exits() {
 fn one_shot_says_nothing_after_its_exit() {
     let mut sim = Sim::new(true);
     sim.connect();
-    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, 1, HEADERS_200);
-    bytes.extend(frame(kind::DATA, 0, 1, &x509_message_with(3600, true)));
+    let mut bytes = reply(1, &x509_message_with(3600, true));
     bytes.extend(frame(kind::DATA, 0, 2, b"even stream")); // idle stream: PROTOCOL_ERROR
     sim.server(&bytes);
     assert!(matches!(
@@ -612,7 +618,7 @@ fn one_shot_says_nothing_after_its_exit() {
     sim.session.connection_lost(sim.now);
     sim.server(b"more");
     sim.advance(secs(3600));
-    assert!(sim.session.poll_action().is_none());
+    assert_eq!(sim.session.poll_timeout(), None);
 }
 
 #[test]
@@ -784,8 +790,7 @@ fn jwt_svid_response(stream: StreamId, token: &str) -> Vec<u8> {
     };
     let mut body = Vec::new();
     grpc::encode_message(&mut body, &response.encode_to_vec());
-    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, stream, HEADERS_200);
-    bytes.extend(frame(kind::DATA, 0, stream, &body));
+    let mut bytes = reply(stream, &body);
     bytes.extend(frame(
         kind::HEADERS,
         flag::END_HEADERS | flag::END_STREAM,
@@ -803,9 +808,7 @@ fn every_subscription_shares_one_connection_and_tokens_refresh_on_their_own_cloc
     // The X.509 watch and the bundle watch open at once; the token waits for the bundle.
     assert_eq!(sim.opened(), [1, 3]);
     sim.send_update(1, 3600 * 24 * 365 * 4, true);
-    let mut bundle = frame(kind::HEADERS, flag::END_HEADERS, 3, HEADERS_200);
-    bundle.extend(frame(kind::DATA, 0, 3, &bundles_message()));
-    sim.server(&bundle);
+    sim.server(&reply(3, &bundles_message()));
     assert_eq!(sim.seen.jwt_bundles.len(), 1);
     assert!(sim.seen.jwt_bundles[0].starts_with(br#"{"example.org":""#));
     let frames = sim.sent();
@@ -843,9 +846,7 @@ fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backo
     let mut sim = Sim::with(jwt_config("another-audience"));
     sim.unix_ms = JWT_NOW * 1000;
     sim.connect();
-    let mut bundle = frame(kind::HEADERS, flag::END_HEADERS, 3, HEADERS_200);
-    bundle.extend(frame(kind::DATA, 0, 3, &bundles_message()));
-    sim.server(&bundle);
+    sim.server(&reply(3, &bundles_message()));
     sim.sent();
     let token = es256_token();
     let mut stream = 5;
@@ -875,9 +876,7 @@ fn an_expired_token_on_disk_is_reported_and_refreshed_no_sooner_than_a_second() 
     // 20 s past the token's exp, still inside the one-minute leeway.
     sim.unix_ms = (JWT_NOW + 320) * 1000;
     sim.connect();
-    let mut bundle = frame(kind::HEADERS, flag::END_HEADERS, 3, HEADERS_200);
-    bundle.extend(frame(kind::DATA, 0, 3, &bundles_message()));
-    sim.server(&bundle);
+    sim.server(&reply(3, &bundles_message()));
     sim.sent();
     sim.server(&jwt_svid_response(5, &es256_token()));
     assert_eq!(sim.seen.jwt_tokens.len(), 1);
@@ -892,9 +891,7 @@ fn an_expired_token_on_disk_is_reported_and_refreshed_no_sooner_than_a_second() 
 fn an_svid_that_fails_verification_is_not_written() {
     let mut sim = Sim::new(false);
     sim.connect();
-    let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, 1, HEADERS_200);
-    bytes.extend(frame(kind::DATA, 0, 1, &x509_message_with(3600, true)));
-    sim.server(&bytes);
+    sim.server(&reply(1, &x509_message_with(3600, true)));
     assert!(sim.seen.writes.is_empty());
     assert!(matches!(
         sim.take_reports()[..],
