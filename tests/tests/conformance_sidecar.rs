@@ -206,15 +206,14 @@ fn test_sidecar_test_cmd_runs_long_running() {
         helper.logs()
     );
     agent.kill();
+    let signalled = format!("msg=\"Signalled process\" pid={pid} signal=SIGUSR1");
     // The last update's signal may still be on its way.
     wait_until(Duration::from_secs(5), || {
-        read(&signals).lines().count() + 1 == helper.count_logs(UPDATED)
+        helper.count_logs(&signalled) + 1 == helper.count_logs(UPDATED)
     });
     let received = read(&signals);
     let updates = helper.count_logs(UPDATED);
-    let sent = helper.count_logs(&format!(
-        "msg=\"Signalled process\" pid={pid} signal=SIGUSR1"
-    ));
+    let sent = helper.count_logs(&signalled);
     assert_eq!(
         sent,
         updates - 1,
