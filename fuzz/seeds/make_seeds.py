@@ -147,12 +147,11 @@ for path in transcripts:
         for claims in re.findall(rb"eyJ[\w-]+\.([\w-]+)\.", message)
     ]
     start = struct.pack(">q", min(issued, default=1_700_000_000) + 1)
-    reads, pos = [], 0
-    for kind, flags, sid, payload in frames(server):
+    reads, pos = b"", 0
+    for *_, payload in frames(server):
         frame = server[pos : pos + 9 + len(payload)]
-        reads.append(b"\xf8" + struct.pack(">H", len(frame)) + frame)
+        reads += b"\xf8" + struct.pack(">H", len(frame)) + frame
         pos += len(frame)
-    reads = b"".join(reads)
     for flags in (0x2A, 0x2B, 0x2E, 0x6A, 0xAF):
         put("workload_session", bytes([flags]) + start + reads + b"\xf9\xf9")
 
