@@ -20,7 +20,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::config::{Validated, join_path};
 use crate::jwt::json::write_go_string;
 
 /// The request-head limit the daemon uses: probes send a few hundred bytes.
@@ -327,7 +326,8 @@ impl WriteStatus {
 }
 
 /// What the health endpoints report: upstream's write statuses plus our own readiness
-/// conditions. The session owns it and updates it; the listener only reads it.
+/// conditions. The session owns it and updates it
+/// ([`Session::health`](crate::workload::Session::health)); the listener only reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HealthState {
     /// The X.509 entry, `None` when X.509 is not configured (the JSON then has no key).
@@ -360,21 +360,6 @@ impl HealthState {
             agent_connected_recently: true,
             files_expired: false,
         }
-    }
-
-    /// The start-up state for a validated config: the X.509 entry if the X.509 files are
-    /// configured, and one JWT entry per output keyed by `path.Join(cert_dir, name)`, as
-    /// upstream keys them: the JWT bundle file if set, and each `jwt_svids` file.
-    pub fn for_config(config: &Validated) -> Self {
-        let c = config.config();
-        let bundle = (!c.jwt_bundle_file_name.is_empty()).then_some(&c.jwt_bundle_file_name);
-        let names = bundle
-            .into_iter()
-            .chain(c.jwt_svids.iter().map(|j| &j.jwt_svid_file_name));
-        HealthState::new(
-            config.x509_enabled(),
-            names.map(|name| join_path(&c.cert_dir, name)),
-        )
     }
 
     /// Records an X.509 write attempt; no effect when X.509 is not configured.

@@ -1,11 +1,12 @@
-//! The workload process (`cmd` with `cmd_args`), managed like upstream: started after the
-//! first successful write, sent `renew_signal` on every later update while it runs, started
-//! again at the next update once it has exited.
+//! The workload process (`cmd` with `cmd_args`): started and signalled when the session asks
+//! ([`Action::StartWorkload`](svid_core::workload::Action::StartWorkload),
+//! [`Action::SignalWorkload`](svid_core::workload::Action::SignalWorkload)); its exit is
+//! reaped and handed back to the session, which starts it again at the next update as
+//! upstream does.
 //!
-//! Beyond upstream: its exit is reaped and logged with its status; the helper is a child
-//! subreaper and reaps whatever the child orphans; SIGHUP is forwarded to the child; SIGTERM
-//! and SIGINT are forwarded to its process group, which is killed after a grace period
-//! before the helper exits.
+//! Beyond upstream: the helper is a child subreaper and reaps whatever the child orphans;
+//! SIGHUP is forwarded to the child; SIGTERM and SIGINT are forwarded to its process group,
+//! which is killed after a grace period before the helper exits.
 
 use std::fmt;
 use std::os::unix::process::CommandExt;
@@ -19,6 +20,7 @@ use rustix::process::{
     set_child_subreaper, wait,
 };
 use svid_core::config::{CmdArgsError, signal_number, split_cmd_args};
+use svid_core::workload::ProcessStatus;
 
 /// Why the child could not be started or signalled; worded as upstream's errors.
 #[derive(Debug)]
@@ -64,24 +66,26 @@ impl Process {
         }
     }
 
-    /// Called after each successful write of the X.509 files: start or signal the child.
-    pub fn on_update(&mut self) {
-        if self.cmd.is_empty() {
+    /// Starts the child in its own process group, so that the whole group can be stopped
+    /// at shutdown; the helper forwards the signals a terminal would send. Returns its
+    /// process ID; a failure is logged with upstream's words.
+    pub fn start(&mut self) -> Option<u32> {
+        self.spawn()
+            .inspect_err(|e| error!(error = e.to_string(); "Unable to signal process"))
+            .ok()
+    }
+
+    /// Sends `renew_signal` to the running child; a failure is logged with upstream's words.
+    pub fn signal(&self) {
+        let Some(pid) = self.child else {
             return;
-        }
-        self.reap();
-        let result = match self.child {
-            None => self.start(),
-            Some(pid) => self.signal(pid),
         };
-        if let Err(e) = result {
+        if let Err(e) = self.send_renew_signal(pid) {
             error!(error = e.to_string(); "Unable to signal process");
         }
     }
 
-    /// Starts the child in its own process group, so that the whole group can be stopped
-    /// at shutdown; the helper forwards the signals a terminal would send.
-    fn start(&mut self) -> Result<(), ChildError> {
+    fn spawn(&mut self) -> Result<u32, ChildError> {
         let args = split_cmd_args(&self.cmd_args).map_err(ChildError::Args)?;
         let child = process::Command::new(&self.cmd)
             .args(&args)
@@ -90,10 +94,10 @@ impl Process {
             .map_err(|e| ChildError::Spawn(self.cmd.clone(), e))?;
         info!(pid = child.id(); "Started process");
         self.child = i32::try_from(child.id()).ok().and_then(Pid::from_raw);
-        Ok(())
+        Ok(child.id())
     }
 
-    fn signal(&self, pid: Pid) -> Result<(), ChildError> {
+    fn send_renew_signal(&self, pid: Pid) -> Result<(), ChildError> {
         if self.renew_signal.is_empty() {
             return Ok(());
         }
@@ -103,25 +107,31 @@ impl Process {
         )
     }
 
-    /// Collects every exited process: the child (its exit is logged) and any orphan that was
-    /// reparented to the helper, which is PID 1 in a container and a child subreaper
-    /// elsewhere. Call on SIGCHLD.
-    pub fn reap(&mut self) {
+    /// Collects every exited process: the child, whose process ID and status are returned,
+    /// and any orphan that was reparented to the helper, which is PID 1 in a container and a
+    /// child subreaper elsewhere. Call on SIGCHLD.
+    pub fn reap(&mut self) -> Option<(u32, ProcessStatus)> {
+        let mut exited = None;
         loop {
             match wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, status))) => {
-                    if Some(pid) == self.child {
+                    if Some(pid) == self.child
+                        && let Some(status) = process_status(status)
+                    {
                         self.child = None;
-                        log_exit(pid, status);
+                        exited = Some((pid.as_raw_nonzero().get().unsigned_abs(), status));
                     }
                 }
-                Ok(None) => return,
+                Ok(None) => return exited,
                 Err(Errno::INTR) => {}
                 Err(Errno::CHILD) => {
                     self.child = None;
-                    return;
+                    return exited;
                 }
-                Err(e) => return error!("error waiting for process exit: {e}"),
+                Err(e) => {
+                    error!("error waiting for process exit: {e}");
+                    return exited;
+                }
             }
         }
     }
@@ -145,7 +155,7 @@ impl Process {
         let deadline = Instant::now() + grace;
         while self.child.is_some() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
-            self.reap();
+            self.reap_and_log();
         }
         if self.child.is_some() {
             warn!(pid = pid.as_raw_nonzero().get(); "Process did not exit in time; killing it");
@@ -154,7 +164,14 @@ impl Process {
         let _ = kill_process_group(pid, Signal::KILL);
         while self.child.is_some() {
             std::thread::sleep(Duration::from_millis(5));
-            self.reap();
+            self.reap_and_log();
+        }
+    }
+
+    /// [`reap`](Self::reap) at shutdown, when no session takes the report any more.
+    fn reap_and_log(&mut self) {
+        if let Some((pid, status)) = self.reap() {
+            log_exit(pid, status);
         }
     }
 }
@@ -208,15 +225,22 @@ fn signal_description(sig: i32) -> String {
     text.to_owned()
 }
 
+/// An exit or a termination; `None` for the other states `waitpid(2)` reports.
+fn process_status(status: WaitStatus) -> Option<ProcessStatus> {
+    match (status.exit_status(), status.terminating_signal()) {
+        (Some(code), _) => Some(ProcessStatus::Code(code)),
+        (None, Some(sig)) => Some(ProcessStatus::Signal(sig)),
+        _ => None,
+    }
+}
+
 /// A clean exit is news; any other is a warning. The status reads as Go's `ProcessState`.
-fn log_exit(pid: Pid, status: WaitStatus) {
-    let pid = pid.as_raw_nonzero().get();
-    let text = match (status.exit_status(), status.terminating_signal()) {
-        (Some(code), _) => format!("exit status {code}"),
-        (None, Some(sig)) => format!("signal: {}", signal_description(sig)),
-        _ => format!("{status:?}"),
+pub fn log_exit(pid: u32, status: ProcessStatus) {
+    let text = match status {
+        ProcessStatus::Code(code) => format!("exit status {code}"),
+        ProcessStatus::Signal(sig) => format!("signal: {}", signal_description(sig)),
     };
-    if status.exit_status() == Some(0) {
+    if status == ProcessStatus::Code(0) {
         info!(pid = pid, status = text; "Process exited");
     } else {
         warn!(pid = pid, status = text; "Process exited");

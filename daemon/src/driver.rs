@@ -12,9 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use log::{error, info, warn};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::Signal;
-use svid_core::health::HealthState;
 use svid_core::time::Instant;
-use svid_core::workload::{Action, Exit, Fatal, Report, Session, SessionConfig, Sub};
+use svid_core::workload::{Action, Exit, Fatal, Session, SessionConfig, Sub};
 use svid_core::x509::Rendered;
 
 use crate::agent::ConnError;
@@ -129,13 +128,7 @@ impl Conn {
 }
 
 /// Runs `config` until the session exits or a terminating signal arrives.
-pub fn run(
-    plan: &Plan,
-    config: SessionConfig,
-    health_state: &HealthState,
-    signals: &Signals,
-    child: &mut Process,
-) -> Outcome {
+pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Process) -> Outcome {
     let one_shot = config.one_shot;
     let clock = Clock(std::time::Instant::now());
     let mut session = Session::new(config);
@@ -155,7 +148,6 @@ pub fn run(
             }
         }
     });
-    let mut state = health_state.clone();
     loop {
         while let Some(action) = session.poll_action() {
             match action {
@@ -180,26 +172,22 @@ pub fn run(
                         .x509
                         .as_ref()
                         .is_some_and(|p| write_x509(plan.layout, p, &rendered));
-                    state.record_x509(ok);
-                    if ok && !one_shot {
-                        child.on_update();
-                    }
+                    // An exit not yet seen through SIGCHLD is reported before the write, so
+                    // the session starts `cmd` again instead of signalling it.
+                    reap(child, &mut session);
                     session.written(clock.now(), unix_ms(), Sub::X509, ok);
                 }
                 Action::WriteJwtBundle(data) => {
                     let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
-                        let ok =
-                            write_one(plan.layout, path, &data, *mode, "JWT bundle updated", |e| {
-                                error!("Error writing JWT Bundle to disk: {e}");
-                            });
-                        state.record_jwt(path, ok);
-                        ok
+                        write_one(plan.layout, path, &data, *mode, "JWT bundle updated", |e| {
+                            error!("Error writing JWT Bundle to disk: {e}");
+                        })
                     });
                     session.written(clock.now(), unix_ms(), Sub::JwtBundles, ok);
                 }
                 Action::WriteJwtSvid { index, token } => {
                     let ok = plan.jwt_svids.get(index).is_some_and(|(path, mode)| {
-                        let ok = write_one(
+                        write_one(
                             plan.layout,
                             path,
                             token.as_bytes(),
@@ -208,9 +196,7 @@ pub fn run(
                             |e| {
                                 error!("Unable to update JWT SVID: {e}");
                             },
-                        );
-                        state.record_jwt(path, ok);
-                        ok
+                        )
                     });
                     session.written(clock.now(), unix_ms(), Sub::JwtSvid(index), ok);
                 }
@@ -222,8 +208,9 @@ pub fn run(
                     session.pid_signalled(clock.now(), result.is_ok());
                     last_pid_error = result.err();
                 }
+                Action::StartWorkload => session.workload_started(child.start()),
+                Action::SignalWorkload => child.signal(),
                 Action::Report(report) => {
-                    record_rejection(&report, plan, &mut state);
                     log_report(
                         &report,
                         one_shot,
@@ -253,7 +240,7 @@ pub fn run(
         let health_wait = health
             .as_ref()
             .and_then(Health::next_deadline)
-            .map(|t| t.saturating_duration_since(std::time::Instant::now()));
+            .map(|t| clock.until(t));
         let timeout = match (session_wait, health_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -282,18 +269,16 @@ pub fn run(
             (ready(&fds[0]), readable, events)
         };
         if let Some(h) = &mut health {
-            let now = std::time::Instant::now();
+            let now = clock.now();
             if let Some(events) = health_events {
-                state.agent_connected_recently = !session.agent_lost(clock.now());
-                state.files_expired = session.files_expired(unix_ms());
-                h.on_ready(now, &state, events);
+                h.on_ready(now, &session.health(now, unix_ms()), events);
             }
             h.handle_timeouts(now);
         }
         if signalled {
             let arrived = signals.take();
             if arrived.child {
-                child.reap();
+                reap(child, &mut session);
             }
             if arrived.hangup {
                 child.forward(Signal::HUP);
@@ -325,6 +310,13 @@ pub fn run(
         if session.poll_timeout().is_some_and(|t| t <= clock.now()) {
             session.handle_timeout(clock.now(), unix_ms());
         }
+    }
+}
+
+/// Collects exited processes and reports the workload's exit to the session.
+fn reap(child: &mut Process, session: &mut Session) {
+    if let Some((_, status)) = child.reap() {
+        session.workload_exited(status);
     }
 }
 
@@ -386,30 +378,6 @@ fn write_x509(layout: files::Layout, paths: &X509Files, rendered: &Rendered) -> 
             error!(error = e.to_string(); "Unable to dump bundle");
             false
         }
-    }
-}
-
-/// Logs what the session reports, with upstream's messages; the last connection and pid-file
-/// errors are the driver's, so they come along.
-/// A message the session refused counts as a failed write for the health endpoints, as
-/// upstream counts a failed dump: not live, not ready, until a good one is written.
-fn record_rejection(report: &Report, plan: &Plan, state: &mut HealthState) {
-    match report {
-        Report::Rejected(_) => state.record_x509(false),
-        Report::JwtRejected {
-            sub: Sub::JwtSvid(n),
-            ..
-        } => {
-            if let Some((path, _)) = plan.jwt_svids.get(*n) {
-                state.record_jwt(path, false);
-            }
-        }
-        Report::JwtRejected { .. } => {
-            if let Some((path, _)) = &plan.jwt_bundle {
-                state.record_jwt(path, false);
-            }
-        }
-        _ => {}
     }
 }
 

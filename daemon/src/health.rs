@@ -19,10 +19,12 @@
 //!   spinning on a listener that stays readable.
 //!
 //! `driver::run` polls it beside the agent socket and serves the session's `HealthState`.
+//! Its timers run on the core's [`Instant`], read from the same clock as the session's and
+//! passed in, so tests drive them with instants of their own.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
@@ -30,6 +32,7 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 use svid_core::health::{
     HealthState, MAX_HEAD, RequestReader, Status, render_error, render_response,
 };
+use svid_core::time::Instant;
 
 /// Listen backlog: where connections wait while the table is full.
 const BACKLOG: i32 = 128;

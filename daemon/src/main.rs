@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use log::{error, info, warn};
 use svid_core::config::{self, Validated};
-use svid_core::health::HealthState;
 use svid_core::workload::{ClientConfig, JwtSvidOptions, SessionConfig, X509Options};
 
 use crate::child::Process;
@@ -130,8 +129,7 @@ fn run(cfg: &Validated) -> ExitCode {
     } else {
         info!("Daemon mode disabled");
     }
-    let health = HealthState::for_config(cfg);
-    let outcome = driver::run(&plan, session, &health, &signals, &mut child);
+    let outcome = driver::run(&plan, session, &signals, &mut child);
     if let Outcome::Signalled(sig) = outcome {
         child.shutdown(sig, CHILD_GRACE);
     }
@@ -309,16 +307,19 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             omit_expired: c.omit_expired,
             verify: !c.skip_svid_verification,
         }),
-        jwt_bundle: !c.jwt_bundle_file_name.is_empty(),
+        jwt_bundle: plan.jwt_bundle.as_ref().map(|(path, _)| path.clone()),
         jwt_svids: c
             .jwt_svids
             .iter()
-            .map(|j| JwtSvidOptions {
+            .zip(&plan.jwt_svids)
+            .map(|(j, (path, _))| JwtSvidOptions {
                 audience: j.jwt_audience.clone(),
                 extra_audiences: j.jwt_extra_audiences.clone(),
+                path: path.clone(),
             })
             .collect(),
         pid_file: !c.pid_file_name.is_empty(),
+        workload: !c.cmd.is_empty(),
     };
     Ok((plan, session))
 }

@@ -59,6 +59,7 @@ pub fn log_report(
                 "No X.509 update from the agent for most of the SVID's remaining lifetime; {remedy}"
             );
         }
+        Report::WorkloadExited { pid, status } => crate::child::log_exit(*pid, *status),
         Report::PidFileGaveUp { attempts } => {
             let e = last_pid_error.map(ToString::to_string).unwrap_or_default();
             error!(attempts = attempts, error = e; "Unable to signal PID file");

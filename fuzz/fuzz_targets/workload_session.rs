@@ -1,27 +1,32 @@
 //! The Workload API session (the helper's whole policy towards the agent) driven as the
 //! daemon's loop drives it (every action performed at once), with every input a driver gives
-//! in an arbitrary order: server bytes in arbitrary pieces, sockets that close, dials, writes and
-//! pid-file signals that succeed or fail, monotonic time that passes and a wall clock that
-//! steps. Besides never panicking, the session must:
+//! in an arbitrary order: server bytes in arbitrary pieces, sockets that close, dials, writes,
+//! pid-file signals and `cmd` starts that succeed or fail, a `cmd` that exits, monotonic time
+//! that passes and a wall clock that steps. Besides never panicking, the session must:
 //! - ask for a dial only when it has no connection (after its Disconnect or a loss);
 //! - come to rest once its timers are handled: within a few rounds at one instant, no
 //!   deadline is left at or before it (no tight loop);
 //! - say nothing after its Exit, and have no deadline then;
-//! - end one-shot mode with `Exit::Done` only once every configured output was written.
+//! - end one-shot mode with `Exit::Done` only once every configured output was written;
+//! - ask to start `cmd` only in daemon mode while it is not running, and to signal it only
+//!   while it runs.
 //!
 //! Input: byte 0 is the configuration (bit 0 one-shot, bit 1 X.509 files, bit 2
 //! verification, bit 3 the JWT bundle file, bits 4-5 how many JWT-SVIDs, bit 6 a pid file,
-//! bit 7 the bundle options), bytes 1-8 the wall clock's start (Unix seconds, big endian);
-//! then operations, each an opcode byte whose low 3 bits pick it and whose high 5 bits are
-//! the fates (success or failure, in turn) of the dials, writes and signals it leads to:
-//! 0, 6, 7 `len:u16 bytes` received; 1 time passes to the next deadline; 2 `t` t² × 100 ms
-//! pass; 3 the socket closes; 4 `m:i8` the wall clock steps m minutes; 5 timers handled now.
+//! bit 7 the bundle options; a `cmd` whenever a pid file or the bundle options are set),
+//! bytes 1-8 the wall clock's start (Unix seconds, big endian); then operations, each an
+//! opcode byte whose low 3 bits pick it and whose high 5 bits are the fates (success or
+//! failure, in turn) of the dials, writes, signals and starts it leads to: 0, 6 `len:u16
+//! bytes` received; 7 `len:u16 bytes` received, or with no socket, the `cmd` exits; 1 time
+//! passes to the next deadline; 2 `t` t² × 100 ms pass; 3 the socket closes; 4 `m:i8` the
+//! wall clock steps m minutes; 5 timers handled now.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use svid_core::time::Instant;
 use svid_core::workload::{
-    Action, ClientConfig, Exit, JwtSvidOptions, Session, SessionConfig, Sub, X509Options,
+    Action, ClientConfig, Exit, JwtSvidOptions, ProcessStatus, Session, SessionConfig, Sub,
+    X509Options,
 };
 
 /// Rounds of `handle_timeout` at one instant before the session must be at rest.
@@ -34,17 +39,19 @@ fn config(flags: u8) -> SessionConfig {
         .map(|audience| JwtSvidOptions {
             audience: (*audience).into(),
             extra_audiences: Vec::new(),
+            path: format!("{audience}.token"),
         })
         .collect::<Vec<_>>();
-    let jwt_bundle = flags & 8 != 0;
+    let jwt_bundle = (flags & 8 != 0).then(|| "jwt_bundle.json".to_owned());
     let bundle_options = flags & 0x80 != 0;
     // Configuration validation refuses a helper with no output: X.509 stands in then.
-    let x509 = (flags & 2 != 0 || (!jwt_bundle && jwt_svids.is_empty())).then_some(X509Options {
-        add_intermediates_to_bundle: bundle_options,
-        include_federated_domains: bundle_options,
-        omit_expired: bundle_options,
-        verify: flags & 4 != 0,
-    });
+    let x509 =
+        (flags & 2 != 0 || (jwt_bundle.is_none() && jwt_svids.is_empty())).then_some(X509Options {
+            add_intermediates_to_bundle: bundle_options,
+            include_federated_domains: bundle_options,
+            omit_expired: bundle_options,
+            verify: flags & 4 != 0,
+        });
     SessionConfig {
         client: ClientConfig::default(),
         one_shot: flags & 1 != 0,
@@ -53,13 +60,14 @@ fn config(flags: u8) -> SessionConfig {
         jwt_bundle,
         jwt_svids,
         pid_file: flags & 0x40 != 0,
+        workload: flags & 0xc0 != 0,
     }
 }
 
 /// The outputs `config` asks for.
 fn outputs(config: &SessionConfig) -> Vec<Sub> {
     let x509 = config.x509.as_ref().map(|_| Sub::X509);
-    let bundle = config.jwt_bundle.then_some(Sub::JwtBundles);
+    let bundle = config.jwt_bundle.as_ref().map(|_| Sub::JwtBundles);
     let svids = (0..config.jwt_svids.len()).map(Sub::JwtSvid);
     x509.into_iter().chain(bundle).chain(svids).collect()
 }
@@ -74,6 +82,9 @@ struct Driver {
     unix_ms: i64,
     connected: bool,
     exited: bool,
+    one_shot: bool,
+    /// The `cmd` process the driver started and has not seen exit.
+    running: Option<u32>,
     fates: u8,
     answered: u32,
     out: Vec<u8>,
@@ -114,6 +125,15 @@ impl Driver {
                     let ok = self.fate();
                     self.session.pid_signalled(now, ok);
                 }
+                Action::StartWorkload => {
+                    assert!(!self.one_shot, "a start in one-shot mode");
+                    assert!(self.running.is_none(), "a start while cmd runs");
+                    self.running = self.fate().then_some(self.answered);
+                    self.session.workload_started(self.running);
+                }
+                Action::SignalWorkload => {
+                    assert!(self.running.is_some(), "a signal with no cmd running");
+                }
                 Action::Report(_) => {}
                 Action::Exit(exit) => {
                     if exit == Exit::Done {
@@ -128,8 +148,7 @@ impl Driver {
         if self.exited {
             assert_eq!(self.session.poll_timeout(), None, "a deadline after Exit");
         }
-        let _ = self.session.files_expired(self.unix_ms);
-        let _ = self.session.agent_lost(self.instant());
+        let _ = self.session.health(self.instant(), self.unix_ms);
     }
 
     /// Writes `sub`'s output, or fails to, as the fates say.
@@ -181,6 +200,8 @@ fuzz_target!(|data: &[u8]| {
         unix_ms: i64::from_be_bytes(*start).saturating_mul(1000),
         connected: false,
         exited: false,
+        one_shot: flags & 1 != 0,
+        running: None,
         fates: 0x1f,
         answered: 0,
         out: Vec::new(),
@@ -218,6 +239,12 @@ fuzz_target!(|data: &[u8]| {
                 driver.unix_ms = driver.unix_ms.saturating_add(step);
             }
             5 => driver.pass(0),
+            7 if !driver.connected => {
+                if driver.running.take().is_some() {
+                    let status = ProcessStatus::Code(i32::from(driver.fates));
+                    driver.session.workload_exited(status);
+                }
+            }
             _ => {
                 let Some((len, tail)) = ops.split_first_chunk::<2>() else {
                     return;

@@ -300,41 +300,6 @@ fn equal_jwt_paths_share_one_entry_and_new_paths_are_added() {
     assert_eq!(s.jwt.get("y"), Some(&WriteStatus::Failed));
 }
 
-#[test]
-fn the_state_for_a_config_keys_jwt_outputs_by_joined_path() {
-    let text = r#"
-        cert_dir = "certs/"
-        svid_file_name = "svid.pem"
-        svid_key_file_name = "svid_key.pem"
-        svid_bundle_file_name = "svid_bundle.pem"
-        jwt_bundle_file_name = "jwt_bundle.json"
-        jwt_svids = [
-            { jwt_audience = "a", jwt_svid_file_name = "/abs/../a.token" },
-            { jwt_audience = "b", jwt_svid_file_name = "b.token" },
-            { jwt_audience = "c", jwt_svid_file_name = "./b.token" },
-        ]
-    "#;
-    let (v, _) = crate::config::parse(text)
-        .unwrap()
-        .validate(Some(true), None)
-        .unwrap();
-    let s = HealthState::for_config(&v);
-    assert_eq!(s.x509, Some(WriteStatus::Unwritten));
-    let keys: Vec<&str> = s.jwt.keys().map(String::as_str).collect();
-    assert_eq!(
-        keys,
-        ["certs/a.token", "certs/b.token", "certs/jwt_bundle.json"]
-    );
-
-    let (v, _) = crate::config::parse("jwt_bundle_file_name = \"b.json\"\n")
-        .unwrap()
-        .validate(Some(true), None)
-        .unwrap();
-    let s = HealthState::for_config(&v);
-    assert_eq!(s.x509, None);
-    assert_eq!(s.jwt.keys().collect::<Vec<_>>(), ["b.json"]);
-}
-
 fn json(s: &HealthState, ok: bool) -> String {
     let mut out = Vec::new();
     s.write_json(ok, &mut out);

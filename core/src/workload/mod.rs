@@ -19,8 +19,8 @@ mod session;
 
 pub use backoff::{Backoff, Schedule};
 pub use session::{
-    Action, Exit, Failure, Fatal, JwtRejection, JwtSvidOptions, READY_GRACE, Remedy, Report,
-    Session, SessionConfig, Sub, X509Options,
+    Action, Exit, Failure, Fatal, JwtRejection, JwtSvidOptions, ProcessStatus, READY_GRACE, Remedy,
+    Report, Session, SessionConfig, Sub, X509Options,
 };
 
 use crate::grpc::{self, Code, Output, Status};

@@ -1,5 +1,7 @@
 //! The listener against real clients (`curl`, Python's `http.client`, raw sockets) on a
-//! loopback port, driven by a small poll loop like the daemon's.
+//! loopback port, driven by a small poll loop like the daemon's. The listener's clock is the
+//! test's: every round is served at an instant the test gives, so deadlines fire exactly
+//! when the test moves that instant past them, whatever the machine's speed.
 
 use super::*;
 use std::net::{Ipv6Addr, SocketAddrV6};
@@ -8,6 +10,13 @@ use std::process::Command;
 use std::thread::{self, JoinHandle};
 
 use rustix::event::Timespec;
+
+/// The instant the tests' simulated clock starts at.
+const T0: Instant = Instant::from_millis(1_000_000);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
 
 /// X.509 written, the JWT bundle not yet: live (200) but not ready (503).
 fn live_not_ready() -> HealthState {
@@ -30,13 +39,11 @@ fn port(h: &Health) -> u16 {
     h.local_addr().unwrap().port()
 }
 
-/// One round of the daemon's loop for the listener, wired as the module doc shows: another
-/// descriptor (the driver's signal pipe) comes first in the poll set.
-fn round(h: &mut Health, state: &HealthState, other: &UnixStream) {
-    let cap = Duration::from_millis(20);
-    let wait = h.next_deadline().map_or(cap, |t| {
-        t.saturating_duration_since(Instant::now()).min(cap)
-    });
+/// One round of the daemon's loop for the listener at the instant `now`, wired as the module
+/// doc shows: another descriptor (the driver's signal pipe) comes first in the poll set.
+/// `poll(2)` waits at most 20 ms of real time for the clients' bytes.
+fn round(h: &mut Health, now: Instant, state: &HealthState, other: &UnixStream) {
+    let wait = ms(20);
     let events = {
         let mut fds = vec![PollFd::new(other, PollFlags::IN)];
         let at = fds.len();
@@ -48,27 +55,31 @@ fn round(h: &mut Health, state: &HealthState, other: &UnixStream) {
         );
         h.events(&fds[at..])
     };
-    let now = Instant::now();
     h.on_ready(now, state, events);
     h.handle_timeouts(now);
     assert!(h.connections() <= h.limits.max_conns);
     assert!(h.buffered() <= h.connections() * MAX_HEAD);
 }
 
-/// Runs the loop until `done`; fails after 30 s.
-fn serve_until(h: &mut Health, state: &HealthState, mut done: impl FnMut(&Health) -> bool) {
+/// Runs the loop at the instant `now` until `done`; fails after 3,000 rounds (a minute of
+/// real time at most).
+fn serve_until(
+    h: &mut Health,
+    now: Instant,
+    state: &HealthState,
+    mut done: impl FnMut(&Health) -> bool,
+) {
     let (other, _peer) = UnixStream::pair().unwrap();
-    let start = Instant::now();
-    while !done(h) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "serve loop timed out"
-        );
-        round(h, state, &other);
+    for _ in 0..3000 {
+        if done(h) {
+            return;
+        }
+        round(h, now, state, &other);
     }
+    panic!("serve loop: not done after 3000 rounds");
 }
 
-/// Runs `client(port)` on a thread while serving, and returns what it returns.
+/// Runs `client(port)` on a thread while serving at [`T0`], and returns what it returns.
 fn with_client<T: Send + 'static>(
     h: &mut Health,
     state: &HealthState,
@@ -76,7 +87,7 @@ fn with_client<T: Send + 'static>(
 ) -> T {
     let p = port(h);
     let t: JoinHandle<T> = thread::spawn(move || client(p));
-    serve_until(h, state, |_| t.is_finished());
+    serve_until(h, T0, state, |_| t.is_finished());
     t.join().expect("client thread")
 }
 
@@ -244,41 +255,24 @@ fn a_request_split_over_many_writes_is_answered() {
 #[test]
 fn a_slow_client_is_cut_at_the_deadline_without_stalling_others() {
     let mut h = listener(); // default limits: 5 s for the head
-    let (slow, fast) = with_client(&mut h, &ready(), |p| {
-        let start = Instant::now();
-        let s = TcpStream::connect(("127.0.0.1", p)).unwrap();
-        let mut w = s.try_clone().unwrap();
-        // One byte a second: the head would take 31 s.
-        let writer = thread::spawn(move || {
-            for b in b"GET /live HTTP/1.1\r\nHost: x\r\n\r\n" {
-                if w.write_all(&[*b]).is_err() {
-                    break;
-                }
-                thread::sleep(Duration::from_secs(1));
-            }
-        });
-        thread::sleep(Duration::from_millis(1500));
-        let fast = raw_exchange(p, b"GET /live HTTP/1.1\r\n\r\n");
-        let fast_at = start.elapsed();
-        let mut got = Vec::new();
-        let _ = (&s).read_to_end(&mut got);
-        let cut_at = start.elapsed();
-        let _ = s.shutdown(Shutdown::Both);
-        writer.join().unwrap();
-        ((got, cut_at), (fast, fast_at))
+    let (other, _peer) = UnixStream::pair().unwrap();
+    let slow = TcpStream::connect(("127.0.0.1", port(&h))).unwrap();
+    serve_until(&mut h, T0, &ready(), |h| h.connections() == 1);
+    (&slow).write_all(b"GET /live HTTP/1.1\r\nHo").unwrap();
+    // The half-sent head holds its slot; a fast client is answered meanwhile.
+    let fast = with_client(&mut h, &ready(), |p| {
+        raw_exchange(p, b"GET /live HTTP/1.1\r\n\r\n")
     });
-    let ((got, cut_at), (fast, fast_at)) = (slow, fast);
-    assert!(got.is_empty(), "no response to an incomplete head: {got:?}");
-    assert!(
-        cut_at >= Duration::from_millis(4900) && cut_at < Duration::from_secs(8),
-        "cut after {cut_at:?}"
-    );
     assert!(fast.starts_with(b"HTTP/1.1 200 OK\r\n"));
-    assert!(
-        fast_at < Duration::from_secs(3),
-        "fast client waited {fast_at:?}"
-    );
-    assert_eq!(h.connections(), 0);
+    serve_until(&mut h, T0, &ready(), |h| h.connections() == 1);
+    assert_eq!(h.next_deadline(), Some(T0 + Duration::from_secs(5)));
+    round(&mut h, T0 + ms(4999), &ready(), &other);
+    assert_eq!(h.connections(), 1, "kept until its deadline");
+    round(&mut h, T0 + Duration::from_secs(5), &ready(), &other);
+    assert_eq!(h.connections(), 0, "cut at its deadline");
+    let mut got = Vec::new();
+    let _ = (&slow).read_to_end(&mut got);
+    assert!(got.is_empty(), "no response to an incomplete head: {got:?}");
 }
 
 #[test]
@@ -286,7 +280,6 @@ fn a_megabyte_of_headers_gets_431_or_a_close_and_memory_stays_bounded() {
     let mut h = listener();
     let p = port(&h);
     let client = thread::spawn(move || {
-        let start = Instant::now();
         let s = TcpStream::connect(("127.0.0.1", p)).unwrap();
         let mut w = s.try_clone().unwrap();
         let writer = thread::spawn(move || {
@@ -300,28 +293,43 @@ fn a_megabyte_of_headers_gets_431_or_a_close_and_memory_stays_bounded() {
         });
         let mut got = Vec::new();
         let _ = (&s).read_to_end(&mut got);
-        let closed_at = start.elapsed();
         let _ = s.shutdown(Shutdown::Both);
         writer.join().unwrap();
-        (got, closed_at)
+        got
     });
     let mut peak = 0;
-    serve_until(&mut h, &ready(), |h| {
+    // The clock stays at T0: the connection ends after the response, never at a deadline.
+    serve_until(&mut h, T0, &ready(), |h| {
         peak = peak.max(h.buffered());
         client.is_finished() && h.connections() == 0
     });
-    let (got, closed_at) = client.join().unwrap();
+    let got = client.join().unwrap();
     assert!(peak <= MAX_HEAD, "held {peak} bytes");
     assert!(
         got.is_empty() || got.starts_with(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"),
         "{:?}",
         String::from_utf8_lossy(&got)
     );
-    // Closed after the response and the short linger, not at the 5 s head deadline.
-    assert!(
-        closed_at < Duration::from_secs(3),
-        "closed after {closed_at:?}"
-    );
+}
+
+#[test]
+fn after_the_response_the_connection_lingers_half_a_second() {
+    let mut h = listener();
+    let (other, _peer) = UnixStream::pair().unwrap();
+    let s = TcpStream::connect(("127.0.0.1", port(&h))).unwrap();
+    (&s).write_all(b"GET /live HTTP/1.1\r\n\r\n").unwrap();
+    let mut got = [0u8; 17];
+    let at = T0 + ms(1200);
+    // The client keeps its side open: the helper drains it until the linger ends.
+    serve_until(&mut h, at, &ready(), |h| {
+        h.next_deadline() == Some(at + ms(500))
+    });
+    (&s).read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"HTTP/1.1 200 OK\r\n");
+    round(&mut h, at + ms(499), &ready(), &other);
+    assert_eq!(h.connections(), 1);
+    round(&mut h, at + ms(500), &ready(), &other);
+    assert_eq!(h.connections(), 0);
 }
 
 #[test]
@@ -332,7 +340,7 @@ fn a_hundred_clients_at_once_are_all_served() {
         .map(|_| thread::spawn(move || raw_exchange(p, b"GET /ready HTTP/1.1\r\nHost: x\r\n\r\n")))
         .collect();
     let mut most = 0;
-    serve_until(&mut h, &ready(), |h| {
+    serve_until(&mut h, T0, &ready(), |h| {
         most = most.max(h.connections());
         clients.iter().all(JoinHandle::is_finished)
     });
@@ -361,19 +369,18 @@ fn a_full_table_leaves_new_clients_in_the_backlog_until_a_slot_frees() {
         .map(|_| TcpStream::connect(("127.0.0.1", p)).unwrap())
         .collect();
     // Let the loop accept the two idle connections first.
-    serve_until(&mut h, &ready(), |h| h.connections() == 2);
-    let (got, waited) = with_client(&mut h, &ready(), |p| {
-        let start = Instant::now();
-        (
-            raw_exchange(p, b"GET /live HTTP/1.1\r\n\r\n"),
-            start.elapsed(),
-        )
-    });
+    serve_until(&mut h, T0, &ready(), |h| h.connections() == 2);
+    let client = thread::spawn(move || raw_exchange(p, b"GET /live HTTP/1.1\r\n\r\n"));
+    let (other, _peer) = UnixStream::pair().unwrap();
+    for _ in 0..25 {
+        round(&mut h, T0 + ms(399), &ready(), &other);
+    }
+    assert!(!client.is_finished(), "served while the table was full");
+    assert_eq!(h.connections(), 2);
+    // The idle two reach their head deadline; the waiting client gets a slot.
+    serve_until(&mut h, T0 + ms(400), &ready(), |_| client.is_finished());
+    let got = client.join().unwrap();
     assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
-    assert!(
-        waited >= Duration::from_millis(300),
-        "served after {waited:?}"
-    );
     for mut s in idle {
         let mut buf = [0u8; 16];
         assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "idle connection closed");
@@ -385,12 +392,11 @@ fn a_client_that_leaves_early_is_dropped() {
     let mut h = listener();
     let p = port(&h);
     let s = TcpStream::connect(("127.0.0.1", p)).unwrap();
-    serve_until(&mut h, &ready(), |h| h.connections() == 1);
+    serve_until(&mut h, T0, &ready(), |h| h.connections() == 1);
     (&s).write_all(b"GET /li").unwrap();
     drop(s);
-    let start = Instant::now();
-    serve_until(&mut h, &ready(), |h| h.connections() == 0);
-    assert!(start.elapsed() < Duration::from_secs(1));
+    // At the same instant: dropped on the client's close, not at a deadline.
+    serve_until(&mut h, T0, &ready(), |h| h.connections() == 0);
 }
 
 #[test]
@@ -398,10 +404,9 @@ fn deadlines_are_reported_and_enforced() {
     let mut h = listener();
     assert_eq!(h.next_deadline(), None);
     let _s = TcpStream::connect(("127.0.0.1", port(&h))).unwrap();
-    let before = Instant::now();
-    serve_until(&mut h, &ready(), |h| h.connections() == 1);
+    serve_until(&mut h, T0, &ready(), |h| h.connections() == 1);
     let d = h.next_deadline().expect("a deadline per connection");
-    assert!(d >= before + Duration::from_secs(5) && d <= Instant::now() + Duration::from_secs(5));
+    assert_eq!(d, T0 + Duration::from_secs(5));
     h.handle_timeouts(d - Duration::from_millis(1));
     assert_eq!(h.connections(), 1);
     h.handle_timeouts(d);

@@ -49,13 +49,18 @@ pub struct SessionConfig {
     pub hint: String,
     /// The X.509 files, if configured.
     pub x509: Option<X509Options>,
-    /// `jwt_bundle_file_name` is set: write the JWT bundles on every FetchJWTBundles message.
-    pub jwt_bundle: bool,
+    /// The JWT bundle file (`path.Join(cert_dir, jwt_bundle_file_name)`), if set: the JWT
+    /// bundles are written on every FetchJWTBundles message; the path keys its health entry.
+    pub jwt_bundle: Option<String>,
     /// `jwt_svids`: one FetchJWTSVID row each, refreshed from its token's own lifetime.
     pub jwt_svids: Vec<JwtSvidOptions>,
     /// `pid_file_name` is set: after each X.509 write (daemon mode), signal the process it
     /// names, retrying on upstream's schedule.
     pub pid_file: bool,
+    /// `cmd` is set: after each X.509 write (daemon mode), start it if it is not running,
+    /// else signal it; one that exited is started again at the next write, as upstream's
+    /// `signalProcess` does (`pkg/sidecar/sidecar.go@v0.11.0`).
+    pub workload: bool,
 }
 
 /// One `jwt_svids` entry.
@@ -65,6 +70,9 @@ pub struct JwtSvidOptions {
     pub audience: String,
     /// `jwt_extra_audiences`: more audiences to ask for.
     pub extra_audiences: Vec<String>,
+    /// The token file (`path.Join(cert_dir, jwt_svid_file_name)`): the key of its health
+    /// entry.
+    pub path: String,
 }
 
 /// A kind of subscription: one row of the session's table.
@@ -103,6 +111,12 @@ pub enum Action {
         /// Which attempt of the current run this is.
         attempt: u32,
     },
+    /// Start `cmd` (in its own process group), then report
+    /// [`Session::workload_started`](super::Session::workload_started).
+    StartWorkload,
+    /// Send `renew_signal` to the running `cmd`; the driver logs a failure, nothing waits
+    /// for it.
+    SignalWorkload,
     /// Something worth logging happened.
     Report(Report),
     /// The run is over: always the last action.
@@ -160,6 +174,13 @@ pub enum Report {
         /// Attempts made.
         attempts: u32,
     },
+    /// The `cmd` process exited; it is started again at the next X.509 write.
+    WorkloadExited {
+        /// Its process ID.
+        pid: u32,
+        /// How it ended.
+        status: ProcessStatus,
+    },
     /// One-shot mode: a retryable failure, retried after `delay` (attempt counts from 1).
     Retrying {
         /// The output being fetched (`None`: the connection, for all of them).
@@ -189,6 +210,15 @@ pub enum Failure {
     Status(Status),
     /// The connection could not be made or was lost (the driver knows the OS error).
     Connection,
+}
+
+/// How a process ended, as `waitpid(2)` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcessStatus {
+    /// It exited with this status (`WEXITSTATUS`).
+    Code(i32),
+    /// A signal ended it (`WTERMSIG`).
+    Signal(i32),
 }
 
 /// How the run ends.

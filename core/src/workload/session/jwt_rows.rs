@@ -32,6 +32,7 @@ impl Session {
         let file = self
             .config
             .jwt_bundle
+            .is_some()
             .then(|| jwt::render_bundle_file(&keys));
         self.jwt_bundles = Some(keys);
         for row in &mut self.rows {

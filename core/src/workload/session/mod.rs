@@ -18,12 +18,14 @@
 mod api;
 mod jwt_rows;
 mod stall;
+mod workload;
 
 pub use api::{
-    Action, Exit, Failure, Fatal, JwtRejection, JwtSvidOptions, Remedy, Report, SessionConfig, Sub,
-    X509Options,
+    Action, Exit, Failure, Fatal, JwtRejection, JwtSvidOptions, ProcessStatus, Remedy, Report,
+    SessionConfig, Sub, X509Options,
 };
 use stall::{Watch, stall_deadline};
+use workload::Workload;
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -35,6 +37,7 @@ use super::backoff::{Backoff, Schedule};
 use super::{Client, Error, Event};
 use crate::grpc::{Code, Status};
 use crate::h2::{self, StreamId};
+use crate::health::HealthState;
 use crate::jwt;
 use crate::spiffe_id::TrustDomain;
 use crate::time::{Instant, earliest};
@@ -98,6 +101,10 @@ pub struct Session {
     jwt_bundles: Option<BTreeMap<TrustDomain, jwt::Jwks>>,
     /// The pid-file signalling in progress: its schedule and when to try again.
     pid: Option<(Backoff, Option<Instant>)>,
+    /// The `cmd` process.
+    workload: Workload,
+    /// The write status of every output, for the health endpoints.
+    health: HealthState,
     actions: VecDeque<Action>,
     exited: bool,
 }
@@ -119,7 +126,7 @@ impl Session {
             .x509
             .iter()
             .map(|_| (Sub::X509, State::Idle, schedule));
-        let bundles = (config.jwt_bundle || !config.jwt_svids.is_empty()).then_some((
+        let bundles = (config.jwt_bundle.is_some() || !config.jwt_svids.is_empty()).then_some((
             Sub::JwtBundles,
             State::Idle,
             schedule,
@@ -138,6 +145,7 @@ impl Session {
                 on_disk_until: None,
             })
             .collect();
+        let health = Session::initial_health(&config);
         let mut session = Session {
             config,
             conn: Conn::Dialing,
@@ -147,6 +155,8 @@ impl Session {
             rows,
             jwt_bundles: None,
             pid: None,
+            workload: Workload::Stopped,
+            health,
             actions: VecDeque::new(),
             exited: false,
         };
@@ -243,6 +253,7 @@ impl Session {
         if ok {
             self.rows[i].on_disk_until = Some(expiry);
         }
+        self.record_health(sub, ok);
         if !ok && self.config.one_shot {
             self.exit(Exit::Fatal(Fatal::WriteFailed(sub)));
             return;
@@ -283,6 +294,7 @@ impl Session {
             stalls,
             probed: false,
         });
+        self.notify_workload();
         if self.config.pid_file && !self.config.one_shot {
             // A fresh run of attempts, replacing one still retrying.
             self.pid = Some((Backoff::new(Schedule::PidFile), None));
@@ -371,6 +383,11 @@ impl Session {
     }
 
     fn report(&mut self, report: Report) {
+        match &report {
+            Report::Rejected(_) => self.record_health(Sub::X509, false),
+            Report::JwtRejected { sub, .. } => self.record_health(*sub, false),
+            _ => {}
+        }
         self.push(Action::Report(report));
     }
 

@@ -16,6 +16,7 @@ use super::*;
 use crate::grpc;
 use crate::h2::frame::{Header, flag, kind};
 use crate::h2::testutil::{frame, parse_frames};
+use crate::health::WriteStatus;
 use crate::jwt;
 use crate::proto::{X509svid, X509svidResponse};
 use crate::workload::ClientConfig;
@@ -98,9 +99,10 @@ fn x509_only() -> SessionConfig {
             verify: true,
             ..X509Options::default()
         }),
-        jwt_bundle: false,
+        jwt_bundle: None,
         jwt_svids: Vec::new(),
         pid_file: false,
+        workload: false,
     }
 }
 
@@ -119,6 +121,8 @@ struct Seen {
     reports: Vec<Report>,
     /// Pid-file attempts, with the simulated time each was asked for.
     pid_attempts: Vec<(u32, Instant)>,
+    /// What was asked of the `cmd` process: `start` or `signal`.
+    workload: Vec<&'static str>,
     exit: Option<Exit>,
 }
 
@@ -129,6 +133,8 @@ struct Sim {
     unix_ms: i64,
     write_ok: bool,
     pid_ok: bool,
+    /// What the driver reports for an [`Action::StartWorkload`].
+    start_pid: Option<u32>,
     seen: Seen,
 }
 
@@ -147,6 +153,7 @@ impl Sim {
             unix_ms: BASE_UNIX * 1000,
             write_ok: true,
             pid_ok: true,
+            start_pid: Some(4242),
             seen: Seen::default(),
         };
         sim.pump();
@@ -182,6 +189,11 @@ impl Sim {
                     self.seen.pid_attempts.push((attempt, self.now));
                     self.session.pid_signalled(self.now, self.pid_ok);
                 }
+                Action::StartWorkload => {
+                    self.seen.workload.push("start");
+                    self.session.workload_started(self.start_pid);
+                }
+                Action::SignalWorkload => self.seen.workload.push("signal"),
                 Action::Report(r) => self.seen.reports.push(r),
                 Action::Exit(e) => self.seen.exit = Some(e),
             }
@@ -759,12 +771,17 @@ fn es256_token() -> String {
     line["ES256 ".len()..].to_owned()
 }
 
+/// The JWT outputs' paths in [`jwt_config`], which key their health entries.
+const BUNDLE_FILE: &str = "certs/jwt_bundle.json";
+const TOKEN_FILE: &str = "certs/jwt_svid.token";
+
 fn jwt_config(audience: &str) -> SessionConfig {
     SessionConfig {
-        jwt_bundle: true,
+        jwt_bundle: Some(BUNDLE_FILE.into()),
         jwt_svids: vec![JwtSvidOptions {
             audience: audience.into(),
             extra_audiences: vec!["extra".into()],
+            path: TOKEN_FILE.into(),
         }],
         ..x509_only()
     }
@@ -868,6 +885,11 @@ fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backo
         stream = sim.opened()[0];
     }
     assert!(sim.seen.jwt_tokens.is_empty());
+    // A refused token counts as a failed write of its file, for the health endpoints.
+    let health = sim.session.health(sim.now, sim.unix_ms);
+    assert_eq!(health.jwt.get(TOKEN_FILE), Some(&WriteStatus::Failed));
+    assert_eq!(health.jwt.get(BUNDLE_FILE), Some(&WriteStatus::Written));
+    assert!(!health.is_live());
 }
 
 #[test]
@@ -900,4 +922,161 @@ fn an_svid_that_fails_verification_is_not_written() {
     // The next good one is written; the watch never stopped.
     sim.send_update(1, 3600, false);
     assert_eq!(sim.seen.writes, [3600]);
+}
+
+fn with_cmd(one_shot: bool) -> Sim {
+    Sim::with(SessionConfig {
+        one_shot,
+        workload: true,
+        pid_file: true,
+        ..x509_only()
+    })
+}
+
+#[test]
+fn cmd_starts_after_the_first_write_and_is_signalled_on_later_ones() {
+    let mut sim = with_cmd(false);
+    sim.connect();
+    assert_eq!(sim.seen.workload, [""; 0], "nothing before a write");
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.seen.writes, [3600]);
+    assert_eq!(sim.seen.workload, ["start"]);
+    assert_eq!(sim.seen.pid_attempts.len(), 1);
+    sim.send_update(1, 7200, false);
+    sim.send_update(1, 9000, false);
+    assert_eq!(sim.seen.workload, ["start", "signal", "signal"]);
+    assert_eq!(sim.take_reports(), []);
+}
+
+#[test]
+fn an_exited_cmd_is_reported_and_started_again_at_the_next_write() {
+    let mut sim = with_cmd(false);
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    sim.session.workload_exited(ProcessStatus::Code(3));
+    sim.pump();
+    assert_eq!(
+        sim.take_reports(),
+        [Report::WorkloadExited {
+            pid: 4242,
+            status: ProcessStatus::Code(3)
+        }]
+    );
+    // As upstream: not restarted before the next renewal.
+    sim.advance(secs(60));
+    assert_eq!(sim.seen.workload, ["start"]);
+    // An exit reported twice, or of a process the session did not start, says nothing.
+    sim.session.workload_exited(ProcessStatus::Signal(9));
+    sim.pump();
+    assert_eq!(sim.take_reports(), []);
+    sim.send_update(1, 7200, false);
+    assert_eq!(sim.seen.workload, ["start", "start"]);
+    sim.send_update(1, 9000, false);
+    assert_eq!(sim.seen.workload, ["start", "start", "signal"]);
+}
+
+#[test]
+fn a_cmd_that_could_not_start_is_tried_again_at_the_next_write() {
+    let mut sim = with_cmd(false);
+    sim.start_pid = None;
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    sim.start_pid = Some(7);
+    sim.send_update(1, 7200, false);
+    sim.send_update(1, 9000, false);
+    assert_eq!(sim.seen.workload, ["start", "start", "signal"]);
+}
+
+#[test]
+fn a_failed_or_refused_update_neither_starts_nor_signals_the_cmd() {
+    let mut sim = with_cmd(false);
+    sim.connect();
+    sim.write_ok = false;
+    sim.send_update(1, 3600, true);
+    sim.write_ok = true;
+    sim.server(&frame(kind::DATA, 0, 1, &x509_message_with(3600, true)));
+    assert_eq!(sim.seen.workload, [""; 0]);
+    assert!(sim.seen.pid_attempts.is_empty());
+}
+
+#[test]
+fn one_shot_never_starts_or_signals_the_cmd() {
+    let mut sim = with_cmd(true);
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.seen.exit, Some(Exit::Done));
+    assert_eq!(sim.seen.workload, [""; 0]);
+    assert!(sim.seen.pid_attempts.is_empty());
+}
+
+#[test]
+fn health_follows_each_output_and_counts_a_refused_update_as_failed() {
+    use WriteStatus::{Failed, Unwritten, Written};
+    let mut sim = Sim::with(jwt_config("svc"));
+    sim.unix_ms = JWT_NOW * 1000;
+    let health = |sim: &Sim| sim.session.health(sim.now, sim.unix_ms);
+    let jwt = |sim: &Sim| -> Vec<(String, WriteStatus)> { health(sim).jwt.into_iter().collect() };
+    assert_eq!(health(&sim).x509, Some(Unwritten));
+    assert_eq!(
+        jwt(&sim),
+        [
+            (BUNDLE_FILE.into(), Unwritten),
+            (TOKEN_FILE.into(), Unwritten)
+        ]
+    );
+    assert!(health(&sim).is_live() && !health(&sim).is_ready());
+    sim.connect();
+    sim.send_update(1, 3600 * 24 * 365 * 4, true);
+    sim.server(&reply(3, &bundles_message()));
+    assert_eq!(health(&sim).x509, Some(Written));
+    assert!(!health(&sim).is_ready(), "the token is not written yet");
+    sim.sent();
+    sim.server(&jwt_svid_response(5, &es256_token()));
+    assert_eq!(
+        jwt(&sim),
+        [(BUNDLE_FILE.into(), Written), (TOKEN_FILE.into(), Written)]
+    );
+    assert!(health(&sim).is_ready());
+    // A refused X.509 update: not live, not ready, until a good one is written.
+    sim.server(&frame(kind::DATA, 0, 1, &x509_message_with(3600, true)));
+    assert_eq!(health(&sim).x509, Some(Failed));
+    assert!(!health(&sim).is_live() && !health(&sim).is_ready());
+    sim.send_update(1, 3600 * 24 * 365 * 4, false);
+    assert!(health(&sim).is_live() && health(&sim).is_ready());
+    // A failed write of the token's next refresh fails its entry only.
+    sim.write_ok = false;
+    sim.advance(secs(151));
+    let stream = sim.opened()[0];
+    sim.server(&jwt_svid_response(stream, &es256_token()));
+    assert_eq!(
+        jwt(&sim),
+        [(BUNDLE_FILE.into(), Written), (TOKEN_FILE.into(), Failed)]
+    );
+    assert_eq!(health(&sim).x509, Some(Written));
+}
+
+#[test]
+fn readiness_ends_after_the_agent_grace_and_with_an_expired_file() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    let ready = |sim: &Sim| sim.session.health(sim.now, sim.unix_ms).is_ready();
+    assert!(ready(&sim));
+    sim.session.connection_lost(sim.now);
+    sim.pump();
+    sim.advance(READY_GRACE - Duration::from_millis(1));
+    assert!(ready(&sim), "inside the grace");
+    sim.advance(Duration::from_millis(1));
+    let health = sim.session.health(sim.now, sim.unix_ms);
+    assert!(!health.agent_connected_recently && !health.is_ready());
+    assert!(health.is_live(), "the files are still good");
+    // The agent speaks again on a new connection.
+    sim.connect();
+    assert!(ready(&sim));
+    // The wall clock reaches the SVID's NotAfter with nothing newer on disk.
+    sim.unix_ms = (BASE_UNIX + 3600) * 1000 - 1;
+    assert!(ready(&sim));
+    sim.unix_ms += 1;
+    let health = sim.session.health(sim.now, sim.unix_ms);
+    assert!(health.files_expired && !health.is_ready());
 }
