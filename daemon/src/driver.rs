@@ -13,7 +13,7 @@ use log::{error, info, warn};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::Signal;
 use svid_core::time::Instant;
-use svid_core::workload::{Action, Exit, Fatal, Session, SessionConfig, Sub};
+use svid_core::workload::{Action, Exit, Session, SessionConfig, Sub};
 use svid_core::x509::Rendered;
 
 use crate::agent::ConnError;
@@ -59,17 +59,13 @@ pub struct Plan {
 
 /// How a run ended.
 pub enum Outcome {
-    /// The session is done (one-shot mode).
-    Done,
-    /// SIGTERM or SIGINT arrived.
-    Signalled(Signal),
-    /// `poll(2)` itself failed (never expected).
-    PollFailed(rustix::io::Errno),
-    /// A failure retrying cannot fix; `last_conn` is the last connection error seen.
-    Fatal {
-        fatal: Fatal,
+    /// The session's [`Exit`]; `last_conn` is the last connection error seen.
+    Exit {
+        exit: Exit,
         last_conn: Option<ConnError>,
     },
+    /// `poll(2)` itself failed (never expected).
+    PollFailed(rustix::io::Errno),
 }
 
 /// The monotonic clock handed to the core: milliseconds since the loop started.
@@ -131,7 +127,7 @@ impl Conn {
 pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Process) -> Outcome {
     let one_shot = config.one_shot;
     let clock = Clock(std::time::Instant::now());
-    let mut session = Session::new(config);
+    let mut session = Session::new(config, clock.now());
     let mut conn: Option<Conn> = None;
     let mut last_conn: Option<ConnError> = None;
     let mut last_pid_error: Option<PidFileError> = None;
@@ -218,14 +214,13 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                         last_pid_error.as_ref(),
                     );
                 }
-                Action::Exit(Exit::Done) => {
+                Action::Exit(exit) => {
                     if let Some(c) = &mut conn {
                         // Best effort: the cancels tell the agent we are gone.
                         let _ = c.transmit(&mut session);
                     }
-                    return Outcome::Done;
+                    return Outcome::Exit { exit, last_conn };
                 }
-                Action::Exit(Exit::Fatal(fatal)) => return Outcome::Fatal { fatal, last_conn },
             }
         }
         if let Some(c) = &mut conn
@@ -284,7 +279,8 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                 child.forward(Signal::HUP);
             }
             if let Some(sig) = arrived.terminate {
-                return Outcome::Signalled(sig);
+                session.stop(sig.as_raw());
+                continue;
             }
         }
         if readable && let Some(c) = &mut conn {

@@ -21,8 +21,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use log::{error, info, warn};
+use rustix::process::Signal;
 use svid_core::config::{self, Validated};
-use svid_core::workload::{ClientConfig, JwtSvidOptions, SessionConfig, X509Options};
+use svid_core::workload::{
+    ClientConfig, EXIT_CONFIG, Exit, JwtSvidOptions, SessionConfig, X509Options,
+};
 
 use crate::child::Process;
 use crate::driver::{Outcome, Plan, X509Files};
@@ -57,7 +60,7 @@ fn main() -> ExitCode {
         Ok(v) => v,
         Err((msg, error)) => {
             error!(error = error.as_str(); "{msg}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     let exit = run(&validated);
@@ -98,20 +101,20 @@ fn run(cfg: &Validated) -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             error!(error = e.to_string(); "invalid configuration");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     let signals = match signals::Signals::install() {
         Ok(s) => s,
         Err(e) => {
             error!(error = e.to_string(); "Error starting spiffe-helper");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     let c = cfg.config();
     if let Some(kind) = not_a_socket(&plan.socket) {
         error!(error = format!("agent address {} is {kind}, not a Unix socket", plan.socket.display()); "invalid configuration");
-        return ExitCode::FAILURE;
+        return ExitCode::from(EXIT_CONFIG);
     }
     info!(agent_address = c.agent_address.as_str(); "Using the Workload API");
     check_cert_dir(&c.cert_dir);
@@ -130,11 +133,15 @@ fn run(cfg: &Validated) -> ExitCode {
         info!("Daemon mode disabled");
     }
     let outcome = driver::run(&plan, session, &signals, &mut child);
-    if let Outcome::Signalled(sig) = outcome {
-        child.shutdown(sig, CHILD_GRACE);
-    }
-    match outcome {
-        Outcome::Done => {
+    let (exit, last_conn) = match outcome {
+        Outcome::Exit { exit, last_conn } => (exit, last_conn),
+        Outcome::PollFailed(e) => {
+            error!(error = e.to_string(); "Error starting spiffe-helper");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    match &exit {
+        Exit::Done => {
             if plan.x509.is_some() {
                 info!("Successfully fetched x509 certificates");
             }
@@ -144,22 +151,21 @@ fn run(cfg: &Validated) -> ExitCode {
             if !plan.jwt_svids.is_empty() {
                 info!("Successfully fetched JWT SVIDs");
             }
-            ExitCode::SUCCESS
         }
-        Outcome::Signalled(_) => ExitCode::SUCCESS,
-        Outcome::PollFailed(e) => {
-            error!(error = e.to_string(); "Error starting spiffe-helper");
-            ExitCode::FAILURE
+        Exit::Stopped { signal } => {
+            if let Some(sig) = Signal::from_named_raw(*signal) {
+                child.shutdown(sig, CHILD_GRACE);
+            }
         }
-        Outcome::Fatal { fatal, last_conn } => {
-            let e = report::fatal_error(&fatal, last_conn.as_ref());
+        Exit::Fatal(fatal) => {
+            let e = report::fatal_error(fatal, last_conn.as_ref());
             if !cfg.daemon_mode() {
-                error!(error = e.as_str(); "{}", report::one_shot_failure(&fatal));
+                error!(error = e.as_str(); "{}", report::one_shot_failure(fatal));
             }
             error!(error = e.as_str(); "Error starting spiffe-helper");
-            ExitCode::FAILURE
         }
     }
+    ExitCode::from(exit.code(!cfg.daemon_mode()))
 }
 
 /// Says once, plainly, when `cert_dir` cannot take the files: every write would fail until
@@ -320,6 +326,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             .collect(),
         pid_file: !c.pid_file_name.is_empty(),
         workload: !c.cmd.is_empty(),
+        timeout: cfg.timeout(),
     };
     Ok((plan, session))
 }

@@ -113,6 +113,12 @@ pub fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> String {
         Fatal::WriteFailed(Sub::X509) => "unable to write the X.509 files".into(),
         Fatal::WriteFailed(Sub::JwtBundles) => "unable to write the JWT bundle file".into(),
         Fatal::WriteFailed(Sub::JwtSvid(_)) => "unable to write the JWT SVID file".into(),
+        Fatal::TimedOut(timeout) => {
+            format!("timeout of {timeout:?} passed before every output was written")
+        }
+        Fatal::Interrupted { signal } => {
+            format!("stopped by signal {signal} before every output was written")
+        }
     }
 }
 

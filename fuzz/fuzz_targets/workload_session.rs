@@ -13,14 +13,16 @@
 //!
 //! Input: byte 0 is the configuration (bit 0 one-shot, bit 1 X.509 files, bit 2
 //! verification, bit 3 the JWT bundle file, bits 4-5 how many JWT-SVIDs, bit 6 a pid file,
-//! bit 7 the bundle options; a `cmd` whenever a pid file or the bundle options are set),
+//! bit 7 the bundle options and a 30 s `timeout`; a `cmd` whenever bit 6 or 7 is set),
 //! bytes 1-8 the wall clock's start (Unix seconds, big endian); then operations, each an
 //! opcode byte whose low 3 bits pick it and whose high 5 bits are the fates (success or
 //! failure, in turn) of the dials, writes, signals and starts it leads to: 0, 6 `len:u16
 //! bytes` received; 7 `len:u16 bytes` received, or with no socket, the `cmd` exits; 1 time
-//! passes to the next deadline; 2 `t` t² × 100 ms pass; 3 the socket closes; 4 `m:i8` the
-//! wall clock steps m minutes; 5 timers handled now.
+//! passes to the next deadline; 2 `t` t² × 100 ms pass; 3 the socket closes, or with no
+//! socket, SIGTERM arrives; 4 `m:i8` the wall clock steps m minutes; 5 timers handled now.
 #![no_main]
+
+use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use svid_core::time::Instant;
@@ -61,6 +63,7 @@ fn config(flags: u8) -> SessionConfig {
         jwt_svids,
         pid_file: flags & 0x40 != 0,
         workload: flags & 0xc0 != 0,
+        timeout: (flags & 0x80 != 0).then(|| Duration::from_secs(30)),
     }
 }
 
@@ -195,7 +198,7 @@ fuzz_target!(|data: &[u8]| {
     let config = config(flags);
     let mut driver = Driver {
         unwritten: outputs(&config),
-        session: Session::new(config),
+        session: Session::new(config, Instant::from_millis(0)),
         now: 0,
         unix_ms: i64::from_be_bytes(*start).saturating_mul(1000),
         connected: false,
@@ -228,6 +231,8 @@ fuzz_target!(|data: &[u8]| {
                 if driver.connected {
                     driver.connected = false;
                     driver.session.connection_lost(driver.instant());
+                } else {
+                    driver.session.stop(15);
                 }
             }
             4 => {

@@ -92,6 +92,7 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("symlinked_layout", |c, k, v| {
         set(&mut c.symlinked_layout, boolean(k, v)?)
     }),
+    ("timeout", |c, k, v| set(&mut c.timeout, string(k, v)?)),
 ];
 
 const JWT_SVID: &[(&str, Setter<JwtSvidConfig>)] = &[

@@ -9,6 +9,7 @@
 
 mod cmd_args;
 mod decode;
+mod duration;
 mod hcl;
 mod int;
 mod json;
@@ -24,6 +25,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 pub use cmd_args::{CmdArgsError, CmdArgsErrorKind, split_cmd_args};
+pub use duration::parse_duration;
 pub use int::IntError;
 pub use path::{AddressError, join_path, socket_path};
 pub use signal::signal_number;
@@ -115,6 +117,9 @@ pub struct Config {
     /// `symlinked_layout` (ours, not upstream's): the output files are symlinks into a
     /// versioned directory swapped with one rename, as Kubernetes' atomic writer does.
     pub symlinked_layout: bool,
+    /// `timeout` (ours, not upstream's): in one-shot mode, give up once this much time has
+    /// passed without every output written; a Go duration such as `30s` (empty: no limit).
+    pub timeout: String,
     /// Top-level keys that are not known, as written, sorted (rejected by validation).
     pub unknown_keys: Vec<String>,
 }

@@ -5,8 +5,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::time::Duration;
 
 use super::Config;
+use super::duration::parse_duration;
 
 /// Agent socket used when neither `agent_address` nor `SPIFFE_ENDPOINT_SOCKET` is set.
 pub const DEFAULT_AGENT_ADDRESS: &str = "/tmp/spire-agent/public/api.sock";
@@ -74,6 +76,8 @@ pub enum ValidationError {
     /// `symlinked_layout` with an output file name that is not a plain name in `cert_dir`
     /// (has a `/`, or starts with `..`, which the layout's own entries use). Ours.
     SymlinkedLayoutName(String),
+    /// `timeout` that is not a positive Go duration (ours).
+    BadTimeout(String),
 }
 
 impl fmt::Display for ValidationError {
@@ -126,6 +130,10 @@ impl fmt::Display for ValidationError {
                 f,
                 "symlinked_layout needs plain file names in cert_dir (no '/', not starting with '..'): {name:?}"
             ),
+            Self::BadTimeout(text) => write!(
+                f,
+                "timeout {text:?} is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
+            ),
         }
     }
 }
@@ -139,6 +147,8 @@ pub enum Warning {
     CmdIgnored,
     /// `renew_signal` with `daemon_mode = false`.
     RenewSignalIgnored,
+    /// `timeout` in daemon mode, which runs until stopped.
+    TimeoutIgnored,
 }
 
 impl fmt::Display for Warning {
@@ -152,6 +162,10 @@ impl fmt::Display for Warning {
                 "renew_signal is set but daemon_mode is false. renew_signal will be ignored. \
                  This may become an error in a future release."
             }
+            Self::TimeoutIgnored => {
+                "timeout is set but daemon_mode is true. timeout only limits a one-shot run \
+                 and will be ignored."
+            }
         })
     }
 }
@@ -161,6 +175,7 @@ impl fmt::Display for Warning {
 pub struct Validated {
     config: Config,
     daemon_mode: bool,
+    timeout: Option<Duration>,
 }
 
 impl Validated {
@@ -210,6 +225,11 @@ impl Validated {
     /// Permission bits of the JWT-SVID files.
     pub fn jwt_svid_file_mode(&self) -> u32 {
         perm(self.config.jwt_svid_file_mode)
+    }
+
+    /// `timeout` in one-shot mode (`None` in daemon mode, or when not set).
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 }
 
@@ -339,6 +359,17 @@ impl Config {
             }
         }
 
+        let timeout = match self.timeout.as_str() {
+            "" => None,
+            text => match parse_duration(text) {
+                Some(t) if !t.is_zero() => Some(t),
+                _ => return Err(ValidationError::BadTimeout(self.timeout)),
+            },
+        };
+        if timeout.is_some() && daemon_mode {
+            warnings.push(Warning::TimeoutIgnored);
+        }
+
         let health = &mut self.health_checks;
         if health.listener_enabled {
             match health.bind_port {
@@ -357,6 +388,7 @@ impl Config {
             Validated {
                 config: self,
                 daemon_mode,
+                timeout: timeout.filter(|_| !daemon_mode),
             },
             warnings,
         ))

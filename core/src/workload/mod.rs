@@ -19,8 +19,9 @@ mod session;
 
 pub use backoff::{Backoff, Schedule};
 pub use session::{
-    Action, Exit, Failure, Fatal, JwtRejection, JwtSvidOptions, ProcessStatus, READY_GRACE, Remedy,
-    Report, Session, SessionConfig, Sub, X509Options,
+    Action, EXIT_CONFIG, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit, Failure,
+    Fatal, JwtRejection, JwtSvidOptions, ProcessStatus, READY_GRACE, Remedy, Report, Session,
+    SessionConfig, Sub, X509Options,
 };
 
 use crate::grpc::{self, Code, Output, Status};

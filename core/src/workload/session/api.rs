@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::super::{ClientConfig, Error};
-use crate::grpc::Status;
+use crate::grpc::{Code, Status};
 use crate::jwt;
 use crate::x509::{self, RenderOptions, Rendered};
 
@@ -61,6 +61,9 @@ pub struct SessionConfig {
     /// else signal it; one that exited is started again at the next write, as upstream's
     /// `signalProcess` does (`pkg/sidecar/sidecar.go@v0.11.0`).
     pub workload: bool,
+    /// `timeout` (one-shot mode): give up with [`Fatal::TimedOut`] once this long has passed
+    /// since the session was created without every output written.
+    pub timeout: Option<Duration>,
 }
 
 /// One `jwt_svids` entry.
@@ -226,8 +229,57 @@ pub enum ProcessStatus {
 pub enum Exit {
     /// One-shot mode: every configured output was written.
     Done,
+    /// Daemon mode: stopped by this signal (SIGTERM or SIGINT), which the driver forwards to
+    /// `cmd`.
+    Stopped {
+        /// The signal number.
+        signal: i32,
+    },
     /// A failure that retrying cannot fix.
     Fatal(Fatal),
+}
+
+/// The exit status for every configured output written, and for daemon mode stopped by a
+/// signal (upstream's, its issues #179/#180).
+pub const EXIT_OK: u8 = 0;
+/// The configuration was refused; also every failure in daemon mode, as upstream.
+pub const EXIT_CONFIG: u8 = 1;
+/// One-shot mode: the agent could not be reached, the retries ran out, or `timeout` passed.
+pub const EXIT_UNREACHABLE: u8 = 2;
+/// One-shot mode: the agent refused (PERMISSION_DENIED after the retries, INVALID_ARGUMENT
+/// or another status retrying cannot fix).
+pub const EXIT_REFUSED: u8 = 3;
+/// One-shot mode: an output could not be written, or what the agent sent failed decoding or
+/// verification. (5 is reserved for a failed hook, once hooks exist.)
+pub const EXIT_OUTPUT: u8 = 4;
+
+impl Exit {
+    /// The process exit status for this end of a run: the one place the codes are decided.
+    /// A one-shot run stopped by signal N before it was done exits 128 + N, as a shell
+    /// reports a process killed by it.
+    pub fn code(&self, one_shot: bool) -> u8 {
+        let fatal = match self {
+            Exit::Done | Exit::Stopped { .. } => return EXIT_OK,
+            Exit::Fatal(_) if !one_shot => return EXIT_CONFIG,
+            Exit::Fatal(fatal) => fatal,
+        };
+        match fatal {
+            Fatal::Interrupted { signal } => {
+                u8::try_from(128 + (*signal).clamp(0, 127)).unwrap_or(u8::MAX)
+            }
+            Fatal::TimedOut(_)
+            | Fatal::RetriesExhausted(Failure::Connection)
+            | Fatal::RetriesExhausted(Failure::Status(Status {
+                code: Code::Unavailable,
+                ..
+            })) => EXIT_UNREACHABLE,
+            Fatal::Status { .. } | Fatal::RetriesExhausted(Failure::Status(_)) => EXIT_REFUSED,
+            Fatal::BadMessage(_)
+            | Fatal::Rejected(_)
+            | Fatal::JwtRejected(..)
+            | Fatal::WriteFailed(_) => EXIT_OUTPUT,
+        }
+    }
 }
 
 /// Why the run failed.
@@ -251,6 +303,14 @@ pub enum Fatal {
     JwtRejected(Sub, JwtRejection),
     /// One-shot mode: the files could not be written.
     WriteFailed(Sub),
+    /// One-shot mode: `timeout` passed before every output was written.
+    TimedOut(Duration),
+    /// One-shot mode: SIGTERM or SIGINT (this signal number) arrived before every output was
+    /// written.
+    Interrupted {
+        /// The signal number.
+        signal: i32,
+    },
 }
 
 /// Why a JWT bundle or token was not written.

@@ -21,8 +21,9 @@ mod stall;
 mod workload;
 
 pub use api::{
-    Action, Exit, Failure, Fatal, JwtRejection, JwtSvidOptions, ProcessStatus, Remedy, Report,
-    SessionConfig, Sub, X509Options,
+    Action, EXIT_CONFIG, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit, Failure,
+    Fatal, JwtRejection, JwtSvidOptions, ProcessStatus, Remedy, Report, SessionConfig, Sub,
+    X509Options,
 };
 use stall::{Watch, stall_deadline};
 use workload::Workload;
@@ -101,6 +102,8 @@ pub struct Session {
     jwt_bundles: Option<BTreeMap<TrustDomain, jwt::Jwks>>,
     /// The pid-file signalling in progress: its schedule and when to try again.
     pid: Option<(Backoff, Option<Instant>)>,
+    /// One-shot mode with `timeout`: when the run gives up.
+    give_up_at: Option<Instant>,
     /// The `cmd` process.
     workload: Workload,
     /// The write status of every output, for the health endpoints.
@@ -110,8 +113,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session whose first action is [`Action::Dial`].
-    pub fn new(config: SessionConfig) -> Self {
+    /// A session starting at `now`, whose first action is [`Action::Dial`].
+    pub fn new(config: SessionConfig, now: Instant) -> Self {
         let schedule = if config.one_shot {
             Schedule::OneShot
         } else {
@@ -146,6 +149,7 @@ impl Session {
             })
             .collect();
         let health = Session::initial_health(&config);
+        let give_up_at = config.timeout.filter(|_| config.one_shot).map(|t| now + t);
         let mut session = Session {
             config,
             conn: Conn::Dialing,
@@ -155,6 +159,7 @@ impl Session {
             rows,
             jwt_bundles: None,
             pid: None,
+            give_up_at,
             workload: Workload::Stopped,
             health,
             actions: VecDeque::new(),
@@ -204,10 +209,25 @@ impl Session {
         self.open_rows(now);
     }
 
+    /// SIGTERM or SIGINT (`signal`) arrived: the run ends, with [`Exit::Stopped`] in daemon
+    /// mode and, in one-shot mode, [`Fatal::Interrupted`] since not every output is written.
+    pub fn stop(&mut self, signal: i32) {
+        if self.config.one_shot {
+            self.exit(Exit::Fatal(Fatal::Interrupted { signal }));
+        } else {
+            self.exit(Exit::Stopped { signal });
+        }
+    }
+
     /// Advances every timer to `now`.
     pub fn handle_timeout(&mut self, now: Instant, unix_ms: i64) {
         if self.exited {
             return;
+        }
+        if let (Some(at), Some(timeout)) = (self.give_up_at, self.config.timeout)
+            && now >= at
+        {
+            return self.exit(Exit::Fatal(Fatal::TimedOut(timeout)));
         }
         if let Conn::Up(client) = &mut self.conn
             && let Err(e) = client.handle_timeout(now)
@@ -360,6 +380,7 @@ impl Session {
         if let Some((_, retry_at)) = &self.pid {
             next = earliest(next, *retry_at);
         }
+        next = earliest(next, self.give_up_at);
         for row in &self.rows {
             match row.state {
                 State::Backoff(at) | State::Refresh(at) => next = earliest(next, Some(at)),
@@ -391,6 +412,7 @@ impl Session {
         self.push(Action::Report(report));
     }
 
+    /// Ends the run (once: a later exit is dropped, as every action after the first).
     fn exit(&mut self, exit: Exit) {
         self.push(Action::Exit(exit));
         self.exited = true;

@@ -103,6 +103,7 @@ fn x509_only() -> SessionConfig {
         jwt_svids: Vec::new(),
         pid_file: false,
         workload: false,
+        timeout: None,
     }
 }
 
@@ -147,9 +148,10 @@ impl Sim {
     }
 
     fn with(config: SessionConfig) -> Sim {
+        let now = Instant::from_millis(1_000_000);
         let mut sim = Sim {
-            session: Session::new(config),
-            now: Instant::from_millis(1_000_000),
+            session: Session::new(config, now),
+            now,
             unix_ms: BASE_UNIX * 1000,
             write_ok: true,
             pid_ok: true,
@@ -1079,4 +1081,113 @@ fn readiness_ends_after_the_agent_grace_and_with_an_expired_file() {
     sim.unix_ms += 1;
     let health = sim.session.health(sim.now, sim.unix_ms);
     assert!(health.files_expired && !health.is_ready());
+}
+
+/// A one-shot session with a 30 s `timeout`.
+fn one_shot_within_30s() -> Sim {
+    Sim::with(SessionConfig {
+        one_shot: true,
+        timeout: Some(secs(30)),
+        ..x509_only()
+    })
+}
+
+#[test]
+fn one_shot_gives_up_at_its_timeout_with_exit_2() {
+    let mut sim = one_shot_within_30s();
+    // The agent is unreachable: upstream's schedule would retry for over an hour.
+    sim.session.connection_lost(sim.now);
+    sim.pump();
+    sim.advance(secs(30) - Duration::from_millis(1));
+    assert_eq!(sim.seen.exit, None);
+    // Re-dialled after 10 ms; that dial never completes, and the timeout still ends it.
+    assert_eq!(sim.seen.dials, 2);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.seen.exit, Some(Exit::Fatal(Fatal::TimedOut(secs(30)))));
+    assert_eq!(sim.seen.exit.as_ref().unwrap().code(true), 2);
+    assert_eq!(sim.session.poll_timeout(), None);
+}
+
+#[test]
+fn a_timeout_does_not_end_a_one_shot_run_that_is_done_or_a_daemon() {
+    let mut sim = one_shot_within_30s();
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.seen.exit, Some(Exit::Done));
+    assert_eq!(sim.session.poll_timeout(), None);
+
+    let mut sim = Sim::with(SessionConfig {
+        timeout: Some(secs(30)),
+        ..x509_only()
+    });
+    sim.connect();
+    sim.advance(secs(120));
+    assert_eq!(sim.seen.exit, None);
+}
+
+#[test]
+fn a_stop_ends_a_daemon_with_0_and_an_unfinished_one_shot_run_with_128_plus_the_signal() {
+    let mut sim = Sim::new(false);
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    sim.session.stop(15);
+    sim.pump();
+    assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
+    assert_eq!(sim.seen.exit.as_ref().unwrap().code(false), 0);
+    assert_eq!(sim.session.poll_timeout(), None);
+
+    let mut sim = Sim::new(true);
+    sim.connect();
+    sim.session.stop(2);
+    sim.pump();
+    let exit = sim.seen.exit.take().unwrap();
+    assert_eq!(exit, Exit::Fatal(Fatal::Interrupted { signal: 2 }));
+    assert_eq!(exit.code(true), 130);
+    // A second signal says nothing more.
+    sim.session.stop(15);
+    sim.pump();
+    assert_eq!(sim.seen.exit, None);
+}
+
+#[test]
+fn exit_codes_name_what_ended_a_one_shot_run() {
+    let denied = status(Code::PermissionDenied, "no identity issued");
+    let cases = [
+        (Exit::Done, 0),
+        (Exit::Fatal(Fatal::RetriesExhausted(Failure::Connection)), 2),
+        (
+            Exit::Fatal(Fatal::RetriesExhausted(Failure::Status(status(
+                Code::Unavailable,
+                "",
+            )))),
+            2,
+        ),
+        (Exit::Fatal(Fatal::TimedOut(secs(5))), 2),
+        (
+            Exit::Fatal(Fatal::RetriesExhausted(Failure::Status(denied))),
+            3,
+        ),
+        (
+            Exit::Fatal(Fatal::Status {
+                sub: Sub::X509,
+                status: status(Code::InvalidArgument, "no header"),
+            }),
+            3,
+        ),
+        (Exit::Fatal(Fatal::WriteFailed(Sub::JwtBundles)), 4),
+        (
+            Exit::Fatal(Fatal::JwtRejected(
+                Sub::JwtSvid(0),
+                JwtRejection::HintNotFound,
+            )),
+            4,
+        ),
+        (Exit::Fatal(Fatal::Interrupted { signal: 15 }), 143),
+    ];
+    for (exit, code) in cases {
+        assert_eq!(exit.code(true), code, "{exit:?}");
+        // Daemon mode keeps upstream's 1 for every failure.
+        let daemon = if matches!(exit, Exit::Fatal(_)) { 1 } else { 0 };
+        assert_eq!(exit.code(false), daemon, "{exit:?}");
+    }
 }
