@@ -390,13 +390,15 @@ impl HealthState {
         self.statuses().all(|s| s != WriteStatus::Failed)
     }
 
-    /// Readiness: at least one entry, every entry `written` (upstream), the agent not lost
-    /// past the grace period and no expired file on disk (ours).
+    /// At least one entry, and every entry `written` (upstream's readiness).
+    pub fn all_written(&self) -> bool {
+        self.statuses().next().is_some() && self.statuses().all(|s| s == WriteStatus::Written)
+    }
+
+    /// Readiness: [`all_written`](Self::all_written) (upstream), the agent not lost past the
+    /// grace period and no expired file on disk (ours).
     pub fn is_ready(&self) -> bool {
-        self.statuses().next().is_some()
-            && self.statuses().all(|s| s == WriteStatus::Written)
-            && self.agent_connected_recently
-            && !self.files_expired
+        self.all_written() && self.agent_connected_recently && !self.files_expired
     }
 
     /// Appends upstream's JSON body for a check that passed (`ok`) or not: compact, no

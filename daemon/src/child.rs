@@ -90,6 +90,11 @@ impl Process {
         let child = process::Command::new(&self.cmd)
             .args(&args)
             .process_group(0)
+            // The service manager's socket is the helper's to use, not the workload's
+            // (`sd_notify(3)`'s unset_environment).
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
             .spawn()
             .map_err(|e| ChildError::Spawn(self.cmd.clone(), e))?;
         info!(pid = child.id(); "Started process");

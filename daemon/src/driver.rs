@@ -20,6 +20,7 @@ use crate::agent::ConnError;
 use crate::child::Process;
 use crate::files::{self, Data, Output};
 use crate::health::Health;
+use crate::notify::Notifier;
 use crate::pidfile::{self, PidFileError};
 use crate::report::log_report;
 use crate::signals::Signals;
@@ -55,6 +56,8 @@ pub struct Plan {
     pub health: Option<(i64, String, String)>,
     /// How the output files are laid out (`symlinked_layout`).
     pub layout: files::Layout,
+    /// The service manager's notification socket (`NOTIFY_SOCKET`), if any.
+    pub notifier: Option<Notifier>,
 }
 
 /// How a run ended.
@@ -131,6 +134,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
     let mut conn: Option<Conn> = None;
     let mut last_conn: Option<ConnError> = None;
     let mut last_pid_error: Option<PidFileError> = None;
+    let mut notify_failed = false;
     let mut buf = vec![0u8; 16 * 1024];
     let mut health = plan.health.as_ref().and_then(|(port, live, ready)| {
         match Health::bind(*port, live, ready) {
@@ -203,6 +207,15 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                         .map_or(Ok(()), |(path, sig)| pidfile::signal(path, sig));
                     session.pid_signalled(clock.now(), result.is_ok());
                     last_pid_error = result.err();
+                }
+                Action::Notify(notify) => {
+                    let sent = plan.notifier.as_ref().map_or(Ok(()), |n| n.send(&notify));
+                    // Said once: a manager that stopped listening would repeat it each beat.
+                    if let Err(e) = sent
+                        && !std::mem::replace(&mut notify_failed, true)
+                    {
+                        warn!(error = e.to_string(); "Unable to notify the service manager");
+                    }
                 }
                 Action::StartWorkload => session.workload_started(child.start()),
                 Action::SignalWorkload => child.signal(),

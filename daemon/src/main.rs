@@ -11,6 +11,7 @@ mod driver;
 mod files;
 mod health;
 mod logger;
+mod notify;
 mod oserror;
 mod pidfile;
 mod report;
@@ -29,6 +30,7 @@ use svid_core::workload::{
 
 use crate::child::Process;
 use crate::driver::{Outcome, Plan, X509Files};
+use crate::notify::Notifier;
 
 /// How long a child gets to exit after the forwarded SIGTERM/SIGINT before it is killed.
 const CHILD_GRACE: Duration = Duration::from_secs(10);
@@ -298,6 +300,10 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
         } else {
             files::Layout::Plain
         },
+        notifier: Notifier::from_env().and_then(|n| {
+            n.inspect_err(|e| warn!(error = e.to_string(); "Not notifying the service manager"))
+                .ok()
+        }),
     };
     let session = SessionConfig {
         client: ClientConfig {
@@ -327,6 +333,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
         pid_file: !c.pid_file_name.is_empty(),
         workload: !c.cmd.is_empty(),
         timeout: cfg.timeout(),
+        notify: plan.notifier.as_ref().map(|_| notify::config_from_env()),
     };
     Ok((plan, session))
 }

@@ -9,11 +9,14 @@
 //! - say nothing after its Exit, and have no deadline then;
 //! - end one-shot mode with `Exit::Done` only once every configured output was written;
 //! - ask to start `cmd` only in daemon mode while it is not running, and to signal it only
-//!   while it runs.
+//!   while it runs;
+//! - notify the service manager only when it listens: `READY=1` once, with every output
+//!   written, and `STOPPING=1` right before the Exit.
 //!
 //! Input: byte 0 is the configuration (bit 0 one-shot, bit 1 X.509 files, bit 2
 //! verification, bit 3 the JWT bundle file, bits 4-5 how many JWT-SVIDs, bit 6 a pid file,
-//! bit 7 the bundle options and a 30 s `timeout`; a `cmd` whenever bit 6 or 7 is set),
+//! bit 7 the bundle options and a 30 s `timeout`; a `cmd` whenever bit 6 or 7 is set; a
+//! service manager listening with bit 6, with a 10 s watchdog with bit 7 too),
 //! bytes 1-8 the wall clock's start (Unix seconds, big endian); then operations, each an
 //! opcode byte whose low 3 bits pick it and whose high 5 bits are the fates (success or
 //! failure, in turn) of the dials, writes, signals and starts it leads to: 0, 6 `len:u16
@@ -27,8 +30,8 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use svid_core::time::Instant;
 use svid_core::workload::{
-    Action, ClientConfig, Exit, JwtSvidOptions, ProcessStatus, Session, SessionConfig, Sub,
-    X509Options,
+    Action, ClientConfig, Exit, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus, Session,
+    SessionConfig, Sub, X509Options,
 };
 
 /// Rounds of `handle_timeout` at one instant before the session must be at rest.
@@ -64,6 +67,9 @@ fn config(flags: u8) -> SessionConfig {
         pid_file: flags & 0x40 != 0,
         workload: flags & 0xc0 != 0,
         timeout: (flags & 0x80 != 0).then(|| Duration::from_secs(30)),
+        notify: (flags & 0x40 != 0).then(|| NotifyConfig {
+            watchdog: (flags & 0x80 != 0).then(|| Duration::from_secs(10)),
+        }),
     }
 }
 
@@ -88,6 +94,12 @@ struct Driver {
     one_shot: bool,
     /// The `cmd` process the driver started and has not seen exit.
     running: Option<u32>,
+    /// A service manager listens.
+    notified: bool,
+    /// `READY=1` was sent.
+    ready: bool,
+    /// The last action was `STOPPING=1`.
+    stopping: bool,
     fates: u8,
     answered: u32,
     out: Vec<u8>,
@@ -109,6 +121,7 @@ impl Driver {
     fn drain(&mut self) {
         while let Some(action) = self.session.poll_action() {
             assert!(!self.exited, "{action:?} after Exit");
+            let stopping = std::mem::replace(&mut self.stopping, false);
             let now = self.instant();
             match action {
                 Action::Dial => {
@@ -138,7 +151,20 @@ impl Driver {
                     assert!(self.running.is_some(), "a signal with no cmd running");
                 }
                 Action::Report(_) => {}
+                Action::Notify(notify) => {
+                    assert!(self.notified, "{notify:?} with no service manager");
+                    match notify {
+                        Notify::Ready => {
+                            assert!(!self.ready, "READY=1 twice");
+                            assert_eq!(self.unwritten, [], "READY=1 with outputs not written");
+                            self.ready = true;
+                        }
+                        Notify::Stopping => self.stopping = true,
+                        Notify::Status { .. } | Notify::Watchdog => {}
+                    }
+                }
                 Action::Exit(exit) => {
+                    assert_eq!(stopping, self.notified, "STOPPING=1 right before Exit");
                     if exit == Exit::Done {
                         assert_eq!(self.unwritten, [], "Done with outputs not written");
                     }
@@ -205,6 +231,9 @@ fuzz_target!(|data: &[u8]| {
         exited: false,
         one_shot: flags & 1 != 0,
         running: None,
+        notified: flags & 0x40 != 0,
+        ready: false,
+        stopping: false,
         fates: 0x1f,
         answered: 0,
         out: Vec::new(),

@@ -64,6 +64,17 @@ pub struct SessionConfig {
     /// `timeout` (one-shot mode): give up with [`Fatal::TimedOut`] once this long has passed
     /// since the session was created without every output written.
     pub timeout: Option<Duration>,
+    /// The service manager listens (`NOTIFY_SOCKET` is set): emit [`Action::Notify`].
+    pub notify: Option<NotifyConfig>,
+}
+
+/// What the service manager asked for (systemd's `sd_notify(3)` protocol).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NotifyConfig {
+    /// `WATCHDOG_USEC` (when `WATCHDOG_PID` is unset or the helper's): send
+    /// [`Notify::Watchdog`] every half of it while the session is healthy
+    /// (`sd_watchdog_enabled(3)`).
+    pub watchdog: Option<Duration>,
 }
 
 /// One `jwt_svids` entry.
@@ -120,10 +131,32 @@ pub enum Action {
     /// Send `renew_signal` to the running `cmd`; the driver logs a failure, nothing waits
     /// for it.
     SignalWorkload,
+    /// Tell the service manager (one `sd_notify(3)` datagram, best effort).
+    Notify(Notify),
     /// Something worth logging happened.
     Report(Report),
     /// The run is over: always the last action.
     Exit(Exit),
+}
+
+/// A service-manager notification (`sd_notify(3)` assignments).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notify {
+    /// `READY=1`: every configured output has been written (sent once).
+    Ready,
+    /// `STATUS=`: an SVID was written; its SPIFFE ID and when it expires (Unix seconds).
+    Status {
+        /// Which output.
+        sub: Sub,
+        /// The SVID's SPIFFE ID.
+        spiffe_id: String,
+        /// Its NotAfter (X.509) or `exp` (JWT).
+        expires: i64,
+    },
+    /// `WATCHDOG=1`: the session is healthy.
+    Watchdog,
+    /// `STOPPING=1`: the run ends (sent just before [`Action::Exit`]).
+    Stopping,
 }
 
 /// Events the driver logs; none needs an answer.

@@ -77,6 +77,7 @@ impl Session {
                 let row = &mut self.rows[i];
                 row.state = State::Writing;
                 row.pending = Some(svid.expiry);
+                row.pending_id = String::from(svid.id.as_str());
                 self.push(Action::WriteJwtSvid {
                     index: n,
                     token: chosen.svid,

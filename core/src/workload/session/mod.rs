@@ -17,13 +17,14 @@
 
 mod api;
 mod jwt_rows;
+mod notify;
 mod stall;
 mod workload;
 
 pub use api::{
     Action, EXIT_CONFIG, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit, Failure,
-    Fatal, JwtRejection, JwtSvidOptions, ProcessStatus, Remedy, Report, SessionConfig, Sub,
-    X509Options,
+    Fatal, JwtRejection, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus, Remedy, Report,
+    SessionConfig, Sub, X509Options,
 };
 use stall::{Watch, stall_deadline};
 use workload::Workload;
@@ -71,6 +72,8 @@ struct Row {
     /// The output waiting for [`Session::written`]: its expiry, Unix seconds (`i64::MAX`
     /// for the JWT bundle, which has none).
     pending: Option<i64>,
+    /// The SPIFFE ID of the SVID waiting for [`Session::written`] (empty for the bundle).
+    pending_id: String,
     /// Expiry of the output on disk, Unix seconds (`i64::MAX`: none).
     on_disk_until: Option<i64>,
 }
@@ -104,6 +107,10 @@ pub struct Session {
     pid: Option<(Backoff, Option<Instant>)>,
     /// One-shot mode with `timeout`: when the run gives up.
     give_up_at: Option<Instant>,
+    /// With a service-manager watchdog: the next heartbeat.
+    heartbeat_at: Option<Instant>,
+    /// `READY=1` was sent.
+    ready_sent: bool,
     /// The `cmd` process.
     workload: Workload,
     /// The write status of every output, for the health endpoints.
@@ -145,11 +152,17 @@ impl Session {
                 backoff: Backoff::new(schedule),
                 watch: None,
                 pending: None,
+                pending_id: String::new(),
                 on_disk_until: None,
             })
             .collect();
         let health = Session::initial_health(&config);
         let give_up_at = config.timeout.filter(|_| config.one_shot).map(|t| now + t);
+        let heartbeat_at = config
+            .notify
+            .as_ref()
+            .and_then(notify::heartbeat)
+            .map(|every| now + every);
         let mut session = Session {
             config,
             conn: Conn::Dialing,
@@ -160,6 +173,8 @@ impl Session {
             jwt_bundles: None,
             pid: None,
             give_up_at,
+            heartbeat_at,
+            ready_sent: false,
             workload: Workload::Stopped,
             health,
             actions: VecDeque::new(),
@@ -229,6 +244,7 @@ impl Session {
         {
             return self.exit(Exit::Fatal(Fatal::TimedOut(timeout)));
         }
+        self.heartbeat_due(now, unix_ms);
         if let Conn::Up(client) = &mut self.conn
             && let Err(e) = client.handle_timeout(now)
         {
@@ -270,10 +286,14 @@ impl Session {
         let Some(expiry) = self.rows[i].pending.take() else {
             return;
         };
+        let spiffe_id = core::mem::take(&mut self.rows[i].pending_id);
         if ok {
             self.rows[i].on_disk_until = Some(expiry);
         }
         self.record_health(sub, ok);
+        if ok {
+            self.notify_written(sub, spiffe_id, expiry);
+        }
         if !ok && self.config.one_shot {
             self.exit(Exit::Fatal(Fatal::WriteFailed(sub)));
             return;
@@ -381,6 +401,7 @@ impl Session {
             next = earliest(next, *retry_at);
         }
         next = earliest(next, self.give_up_at);
+        next = earliest(next, self.heartbeat_at);
         for row in &self.rows {
             match row.state {
                 State::Backoff(at) | State::Refresh(at) => next = earliest(next, Some(at)),
@@ -414,6 +435,9 @@ impl Session {
 
     /// Ends the run (once: a later exit is dropped, as every action after the first).
     fn exit(&mut self, exit: Exit) {
+        if self.config.notify.is_some() {
+            self.push(Action::Notify(Notify::Stopping));
+        }
         self.push(Action::Exit(exit));
         self.exited = true;
     }
@@ -452,6 +476,7 @@ impl Session {
                     match verified {
                         Ok(rendered) => {
                             self.rows[i].pending = Some(rendered.not_after);
+                            self.rows[i].pending_id.clone_from(&rendered.spiffe_id);
                             self.push(Action::WriteX509(Box::new(rendered)));
                         }
                         Err(e) if self.config.one_shot => {

@@ -104,6 +104,7 @@ fn x509_only() -> SessionConfig {
         pid_file: false,
         workload: false,
         timeout: None,
+        notify: None,
     }
 }
 
@@ -124,6 +125,8 @@ struct Seen {
     pid_attempts: Vec<(u32, Instant)>,
     /// What was asked of the `cmd` process: `start` or `signal`.
     workload: Vec<&'static str>,
+    /// Service-manager notifications, with the simulated time each was sent.
+    notes: Vec<(Notify, Instant)>,
     exit: Option<Exit>,
 }
 
@@ -196,6 +199,7 @@ impl Sim {
                     self.session.workload_started(self.start_pid);
                 }
                 Action::SignalWorkload => self.seen.workload.push("signal"),
+                Action::Notify(n) => self.seen.notes.push((n, self.now)),
                 Action::Report(r) => self.seen.reports.push(r),
                 Action::Exit(e) => self.seen.exit = Some(e),
             }
@@ -1190,4 +1194,132 @@ fn exit_codes_name_what_ended_a_one_shot_run() {
         let daemon = if matches!(exit, Exit::Fatal(_)) { 1 } else { 0 };
         assert_eq!(exit.code(false), daemon, "{exit:?}");
     }
+}
+
+/// A session with `config` whose service manager listens, with this watchdog.
+fn notified(config: SessionConfig, watchdog: Option<Duration>) -> Sim {
+    Sim::with(SessionConfig {
+        notify: Some(NotifyConfig { watchdog }),
+        ..config
+    })
+}
+
+impl Sim {
+    /// The notifications sent since the last call, without their times.
+    fn take_notes(&mut self) -> Vec<Notify> {
+        self.seen.notes.drain(..).map(|(n, _)| n).collect()
+    }
+}
+
+#[test]
+fn ready_once_every_output_is_written_and_a_status_for_each_svid() {
+    let mut sim = notified(jwt_config("svc"), None);
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    let not_after = 3600 * 24 * 365 * 4;
+    sim.send_update(1, not_after, true);
+    let x509_status = Notify::Status {
+        sub: Sub::X509,
+        spiffe_id: ID.into(),
+        expires: BASE_UNIX + not_after as i64,
+    };
+    assert_eq!(sim.take_notes(), core::slice::from_ref(&x509_status));
+    sim.server(&reply(3, &bundles_message()));
+    assert_eq!(
+        sim.take_notes(),
+        [],
+        "a bundle has no SPIFFE ID; the token is missing"
+    );
+    sim.sent();
+    sim.server(&jwt_svid_response(5, &es256_token()));
+    assert_eq!(
+        sim.take_notes(),
+        [
+            Notify::Status {
+                sub: Sub::JwtSvid(0),
+                spiffe_id: "spiffe://example.org/workload".into(),
+                expires: JWT_NOW + 300,
+            },
+            Notify::Ready
+        ]
+    );
+    // Later updates say what changed; READY=1 is not repeated.
+    sim.send_update(1, not_after, false);
+    assert_eq!(sim.take_notes(), [x509_status]);
+    // A failed write says nothing.
+    sim.write_ok = false;
+    sim.send_update(1, not_after + 1, false);
+    assert_eq!(sim.take_notes(), []);
+}
+
+#[test]
+fn nothing_is_notified_without_a_service_manager() {
+    let mut sim = Sim::new(true);
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.seen.exit, Some(Exit::Done));
+    assert_eq!(sim.take_notes(), []);
+}
+
+#[test]
+fn stopping_comes_just_before_every_exit() {
+    let one_shot = SessionConfig {
+        one_shot: true,
+        ..x509_only()
+    };
+    let mut sim = notified(one_shot, None);
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    let notes = sim.take_notes();
+    assert!(matches!(notes[0], Notify::Status { .. }), "{notes:?}");
+    assert_eq!(notes[1..], [Notify::Ready, Notify::Stopping]);
+    assert_eq!(sim.seen.exit, Some(Exit::Done));
+
+    let mut sim = notified(x509_only(), None);
+    sim.session.stop(15);
+    sim.pump();
+    assert_eq!(sim.take_notes(), [Notify::Stopping]);
+    assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
+}
+
+#[test]
+fn the_watchdog_beats_every_half_interval_until_the_files_expire_with_the_agent_gone() {
+    let mut sim = notified(x509_only(), Some(secs(10)));
+    let start = sim.now;
+    let beats = |sim: &mut Sim| -> Vec<u64> {
+        let times = sim
+            .seen
+            .notes
+            .iter()
+            .filter(|(n, _)| *n == Notify::Watchdog)
+            .map(|(_, t)| t.saturating_duration_since(start).as_secs())
+            .collect();
+        sim.seen.notes.clear();
+        times
+    };
+    // Healthy before the first write too: nothing has expired.
+    sim.advance(secs(11));
+    assert_eq!(beats(&mut sim), [5, 10]);
+    sim.connect();
+    sim.send_update(1, 60, true);
+    sim.session.connection_lost(sim.now);
+    sim.pump();
+    // Gone but the files are good: it beats on. The SVID expires at 60 s of wall clock.
+    sim.advance(secs(40));
+    assert_eq!(beats(&mut sim), [15, 20, 25, 30, 35, 40, 45, 50]);
+    // Past the expiry, the agent gone for over 30 s: silence, so the service manager acts.
+    sim.advance(secs(20));
+    assert_eq!(beats(&mut sim), [55]);
+    // The agent is back with a fresh SVID: it beats again.
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    sim.advance(secs(5));
+    assert_eq!(beats(&mut sim), [75]);
+}
+
+#[test]
+fn a_watchdog_below_the_clocks_resolution_beats_every_millisecond_not_in_a_loop() {
+    let mut sim = notified(x509_only(), Some(Duration::from_micros(1)));
+    sim.advance(Duration::from_millis(10));
+    assert_eq!(sim.take_notes(), vec![Notify::Watchdog; 10]);
 }

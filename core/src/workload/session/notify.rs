@@ -1,0 +1,58 @@
+//! The session's service-manager notifications (systemd's `sd_notify(3)` protocol, opt-in
+//! through `NOTIFY_SOCKET`): `STATUS=` after each SVID written, `READY=1` once every output
+//! is written, `WATCHDOG=1` every half `WATCHDOG_USEC` while healthy, `STOPPING=1` before
+//! the run ends. The session decides when; the driver only sends the datagrams.
+
+use alloc::string::String;
+use core::time::Duration;
+
+use super::{Action, Notify, NotifyConfig, Session, Sub};
+use crate::time::Instant;
+
+/// The shortest heartbeat interval: the clock counts milliseconds.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(1);
+
+/// Half the watchdog interval, as `sd_watchdog_enabled(3)` advises.
+pub(super) fn heartbeat(config: &NotifyConfig) -> Option<Duration> {
+    config.watchdog.map(|w| (w / 2).max(MIN_HEARTBEAT))
+}
+
+impl Session {
+    /// An output was written: its `STATUS=` (SVIDs only: a bundle has no SPIFFE ID), then
+    /// `READY=1` the first time every output is on disk.
+    pub(super) fn notify_written(&mut self, sub: Sub, spiffe_id: String, expires: i64) {
+        if self.config.notify.is_none() {
+            return;
+        }
+        if !spiffe_id.is_empty() {
+            self.push(Action::Notify(Notify::Status {
+                sub,
+                spiffe_id,
+                expires,
+            }));
+        }
+        if !self.ready_sent && self.health.all_written() {
+            self.ready_sent = true;
+            self.push(Action::Notify(Notify::Ready));
+        }
+    }
+
+    /// At the heartbeat instant: `WATCHDOG=1` unless the files on disk have expired while
+    /// the agent is gone (then the service manager's watchdog is let to act), and the next
+    /// heartbeat.
+    pub(super) fn heartbeat_due(&mut self, now: Instant, unix_ms: i64) {
+        let (Some(at), Some(every)) = (
+            self.heartbeat_at,
+            self.config.notify.as_ref().and_then(heartbeat),
+        ) else {
+            return;
+        };
+        if now < at {
+            return;
+        }
+        self.heartbeat_at = Some(now + every);
+        if !(self.files_expired(unix_ms) && self.agent_lost(now)) {
+            self.push(Action::Notify(Notify::Watchdog));
+        }
+    }
+}
