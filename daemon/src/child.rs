@@ -1,4 +1,4 @@
-//! The workload process (`cmd` with `cmd_args`): started and signalled when the session asks
+//! The workload process (`cmd` with `cmd_args`, or `start { cmd, args }`): started and signalled when the session asks
 //! ([`Action::StartWorkload`](svid_core::workload::Action::StartWorkload),
 //! [`Action::SignalWorkload`](svid_core::workload::Action::SignalWorkload)); its exit is
 //! reaped and handed back to the session, which starts it again at the next update as
@@ -19,7 +19,7 @@ use rustix::process::{
     Pid, Signal, WaitOptions, WaitStatus, getpid, kill_process, kill_process_group,
     set_child_subreaper, wait,
 };
-use svid_core::config::{CmdArgsError, signal_number, split_cmd_args};
+use svid_core::config::{Args, CmdArgsError, Workload, signal_number};
 use svid_core::workload::ProcessStatus;
 
 /// Why the child could not be started or signalled; worded as upstream's errors.
@@ -49,18 +49,18 @@ impl fmt::Display for ChildError {
 /// The configured command and the running child, if any.
 pub struct Process {
     cmd: String,
-    cmd_args: String,
+    args: Args,
     renew_signal: String,
     /// The running child; it leads its own process group.
     child: Option<Pid>,
 }
 
 impl Process {
-    /// A workload for `cmd` (empty: none).
-    pub fn new(cmd: &str, cmd_args: &str, renew_signal: &str) -> Self {
+    /// The configured workload, if any, signalled with `renew_signal`.
+    pub fn new(workload: Option<&Workload>, renew_signal: &str) -> Self {
         Process {
-            cmd: cmd.to_owned(),
-            cmd_args: cmd_args.to_owned(),
+            cmd: workload.map(|w| w.cmd.clone()).unwrap_or_default(),
+            args: workload.map_or(Args::List(Vec::new()), |w| w.args.clone()),
             renew_signal: renew_signal.to_owned(),
             child: None,
         }
@@ -86,7 +86,7 @@ impl Process {
     }
 
     fn spawn(&mut self) -> Result<u32, ChildError> {
-        let args = split_cmd_args(&self.cmd_args).map_err(ChildError::Args)?;
+        let args = self.args.split().map_err(ChildError::Args)?;
         let child = process::Command::new(&self.cmd)
             .args(&args)
             .process_group(0)

@@ -121,7 +121,8 @@ fn run(cfg: &Validated) -> ExitCode {
     info!(agent_address = c.agent_address.as_str(); "Using the Workload API");
     check_cert_dir(&c.cert_dir);
     clean_leftovers(&plan);
-    let mut child = Process::new(&c.cmd, &c.cmd_args, &c.renew_signal);
+    let lifecycle = cfg.lifecycle();
+    let mut child = Process::new(lifecycle.workload.as_ref(), &lifecycle.signal);
     if cfg.daemon_mode() {
         child::become_subreaper();
         info!("Launching daemon");
@@ -285,8 +286,12 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             .iter()
             .map(|j| (join(&j.jwt_svid_file_name), cfg.jwt_svid_file_mode()))
             .collect(),
-        pid_file: (!c.pid_file_name.is_empty())
-            .then(|| (c.pid_file_name.clone(), c.renew_signal.clone())),
+        pid_file: (!cfg.lifecycle().pid_file.is_empty()).then(|| {
+            (
+                cfg.lifecycle().pid_file.clone(),
+                cfg.lifecycle().signal.clone(),
+            )
+        }),
         health: (cfg.daemon_mode() && c.health_checks.listener_enabled).then(|| {
             let h = &c.health_checks;
             (
@@ -330,8 +335,8 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
                 path: path.clone(),
             })
             .collect(),
-        pid_file: !c.pid_file_name.is_empty(),
-        workload: !c.cmd.is_empty(),
+        pid_file: !cfg.lifecycle().pid_file.is_empty(),
+        workload: cfg.lifecycle().workload.is_some(),
         timeout: cfg.timeout(),
         notify: plan.notifier.as_ref().map(|_| notify::config_from_env()),
     };

@@ -158,24 +158,70 @@ fn an_unknown_renew_signal_and_a_too_long_socket_path_are_refused_at_start() {
         &certs,
         "cmd = \"/bin/true\"\nrenew_signal = \"SIGFOO\"",
     );
-    let mut helper = Helper::start_in(dir, &config, &[]);
-    let status = helper.wait_exit(PATIENCE).expect("refused at start");
-    assert_eq!(status.code(), Some(1), "{}", helper.logs());
-    assert!(
-        helper.wait_for_log("renew_signal \\\"SIGFOO\\\" is not a signal name", PATIENCE),
-        "{}",
-        helper.logs()
+    refused_at_start(
+        dir,
+        &config,
+        "renew_signal \\\"SIGFOO\\\" is not a signal name",
     );
     assert!(!certs.join("svid.pem").exists(), "nothing written");
 
     let (dir, certs) = helper_dir();
     let long = format!("/tmp/{}/agent.sock", "d".repeat(120));
-    let mut helper = Helper::start_in(dir, &x509_config(&long, &certs, ""), &[]);
+    refused_at_start(
+        dir,
+        &x509_config(&long, &certs, ""),
+        "more than a Unix socket address holds",
+    );
+}
+
+/// Starts a helper with `config` and checks that it exits 1 at once, logging `needle`.
+fn refused_at_start(dir: tempfile::TempDir, config: &str, needle: &str) {
+    let mut helper = Helper::start_in(dir, config, &[]);
     let status = helper.wait_exit(PATIENCE).expect("refused at start");
     assert_eq!(status.code(), Some(1), "{}", helper.logs());
+    assert!(helper.wait_for_log(needle, PATIENCE), "{}", helper.logs());
+}
+
+/// `start { cmd, args }` passes each argument as written (no CSV splitting: spaces, commas
+/// and quotes stay), and `reload { signal }` reaches it at the next update, as the legacy
+/// keys would.
+#[test]
+fn a_start_block_passes_its_argv_as_written_and_reload_signals_it() {
+    let agent = DevAgent::start(&["--rotate-every", "700ms"]);
+    let (dir, certs) = helper_dir();
+    let (argv, hups) = (dir.path().join("argv"), dir.path().join("hups"));
+    let script = format!(
+        "trap 'echo hup >> {hups}' HUP\n\
+         printf '%s\\n' \"$@\" > {argv}.tmp && mv {argv}.tmp {argv}\n\
+         while :; do sleep 0.05; done\n",
+        hups = hups.display(),
+        argv = argv.display(),
+    );
+    let blocks = format!(
+        "start {{\n  cmd = \"/bin/sh\"\n  args = [\"-c\", {script:?}, \"sh\", \"a b\", \"c,d\", \"\\\"q\\\"\", \"\"]\n  restart = \"never\"\n}}\n\
+         reload {{\n  signal = \"SIGHUP\"\n}}"
+    );
+    let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &blocks), &[]);
+    assert!(wait_for_file(&argv, PATIENCE), "{}", helper.logs());
+    assert_eq!(
+        std::fs::read_to_string(&argv).unwrap(),
+        "a b\nc,d\n\"q\"\n\n"
+    );
+    assert!(wait_for_file(&hups, PATIENCE), "{}", helper.logs());
     assert!(
-        helper.wait_for_log("more than a Unix socket address holds", PATIENCE),
+        helper.wait_for_log("msg=\"Signalled process\"", PATIENCE),
         "{}",
         helper.logs()
     );
+}
+
+#[test]
+fn a_legacy_key_beside_its_block_is_refused_at_start_naming_both() {
+    let (dir, certs) = helper_dir();
+    let config = x509_config(
+        "/nowhere.sock",
+        &certs,
+        "cmd = \"/bin/true\"\nstart {\n  cmd = \"/bin/false\"\n}",
+    );
+    refused_at_start(dir, &config, "cmd and start.cmd are both set: keep one");
 }

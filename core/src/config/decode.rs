@@ -25,7 +25,7 @@ use alloc::vec::Vec;
 
 use super::int::parse_go_int;
 use super::syntax::{Item, ParseError, ParseErrorKind, Value, ValueKind, fold_key};
-use super::{Config, HealthChecks, JwtSvidConfig};
+use super::{Config, HealthChecks, JwtSvidConfig, ReloadBlock, StartBlock};
 
 type Setter<T> = fn(&mut T, &str, Value) -> Result<(), ParseError>;
 
@@ -93,6 +93,29 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
         set(&mut c.symlinked_layout, boolean(k, v)?)
     }),
     ("timeout", |c, k, v| set(&mut c.timeout, string(k, v)?)),
+    ("start", |c, k, v| {
+        let block = c.start.get_or_insert_with(StartBlock::default);
+        let unknown = block_fields(block, k, v, START)?;
+        block.unknown_keys.extend(unknown);
+        Ok(())
+    }),
+    ("reload", |c, k, v| {
+        let block = c.reload.get_or_insert_with(ReloadBlock::default);
+        let unknown = block_fields(block, k, v, RELOAD)?;
+        block.unknown_keys.extend(unknown);
+        Ok(())
+    }),
+];
+
+const START: &[(&str, Setter<StartBlock>)] = &[
+    ("cmd", |c, k, v| set(&mut c.cmd, string(k, v)?)),
+    ("args", |c, k, v| set(&mut c.args, Some(strings(k, v)?))),
+    ("restart", |c, k, v| set(&mut c.restart, string(k, v)?)),
+];
+
+const RELOAD: &[(&str, Setter<ReloadBlock>)] = &[
+    ("signal", |c, k, v| set(&mut c.signal, string(k, v)?)),
+    ("pid_file", |c, k, v| set(&mut c.pid_file, string(k, v)?)),
 ];
 
 const JWT_SVID: &[(&str, Setter<JwtSvidConfig>)] = &[
@@ -258,6 +281,20 @@ fn jwt_svid(path: &str, items: Vec<Item>) -> Result<JwtSvidConfig, ParseError> {
     let mut jwt = JwtSvidConfig::default();
     jwt.unknown_keys = fields(&mut jwt, &format!("{path}."), JWT_SVID, items)?;
     Ok(jwt)
+}
+
+/// A block of ours (`start`, `reload`): decodes the object into `block`, over what earlier
+/// blocks of the same name set, as `health_checks`; returns its unknown keys.
+fn block_fields<T>(
+    block: &mut T,
+    key: &str,
+    v: Value,
+    table: &[(&str, Setter<T>)],
+) -> Result<Vec<String>, ParseError> {
+    let ValueKind::Object(items) = v.kind else {
+        return Err(mismatch(key, "object", &v));
+    };
+    fields(block, &format!("{key}."), table, items)
 }
 
 /// `health_checks`: decodes the object into `health`, over what earlier blocks set.

@@ -13,6 +13,7 @@ mod duration;
 mod hcl;
 mod int;
 mod json;
+mod lifecycle;
 mod path;
 mod signal;
 mod syntax;
@@ -27,6 +28,7 @@ use alloc::vec::Vec;
 pub use cmd_args::{CmdArgsError, CmdArgsErrorKind, split_cmd_args};
 pub use duration::parse_duration;
 pub use int::IntError;
+pub use lifecycle::{Args, Lifecycle, ReloadBlock, StartBlock, Workload};
 pub use path::{AddressError, join_path, socket_path};
 pub use signal::signal_number;
 pub use syntax::{MAX_DEPTH, ParseError, ParseErrorKind, Pos};
@@ -120,6 +122,10 @@ pub struct Config {
     /// `timeout` (ours, not upstream's): in one-shot mode, give up once this much time has
     /// passed without every output written; a Go duration such as `30s` (empty: no limit).
     pub timeout: String,
+    /// `start { ... }` (ours): the workload, instead of `cmd` and `cmd_args`.
+    pub start: Option<StartBlock>,
+    /// `reload { ... }` (ours): instead of `renew_signal` and `pid_file_name`.
+    pub reload: Option<ReloadBlock>,
     /// Top-level keys that are not known, as written, sorted (rejected by validation).
     pub unknown_keys: Vec<String>,
 }

@@ -7,8 +7,9 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
-use super::Config;
 use super::duration::parse_duration;
+use super::lifecycle::{Args, Lifecycle, Workload};
+use super::{Config, signal_number};
 
 /// Agent socket used when neither `agent_address` nor `SPIFFE_ENDPOINT_SOCKET` is set.
 pub const DEFAULT_AGENT_ADDRESS: &str = "/tmp/spire-agent/public/api.sock";
@@ -78,6 +79,32 @@ pub enum ValidationError {
     SymlinkedLayoutName(String),
     /// `timeout` that is not a positive Go duration (ours).
     BadTimeout(String),
+    /// Keys of a `start` or `reload` block that are not known (sorted, as written).
+    UnknownBlockKeys {
+        /// `start` or `reload`.
+        block: &'static str,
+        /// The keys.
+        keys: Vec<String>,
+    },
+    /// `reload { exec { ... } }`: hooks are not implemented yet.
+    HooksNotSupported,
+    /// A `start` block without `cmd`.
+    StartCmdRequired,
+    /// `start.restart` other than `never`: not a policy, or one not implemented yet.
+    Restart(String),
+    /// A legacy key and its block counterpart are both set.
+    LegacyAndBlock {
+        /// The legacy key (`cmd`, `cmd_args`, `renew_signal`, `pid_file_name`).
+        legacy: &'static str,
+        /// The block key that replaces it.
+        block: &'static str,
+    },
+    /// `reload.pid_file` with `daemon_mode = false`.
+    ReloadPidFileWithoutDaemonMode,
+    /// `reload.pid_file` without `reload.signal`.
+    ReloadPidFileWithoutSignal,
+    /// `reload.signal` names no signal.
+    UnknownReloadSignal(String),
 }
 
 impl fmt::Display for ValidationError {
@@ -130,6 +157,38 @@ impl fmt::Display for ValidationError {
                 f,
                 "symlinked_layout needs plain file names in cert_dir (no '/', not starting with '..'): {name:?}"
             ),
+            Self::UnknownBlockKeys { block, keys } => {
+                write!(f, "unknown key(s) in {block}: {}", keys.join(","))
+            }
+            Self::HooksNotSupported => {
+                f.write_str("reload.exec (hooks) is not supported yet: remove the exec block")
+            }
+            Self::StartCmdRequired => f.write_str("'cmd' is required in 'start'"),
+            Self::Restart(policy) if matches!(policy.as_str(), "on-failure" | "always") => write!(
+                f,
+                "start.restart = {policy:?} is not supported yet: use \"never\" (cmd is started \
+                 again at the next update, as upstream does)"
+            ),
+            Self::Restart(policy) => write!(
+                f,
+                "start.restart {policy:?} is not one of \"never\", \"on-failure\", \"always\""
+            ),
+            Self::LegacyAndBlock { legacy, block } => write!(
+                f,
+                "{legacy} and {block} are both set: keep one (the start and reload blocks \
+                 replace cmd, cmd_args, renew_signal and pid_file_name)"
+            ),
+            Self::ReloadPidFileWithoutDaemonMode => f.write_str(
+                "reload.pid_file is set but daemon_mode is false. \
+                 reload.pid_file is only supported in daemon_mode",
+            ),
+            Self::ReloadPidFileWithoutSignal => {
+                f.write_str("must specify reload.signal when using reload.pid_file")
+            }
+            Self::UnknownReloadSignal(s) => write!(
+                f,
+                "reload.signal {s:?} is not a signal name such as \"SIGHUP\""
+            ),
             Self::BadTimeout(text) => write!(
                 f,
                 "timeout {text:?} is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
@@ -149,6 +208,8 @@ pub enum Warning {
     RenewSignalIgnored,
     /// `timeout` in daemon mode, which runs until stopped.
     TimeoutIgnored,
+    /// A `start` or `reload` block (its name) with `daemon_mode = false`.
+    BlockIgnored(&'static str),
 }
 
 impl fmt::Display for Warning {
@@ -166,6 +227,12 @@ impl fmt::Display for Warning {
                 "timeout is set but daemon_mode is true. timeout only limits a one-shot run \
                  and will be ignored."
             }
+            Self::BlockIgnored("start") => {
+                "start is set but daemon_mode is false. start will be ignored."
+            }
+            Self::BlockIgnored(_) => {
+                "reload is set but daemon_mode is false. reload will be ignored."
+            }
         })
     }
 }
@@ -176,6 +243,7 @@ pub struct Validated {
     config: Config,
     daemon_mode: bool,
     timeout: Option<Duration>,
+    lifecycle: Lifecycle,
 }
 
 impl Validated {
@@ -225,6 +293,12 @@ impl Validated {
     /// Permission bits of the JWT-SVID files.
     pub fn jwt_svid_file_mode(&self) -> u32 {
         perm(self.config.jwt_svid_file_mode)
+    }
+
+    /// What the helper starts and signals, from the legacy keys or the `start` and `reload`
+    /// blocks.
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
     }
 
     /// `timeout` in one-shot mode (`None` in daemon mode, or when not set).
@@ -290,6 +364,9 @@ impl Config {
         let daemon_mode = daemon_mode_flag.or(self.daemon_mode).unwrap_or(true);
         self.daemon_mode = Some(daemon_mode);
         let mut warnings = Vec::new();
+        // Only a config of ours has blocks (upstream refuses them as unknown keys): checking
+        // them first keeps upstream's order for every upstream config.
+        let lifecycle = self.lifecycle(daemon_mode, &mut warnings)?;
         if !daemon_mode {
             if !self.cmd.is_empty() {
                 warnings.push(Warning::CmdIgnored);
@@ -389,8 +466,110 @@ impl Config {
                 config: self,
                 daemon_mode,
                 timeout: timeout.filter(|_| !daemon_mode),
+                lifecycle,
             },
             warnings,
         ))
+    }
+}
+
+impl Config {
+    /// Checks the `start` and `reload` blocks against the legacy keys and maps either onto
+    /// one [`Lifecycle`].
+    fn lifecycle(
+        &self,
+        daemon_mode: bool,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<Lifecycle, ValidationError> {
+        use ValidationError as E;
+        let legacy = [
+            ("cmd", &self.cmd, "start.cmd", self.start.is_some()),
+            (
+                "cmd_args",
+                &self.cmd_args,
+                "start.args",
+                self.start.is_some(),
+            ),
+            (
+                "renew_signal",
+                &self.renew_signal,
+                "reload.signal",
+                self.reload.is_some(),
+            ),
+            (
+                "pid_file_name",
+                &self.pid_file_name,
+                "reload.pid_file",
+                self.reload.is_some(),
+            ),
+        ];
+        if let Some((legacy, _, block, _)) = legacy
+            .iter()
+            .find(|(_, value, _, block)| !value.is_empty() && *block)
+        {
+            return Err(E::LegacyAndBlock { legacy, block });
+        }
+        let mut lifecycle = Lifecycle {
+            workload: (!self.cmd.is_empty()).then(|| Workload {
+                cmd: self.cmd.clone(),
+                args: Args::Csv(self.cmd_args.clone()),
+            }),
+            signal: self.renew_signal.clone(),
+            pid_file: self.pid_file_name.clone(),
+        };
+        if let Some(start) = &self.start {
+            let mut unknown = start.unknown_keys.clone();
+            unknown.sort_unstable();
+            unknown.dedup();
+            if !unknown.is_empty() {
+                return Err(E::UnknownBlockKeys {
+                    block: "start",
+                    keys: unknown,
+                });
+            }
+            if start.cmd.is_empty() {
+                return Err(E::StartCmdRequired);
+            }
+            if !matches!(start.restart.as_str(), "" | "never") {
+                return Err(E::Restart(start.restart.clone()));
+            }
+            lifecycle.workload = Some(Workload {
+                cmd: start.cmd.clone(),
+                args: Args::List(start.args.clone().unwrap_or_default()),
+            });
+        }
+        if let Some(reload) = &self.reload {
+            let mut unknown = reload.unknown_keys.clone();
+            unknown.sort_unstable();
+            unknown.dedup();
+            if unknown.iter().any(|k| k.eq_ignore_ascii_case("exec")) {
+                return Err(E::HooksNotSupported);
+            }
+            if !unknown.is_empty() {
+                return Err(E::UnknownBlockKeys {
+                    block: "reload",
+                    keys: unknown,
+                });
+            }
+            if !reload.pid_file.is_empty() {
+                if !daemon_mode {
+                    return Err(E::ReloadPidFileWithoutDaemonMode);
+                }
+                if reload.signal.is_empty() {
+                    return Err(E::ReloadPidFileWithoutSignal);
+                }
+            }
+            if daemon_mode && !reload.signal.is_empty() && signal_number(&reload.signal).is_none() {
+                return Err(E::UnknownReloadSignal(reload.signal.clone()));
+            }
+            lifecycle.signal.clone_from(&reload.signal);
+            lifecycle.pid_file.clone_from(&reload.pid_file);
+        }
+        if !daemon_mode {
+            warnings.extend(self.start.iter().map(|_| Warning::BlockIgnored("start")));
+            warnings.extend(self.reload.iter().map(|_| Warning::BlockIgnored("reload")));
+            lifecycle.workload = None;
+        }
+        Ok(lifecycle)
     }
 }

@@ -331,3 +331,155 @@ fn timeout_is_a_positive_go_duration_for_one_shot_mode_only() {
                 \"svid_bundle_file_name\": \"b\", \"daemon_mode\": false, \"timeout\": \"2m\"}";
     assert_eq!(validated(json).0.timeout(), Some(Duration::from_secs(120)));
 }
+
+/// The model a validated daemon-mode config maps onto.
+fn lifecycle_of(text: &str) -> Lifecycle {
+    validated(&format!("{TRIO}{text}")).0.lifecycle().clone()
+}
+
+#[test]
+fn start_and_reload_blocks_map_onto_the_same_model_as_the_legacy_keys() {
+    let blocks = lifecycle_of(
+        r#"
+        start {
+          cmd     = "/usr/bin/envoy"
+          args    = ["-c", "/etc/envoy/envoy.yaml", "a b,c"]
+          restart = "never"
+        }
+        reload {
+          signal   = "SIGHUP"
+          pid_file = "/run/app.pid"
+        }
+        "#,
+    );
+    assert_eq!(
+        blocks,
+        Lifecycle {
+            workload: Some(Workload {
+                cmd: "/usr/bin/envoy".into(),
+                args: Args::List(vec![
+                    "-c".into(),
+                    "/etc/envoy/envoy.yaml".into(),
+                    "a b,c".into()
+                ]),
+            }),
+            signal: "SIGHUP".into(),
+            pid_file: "/run/app.pid".into(),
+        }
+    );
+    let legacy = lifecycle_of(
+        "cmd = \"/usr/bin/envoy\"\ncmd_args = \"-c /etc/envoy/envoy.yaml\"\n\
+         renew_signal = \"SIGHUP\"\npid_file_name = \"/run/app.pid\"\n",
+    );
+    assert_eq!(
+        legacy.workload.as_ref().unwrap().args,
+        Args::Csv("-c /etc/envoy/envoy.yaml".into())
+    );
+    assert_eq!(
+        legacy.workload.as_ref().unwrap().args.split().unwrap(),
+        ["-c", "/etc/envoy/envoy.yaml"]
+    );
+    assert_eq!(
+        (legacy.signal, legacy.pid_file),
+        (blocks.signal, blocks.pid_file)
+    );
+    // The JSON form, a start block alone, no args.
+    let json = "{\"svid_file_name\": \"s\", \"svid_key_file_name\": \"k\", \
+                \"svid_bundle_file_name\": \"b\", \"start\": {\"cmd\": \"app\"}}";
+    let workload = validated(json).0.lifecycle().workload.clone().unwrap();
+    assert_eq!(workload.args, Args::List(vec![]));
+    assert_eq!(lifecycle_of(""), Lifecycle::default());
+}
+
+#[test]
+fn a_legacy_key_with_its_block_counterpart_is_refused_naming_both() {
+    for (legacy, block, text) in [
+        ("cmd", "start.cmd", "cmd = \"a\"\nstart { cmd = \"b\" }"),
+        (
+            "cmd_args",
+            "start.args",
+            "cmd_args = \"x\"\nstart { cmd = \"b\" }",
+        ),
+        (
+            "renew_signal",
+            "reload.signal",
+            "renew_signal = \"SIGHUP\"\nreload {}",
+        ),
+        (
+            "pid_file_name",
+            "reload.pid_file",
+            "pid_file_name = \"/p\"\nreload { signal = \"SIGHUP\" }",
+        ),
+    ] {
+        assert_eq!(
+            invalid(&format!("{TRIO}{text}")),
+            format!(
+                "{legacy} and {block} are both set: keep one (the start and reload blocks \
+                 replace cmd, cmd_args, renew_signal and pid_file_name)"
+            )
+        );
+    }
+    // Legacy keys of the other block mix fine.
+    let mixed = lifecycle_of("start { cmd = \"app\" }\nrenew_signal = \"SIGUSR1\"");
+    assert_eq!(mixed.signal, "SIGUSR1");
+}
+
+#[test]
+fn the_blocks_refuse_what_they_cannot_do_with_a_clear_message() {
+    let bad = |text: &str| invalid(&format!("{TRIO}{text}"));
+    assert_eq!(
+        bad("start { args = [\"x\"] }"),
+        "'cmd' is required in 'start'"
+    );
+    assert_eq!(
+        bad("start {\ncmd = \"a\"\nrestart = \"always\"\n}"),
+        "start.restart = \"always\" is not supported yet: use \"never\" (cmd is started again \
+         at the next update, as upstream does)"
+    );
+    assert!(bad("start {\ncmd = \"a\"\nrestart = \"on-failure\"\n}").contains("not supported yet"));
+    assert_eq!(
+        bad("start {\ncmd = \"a\"\nrestart = \"sometimes\"\n}"),
+        "start.restart \"sometimes\" is not one of \"never\", \"on-failure\", \"always\""
+    );
+    assert_eq!(
+        bad("start {\ncmd = \"a\"\nbogus = 1\nargz = []\n}"),
+        "unknown key(s) in start: argz,bogus"
+    );
+    assert_eq!(
+        bad("reload {\nsignal = \"SIGHUP\"\nexec {\ncmd = \"/bin/hook\"\n}\n}"),
+        "reload.exec (hooks) is not supported yet: remove the exec block"
+    );
+    assert_eq!(
+        bad("reload { pid_file = \"/p\" }"),
+        "must specify reload.signal when using reload.pid_file"
+    );
+    assert_eq!(
+        bad("reload { signal = \"HUP\" }"),
+        "reload.signal \"HUP\" is not a signal name such as \"SIGHUP\""
+    );
+    assert!(
+        err(&format!("{TRIO}start {{ cmd = \"a\"\nargs = \"x y\" }}"))
+            .to_string()
+            .contains("start.args")
+    );
+    // One-shot mode: a pid file is refused as upstream refuses pid_file_name; the rest is
+    // ignored with a warning.
+    let one_shot =
+        |text: &str| ok(&format!("{TRIO}daemon_mode = false\n{text}")).validate(None, None);
+    assert_eq!(
+        one_shot("reload {\nsignal = \"SIGHUP\"\npid_file = \"/p\"\n}")
+            .unwrap_err()
+            .to_string(),
+        "reload.pid_file is set but daemon_mode is false. reload.pid_file is only supported \
+         in daemon_mode"
+    );
+    let (v, warnings) = one_shot("start { cmd = \"a\" }\nreload { signal = \"SIGHUP\" }").unwrap();
+    assert_eq!(
+        warnings,
+        [
+            Warning::BlockIgnored("start"),
+            Warning::BlockIgnored("reload")
+        ]
+    );
+    assert_eq!(v.lifecycle().workload, None);
+}

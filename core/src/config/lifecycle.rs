@@ -1,0 +1,88 @@
+//! The workload's lifecycle as one model, whichever way `helper.conf` says it: upstream's
+//! legacy keys (`cmd`, `cmd_args`, `renew_signal`, `pid_file_name`) or our `start {}` and
+//! `reload {}` blocks (the shape of upstream's open PR #410, with the keys of this
+//! project's issue 15):
+//!
+//! ```hcl
+//! start {
+//!   cmd     = "/usr/bin/envoy"
+//!   args    = ["-c", "/etc/envoy/envoy.yaml"]   # an argv list: no CSV splitting
+//!   restart = "never"                           # start it again at the next update
+//! }
+//! reload {
+//!   signal   = "SIGHUP"
+//!   pid_file = "/run/app.pid"
+//! }
+//! ```
+//!
+//! A legacy key and its block counterpart together are refused, naming both.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::cmd_args::{CmdArgsError, split_cmd_args};
+
+/// `start { ... }` as written (ours).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StartBlock {
+    /// `cmd`: the program (required).
+    pub cmd: String,
+    /// `args`: its arguments, each as is; `None` when absent.
+    pub args: Option<Vec<String>>,
+    /// `restart`: `never` (the default) starts an exited `cmd` again at the next update, as
+    /// upstream does; other policies are refused until they are implemented.
+    pub restart: String,
+    /// Keys of the block that are not known, as written, sorted.
+    pub unknown_keys: Vec<String>,
+}
+
+/// `reload { ... }` as written (ours).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReloadBlock {
+    /// `signal`: sent to `cmd` and to the `pid_file` process after each X.509 update.
+    pub signal: String,
+    /// `pid_file`: a file holding the PID of a process to signal.
+    pub pid_file: String,
+    /// Keys of the block that are not known, as written, sorted.
+    pub unknown_keys: Vec<String>,
+}
+
+/// The arguments of the workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Args {
+    /// Legacy `cmd_args`: split as upstream splits it, when the command starts (upstream
+    /// reports a bad one then, at each update: `error parsing cmd arguments`).
+    Csv(String),
+    /// `start.args`: the argv list as written.
+    List(Vec<String>),
+}
+
+impl Args {
+    /// The argument vector.
+    pub fn split(&self) -> Result<Vec<String>, CmdArgsError> {
+        match self {
+            Args::Csv(text) => split_cmd_args(text),
+            Args::List(list) => Ok(list.clone()),
+        }
+    }
+}
+
+/// The program the helper starts (daemon mode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    /// The program: a path, or a name looked up on `PATH`.
+    pub cmd: String,
+    /// Its arguments.
+    pub args: Args,
+}
+
+/// What the helper starts and signals, from the legacy keys or the blocks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    /// `cmd` / `start.cmd` in daemon mode; `None` when there is none or in one-shot mode.
+    pub workload: Option<Workload>,
+    /// `renew_signal` / `reload.signal` (empty: none).
+    pub signal: String,
+    /// `pid_file_name` / `reload.pid_file` (empty: none).
+    pub pid_file: String,
+}
