@@ -12,8 +12,10 @@
 //! [`Session::connection_lost`]), feed received bytes ([`Session::recv`]), call
 //! [`Session::handle_timeout`] at [`Session::poll_timeout`], send what
 //! [`Session::poll_transmit`] yields, and perform every [`Session::poll_action`], reporting
-//! each write back with [`Session::written`]. Time enters only as arguments: a monotonic
-//! [`Instant`] and the wall clock in Unix milliseconds.
+//! each write back with [`Session::written`], each `cmd` start with
+//! [`Session::workload_started`], its exit with [`Session::workload_exited`], and SIGTERM or
+//! SIGINT with [`Session::stop`]. Time enters only as arguments: a monotonic [`Instant`] and
+//! the wall clock in Unix milliseconds.
 
 mod api;
 mod jwt_rows;
