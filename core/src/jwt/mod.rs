@@ -57,6 +57,11 @@ pub use verify::{JwtSvid, LEEWAY_SECONDS, VerifyError, validate_insecure, verify
 
 use json::Value;
 
+/// The longest JWT-SVID the helper writes, in bytes. A SPIRE token is well under 1 KiB
+/// (and about 3 KiB with 100 audiences); a longer one is refused before it is parsed, so an
+/// agent cannot make the helper write megabytes into a token file that every consumer reads.
+pub const MAX_TOKEN_SIZE: usize = 16 * 1024;
+
 /// The signature algorithms accepted in a JWT-SVID header: JWT-SVID.md §3.1 minus ES512,
 /// plus EdDSA with Ed25519 keys (RFC 8037 §3.1), which go-spiffe's `jwtsvid` refuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
