@@ -164,11 +164,13 @@ fn write_plain(outputs: &[Output<'_>]) -> Result<(), WriteError> {
     // Stage every file and keep every old one before touching any target.
     for out in outputs {
         let target = PathBuf::from(out.path);
-        let tmp = sibling(&target, "tmp");
-        if let Err(e) = create(&tmp, &target, out) {
-            discard(&staged);
-            return Err(e);
-        }
+        let tmp = match make_sibling(&target, "tmp", |tmp| create(tmp, &target, out)) {
+            Ok(tmp) => tmp,
+            Err(e) => {
+                discard(&staged);
+                return Err(e);
+            }
+        };
         let mut s = Staged {
             tmp,
             target,
@@ -218,9 +220,10 @@ fn keep(target: &Path) -> Result<Option<PathBuf>, WriteError> {
         Ok(m) if m.is_dir() => return Ok(None),
         Ok(_) => {}
     }
-    let backup = sibling(target, "old");
     // link(2) without AT_SYMLINK_FOLLOW: a symlink is kept as the symlink itself.
-    fs::hard_link(target, &backup).map_err(|e| WriteError::two("link", target, &backup, e))?;
+    let backup = make_sibling(target, "old", |backup| {
+        fs::hard_link(target, backup).map_err(|e| WriteError::two("link", target, backup, e))
+    })?;
     Ok(Some(backup))
 }
 
@@ -260,6 +263,35 @@ fn sync_dirs(staged: &[Staged]) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Names tried by [`make_sibling`] before it gives up. A name already taken is a file this
+/// process did not make (a leftover of an earlier process that had the same pid): it is
+/// left alone and the next name is tried.
+const NAME_ATTEMPTS: u32 = 8;
+
+/// Makes a new file beside `target` with `make`, at the first free
+/// `.<name>.<pid>.<n>.<ext>`: `make` must fail with `AlreadyExists` when its path is taken.
+/// After [`NAME_ATTEMPTS`] taken names, `make`'s last error is returned.
+fn make_sibling(
+    target: &Path,
+    ext: &str,
+    mut make: impl FnMut(&Path) -> Result<(), WriteError>,
+) -> Result<PathBuf, WriteError> {
+    let mut attempts = 0;
+    loop {
+        let path = sibling(target, ext);
+        attempts += 1;
+        match make(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.source.kind() == io::ErrorKind::AlreadyExists => {
+                if attempts == NAME_ATTEMPTS {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// `.<name>.<pid>.<n>.<ext>` beside `target`.
 fn sibling(target: &Path, ext: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -274,7 +306,8 @@ fn sibling(target: &Path, ext: &str) -> PathBuf {
 }
 
 /// Creates `path` (which must not exist) with `out`'s data and exactly its mode, fsynced;
-/// errors name `shown`, the file the user configured. Removes `path` on failure.
+/// errors name `shown`, the file the user configured, except that an existing `path` is
+/// named itself. Removes `path` on failure.
 fn create(path: &Path, shown: &Path, out: &Output<'_>) -> Result<(), WriteError> {
     // The umask can only narrow the mode given to open(2): the file is never readable
     // beyond its final mode, even before the fchmod below.
@@ -283,7 +316,10 @@ fn create(path: &Path, shown: &Path, out: &Output<'_>) -> Result<(), WriteError>
         .create_new(true)
         .mode(out.mode)
         .open(path)
-        .map_err(|e| WriteError::new("open", shown, e))?;
+        .map_err(|e| {
+            let taken = e.kind() == io::ErrorKind::AlreadyExists;
+            WriteError::new("open", if taken { path } else { shown }, e)
+        })?;
     let result = file
         .set_permissions(fs::Permissions::from_mode(out.mode))
         .map_err(|e| WriteError::new("chmod", shown, e))
@@ -345,15 +381,15 @@ fn write_version(dir: &Path, outs: &[&Output<'_>]) -> Result<(), WriteError> {
         if fs::read_link(target).is_ok_and(|t| t == want) {
             continue;
         }
-        let tmp = sibling(target, "tmp");
-        let linked = std::os::unix::fs::symlink(&want, &tmp)
-            .map_err(|e| WriteError::new("symlink", &tmp, e))
-            .and_then(|()| {
-                fs::rename(&tmp, target).map_err(|e| {
-                    let _ = fs::remove_file(&tmp);
-                    WriteError::two("rename", &tmp, target, e)
-                })
-            });
+        let linked = make_sibling(target, "tmp", |tmp| {
+            std::os::unix::fs::symlink(&want, tmp).map_err(|e| WriteError::new("symlink", tmp, e))
+        })
+        .and_then(|tmp| {
+            fs::rename(&tmp, target).map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                WriteError::two("rename", &tmp, target, e)
+            })
+        });
         if let Err(e) = linked {
             result = result.and(Err(e));
         }

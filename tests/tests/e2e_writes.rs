@@ -501,6 +501,81 @@ fn leftovers_of_a_crash_are_removed_at_start() {
     assert_good_set(certs);
 }
 
+/// Starts the helper before its agent (it retries the dial) and, once it has cleaned up at
+/// start, lays `count` files in `certs` under the names of its first temporaries
+/// (`.svid.pem.<pid>.<n>.tmp`, n from 0), as an earlier process with the same pid could
+/// have left them; then starts the agent with `agent_args`. Returns the files laid.
+fn taken_temporaries(
+    certs: &Path,
+    count: u32,
+    agent_args: &[&str],
+) -> (DevAgent, Helper, Vec<PathBuf>, tempfile::TempDir) {
+    let sockets = tempfile::tempdir().expect("socket dir");
+    let socket = sockets.path().join("agent.sock");
+    let dir = tempfile::tempdir().expect("helper dir");
+    let config = x509_config(&socket.display().to_string(), certs, "");
+    let helper = Helper::start_in(dir, &config, &[]);
+    assert!(
+        helper.wait_for_log("Launching daemon", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    let pid = helper.pid();
+    let taken: Vec<PathBuf> = (0..count)
+        .map(|n| certs.join(format!(".svid.pem.{pid}.{n}.tmp")))
+        .collect();
+    for path in &taken {
+        fs::write(path, b"not the helper's").unwrap();
+    }
+    let agent = DevAgent::start_on(&socket, agent_args);
+    (agent, helper, taken, sockets)
+}
+
+/// The files laid by [`taken_temporaries`] are still there, untouched.
+fn assert_untouched(taken: &[PathBuf]) {
+    for path in taken {
+        let data = fs::read(path).unwrap_or_default();
+        assert_eq!(data, b"not the helper's", "{}", path.display());
+    }
+}
+
+/// A temporary name that is already taken is skipped: the write succeeds under the next
+/// free name, and the file in the way is left alone.
+#[test]
+fn a_taken_temporary_name_is_skipped_and_left_alone() {
+    let certs = certs_dir();
+    let certs = certs.path();
+    let (_agent, helper, taken, _sockets) = taken_temporaries(certs, 3, &[]);
+    wait_more(&helper, UPDATED, 1);
+    assert_eq!(helper.count_logs(FAILED), 0, "{}", helper.logs());
+    assert_good_set(certs);
+    assert_untouched(&taken);
+}
+
+/// When every name tried is taken, the error names the temporary (not the target, which
+/// exists or not regardless), and the next update writes under a fresh name.
+#[test]
+fn a_write_with_every_temporary_name_taken_names_the_temporary() {
+    let certs = certs_dir();
+    let certs = certs.path();
+    let (_agent, helper, taken, _sockets) = taken_temporaries(certs, 8, &["--rotate-every", "1s"]);
+    wait_more(&helper, UPDATED, 1);
+    let want = format!("open {}: file exists", taken[7].display());
+    let failures: Vec<String> = helper
+        .logs()
+        .lines()
+        .filter(|l| l.contains(FAILED))
+        .map(String::from)
+        .collect();
+    assert!(
+        matches!(&failures[..], [one] if one.contains(&want)),
+        "{want}\n{}",
+        helper.logs()
+    );
+    assert_good_set(certs);
+    assert_untouched(&taken);
+}
+
 /// A tiny deterministic generator for kill delays (no `rand` dependency).
 struct Lcg(u64);
 
