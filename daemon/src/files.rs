@@ -20,7 +20,8 @@
 //! Modes are applied on every write (upstream applies them only at creation), exactly as
 //! configured: the umask can only narrow a file while it is being written, never widen it.
 //! [`clean_leftovers`] removes at start what a killed helper left behind (temporaries,
-//! backups holding copies of the key, unpublished versioned directories).
+//! backups holding copies of the key, unpublished versioned directories) and, with the
+//! plain layout, what a run with the symlinked layout left.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -489,6 +490,12 @@ pub struct Cleaned {
     pub restored: Vec<PathBuf>,
     /// Leftovers removed.
     pub removed: Vec<PathBuf>,
+    /// Outputs of an earlier run with `symlinked_layout` that were symlinks into `..data`,
+    /// now plain copies of their files.
+    pub unlinked: Vec<PathBuf>,
+    /// What an earlier run with `symlinked_layout` left and the plain layout does not use:
+    /// `..data` and the versioned directories (copies of the key among them).
+    pub other_layout: Vec<PathBuf>,
 }
 
 /// The `.<name>.<pid>.<n>.tmp|old` files beside `target`: (path, pid, is a backup).
@@ -527,7 +534,8 @@ fn leftovers_of(target: &Path) -> Vec<(PathBuf, String, bool)> {
 /// or after the renames while removing backups) the targets are consistent and the backups
 /// are dropped. Then every `.<name>.<pid>.<n>.tmp|old` left (they can hold copies of the
 /// key) is removed and, with the symlinked layout, `..data_tmp` and every versioned
-/// directory `..data` does not point to.
+/// directory `..data` does not point to. With the plain layout, what a run with the
+/// symlinked layout left is undone ([`drop_symlinked_layout`]).
 pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
     let mut done = Cleaned::default();
     let mut dirs: Vec<&Path> = Vec::new();
@@ -570,7 +578,11 @@ pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
             let _ = sync_dir(dir);
         }
     }
-    if layout == Layout::Symlinked {
+    if layout == Layout::Plain {
+        for dir in dirs {
+            drop_symlinked_layout(dir, sets, &mut done);
+        }
+    } else {
         for dir in dirs {
             let tmp = dir.join(DATA_TMP);
             if fs::remove_file(&tmp).is_ok() {
@@ -594,6 +606,66 @@ pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
         }
     }
     done
+}
+
+/// Undoes, in `dir`, what a run with `symlinked_layout` left for the plain layout: each
+/// output of `sets` in `dir` that is a symlink `name -> ..data/name` is replaced by a plain
+/// copy of its file (its bytes and mode, written as any output is), then `..data` (if it
+/// points to a versioned name), `..data_tmp` and every versioned directory `..<UTC time>`
+/// are removed. Nothing else is touched; if a copy fails, nothing is removed, so no output
+/// is left dangling.
+fn drop_symlinked_layout(dir: &Path, sets: &[&[&str]], done: &mut Cleaned) {
+    let data = dir.join(DATA);
+    let ours =
+        |link: &Path| fs::read_link(link).is_ok_and(|t| t.to_str().is_some_and(is_version_name));
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let versions: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(is_version_name))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    if versions.is_empty() && !ours(&data) && !ours(&dir.join(DATA_TMP)) {
+        return;
+    }
+    let outputs = sets.iter().flat_map(|set| set.iter()).copied();
+    for target in outputs.filter(|t| parent(Path::new(t)) == dir) {
+        let Some(file) = Path::new(target).file_name() else {
+            continue;
+        };
+        if !fs::read_link(target).is_ok_and(|t| t == Path::new(DATA).join(file)) {
+            continue;
+        }
+        // Read through the symlink: the published version's file.
+        let copied = fs::metadata(target).and_then(|meta| {
+            let bytes = fs::read(target)?;
+            let mode = meta.permissions().mode() & 0o7777;
+            let data = Data::Bytes(&bytes);
+            write_plain(&[Output {
+                path: target,
+                data,
+                mode,
+            }])
+            .map_err(|e| e.source)
+        });
+        match copied {
+            Ok(()) => done.unlinked.push(PathBuf::from(target)),
+            Err(_) => return,
+        }
+    }
+    for link in [data, dir.join(DATA_TMP)] {
+        if ours(&link) && fs::remove_file(&link).is_ok() {
+            done.other_layout.push(link);
+        }
+    }
+    for version in versions {
+        if fs::remove_dir_all(&version).is_ok() {
+            done.other_layout.push(version);
+        }
+    }
+    let _ = sync_dir(dir);
 }
 
 #[cfg(test)]

@@ -576,6 +576,100 @@ fn a_write_with_every_temporary_name_taken_names_the_temporary() {
     assert_untouched(&taken);
 }
 
+/// Files in `cert_dir` that are not the helper's, some named like its own: a layout switch
+/// must leave them as they are.
+const FOREIGN: [&str; 3] = ["notes.txt", "..data.bak", "..2020_not_a_version"];
+
+fn lay_foreign(certs: &Path) {
+    fs::write(certs.join(FOREIGN[0]), b"mine").unwrap();
+    std::os::unix::fs::symlink("..2020_01_01_00_00_00.000000001", certs.join(FOREIGN[1])).unwrap();
+    fs::create_dir(certs.join(FOREIGN[2])).unwrap();
+    fs::write(certs.join(FOREIGN[2]).join("svid_key.pem"), b"mine too").unwrap();
+}
+
+fn assert_foreign_kept(certs: &Path) {
+    assert_eq!(fs::read(certs.join(FOREIGN[0])).unwrap(), b"mine");
+    let link = fs::read_link(certs.join(FOREIGN[1])).unwrap();
+    assert_eq!(link, Path::new("..2020_01_01_00_00_00.000000001"));
+    let inner = fs::read(certs.join(FOREIGN[2]).join("svid_key.pem")).unwrap();
+    assert_eq!(inner, b"mine too");
+}
+
+/// `symlinked_layout = true`, then without it: at start, before any agent answers, the
+/// outputs become plain files with the same bytes and modes, and `..data` and the versioned
+/// directory (with its copy of the key) are removed and logged; files that are not the
+/// helper's stay. Then back to `symlinked_layout = true`: the plain files become symlinks
+/// and no plain copy of the key is left beside them.
+#[test]
+fn switching_layouts_leaves_nothing_of_the_other_behind() {
+    let certs = certs_dir();
+    let certs = certs.path();
+    lay_foreign(certs);
+    let mut agent = DevAgent::start(&[]);
+    let helper = start(&agent, certs, "symlinked_layout = true", None);
+    wait_more(&helper, UPDATED, 1);
+    drop(helper);
+    agent.kill();
+    let version = fs::read_link(certs.join("..data")).unwrap();
+    let before = snapshot(certs);
+
+    // Plain, with no agent to answer: only the start-up clean-up runs.
+    let helper = start(&agent, certs, "", None);
+    assert!(
+        helper.wait_for_logs("Removed a file of symlinked_layout, now off", 2, PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    for name in NAMES {
+        let path = certs.join(name);
+        assert!(fs::symlink_metadata(&path).unwrap().is_file(), "{name}");
+        let logged = format!("file={}", path.display());
+        assert!(
+            helper.logs().contains(&logged),
+            "{logged}\n{}",
+            helper.logs()
+        );
+    }
+    assert_eq!(snapshot(certs), before, "the same bytes, now plain files");
+    assert_eq!(svid_tests::file_mode(&certs.join(NAMES[1])).unwrap(), 0o600);
+    let logged = format!("file={}", certs.join(&version).display());
+    assert!(
+        helper.logs().contains(&logged),
+        "{logged}\n{}",
+        helper.logs()
+    );
+    let mut want: Vec<String> = NAMES
+        .iter()
+        .chain(&FOREIGN)
+        .map(|n| n.to_string())
+        .collect();
+    want.sort();
+    assert_eq!(listing(certs), want);
+    assert_foreign_kept(certs);
+    assert_good_set(certs);
+    drop(helper);
+
+    // And back: the plain files are replaced by symlinks into one version.
+    let agent = DevAgent::start(&[]);
+    let helper = start(&agent, certs, "symlinked_layout = true", None);
+    wait_more(&helper, UPDATED, 1);
+    let version = fs::read_link(certs.join("..data")).unwrap();
+    for name in NAMES {
+        let link = fs::read_link(certs.join(name)).unwrap();
+        assert_eq!(link, Path::new("..data").join(name));
+    }
+    let mut want: Vec<String> = NAMES
+        .iter()
+        .chain(&FOREIGN)
+        .map(|n| n.to_string())
+        .collect();
+    want.extend(["..data".to_owned(), version.display().to_string()]);
+    want.sort();
+    assert_eq!(listing(certs), want);
+    assert_foreign_kept(certs);
+    assert_good_set(certs);
+}
+
 /// A tiny deterministic generator for kill delays (no `rand` dependency).
 struct Lcg(u64);
 
