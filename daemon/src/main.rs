@@ -40,7 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(cli::Command::Help) => {
-            eprint!("{}", cli::usage(prog));
+            eprint!("{}", cli::help(prog));
             return ExitCode::SUCCESS;
         }
         Ok(cli::Command::Run {
