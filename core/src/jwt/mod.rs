@@ -57,9 +57,9 @@ pub use verify::{JwtSvid, LEEWAY_SECONDS, VerifyError, validate_insecure, verify
 
 use json::Value;
 
-/// The longest JWT-SVID the helper writes, in bytes. A SPIRE token is well under 1 KiB
-/// (and about 3 KiB with 100 audiences); a longer one is refused before it is parsed, so an
-/// agent cannot make the helper write megabytes into a token file that every consumer reads.
+/// The longest JWT-SVID the helper writes, in bytes. A token with one audience is a few
+/// hundred bytes, so hundreds of audiences fit; a longer one is refused before it is parsed,
+/// so an agent cannot make the helper write megabytes into a token file.
 pub const MAX_TOKEN_SIZE: usize = 16 * 1024;
 
 /// The signature algorithms accepted in a JWT-SVID header: JWT-SVID.md §3.1 minus ES512,
