@@ -413,7 +413,7 @@ impl fmt::Display for BundlesError {
             Self::Jwks {
                 trust_domain,
                 error,
-            } => write!(f, "JWT bundle of {trust_domain:?}: {error}"),
+            } => write!(f, "JWT bundle of {:?}: {error}", trust_domain.as_str()),
         }
     }
 }

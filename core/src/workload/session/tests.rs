@@ -1035,3 +1035,41 @@ fn a_token_over_the_size_limit_is_refused_before_it_is_parsed() {
         )
     );
 }
+
+#[test]
+fn a_jwks_with_a_key_type_go_jose_refuses_fails_the_bundle_update() {
+    let mut sim = Sim::with(jwt_config("svc"));
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    assert_eq!(sim.opened(), [1, 3]);
+    // A real X25519 public key (RFC 7748 §6.1, Alice's) beside the good keys.
+    let x25519 = br#"{"keys":[{"kty":"OKP","kid":"x","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}]}"#;
+    let response = crate::proto::JwtBundlesResponse {
+        bundles: [
+            ("spiffe://example.org".to_owned(), JWKS.to_vec()),
+            ("spiffe://other.org".to_owned(), x25519.to_vec()),
+        ]
+        .into(),
+    };
+    let mut body = Vec::new();
+    grpc::encode_message(&mut body, &response.encode_to_vec());
+    sim.server(&reply(3, &body));
+    let reports = sim.take_reports();
+    let [
+        Report::JwtRejected {
+            sub: Sub::JwtBundles,
+            error: JwtRejection::BadBundles(error),
+            retry_in: None,
+        },
+    ] = &reports[..]
+    else {
+        panic!("{reports:?}");
+    };
+    assert_eq!(
+        error.to_string(),
+        "JWT bundle of \"other.org\": JWKS key 0: unsupported key type \"OKP X25519\""
+    );
+    // Nothing is written, and no token is asked for without a bundle to verify it with.
+    assert!(sim.seen.jwt_bundles.is_empty());
+    assert_eq!(sim.opened(), [0u32; 0]);
+}
