@@ -773,8 +773,16 @@ fn jwt_config(audience: &str) -> SessionConfig {
 }
 
 fn bundles_message() -> Vec<u8> {
+    bundles_message_of(&[("spiffe://example.org", JWKS)])
+}
+
+/// A FetchJWTBundles message mapping each trust-domain ID to its JWKS.
+fn bundles_message_of(bundles: &[(&str, &[u8])]) -> Vec<u8> {
     let response = crate::proto::JwtBundlesResponse {
-        bundles: [("spiffe://example.org".to_owned(), JWKS.to_vec())].into(),
+        bundles: bundles
+            .iter()
+            .map(|(td, jwks)| ((*td).to_owned(), jwks.to_vec()))
+            .collect(),
     };
     let mut body = Vec::new();
     grpc::encode_message(&mut body, &response.encode_to_vec());
@@ -983,15 +991,10 @@ fn the_verifying_key_must_come_from_the_subjects_trust_domain() {
     const FOREIGN: &str = "spiffe://other.org/workload";
     let token = es256_token_for(FOREIGN, "");
     let other_jwks = br#"{"keys":[{"kty":"OKP","kid":"other","crv":"Ed25519","x":"bI-78TAdvi2foBDxID4nVBeR04k5Wb95OZGnEyNj79o"}]}"#;
-    let response = crate::proto::JwtBundlesResponse {
-        bundles: [
-            ("spiffe://example.org".to_owned(), JWKS.to_vec()),
-            ("spiffe://other.org".to_owned(), other_jwks.to_vec()),
-        ]
-        .into(),
-    };
-    let mut body = Vec::new();
-    grpc::encode_message(&mut body, &response.encode_to_vec());
+    let body = bundles_message_of(&[
+        ("spiffe://example.org", JWKS),
+        ("spiffe://other.org", other_jwks),
+    ]);
     let error = rejection(offer_token(&body, &token, FOREIGN));
     assert!(
         matches!(&error, JwtRejection::Invalid(jwt::VerifyError::UnknownKeyId { kid, trust_domain })
@@ -1044,15 +1047,10 @@ fn a_jwks_with_a_key_type_go_jose_refuses_fails_the_bundle_update() {
     assert_eq!(sim.opened(), [1, 3]);
     // A real X25519 public key (RFC 7748 §6.1, Alice's) beside the good keys.
     let x25519 = br#"{"keys":[{"kty":"OKP","kid":"x","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}]}"#;
-    let response = crate::proto::JwtBundlesResponse {
-        bundles: [
-            ("spiffe://example.org".to_owned(), JWKS.to_vec()),
-            ("spiffe://other.org".to_owned(), x25519.to_vec()),
-        ]
-        .into(),
-    };
-    let mut body = Vec::new();
-    grpc::encode_message(&mut body, &response.encode_to_vec());
+    let body = bundles_message_of(&[
+        ("spiffe://example.org", JWKS),
+        ("spiffe://other.org", x25519),
+    ]);
     sim.server(&reply(3, &body));
     let reports = sim.take_reports();
     let [
