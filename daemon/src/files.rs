@@ -936,6 +936,49 @@ mod tests {
         fs::remove_dir_all(dir).unwrap();
     }
 
+    /// The symlinked layout's `..data` and versions go once it is off; a `..data` that is
+    /// not ours (it points to no versioned name) stays, and so does everything else; if an
+    /// output cannot be copied out, nothing is removed, so no output is left dangling.
+    #[test]
+    fn the_symlinked_layout_is_undone_only_where_it_is_ours() {
+        let dir = temp_dir("undo-symlinked");
+        let p = paths(&dir);
+        write_set(Layout::Symlinked, &set(&p, &[b"s", b"k", b"b"])).unwrap();
+        let version = dir.join(fs::read_link(dir.join(DATA)).unwrap());
+        let refs: Vec<&str> = p.iter().map(String::as_str).collect();
+        // The key cannot be copied out (its file is gone from the version): nothing goes.
+        let key = version.join("svid_key.pem");
+        fs::rename(&key, dir.join("key.aside")).unwrap();
+        let partial = clean_leftovers(Layout::Plain, &[&refs]);
+        assert!(partial.other_layout.is_empty(), "{partial:?}");
+        assert!(version.exists() && fs::read_link(&p[1]).is_ok());
+        fs::rename(dir.join("key.aside"), &key).unwrap();
+        for path in &partial.unlinked {
+            // Copied out before the key failed; a symlink again, as the layout had it.
+            fs::remove_file(path).unwrap();
+            let name = path.file_name().unwrap();
+            std::os::unix::fs::symlink(Path::new(DATA).join(name), path).unwrap();
+        }
+
+        let done = clean_leftovers(Layout::Plain, &[&refs]);
+        assert_eq!(done.unlinked.len(), 3, "{done:?}");
+        assert_eq!(done.other_layout, [dir.join(DATA), version.clone()]);
+        for (path, want) in p.iter().zip([b"s", b"k", b"b"]) {
+            assert!(fs::symlink_metadata(path).unwrap().is_file());
+            assert_eq!(fs::read(path).unwrap(), want);
+        }
+        let mode = fs::metadata(&p[1]).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(names(&dir), ["svid.pem", "svid_bundle.pem", "svid_key.pem"]);
+
+        // A `..data` of someone else's.
+        std::os::unix::fs::symlink("elsewhere", dir.join(DATA)).unwrap();
+        let done = clean_leftovers(Layout::Plain, &[&refs]);
+        assert!(done.other_layout.is_empty() && done.unlinked.is_empty());
+        assert!(fs::symlink_metadata(dir.join(DATA)).is_ok());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn leftovers_of_a_killed_helper_are_removed_and_nothing_else() {
         let dir = temp_dir("leftovers");
