@@ -149,7 +149,8 @@ impl Process {
     fn start(&mut self) -> Result<(), ChildError> {
         let args = split_cmd_args(&self.cmd_args).map_err(ChildError::Args)?;
         let spawn_error = |e| ChildError::Spawn(self.cmd.clone(), e);
-        let path = look_path(&self.cmd).map_err(spawn_error)?;
+        let path_var = std::env::var("PATH").unwrap_or_default();
+        let path = look_path(&self.cmd, &path_var).map_err(spawn_error)?;
         let child = process::Command::new(&path)
             .arg0(&self.cmd)
             .args(&args)
@@ -263,14 +264,15 @@ fn send(pid: i64, signal: Signal) -> Result<(), SignalError> {
 }
 
 /// Go's `exec.LookPath` (`os/exec/lp_unix.go`): a name with a `/` is used as it is; a bare
-/// name is searched in each `$PATH` directory (an empty entry is `.`) for an executable
-/// regular file, and one found through a relative entry is refused (`exec.ErrDot`).
-fn look_path(name: &str) -> Result<String, StartError> {
+/// name is searched in each `$PATH` directory (an empty entry is `.`; an unset or empty
+/// `$PATH` has none) for an executable regular file, and one found through a relative entry
+/// is refused (`exec.ErrDot`).
+fn look_path(name: &str, path_var: &str) -> Result<String, StartError> {
     if name.contains('/') {
         return Ok(name.to_owned());
     }
-    let path = std::env::var("PATH").unwrap_or_default();
-    for dir in path.split(':') {
+    // Go's `filepath.SplitList("")` is empty: no `$PATH`, no search.
+    for dir in path_var.split(':').filter(|_| !path_var.is_empty()) {
         let dir = if dir.is_empty() { "." } else { dir };
         let candidate = format!("{}/{name}", dir.trim_end_matches('/'));
         if is_executable(&candidate) {
@@ -325,5 +327,32 @@ fn log_exit(pid: Pid, status: WaitStatus) {
         info!(pid = pid, status = text; "Process exited");
     } else {
         warn!(pid = pid, status = text; "Process exited");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn look_path_searches_path_as_go_does() {
+        let dir = std::env::temp_dir().join(format!("child-lookpath-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for (name, mode) in [("prog", 0o755), ("plain", 0o644)] {
+            let file = dir.join(name);
+            std::fs::write(&file, b"#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let d = dir.to_str().unwrap();
+        let found = look_path("prog", &format!("/nonexistent:{d}/sub:{d}/"));
+        assert_eq!(found.unwrap(), format!("{d}/prog"));
+        for (name, path) in [("plain", d), ("sub", d), ("prog", "")] {
+            let e = look_path(name, path).unwrap_err().to_string();
+            let want = format!("exec: \"{name}\": executable file not found in $PATH");
+            assert_eq!(e, want, "{name} in {path:?}");
+        }
+        assert_eq!(look_path("./prog", "").unwrap(), "./prog");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
