@@ -24,6 +24,7 @@ const P256_DER: &[u8] = include_bytes!("../src/testdata/leaf-ec.key.der");
 const P256_OTHER_DER: &[u8] = include_bytes!("../src/testdata/ca-ec.key.der");
 const P384_DER: &[u8] = include_bytes!("../src/testdata/p384.key.der");
 const RSA_DER: &[u8] = include_bytes!("../src/testdata/ca-rsa.key.der");
+const ED25519_DER: &[u8] = include_bytes!("../src/testdata/ed25519.key.der");
 
 /// A signing key of the independent signer and its public JWK.
 struct Signer {
@@ -74,6 +75,23 @@ fn rsa_key(kid: &'static str) -> Signer {
     }
 }
 
+/// An Ed25519 key (PKCS#8) as an `OKP` JWK (RFC 8037 §2), its public key read by rcgen.
+fn ed25519(pkcs8: &[u8], kid: &'static str) -> Signer {
+    let pair = rcgen::KeyPair::try_from(pkcs8).unwrap();
+    let x = B64URL.encode(pair.public_key_raw());
+    Signer {
+        kid,
+        key: EncodingKey::from_ed_der(pkcs8),
+        jwk: json!({"kty": "OKP", "kid": kid, "crv": "Ed25519", "x": x, "alg": "EdDSA"}),
+    }
+}
+
+/// A fresh Ed25519 key made by rcgen.
+fn ed25519_fresh(kid: &'static str) -> Signer {
+    let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    ed25519(&pair.serialize_der(), kid)
+}
+
 fn claims(sub: &str, aud: &str, exp: i64) -> Json {
     json!({"sub": sub, "aud": [aud], "exp": exp, "iat": NOW - 10})
 }
@@ -109,7 +127,8 @@ fn bundles(signers: &[&Signer]) -> BTreeMap<TrustDomain, Jwks> {
 #[test]
 fn every_algorithm_verifies() {
     let (ec256, ec384, rsa) = (p256(P256_DER, "ec256"), p384("ec384"), rsa_key("rsa"));
-    let set = bundles(&[&ec256, &ec384, &rsa]);
+    let ed = ed25519(ED25519_DER, "ed");
+    let set = bundles(&[&ec256, &ec384, &rsa, &ed]);
     let cases = [
         (&ec256, Alg::ES256),
         (&ec384, Alg::ES384),
@@ -119,6 +138,7 @@ fn every_algorithm_verifies() {
         (&rsa, Alg::PS256),
         (&rsa, Alg::PS384),
         (&rsa, Alg::PS512),
+        (&ed, Alg::EdDSA),
     ];
     for (signer, alg) in cases {
         let token = sign(signer, alg, &claims(ID, AUD, NOW + 300));
@@ -164,6 +184,27 @@ fn signature_must_come_from_the_named_key() {
 }
 
 #[test]
+fn an_ed25519_signature_must_come_from_the_named_key() {
+    let (good, impostor) = (ed25519(ED25519_DER, "ed"), ed25519_fresh("ed"));
+    let set = bundles(&[&good]);
+    let token = sign(&impostor, Alg::EdDSA, &claims(ID, AUD, NOW + 300));
+    assert_eq!(
+        verify(&token, &set, AUD, NOW),
+        Err(VerifyError::BadSignature)
+    );
+    let token = sign(&good, Alg::EdDSA, &claims(ID, AUD, NOW + 300));
+    let flipped = token.replace(".", "x.").replacen("x.", ".", 1);
+    assert!(verify(&flipped, &set, AUD, NOW).is_err());
+    // An `x` that is not a curve point verifies nothing.
+    let bad = br#"{"keys":[{"kty":"OKP","kid":"ed","crv":"Ed25519","x":"AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}"#;
+    let set = parse_bundles([("example.org", &bad[..])]).unwrap();
+    assert_eq!(
+        verify(&token, &set, AUD, NOW),
+        Err(VerifyError::BadSignature)
+    );
+}
+
+#[test]
 fn key_lookup_errors() {
     let signer = p256(P256_DER, "k1");
     let set = bundles(&[&signer]);
@@ -202,13 +243,18 @@ fn key_lookup_errors() {
 #[test]
 fn key_must_suit_the_algorithm() {
     let (ec256, ec384, rsa) = (p256(P256_DER, "ec256"), p384("ec384"), rsa_key("rsa"));
-    let set = bundles(&[&ec256, &ec384, &rsa]);
+    let ed = ed25519(ED25519_DER, "ed");
+    let set = bundles(&[&ec256, &ec384, &rsa, &ed]);
     let c = claims(ID, AUD, NOW + 300);
     for (signer, alg, kid) in [
         (&ec384, Alg::ES384, "ec256"),
         (&ec256, Alg::ES256, "ec384"),
         (&ec256, Alg::ES256, "rsa"),
         (&rsa, Alg::RS256, "ec256"),
+        (&ed, Alg::EdDSA, "ec256"),
+        (&ed, Alg::EdDSA, "rsa"),
+        (&ec256, Alg::ES256, "ed"),
+        (&rsa, Alg::PS256, "ed"),
     ] {
         let token = sign_as(signer, alg, Some(kid), &c);
         let err = verify(&token, &set, AUD, NOW).unwrap_err();
@@ -288,7 +334,10 @@ fn none_and_hmac_are_refused_before_anything_else() {
         B64URL.encode(r#"{"alg":"none"}"#),
         B64URL.encode(&body)
     );
-    let set = bundles(&[&p256(P256_DER, "k1")]);
+    // The bundle holds the HMAC secret itself as an `oct` key, which go-jose keeps too.
+    let secret = json!({"kty": "oct", "kid": "k1", "k": B64URL.encode(b"k1")});
+    let doc = json!({"keys": [secret]}).to_string();
+    let set = parse_bundles([("example.org", doc.as_bytes())]).unwrap();
     let refused = |alg: &str| VerifyError::Malformed(JwtError::UnsupportedAlgorithm(alg.into()));
     assert_eq!(verify(&none, &set, AUD, NOW), Err(refused("none")));
     let hmac = EncodingKey::from_secret(b"k1");
@@ -300,7 +349,7 @@ fn none_and_hmac_are_refused_before_anything_else() {
         validate_insecure(&token, &[AUD], NOW),
         Err(refused("HS256"))
     );
-    for alg in ["ES512", "EdDSA", "es256", "HS384"] {
+    for alg in ["ES512", "eddsa", "es256", "HS384"] {
         let token = unsigned(&format!(r#"{{"alg":"{alg}"}}"#), &body);
         assert_eq!(validate_insecure(&token, &[AUD], NOW), Err(refused(alg)));
     }
@@ -367,17 +416,18 @@ fn mangled_tokens_never_panic_and_never_verify() {
     }
 }
 
+/// Each key's `kid`, `kty` and `crv`, in order.
+fn kinds(jwks: &Jwks) -> Vec<(&str, &str, Option<&str>)> {
+    let keys = jwks.keys().iter();
+    keys.map(|k| (k.kid(), k.kty(), k.crv())).collect()
+}
+
 #[test]
 fn jwks_with_ec_and_rsa_keys() {
     let (ec256, ec384, rsa) = (p256(P256_DER, "a"), p384("b"), rsa_key("c"));
     let jwks = Jwks::parse(&jwks_doc(&[&ec256, &ec384, &rsa])).unwrap();
-    let kinds: Vec<_> = jwks
-        .keys()
-        .iter()
-        .map(|k| (k.kid(), k.kty(), k.crv()))
-        .collect();
     assert_eq!(
-        kinds,
+        kinds(&jwks),
         [
             ("a", "EC", Some("P-256")),
             ("b", "EC", Some("P-384")),
@@ -388,20 +438,59 @@ fn jwks_with_ec_and_rsa_keys() {
 }
 
 #[test]
-fn jwks_skips_unsupported_keys_and_refuses_malformed_ones() {
+fn jwks_keeps_every_key_go_jose_keeps_and_refuses_the_rest() {
     let ec = p256(P256_DER, "ec").jwk;
+    let ed = ed25519(ED25519_DER, "ed").jwk;
     let doc = |keys: Json| json!({"keys": keys}).to_string().into_bytes();
-    let p521 = json!({"kty": "EC", "kid": "p521", "crv": "P-521", "x": "AA", "y": "AA"});
-    let others = json!([
-        {"kty": "oct", "kid": "sym", "k": "c2VjcmV0"},
-        {"kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": "AA"},
-        {"kid": "no-kty"},
-        p521,
-        ec,
-    ]);
-    let jwks = Jwks::parse(&doc(others)).unwrap();
-    assert_eq!(jwks.keys().len(), 1);
-    assert_eq!(jwks.keys()[0].kid(), "ec");
+    let p521 = json!({"kty": "EC", "kid": "p521", "crv": "P-521",
+        "x": B64URL.encode([1u8; 66]), "y": B64URL.encode([2u8; 66])});
+    let kept = json!([{"kty": "oct", "kid": "sym", "k": "c2VjcmV0"}, ed, p521, ec]);
+    let jwks = Jwks::parse(&doc(kept)).unwrap();
+    assert_eq!(
+        kinds(&jwks),
+        [
+            ("sym", "oct", None),
+            ("ed", "OKP", Some("Ed25519")),
+            ("p521", "EC", Some("P-521")),
+            ("ec", "EC", Some("P-256")),
+        ]
+    );
+
+    // What go-jose refuses fails the whole document, with the reason.
+    let refused = |key: Json| Jwks::parse(&doc(json!([ec, key]))).unwrap_err();
+    let err = refused(json!({"kty": "OKP", "kid": "x", "crv": "X25519", "x": "AA"}));
+    let kty = Some("OKP X25519".into());
+    assert_eq!(err, JwksError::UnsupportedKeyType { index: 1, kty });
+    assert_eq!(
+        err.to_string(),
+        "JWKS key 1: unsupported key type \"OKP X25519\""
+    );
+    let err = refused(json!({"kty": "PQC", "kid": "x"}));
+    let kty = Some("PQC".into());
+    assert_eq!(err, JwksError::UnsupportedKeyType { index: 1, kty });
+    let err = refused(json!({"kid": "no-kty"}));
+    assert_eq!(
+        err,
+        JwksError::UnsupportedKeyType {
+            index: 1,
+            kty: None
+        }
+    );
+    assert_eq!(err.to_string(), "JWKS key 1: missing json web key type");
+    let err = refused(json!({"kty": "oct", "kid": "s"}));
+    assert_eq!(
+        err,
+        JwksError::MissingMember {
+            index: 1,
+            member: "k"
+        }
+    );
+    let err = refused(json!({"kty": "OKP", "kid": "e", "crv": "Ed25519", "x": "AA"}));
+    assert_eq!(err, JwksError::InvalidKey { index: 1 });
+    // A private key is never taken into a bundle (go-jose would keep it and write it back).
+    let mut private = ed25519(ED25519_DER, "p").jwk;
+    private["d"] = json!(B64URL.encode([7u8; 32]));
+    assert_eq!(refused(private), JwksError::PrivateKey { index: 1 });
 
     assert_eq!(Jwks::parse(b"{}").unwrap(), Jwks::default());
     assert_eq!(Jwks::parse(br#"{"keys":null}"#).unwrap(), Jwks::default());
@@ -415,7 +504,9 @@ fn jwks_skips_unsupported_keys_and_refuses_malformed_ones() {
     let with = |name: &str, value: Json| {
         let mut key = ec.clone();
         key[name] = value;
-        Jwks::parse(&doc(json!([{"kty": "oct"}, key])))
+        Jwks::parse(&doc(
+            json!([{"kty": "oct", "kid": "s", "k": "c2VjcmV0"}, key]),
+        ))
     };
     let err = with("kid", json!("")).unwrap_err();
     assert_eq!(err, JwksError::MissingKid { index: 1 });

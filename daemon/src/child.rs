@@ -22,17 +22,20 @@ use rustix::process::{
 use svid_core::config::{Args, CmdArgsError, Workload, signal_number};
 use svid_core::workload::ProcessStatus;
 
-/// Why the child could not be started or signalled; worded as upstream's errors.
+use crate::oserror::{GoErrno, path_error};
+
+/// Why the child could not be started or signalled; worded as upstream's errors
+/// (`pkg/sidecar/sidecar.go`@v0.11.0 `signalProcess`, `util_posix.go` `SignalProcess`).
 #[derive(Debug)]
 pub enum ChildError {
     /// `cmd_args` is not valid CSV.
     Args(CmdArgsError),
-    /// The command could not be executed.
-    Spawn(String, std::io::Error),
+    /// The command could not be executed: the command and Go's `exec.Cmd.Start` error.
+    Spawn(String, StartError),
     /// `renew_signal` names no signal.
     UnknownSignal(String),
-    /// kill(2) failed.
-    Signal(String, std::io::Error),
+    /// The signal (its number) could not be sent.
+    Signal(i32, SignalError),
 }
 
 impl fmt::Display for ChildError {
@@ -41,7 +44,69 @@ impl fmt::Display for ChildError {
             Self::Args(e) => write!(f, "error parsing cmd arguments: {e}"),
             Self::Spawn(cmd, e) => write!(f, "error executing process \"{cmd}\": {e}"),
             Self::UnknownSignal(s) => write!(f, "error getting signal: {s}"),
-            Self::Signal(s, e) => write!(f, "error signaling process with signal num {s}: {e}"),
+            // Go formats the `syscall.Signal` with `%v`, so its description: `hangup`.
+            Self::Signal(sig, e) => write!(
+                f,
+                "error signaling process with signal num {}: {e}",
+                signal_description(*sig)
+            ),
+        }
+    }
+}
+
+/// Why `cmd` did not start, as Go's `exec.Cmd.Start` says it (`os/exec/lp_unix.go`
+/// `LookPath`, `os/exec_posix.go` `StartProcess`).
+#[derive(Debug)]
+pub enum StartError {
+    /// A bare name found in no `$PATH` directory (`exec.ErrNotFound`).
+    NotFound(String),
+    /// A bare name found only through a relative `$PATH` entry (`exec.ErrDot`).
+    Dot(String),
+    /// fork/exec of the path failed.
+    Exec(String, std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound(name) => {
+                write!(f, "exec: {name:?}: executable file not found in $PATH")
+            }
+            Self::Dot(name) => write!(
+                f,
+                "exec: {name:?}: cannot run executable found relative to current directory"
+            ),
+            Self::Exec(path, e) => write!(f, "{}", path_error("fork/exec", path, e)),
+        }
+    }
+}
+
+/// Why a signal was not delivered, as Go's `os.Process.Signal` says it
+/// (`os/exec_unix.go`, `os/pidfd_linux.go`).
+#[derive(Debug)]
+pub enum SignalError {
+    /// pid 0 (`os: process not initialized`).
+    NotInitialized,
+    /// pid -1 (`os: process already released`).
+    Released,
+    /// A pid below -1: upstream's kill(2) would signal that process group; refused.
+    ProcessGroup(i64),
+    /// ESRCH (`os.ErrProcessDone`).
+    Finished,
+    /// Any other errno of kill(2).
+    Os(std::io::Error),
+}
+
+impl fmt::Display for SignalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotInitialized => f.write_str("os: process not initialized"),
+            Self::Released => f.write_str("os: process already released"),
+            Self::ProcessGroup(pid) => {
+                write!(f, "pid {pid} names a process group, which is not signalled")
+            }
+            Self::Finished => f.write_str("os: process already finished"),
+            Self::Os(e) => write!(f, "{}", GoErrno(e)),
         }
     }
 }
@@ -87,7 +152,11 @@ impl Process {
 
     fn spawn(&mut self) -> Result<u32, ChildError> {
         let args = self.args.split().map_err(ChildError::Args)?;
-        let child = process::Command::new(&self.cmd)
+        let spawn_error = |e| ChildError::Spawn(self.cmd.clone(), e);
+        let path_var = std::env::var("PATH").unwrap_or_default();
+        let path = look_path(&self.cmd, &path_var).map_err(spawn_error)?;
+        let child = process::Command::new(&path)
+            .arg0(&self.cmd)
             .args(&args)
             .process_group(0)
             // The service manager's socket is the helper's to use, not the workload's
@@ -96,7 +165,7 @@ impl Process {
             .env_remove("WATCHDOG_USEC")
             .env_remove("WATCHDOG_PID")
             .spawn()
-            .map_err(|e| ChildError::Spawn(self.cmd.clone(), e))?;
+            .map_err(|e| spawn_error(StartError::Exec(path.clone(), e)))?;
         info!(pid = child.id(); "Started process");
         self.child = i32::try_from(child.id()).ok().and_then(Pid::from_raw);
         Ok(child.id())
@@ -106,10 +175,7 @@ impl Process {
         if self.renew_signal.is_empty() {
             return Ok(());
         }
-        signal_process(
-            pid.as_raw_nonzero().get().unsigned_abs(),
-            &self.renew_signal,
-        )
+        signal_process(pid.as_raw_nonzero().get().into(), &self.renew_signal)
     }
 
     /// Collects every exited process: the child, whose process ID and status are returned,
@@ -189,22 +255,63 @@ pub fn become_subreaper() {
     }
 }
 
-/// Sends the signal named `renew_signal` (upstream's names, e.g. `SIGHUP`) to `pid`.
-pub fn signal_process(pid: u32, renew_signal: &str) -> Result<(), ChildError> {
-    let signal = signal_number(renew_signal)
-        .and_then(Signal::from_named_raw)
+/// Sends the signal named `renew_signal` (upstream's names, e.g. `SIGHUP`) to `pid`, as
+/// Go's `os.FindProcess(pid).Signal` does, except that a pid below -1 (a process group for
+/// kill(2)) is refused.
+pub fn signal_process(pid: i64, renew_signal: &str) -> Result<(), ChildError> {
+    let (number, signal) = signal_number(renew_signal)
+        .and_then(|n| Some((n, Signal::from_named_raw(n)?)))
         .ok_or_else(|| ChildError::UnknownSignal(renew_signal.to_owned()))?;
-    send(pid, signal).map_err(|e| ChildError::Signal(renew_signal.to_owned(), e))?;
+    send(pid, signal).map_err(|e| ChildError::Signal(number, e))?;
     info!(pid = pid, signal = renew_signal; "Signalled process");
     Ok(())
 }
 
-fn send(pid: u32, signal: Signal) -> std::io::Result<()> {
+fn send(pid: i64, signal: Signal) -> Result<(), SignalError> {
+    match pid {
+        0 => return Err(SignalError::NotInitialized),
+        -1 => return Err(SignalError::Released),
+        ..-1 => return Err(SignalError::ProcessGroup(pid)),
+        _ => {}
+    }
+    // A pid beyond pid_t names no process.
     let pid = i32::try_from(pid)
         .ok()
         .and_then(Pid::from_raw)
-        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    kill_process(pid, signal).map_err(std::io::Error::from)
+        .ok_or(SignalError::Finished)?;
+    kill_process(pid, signal).map_err(|e| match e {
+        Errno::SRCH => SignalError::Finished,
+        e => SignalError::Os(e.into()),
+    })
+}
+
+/// Go's `exec.LookPath` (`os/exec/lp_unix.go`): a name with a `/` is used as it is; a bare
+/// name is searched in each `$PATH` directory (an empty entry is `.`; an unset or empty
+/// `$PATH` has none) for an executable regular file, and one found through a relative entry
+/// is refused (`exec.ErrDot`).
+fn look_path(name: &str, path_var: &str) -> Result<String, StartError> {
+    if name.contains('/') {
+        return Ok(name.to_owned());
+    }
+    // Go's `filepath.SplitList("")` is empty: no `$PATH`, no search.
+    for dir in path_var.split(':').filter(|_| !path_var.is_empty()) {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = format!("{}/{name}", dir.trim_end_matches('/'));
+        if is_executable(&candidate) {
+            if !candidate.starts_with('/') {
+                return Err(StartError::Dot(name.to_owned()));
+            }
+            return Ok(candidate);
+        }
+    }
+    Err(StartError::NotFound(name.to_owned()))
+}
+
+/// Go's `findExecutable`: not a directory, and executable for the effective user.
+fn is_executable(path: &str) -> bool {
+    use rustix::fs::{Access, AtFlags, CWD, accessat};
+    std::fs::metadata(path).is_ok_and(|m| !m.is_dir())
+        && accessat(CWD, path, Access::EXEC_OK, AtFlags::EACCESS).is_ok()
 }
 
 /// A signal as Go's `syscall.Signal.String` describes it on Linux (its `signals` table).
@@ -249,5 +356,32 @@ pub fn log_exit(pid: u32, status: ProcessStatus) {
         info!(pid = pid, status = text; "Process exited");
     } else {
         warn!(pid = pid, status = text; "Process exited");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn look_path_searches_path_as_go_does() {
+        let dir = std::env::temp_dir().join(format!("child-lookpath-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        for (name, mode) in [("prog", 0o755), ("plain", 0o644)] {
+            let file = dir.join(name);
+            std::fs::write(&file, b"#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let d = dir.to_str().unwrap();
+        let found = look_path("prog", &format!("/nonexistent:{d}/sub:{d}/"));
+        assert_eq!(found.unwrap(), format!("{d}/prog"));
+        for (name, path) in [("plain", d), ("sub", d), ("prog", "")] {
+            let e = look_path(name, path).unwrap_err().to_string();
+            let want = format!("exec: \"{name}\": executable file not found in $PATH");
+            assert_eq!(e, want, "{name} in {path:?}");
+        }
+        assert_eq!(look_path("./prog", "").unwrap(), "./prog");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

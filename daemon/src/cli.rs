@@ -26,11 +26,20 @@ pub struct UsageError(pub String);
 /// Where `helper.conf` is documented key by key.
 pub const CONFIG_KEYS_DOC: &str = "README.md, section \"Configuration keys\"";
 
-/// Upstream's usage text for program name `prog`, then one line pointing to the
-/// documentation of the configuration keys.
+/// Upstream's usage text for program name `prog` (Go `flag.PrintDefaults`), printed alone
+/// after a bad command line, as upstream prints it.
 pub fn usage(prog: &str) -> String {
     format!(
-        "Usage of {prog}:\n  -config string\n    \t<configFile> Configuration file path (default \"helper.conf\")\n  -daemon-mode\n    \tToggle running as a daemon to rotate X.509/JWT or just fetch and exit (default true)\n  -version\n    \tprint version\nConfiguration file keys: see {CONFIG_KEYS_DOC} of spiffe-helper-rs.\n"
+        "Usage of {prog}:\n  -config string\n    \t<configFile> Configuration file path (default \"helper.conf\")\n  -daemon-mode\n    \tToggle running as a daemon to rotate X.509/JWT or just fetch and exit (default true)\n  -version\n    \tprint version\n"
+    )
+}
+
+/// What `-h`/`-help` prints: [`usage`], then one line pointing to the documentation of the
+/// configuration keys.
+pub fn help(prog: &str) -> String {
+    format!(
+        "{}Configuration file keys: see {CONFIG_KEYS_DOC} of spiffe-helper-rs.\n",
+        usage(prog)
     )
 }
 
@@ -172,12 +181,13 @@ mod tests {
     }
 
     #[test]
-    fn usage_is_upstreams_then_points_to_the_config_keys() {
-        let text = usage("spiffe-helper");
+    fn help_is_upstreams_usage_then_points_to_the_config_keys() {
+        let text = help("spiffe-helper");
         let (upstream, ours) = text
             .split_once("  -version\n    \tprint version\n")
             .unwrap();
         assert!(upstream.starts_with("Usage of spiffe-helper:\n  -config string\n"));
+        assert!(usage("spiffe-helper").ends_with("  -version\n    \tprint version\n"));
         assert_eq!(
             ours,
             "Configuration file keys: see README.md, section \"Configuration keys\" of spiffe-helper-rs.\n"

@@ -20,7 +20,8 @@
 //! Modes are applied on every write (upstream applies them only at creation), exactly as
 //! configured: the umask can only narrow a file while it is being written, never widen it.
 //! [`clean_leftovers`] removes at start what a killed helper left behind (temporaries,
-//! backups holding copies of the key, unpublished versioned directories).
+//! backups holding copies of the key, unpublished versioned directories) and, with the
+//! plain layout, what a run with the symlinked layout left.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -164,11 +165,13 @@ fn write_plain(outputs: &[Output<'_>]) -> Result<(), WriteError> {
     // Stage every file and keep every old one before touching any target.
     for out in outputs {
         let target = PathBuf::from(out.path);
-        let tmp = sibling(&target, "tmp");
-        if let Err(e) = create(&tmp, &target, out) {
-            discard(&staged);
-            return Err(e);
-        }
+        let tmp = match make_sibling(&target, "tmp", |tmp| create(tmp, &target, out)) {
+            Ok(tmp) => tmp,
+            Err(e) => {
+                discard(&staged);
+                return Err(e);
+            }
+        };
         let mut s = Staged {
             tmp,
             target,
@@ -218,9 +221,10 @@ fn keep(target: &Path) -> Result<Option<PathBuf>, WriteError> {
         Ok(m) if m.is_dir() => return Ok(None),
         Ok(_) => {}
     }
-    let backup = sibling(target, "old");
     // link(2) without AT_SYMLINK_FOLLOW: a symlink is kept as the symlink itself.
-    fs::hard_link(target, &backup).map_err(|e| WriteError::two("link", target, &backup, e))?;
+    let backup = make_sibling(target, "old", |backup| {
+        fs::hard_link(target, backup).map_err(|e| WriteError::two("link", target, backup, e))
+    })?;
     Ok(Some(backup))
 }
 
@@ -260,6 +264,35 @@ fn sync_dirs(staged: &[Staged]) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Names tried by [`make_sibling`] before it gives up. A name already taken is a file this
+/// process did not make (a leftover of an earlier process that had the same pid): it is
+/// left alone and the next name is tried.
+const NAME_ATTEMPTS: u32 = 8;
+
+/// Makes a new file beside `target` with `make`, at the first free
+/// `.<name>.<pid>.<n>.<ext>`: `make` must fail with `AlreadyExists` when its path is taken.
+/// After [`NAME_ATTEMPTS`] taken names, `make`'s last error is returned.
+fn make_sibling(
+    target: &Path,
+    ext: &str,
+    mut make: impl FnMut(&Path) -> Result<(), WriteError>,
+) -> Result<PathBuf, WriteError> {
+    let mut attempts = 0;
+    loop {
+        let path = sibling(target, ext);
+        attempts += 1;
+        match make(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.source.kind() == io::ErrorKind::AlreadyExists => {
+                if attempts == NAME_ATTEMPTS {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// `.<name>.<pid>.<n>.<ext>` beside `target`.
 fn sibling(target: &Path, ext: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -274,7 +307,8 @@ fn sibling(target: &Path, ext: &str) -> PathBuf {
 }
 
 /// Creates `path` (which must not exist) with `out`'s data and exactly its mode, fsynced;
-/// errors name `shown`, the file the user configured. Removes `path` on failure.
+/// errors name `shown`, the file the user configured, except that an existing `path` is
+/// named itself. Removes `path` on failure.
 fn create(path: &Path, shown: &Path, out: &Output<'_>) -> Result<(), WriteError> {
     // The umask can only narrow the mode given to open(2): the file is never readable
     // beyond its final mode, even before the fchmod below.
@@ -283,7 +317,10 @@ fn create(path: &Path, shown: &Path, out: &Output<'_>) -> Result<(), WriteError>
         .create_new(true)
         .mode(out.mode)
         .open(path)
-        .map_err(|e| WriteError::new("open", shown, e))?;
+        .map_err(|e| {
+            let taken = e.kind() == io::ErrorKind::AlreadyExists;
+            WriteError::new("open", if taken { path } else { shown }, e)
+        })?;
     let result = file
         .set_permissions(fs::Permissions::from_mode(out.mode))
         .map_err(|e| WriteError::new("chmod", shown, e))
@@ -345,15 +382,15 @@ fn write_version(dir: &Path, outs: &[&Output<'_>]) -> Result<(), WriteError> {
         if fs::read_link(target).is_ok_and(|t| t == want) {
             continue;
         }
-        let tmp = sibling(target, "tmp");
-        let linked = std::os::unix::fs::symlink(&want, &tmp)
-            .map_err(|e| WriteError::new("symlink", &tmp, e))
-            .and_then(|()| {
-                fs::rename(&tmp, target).map_err(|e| {
-                    let _ = fs::remove_file(&tmp);
-                    WriteError::two("rename", &tmp, target, e)
-                })
-            });
+        let linked = make_sibling(target, "tmp", |tmp| {
+            std::os::unix::fs::symlink(&want, tmp).map_err(|e| WriteError::new("symlink", tmp, e))
+        })
+        .and_then(|tmp| {
+            fs::rename(&tmp, target).map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                WriteError::two("rename", &tmp, target, e)
+            })
+        });
         if let Err(e) = linked {
             result = result.and(Err(e));
         }
@@ -453,6 +490,12 @@ pub struct Cleaned {
     pub restored: Vec<PathBuf>,
     /// Leftovers removed.
     pub removed: Vec<PathBuf>,
+    /// Outputs of an earlier run with `symlinked_layout` that were symlinks into `..data`,
+    /// now plain copies of their files.
+    pub unlinked: Vec<PathBuf>,
+    /// What an earlier run with `symlinked_layout` left and the plain layout does not use:
+    /// `..data` and the versioned directories (copies of the key among them).
+    pub other_layout: Vec<PathBuf>,
 }
 
 /// The `.<name>.<pid>.<n>.tmp|old` files beside `target`: (path, pid, is a backup).
@@ -491,7 +534,8 @@ fn leftovers_of(target: &Path) -> Vec<(PathBuf, String, bool)> {
 /// or after the renames while removing backups) the targets are consistent and the backups
 /// are dropped. Then every `.<name>.<pid>.<n>.tmp|old` left (they can hold copies of the
 /// key) is removed and, with the symlinked layout, `..data_tmp` and every versioned
-/// directory `..data` does not point to.
+/// directory `..data` does not point to. With the plain layout, what a run with the
+/// symlinked layout left is undone ([`drop_symlinked_layout`]).
 pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
     let mut done = Cleaned::default();
     let mut dirs: Vec<&Path> = Vec::new();
@@ -534,7 +578,11 @@ pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
             let _ = sync_dir(dir);
         }
     }
-    if layout == Layout::Symlinked {
+    if layout == Layout::Plain {
+        for dir in dirs {
+            drop_symlinked_layout(dir, sets, &mut done);
+        }
+    } else {
         for dir in dirs {
             let tmp = dir.join(DATA_TMP);
             if fs::remove_file(&tmp).is_ok() {
@@ -558,6 +606,66 @@ pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
         }
     }
     done
+}
+
+/// Undoes, in `dir`, what a run with `symlinked_layout` left for the plain layout: each
+/// output of `sets` in `dir` that is a symlink `name -> ..data/name` is replaced by a plain
+/// copy of its file (its bytes and mode, written as any output is), then `..data` (if it
+/// points to a versioned name), `..data_tmp` and every versioned directory `..<UTC time>`
+/// are removed. Nothing else is touched; if a copy fails, nothing is removed, so no output
+/// is left dangling.
+fn drop_symlinked_layout(dir: &Path, sets: &[&[&str]], done: &mut Cleaned) {
+    let data = dir.join(DATA);
+    let ours =
+        |link: &Path| fs::read_link(link).is_ok_and(|t| t.to_str().is_some_and(is_version_name));
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let versions: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(is_version_name))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    if versions.is_empty() && !ours(&data) && !ours(&dir.join(DATA_TMP)) {
+        return;
+    }
+    let outputs = sets.iter().flat_map(|set| set.iter()).copied();
+    for target in outputs.filter(|t| parent(Path::new(t)) == dir) {
+        let Some(file) = Path::new(target).file_name() else {
+            continue;
+        };
+        if !fs::read_link(target).is_ok_and(|t| t == Path::new(DATA).join(file)) {
+            continue;
+        }
+        // Read through the symlink: the published version's file.
+        let copied = fs::metadata(target).and_then(|meta| {
+            let bytes = fs::read(target)?;
+            let mode = meta.permissions().mode() & 0o7777;
+            let data = Data::Bytes(&bytes);
+            write_plain(&[Output {
+                path: target,
+                data,
+                mode,
+            }])
+            .map_err(|e| e.source)
+        });
+        match copied {
+            Ok(()) => done.unlinked.push(PathBuf::from(target)),
+            Err(_) => return,
+        }
+    }
+    for link in [data, dir.join(DATA_TMP)] {
+        if ours(&link) && fs::remove_file(&link).is_ok() {
+            done.other_layout.push(link);
+        }
+    }
+    for version in versions {
+        if fs::remove_dir_all(&version).is_ok() {
+            done.other_layout.push(version);
+        }
+    }
+    let _ = sync_dir(dir);
 }
 
 #[cfg(test)]
@@ -825,6 +933,49 @@ mod tests {
         ];
         want.sort();
         assert_eq!(names(&dir), want, "old versions removed");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The symlinked layout's `..data` and versions go once it is off; a `..data` that is
+    /// not ours (it points to no versioned name) stays, and so does everything else; if an
+    /// output cannot be copied out, nothing is removed, so no output is left dangling.
+    #[test]
+    fn the_symlinked_layout_is_undone_only_where_it_is_ours() {
+        let dir = temp_dir("undo-symlinked");
+        let p = paths(&dir);
+        write_set(Layout::Symlinked, &set(&p, &[b"s", b"k", b"b"])).unwrap();
+        let version = dir.join(fs::read_link(dir.join(DATA)).unwrap());
+        let refs: Vec<&str> = p.iter().map(String::as_str).collect();
+        // The key cannot be copied out (its file is gone from the version): nothing goes.
+        let key = version.join("svid_key.pem");
+        fs::rename(&key, dir.join("key.aside")).unwrap();
+        let partial = clean_leftovers(Layout::Plain, &[&refs]);
+        assert!(partial.other_layout.is_empty(), "{partial:?}");
+        assert!(version.exists() && fs::read_link(&p[1]).is_ok());
+        fs::rename(dir.join("key.aside"), &key).unwrap();
+        for path in &partial.unlinked {
+            // Copied out before the key failed; a symlink again, as the layout had it.
+            fs::remove_file(path).unwrap();
+            let name = path.file_name().unwrap();
+            std::os::unix::fs::symlink(Path::new(DATA).join(name), path).unwrap();
+        }
+
+        let done = clean_leftovers(Layout::Plain, &[&refs]);
+        assert_eq!(done.unlinked.len(), 3, "{done:?}");
+        assert_eq!(done.other_layout, [dir.join(DATA), version.clone()]);
+        for (path, want) in p.iter().zip([b"s", b"k", b"b"]) {
+            assert!(fs::symlink_metadata(path).unwrap().is_file());
+            assert_eq!(fs::read(path).unwrap(), want);
+        }
+        let mode = fs::metadata(&p[1]).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(names(&dir), ["svid.pem", "svid_bundle.pem", "svid_key.pem"]);
+
+        // A `..data` of someone else's.
+        std::os::unix::fs::symlink("elsewhere", dir.join(DATA)).unwrap();
+        let done = clean_leftovers(Layout::Plain, &[&refs]);
+        assert!(done.other_layout.is_empty() && done.unlinked.is_empty());
+        assert!(fs::symlink_metadata(dir.join(DATA)).is_ok());
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(cli::Command::Help) => {
-            eprint!("{}", cli::usage(prog));
+            eprint!("{}", cli::help(prog));
             return ExitCode::SUCCESS;
         }
         Ok(cli::Command::Run {
@@ -252,6 +252,12 @@ fn clean_leftovers(plan: &Plan) {
     }
     for removed in cleaned.removed {
         info!(file = removed.display().to_string(); "Removed a leftover of an interrupted write");
+    }
+    for unlinked in cleaned.unlinked {
+        info!(file = unlinked.display().to_string(); "Made a plain file of a symlink of symlinked_layout, now off");
+    }
+    for removed in cleaned.other_layout {
+        info!(file = removed.display().to_string(); "Removed a file of symlinked_layout, now off");
     }
 }
 

@@ -3,16 +3,19 @@
 //! are the session's timers; one attempt is done here, without blocking.
 
 use std::fmt;
+use std::io::Read;
 
 use crate::child::{ChildError, signal_process};
+use crate::oserror::path_error;
 
-/// Why one attempt failed; worded as upstream's errors.
+/// Why one attempt failed; worded as upstream's errors (`pkg/sidecar/sidecar.go`@v0.11.0
+/// `signalPIDFile`).
 #[derive(Debug)]
 pub enum PidFileError {
-    /// The file could not be read.
-    Read(String, std::io::Error),
-    /// The content is not a decimal process id.
-    Parse(String, String),
+    /// The file could not be read: its path and Go's `*fs.PathError` text.
+    Read(String, String),
+    /// The content is not an integer for Go's `strconv.Atoi`: the path, the text and why.
+    Parse(String, String, &'static str),
     /// The process could not be signalled.
     Signal(ChildError),
 }
@@ -21,32 +24,40 @@ impl fmt::Display for PidFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Read(path, e) => write!(f, "failed to read pid file \"{path}\": {e}"),
-            Self::Parse(path, text) => write!(
+            Self::Parse(path, text, why) => write!(
                 f,
-                "failed to parse pid file \"{path}\": strconv.Atoi: parsing \"{text}\": invalid syntax"
+                "failed to parse pid file \"{path}\": strconv.Atoi: parsing {text:?}: {why}"
             ),
             Self::Signal(e) => write!(f, "{e}"),
         }
     }
 }
 
-/// Reads `path` (surrounding white space trimmed, a decimal pid as Go's `strconv.Atoi`
-/// reads it) and sends `renew_signal` to that process.
+/// Reads `path` as Go's `os.ReadFile` (open, then read), takes the integer Go's
+/// `strconv.Atoi` reads from its trimmed text, and sends `renew_signal` to that process.
 pub fn signal(path: &str, renew_signal: &str) -> Result<(), PidFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| PidFileError::Read(path.into(), e))?;
+    let read_error = |op, e| PidFileError::Read(path.into(), path_error(op, path, &e));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(|e| read_error("open", e))?
+        .read_to_end(&mut bytes)
+        .map_err(|e| read_error("read", e))?;
+    let text = String::from_utf8_lossy(&bytes);
     let text = text.trim();
-    let pid = parse_atoi(text).ok_or_else(|| PidFileError::Parse(path.into(), text.into()))?;
+    let pid = parse_atoi(text).map_err(|why| PidFileError::Parse(path.into(), text.into(), why))?;
     signal_process(pid, renew_signal).map_err(PidFileError::Signal)
 }
 
-/// Go's `strconv.Atoi` for the values a pid can take: an optional sign, ASCII digits. A
-/// negative or zero value is no process we may signal.
-fn parse_atoi(text: &str) -> Option<u32> {
-    let digits = text.strip_prefix('+').unwrap_or(text);
+/// Go's `strconv.Atoi` on 64 bits: an optional sign, then ASCII digits; its error texts.
+fn parse_atoi(text: &str) -> Result<i64, &'static str> {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+        return Err("invalid syntax");
     }
-    digits.parse().ok().filter(|&pid| pid > 0)
+    text.strip_prefix('+')
+        .unwrap_or(text)
+        .parse()
+        .map_err(|_| "value out of range")
 }
 
 #[cfg(test)]
@@ -55,23 +66,36 @@ mod tests {
 
     #[test]
     fn pids_parse_like_atoi() {
-        assert_eq!(parse_atoi("42"), Some(42));
-        assert_eq!(parse_atoi("+42"), Some(42));
-        for bad in ["", "0x10", " 4", "4 2", "-3", "0", "abc", "99999999999"] {
-            assert_eq!(parse_atoi(bad), None, "{bad:?}");
+        assert_eq!(parse_atoi("42"), Ok(42));
+        assert_eq!(parse_atoi("+42"), Ok(42));
+        assert_eq!(parse_atoi("-3"), Ok(-3));
+        assert_eq!(parse_atoi("0"), Ok(0));
+        for bad in ["", "+", "0x10", " 4", "4 2", "abc", "--3"] {
+            assert_eq!(parse_atoi(bad), Err("invalid syntax"), "{bad:?}");
         }
+        assert_eq!(
+            parse_atoi("99999999999999999999"),
+            Err("value out of range")
+        );
+    }
+
+    /// A fresh directory for one test.
+    fn temp_dir(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("pidfile-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]
     fn errors_name_the_file() {
-        let dir = std::env::temp_dir().join(format!("pidfile-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = temp_dir("test");
         let missing = dir.join("missing.pid");
         let missing = missing.to_str().unwrap();
-        let e = signal(missing, "SIGHUP").unwrap_err().to_string();
-        assert!(
-            e.starts_with(&format!("failed to read pid file \"{missing}\": ")),
-            "{e}"
+        assert_eq!(
+            signal(missing, "SIGHUP").unwrap_err().to_string(),
+            format!(
+                "failed to read pid file \"{missing}\": open {missing}: no such file or directory"
+            )
         );
         let garbage = dir.join("garbage.pid");
         std::fs::write(&garbage, " nope \n").unwrap();
@@ -82,6 +106,43 @@ mod tests {
                 "failed to parse pid file \"{garbage}\": strconv.Atoi: parsing \"nope\": invalid syntax"
             )
         );
+        let read_dir = dir.to_str().unwrap();
+        assert_eq!(
+            signal(read_dir, "SIGHUP").unwrap_err().to_string(),
+            format!("failed to read pid file \"{read_dir}\": read {read_dir}: is a directory")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// What Go's `os.Process.Signal` says for pids that name no live process we may signal,
+    /// after upstream's `error signaling process with signal num <description>: `.
+    #[test]
+    fn signal_errors_are_gos() {
+        let dir = temp_dir("signal");
+        let file = dir.join("app.pid");
+        let path = file.to_str().unwrap();
+        let mut exited = std::process::Command::new("true").spawn().unwrap();
+        exited.wait().unwrap();
+        let cases = [
+            ("0\n".to_owned(), "hangup: os: process not initialized"),
+            ("-1".to_owned(), "hangup: os: process already released"),
+            (
+                "-7".to_owned(),
+                "hangup: pid -7 names a process group, which is not signalled",
+            ),
+            (
+                exited.id().to_string(),
+                "hangup: os: process already finished",
+            ),
+        ];
+        for (content, want) in cases {
+            std::fs::write(&file, &content).unwrap();
+            let got = signal(path, "SIGHUP").unwrap_err().to_string();
+            assert_eq!(
+                got,
+                format!("error signaling process with signal num {want}")
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -225,3 +225,46 @@ fn a_legacy_key_beside_its_block_is_refused_at_start_naming_both() {
     );
     refused_at_start(dir, &config, "cmd and start.cmd are both set: keep one");
 }
+
+/// A `cmd` that cannot start is logged in Go's words after upstream's
+/// `error executing process "<cmd>": `: a bare name not on `$PATH`, a missing path, a file
+/// that is not executable. Checked against Go's `os/exec` (`LookPath`, `fork/exec`).
+#[test]
+fn a_cmd_that_cannot_start_is_named_in_gos_words() {
+    let agent = DevAgent::start(&[]);
+    let not_executable = tempfile::NamedTempFile::new().unwrap();
+    let not_executable = not_executable.path().display().to_string();
+    let cases = [
+        (
+            "no-such-program-4242".to_owned(),
+            r#"exec: \"no-such-program-4242\": executable file not found in $PATH"#.to_owned(),
+        ),
+        (
+            "/nonexistent/p".to_owned(),
+            r#"fork/exec /nonexistent/p: no such file or directory"#.to_owned(),
+        ),
+        (
+            not_executable.clone(),
+            format!("fork/exec {not_executable}: permission denied"),
+        ),
+    ];
+    let helpers: Vec<(Helper, String)> = cases
+        .into_iter()
+        .map(|(cmd, why)| {
+            let (dir, certs) = helper_dir();
+            let extra = format!("cmd = \"{cmd}\"");
+            let helper = Helper::start_in(dir, &x509_config(&agent.address(), &certs, &extra), &[]);
+            let line = format!(
+                r#"level=error msg="Unable to signal process" error="error executing process \"{cmd}\": {why}" system=spiffe-helper"#
+            );
+            (helper, line)
+        })
+        .collect();
+    for (helper, line) in helpers {
+        assert!(
+            helper.wait_for_log(&line, PATIENCE),
+            "{line}\n{}",
+            helper.logs()
+        );
+    }
+}

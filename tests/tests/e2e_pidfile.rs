@@ -78,3 +78,51 @@ fn a_process_that_is_gone_is_retried_without_holding_back_updates() {
     );
     assert!(!helper.logs().contains("Unable to signal PID file"));
 }
+
+/// After upstream's 10 attempts, the last pid-file error is logged in Go's words: a missing
+/// file as `os.ReadFile` names it, a process that is gone and a pid of 0 as
+/// `os.Process.Signal` says them. About 51 s: the three helpers run side by side.
+#[test]
+fn pid_file_errors_are_logged_in_gos_words() {
+    let agent = DevAgent::start(&[]);
+    let mut exited = Command::new("true").spawn().unwrap();
+    exited.wait().unwrap();
+    let cases = [
+        (
+            None,
+            "failed to read pid file \\\"{p}\\\": open {p}: no such file or directory",
+        ),
+        (
+            Some(exited.id().to_string()),
+            "error signaling process with signal num user defined signal 1: os: process already finished",
+        ),
+        (
+            Some("0".to_owned()),
+            "error signaling process with signal num user defined signal 1: os: process not initialized",
+        ),
+    ];
+    let helpers: Vec<(Helper, String)> = cases
+        .into_iter()
+        .map(|(content, why)| {
+            let (dir, certs) = helper_dir();
+            let pid_file = dir.path().join("app.pid");
+            if let Some(content) = content {
+                std::fs::write(&pid_file, content).unwrap();
+            }
+            let why = why.replace("{p}", &pid_file.display().to_string());
+            let helper = Helper::start_in(dir, &pid_config(&agent, &certs, &pid_file), &[]);
+            let line = format!(
+                r#"level=error msg="Unable to signal PID file" attempts=10 error="{why}" system=spiffe-helper"#
+            );
+            (helper, line)
+        })
+        .collect();
+    for (helper, line) in helpers {
+        let wait = Duration::from_secs(90);
+        assert!(
+            helper.wait_for_log(&line, wait),
+            "{line}\n{}",
+            helper.logs()
+        );
+    }
+}

@@ -501,6 +501,175 @@ fn leftovers_of_a_crash_are_removed_at_start() {
     assert_good_set(certs);
 }
 
+/// Starts the helper before its agent (it retries the dial) and, once it has cleaned up at
+/// start, lays `count` files in `certs` under the names of its first temporaries
+/// (`.svid.pem.<pid>.<n>.tmp`, n from 0), as an earlier process with the same pid could
+/// have left them; then starts the agent with `agent_args`. Returns the files laid.
+fn taken_temporaries(
+    certs: &Path,
+    count: u32,
+    agent_args: &[&str],
+) -> (DevAgent, Helper, Vec<PathBuf>, tempfile::TempDir) {
+    let sockets = tempfile::tempdir().expect("socket dir");
+    let socket = sockets.path().join("agent.sock");
+    let dir = tempfile::tempdir().expect("helper dir");
+    let config = x509_config(&socket.display().to_string(), certs, "");
+    let helper = Helper::start_in(dir, &config, &[]);
+    assert!(
+        helper.wait_for_log("Launching daemon", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    let pid = helper.pid();
+    let taken: Vec<PathBuf> = (0..count)
+        .map(|n| certs.join(format!(".svid.pem.{pid}.{n}.tmp")))
+        .collect();
+    for path in &taken {
+        fs::write(path, b"not the helper's").unwrap();
+    }
+    let agent = DevAgent::start_on(&socket, agent_args);
+    (agent, helper, taken, sockets)
+}
+
+/// The files laid by [`taken_temporaries`] are still there, untouched.
+fn assert_untouched(taken: &[PathBuf]) {
+    for path in taken {
+        let data = fs::read(path).unwrap_or_default();
+        assert_eq!(data, b"not the helper's", "{}", path.display());
+    }
+}
+
+/// A temporary name that is already taken is skipped: the write succeeds under the next
+/// free name, and the file in the way is left alone.
+#[test]
+fn a_taken_temporary_name_is_skipped_and_left_alone() {
+    let certs = certs_dir();
+    let certs = certs.path();
+    let (_agent, helper, taken, _sockets) = taken_temporaries(certs, 3, &[]);
+    wait_more(&helper, UPDATED, 1);
+    assert_eq!(helper.count_logs(FAILED), 0, "{}", helper.logs());
+    assert_good_set(certs);
+    assert_untouched(&taken);
+}
+
+/// When every name tried is taken, the error names the temporary (not the target, which
+/// exists or not regardless), and the next update writes under a fresh name.
+#[test]
+fn a_write_with_every_temporary_name_taken_names_the_temporary() {
+    let certs = certs_dir();
+    let certs = certs.path();
+    let (_agent, helper, taken, _sockets) = taken_temporaries(certs, 8, &["--rotate-every", "1s"]);
+    wait_more(&helper, UPDATED, 1);
+    let want = format!("open {}: file exists", taken[7].display());
+    let failures: Vec<String> = helper
+        .logs()
+        .lines()
+        .filter(|l| l.contains(FAILED))
+        .map(String::from)
+        .collect();
+    assert!(
+        matches!(&failures[..], [one] if one.contains(&want)),
+        "{want}\n{}",
+        helper.logs()
+    );
+    assert_good_set(certs);
+    assert_untouched(&taken);
+}
+
+/// Files in `cert_dir` that are not the helper's, some named like its own: a layout switch
+/// must leave them as they are.
+const FOREIGN: [&str; 3] = ["notes.txt", "..data.bak", "..2020_not_a_version"];
+
+fn lay_foreign(certs: &Path) {
+    fs::write(certs.join(FOREIGN[0]), b"mine").unwrap();
+    std::os::unix::fs::symlink("..2020_01_01_00_00_00.000000001", certs.join(FOREIGN[1])).unwrap();
+    fs::create_dir(certs.join(FOREIGN[2])).unwrap();
+    fs::write(certs.join(FOREIGN[2]).join("svid_key.pem"), b"mine too").unwrap();
+}
+
+fn assert_foreign_kept(certs: &Path) {
+    assert_eq!(fs::read(certs.join(FOREIGN[0])).unwrap(), b"mine");
+    let link = fs::read_link(certs.join(FOREIGN[1])).unwrap();
+    assert_eq!(link, Path::new("..2020_01_01_00_00_00.000000001"));
+    let inner = fs::read(certs.join(FOREIGN[2]).join("svid_key.pem")).unwrap();
+    assert_eq!(inner, b"mine too");
+}
+
+/// `symlinked_layout = true`, then without it: at start, before any agent answers, the
+/// outputs become plain files with the same bytes and modes, and `..data` and the versioned
+/// directory (with its copy of the key) are removed and logged; files that are not the
+/// helper's stay. Then back to `symlinked_layout = true`: the plain files become symlinks
+/// and no plain copy of the key is left beside them.
+#[test]
+fn switching_layouts_leaves_nothing_of_the_other_behind() {
+    let certs = certs_dir();
+    let certs = certs.path();
+    lay_foreign(certs);
+    let mut agent = DevAgent::start(&[]);
+    let helper = start(&agent, certs, "symlinked_layout = true", None);
+    wait_more(&helper, UPDATED, 1);
+    drop(helper);
+    agent.kill();
+    let version = fs::read_link(certs.join("..data")).unwrap();
+    let before = snapshot(certs);
+
+    // Plain, with no agent to answer: only the start-up clean-up runs.
+    let helper = start(&agent, certs, "", None);
+    assert!(
+        helper.wait_for_logs("Removed a file of symlinked_layout, now off", 2, PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    for name in NAMES {
+        let path = certs.join(name);
+        assert!(fs::symlink_metadata(&path).unwrap().is_file(), "{name}");
+        let logged = format!("file={}", path.display());
+        assert!(
+            helper.logs().contains(&logged),
+            "{logged}\n{}",
+            helper.logs()
+        );
+    }
+    assert_eq!(snapshot(certs), before, "the same bytes, now plain files");
+    assert_eq!(svid_tests::file_mode(&certs.join(NAMES[1])).unwrap(), 0o600);
+    let logged = format!("file={}", certs.join(&version).display());
+    assert!(
+        helper.logs().contains(&logged),
+        "{logged}\n{}",
+        helper.logs()
+    );
+    let mut want: Vec<String> = NAMES
+        .iter()
+        .chain(&FOREIGN)
+        .map(|n| n.to_string())
+        .collect();
+    want.sort();
+    assert_eq!(listing(certs), want);
+    assert_foreign_kept(certs);
+    assert_good_set(certs);
+    drop(helper);
+
+    // And back: the plain files are replaced by symlinks into one version.
+    let agent = DevAgent::start(&[]);
+    let helper = start(&agent, certs, "symlinked_layout = true", None);
+    wait_more(&helper, UPDATED, 1);
+    let version = fs::read_link(certs.join("..data")).unwrap();
+    for name in NAMES {
+        let link = fs::read_link(certs.join(name)).unwrap();
+        assert_eq!(link, Path::new("..data").join(name));
+    }
+    let mut want: Vec<String> = NAMES
+        .iter()
+        .chain(&FOREIGN)
+        .map(|n| n.to_string())
+        .collect();
+    want.extend(["..data".to_owned(), version.display().to_string()]);
+    want.sort();
+    assert_eq!(listing(certs), want);
+    assert_foreign_kept(certs);
+    assert_good_set(certs);
+}
+
 /// A tiny deterministic generator for kill delays (no `rand` dependency).
 struct Lcg(u64);
 

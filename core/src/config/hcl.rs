@@ -107,13 +107,20 @@ impl Parser<'_> {
                 }
                 Some(_) => {}
             }
-            items.push(self.item()?);
+            match self.item(braced)? {
+                Some(item) => items.push(item),
+                None => return Ok(items),
+            }
             self.skip_trivia()?;
             self.cur.eat(',');
         }
     }
 
-    fn item(&mut self) -> Result<Item, ParseError> {
+    /// One `key = value` or `key { ... }`. `None`: a top-level `key =` that ends the text,
+    /// which HCL v1 drops with everything after the `=` (`hcl/parser/parser.go`@v1.0.1-vault-7:
+    /// `object()` returns `errEofToken`, which `objectList` takes as the end of the list);
+    /// inside braces it is an error there too.
+    fn item(&mut self, braced: bool) -> Result<Option<Item>, ParseError> {
         let pos = self.cur.pos();
         let quoted = self.cur.peek() == Some('"');
         let key = self.key()?;
@@ -122,6 +129,9 @@ impl Parser<'_> {
             Some('=') => {
                 self.cur.bump();
                 self.skip_trivia()?;
+                if self.cur.peek().is_none() && !braced {
+                    return Ok(None);
+                }
                 self.value()?
             }
             Some('{') => self.object()?,
@@ -130,12 +140,12 @@ impl Parser<'_> {
             }
             _ => return Err(self.cur.unexpected("'=' or '{' after the key")),
         };
-        Ok(Item {
+        Ok(Some(Item {
             key,
             pos,
             quoted,
             value,
-        })
+        }))
     }
 
     fn key(&mut self) -> Result<String, ParseError> {

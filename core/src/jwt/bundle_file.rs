@@ -13,8 +13,8 @@ use crate::spiffe_id::TrustDomain;
 /// Upstream marshals a Go map, so the names are sorted (the `BTreeMap` order); there is no
 /// whitespace and no trailing newline. Every bundle given is written, federated ones
 /// included. Within one JWKS upstream's key order is random (a Go map); this keeps the
-/// order of the document received. Keys [`Jwks::parse`] skips are not written; of those,
-/// upstream would write P-521 keys (`crv`, `x`, `y`), which SPIRE does not issue.
+/// order of the document received. Every key [`Jwks::parse`] accepts is written: it keeps
+/// every key type go-jose keeps and refuses the rest, so none is dropped silently.
 pub fn render_bundle_file(bundles: &BTreeMap<TrustDomain, Jwks>) -> Vec<u8> {
     let mut out = Vec::from(&b"{"[..]);
     for (i, (trust_domain, jwks)) in bundles.iter().enumerate() {

@@ -24,13 +24,21 @@ pub(super) enum Key {
     Ec { curve: Curve, point: Vec<u8> },
     /// An RSA key: modulus and exponent, big-endian without leading zero bytes.
     Rsa { n: Vec<u8>, e: Vec<u8> },
+    /// An `OKP` key on Ed25519 (RFC 8037 §2): the 32-byte public key.
+    Ed25519([u8; 32]),
+    /// An `oct` (symmetric) key: kept and written as go-jose keeps it, never used to verify
+    /// (no HMAC algorithm is accepted in a JWT-SVID).
+    Oct(Vec<u8>),
 }
 
-/// The supported EC curves.
+/// The EC curves go-jose reads (`jwk.go` `ecPublicKey`@v4.1.2). P-521 keys are kept for the
+/// bundle file but verify nothing (no ES512 here), and their point is not checked to be on
+/// the curve: no P-521 arithmetic is linked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Curve {
     P256,
     P384,
+    P521,
 }
 
 impl Curve {
@@ -38,6 +46,7 @@ impl Curve {
         match self {
             Self::P256 => "P-256",
             Self::P384 => "P-384",
+            Self::P521 => "P-521",
         }
     }
 
@@ -46,6 +55,7 @@ impl Curve {
         match self {
             Self::P256 => 32,
             Self::P384 => 48,
+            Self::P521 => 66,
         }
     }
 }
@@ -56,19 +66,22 @@ impl Jwk {
         &self.kid
     }
 
-    /// The key type: `"EC"` or `"RSA"`.
+    /// The key type: `"EC"`, `"RSA"`, `"OKP"` or `"oct"`.
     pub fn kty(&self) -> &'static str {
         match self.key {
             Key::Ec { .. } => "EC",
             Key::Rsa { .. } => "RSA",
+            Key::Ed25519(_) => "OKP",
+            Key::Oct(_) => "oct",
         }
     }
 
-    /// The curve name (`"P-256"`, `"P-384"`) of an EC key.
+    /// The curve name (`"P-256"`, `"P-384"`, `"P-521"`, `"Ed25519"`) of an EC or OKP key.
     pub fn crv(&self) -> Option<&'static str> {
         match self.key {
             Key::Ec { curve, .. } => Some(curve.name()),
-            Key::Rsa { .. } => None,
+            Key::Ed25519(_) => Some("Ed25519"),
+            Key::Rsa { .. } | Key::Oct(_) => None,
         }
     }
 
@@ -76,30 +89,37 @@ impl Jwk {
         &self.key
     }
 
-    /// Appends the key object as go-jose marshals it: `kty, kid, crv, x, y` or
-    /// `kty, kid, n, e`.
+    /// Appends the key object as go-jose marshals it (`rawJSONWebKey`'s field order,
+    /// `jwk.go`@v4.1.2): `kty, kid, crv, x, y` (EC), `kty, kid, n, e` (RSA),
+    /// `kty, kid, crv, x` (OKP) or `kty, kid, k` (oct).
     fn write_json(&self, out: &mut Vec<u8>) {
-        let (crv, members): (_, [(&[u8], &[u8]); 2]) = match &self.key {
-            Key::Ec { curve, point } => {
-                let (x, y) = point[1..].split_at(curve.size());
-                (Some(curve.name()), [(b"x", x), (b"y", y)])
-            }
-            Key::Rsa { n, e } => (None, [(b"n", n), (b"e", e)]),
-        };
         out.extend_from_slice(b"{\"kty\":");
         json::write_go_string(self.kty(), out);
         out.extend_from_slice(b",\"kid\":");
         json::write_go_string(&self.kid, out);
-        if let Some(crv) = crv {
+        if let Some(crv) = self.crv() {
             out.extend_from_slice(b",\"crv\":");
             json::write_go_string(crv, out);
         }
-        for (name, bytes) in members {
+        let mut member = |name: &str, bytes: &[u8]| {
             out.extend_from_slice(b",\"");
-            out.extend_from_slice(name);
+            out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b"\":\"");
             b64::encode(bytes, out);
             out.push(b'"');
+        };
+        match &self.key {
+            Key::Ec { curve, point } => {
+                let (x, y) = point[1..].split_at(curve.size());
+                member("x", x);
+                member("y", y);
+            }
+            Key::Rsa { n, e } => {
+                member("n", n);
+                member("e", e);
+            }
+            Key::Ed25519(x) => member("x", x),
+            Key::Oct(k) => member("k", k),
         }
         out.push(b'}');
     }
@@ -149,8 +169,24 @@ pub enum JwksError {
         /// The `crv` value.
         crv: String,
     },
-    /// EC coordinates of the wrong length or not on the curve, or an RSA modulus of zero.
+    /// EC coordinates of the wrong length or not on the curve, an RSA modulus of zero, or an
+    /// Ed25519 key that is not 32 bytes.
     InvalidKey {
+        /// Position in `keys`.
+        index: usize,
+    },
+    /// A `kty` go-jose does not read (`jwk.go`@v4.1.2 refuses the whole JWKS with
+    /// `unsupported key type/format`), an `OKP` key on a curve other than Ed25519, or no
+    /// `kty` at all (`None`; go-jose: `missing json web key type`).
+    UnsupportedKeyType {
+        /// Position in `keys`.
+        index: usize,
+        /// The `kty` value, with the `crv` of an `OKP` key (`"OKP X25519"`).
+        kty: Option<String>,
+    },
+    /// The key has private members (`d`): never written to a bundle file (go-jose would
+    /// keep the private key and write it back).
+    PrivateKey {
         /// Position in `keys`.
         index: usize,
     },
@@ -181,6 +217,16 @@ impl fmt::Display for JwksError {
                 write!(f, "JWKS key {index}: unsupported elliptic curve {crv:?}")
             }
             Self::InvalidKey { index } => write!(f, "JWKS key {index}: invalid public key"),
+            Self::UnsupportedKeyType { index, kty: None } => {
+                write!(f, "JWKS key {index}: missing json web key type")
+            }
+            Self::UnsupportedKeyType {
+                index,
+                kty: Some(kty),
+            } => write!(f, "JWKS key {index}: unsupported key type {kty:?}"),
+            Self::PrivateKey { index } => {
+                write!(f, "JWKS key {index}: holds a private key (\"d\")")
+            }
         }
     }
 }
@@ -190,16 +236,18 @@ impl core::error::Error for JwksError {}
 impl Jwks {
     /// Reads a JWKS document `{"keys":[...], ...}`.
     ///
-    /// As go-spiffe: unknown members are ignored (`use`, `alg`, `spiffe_sequence`,
+    /// As go-spiffe (`jwtbundle.Parse` over go-jose's `JSONWebKey.UnmarshalJSON`,
+    /// `jwk.go`@v4.1.2): unknown members are ignored (`use`, `alg`, `spiffe_sequence`,
     /// `spiffe_refresh_hint`, `x5c`, ...); a missing or `null` `keys` is an empty bundle;
     /// every key needs a non-empty `kid`; a later key with the same `kid` replaces the
-    /// earlier one; malformed EC and RSA keys (missing or non-base64url members, coordinates
-    /// not of the curve's size or not on it, an unknown `crv`) fail the whole document.
+    /// earlier one; `EC` (P-256, P-384, P-521), `RSA`, `OKP` (Ed25519) and `oct` keys are
+    /// kept; a key of any other type or curve, or a malformed one (missing or
+    /// non-base64url members, coordinates not of the curve's size or not on it), fails the
+    /// whole document, so nothing is ever dropped silently.
     ///
-    /// Unlike go-spiffe, keys of other types (`oct`, `OKP`, an unknown or missing `kty`) are
-    /// skipped, as JWT-SVID.md asks of validators: go-jose refuses the whole document on an
-    /// unknown `kty` and keeps `oct` and `OKP` keys. P-521 keys are skipped too (no ES512
-    /// here). SPIRE issues none of these.
+    /// Unlike go-jose: a key with private members (`d`) fails the document too, an Ed25519
+    /// `x` must be exactly 32 bytes (go-jose pads or cuts it), and a P-521 point is not
+    /// checked to be on its curve.
     pub fn parse(doc: &[u8]) -> Result<Jwks, JwksError> {
         let members = json::parse_object(doc).map_err(JwksError::Json)?;
         let items = match json::member(&members, "keys") {
@@ -214,9 +262,7 @@ impl Jwks {
             let Value::Object(members) = item else {
                 return Err(JwksError::KeyNotObject { index });
             };
-            let Some(key) = read_key(members, index)? else {
-                continue;
-            };
+            let key = read_key(members, index)?;
             let kid = match json::member(members, "kid") {
                 Some(Value::String(kid)) if !kid.is_empty() => kid.clone(),
                 None | Some(Value::String(_)) => return Err(JwksError::MissingKid { index }),
@@ -249,8 +295,7 @@ impl Jwks {
     }
 
     /// The JWKS as go-spiffe's `jwtbundle.Bundle.Marshal` writes it: `{"keys":[...]}` with
-    /// each key as [`Jwk`] fields `kty, kid, crv, x, y` (EC) or `kty, kid, n, e` (RSA), no
-    /// whitespace, and `{"keys":null}` when there are no keys (Go's nil slice).
+    /// each key as [`Jwk`] writes it (go-jose's field order), no whitespace, and `{"keys":null}` when there are no keys (Go's nil slice).
     pub fn to_json(&self) -> Vec<u8> {
         let mut out = Vec::from(&b"{\"keys\":"[..]);
         if self.keys.is_empty() {
@@ -268,8 +313,8 @@ impl Jwks {
     }
 }
 
-/// Reads the material of one key; `None` if its type is not supported.
-fn read_key(members: &[(String, Value)], index: usize) -> Result<Option<Key>, JwksError> {
+/// Reads the material of one key.
+fn read_key(members: &[(String, Value)], index: usize) -> Result<Key, JwksError> {
     let text = |member: &'static str| match json::member(members, member) {
         Some(Value::String(s)) => Ok(Some(s.as_str())),
         None => Ok(None),
@@ -279,12 +324,15 @@ fn read_key(members: &[(String, Value)], index: usize) -> Result<Option<Key>, Jw
         let s = text(member)?.ok_or(JwksError::MissingMember { index, member })?;
         b64::decode(s).ok_or(JwksError::BadMember { index, member })
     };
+    if json::member(members, "d").is_some() {
+        return Err(JwksError::PrivateKey { index });
+    }
     match text("kty")? {
         Some("EC") => {
             let curve = match text("crv")? {
                 Some("P-256") => Curve::P256,
                 Some("P-384") => Curve::P384,
-                Some("P-521") => return Ok(None),
+                Some("P-521") => Curve::P521,
                 crv => {
                     let crv = String::from(crv.unwrap_or_default());
                     return Err(JwksError::UnsupportedCurve { index, crv });
@@ -298,20 +346,35 @@ fn read_key(members: &[(String, Value)], index: usize) -> Result<Option<Key>, Jw
             let on_curve = match curve {
                 Curve::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).is_ok(),
                 Curve::P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(&point).is_ok(),
+                Curve::P521 => true,
             };
             if !on_curve {
                 return Err(JwksError::InvalidKey { index });
             }
-            Ok(Some(Key::Ec { curve, point }))
+            Ok(Key::Ec { curve, point })
         }
         Some("RSA") => {
             let (n, e) = (minimal(bytes("n")?), minimal(bytes("e")?));
             if n.is_empty() || e.is_empty() || e.len() > 8 {
                 return Err(JwksError::InvalidKey { index });
             }
-            Ok(Some(Key::Rsa { n, e }))
+            Ok(Key::Rsa { n, e })
         }
-        _ => Ok(None),
+        Some("OKP") if text("crv")? == Some("Ed25519") => {
+            let x = <[u8; 32]>::try_from(bytes("x")?);
+            x.map(Key::Ed25519)
+                .map_err(|_| JwksError::InvalidKey { index })
+        }
+        Some("oct") => Ok(Key::Oct(bytes("k")?)),
+        Some("OKP") => {
+            let crv = text("crv")?.unwrap_or_default();
+            let kty = Some(alloc::format!("OKP {crv}"));
+            Err(JwksError::UnsupportedKeyType { index, kty })
+        }
+        kty => Err(JwksError::UnsupportedKeyType {
+            index,
+            kty: kty.filter(|k| !k.is_empty()).map(String::from),
+        }),
     }
 }
 
@@ -350,7 +413,7 @@ impl fmt::Display for BundlesError {
             Self::Jwks {
                 trust_domain,
                 error,
-            } => write!(f, "JWT bundle of {trust_domain:?}: {error}"),
+            } => write!(f, "JWT bundle of {:?}: {error}", trust_domain.as_str()),
         }
     }
 }

@@ -15,7 +15,7 @@
 //!
 //! Signatures are checked only with RustCrypto crates, all `no_std` with default features
 //! off: `p256` and `p384` (ECDSA, ES256/ES384), `rsa` 0.9 (PKCS#1 v1.5 and PSS, RS* and PS*)
-//! and `sha2`. Reasons: pure Rust, so the static musl and `thumbv7em` builds need no C or
+//! and `sha2`, and with `ed25519-dalek` (EdDSA), which X.509 verification links anyway. Reasons: pure Rust, so the static musl and `thumbv7em` builds need no C or
 //! assembly toolchain; they are what a `rustls_pki_types::SignatureVerificationAlgorithm`
 //! implementation for rustls-webpki chain verification can share (the `rustls-rustcrypto`
 //! provider uses the same crates), so X.509 and JWT verification link one copy; and
@@ -26,9 +26,11 @@
 //! # Differences from go-spiffe
 //!
 //! None of these concern what SPIRE issues.
-//! - ES512 (P-521) and EdDSA are left out: a P-521 JWK is skipped when a JWKS is read and an
-//!   ES512 token is refused as an unsupported algorithm (go-spiffe accepts both).
-//! - A JWK of unknown `kty` is skipped instead of failing the whole JWKS ([`Jwks::parse`]).
+//! - ES512 is left out: a P-521 JWK is kept in the bundle (and its file) but an ES512 token
+//!   is refused as an unsupported algorithm (go-spiffe accepts it).
+//! - EdDSA tokens are verified with the bundle's Ed25519 (`OKP`) keys; go-spiffe's
+//!   `jwtsvid` (`svid.go`@v2.6.0, `allowedSignatureAlgorithms`) refuses the algorithm.
+//! - A JWK with private members fails the whole JWKS ([`Jwks::parse`]).
 //! - PS* signatures need a salt as long as the hash (RFC 7518 §3.5); Go verifies any length.
 //! - Base64url must be canonical: no padding, no non-zero unused bits.
 //! - RSA keys must have 1024 to 8192 bits (Go 1.24+ also refuses fewer than 1024).
@@ -55,7 +57,13 @@ pub use verify::{JwtSvid, LEEWAY_SECONDS, VerifyError, validate_insecure, verify
 
 use json::Value;
 
-/// The signature algorithms accepted in a JWT-SVID header (JWT-SVID.md §3.1, minus ES512).
+/// The longest JWT-SVID the helper writes, in bytes. A token with one audience is a few
+/// hundred bytes, so hundreds of audiences fit; a longer one is refused before it is parsed,
+/// so an agent cannot make the helper write megabytes into a token file.
+pub const MAX_TOKEN_SIZE: usize = 16 * 1024;
+
+/// The signature algorithms accepted in a JWT-SVID header: JWT-SVID.md §3.1 minus ES512,
+/// plus EdDSA with Ed25519 keys (RFC 8037 §3.1), which go-spiffe's `jwtsvid` refuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Algorithm {
     /// ECDSA P-256 with SHA-256.
@@ -74,10 +82,12 @@ pub enum Algorithm {
     Ps384,
     /// RSASSA-PSS with SHA-512 and a 64-byte salt.
     Ps512,
+    /// EdDSA over Ed25519 (RFC 8032 §5.1).
+    EdDsa,
 }
 
 impl Algorithm {
-    const ALL: [Algorithm; 8] = [
+    const ALL: [Algorithm; 9] = [
         Self::Es256,
         Self::Es384,
         Self::Rs256,
@@ -86,6 +96,7 @@ impl Algorithm {
         Self::Ps256,
         Self::Ps384,
         Self::Ps512,
+        Self::EdDsa,
     ];
 
     /// The JOSE name (`"ES256"`, ...).
@@ -99,7 +110,13 @@ impl Algorithm {
             Self::Ps256 => "PS256",
             Self::Ps384 => "PS384",
             Self::Ps512 => "PS512",
+            Self::EdDsa => "EdDSA",
         }
+    }
+
+    /// RS* or PS*: verified with an RSA key.
+    pub fn is_rsa(self) -> bool {
+        !matches!(self, Self::Es256 | Self::Es384 | Self::EdDsa)
     }
 
     /// The algorithm named `name` exactly (case-sensitive), if it is accepted.
@@ -186,7 +203,7 @@ pub enum JwtError {
     Json(Part, JsonError),
     /// The header has no `alg`.
     MissingAlgorithm,
-    /// `alg` is not one of [`Algorithm`] (`none`, `HS256`, `ES512`, `EdDSA`, ...).
+    /// `alg` is not one of [`Algorithm`] (`none`, `HS256`, `ES512`, ...).
     UnsupportedAlgorithm(String),
     /// The header has a `crit` member: no JWS extension is understood (RFC 7515 §4.1.11).
     CriticalHeader,

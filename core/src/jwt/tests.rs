@@ -140,7 +140,8 @@ fn claim_and_header_checks_in_go_spiffe_order() {
 /// The JWT bundle file, byte for byte. The input is pretty-printed like SPIRE's and carries
 /// members upstream drops; the RSA modulus has a leading zero byte and the exponent two,
 /// which Go's `big.Int` drops on re-marshalling; the `kid` needs Go's HTML escaping; the
-/// unknown key type is skipped; an empty bundle is `{"keys":null}`. The expected bytes were
+/// Ed25519, `oct` and P-521 keys are kept as go-jose writes them (`kty, kid, crv, x`;
+/// `kty, kid, k`; the P-521 coordinates 66 bytes); an empty bundle is `{"keys":null}`. The expected bytes were
 /// made with Python's `base64` module from the JWKS text written out below.
 #[test]
 fn bundle_file_exact_bytes() {
@@ -155,10 +156,11 @@ fn bundle_file_exact_bytes() {
             "y": "OleEQnfDu1VJJhQeBGt7xbJbPBC4WKMnDiq3uz-lr8k"
         },
         {
-            "kty": "OKP",
-            "kid": "ed",
+            "x": "bI-78TAdvi2foBDxID4nVBeR04k5Wb95OZGnEyNj79o",
+            "alg": "EdDSA",
             "crv": "Ed25519",
-            "x": "AA"
+            "kid": "ed",
+            "kty": "OKP"
         },
         {
             "e": "AAEAAQ",
@@ -166,6 +168,18 @@ fn bundle_file_exact_bytes() {
             "kid": "rsa<1>",
             "alg": "RS256",
             "kty": "RSA"
+        },
+        {
+            "k": "c2VjcmV0",
+            "kid": "sym",
+            "kty": "oct"
+        },
+        {
+            "kty": "EC",
+            "kid": "p521",
+            "crv": "P-521",
+            "x": "AYr0tBI_x1xmyXzTHyQIzUlhFxfE7YPTBgATtIr9Tri9hsmIXm45lEShQwma6IET-yJjATONi47Rgd_9zLjFaiir",
+            "y": "ABE7ChYb0WEa95Z72FCUZCHBjCdvMG4LOOXZ40Pcn6B2dPfBifFFA74ODdFvvDcIzeVrT5uYfIN7DMdYXVwrYnJf"
         }
     ],
     "spiffe_sequence": 12,
@@ -183,12 +197,17 @@ fn bundle_file_exact_bytes() {
             r#"{"keys":[{"kty":"EC","kid":"ec-1","crv":"P-256","#,
             r#""x":"OIGDZIPakoNS_jTIzqpIqco9bcPhIDluwmbvsZFnWD8","#,
             r#""y":"OleEQnfDu1VJJhQeBGt7xbJbPBC4WKMnDiq3uz-lr8k"},"#,
+            r#"{"kty":"OKP","kid":"ed","crv":"Ed25519","x":"bI-78TAdvi2foBDxID4nVBeR04k5Wb95OZGnEyNj79o"},"#,
             r#"{"kty":"RSA","kid":"rsa\u003c1\u003e","#,
-            r#""n":"wcLDxMXGx8jJysvMzc7P0NHS09TV1tfY2drb3N3e3-Dh4uPk5ebn6Onq6-zt7u_w","e":"AQAB"}]}"#
+            r#""n":"wcLDxMXGx8jJysvMzc7P0NHS09TV1tfY2drb3N3e3-Dh4uPk5ebn6Onq6-zt7u_w","e":"AQAB"},"#,
+            r#"{"kty":"oct","kid":"sym","k":"c2VjcmV0"},"#,
+            r#"{"kty":"EC","kid":"p521","crv":"P-521","#,
+            r#""x":"AYr0tBI_x1xmyXzTHyQIzUlhFxfE7YPTBgATtIr9Tri9hsmIXm45lEShQwma6IET-yJjATONi47Rgd_9zLjFaiir","#,
+            r#""y":"ABE7ChYb0WEa95Z72FCUZCHBjCdvMG4LOOXZ40Pcn6B2dPfBifFFA74ODdFvvDcIzeVrT5uYfIN7DMdYXVwrYnJf"}]}"#
         )
     );
     let expected = concat!(
-        r#"{"example.org":"eyJrZXlzIjpbeyJrdHkiOiJFQyIsImtpZCI6ImVjLTEiLCJjcnYiOiJQLTI1NiIsIngiOiJPSUdEWklQYWtvTlNfalRJenFwSXFjbzliY1BoSURsdXdtYnZzWkZuV0Q4IiwieSI6Ik9sZUVRbmZEdTFWSkpoUWVCR3Q3eGJKYlBCQzRXS01uRGlxM3V6LWxyOGsifSx7Imt0eSI6IlJTQSIsImtpZCI6InJzYVx1MDAzYzFcdTAwM2UiLCJuIjoid2NMRHhNWEd4OGpKeXN2TXpjN1AwTkhTMDlUVjF0ZlkyZHJiM04zZTMtRGg0dVBrNWVibjZPbnE2LXp0N3VfdyIsImUiOiJBUUFCIn1dfQ==","#,
+        r#"{"example.org":"eyJrZXlzIjpbeyJrdHkiOiJFQyIsImtpZCI6ImVjLTEiLCJjcnYiOiJQLTI1NiIsIngiOiJPSUdEWklQYWtvTlNfalRJenFwSXFjbzliY1BoSURsdXdtYnZzWkZuV0Q4IiwieSI6Ik9sZUVRbmZEdTFWSkpoUWVCR3Q3eGJKYlBCQzRXS01uRGlxM3V6LWxyOGsifSx7Imt0eSI6Ik9LUCIsImtpZCI6ImVkIiwiY3J2IjoiRWQyNTUxOSIsIngiOiJiSS03OFRBZHZpMmZvQkR4SUQ0blZCZVIwNGs1V2I5NU9aR25FeU5qNzlvIn0seyJrdHkiOiJSU0EiLCJraWQiOiJyc2FcdTAwM2MxXHUwMDNlIiwibiI6IndjTER4TVhHeDhqSnlzdk16YzdQME5IUzA5VFYxdGZZMmRyYjNOM2UzLURoNHVQazVlYm42T25xNi16dDd1X3ciLCJlIjoiQVFBQiJ9LHsia3R5Ijoib2N0Iiwia2lkIjoic3ltIiwiayI6ImMyVmpjbVYwIn0seyJrdHkiOiJFQyIsImtpZCI6InA1MjEiLCJjcnYiOiJQLTUyMSIsIngiOiJBWXIwdEJJX3gxeG15WHpUSHlRSXpVbGhGeGZFN1lQVEJnQVR0SXI5VHJpOWhzbUlYbTQ1bEVTaFF3bWE2SUVULXlKakFUT05pNDdSZ2RfOXpMakZhaWlyIiwieSI6IkFCRTdDaFliMFdFYTk1WjcyRkNVWkNIQmpDZHZNRzRMT09YWjQwUGNuNkIyZFBmQmlmRkZBNzRPRGRGdnZEY0l6ZVZyVDV1WWZJTjdETWRZWFZ3clluSmYifV19","#,
         r#""other.org":"eyJrZXlzIjpudWxsfQ=="}"#
     );
     assert_eq!(

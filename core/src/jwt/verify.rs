@@ -267,10 +267,13 @@ fn check_signature(tok: &Token<'_>, key: &Key) -> Result<(), KeyProblem> {
             let sig = p384::ecdsa::Signature::from_slice(sig);
             matches!((key, sig), (Ok(k), Ok(s)) if k.verify(input, &s).is_ok())
         }
-        (Key::Ec { .. }, _) | (_, Algorithm::Es256 | Algorithm::Es384) => {
-            return Err(KeyProblem::Mismatch);
+        (Key::Ed25519(x), Algorithm::EdDsa) => {
+            // RFC 8032 §5.1.7; a point that does not decode verifies nothing.
+            let key = ed25519_dalek::VerifyingKey::from_bytes(x);
+            let sig = ed25519_dalek::Signature::from_slice(sig);
+            matches!((key, sig), (Ok(k), Ok(s)) if k.verify(input, &s).is_ok())
         }
-        (Key::Rsa { n, e }, _) => {
+        (Key::Rsa { n, e }, _) if alg.is_rsa() => {
             let (n, e) = (BigUint::from_bytes_be(n), BigUint::from_bytes_be(e));
             let key = RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
                 .ok()
@@ -282,6 +285,7 @@ fn check_signature(tok: &Token<'_>, key: &Key) -> Result<(), KeyProblem> {
                 _ => rsa_check::<Sha512>(&key, alg, input, sig),
             }
         }
+        _ => return Err(KeyProblem::Mismatch),
     };
     valid.then_some(()).ok_or(KeyProblem::Signature)
 }

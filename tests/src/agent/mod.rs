@@ -107,9 +107,13 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
     )?;
     let own_id = format!("spiffe://{}", options.trust_domain);
     let mut federated = HashMap::new();
+    let own_key = match options.jwt_ed25519 {
+        true => jwt::JwtAuthority::generate_ed25519(),
+        false => jwt::JwtAuthority::generate(),
+    };
     let mut jwt_domains = vec![JwtDomain {
         id: own_id.clone(),
-        authority: jwt::JwtAuthority::generate().map_err(AgentError::JwtKey)?,
+        authority: own_key.map_err(AgentError::JwtKey)?,
     }];
     for td in &options.federate {
         let root = Authority::new(td, false, options.ttl, now)?;

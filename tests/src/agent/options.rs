@@ -48,6 +48,14 @@ pub struct Options {
     /// `--workload PATH=ID` (repeatable): one more socket, serving SVIDs for ID from the same
     /// CA, rotated together with the main one.
     pub workloads: Vec<(PathBuf, String)>,
+    /// `--jwt-subject ID`: the `sub` of every JWT-SVID issued, while the response still names
+    /// the agent's own SPIFFE ID (a token for another workload).
+    pub jwt_subject: Option<String>,
+    /// `--jwt-padding N`: one more claim, `pad`, of N bytes in every JWT-SVID.
+    pub jwt_padding: u64,
+    /// `--jwt-ed25519`: the agent's own trust domain signs JWT-SVIDs with an Ed25519 key
+    /// (EdDSA, RFC 8037), served as an `OKP` JWK.
+    pub jwt_ed25519: bool,
 }
 
 /// Why a command line was rejected.
@@ -107,7 +115,7 @@ pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--trust-domain TD]
 [--intermediate] [--hinted] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
 [--deny-first N] [--exit-after-updates N] [--stall-after N] [--foreign-bundle] \
 [--federate-count N] [--trickle] [--out-dir DIR] \
-[--workload PATH=ID]...";
+[--workload PATH=ID]... [--jwt-subject ID] [--jwt-padding N] [--jwt-ed25519]";
 
 impl Options {
     /// Parses the arguments that follow the program name.
@@ -137,6 +145,9 @@ impl Options {
             trickle: false,
             out_dir: None,
             workloads: Vec::new(),
+            jwt_subject: None,
+            jwt_padding: 0,
+            jwt_ed25519: false,
         };
         let mut args = args.into_iter().map(Into::into);
         while let Some(flag) = args.next() {
@@ -154,6 +165,10 @@ impl Options {
             }
             if flag == "--hinted" {
                 opts.hinted = true;
+                continue;
+            }
+            if flag == "--jwt-ed25519" {
+                opts.jwt_ed25519 = true;
                 continue;
             }
             let mut value = || {
@@ -175,6 +190,8 @@ impl Options {
                 "--stall-after" => opts.stall_after = Some(parse_number(&flag, &value()?)?),
                 "--federate-count" => opts.federate_count = parse_number(&flag, &value()?)?,
                 "--out-dir" => opts.out_dir = Some(PathBuf::from(value()?)),
+                "--jwt-subject" => opts.jwt_subject = Some(value()?),
+                "--jwt-padding" => opts.jwt_padding = parse_number(&flag, &value()?)?,
                 "--workload" => {
                     let value = value()?;
                     match value.split_once('=') {
@@ -300,8 +317,16 @@ mod tests {
             "d",
             "--workload",
             "/tmp/c.sock=spiffe://corp.test/client",
+            "--jwt-subject",
+            "spiffe://corp.test/other",
+            "--jwt-padding",
+            "20000",
+            "--jwt-ed25519",
         ])
         .unwrap();
+        assert_eq!(o.jwt_subject.as_deref(), Some("spiffe://corp.test/other"));
+        assert_eq!(o.jwt_padding, 20_000);
+        assert!(o.jwt_ed25519);
         assert_eq!(o.spiffe_id, "spiffe://corp.test/workload");
         assert!(o.intermediate);
         assert!(o.hinted);

@@ -56,6 +56,10 @@ pub struct WorkloadApi {
     jwt_ttl: Duration,
     /// `--hinted`: the decoy's SPIFFE ID.
     decoy_id: Option<String>,
+    /// `--jwt-subject`: the `sub` of every JWT-SVID instead of its SPIFFE ID.
+    jwt_subject: Option<String>,
+    /// `--jwt-padding`: bytes of the `pad` claim.
+    jwt_padding: usize,
     deny_first: u64,
     x509_calls: AtomicU64,
     updates: Arc<UpdateBudget>,
@@ -104,6 +108,8 @@ impl WorkloadApi {
             decoy_id: options
                 .hinted
                 .then(|| super::decoy_id(&options.trust_domain)),
+            jwt_subject: options.jwt_subject.clone(),
+            jwt_padding: usize::try_from(options.jwt_padding).unwrap_or(usize::MAX),
             deny_first: u64::from(options.deny_first),
             x509_calls: AtomicU64::new(0),
             updates: Arc::new(UpdateBudget {
@@ -196,8 +202,10 @@ impl SpiffeWorkloadApi for WorkloadApi {
         let iat = unix_now();
         let ttl = i64::try_from(self.jwt_ttl.as_secs()).unwrap_or(i64::MAX);
         let sign = |id: &str| {
+            let sub = self.jwt_subject.as_deref().unwrap_or(id);
+            let exp = iat.saturating_add(ttl);
             own.authority
-                .sign(id, &request.audience, iat, iat.saturating_add(ttl))
+                .sign(sub, &request.audience, iat, exp, self.jwt_padding)
         };
         let token = sign(&self.spiffe_id);
         println!("jwt {token}");

@@ -23,7 +23,8 @@ pub fn read_bundle_file(path: &Path) -> serde_json::Map<String, Value> {
         .collect()
 }
 
-/// Verifies `token` against the keys in `bundles` with `jsonwebtoken`; returns its claims.
+/// Verifies `token` against the keys in `bundles` with `jsonwebtoken` (ES256 with an EC key,
+/// EdDSA with an OKP one); returns its claims.
 pub fn verify(token: &str, bundles: &serde_json::Map<String, Value>, aud: &str) -> Value {
     let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
     let jwk = bundles["example.org"]["keys"]
@@ -32,12 +33,17 @@ pub fn verify(token: &str, bundles: &serde_json::Map<String, Value>, aud: &str) 
         .iter()
         .find(|k| k["kid"] == kid.as_str())
         .expect("the token's kid is in the bundle file");
-    let key =
-        DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
-            .unwrap();
-    let mut validation = Validation::new(Algorithm::ES256);
+    let x = jwk["x"].as_str().unwrap();
+    let (key, alg) = match jwk["kty"].as_str() {
+        Some("OKP") => (DecodingKey::from_ed_components(x), Algorithm::EdDSA),
+        _ => {
+            let y = jwk["y"].as_str().unwrap();
+            (DecodingKey::from_ec_components(x, y), Algorithm::ES256)
+        }
+    };
+    let mut validation = Validation::new(alg);
     validation.set_audience(&[aud]);
-    jsonwebtoken::decode::<Value>(token, &key, &validation)
+    jsonwebtoken::decode::<Value>(token, &key.unwrap(), &validation)
         .expect("the token verifies against the bundle file")
         .claims
 }

@@ -255,3 +255,41 @@ jwt_svids = [
     assert_eq!(c.jwt_svids[1].jwt_svid_file_name, "b.token");
     validated(r#"jwt_svids = [{ jwt_audience = "a", jwt_svid_file_name = "t" }]"#);
 }
+
+/// A top-level `key =` that ends the file (comments after the `=` included) is dropped with
+/// nothing else lost, as HCL v1's parser does (`object()` returns `errEofToken`, which
+/// `objectList` takes as the end of the file): an unknown key there is dropped too. A bare
+/// key at the end, or `key =` inside braces, is still an error, as there.
+#[test]
+fn a_top_level_assignment_without_a_value_at_the_end_is_dropped() {
+    for text in [
+        "agent_address = \"/a.sock\"\ncmd =",
+        "agent_address = \"/a.sock\"\ncmd =\n",
+        "agent_address = \"/a.sock\"\ncmd = # nothing\n",
+        "agent_address = \"/a.sock\"\n\"cmd\" = /* nothing */",
+        "agent_address = \"/a.sock\"\ncmd = \"x\"\ncmd =",
+        "agent_address = \"/a.sock\"\nno_such_key =",
+    ] {
+        let c = ok(text);
+        assert_eq!(c.agent_address, "/a.sock", "{text:?}");
+        assert!(c.unknown_keys.is_empty(), "{text:?}");
+        let want = if text.contains("cmd = \"x\"") {
+            "x"
+        } else {
+            ""
+        };
+        assert_eq!(c.cmd, want, "{text:?}");
+    }
+    assert_eq!(
+        err("agent_address = \"/a.sock\"\ncmd").to_string(),
+        "At 2:4: unexpected end of input, expected '=' or '{' after the key"
+    );
+    assert_eq!(
+        err("health_checks {\n  bind_port =\n}").to_string(),
+        "At 3:1: unexpected '}', expected a value"
+    );
+    assert_eq!(
+        err("cmd =\nhint = \"h\"").to_string(),
+        "At 2:1: unexpected 'h', expected a value (string, number, bool, list or object)"
+    );
+}

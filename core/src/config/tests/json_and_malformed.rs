@@ -140,7 +140,10 @@ fn malformed_input_reports_positions() {
             "cmd",
             "At 1:4: unexpected end of input, expected '=' or '{' after the key",
         ),
-        ("cmd =", "At 1:6: unexpected end of input, expected a value"),
+        (
+            "a { cmd =",
+            "At 1:10: unexpected end of input, expected a value",
+        ),
         (
             "cmd = foo",
             "At 1:7: unexpected 'f', expected a value (string, number, bool, list or object)",

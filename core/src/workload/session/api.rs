@@ -356,6 +356,19 @@ pub enum JwtRejection {
     Invalid(jwt::VerifyError),
     /// The JWT bundles could not be read (one bad entry refuses the message, as go-spiffe).
     BadBundles(jwt::BundlesError),
+    /// The token verified, but its `sub` is not the SPIFFE ID the response gives for it:
+    /// another workload's token (upstream writes it).
+    SubjectMismatch {
+        /// The token's `sub`.
+        sub: String,
+        /// The response's `spiffe_id`.
+        spiffe_id: String,
+    },
+    /// The token is longer than [`jwt::MAX_TOKEN_SIZE`] bytes; it is not parsed.
+    TooLarge {
+        /// Its length in bytes.
+        size: usize,
+    },
 }
 
 impl core::fmt::Display for JwtRejection {
@@ -364,6 +377,15 @@ impl core::fmt::Display for JwtRejection {
             Self::HintNotFound => f.write_str("failed to find the hinted JWT SVID"),
             Self::Invalid(e) => write!(f, "{e}"),
             Self::BadBundles(e) => write!(f, "{e}"),
+            Self::SubjectMismatch { sub, spiffe_id } => write!(
+                f,
+                "token subject {sub:?} is not the SPIFFE ID of the JWT-SVID {spiffe_id:?}"
+            ),
+            Self::TooLarge { size } => write!(
+                f,
+                "token is {size} bytes, over the limit of {} bytes",
+                jwt::MAX_TOKEN_SIZE
+            ),
         }
     }
 }

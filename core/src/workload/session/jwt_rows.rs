@@ -49,8 +49,9 @@ impl Session {
         }
     }
 
-    /// The FetchJWTSVID response of row `i`: pick the token by hint, verify it against the
-    /// JWT bundle, write it.
+    /// The FetchJWTSVID response of row `i`: pick the token by hint, check its size, verify
+    /// it against the JWT bundle of its subject's trust domain, check that the subject is
+    /// the response's SPIFFE ID, write it.
     pub(super) fn on_jwt_svid(
         &mut self,
         i: usize,
@@ -68,11 +69,21 @@ impl Session {
         let Some(chosen) = chosen else {
             return self.jwt_rejected(i, now, JwtRejection::HintNotFound);
         };
+        if chosen.svid.len() > jwt::MAX_TOKEN_SIZE {
+            let size = chosen.svid.len();
+            return self.jwt_rejected(i, now, JwtRejection::TooLarge { size });
+        }
         let empty = BTreeMap::new();
         // Rows open only once bundles have arrived; an empty set fails as "no bundle".
         let bundles = self.jwt_bundles.as_ref().unwrap_or(&empty);
         let audience = &self.config.jwt_svids[n].audience;
         match jwt::verify(&chosen.svid, bundles, audience, unix_ms.div_euclid(1000)) {
+            Ok(svid) if svid.id.as_str() != chosen.spiffe_id => {
+                let sub = String::from(svid.id.as_str());
+                let spiffe_id = chosen.spiffe_id;
+                let error = JwtRejection::SubjectMismatch { sub, spiffe_id };
+                self.jwt_rejected(i, now, error);
+            }
             Ok(svid) => {
                 let row = &mut self.rows[i];
                 row.state = State::Writing;

@@ -5,7 +5,7 @@
 //! and one-shot completion and retries.
 
 use alloc::borrow::ToOwned;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -82,10 +82,12 @@ fn x509_message_with(not_after: u64, foreign_bundle: bool) -> Vec<u8> {
     body
 }
 
-/// Response headers and one DATA frame carrying `body` on `stream`.
+/// Response headers and DATA frames of at most 16,384 bytes carrying `body` on `stream`.
 fn reply(stream: StreamId, body: &[u8]) -> Vec<u8> {
     let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, stream, HEADERS_200);
-    bytes.extend(frame(kind::DATA, 0, stream, body));
+    for chunk in body.chunks(16_384) {
+        bytes.extend(frame(kind::DATA, 0, stream, chunk));
+    }
     bytes
 }
 
@@ -794,19 +796,33 @@ fn jwt_config(audience: &str) -> SessionConfig {
 }
 
 fn bundles_message() -> Vec<u8> {
+    bundles_message_of(&[("spiffe://example.org", JWKS)])
+}
+
+/// A FetchJWTBundles message mapping each trust-domain ID to its JWKS.
+fn bundles_message_of(bundles: &[(&str, &[u8])]) -> Vec<u8> {
     let response = crate::proto::JwtBundlesResponse {
-        bundles: [("spiffe://example.org".to_owned(), JWKS.to_vec())].into(),
+        bundles: bundles
+            .iter()
+            .map(|(td, jwks)| ((*td).to_owned(), jwks.to_vec()))
+            .collect(),
     };
     let mut body = Vec::new();
     grpc::encode_message(&mut body, &response.encode_to_vec());
     body
 }
 
-/// A whole unary FetchJWTSVID response on `stream`: headers, the message, OK trailers.
+/// A whole unary FetchJWTSVID response on `stream` for `spiffe://example.org/workload`:
+/// headers, the message, OK trailers.
 fn jwt_svid_response(stream: StreamId, token: &str) -> Vec<u8> {
+    jwt_svid_response_for(stream, token, "spiffe://example.org/workload")
+}
+
+/// As [`jwt_svid_response`], with `spiffe_id` as the response's SPIFFE ID of the token.
+fn jwt_svid_response_for(stream: StreamId, token: &str, spiffe_id: &str) -> Vec<u8> {
     let response = crate::proto::JwtsvidResponse {
         svids: vec![crate::proto::Jwtsvid {
-            spiffe_id: "spiffe://example.org/workload".into(),
+            spiffe_id: spiffe_id.into(),
             svid: token.into(),
             hint: String::new(),
         }],
@@ -1211,6 +1227,54 @@ impl Sim {
     }
 }
 
+/// An ES256 token signed with the P-256 key `ec256` of [`JWKS`] (`testdata/leaf-ec.key.der`)
+/// by the `p256` crate: `sub`, aud `svc`, exp 300 s after [`JWT_NOW`], then `extra` claims.
+fn es256_token_for(sub: &str, extra: &str) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+    use p256::ecdsa::signature::Signer;
+    use p256::pkcs8::DecodePrivateKey;
+
+    let der = include_bytes!("../../testdata/leaf-ec.key.der");
+    let key = p256::ecdsa::SigningKey::from_pkcs8_der(der).unwrap();
+    let header = r#"{"alg":"ES256","kid":"ec256","typ":"JWT"}"#;
+    let (exp, iat) = (JWT_NOW + 300, JWT_NOW - 10);
+    let claims =
+        alloc::format!(r#"{{"sub":"{sub}","aud":["svc"],"exp":{exp},"iat":{iat}{extra}}}"#);
+    let input = alloc::format!("{}.{}", B64URL.encode(header), B64URL.encode(claims));
+    let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
+    alloc::format!("{input}.{}", B64URL.encode(signature.to_bytes()))
+}
+
+/// Runs `token` (described by the response as `spiffe_id`) through a daemon session whose
+/// bundle watch has delivered `bundles`; returns the reports and whether it was written.
+fn offer_token(bundles: &[u8], token: &str, spiffe_id: &str) -> (Vec<Report>, bool) {
+    let mut sim = Sim::with(jwt_config("svc"));
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    sim.server(&reply(3, bundles));
+    sim.sent();
+    sim.server(&jwt_svid_response_for(5, token, spiffe_id));
+    (sim.take_reports(), !sim.seen.jwt_tokens.is_empty())
+}
+
+/// The rejection of a token that was not written, and when it is asked for again.
+fn rejection(outcome: (Vec<Report>, bool)) -> JwtRejection {
+    match outcome {
+        (reports, false) => match &reports[..] {
+            [
+                Report::JwtRejected {
+                    sub: Sub::JwtSvid(0),
+                    error,
+                    retry_in: Some(d),
+                },
+            ] if *d == secs(1) => error.clone(),
+            _ => panic!("{reports:?}"),
+        },
+        (reports, true) => panic!("written: {reports:?}"),
+    }
+}
+
 #[test]
 fn ready_once_every_output_is_written_and_a_status_for_each_svid() {
     let mut sim = notified(jwt_config("svc"), None);
@@ -1322,4 +1386,110 @@ fn a_watchdog_below_the_clocks_resolution_beats_every_millisecond_not_in_a_loop(
     let mut sim = notified(x509_only(), Some(Duration::from_micros(1)));
     sim.advance(Duration::from_millis(10));
     assert_eq!(sim.take_notes(), vec![Notify::Watchdog; 10]);
+}
+
+#[test]
+fn another_workloads_token_is_refused() {
+    const WORKLOAD: &str = "spiffe://example.org/workload";
+    let bundles = bundles_message();
+    let good = es256_token_for(WORKLOAD, "");
+    assert_eq!(offer_token(&bundles, &good, WORKLOAD), (vec![], true));
+    // Validly signed by the subject's own trust domain, for another workload.
+    let other = es256_token_for("spiffe://example.org/other", "");
+    let error = rejection(offer_token(&bundles, &other, WORKLOAD));
+    assert_eq!(
+        error.to_string(),
+        "token subject \"spiffe://example.org/other\" is not the SPIFFE ID of the JWT-SVID \"spiffe://example.org/workload\""
+    );
+    // The response must name the SPIFFE ID: an empty one matches no subject.
+    let error = rejection(offer_token(&bundles, &good, ""));
+    assert!(matches!(error, JwtRejection::SubjectMismatch { .. }));
+}
+
+#[test]
+fn the_verifying_key_must_come_from_the_subjects_trust_domain() {
+    // `ec256` of example.org signs for a workload of other.org, whose JWKS is there but
+    // holds only other keys; the response agrees with the token's subject.
+    const FOREIGN: &str = "spiffe://other.org/workload";
+    let token = es256_token_for(FOREIGN, "");
+    let other_jwks = br#"{"keys":[{"kty":"OKP","kid":"other","crv":"Ed25519","x":"bI-78TAdvi2foBDxID4nVBeR04k5Wb95OZGnEyNj79o"}]}"#;
+    let body = bundles_message_of(&[
+        ("spiffe://example.org", JWKS),
+        ("spiffe://other.org", other_jwks),
+    ]);
+    let error = rejection(offer_token(&body, &token, FOREIGN));
+    assert!(
+        matches!(&error, JwtRejection::Invalid(jwt::VerifyError::UnknownKeyId { kid, trust_domain })
+            if kid == "ec256" && trust_domain.as_str() == "other.org"),
+        "{error}"
+    );
+    // And with no JWKS for other.org at all.
+    let error = rejection(offer_token(&bundles_message(), &token, FOREIGN));
+    assert!(
+        matches!(&error, JwtRejection::Invalid(jwt::VerifyError::NoBundle(td)) if td.as_str() == "other.org"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_token_over_the_size_limit_is_refused_before_it_is_parsed() {
+    const WORKLOAD: &str = "spiffe://example.org/workload";
+    let bundles = bundles_message();
+    // The longest validly signed token within the limit is written; one byte more is not.
+    let padded =
+        |n: usize| es256_token_for(WORKLOAD, &alloc::format!(r#","pad":"{}""#, "x".repeat(n)));
+    // The length grows with the padding: find the first padding over the limit.
+    let (mut under, mut over) = (0, jwt::MAX_TOKEN_SIZE);
+    while over - under > 1 {
+        let mid = (under + over) / 2;
+        match padded(mid).len() > jwt::MAX_TOKEN_SIZE {
+            true => over = mid,
+            false => under = mid,
+        }
+    }
+    let (fits, over) = (padded(under), padded(over));
+    assert!(fits.len() > jwt::MAX_TOKEN_SIZE - 4, "{}", fits.len());
+    assert_eq!(offer_token(&bundles, &fits, WORKLOAD), (vec![], true));
+    let error = rejection(offer_token(&bundles, &over, WORKLOAD));
+    assert_eq!(error, JwtRejection::TooLarge { size: over.len() });
+    assert_eq!(
+        error.to_string(),
+        alloc::format!(
+            "token is {} bytes, over the limit of 16384 bytes",
+            over.len()
+        )
+    );
+}
+
+#[test]
+fn a_jwks_with_a_key_type_go_jose_refuses_fails_the_bundle_update() {
+    let mut sim = Sim::with(jwt_config("svc"));
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    assert_eq!(sim.opened(), [1, 3]);
+    // A real X25519 public key (RFC 7748 §6.1, Alice's) beside the good keys.
+    let x25519 = br#"{"keys":[{"kty":"OKP","kid":"x","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}]}"#;
+    let body = bundles_message_of(&[
+        ("spiffe://example.org", JWKS),
+        ("spiffe://other.org", x25519),
+    ]);
+    sim.server(&reply(3, &body));
+    let reports = sim.take_reports();
+    let [
+        Report::JwtRejected {
+            sub: Sub::JwtBundles,
+            error: JwtRejection::BadBundles(error),
+            retry_in: None,
+        },
+    ] = &reports[..]
+    else {
+        panic!("{reports:?}");
+    };
+    assert_eq!(
+        error.to_string(),
+        "JWT bundle of \"other.org\": JWKS key 0: unsupported key type \"OKP X25519\""
+    );
+    // Nothing is written, and no token is asked for without a bundle to verify it with.
+    assert!(sim.seen.jwt_bundles.is_empty());
+    assert_eq!(sim.opened(), [0u32; 0]);
 }
