@@ -50,6 +50,18 @@
 //! comparison, webpki's own `ring` provider (`ALL_VERIFICATION_ALGS`) in place of these
 //! adapters, key check left out on both sides, gave 1,393,240 bytes against 1,180,240:
 //! ring adds its own curves, RSA and tables while the JWT verifier keeps RustCrypto linked.
+//! `ring` for everything (chain, key pair and JWT, RustCrypto's signature crates removed;
+//! `bench/providers.sh`) is 1,401,464 bytes against 1,319,504 (its P-256 table alone is
+//! 151,552), over the 1.35 MB budget, and does not build for `thumbv7em-none-eabihf`; it
+//! would cut a one-shot fetch from 11.3 M to 2.5 M instructions (BENCHMARKS.md).
+//!
+//! # Checks made once
+//!
+//! [`render_verified_cached`] keeps a [`VerifyCache`]: each signature check webpki asks for
+//! and the key-pair check are looked up by the SHA-256 of all they read before they are
+//! made, so a rotation that brings a new leaf under the same intermediate verifies the
+//! leaf's signature and key pair, not the intermediate's signature by the root again. The
+//! path is still built and every other rule checked each time.
 //!
 //! # Limits
 //!
