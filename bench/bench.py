@@ -29,6 +29,8 @@ SCALE_RUNS = int(ENV("SCALE_RUNS", "5"))
 COUNTS = [int(c) for c in ENV("COUNTS", "1 100 1000 5000 10000").split()]
 ROTATIONS = int(ENV("ROTATIONS", "100"))
 JWT_COUNTS = [int(c) for c in ENV("JWT_COUNTS", "1 10 100").split()]
+CG_ROTATIONS = int(ENV("CG_ROTATIONS", "4"))
+CG_CAS = int(ENV("CG_CAS", "5000"))
 HELPER = sys.argv[1]
 AGENT = sys.argv[2]
 PEER_RUST = sys.argv[3]
@@ -435,6 +437,108 @@ def rotations(results):
             print(f"{'':<15}{r['note']}")
 
 
+def callgrind(argv, out, done=None, n=0):
+    """(instructions, why it failed or None) of argv under `valgrind --tool=callgrind`: every
+    instruction of every thread in user space, whatever else the machine runs. With `done`,
+    argv runs until n of its lines match it (one per update), then is stopped with SIGTERM
+    (see watch_run); returns the updates seen too. The profile stays in `out` for
+    callgrind_annotate."""
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
+    seen = None
+    if done is None:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            return None, None, "exit: " + (r.stderr.strip().splitlines()[-1:] or [""])[0]
+    else:
+        try:
+            _, _, (seen, _), _, _ = watch_run(cmd, done, n)
+        except RunFailed as e:
+            return None, None, str(e)
+    with open(out) as f:
+        totals = [int(m.group(2)) for m in re.finditer(r"^(summary|totals): (\d+)", f.read(),
+                                                      re.M)]
+    return (max(totals), seen, None) if totals else (None, None, f"no totals in {out}")
+
+
+def instructions(results):
+    """Instructions counted by callgrind: one-shot fetch (ours with and without verification,
+    the peers), the cost of one update in daemon / watch mode, and a one-shot fetch with
+    CG_CAS federated CAs. Per update = (instructions over 1 + CG_ROTATIONS updates - over 1
+    update) / the updates between: start-up, the first update and the stop cancel out."""
+    if not shutil.which("valgrind"):
+        print("\nvalgrind is not installed: skipping the instruction counts")
+        FAILED.append(("instructions", "valgrind", "not installed"))
+        return
+    prof = os.path.join(ROOT, "bench", ".work", "callgrind")
+    os.makedirs(prof, exist_ok=True)
+    res = {}
+
+    def put(row, name, ir, why):
+        if why:
+            FAILED.append((f"instructions {row}", name, why))
+        res.setdefault(name, {})[row] = ir if not why else None
+
+    for row, flags, roots in (("oneshot", [], 1),
+                              (f"cas{CG_CAS}", ["--federate-count", str(CG_CAS)], CG_CAS + 1)):
+        work = tempfile.mkdtemp(prefix="cg.", dir="/dev/shm")
+        agent = Agent(work, "--intermediate", *flags)
+        certs = os.path.join(work, "certs")
+        try:
+            for name, argv in contestants(work, agent.sock, certs).items():
+                if name == "py-spiffe":
+                    continue
+                clear(certs)
+                ir, _, why = callgrind(argv, os.path.join(prof, f"{row}.{name}.out"))
+                put(row, name, ir, why or check(certs, roots))
+        finally:
+            agent.stop()
+            shutil.rmtree(work)
+    updated = re.compile(r'msg="X.509 certificates updated"')
+    for name in ("ours", "ours-noverify", "rust-spiffe"):
+        counts = []
+        for n in (1, 1 + CG_ROTATIONS):
+            work = tempfile.mkdtemp(prefix="cg.", dir="/dev/shm")
+            agent = Agent(work, "--intermediate", "--rotate-every", "1s")
+            certs = os.path.join(work, "certs")
+            os.makedirs(certs)
+            if name == "rust-spiffe":
+                argv, done = [PEER_RUST, "--watch", str(n), f"unix:{agent.sock}", certs], WRITTEN
+            else:
+                extra = ["skip_svid_verification = true"] if name == "ours-noverify" else []
+                argv, done = [HELPER, "-config", conf(f"{work}/{name}.conf", agent.sock, certs,
+                                                      *extra)], updated
+            try:
+                agent.wait_sent()
+                ir, seen, why = callgrind(argv, os.path.join(prof, f"rotation{n}.{name}.out"),
+                                          done, n)
+                why = why or check(certs, 1)
+            finally:
+                agent.stop()
+                shutil.rmtree(work)
+            if why:
+                put("rotation", name, None, why)
+                break
+            counts.append((seen, ir))
+        if len(counts) == 2:
+            (u1, i1), (u2, i2) = counts
+            put("rotation", name, (i2 - i1) // max(1, u2 - u1), None)
+    results["instructions"] = {"cas": CG_CAS, "rotations": CG_ROTATIONS, **res}
+    rows = (("oneshot", "one-shot fetch"), ("rotation", "per update (daemon / watch)"),
+            (f"cas{CG_CAS}", f"one-shot, {CG_CAS} federated CAs"))
+    print(f"\ninstructions (valgrind --tool=callgrind, user space, all threads), ratios against "
+          f"rust-spiffe; per update over {CG_ROTATIONS} updates; profiles in "
+          f"{os.path.relpath(prof, ROOT)}")
+    print(f"{'contestant':<17}" + "".join(f"{label:>34}" for _, label in rows))
+    base = res.get("rust-spiffe", {})
+    for name, r in res.items():
+        cells = []
+        for key, _ in rows:
+            ir = r.get(key)
+            ratio = f" ({ir / base[key]:.2f}x)" if ir and base.get(key) else ""
+            cells.append(f"{ir:,}{ratio}" if ir else ("FAILED" if key in r else "-"))
+        print(f"{name:<17}" + "".join(f"{c:>34}" for c in cells))
+
+
 def b64url(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
@@ -697,13 +801,15 @@ def main():
         plot(json.load(open(os.path.join(OUT, "results.json"))))
         return
     results = {"runs": RUNS, "scale_runs": SCALE_RUNS}
-    parts = ENV("PARTS", "sizes oneshot rotations scaling jwt").split()
+    parts = ENV("PARTS", "sizes oneshot rotations instructions scaling jwt").split()
     if "sizes" in parts:
         sizes(results)
     if "oneshot" in parts:
         oneshot(results)
     if "rotations" in parts:
         rotations(results)
+    if "instructions" in parts:
+        instructions(results)
     if "scaling" in parts:
         scaling(results)
         print("\nfitted slope of median wall time vs federated CAs (least squares over the "

@@ -9,6 +9,9 @@
 #              CPU per update, peak RSS, latency from the agent to the files (ours: and its
 #              cmd signalled, bench/sigrec.c); ours also without verification, and with JWT
 #              and health
+#   instructions  instructions counted by valgrind's callgrind (load-independent): one-shot
+#              fetch, one update in daemon / watch mode (over CG_ROTATIONS updates), one-shot
+#              with CG_CAS federated CAs; ours with and without verification and rust-spiffe
 #   scaling    one-shot with COUNTS federated CAs (SCALE_RUNS runs each)
 #   jwt        one-shot with JWT_COUNTS audiences (SCALE_RUNS runs each)
 # Every run is checked (files verified with OpenSSL); STRICT=1 exits 1 if any run failed its
@@ -16,13 +19,13 @@
 # results.json (and scaling.svg) to RESULTS (default bench/results). See BENCHMARKS.md.
 #   bench/run.sh
 #   RUNS=40 SCALE_RUNS=5 COUNTS="1 100 1000 5000 10000" ROTATIONS=100 JWT_COUNTS="1 10 100" \
-#     PARTS="sizes oneshot rotations scaling jwt" SKIP_PY=1 BEFORE=path/to/older/spiffe-helper \
-#     bench/run.sh
+#     CG_ROTATIONS=4 CG_CAS=5000 PARTS="sizes oneshot rotations instructions scaling jwt" \
+#     SKIP_PY=1 BEFORE=path/to/older/spiffe-helper bench/run.sh
 # Not part of the workspace. Compare ratios within one run: the machine is shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${TARGET:-x86_64-unknown-linux-musl}
-export PARTS=${PARTS:-sizes oneshot rotations scaling jwt}
+export PARTS=${PARTS:-sizes oneshot rotations instructions scaling jwt}
 echo "building: spiffe-helper ($target, release), svid-dev-agent, bench/peer-rust," \
     "bench/spawn.c, bench/sigrec.c" >&2
 cargo build -q --release --target "$target" -p spiffe-helper

@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 RESULTS=$results STRICT=1 SKIP_PY=1 RUNS=2 SCALE_RUNS=1 COUNTS="1 100" ROTATIONS=5 \
-    JWT_COUNTS="1 3" PARTS="sizes oneshot rotations scaling jwt" bench/run.sh
+    JWT_COUNTS="1 3" CG_ROTATIONS=1 CG_CAS=100 \
+    PARTS="sizes oneshot rotations instructions scaling jwt" bench/run.sh

@@ -28,12 +28,16 @@ use core::fmt;
 use der::Decode;
 use der::asn1::ObjectIdentifier;
 use x509_cert::Certificate;
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::der::{DerError, split_concatenated};
 use crate::spiffe_id::{IdError, SpiffeId};
 
 pub use render::{RenderError, RenderOptions, Rendered, render};
-pub use verify::{ALGORITHMS, VerifyError, render_verified, verify_svid};
+pub use verify::{
+    ALGORITHMS, CACHE_ENTRIES, VerifyCache, VerifyError, render_verified, render_verified_cached,
+    verify_svid,
+};
 
 /// One validated X.509-SVID (leaf + intermediates) and its key.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,6 +50,9 @@ pub struct X509Svid {
     pub key_pkcs8: Vec<u8>,
     /// The operator's hint (empty from [`parse_svid`]; [`render`] fills it from the message).
     pub hint: String,
+    /// The leaf's public key, kept from the parse for the key-pair check of [`verify_svid`]
+    /// so that the leaf is not decoded a second time.
+    leaf_key: SubjectPublicKeyInfoOwned,
 }
 
 impl fmt::Debug for X509Svid {
@@ -216,6 +223,7 @@ fn parse_with_expiry(
         certs: ders.iter().map(|d| d.to_vec()).collect(),
         key_pkcs8: key_pkcs8.to_vec(),
         hint: String::new(),
+        leaf_key: leaf.tbs_certificate().subject_public_key_info().clone(),
     };
     Ok((svid, certs.iter().map(cert_not_after).collect()))
 }

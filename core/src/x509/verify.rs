@@ -50,6 +50,18 @@
 //! comparison, webpki's own `ring` provider (`ALL_VERIFICATION_ALGS`) in place of these
 //! adapters, key check left out on both sides, gave 1,393,240 bytes against 1,180,240:
 //! ring adds its own curves, RSA and tables while the JWT verifier keeps RustCrypto linked.
+//! `ring` for everything (chain, key pair and JWT, RustCrypto's signature crates removed;
+//! `bench/providers.sh`) is 1,401,464 bytes against 1,319,504 (its P-256 table alone is
+//! 151,552), over the 1.35 MB budget, and does not build for `thumbv7em-none-eabihf`; it
+//! would cut a one-shot fetch from 11.3 M to 2.5 M instructions (BENCHMARKS.md).
+//!
+//! # Checks made once
+//!
+//! [`render_verified_cached`] keeps a [`VerifyCache`]: each signature check webpki asks for
+//! and the key-pair check are looked up by the SHA-256 of all they read before they are
+//! made, so a rotation that brings a new leaf under the same intermediate verifies the
+//! leaf's signature and key pair, not the intermediate's signature by the root again. The
+//! path is still built and every other rule checked each time.
 //!
 //! # Limits
 //!
@@ -62,9 +74,9 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use core::time::Duration;
 
-use der::Decode as _;
 use rsa::pkcs1::der::Decode as _;
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
@@ -76,7 +88,6 @@ use sha2::digest::const_oid::AssociatedOid;
 use sha2::digest::{Digest, DynDigest};
 use sha2::{Sha256, Sha384, Sha512};
 use webpki::{EndEntityCert, KeyUsage};
-use x509_cert::Certificate;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use super::render::render_checked;
@@ -221,16 +232,23 @@ pub fn verify_svid(
         return Err(VerifyError::NoCertificates);
     }
     let svid = parse_svid(&chain_der.concat(), key_pkcs8).map_err(VerifyError::Svid)?;
-    verify_parsed(&svid, bundle_der, expected_id, now_unix)
+    verify_parsed(
+        &svid,
+        bundle_der,
+        expected_id,
+        now_unix,
+        &mut VerifyCache::default(),
+    )
 }
 
 /// [`verify_svid`] for an SVID [`parse_svid`] has already accepted, so that its chain is not
-/// decoded again.
+/// decoded again: the leaf's public key comes with it.
 fn verify_parsed(
     svid: &X509Svid,
     bundle_der: &[&[u8]],
     expected_id: &str,
     now_unix: i64,
+    cache: &mut VerifyCache,
 ) -> Result<(), VerifyError> {
     let chain: Vec<&[u8]> = svid.certs.iter().map(Vec::as_slice).collect();
     let (&leaf_der, intermediates_der) = chain.split_first().ok_or(VerifyError::NoCertificates)?;
@@ -240,13 +258,13 @@ fn verify_parsed(
             actual: String::from(svid.spiffe_id.as_str()),
         });
     }
-    let leaf = Certificate::from_der(leaf_der)
-        .map_err(|error| VerifyError::Svid(SvidError::Certificate { index: 0, error }))?;
-    check_key_pair(
-        &svid.key_pkcs8,
-        leaf.tbs_certificate().subject_public_key_info(),
-    )?;
-    check_chain(leaf_der, intermediates_der, bundle_der, now_unix)
+    cache.use_bundle(bundle_der);
+    let pair = digest_of(b"key pair", &[&svid.key_pkcs8, leaf_der]);
+    if !cache.take(&pair) {
+        check_key_pair(&svid.key_pkcs8, &svid.leaf_key)?;
+        cache.add(pair);
+    }
+    check_chain_cached(leaf_der, intermediates_der, bundle_der, now_unix, cache)
 }
 
 /// [`super::render`] with the SVID it picks verified before any file is encoded: its chain
@@ -260,9 +278,107 @@ pub fn render_verified(
     opts: &RenderOptions<'_>,
     now_unix: i64,
 ) -> Result<Rendered, VerifyError> {
+    render_verified_cached(resp, opts, now_unix, &mut VerifyCache::default())
+}
+
+/// [`render_verified`] with a [`VerifyCache`] kept across the messages of one watch, so that
+/// a rotation verifies only what it brings: the new leaf's signature and key pair, not the
+/// intermediates' signatures again.
+pub fn render_verified_cached(
+    resp: &X509svidResponse,
+    opts: &RenderOptions<'_>,
+    now_unix: i64,
+    cache: &mut VerifyCache,
+) -> Result<Rendered, VerifyError> {
     render_checked(resp, opts, now_unix, |picked| {
-        verify_parsed(picked.svid, &picked.roots, picked.message_id, now_unix)
+        verify_parsed(
+            picked.svid,
+            &picked.roots,
+            picked.message_id,
+            now_unix,
+            cache,
+        )
     })
+}
+
+/// How many checks a [`VerifyCache`] keeps: a chain's signatures and key pair with room for
+/// the previous SVID's, several times over.
+pub const CACHE_ENTRIES: usize = 16;
+
+/// The signature checks (issuer key, signed certificate) and key-pair checks (key, leaf)
+/// already passed, for the life of one trust bundle: a check found here is not made again.
+///
+/// An entry is the SHA-256 of everything the check read: for a signature, the algorithm,
+/// the issuer's public key, the signed TBSCertificate and the signature value; for a key
+/// pair, the PKCS#8 key and the leaf certificate. So a changed certificate, key or
+/// signature is a new entry and is checked. Entries are dropped when the trust bundle
+/// changes, and the least recently used go once there are more than [`CACHE_ENTRIES`].
+/// Everything else about a chain (validity at `now`, constraints, key usage, path building)
+/// is checked every time by webpki.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyCache {
+    /// SHA-256 of the trust bundle the entries were checked under.
+    bundle: Option<[u8; 32]>,
+    /// Digests of passed checks, least recently used first.
+    entries: Vec<[u8; 32]>,
+    /// Checks made with the crypto, not answered from the cache, since it was made.
+    computed: u64,
+}
+
+impl VerifyCache {
+    /// How many checks (signatures and key pairs) were computed rather than found.
+    pub fn computed(&self) -> u64 {
+        self.computed
+    }
+
+    /// How many passed checks it holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds no passed check.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Drops every entry unless `bundle` is the bundle they were checked under.
+    fn use_bundle(&mut self, bundle: &[&[u8]]) {
+        let digest = digest_of(b"bundle", bundle);
+        if self.bundle != Some(digest) {
+            self.bundle = Some(digest);
+            self.entries.clear();
+        }
+    }
+
+    /// Whether `entry` is held; if so it becomes the most recently used.
+    fn take(&mut self, entry: &[u8; 32]) -> bool {
+        let held = self.entries.iter().position(|e| e == entry);
+        if let Some(i) = held {
+            self.entries.remove(i);
+            self.entries.push(*entry);
+        }
+        held.is_some()
+    }
+
+    /// Adds a check just computed and passed, as the most recently used.
+    fn add(&mut self, entry: [u8; 32]) {
+        self.computed += 1;
+        self.entries.retain(|e| *e != entry);
+        self.entries.push(entry);
+        let over = self.entries.len().saturating_sub(CACHE_ENTRIES);
+        self.entries.drain(..over);
+    }
+}
+
+/// SHA-256 over a label and length-prefixed parts, so that no two inputs run together.
+fn digest_of(label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    Digest::update(&mut hash, label);
+    for part in parts {
+        Digest::update(&mut hash, (part.len() as u64).to_be_bytes());
+        Digest::update(&mut hash, part);
+    }
+    hash.finalize().into()
 }
 
 /// Checks that the public key derived from `key_pkcs8` is `leaf`'s.
@@ -324,11 +440,32 @@ const P384_CURVE: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 /// webpki path validation of `leaf` for TLS server or client use (module docs).
+#[cfg(test)]
 pub(super) fn check_chain(
     leaf_der: &[u8],
     intermediates_der: &[&[u8]],
     bundle_der: &[&[u8]],
     now_unix: i64,
+) -> Result<(), VerifyError> {
+    let mut cache = VerifyCache::default();
+    cache.use_bundle(bundle_der);
+    check_chain_cached(
+        leaf_der,
+        intermediates_der,
+        bundle_der,
+        now_unix,
+        &mut cache,
+    )
+}
+
+/// The path validation of `check_chain`, with each signature webpki asks for looked up in
+/// `cache` (under the bundle it was set to) before it is verified, and those verified added.
+fn check_chain_cached(
+    leaf_der: &[u8],
+    intermediates_der: &[&[u8]],
+    bundle_der: &[&[u8]],
+    now_unix: i64,
+    cache: &mut VerifyCache,
 ) -> Result<(), VerifyError> {
     if bundle_der.is_empty() {
         return Err(VerifyError::EmptyBundle);
@@ -353,9 +490,24 @@ pub(super) fn check_chain(
     let leaf = EndEntityCert::try_from(&leaf).map_err(VerifyError::BadLeaf)?;
     let secs = u64::try_from(now_unix).unwrap_or(0);
     let time = UnixTime::since_unix_epoch(Duration::from_secs(secs));
+    let seen = Seen::default();
+    let cached: Vec<Cached<'_>> = ALGORITHMS
+        .iter()
+        .zip(0u8..)
+        .map(|(&alg, index)| Cached {
+            alg,
+            index,
+            known: &cache.entries,
+            seen: &seen,
+        })
+        .collect();
+    let algorithms: Vec<&dyn SignatureVerificationAlgorithm> = cached
+        .iter()
+        .map(|c| c as &dyn SignatureVerificationAlgorithm)
+        .collect();
     let verify = |usage| {
         leaf.verify_for_usage(
-            ALGORITHMS,
+            &algorithms,
             &anchors,
             &intermediates,
             time,
@@ -365,11 +517,104 @@ pub(super) fn check_chain(
         )
         .map(|_| ())
     };
-    match verify(KeyUsage::server_auth()) {
+    let result = match verify(KeyUsage::server_auth()) {
         Err(webpki::Error::RequiredEkuNotFoundContext(_)) => verify(KeyUsage::client_auth()),
         other => other,
     }
-    .map_err(VerifyError::Chain)
+    .map_err(VerifyError::Chain);
+    for (entry, computed) in seen.entries() {
+        if computed {
+            cache.add(entry);
+        } else {
+            cache.take(&entry);
+        }
+    }
+    result
+}
+
+/// How many passed signature checks one path validation records for the cache (a chain
+/// is at most webpki's path depth; further ones are verified but not remembered).
+const SEEN_ENTRIES: usize = 8;
+
+/// The signature checks that passed during one path validation: webpki holds the
+/// algorithms as `Sync` trait objects, so they record into atomics.
+#[derive(Debug, Default)]
+struct Seen {
+    /// Digest words of each passed check.
+    words: [[AtomicU32; 8]; SEEN_ENTRIES],
+    /// Whether each was computed (1) or found in the cache (0).
+    computed: [AtomicU32; SEEN_ENTRIES],
+    len: AtomicUsize,
+}
+
+impl Seen {
+    fn record(&self, entry: &[u8; 32], computed: bool) {
+        let i = self.len.fetch_add(1, Ordering::Relaxed);
+        let (Some(words), Some(flag)) = (self.words.get(i), self.computed.get(i)) else {
+            return;
+        };
+        for (word, bytes) in words.iter().zip(entry.chunks_exact(4)) {
+            word.store(
+                u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+                Ordering::Relaxed,
+            );
+        }
+        flag.store(u32::from(computed), Ordering::Relaxed);
+    }
+
+    /// The recorded checks, in order: (digest, computed).
+    fn entries(&self) -> impl Iterator<Item = ([u8; 32], bool)> + '_ {
+        let len = self.len.load(Ordering::Relaxed).min(SEEN_ENTRIES);
+        self.words[..len]
+            .iter()
+            .zip(&self.computed)
+            .map(|(words, flag)| {
+                let mut entry = [0; 32];
+                for (bytes, word) in entry.chunks_exact_mut(4).zip(words) {
+                    bytes.copy_from_slice(&word.load(Ordering::Relaxed).to_be_bytes());
+                }
+                (entry, flag.load(Ordering::Relaxed) == 1)
+            })
+    }
+}
+
+/// One of [`ALGORITHMS`] behind the cache: a check already passed is answered from it, a
+/// new one verified and recorded.
+#[derive(Debug)]
+struct Cached<'a> {
+    alg: &'static dyn SignatureVerificationAlgorithm,
+    /// Position in [`ALGORITHMS`], part of the digest.
+    index: u8,
+    known: &'a [[u8; 32]],
+    seen: &'a Seen,
+}
+
+impl SignatureVerificationAlgorithm for Cached<'_> {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        let entry = digest_of(
+            b"signature",
+            &[&[self.index], public_key, message, signature],
+        );
+        let known = self.known.contains(&entry);
+        if !known {
+            self.alg.verify_signature(public_key, message, signature)?;
+        }
+        self.seen.record(&entry, !known);
+        Ok(())
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        self.alg.public_key_alg_id()
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.alg.signature_alg_id()
+    }
 }
 
 /// The signature algorithms webpki may use on the chain (module docs).

@@ -15,7 +15,8 @@ use super::testpki::{
 };
 use super::verify::check_chain;
 use super::{
-    RenderError, RenderOptions, SvidError, VerifyError, render, render_verified, verify_svid,
+    CACHE_ENTRIES, RenderError, RenderOptions, SvidError, VerifyCache, VerifyError, render,
+    render_verified, render_verified_cached, verify_svid,
 };
 use crate::proto::{FederatedBundle, X509svid, X509svidResponse};
 
@@ -748,4 +749,139 @@ fn rsa_signature_without_null_parameters() {
         chain_error(verify(&bad, &[], &key.serialize_der(), &[&root.der])),
         webpki::Error::InvalidSignatureForPublicKey
     );
+}
+
+/// [`render_verified_cached`] of one SVID, `leaf` + `int` with `key`, bundle `roots`.
+fn verify_cached(
+    cache: &mut VerifyCache,
+    leaf: &[u8],
+    int: &Ca,
+    key: &KeyPair,
+    roots: &[&[u8]],
+) -> Result<(), VerifyError> {
+    let resp = X509svidResponse {
+        svids: vec![entry(ID, &[leaf, &int.der], key, &roots.concat(), "")],
+        ..Default::default()
+    };
+    render_verified_cached(&resp, &RenderOptions::default(), NOW, cache).map(|_| ())
+}
+
+/// A root, an intermediate, a cache warmed by one SVID under them, its key and leaf.
+fn warm_cache() -> (Ca, Ca, VerifyCache, KeyPair, Vec<u8>) {
+    let root = root(TD);
+    let int = intermediate(&root, TD);
+    let mut cache = VerifyCache::default();
+    let key = testpki::p256();
+    let leaf = sign(&leaf_params(ID), &key, &int);
+    // The key pair, the leaf's signature, the intermediate's signature.
+    assert_eq!(
+        verify_cached(&mut cache, &leaf, &int, &key, &[&root.der]),
+        Ok(())
+    );
+    assert_eq!((cache.computed(), cache.len()), (3, 3));
+    (root, int, cache, key, leaf)
+}
+
+#[test]
+fn a_rotation_verifies_only_what_is_new() {
+    let (root, int, mut cache, key, leaf) = warm_cache();
+    // The same SVID again: nothing is computed.
+    assert_eq!(
+        verify_cached(&mut cache, &leaf, &int, &key, &[&root.der]),
+        Ok(())
+    );
+    assert_eq!(cache.computed(), 3);
+    // A rotation: a new key and leaf under the same intermediate; the intermediate's
+    // signature by the root is not verified again.
+    let key2 = testpki::p256();
+    let leaf2 = sign(&leaf_params(ID), &key2, &int);
+    assert_eq!(
+        verify_cached(&mut cache, &leaf2, &int, &key2, &[&root.der]),
+        Ok(())
+    );
+    assert_eq!(cache.computed(), 5);
+}
+
+#[test]
+fn a_changed_certificate_or_key_is_verified_with_the_cache_warm() {
+    let (root, int, mut cache, key, leaf) = warm_cache();
+    // The same leaf with its signature changed: checked, and refused.
+    let mut tampered = leaf.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    assert_eq!(
+        chain_error(verify_cached(
+            &mut cache,
+            &tampered,
+            &int,
+            &key,
+            &[&root.der]
+        )),
+        webpki::Error::InvalidSignatureForPublicKey
+    );
+    // The same leaf with another key: refused.
+    assert_eq!(
+        verify_cached(&mut cache, &leaf, &int, &testpki::p256(), &[&root.der]),
+        Err(VerifyError::Render(RenderError::Svid {
+            index: 0,
+            error: SvidError::KeyMismatch
+        }))
+    );
+    // An intermediate of the same name and key re-signed by another root of the same name:
+    // its signature is checked against that root's key, and fails under the first root.
+    let impostor_root = testpki::root(TD);
+    let resigned = Ca {
+        params: int.params.clone(),
+        der: sign(&int.params, &int.key, &impostor_root),
+        key: testpki::p256(), // signs nothing here
+    };
+    assert_eq!(
+        chain_error(verify_cached(
+            &mut cache,
+            &leaf,
+            &resigned,
+            &key,
+            &[&root.der]
+        )),
+        webpki::Error::InvalidSignatureForPublicKey
+    );
+    assert_eq!(
+        verify_cached(&mut cache, &leaf, &int, &key, &[&root.der]),
+        Ok(())
+    );
+}
+
+#[test]
+fn a_changed_bundle_drops_the_cache() {
+    let (root, int, mut cache, key, leaf) = warm_cache();
+    let other = testpki::root(TD);
+    // A bundle that gained a root: everything is checked again.
+    let both: [&[u8]; 2] = [&other.der, &root.der];
+    assert_eq!(verify_cached(&mut cache, &leaf, &int, &key, &both), Ok(()));
+    assert_eq!((cache.computed(), cache.len()), (6, 3));
+    // Only another root of the same name: the intermediate's signature is checked against
+    // its key and fails (webpki checks from the anchor down, so the leaf's is not reached);
+    // nothing the cache held under the old bundle is left, only the new key-pair check.
+    assert_eq!(
+        chain_error(verify_cached(&mut cache, &leaf, &int, &key, &[&other.der])),
+        webpki::Error::InvalidSignatureForPublicKey
+    );
+    assert_eq!((cache.computed(), cache.len()), (7, 1));
+}
+
+#[test]
+fn the_cache_is_bounded_and_keeps_what_every_rotation_uses() {
+    let (root, int, mut cache, _, _) = warm_cache();
+    let rotations = 2 * CACHE_ENTRIES;
+    for _ in 0..rotations {
+        let key = testpki::p256();
+        let leaf = sign(&leaf_params(ID), &key, &int);
+        assert_eq!(
+            verify_cached(&mut cache, &leaf, &int, &key, &[&root.der]),
+            Ok(())
+        );
+        assert!(cache.len() <= CACHE_ENTRIES);
+    }
+    // The intermediate's signature was verified once; each rotation added a key pair and a
+    // leaf signature.
+    assert_eq!(cache.computed(), 3 + 2 * rotations as u64);
 }

@@ -105,6 +105,9 @@ pub struct Session {
     /// The JWT bundles last received, by trust domain as the agent names them, for verifying
     /// JWT-SVIDs.
     jwt_bundles: Option<BTreeMap<TrustDomain, jwt::Jwks>>,
+    /// The X.509 checks already passed under the current trust bundle, so that a rotation
+    /// verifies only what it brings (bounded; dropped when the bundle changes).
+    x509_verified: x509::VerifyCache,
     /// The pid-file signalling in progress: its schedule and when to try again.
     pid: Option<(Backoff, Option<Instant>)>,
     /// One-shot mode with `timeout`: when the run gives up.
@@ -173,6 +176,7 @@ impl Session {
             down_since: None,
             rows,
             jwt_bundles: None,
+            x509_verified: x509::VerifyCache::default(),
             pid: None,
             give_up_at,
             heartbeat_at,
@@ -471,7 +475,12 @@ impl Session {
                     let opts = options.render_options(&self.config.hint);
                     let now_unix = unix_ms.div_euclid(1000);
                     let verified = if options.verify {
-                        x509::render_verified(&response, &opts, now_unix)
+                        x509::render_verified_cached(
+                            &response,
+                            &opts,
+                            now_unix,
+                            &mut self.x509_verified,
+                        )
                     } else {
                         x509::render(&response, &opts, now_unix).map_err(Into::into)
                     };
