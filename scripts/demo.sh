@@ -18,7 +18,7 @@ out=$root/demo-out
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 echo "== building spiffe-helper and svid-dev-agent"
-cargo build -q -p spiffe-helper -p svid-tests --bins
+cargo build -p spiffe-helper -p svid-tests --bins
 rm -rf "$out" && mkdir -p "$out/server" "$out/client"
 
 pids=()

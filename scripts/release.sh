@@ -2,7 +2,9 @@
 # Builds the static release binaries for x86_64 and arm64 (musl), checks each against the 2 MB
 # ceiling, and packs dist/spiffe-helper-<version>-linux-<arch>.tar.gz (the binary alone) with
 # dist/SHA256SUMS. Also lays out dist/image/linux/{amd64,arm64}/spiffe-helper, the build
-# context of Dockerfile.scratch. Needs the rustup targets x86_64-unknown-linux-musl and
+# context of Dockerfile.scratch, and publishes both platforms' FROM scratch images as one
+# multi-platform OCI image index: the layout dist/oci/ (tag <version>) and the same as an
+# OCI archive, dist/spiffe-helper-<version>-oci.tar (scripts/oci-image.py). Needs the rustup targets x86_64-unknown-linux-musl and
 # aarch64-unknown-linux-musl; aarch64 links with rust-lld unless
 # CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER says otherwise (e.g. aarch64-linux-gnu-gcc).
 #   scripts/release.sh
@@ -31,10 +33,15 @@ x86_64-unknown-linux-musl x86_64 linux/amd64
 aarch64-unknown-linux-musl arm64 linux/arm64
 TARGETS
 
-(cd dist && sha256sum -- *.tar.gz >SHA256SUMS && sha256sum --quiet -c SHA256SUMS)
+SOURCE_DATE_EPOCH=$mtime scripts/oci-image.py dist/oci "$version" \
+    linux/amd64=dist/image/linux/amd64/spiffe-helper linux/arm64=dist/image/linux/arm64/spiffe-helper
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$mtime" -C dist/oci \
+    -cf "dist/spiffe-helper-$version-oci.tar" .
+
+(cd dist && sha256sum -- *.tar.gz *-oci.tar >SHA256SUMS && sha256sum --quiet -c SHA256SUMS)
 for archive in dist/*.tar.gz; do
     [[ $(tar -tzf "$archive") == spiffe-helper ]] || { echo "$archive: unexpected contents" >&2; exit 1; }
 done
 echo "== dist/ (version $(target/x86_64-unknown-linux-musl/release/spiffe-helper -version))"
-ls -l dist/*.tar.gz
+ls -l dist/*.tar.gz dist/*-oci.tar
 cat dist/SHA256SUMS

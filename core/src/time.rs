@@ -1,7 +1,8 @@
 //! Time as the core sees it: only as arguments. [`Instant`] is a monotonic point in
 //! milliseconds on the caller's clock (the daemon's `std::time::Instant`, a test's simulated
 //! clock, a microcontroller's tick counter); wall-clock time for certificate and token
-//! validity is passed separately as Unix seconds. Nothing in the core reads a clock.
+//! validity is passed separately: to the session as Unix milliseconds (`unix_ms`), which it
+//! hands to the X.509 and JWT checks as Unix seconds. Nothing in the core reads a clock.
 
 use core::ops::{Add, Sub};
 use core::time::Duration;

@@ -88,8 +88,8 @@ pub struct Config {
     pub include_federated_domains: bool,
     /// `omit_expired`.
     pub omit_expired: bool,
-    /// `skip_svid_verification` (ours, not upstream's): write X.509-SVIDs without checking
-    /// the chain against the bundle and the key against the leaf.
+    /// `skip_svid_verification` (ours, not upstream's): write X.509-SVIDs without verifying
+    /// the chain against the bundle; parsing still checks that the key matches the leaf.
     pub skip_svid_verification: bool,
     /// `hint`: selects the SVID whose Workload API hint equals it.
     pub hint: String,

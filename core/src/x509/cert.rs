@@ -168,8 +168,10 @@ fn time(elements: &mut Elements<'_>) -> Result<i64, DerError> {
         return Err(bad);
     }
     let mut pairs = digits
-        .chunks_exact(2)
-        .map(|p| i64::from(p[0] - b'0') * 10 + i64::from(p[1] - b'0'));
+        .as_chunks::<2>()
+        .0
+        .iter()
+        .map(|&[tens, ones]| i64::from(tens - b'0') * 10 + i64::from(ones - b'0'));
     let mut pair = || pairs.next().unwrap_or_default();
     let year = if tag == UTC_TIME {
         let yy = pair();

@@ -212,15 +212,15 @@ impl Connection {
             self.check_handshake_done();
             return Ok(());
         }
-        if !payload.len().is_multiple_of(6) {
+        let (entries, []) = payload.as_chunks::<6>() else {
             return Err(Error::BadFrameLength {
                 kind: h.kind,
                 len: h.len,
             });
-        }
-        for entry in payload.chunks_exact(6) {
-            let id = u16::from_be_bytes([entry[0], entry[1]]);
-            let value = u32::from_be_bytes([entry[2], entry[3], entry[4], entry[5]]);
+        };
+        for &[i0, i1, v0, v1, v2, v3] in entries {
+            let id = u16::from_be_bytes([i0, i1]);
+            let value = u32::from_be_bytes([v0, v1, v2, v3]);
             match id {
                 setting::ENABLE_PUSH if value != 0 => {
                     return Err(Error::BadSetting { id, value });

@@ -21,8 +21,9 @@ pub struct X509Options {
     pub include_federated_domains: bool,
     /// `omit_expired`.
     pub omit_expired: bool,
-    /// Verify each X.509-SVID (key pair, chain against the bundle, SPIFFE ID) before it is
-    /// written; `skip_svid_verification` turns this off.
+    /// Verify each X.509-SVID (chain against the bundle, SPIFFE ID) before it is written;
+    /// `skip_svid_verification` turns this off. The key pair is checked either way, when the
+    /// SVID is parsed.
     pub verify: bool,
 }
 
