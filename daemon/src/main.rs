@@ -337,7 +337,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             .collect(),
         pid_file: !cfg.lifecycle().pid_file.is_empty(),
         workload: cfg.lifecycle().workload.is_some(),
-        timeout: cfg.timeout(),
+        timeout: cfg.one_shot_timeout(),
         notify: plan.notifier.as_ref().map(|_| notify::config_from_env()),
     };
     Ok((plan, session))

@@ -92,7 +92,9 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("symlinked_layout", |c, k, v| {
         set(&mut c.symlinked_layout, boolean(k, v)?)
     }),
-    ("timeout", |c, k, v| set(&mut c.timeout, string(k, v)?)),
+    ("one_shot_timeout", |c, k, v| {
+        set(&mut c.one_shot_timeout, string(k, v)?)
+    }),
     ("start", |c, k, v| {
         let block = c.start.get_or_insert_with(StartBlock::default);
         let unknown = block_fields(block, k, v, START)?;

@@ -119,9 +119,9 @@ pub struct Config {
     /// `symlinked_layout` (ours, not upstream's): the output files are symlinks into a
     /// versioned directory swapped with one rename, as Kubernetes' atomic writer does.
     pub symlinked_layout: bool,
-    /// `timeout` (ours, not upstream's): in one-shot mode, give up once this much time has
+    /// `one_shot_timeout` (ours, not upstream's): in one-shot mode, give up once this much time has
     /// passed without every output written; a Go duration such as `30s` (empty: no limit).
-    pub timeout: String,
+    pub one_shot_timeout: String,
     /// `start { ... }` (ours): the workload, instead of `cmd` and `cmd_args`.
     pub start: Option<StartBlock>,
     /// `reload { ... }` (ours): instead of `renew_signal` and `pid_file_name`.

@@ -77,7 +77,7 @@ pub enum ValidationError {
     /// `symlinked_layout` with an output file name that is not a plain name in `cert_dir`
     /// (has a `/`, or starts with `..`, which the layout's own entries use). Ours.
     SymlinkedLayoutName(String),
-    /// `timeout` that is not a positive Go duration (ours).
+    /// `one_shot_timeout` that is not a positive Go duration (ours).
     BadTimeout(String),
     /// Keys of a `start` or `reload` block that are not known (sorted, as written).
     UnknownBlockKeys {
@@ -191,7 +191,7 @@ impl fmt::Display for ValidationError {
             ),
             Self::BadTimeout(text) => write!(
                 f,
-                "timeout {text:?} is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
+                "one_shot_timeout {text:?} is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
             ),
         }
     }
@@ -206,7 +206,7 @@ pub enum Warning {
     CmdIgnored,
     /// `renew_signal` with `daemon_mode = false`.
     RenewSignalIgnored,
-    /// `timeout` in daemon mode, which runs until stopped.
+    /// `one_shot_timeout` in daemon mode, which runs until stopped.
     TimeoutIgnored,
     /// A `start` or `reload` block (its name) with `daemon_mode = false`.
     BlockIgnored(&'static str),
@@ -224,7 +224,7 @@ impl fmt::Display for Warning {
                  This may become an error in a future release."
             }
             Self::TimeoutIgnored => {
-                "timeout is set but daemon_mode is true. timeout only limits a one-shot run \
+                "one_shot_timeout is set but daemon_mode is true. one_shot_timeout only limits a one-shot run \
                  and will be ignored."
             }
             Self::BlockIgnored("start") => {
@@ -301,8 +301,8 @@ impl Validated {
         &self.lifecycle
     }
 
-    /// `timeout` in one-shot mode (`None` in daemon mode, or when not set).
-    pub fn timeout(&self) -> Option<Duration> {
+    /// `one_shot_timeout` in one-shot mode (`None` in daemon mode, or when not set).
+    pub fn one_shot_timeout(&self) -> Option<Duration> {
         self.timeout
     }
 }
@@ -436,11 +436,11 @@ impl Config {
             }
         }
 
-        let timeout = match self.timeout.as_str() {
+        let timeout = match self.one_shot_timeout.as_str() {
             "" => None,
             text => match parse_duration(text) {
                 Some(t) if !t.is_zero() => Some(t),
-                _ => return Err(ValidationError::BadTimeout(self.timeout)),
+                _ => return Err(ValidationError::BadTimeout(self.one_shot_timeout)),
             },
         };
         if timeout.is_some() && daemon_mode {

@@ -134,11 +134,10 @@ fn upstream_test_detects_unknown_config() {
         ),
         "unknown key(s) in jwt_svids[1]: bar,foo"
     );
-    // Removed keys are unknown now; `timeout`, removed upstream, is ours again (the one-shot
-    // limit, opt-in), so upstream's vector now names only the other.
+    // Removed keys are unknown now.
     assert_eq!(
         invalid("timeout = \"10s\"\nexit_when_ready = true\n"),
-        "unknown top level key(s): exit_when_ready"
+        "unknown top level key(s): exit_when_ready,timeout"
     );
     // Unknown health_checks keys are ignored, as upstream does.
     let (v, _) = validated(&format!("{TRIO}health_checks {{ foo = 1 }}"));
@@ -296,40 +295,43 @@ fn symlinked_layout_is_a_bool_off_by_default_and_needs_plain_names() {
 }
 
 #[test]
-fn timeout_is_a_positive_go_duration_for_one_shot_mode_only() {
+fn one_shot_timeout_is_a_positive_go_duration_for_one_shot_mode_only() {
     let one_shot = |extra: &str| {
         ok(&format!("{TRIO}daemon_mode = false\n{extra}"))
             .validate(None, None)
-            .map(|(v, w)| (v.timeout(), w))
+            .map(|(v, w)| (v.one_shot_timeout(), w))
     };
     assert_eq!(one_shot("").unwrap(), (None, vec![]));
     assert_eq!(
-        one_shot("timeout = \"1m30s\"").unwrap(),
+        one_shot("one_shot_timeout = \"1m30s\"").unwrap(),
         (Some(Duration::from_secs(90)), vec![])
     );
     assert_eq!(
-        one_shot("TIMEOUT = \"250ms\"").unwrap().0,
+        one_shot("ONE_SHOT_TIMEOUT = \"250ms\"").unwrap().0,
         Some(Duration::from_millis(250))
     );
     for bad in ["30", "0s", "-5s", "soon", "1 m"] {
         assert_eq!(
-            one_shot(&format!("timeout = \"{bad}\""))
+            one_shot(&format!("one_shot_timeout = \"{bad}\""))
                 .unwrap_err()
                 .to_string(),
             format!(
-                "timeout \"{bad}\" is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
+                "one_shot_timeout \"{bad}\" is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
             )
         );
     }
     // A number is read as written, as every string key takes one, and needs a unit.
-    assert!(one_shot("timeout = 30").is_err());
+    assert!(one_shot("one_shot_timeout = 30").is_err());
     // Daemon mode runs until stopped: the key is ignored with a warning.
-    let (v, warnings) = validated(&format!("{TRIO}timeout = \"30s\""));
-    assert_eq!(v.timeout(), None);
+    let (v, warnings) = validated(&format!("{TRIO}one_shot_timeout = \"30s\""));
+    assert_eq!(v.one_shot_timeout(), None);
     assert_eq!(warnings, [Warning::TimeoutIgnored]);
     let json = "{\"svid_file_name\": \"s\", \"svid_key_file_name\": \"k\", \
-                \"svid_bundle_file_name\": \"b\", \"daemon_mode\": false, \"timeout\": \"2m\"}";
-    assert_eq!(validated(json).0.timeout(), Some(Duration::from_secs(120)));
+                \"svid_bundle_file_name\": \"b\", \"daemon_mode\": false, \"one_shot_timeout\": \"2m\"}";
+    assert_eq!(
+        validated(json).0.one_shot_timeout(),
+        Some(Duration::from_secs(120))
+    );
 }
 
 /// The model a validated daemon-mode config maps onto.

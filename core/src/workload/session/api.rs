@@ -61,7 +61,7 @@ pub struct SessionConfig {
     /// else signal it; one that exited is started again at the next write, as upstream's
     /// `signalProcess` does (`pkg/sidecar/sidecar.go@v0.11.0`).
     pub workload: bool,
-    /// `timeout` (one-shot mode): give up with [`Fatal::TimedOut`] once this long has passed
+    /// `one_shot_timeout` (one-shot mode): give up with [`Fatal::TimedOut`] once this long has passed
     /// since the session was created without every output written.
     pub timeout: Option<Duration>,
     /// The service manager listens (`NOTIFY_SOCKET` is set): emit [`Action::Notify`].
