@@ -1,8 +1,8 @@
 //! The workload process (`cmd` with `cmd_args`, or `start { cmd, args }`): started and signalled when the session asks
 //! ([`Action::StartWorkload`](svid_core::workload::Action::StartWorkload),
 //! [`Action::SignalWorkload`](svid_core::workload::Action::SignalWorkload)); its exit is
-//! reaped and handed back to the session, which starts it again at the next update as
-//! upstream does.
+//! reaped and handed back to the session, which decides when it starts again
+//! (`start.restart`).
 //!
 //! Beyond upstream: the helper is a child subreaper and reaps whatever the child orphans;
 //! SIGHUP is forwarded to the child; SIGTERM and SIGINT are forwarded to its process group,
@@ -239,12 +239,18 @@ fn process_status(status: WaitStatus) -> Option<ProcessStatus> {
     }
 }
 
-/// A clean exit is news; any other is a warning. The status reads as Go's `ProcessState`.
-pub fn log_exit(pid: u32, status: ProcessStatus) {
-    let text = match status {
+/// How a process ended, as Go's `os.ProcessState.String` says it (`exit status 3`,
+/// `signal: killed`).
+pub fn status_text(status: ProcessStatus) -> String {
+    match status {
         ProcessStatus::Code(code) => format!("exit status {code}"),
         ProcessStatus::Signal(sig) => format!("signal: {}", signal_description(sig)),
-    };
+    }
+}
+
+/// A clean exit is news; any other is a warning.
+pub fn log_exit(pid: u32, status: ProcessStatus) {
+    let text = status_text(status);
     if status == ProcessStatus::Code(0) {
         info!(pid = pid, status = text; "Process exited");
     } else {

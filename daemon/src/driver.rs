@@ -174,7 +174,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                         .is_some_and(|p| write_x509(plan.layout, p, &rendered));
                     // An exit not yet seen through SIGCHLD is reported before the write, so
                     // the session starts `cmd` again instead of signalling it.
-                    reap(child, &mut session);
+                    reap(child, &mut session, clock.now());
                     session.written(clock.now(), unix_ms(), Sub::X509, ok);
                 }
                 Action::WriteJwtBundle(data) => {
@@ -217,7 +217,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                         warn!(error = e.to_string(); "Unable to notify the service manager");
                     }
                 }
-                Action::StartWorkload => session.workload_started(child.start()),
+                Action::StartWorkload => session.workload_started(clock.now(), child.start()),
                 Action::SignalWorkload => child.signal(),
                 Action::Report(report) => {
                     log_report(
@@ -286,7 +286,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
         if signalled {
             let arrived = signals.take();
             if arrived.child {
-                reap(child, &mut session);
+                reap(child, &mut session, clock.now());
             }
             if arrived.hangup {
                 child.forward(Signal::HUP);
@@ -323,9 +323,9 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
 }
 
 /// Collects exited processes and reports the workload's exit to the session.
-fn reap(child: &mut Process, session: &mut Session) {
+fn reap(child: &mut Process, session: &mut Session, now: Instant) {
     if let Some((_, status)) = child.reap() {
-        session.workload_exited(status);
+        session.workload_exited(now, status);
     }
 }
 

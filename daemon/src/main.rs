@@ -337,6 +337,12 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             .collect(),
         pid_file: !cfg.lifecycle().pid_file.is_empty(),
         workload: cfg.lifecycle().workload.is_some(),
+        restart: cfg
+            .lifecycle()
+            .workload
+            .as_ref()
+            .map(|w| w.restart)
+            .unwrap_or_default(),
         timeout: cfg.one_shot_timeout(),
         notify: plan.notifier.as_ref().map(|_| notify::config_from_env()),
     };

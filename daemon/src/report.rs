@@ -60,6 +60,20 @@ pub fn log_report(
             );
         }
         Report::WorkloadExited { pid, status } => crate::child::log_exit(*pid, *status),
+        Report::WorkloadRestarting {
+            pid: Some(pid),
+            status: Some(status),
+            delay,
+        } => warn!(
+            pid = pid,
+            status = crate::child::status_text(*status),
+            restart_in = format!("{delay:?}");
+            "Process exited; restarting it"
+        ),
+        Report::WorkloadRestarting { delay, .. } => warn!(
+            restart_in = format!("{delay:?}");
+            "Process could not be started; trying again"
+        ),
         Report::PidFileGaveUp { attempts } => {
             let e = last_pid_error.map(ToString::to_string).unwrap_or_default();
             error!(attempts = attempts, error = e; "Unable to signal PID file");

@@ -15,8 +15,9 @@
 //!
 //! Input: byte 0 is the configuration (bit 0 one-shot, bit 1 X.509 files, bit 2
 //! verification, bit 3 the JWT bundle file, bits 4-5 how many JWT-SVIDs, bit 6 a pid file,
-//! bit 7 the bundle options and a 30 s `timeout`; a `cmd` whenever bit 6 or 7 is set; a
-//! service manager listening with bit 6, with a 10 s watchdog with bit 7 too),
+//! bit 7 the bundle options and a 30 s `timeout`; a `cmd` whenever bit 6 or 7 is set, its
+//! restart policy `never` with bit 6 alone, `on-failure` with bit 7 alone, `always` with
+//! both; a service manager listening with bit 6, with a 10 s watchdog with bit 7 too),
 //! bytes 1-8 the wall clock's start (Unix seconds, big endian); then operations, each an
 //! opcode byte whose low 3 bits pick it and whose high 5 bits are the fates (success or
 //! failure, in turn) of the dials, writes, signals and starts it leads to: 0, 6 `len:u16
@@ -33,6 +34,7 @@ use svid_core::workload::{
     Action, ClientConfig, Exit, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus, Session,
     SessionConfig, Sub, X509Options,
 };
+use svid_core::config::Restart;
 
 /// Rounds of `handle_timeout` at one instant before the session must be at rest.
 const SETTLE_ROUNDS: usize = 4;
@@ -66,6 +68,11 @@ fn config(flags: u8) -> SessionConfig {
         jwt_svids,
         pid_file: flags & 0x40 != 0,
         workload: flags & 0xc0 != 0,
+        restart: match flags >> 6 {
+            2 => Restart::OnFailure,
+            3 => Restart::Always,
+            _ => Restart::Never,
+        },
         timeout: (flags & 0x80 != 0).then(|| Duration::from_secs(30)),
         notify: (flags & 0x40 != 0).then(|| NotifyConfig {
             watchdog: (flags & 0x80 != 0).then(|| Duration::from_secs(10)),
@@ -145,7 +152,7 @@ impl Driver {
                     assert!(!self.one_shot, "a start in one-shot mode");
                     assert!(self.running.is_none(), "a start while cmd runs");
                     self.running = self.fate().then_some(self.answered);
-                    self.session.workload_started(self.running);
+                    self.session.workload_started(now, self.running);
                 }
                 Action::SignalWorkload => {
                     assert!(self.running.is_some(), "a signal with no cmd running");
@@ -276,7 +283,7 @@ fuzz_target!(|data: &[u8]| {
             7 if !driver.connected => {
                 if driver.running.take().is_some() {
                     let status = ProcessStatus::Code(i32::from(driver.fates));
-                    driver.session.workload_exited(status);
+                    driver.session.workload_exited(driver.instant(), status);
                 }
             }
             _ => {

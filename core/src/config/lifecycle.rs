@@ -7,7 +7,7 @@
 //! start {
 //!   cmd     = "/usr/bin/envoy"
 //!   args    = ["-c", "/etc/envoy/envoy.yaml"]   # an argv list: no CSV splitting
-//!   restart = "never"                           # start it again at the next update
+//!   restart = "never"                           # never | on-failure | always
 //! }
 //! reload {
 //!   signal   = "SIGHUP"
@@ -29,8 +29,7 @@ pub struct StartBlock {
     pub cmd: String,
     /// `args`: its arguments, each as is; `None` when absent.
     pub args: Option<Vec<String>>,
-    /// `restart`: `never` (the default) starts an exited `cmd` again at the next update, as
-    /// upstream does; other policies are refused until they are implemented.
+    /// `restart`: `never` (the default), `on-failure` or `always`, see [`Restart`].
     pub restart: String,
     /// Keys of the block that are not known, as written, sorted.
     pub unknown_keys: Vec<String>,
@@ -67,6 +66,32 @@ impl Args {
     }
 }
 
+/// What happens when the workload exits (`start.restart`, ours; upstream issue #269).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Restart {
+    /// Started again at the next X.509 update, as upstream's `signalProcess` does
+    /// (`pkg/sidecar/sidecar.go@v0.11.0`); the legacy `cmd` always behaves so.
+    #[default]
+    Never,
+    /// Started again after a backoff when it exits non-zero or is killed; a clean exit
+    /// (status 0) ends it for good.
+    OnFailure,
+    /// Started again after a backoff whenever it exits.
+    Always,
+}
+
+impl Restart {
+    /// The policy named `text` (`""` is `never`), or `None`.
+    pub fn parse(text: &str) -> Option<Restart> {
+        match text {
+            "" | "never" => Some(Restart::Never),
+            "on-failure" => Some(Restart::OnFailure),
+            "always" => Some(Restart::Always),
+            _ => None,
+        }
+    }
+}
+
 /// The program the helper starts (daemon mode).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Workload {
@@ -74,6 +99,8 @@ pub struct Workload {
     pub cmd: String,
     /// Its arguments.
     pub args: Args,
+    /// What happens when it exits.
+    pub restart: Restart,
 }
 
 /// What the helper starts and signals, from the legacy keys or the blocks.

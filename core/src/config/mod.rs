@@ -28,7 +28,7 @@ use alloc::vec::Vec;
 pub use cmd_args::{CmdArgsError, CmdArgsErrorKind, split_cmd_args};
 pub use duration::parse_duration;
 pub use int::IntError;
-pub use lifecycle::{Args, Lifecycle, ReloadBlock, StartBlock, Workload};
+pub use lifecycle::{Args, Lifecycle, ReloadBlock, Restart, StartBlock, Workload};
 pub use path::{AddressError, join_path, socket_path};
 pub use signal::signal_number;
 pub use syntax::{MAX_DEPTH, ParseError, ParseErrorKind, Pos};

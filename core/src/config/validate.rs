@@ -8,7 +8,7 @@ use core::fmt;
 use core::time::Duration;
 
 use super::duration::parse_duration;
-use super::lifecycle::{Args, Lifecycle, Workload};
+use super::lifecycle::{Args, Lifecycle, Restart, Workload};
 use super::{Config, signal_number};
 
 /// Agent socket used when neither `agent_address` nor `SPIFFE_ENDPOINT_SOCKET` is set.
@@ -90,7 +90,7 @@ pub enum ValidationError {
     HooksNotSupported,
     /// A `start` block without `cmd`.
     StartCmdRequired,
-    /// `start.restart` other than `never`: not a policy, or one not implemented yet.
+    /// `start.restart` that is not a policy.
     Restart(String),
     /// A legacy key and its block counterpart are both set.
     LegacyAndBlock {
@@ -164,11 +164,6 @@ impl fmt::Display for ValidationError {
                 f.write_str("reload.exec (hooks) is not supported yet: remove the exec block")
             }
             Self::StartCmdRequired => f.write_str("'cmd' is required in 'start'"),
-            Self::Restart(policy) if matches!(policy.as_str(), "on-failure" | "always") => write!(
-                f,
-                "start.restart = {policy:?} is not supported yet: use \"never\" (cmd is started \
-                 again at the next update, as upstream does)"
-            ),
             Self::Restart(policy) => write!(
                 f,
                 "start.restart {policy:?} is not one of \"never\", \"on-failure\", \"always\""
@@ -513,6 +508,7 @@ impl Config {
             workload: (!self.cmd.is_empty()).then(|| Workload {
                 cmd: self.cmd.clone(),
                 args: Args::Csv(self.cmd_args.clone()),
+                restart: Restart::Never,
             }),
             signal: self.renew_signal.clone(),
             pid_file: self.pid_file_name.clone(),
@@ -530,12 +526,12 @@ impl Config {
             if start.cmd.is_empty() {
                 return Err(E::StartCmdRequired);
             }
-            if !matches!(start.restart.as_str(), "" | "never") {
-                return Err(E::Restart(start.restart.clone()));
-            }
+            let restart =
+                Restart::parse(&start.restart).ok_or_else(|| E::Restart(start.restart.clone()))?;
             lifecycle.workload = Some(Workload {
                 cmd: start.cmd.clone(),
                 args: Args::List(start.args.clone().unwrap_or_default()),
+                restart,
             });
         }
         if let Some(reload) = &self.reload {

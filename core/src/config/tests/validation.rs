@@ -364,6 +364,7 @@ fn start_and_reload_blocks_map_onto_the_same_model_as_the_legacy_keys() {
                     "/etc/envoy/envoy.yaml".into(),
                     "a b,c".into()
                 ]),
+                restart: Restart::Never,
             }),
             signal: "SIGHUP".into(),
             pid_file: "/run/app.pid".into(),
@@ -390,6 +391,15 @@ fn start_and_reload_blocks_map_onto_the_same_model_as_the_legacy_keys() {
                 \"svid_bundle_file_name\": \"b\", \"start\": {\"cmd\": \"app\"}}";
     let workload = validated(json).0.lifecycle().workload.clone().unwrap();
     assert_eq!(workload.args, Args::List(vec![]));
+    for (text, policy) in [
+        ("never", Restart::Never),
+        ("on-failure", Restart::OnFailure),
+        ("always", Restart::Always),
+    ] {
+        let start = format!("start {{\ncmd = \"a\"\nrestart = \"{text}\"\n}}");
+        assert_eq!(lifecycle_of(&start).workload.unwrap().restart, policy);
+    }
+    assert_eq!(legacy.workload.unwrap().restart, Restart::Never);
     assert_eq!(lifecycle_of(""), Lifecycle::default());
 }
 
@@ -433,12 +443,6 @@ fn the_blocks_refuse_what_they_cannot_do_with_a_clear_message() {
         bad("start { args = [\"x\"] }"),
         "'cmd' is required in 'start'"
     );
-    assert_eq!(
-        bad("start {\ncmd = \"a\"\nrestart = \"always\"\n}"),
-        "start.restart = \"always\" is not supported yet: use \"never\" (cmd is started again \
-         at the next update, as upstream does)"
-    );
-    assert!(bad("start {\ncmd = \"a\"\nrestart = \"on-failure\"\n}").contains("not supported yet"));
     assert_eq!(
         bad("start {\ncmd = \"a\"\nrestart = \"sometimes\"\n}"),
         "start.restart \"sometimes\" is not one of \"never\", \"on-failure\", \"always\""

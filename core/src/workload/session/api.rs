@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::super::{ClientConfig, Error};
+use crate::config::Restart;
 use crate::grpc::{Code, Status};
 use crate::jwt;
 use crate::x509::{self, RenderOptions, Rendered};
@@ -61,6 +62,8 @@ pub struct SessionConfig {
     /// else signal it; one that exited is started again at the next write, as upstream's
     /// `signalProcess` does (`pkg/sidecar/sidecar.go@v0.11.0`).
     pub workload: bool,
+    /// `start.restart`: what happens when `cmd` exits.
+    pub restart: Restart,
     /// `one_shot_timeout` (one-shot mode): give up with [`Fatal::TimedOut`] once this long has passed
     /// since the session was created without every output written.
     pub timeout: Option<Duration>,
@@ -210,12 +213,23 @@ pub enum Report {
         /// Attempts made.
         attempts: u32,
     },
-    /// The `cmd` process exited; it is started again at the next X.509 write.
+    /// The `cmd` process exited; it is started again at the next X.509 write
+    /// ([`Restart::Never`]) or not at all ([`Restart::OnFailure`] after a clean exit).
     WorkloadExited {
         /// Its process ID.
         pid: u32,
         /// How it ended.
         status: ProcessStatus,
+    },
+    /// The `cmd` process exited (or could not be started: `pid` and `status` are `None`) and
+    /// its restart policy starts it again after `delay`.
+    WorkloadRestarting {
+        /// Its process ID.
+        pid: Option<u32>,
+        /// How it ended.
+        status: Option<ProcessStatus>,
+        /// The backoff before the next start.
+        delay: Duration,
     },
     /// One-shot mode: a retryable failure, retried after `delay` (attempt counts from 1).
     Retrying {

@@ -115,6 +115,8 @@ pub struct Session {
     ready_sent: bool,
     /// The `cmd` process.
     workload: Workload,
+    /// The backoff before the next restart of `cmd` under a restart policy.
+    restart_delay: Duration,
     /// The write status of every output, for the health endpoints.
     health: HealthState,
     actions: VecDeque<Action>,
@@ -178,6 +180,7 @@ impl Session {
             heartbeat_at,
             ready_sent: false,
             workload: Workload::Stopped,
+            restart_delay: workload::RESTART_MIN,
             health,
             actions: VecDeque::new(),
             exited: false,
@@ -247,6 +250,7 @@ impl Session {
             return self.exit(Exit::Fatal(Fatal::TimedOut(timeout)));
         }
         self.heartbeat_due(now, unix_ms);
+        self.restart_due(now);
         if let Conn::Up(client) = &mut self.conn
             && let Err(e) = client.handle_timeout(now)
         {
@@ -404,6 +408,7 @@ impl Session {
         }
         next = earliest(next, self.give_up_at);
         next = earliest(next, self.heartbeat_at);
+        next = earliest(next, self.restart_at());
         for row in &self.rows {
             match row.state {
                 State::Backoff(at) | State::Refresh(at) => next = earliest(next, Some(at)),

@@ -13,6 +13,7 @@ use core::time::Duration;
 use prost::Message;
 
 use super::*;
+use crate::config::Restart;
 use crate::grpc;
 use crate::h2::frame::{Header, flag, kind};
 use crate::h2::testutil::{frame, parse_frames};
@@ -103,6 +104,7 @@ fn x509_only() -> SessionConfig {
         jwt_svids: Vec::new(),
         pid_file: false,
         workload: false,
+        restart: Restart::Never,
         timeout: None,
         notify: None,
     }
@@ -125,6 +127,10 @@ struct Seen {
     pid_attempts: Vec<(u32, Instant)>,
     /// What was asked of the `cmd` process: `start` or `signal`.
     workload: Vec<&'static str>,
+    /// When each [`Action::StartWorkload`] was asked for.
+    started_at: Vec<Instant>,
+    /// When each `cmd` exit was reported.
+    exited_at: Vec<Instant>,
     /// Service-manager notifications, with the simulated time each was sent.
     notes: Vec<(Notify, Instant)>,
     exit: Option<Exit>,
@@ -196,7 +202,8 @@ impl Sim {
                 }
                 Action::StartWorkload => {
                     self.seen.workload.push("start");
-                    self.session.workload_started(self.start_pid);
+                    self.seen.started_at.push(self.now);
+                    self.session.workload_started(self.now, self.start_pid);
                 }
                 Action::SignalWorkload => self.seen.workload.push("signal"),
                 Action::Notify(n) => self.seen.notes.push((n, self.now)),
@@ -959,7 +966,7 @@ fn an_exited_cmd_is_reported_and_started_again_at_the_next_write() {
     let mut sim = with_cmd(false);
     sim.connect();
     sim.send_update(1, 3600, true);
-    sim.session.workload_exited(ProcessStatus::Code(3));
+    sim.session.workload_exited(sim.now, ProcessStatus::Code(3));
     sim.pump();
     assert_eq!(
         sim.take_reports(),
@@ -972,7 +979,8 @@ fn an_exited_cmd_is_reported_and_started_again_at_the_next_write() {
     sim.advance(secs(60));
     assert_eq!(sim.seen.workload, ["start"]);
     // An exit reported twice, or of a process the session did not start, says nothing.
-    sim.session.workload_exited(ProcessStatus::Signal(9));
+    sim.session
+        .workload_exited(sim.now, ProcessStatus::Signal(9));
     sim.pump();
     assert_eq!(sim.take_reports(), []);
     sim.send_update(1, 7200, false);
@@ -1013,6 +1021,156 @@ fn one_shot_never_starts_or_signals_the_cmd() {
     assert_eq!(sim.seen.exit, Some(Exit::Done));
     assert_eq!(sim.seen.workload, [""; 0]);
     assert!(sim.seen.pid_attempts.is_empty());
+}
+
+/// A daemon with `start { restart = policy }`, its `cmd` started by a first X.509 write.
+fn restarting(policy: Restart) -> Sim {
+    let mut sim = Sim::with(SessionConfig {
+        workload: true,
+        restart: policy,
+        ..x509_only()
+    });
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.seen.workload, ["start"]);
+    sim
+}
+
+impl Sim {
+    /// `cmd` exits with `status` once it has run for `uptime` (after its pending restart).
+    fn cmd_exits_after(&mut self, uptime: Duration, status: ProcessStatus) {
+        while self.seen.started_at.len() <= self.seen.exited_at.len() {
+            let at = self.session.poll_timeout().expect("a restart pending");
+            self.advance(at.saturating_duration_since(self.now));
+        }
+        let started = self.seen.started_at[self.seen.started_at.len() - 1];
+        self.advance((started + uptime).saturating_duration_since(self.now));
+        self.seen.exited_at.push(self.now);
+        self.session.workload_exited(self.now, status);
+        self.pump();
+    }
+
+    /// The time from each exit to the next start, in milliseconds.
+    fn restart_delays(&self) -> Vec<u64> {
+        let starts = self.seen.started_at.iter().skip(1);
+        let exits = self.seen.exited_at.iter();
+        exits
+            .zip(starts)
+            .map(|(exit, start)| start.saturating_duration_since(*exit).as_millis() as u64)
+            .collect()
+    }
+}
+
+#[test]
+fn restart_always_backs_off_from_1s_doubling_to_60s() {
+    let mut sim = restarting(Restart::Always);
+    for _ in 0..9 {
+        // Up 59 s at most: short of the 60 s that reset the backoff.
+        sim.cmd_exits_after(secs(59), ProcessStatus::Code(0));
+    }
+    sim.advance(secs(60));
+    let ms = |s: &[u64]| s.iter().map(|s| s * 1000).collect::<Vec<_>>();
+    assert_eq!(sim.restart_delays(), ms(&[1, 2, 4, 8, 16, 32, 60, 60, 60]));
+    let reports = sim.take_reports();
+    let restarts = reports
+        .iter()
+        .filter(|r| matches!(r, Report::WorkloadRestarting { .. }))
+        .collect::<Vec<_>>();
+    assert_eq!(restarts.len(), 9);
+    assert_eq!(
+        *restarts[2],
+        Report::WorkloadRestarting {
+            pid: Some(4242),
+            status: Some(ProcessStatus::Code(0)),
+            delay: secs(4)
+        }
+    );
+    // Nothing is started before the backoff passes, not even by an update.
+    sim.cmd_exits_after(secs(1), ProcessStatus::Signal(9));
+    sim.send_update(1, 7200, false);
+    sim.advance(Duration::from_millis(59_999));
+    assert_eq!(sim.seen.workload.len(), 10);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.seen.workload.len(), 11);
+}
+
+#[test]
+fn a_run_of_60s_resets_the_restart_backoff() {
+    let mut sim = restarting(Restart::Always);
+    let failed = ProcessStatus::Code(1);
+    sim.cmd_exits_after(secs(0), failed);
+    sim.cmd_exits_after(secs(0), failed);
+    // Up 59.999 s: the backoff keeps growing.
+    sim.cmd_exits_after(Duration::from_millis(59_999), failed);
+    // Up 60 s: back to 1 s.
+    sim.cmd_exits_after(secs(60), failed);
+    sim.cmd_exits_after(secs(0), failed);
+    sim.advance(secs(10));
+    assert_eq!(sim.restart_delays(), [1000, 2000, 4000, 1000, 2000]);
+}
+
+#[test]
+fn restart_on_failure_restarts_a_failure_but_not_a_clean_exit() {
+    let mut sim = restarting(Restart::OnFailure);
+    sim.cmd_exits_after(secs(0), ProcessStatus::Signal(9));
+    sim.cmd_exits_after(secs(0), ProcessStatus::Code(3));
+    sim.cmd_exits_after(secs(0), ProcessStatus::Code(0));
+    assert_eq!(sim.seen.workload, ["start", "start", "start"]);
+    assert_eq!(
+        sim.take_reports().last(),
+        Some(&Report::WorkloadExited {
+            pid: 4242,
+            status: ProcessStatus::Code(0)
+        })
+    );
+    // Done for good: no timer, and later updates neither start nor signal it.
+    sim.advance(secs(600));
+    sim.send_update(1, 7200, false);
+    assert_eq!(sim.seen.workload, ["start", "start", "start"]);
+}
+
+#[test]
+fn a_cmd_that_could_not_start_is_retried_with_the_backoff_under_a_policy() {
+    let mut sim = restarting(Restart::OnFailure);
+    sim.start_pid = None;
+    sim.cmd_exits_after(secs(0), ProcessStatus::Code(2));
+    sim.advance(secs(1 + 2 + 4));
+    let starts = &sim.seen.started_at;
+    let gaps = starts
+        .windows(2)
+        .map(|w| w[1].saturating_duration_since(w[0]));
+    assert_eq!(gaps.collect::<Vec<_>>(), [secs(1), secs(2), secs(4)]);
+    assert_eq!(
+        sim.take_reports().last(),
+        Some(&Report::WorkloadRestarting {
+            pid: None,
+            status: None,
+            delay: secs(8)
+        })
+    );
+}
+
+#[test]
+fn nothing_is_restarted_during_shutdown() {
+    for policy in [Restart::Always, Restart::OnFailure] {
+        let mut sim = restarting(policy);
+        sim.session.stop(15);
+        sim.pump();
+        assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
+        // The driver stops `cmd` after the Exit and may still report its end.
+        sim.session
+            .workload_exited(sim.now, ProcessStatus::Signal(15));
+        assert!(sim.session.poll_action().is_none());
+        assert_eq!(sim.session.poll_timeout(), None);
+    }
+    // A restart pending when the stop arrives is dropped with the run.
+    let mut sim = restarting(Restart::Always);
+    sim.session.workload_exited(sim.now, ProcessStatus::Code(1));
+    sim.session.stop(15);
+    sim.pump();
+    assert_eq!(sim.session.poll_timeout(), None);
+    sim.session.handle_timeout(sim.now + secs(5), sim.unix_ms);
+    assert!(sim.session.poll_action().is_none());
 }
 
 #[test]
