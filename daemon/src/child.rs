@@ -113,18 +113,26 @@ impl Process {
     }
 
     /// Collects every exited process: the child, whose process ID and status are returned,
-    /// and any orphan that was reparented to the helper, which is PID 1 in a container and a
-    /// child subreaper elsewhere. Call on SIGCHLD.
-    pub fn reap(&mut self) -> Option<(u32, ProcessStatus)> {
+    /// any other child of the helper (a hook), handed to `others`, and any orphan that was
+    /// reparented to the helper, which is PID 1 in a container and a child subreaper
+    /// elsewhere. Call on SIGCHLD.
+    pub fn reap(
+        &mut self,
+        others: &mut dyn FnMut(u32, ProcessStatus),
+    ) -> Option<(u32, ProcessStatus)> {
         let mut exited = None;
         loop {
             match wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, status))) => {
-                    if Some(pid) == self.child
-                        && let Some(status) = process_status(status)
-                    {
+                    let Some(status) = process_status(status) else {
+                        continue;
+                    };
+                    let raw = pid.as_raw_nonzero().get().unsigned_abs();
+                    if Some(pid) == self.child {
                         self.child = None;
-                        exited = Some((pid.as_raw_nonzero().get().unsigned_abs(), status));
+                        exited = Some((raw, status));
+                    } else {
+                        others(raw, status);
                     }
                 }
                 Ok(None) => return exited,
@@ -175,7 +183,7 @@ impl Process {
 
     /// [`reap`](Self::reap) at shutdown, when no session takes the report any more.
     fn reap_and_log(&mut self) {
-        if let Some((pid, status)) = self.reap() {
+        if let Some((pid, status)) = self.reap(&mut |_, _| {}) {
             log_exit(pid, status);
         }
     }

@@ -10,6 +10,7 @@ mod cli;
 mod driver;
 mod files;
 mod health;
+mod hooks;
 mod logger;
 mod notify;
 mod oserror;
@@ -25,7 +26,7 @@ use log::{error, info, warn};
 use rustix::process::Signal;
 use svid_core::config::{self, Validated};
 use svid_core::workload::{
-    ClientConfig, EXIT_CONFIG, Exit, JwtSvidOptions, SessionConfig, X509Options,
+    ClientConfig, EXIT_CONFIG, Exit, HookOptions, JwtSvidOptions, SessionConfig, X509Options,
 };
 
 use crate::child::Process;
@@ -309,6 +310,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             n.inspect_err(|e| warn!(error = e.to_string(); "Not notifying the service manager"))
                 .ok()
         }),
+        hooks: cfg.lifecycle().hooks.clone(),
     };
     let session = SessionConfig {
         client: ClientConfig {
@@ -345,6 +347,15 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             .unwrap_or_default(),
         timeout: cfg.one_shot_timeout(),
         notify: plan.notifier.as_ref().map(|_| notify::config_from_env()),
+        hooks: cfg
+            .lifecycle()
+            .hooks
+            .iter()
+            .map(|h| HookOptions {
+                on: h.on.clone(),
+                timeout: h.timeout,
+            })
+            .collect(),
     };
     Ok((plan, session))
 }

@@ -368,6 +368,7 @@ fn start_and_reload_blocks_map_onto_the_same_model_as_the_legacy_keys() {
             }),
             signal: "SIGHUP".into(),
             pid_file: "/run/app.pid".into(),
+            hooks: vec![],
         }
     );
     let legacy = lifecycle_of(
@@ -451,10 +452,29 @@ fn the_blocks_refuse_what_they_cannot_do_with_a_clear_message() {
         bad("start {\ncmd = \"a\"\nbogus = 1\nargz = []\n}"),
         "unknown key(s) in start: argz,bogus"
     );
-    assert_eq!(
-        bad("reload {\nsignal = \"SIGHUP\"\nexec {\ncmd = \"/bin/hook\"\n}\n}"),
-        "reload.exec (hooks) is not supported yet: remove the exec block"
-    );
+    for (exec, error) in [
+        ("args = [\"x\"]", "'cmd' is required"),
+        ("cmd = \"h\"\nwhen = 1", "unknown key(s): when"),
+        (
+            "cmd = \"h\"\non = [\"x509\", \"X509\"]",
+            "on \"X509\" is not one of \"x509\", \"jwt_svid\", \"jwt_bundle\"",
+        ),
+        (
+            "cmd = \"h\"\non = []",
+            "on is empty: name at least one of \"x509\", \"jwt_svid\", \"jwt_bundle\"",
+        ),
+        (
+            "cmd = \"h\"\ntimeout = \"0s\"",
+            "timeout \"0s\" is not a positive duration such as \"10s\" or \"1m30s\"",
+        ),
+    ] {
+        assert_eq!(
+            bad(&format!(
+                "reload {{\nexec {{ cmd = \"ok\" }}\nexec {{\n{exec}\n}}\n}}"
+            )),
+            format!("reload.exec[1]: {error}")
+        );
+    }
     assert_eq!(
         bad("reload { pid_file = \"/p\" }"),
         "must specify reload.signal when using reload.pid_file"
@@ -488,4 +508,54 @@ fn the_blocks_refuse_what_they_cannot_do_with_a_clear_message() {
         ]
     );
     assert_eq!(v.lifecycle().workload, None);
+}
+
+#[test]
+fn exec_blocks_are_hooks_in_order_in_both_modes() {
+    let hooks = |text: &str| lifecycle_of(text).hooks;
+    let two = hooks(
+        r#"
+        reload {
+          exec {
+            cmd     = "/usr/local/bin/push-secret"
+            args    = ["--namespace", "prod"]
+            on      = ["x509", "jwt_bundle", "x509"]
+            timeout = "1m30s"
+          }
+          exec { cmd = "reload-envoy" }
+        }
+        "#,
+    );
+    assert_eq!(
+        two,
+        [
+            Hook {
+                cmd: "/usr/local/bin/push-secret".into(),
+                args: vec!["--namespace".into(), "prod".into()],
+                on: vec![HookEvent::X509, HookEvent::JwtBundle],
+                timeout: Duration::from_secs(90),
+            },
+            Hook {
+                cmd: "reload-envoy".into(),
+                args: vec![],
+                on: vec![HookEvent::X509],
+                timeout: DEFAULT_HOOK_TIMEOUT,
+            },
+        ]
+    );
+    // JSON: a list of objects.
+    let json = "{\"svid_file_name\": \"s\", \"svid_key_file_name\": \"k\", \
+                \"svid_bundle_file_name\": \"b\", \"reload\": {\"exec\": \
+                [{\"cmd\": \"a\", \"on\": [\"jwt_svid\"]}, {\"cmd\": \"b\"}]}}";
+    let from_json = validated(json).0.lifecycle().hooks.clone();
+    assert_eq!(from_json.len(), 2);
+    assert_eq!(from_json[0].on, [HookEvent::JwtSvid]);
+    // One-shot mode keeps the hooks and says nothing about a reload block holding only them.
+    let (v, warnings) = ok(&format!(
+        "{TRIO}daemon_mode = false\nreload {{ exec {{ cmd = \"h\" }} }}"
+    ))
+    .validate(None, None)
+    .unwrap();
+    assert_eq!(warnings, []);
+    assert_eq!(v.lifecycle().hooks.len(), 1);
 }

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::super::{ClientConfig, Error};
-use crate::config::Restart;
+use crate::config::{HookEvent, Restart};
 use crate::grpc::{Code, Status};
 use crate::jwt;
 use crate::x509::{self, RenderOptions, Rendered};
@@ -69,6 +69,17 @@ pub struct SessionConfig {
     pub timeout: Option<Duration>,
     /// The service manager listens (`NOTIFY_SOCKET` is set): emit [`Action::Notify`].
     pub notify: Option<NotifyConfig>,
+    /// `reload.exec`: the hooks, by index (the `id` of [`Action::RunHook`]).
+    pub hooks: Vec<HookOptions>,
+}
+
+/// What the session needs of one `reload.exec` hook.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HookOptions {
+    /// The updates that run it.
+    pub on: Vec<HookEvent>,
+    /// How long a run may take before [`Action::KillHook`].
+    pub timeout: Duration,
 }
 
 /// What the service manager asked for (systemd's `sd_notify(3)` protocol).
@@ -134,6 +145,23 @@ pub enum Action {
     /// Send `renew_signal` to the running `cmd`; the driver logs a failure, nothing waits
     /// for it.
     SignalWorkload,
+    /// Run hook `id` (in a new process group) for `event`, the output of `sub` being on disk;
+    /// report its end with [`Session::hook_finished`](super::Session::hook_finished).
+    RunHook {
+        /// Which hook (its index in `reload.exec`).
+        id: usize,
+        /// What was written (`SPIFFE_HELPER_EVENT`).
+        event: HookEvent,
+        /// Which output: the files the hook is told about.
+        sub: Sub,
+        /// The SPIFFE ID of the SVID written (empty for the JWT bundle).
+        spiffe_id: String,
+    },
+    /// Hook `id` ran past its timeout: kill its process group (its end is reported as any).
+    KillHook {
+        /// Which hook.
+        id: usize,
+    },
     /// Tell the service manager (one `sd_notify(3)` datagram, best effort).
     Notify(Notify),
     /// Something worth logging happened.
@@ -231,6 +259,17 @@ pub enum Report {
         /// The backoff before the next start.
         delay: Duration,
     },
+    /// A hook run ended.
+    HookFinished {
+        /// Which hook.
+        id: usize,
+        /// The update it ran for.
+        event: HookEvent,
+        /// How it ended; `None` when it could not be started.
+        status: Option<ProcessStatus>,
+        /// It was killed at its timeout.
+        timed_out: bool,
+    },
     /// One-shot mode: a retryable failure, retried after `delay` (attempt counts from 1).
     Retrying {
         /// The output being fetched (`None`: the connection, for all of them).
@@ -297,8 +336,10 @@ pub const EXIT_UNREACHABLE: u8 = 2;
 /// or another status retrying cannot fix).
 pub const EXIT_REFUSED: u8 = 3;
 /// One-shot mode: an output could not be written, or what the agent sent failed decoding or
-/// verification. (5 is reserved for a failed hook, once hooks exist.)
+/// verification.
 pub const EXIT_OUTPUT: u8 = 4;
+/// One-shot mode: every output was written but a `reload.exec` hook failed or timed out.
+pub const EXIT_HOOK: u8 = 5;
 
 impl Exit {
     /// The process exit status for this end of a run: the one place the codes are decided.
@@ -325,6 +366,7 @@ impl Exit {
             | Fatal::Rejected(_)
             | Fatal::JwtRejected(..)
             | Fatal::WriteFailed(_) => EXIT_OUTPUT,
+            Fatal::HookFailed => EXIT_HOOK,
         }
     }
 }
@@ -352,6 +394,8 @@ pub enum Fatal {
     WriteFailed(Sub),
     /// One-shot mode: `timeout` passed before every output was written.
     TimedOut(Duration),
+    /// One-shot mode: every output was written, but a hook run failed or timed out.
+    HookFailed,
     /// One-shot mode: SIGTERM or SIGINT (this signal number) arrived before every output was
     /// written.
     Interrupted {

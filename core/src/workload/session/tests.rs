@@ -13,7 +13,7 @@ use core::time::Duration;
 use prost::Message;
 
 use super::*;
-use crate::config::Restart;
+use crate::config::{HookEvent, Restart};
 use crate::grpc;
 use crate::h2::frame::{Header, flag, kind};
 use crate::h2::testutil::{frame, parse_frames};
@@ -107,6 +107,7 @@ fn x509_only() -> SessionConfig {
         restart: Restart::Never,
         timeout: None,
         notify: None,
+        hooks: Vec::new(),
     }
 }
 
@@ -131,6 +132,10 @@ struct Seen {
     started_at: Vec<Instant>,
     /// When each `cmd` exit was reported.
     exited_at: Vec<Instant>,
+    /// Hook runs asked for: hook, event, output, when.
+    hook_runs: Vec<(usize, HookEvent, Sub, Instant)>,
+    /// Hook kills asked for: hook, when.
+    hook_kills: Vec<(usize, Instant)>,
     /// Service-manager notifications, with the simulated time each was sent.
     notes: Vec<(Notify, Instant)>,
     exit: Option<Exit>,
@@ -206,6 +211,10 @@ impl Sim {
                     self.session.workload_started(self.now, self.start_pid);
                 }
                 Action::SignalWorkload => self.seen.workload.push("signal"),
+                Action::RunHook { id, event, sub, .. } => {
+                    self.seen.hook_runs.push((id, event, sub, self.now));
+                }
+                Action::KillHook { id } => self.seen.hook_kills.push((id, self.now)),
                 Action::Notify(n) => self.seen.notes.push((n, self.now)),
                 Action::Report(r) => self.seen.reports.push(r),
                 Action::Exit(e) => self.seen.exit = Some(e),
@@ -1171,6 +1180,144 @@ fn nothing_is_restarted_during_shutdown() {
     assert_eq!(sim.session.poll_timeout(), None);
     sim.session.handle_timeout(sim.now + secs(5), sim.unix_ms);
     assert!(sim.session.poll_action().is_none());
+}
+
+/// A session with an X.509 hook (10 s timeout) and a JWT bundle hook.
+fn with_hooks(one_shot: bool) -> Sim {
+    let mut sim = Sim::with(SessionConfig {
+        one_shot,
+        hooks: vec![
+            HookOptions {
+                on: vec![HookEvent::X509],
+                timeout: secs(10),
+            },
+            HookOptions {
+                on: vec![HookEvent::JwtBundle],
+                timeout: secs(10),
+            },
+        ],
+        ..x509_only()
+    });
+    sim.connect();
+    sim
+}
+
+impl Sim {
+    /// Hook `id`'s run ends with `status`.
+    fn hook_ends(&mut self, id: usize, status: Option<ProcessStatus>) {
+        self.session.hook_finished(self.now, id, status);
+        self.pump();
+    }
+
+    /// The hooks asked to run so far: hook and output.
+    fn hooks_run(&self) -> Vec<(usize, Sub)> {
+        self.seen.hook_runs.iter().map(|r| (r.0, r.2)).collect()
+    }
+}
+
+#[test]
+fn a_hook_runs_after_its_output_is_written_and_a_busy_one_queues_exactly_one_more() {
+    let mut sim = with_hooks(false);
+    sim.write_ok = false;
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.hooks_run(), [], "no hook for a failed write");
+    sim.write_ok = true;
+    sim.send_update(1, 3700, false);
+    assert_eq!(
+        sim.seen.hook_runs,
+        [(0, HookEvent::X509, Sub::X509, sim.now)]
+    );
+    // Three updates during the run: one more run, after it.
+    for not_after in [7200, 9000, 9900] {
+        sim.send_update(1, not_after, false);
+    }
+    assert_eq!(sim.hooks_run(), [(0, Sub::X509)]);
+    sim.advance(secs(2));
+    sim.hook_ends(0, Some(ProcessStatus::Code(0)));
+    assert_eq!(sim.hooks_run(), [(0, Sub::X509), (0, Sub::X509)]);
+    assert_eq!(sim.seen.hook_runs[1].3, sim.now, "at once");
+    sim.hook_ends(0, Some(ProcessStatus::Code(0)));
+    sim.advance(secs(60));
+    assert_eq!(sim.hooks_run().len(), 2);
+    assert!(sim.seen.hook_kills.is_empty());
+    assert_eq!(
+        sim.take_reports()
+            .iter()
+            .filter(|r| matches!(
+                r,
+                Report::HookFinished {
+                    id: 0,
+                    timed_out: false,
+                    ..
+                }
+            ))
+            .count(),
+        2
+    );
+    // An end reported twice, or of a hook that does not run, says nothing.
+    sim.hook_ends(0, Some(ProcessStatus::Code(0)));
+    sim.hook_ends(7, Some(ProcessStatus::Code(0)));
+    assert_eq!(sim.take_reports(), []);
+}
+
+#[test]
+fn a_hook_past_its_timeout_is_killed_and_a_failing_hook_never_blocks_later_updates() {
+    let mut sim = with_hooks(false);
+    sim.send_update(1, 3600, true);
+    let started = sim.now;
+    sim.advance(Duration::from_millis(9_999));
+    assert!(sim.seen.hook_kills.is_empty());
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.seen.hook_kills, [(0, started + secs(10))]);
+    // Asked once, whatever the time until the end is reported.
+    sim.advance(secs(30));
+    assert_eq!(sim.seen.hook_kills.len(), 1);
+    sim.hook_ends(0, Some(ProcessStatus::Signal(9)));
+    assert_eq!(
+        sim.take_reports()
+            .into_iter()
+            .filter(|r| matches!(r, Report::HookFinished { .. }))
+            .collect::<Vec<_>>(),
+        [Report::HookFinished {
+            id: 0,
+            event: HookEvent::X509,
+            status: Some(ProcessStatus::Signal(9)),
+            timed_out: true
+        }]
+    );
+    // Failed, or not even started: the next update runs it again.
+    sim.send_update(1, 7200, false);
+    sim.hook_ends(0, Some(ProcessStatus::Code(1)));
+    sim.send_update(1, 9000, false);
+    sim.hook_ends(0, None);
+    sim.send_update(1, 9900, false);
+    assert_eq!(sim.hooks_run().len(), 4);
+    assert_eq!(sim.seen.exit, None);
+}
+
+#[test]
+fn one_shot_ends_once_its_hooks_have_run_and_exits_5_when_one_failed() {
+    for (status, exit) in [
+        (Some(ProcessStatus::Code(0)), Exit::Done),
+        (Some(ProcessStatus::Code(2)), Exit::Fatal(Fatal::HookFailed)),
+        (None, Exit::Fatal(Fatal::HookFailed)),
+    ] {
+        let mut sim = with_hooks(true);
+        sim.send_update(1, 3600, true);
+        assert_eq!(sim.hooks_run(), [(0, Sub::X509)]);
+        assert_eq!(sim.seen.exit, None, "waits for the hook");
+        sim.hook_ends(0, status);
+        assert_eq!(sim.seen.exit, Some(exit));
+    }
+    assert_eq!(Exit::Fatal(Fatal::HookFailed).code(true), EXIT_HOOK);
+    assert_eq!(EXIT_HOOK, 5);
+    // A hook killed at its timeout fails the run too.
+    let mut sim = with_hooks(true);
+    sim.send_update(1, 3600, true);
+    sim.advance(secs(10));
+    assert_eq!(sim.seen.hook_kills.len(), 1);
+    sim.hook_ends(0, Some(ProcessStatus::Signal(9)));
+    assert_eq!(sim.seen.exit, Some(Exit::Fatal(Fatal::HookFailed)));
 }
 
 #[test]
