@@ -149,7 +149,8 @@ impl Process {
         }
     }
 
-    /// Forwards a signal that does not end the helper (SIGHUP) to the child's group.
+    /// Forwards a signal to the child's group: SIGHUP, and in wrapper mode every signal the
+    /// helper catches.
     pub fn forward(&self, signal: Signal) {
         if let Some(pid) = self.child
             && let Err(e) = kill_process_group(pid, signal)

@@ -236,6 +236,11 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                 }
                 Action::StartWorkload => session.workload_started(clock.now(), child.start()),
                 Action::SignalWorkload => child.signal(),
+                Action::ForwardSignal(signal) => {
+                    if let Some(signal) = Signal::from_named_raw(signal) {
+                        child.forward(signal);
+                    }
+                }
                 Action::RunHook {
                     id,
                     event,
@@ -326,6 +331,9 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
             }
             if arrived.hangup {
                 child.forward(Signal::HUP);
+            }
+            for signal in arrived.forward {
+                child.forward(signal);
             }
             if let Some(sig) = arrived.terminate {
                 session.stop(sig.as_raw());

@@ -9,8 +9,8 @@
 //! - say nothing after its Exit, and have no deadline then;
 //! - end one-shot mode with `Exit::Done` only once every configured output was written;
 //! - ask to start `cmd` only in daemon mode while it is not running, and to signal it only
-//!   while it runs; run a hook only while that hook is not running, and kill one only while
-//!   it runs;
+//!   while it runs (a wrapper's program only once every output was written); run a hook
+//!   only while that hook is not running, and kill one only while it runs;
 //! - notify the service manager only when it listens: `READY=1` once, with every output
 //!   written, and `STOPPING=1` right before the Exit.
 //!
@@ -18,7 +18,7 @@
 //! verification, bit 3 the JWT bundle file, bits 4-5 how many JWT-SVIDs, bit 6 a pid file,
 //! bit 7 the bundle options and a 30 s `timeout`; a `cmd` whenever bit 6 or 7 is set, its
 //! restart policy `never` with bit 6 alone, `on-failure` with bit 7 alone, `always` with
-//! both; a service manager listening with bit 6, with a 10 s watchdog with bit 7 too; two
+//! both, wrapper mode with bit 6 alone and bit 3; a service manager listening with bit 6, with a 10 s watchdog with bit 7 too; two
 //! hooks (on `x509`, 5 s timeout; on `jwt_svid` and `jwt_bundle`, 1 s) with bit 2),
 //! bytes 1-8 the wall clock's start (Unix seconds, big endian); then operations, each an
 //! opcode byte whose low 3 bits pick it and whose high 5 bits are the fates (success or
@@ -71,6 +71,7 @@ fn config(flags: u8) -> SessionConfig {
         jwt_svids,
         pid_file: flags & 0x40 != 0,
         workload: flags & 0xc0 != 0,
+        wrap: flags >> 6 == 1 && flags & 8 != 0,
         restart: match flags >> 6 {
             2 => Restart::OnFailure,
             3 => Restart::Always,
@@ -118,6 +119,8 @@ struct Driver {
     one_shot: bool,
     /// The `cmd` process the driver started and has not seen exit.
     running: Option<u32>,
+    /// Wrapper mode.
+    wrap: bool,
     /// The hooks the driver is running, and whether each was asked to be killed.
     hooks: [Option<bool>; 2],
     /// A service manager listens.
@@ -170,10 +173,17 @@ impl Driver {
                 Action::StartWorkload => {
                     assert!(!self.one_shot, "a start in one-shot mode");
                     assert!(self.running.is_none(), "a start while cmd runs");
+                    if self.wrap {
+                        assert_eq!(
+                            self.unwritten,
+                            [],
+                            "a wrapper's start with outputs not written"
+                        );
+                    }
                     self.running = self.fate().then_some(self.answered);
                     self.session.workload_started(now, self.running);
                 }
-                Action::SignalWorkload => {
+                Action::SignalWorkload | Action::ForwardSignal(_) => {
                     assert!(self.running.is_some(), "a signal with no cmd running");
                 }
                 Action::RunHook { id, .. } => {
@@ -260,6 +270,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let config = config(flags);
+    let wrap = config.wrap;
     let mut driver = Driver {
         unwritten: outputs(&config),
         session: Session::new(config, Instant::from_millis(0)),
@@ -270,6 +281,7 @@ fuzz_target!(|data: &[u8]| {
         one_shot: flags & 1 != 0,
         running: None,
         hooks: [None; 2],
+        wrap,
         notified: flags & 0x40 != 0,
         ready: false,
         stopping: false,

@@ -64,6 +64,10 @@ pub struct SessionConfig {
     pub workload: bool,
     /// `start.restart`: what happens when `cmd` exits.
     pub restart: Restart,
+    /// Wrapper mode (`spiffe-helper -- PROG`, ours; upstream issue #249): the workload
+    /// starts once every output is written, SIGTERM and SIGINT are forwarded to it instead
+    /// of ending the run, and its end ends the run with [`Exit::Wrapped`].
+    pub wrap: bool,
     /// `one_shot_timeout` (one-shot mode): give up with [`Fatal::TimedOut`] once this long has passed
     /// since the session was created without every output written.
     pub timeout: Option<Duration>,
@@ -145,6 +149,9 @@ pub enum Action {
     /// Send `renew_signal` to the running `cmd`; the driver logs a failure, nothing waits
     /// for it.
     SignalWorkload,
+    /// Wrapper mode: forward this signal (SIGTERM or SIGINT) to the workload's process
+    /// group.
+    ForwardSignal(i32),
     /// Run hook `id` (in a new process group) for `event`, the output of `sub` being on disk;
     /// report its end with [`Session::hook_finished`](super::Session::hook_finished).
     RunHook {
@@ -323,6 +330,8 @@ pub enum Exit {
     },
     /// A failure that retrying cannot fix.
     Fatal(Fatal),
+    /// Wrapper mode: the program ended so (`None`: it could not be started).
+    Wrapped(Option<ProcessStatus>),
 }
 
 /// The exit status for every configured output written, and for daemon mode stopped by a
@@ -348,6 +357,7 @@ impl Exit {
     pub fn code(&self, one_shot: bool) -> u8 {
         let fatal = match self {
             Exit::Done | Exit::Stopped { .. } => return EXIT_OK,
+            Exit::Wrapped(status) => return wrapped_code(*status),
             Exit::Fatal(_) if !one_shot => return EXIT_CONFIG,
             Exit::Fatal(fatal) => fatal,
         };
@@ -368,6 +378,18 @@ impl Exit {
             | Fatal::WriteFailed(_) => EXIT_OUTPUT,
             Fatal::HookFailed => EXIT_HOOK,
         }
+    }
+}
+
+/// The exit status of a wrapper: the program's own, 128 + N for a program killed by signal
+/// N (as a shell reports it), 127 when it could not be started (as `env(1)` and shells).
+fn wrapped_code(status: Option<ProcessStatus>) -> u8 {
+    match status {
+        Some(ProcessStatus::Code(code)) => u8::try_from(code & 0xff).unwrap_or(u8::MAX),
+        Some(ProcessStatus::Signal(sig)) => {
+            u8::try_from(128 + sig.clamp(0, 127)).unwrap_or(u8::MAX)
+        }
+        None => 127,
     }
 }
 

@@ -242,7 +242,11 @@ impl Session {
 
     /// SIGTERM or SIGINT (`signal`) arrived: the run ends, with [`Exit::Stopped`] in daemon
     /// mode and, in one-shot mode, [`Fatal::Interrupted`] since not every output is written.
+    /// A wrapper with its program running forwards it instead ([`Action::ForwardSignal`]).
     pub fn stop(&mut self, signal: i32) {
+        if self.forward_stop(signal) {
+            return;
+        }
         if self.config.one_shot {
             self.exit(Exit::Fatal(Fatal::Interrupted { signal }));
         } else {
@@ -312,6 +316,7 @@ impl Session {
         if ok {
             self.run_hooks(now, sub, &spiffe_id);
             self.notify_written(sub, spiffe_id, expiry);
+            self.start_wrapped();
         }
         if !ok && self.config.one_shot {
             self.exit(Exit::Fatal(Fatal::WriteFailed(sub)));

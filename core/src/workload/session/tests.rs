@@ -105,6 +105,7 @@ fn x509_only() -> SessionConfig {
         pid_file: false,
         workload: false,
         restart: Restart::Never,
+        wrap: false,
         timeout: None,
         notify: None,
         hooks: Vec::new(),
@@ -211,6 +212,8 @@ impl Sim {
                     self.session.workload_started(self.now, self.start_pid);
                 }
                 Action::SignalWorkload => self.seen.workload.push("signal"),
+                Action::ForwardSignal(15) => self.seen.workload.push("forward SIGTERM"),
+                Action::ForwardSignal(_) => self.seen.workload.push("forward"),
                 Action::RunHook { id, event, sub, .. } => {
                     self.seen.hook_runs.push((id, event, sub, self.now));
                 }
@@ -1318,6 +1321,74 @@ fn one_shot_ends_once_its_hooks_have_run_and_exits_5_when_one_failed() {
     assert_eq!(sim.seen.hook_kills.len(), 1);
     sim.hook_ends(0, Some(ProcessStatus::Signal(9)));
     assert_eq!(sim.seen.exit, Some(Exit::Fatal(Fatal::HookFailed)));
+}
+
+/// Wrapper mode around a program, with X.509 files and a JWT bundle file.
+fn wrapper() -> Sim {
+    let mut sim = Sim::with(SessionConfig {
+        workload: true,
+        wrap: true,
+        jwt_bundle: Some("bundle.json".into()),
+        ..x509_only()
+    });
+    sim.connect();
+    sim
+}
+
+#[test]
+fn a_wrapper_starts_its_program_once_every_output_is_written_and_ends_with_it() {
+    let mut sim = wrapper();
+    let streams = sim.opened();
+    sim.send_update(streams[0], 3600, true);
+    assert_eq!(sim.seen.writes, [3600]);
+    assert_eq!(
+        sim.seen.workload, [""; 0],
+        "the JWT bundle file is not written yet"
+    );
+    sim.server(&reply(streams[1], &bundles_message()));
+    assert_eq!(sim.seen.jwt_bundles.len(), 1);
+    assert_eq!(sim.seen.workload, ["start"]);
+    // Rotations signal it as in daemon mode; SIGTERM goes to it, the run goes on.
+    sim.send_update(streams[0], 7200, false);
+    sim.session.stop(15);
+    sim.pump();
+    assert_eq!(sim.seen.workload, ["start", "signal", "forward SIGTERM"]);
+    assert_eq!(sim.seen.exit, None);
+    // Its end is the run's, with its status.
+    sim.session
+        .workload_exited(sim.now, ProcessStatus::Signal(15));
+    sim.pump();
+    assert_eq!(
+        sim.seen.exit,
+        Some(Exit::Wrapped(Some(ProcessStatus::Signal(15))))
+    );
+    assert_eq!(sim.seen.exit.as_ref().unwrap().code(false), 143);
+    for (exit, code) in [
+        (Exit::Wrapped(Some(ProcessStatus::Code(7))), 7),
+        (Exit::Wrapped(Some(ProcessStatus::Code(0))), 0),
+        (Exit::Wrapped(Some(ProcessStatus::Signal(9))), 137),
+        (Exit::Wrapped(None), 127),
+    ] {
+        assert_eq!(exit.code(false), code);
+    }
+}
+
+#[test]
+fn a_wrapper_stopped_before_its_program_runs_ends_and_one_that_cannot_start_exits_127() {
+    let mut sim = wrapper();
+    sim.session.stop(15);
+    sim.pump();
+    assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
+
+    let mut sim = Sim::with(SessionConfig {
+        workload: true,
+        wrap: true,
+        ..x509_only()
+    });
+    sim.start_pid = None;
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.seen.exit, Some(Exit::Wrapped(None)));
 }
 
 #[test]

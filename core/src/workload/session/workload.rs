@@ -11,7 +11,7 @@
 use alloc::string::String;
 use core::time::Duration;
 
-use super::{Action, ProcessStatus, Report, Session, Sub};
+use super::{Action, Exit, ProcessStatus, Report, Session, Sub};
 use crate::config::Restart;
 use crate::health::HealthState;
 use crate::time::Instant;
@@ -80,6 +80,7 @@ impl Session {
             return;
         }
         match self.workload {
+            Workload::Stopped if self.config.wrap => self.start_wrapped(),
             Workload::Stopped => {
                 self.workload = Workload::Starting;
                 self.push(Action::StartWorkload);
@@ -91,15 +92,37 @@ impl Session {
         }
     }
 
+    /// Wrapper mode: the program starts once, when every output is on disk.
+    pub(super) fn start_wrapped(&mut self) {
+        if self.config.wrap && self.workload == Workload::Stopped && self.health.all_written() {
+            self.workload = Workload::Starting;
+            self.push(Action::StartWorkload);
+        }
+    }
+
+    /// Wrapper mode: SIGTERM or SIGINT goes to the running program, whose end ends the run;
+    /// `false` when there is none yet (the run ends now).
+    pub(super) fn forward_stop(&mut self, signal: i32) -> bool {
+        if !self.config.wrap || !matches!(self.workload, Workload::Running(..)) {
+            return false;
+        }
+        self.push(Action::ForwardSignal(signal));
+        true
+    }
+
     /// The outcome of an [`Action::StartWorkload`]: the process ID, or `None` when it could
     /// not be started (the driver logs why); the next X.509 write tries again then, or,
-    /// under a restart policy, the backoff.
+    /// under a restart policy, the backoff; a wrapper ends.
     pub fn workload_started(&mut self, now: Instant, pid: Option<u32>) {
         if self.workload != Workload::Starting {
             return;
         }
         self.workload = match pid {
             Some(pid) => Workload::Running(pid, now),
+            None if self.config.wrap => {
+                self.exit(Exit::Wrapped(None));
+                Workload::Finished
+            }
             None if self.config.restart == Restart::Never => Workload::Stopped,
             None => self.restart_later(now, None, None),
         };
@@ -111,6 +134,11 @@ impl Session {
         let Workload::Running(pid, since) = self.workload else {
             return;
         };
+        if self.config.wrap {
+            self.workload = Workload::Finished;
+            self.report(Report::WorkloadExited { pid, status });
+            return self.exit(Exit::Wrapped(Some(status)));
+        }
         if now.saturating_duration_since(since) >= RESTART_RESET {
             self.restart_delay = RESTART_MIN;
         }
