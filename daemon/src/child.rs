@@ -1,8 +1,8 @@
 //! The workload process (`cmd` with `cmd_args`, or `start { cmd, args }`): started and signalled when the session asks
 //! ([`Action::StartWorkload`](svid_core::workload::Action::StartWorkload),
 //! [`Action::SignalWorkload`](svid_core::workload::Action::SignalWorkload)); its exit is
-//! reaped and handed back to the session, which starts it again at the next update as
-//! upstream does.
+//! reaped and handed back to the session, which decides when it starts again
+//! (`start.restart`).
 //!
 //! Beyond upstream: the helper is a child subreaper and reaps whatever the child orphans;
 //! SIGHUP is forwarded to the child; SIGTERM and SIGINT are forwarded to its process group,
@@ -179,18 +179,26 @@ impl Process {
     }
 
     /// Collects every exited process: the child, whose process ID and status are returned,
-    /// and any orphan that was reparented to the helper, which is PID 1 in a container and a
-    /// child subreaper elsewhere. Call on SIGCHLD.
-    pub fn reap(&mut self) -> Option<(u32, ProcessStatus)> {
+    /// any other child of the helper (a hook), handed to `others`, and any orphan that was
+    /// reparented to the helper, which is PID 1 in a container and a child subreaper
+    /// elsewhere. Call on SIGCHLD.
+    pub fn reap(
+        &mut self,
+        others: &mut dyn FnMut(u32, ProcessStatus),
+    ) -> Option<(u32, ProcessStatus)> {
         let mut exited = None;
         loop {
             match wait(WaitOptions::NOHANG) {
                 Ok(Some((pid, status))) => {
-                    if Some(pid) == self.child
-                        && let Some(status) = process_status(status)
-                    {
+                    let Some(status) = process_status(status) else {
+                        continue;
+                    };
+                    let raw = pid.as_raw_nonzero().get().unsigned_abs();
+                    if Some(pid) == self.child {
                         self.child = None;
-                        exited = Some((pid.as_raw_nonzero().get().unsigned_abs(), status));
+                        exited = Some((raw, status));
+                    } else {
+                        others(raw, status);
                     }
                 }
                 Ok(None) => return exited,
@@ -207,7 +215,8 @@ impl Process {
         }
     }
 
-    /// Forwards a signal that does not end the helper (SIGHUP) to the child's group.
+    /// Forwards a signal to the child's group: SIGHUP, and in wrapper mode every signal the
+    /// helper catches.
     pub fn forward(&self, signal: Signal) {
         if let Some(pid) = self.child
             && let Err(e) = kill_process_group(pid, signal)
@@ -241,7 +250,7 @@ impl Process {
 
     /// [`reap`](Self::reap) at shutdown, when no session takes the report any more.
     fn reap_and_log(&mut self) {
-        if let Some((pid, status)) = self.reap() {
+        if let Some((pid, status)) = self.reap(&mut |_, _| {}) {
             log_exit(pid, status);
         }
     }
@@ -346,12 +355,18 @@ fn process_status(status: WaitStatus) -> Option<ProcessStatus> {
     }
 }
 
-/// A clean exit is news; any other is a warning. The status reads as Go's `ProcessState`.
-pub fn log_exit(pid: u32, status: ProcessStatus) {
-    let text = match status {
+/// How a process ended, as Go's `os.ProcessState.String` says it (`exit status 3`,
+/// `signal: killed`).
+pub fn status_text(status: ProcessStatus) -> String {
+    match status {
         ProcessStatus::Code(code) => format!("exit status {code}"),
         ProcessStatus::Signal(sig) => format!("signal: {}", signal_description(sig)),
-    };
+    }
+}
+
+/// A clean exit is news; any other is a warning.
+pub fn log_exit(pid: u32, status: ProcessStatus) {
+    let text = status_text(status);
     if status == ProcessStatus::Code(0) {
         info!(pid = pid, status = text; "Process exited");
     } else {

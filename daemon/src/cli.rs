@@ -4,14 +4,20 @@
 //!
 //! One deliberate fix: `-daemon-mode false` (a bool flag followed by a separate `true` or
 //! `false`) means what the user wrote, where Go would ignore the word and set `true`.
+//!
+//! One addition (ours; upstream issue #249): `-- PROG [ARGS...]` runs the helper as a
+//! wrapper of PROG. Upstream ignores everything after `--`, as it ignores every positional
+//! argument; a positional argument without `--` is still ignored.
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run with this config file and, if given, the `-daemon-mode` override.
+    /// Run with this config file and, if given, the `-daemon-mode` override; `wrap` is the
+    /// program and arguments after `--` (empty: not a wrapper).
     Run {
         config: String,
         daemon_mode: Option<bool>,
+        wrap: Vec<String>,
     },
     /// `-version`: print the version and exit 0.
     Version,
@@ -34,11 +40,13 @@ pub fn usage(prog: &str) -> String {
     )
 }
 
-/// What `-h`/`-help` prints: [`usage`], then one line pointing to the documentation of the
-/// configuration keys.
+/// What `-h`/`-help` prints: [`usage`], then wrapper mode's form and one line pointing to the
+/// documentation of the configuration keys.
 pub fn help(prog: &str) -> String {
     format!(
-        "{}Configuration file keys: see {CONFIG_KEYS_DOC} of spiffe-helper-rs.\n",
+        "{}After the flags, -- PROG [ARGS...] runs PROG once every output is written and exits \
+         with its status (wrapper mode).\nConfiguration file keys: see {CONFIG_KEYS_DOC} of \
+         spiffe-helper-rs.\n",
         usage(prog)
     )
 }
@@ -48,11 +56,13 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     let mut config = String::from("helper.conf");
     let mut daemon_mode = None;
     let mut version = false;
+    let mut wrap = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
         i += 1;
         if arg == "--" {
+            wrap = args[i..].to_vec();
             break;
         }
         let Some(stripped) = arg.strip_prefix('-').filter(|s| !s.is_empty()) else {
@@ -112,6 +122,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     Ok(Command::Run {
         config,
         daemon_mode,
+        wrap,
     })
 }
 
@@ -136,6 +147,7 @@ mod tests {
         Ok(Command::Run {
             config: path.into(),
             daemon_mode,
+            wrap: Vec::new(),
         })
     }
 
@@ -177,7 +189,20 @@ mod tests {
     #[test]
     fn parsing_stops_at_first_positional() {
         assert_eq!(run(&["x", "-bogus"]), config("helper.conf", None));
-        assert_eq!(run(&["--", "-bogus"]), config("helper.conf", None));
+        assert_eq!(run(&["x", "--", "prog"]), config("helper.conf", None));
+    }
+
+    #[test]
+    fn what_follows_a_double_dash_is_the_wrapped_program() {
+        assert_eq!(
+            run(&["-config", "c", "--", "envoy", "-c", "--", "x y"]),
+            Ok(Command::Run {
+                config: "c".into(),
+                daemon_mode: None,
+                wrap: vec!["envoy".into(), "-c".into(), "--".into(), "x y".into()],
+            })
+        );
+        assert_eq!(run(&["--"]), config("helper.conf", None));
     }
 
     #[test]
@@ -190,7 +215,9 @@ mod tests {
         assert!(usage("spiffe-helper").ends_with("  -version\n    \tprint version\n"));
         assert_eq!(
             ours,
-            "Configuration file keys: see README.md, section \"Configuration keys\" of spiffe-helper-rs.\n"
+            "After the flags, -- PROG [ARGS...] runs PROG once every output is written and exits \
+             with its status (wrapper mode).\nConfiguration file keys: see README.md, section \
+             \"Configuration keys\" of spiffe-helper-rs.\n"
         );
     }
 

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use log::{error, info, warn};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::Signal;
+use svid_core::config::Hook;
 use svid_core::time::Instant;
 use svid_core::workload::{Action, Exit, Session, SessionConfig, Sub};
 use svid_core::x509::Rendered;
@@ -20,6 +21,7 @@ use crate::agent::ConnError;
 use crate::child::Process;
 use crate::files::{self, Data, Output};
 use crate::health::Health;
+use crate::hooks::{self, Hooks};
 use crate::notify::Notifier;
 use crate::pidfile::{self, PidFileError};
 use crate::report::log_report;
@@ -58,6 +60,8 @@ pub struct Plan {
     pub layout: files::Layout,
     /// The service manager's notification socket (`NOTIFY_SOCKET`), if any.
     pub notifier: Option<Notifier>,
+    /// The `reload.exec` hooks.
+    pub hooks: Vec<Hook>,
 }
 
 /// How a run ended.
@@ -136,6 +140,16 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
     let mut last_pid_error: Option<PidFileError> = None;
     let mut notify_failed = false;
     let mut buf = vec![0u8; 16 * 1024];
+    let mut hooks = Hooks::new(plan.hooks.clone());
+    let mut on_disk = hooks::Files {
+        x509: plan
+            .x509
+            .as_ref()
+            .map(|p| [p.svid.clone(), p.key.clone(), p.bundle.clone()]),
+        serial: String::new(),
+        jwt_svids: plan.jwt_svids.iter().map(|(p, _)| p.clone()).collect(),
+        jwt_bundle: plan.jwt_bundle.as_ref().map(|(p, _)| p.clone()),
+    };
     let mut health = plan.health.as_ref().and_then(|(port, live, ready)| {
         match Health::bind(*port, live, ready) {
             Ok(h) => {
@@ -172,9 +186,12 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                         .x509
                         .as_ref()
                         .is_some_and(|p| write_x509(plan.layout, p, &rendered));
+                    if ok {
+                        on_disk.serial.clone_from(&rendered.serial);
+                    }
                     // An exit not yet seen through SIGCHLD is reported before the write, so
                     // the session starts `cmd` again instead of signalling it.
-                    reap(child, &mut session);
+                    reap(child, &mut hooks, &mut session, clock.now());
                     session.written(clock.now(), unix_ms(), Sub::X509, ok);
                 }
                 Action::WriteJwtBundle(data) => {
@@ -217,17 +234,35 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                         warn!(error = e.to_string(); "Unable to notify the service manager");
                     }
                 }
-                Action::StartWorkload => session.workload_started(child.start()),
+                Action::StartWorkload => session.workload_started(clock.now(), child.start()),
                 Action::SignalWorkload => child.signal(),
+                Action::ForwardSignal(signal) => {
+                    if let Some(signal) = Signal::from_named_raw(signal) {
+                        child.forward(signal);
+                    }
+                }
+                Action::RunHook {
+                    id,
+                    event,
+                    sub,
+                    spiffe_id,
+                } => {
+                    if !hooks.run(id, event, sub, &spiffe_id, &on_disk) {
+                        session.hook_finished(clock.now(), id, None);
+                    }
+                }
+                Action::KillHook { id } => hooks.kill(id),
                 Action::Report(report) => {
                     log_report(
                         &report,
                         one_shot,
                         last_conn.as_ref(),
                         last_pid_error.as_ref(),
+                        &hooks,
                     );
                 }
                 Action::Exit(exit) => {
+                    hooks.kill_all();
                     if let Some(c) = &mut conn {
                         // Best effort: the cancels tell the agent we are gone.
                         let _ = c.transmit(&mut session);
@@ -254,7 +289,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
             (a, b) => a.or(b),
         }
         .and_then(|d| Timespec::try_from(d).ok());
-        let (signalled, readable, health_events) = {
+        let (signalled, readable, health_events, hook_output) = {
             let mut fds = vec![PollFd::new(signals, PollFlags::IN)];
             if let Some(c) = &conn {
                 let mut flags = PollFlags::IN;
@@ -267,15 +302,21 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
             if let Some(h) = &health {
                 h.poll_fds(&mut fds);
             }
+            let hooks_at = fds.len();
+            hooks.poll_fds(&mut fds);
             match poll(&mut fds, timeout.as_ref()) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Outcome::PollFailed(e),
             }
             let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
             let readable = conn.is_some() && ready(&fds[1]);
-            let events = health.as_ref().map(|h| h.events(&fds[at..]));
-            (ready(&fds[0]), readable, events)
+            let events = health.as_ref().map(|h| h.events(&fds[at..hooks_at]));
+            let hook_output = hooks.ready(&fds[hooks_at..]);
+            (ready(&fds[0]), readable, events, hook_output)
         };
+        for id in hook_output {
+            hooks.read(id);
+        }
         if let Some(h) = &mut health {
             let now = clock.now();
             if let Some(events) = health_events {
@@ -286,10 +327,13 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
         if signalled {
             let arrived = signals.take();
             if arrived.child {
-                reap(child, &mut session);
+                reap(child, &mut hooks, &mut session, clock.now());
             }
             if arrived.hangup {
                 child.forward(Signal::HUP);
+            }
+            for signal in arrived.forward {
+                child.forward(signal);
             }
             if let Some(sig) = arrived.terminate {
                 session.stop(sig.as_raw());
@@ -322,10 +366,16 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
     }
 }
 
-/// Collects exited processes and reports the workload's exit to the session.
-fn reap(child: &mut Process, session: &mut Session) {
-    if let Some((_, status)) = child.reap() {
-        session.workload_exited(status);
+/// Collects exited processes and reports the workload's and the hooks' ends to the session.
+fn reap(child: &mut Process, hooks: &mut Hooks, session: &mut Session, now: Instant) {
+    let mut ended = Vec::new();
+    if let Some((_, status)) = child.reap(&mut |pid, status| ended.push((pid, status))) {
+        session.workload_exited(now, status);
+    }
+    for (pid, status) in ended {
+        if let Some(id) = hooks.ended(pid) {
+            session.hook_finished(now, id, Some(status));
+        }
     }
 }
 

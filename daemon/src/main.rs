@@ -10,6 +10,7 @@ mod cli;
 mod driver;
 mod files;
 mod health;
+mod hooks;
 mod logger;
 mod notify;
 mod oserror;
@@ -25,7 +26,7 @@ use log::{error, info, warn};
 use rustix::process::Signal;
 use svid_core::config::{self, Validated};
 use svid_core::workload::{
-    ClientConfig, EXIT_CONFIG, Exit, JwtSvidOptions, SessionConfig, X509Options,
+    ClientConfig, EXIT_CONFIG, Exit, HookOptions, JwtSvidOptions, SessionConfig, X509Options,
 };
 
 use crate::child::Process;
@@ -38,7 +39,7 @@ const CHILD_GRACE: Duration = Duration::from_secs(10);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let prog = args.first().map_or("spiffe-helper", String::as_str);
-    let (config_path, daemon_flag) = match cli::parse(args.get(1..).unwrap_or_default()) {
+    let (config_path, daemon_flag, wrap) = match cli::parse(args.get(1..).unwrap_or_default()) {
         Ok(cli::Command::Version) => {
             println!("{}", env!("SPIFFE_HELPER_VERSION"));
             return ExitCode::SUCCESS;
@@ -50,7 +51,8 @@ fn main() -> ExitCode {
         Ok(cli::Command::Run {
             config,
             daemon_mode,
-        }) => (config, daemon_mode),
+            wrap,
+        }) => (config, daemon_mode, wrap),
         Err(cli::UsageError(msg)) => {
             eprint!("{msg}\n{}", cli::usage(prog));
             return ExitCode::from(2);
@@ -65,7 +67,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let exit = run(&validated);
+    let exit = run(&validated, &wrap);
     if exit == ExitCode::SUCCESS {
         info!("Exiting");
     }
@@ -98,15 +100,28 @@ fn load(path: &str, daemon_flag: Option<bool>) -> Result<Validated, (&'static st
     Ok(validated)
 }
 
-fn run(cfg: &Validated) -> ExitCode {
-    let (plan, session) = match plan(cfg) {
+fn run(cfg: &Validated, wrap: &[String]) -> ExitCode {
+    let (plan, mut session) = match plan(cfg) {
         Ok(p) => p,
         Err(e) => {
             error!(error = e.to_string(); "invalid configuration");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    let signals = match signals::Signals::install() {
+    let lifecycle = cfg.lifecycle();
+    let workload = match wrapped(cfg, wrap) {
+        Ok(None) => lifecycle.workload.clone(),
+        Ok(Some(program)) => {
+            session.workload = true;
+            session.wrap = true;
+            Some(program)
+        }
+        Err(e) => {
+            error!(error = e; "invalid configuration");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let signals = match signals::Signals::install(session.wrap) {
         Ok(s) => s,
         Err(e) => {
             error!(error = e.to_string(); "Error starting spiffe-helper");
@@ -121,8 +136,7 @@ fn run(cfg: &Validated) -> ExitCode {
     info!(agent_address = c.agent_address.as_str(); "Using the Workload API");
     check_cert_dir(&c.cert_dir);
     clean_leftovers(&plan);
-    let lifecycle = cfg.lifecycle();
-    let mut child = Process::new(lifecycle.workload.as_ref(), &lifecycle.signal);
+    let mut child = Process::new(workload.as_ref(), &lifecycle.signal);
     if cfg.daemon_mode() {
         child::become_subreaper();
         info!("Launching daemon");
@@ -160,6 +174,10 @@ fn run(cfg: &Validated) -> ExitCode {
                 child.shutdown(sig, CHILD_GRACE);
             }
         }
+        Exit::Wrapped(None) => {}
+        Exit::Wrapped(Some(status)) => {
+            info!(status = child::status_text(*status); "Program exited; exiting with its status");
+        }
         Exit::Fatal(fatal) => {
             let e = report::fatal_error(fatal, last_conn.as_ref());
             if !cfg.daemon_mode() {
@@ -169,6 +187,25 @@ fn run(cfg: &Validated) -> ExitCode {
         }
     }
     ExitCode::from(exit.code(!cfg.daemon_mode()))
+}
+
+/// Wrapper mode (`-- PROG [ARGS...]`): PROG as the workload, refused beside `cmd` or
+/// `start`, or in one-shot mode.
+fn wrapped(cfg: &Validated, wrap: &[String]) -> Result<Option<config::Workload>, &'static str> {
+    let Some((cmd, args)) = wrap.split_first() else {
+        return Ok(None);
+    };
+    if !cfg.daemon_mode() {
+        return Err("-- PROG needs daemon mode: it runs PROG and keeps its files fresh");
+    }
+    if cfg.lifecycle().workload.is_some() {
+        return Err("-- PROG and cmd (or start) are both set: keep one");
+    }
+    Ok(Some(config::Workload {
+        cmd: cmd.clone(),
+        args: config::Args::List(args.to_vec()),
+        restart: config::Restart::Never,
+    }))
 }
 
 /// Says once, plainly, when `cert_dir` cannot take the files: every write would fail until
@@ -315,6 +352,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             n.inspect_err(|e| warn!(error = e.to_string(); "Not notifying the service manager"))
                 .ok()
         }),
+        hooks: cfg.lifecycle().hooks.clone(),
     };
     let session = SessionConfig {
         client: ClientConfig {
@@ -343,8 +381,24 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             .collect(),
         pid_file: !cfg.lifecycle().pid_file.is_empty(),
         workload: cfg.lifecycle().workload.is_some(),
-        timeout: cfg.timeout(),
+        wrap: false,
+        restart: cfg
+            .lifecycle()
+            .workload
+            .as_ref()
+            .map(|w| w.restart)
+            .unwrap_or_default(),
+        timeout: cfg.one_shot_timeout(),
         notify: plan.notifier.as_ref().map(|_| notify::config_from_env()),
+        hooks: cfg
+            .lifecycle()
+            .hooks
+            .iter()
+            .map(|h| HookOptions {
+                on: h.on.clone(),
+                timeout: h.timeout,
+            })
+            .collect(),
     };
     Ok((plan, session))
 }

@@ -7,15 +7,24 @@ use svid_core::workload::{Failure, Fatal, Remedy, Report, Sub};
 use svid_core::x509::{RenderError, VerifyError};
 
 use crate::agent::ConnError;
+use crate::hooks::Hooks;
 use crate::pidfile::PidFileError;
 
+/// Logs `report`; the I/O side's last errors and the hooks' stderr lines complete it.
 pub fn log_report(
     report: &Report,
     one_shot: bool,
     last_conn: Option<&ConnError>,
     last_pid_error: Option<&PidFileError>,
+    hooks: &Hooks,
 ) {
     match report {
+        Report::HookFinished {
+            id,
+            event,
+            status,
+            timed_out,
+        } => hooks.log_finished(*id, *event, *status, *timed_out),
         Report::CallFailed { sub, status, .. } => {
             // grpc-go's Recv returns io.EOF for a stream the server ended with OK.
             let status = if status.is_ok() {
@@ -60,6 +69,20 @@ pub fn log_report(
             );
         }
         Report::WorkloadExited { pid, status } => crate::child::log_exit(*pid, *status),
+        Report::WorkloadRestarting {
+            pid: Some(pid),
+            status: Some(status),
+            delay,
+        } => warn!(
+            pid = pid,
+            status = crate::child::status_text(*status),
+            restart_in = format!("{delay:?}");
+            "Process exited; restarting it"
+        ),
+        Report::WorkloadRestarting { delay, .. } => warn!(
+            restart_in = format!("{delay:?}");
+            "Process could not be started; trying again"
+        ),
         Report::PidFileGaveUp { attempts } => {
             let e = last_pid_error.map(ToString::to_string).unwrap_or_default();
             error!(attempts = attempts, error = e; "Unable to signal PID file");
@@ -119,12 +142,14 @@ pub fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> String {
         Fatal::Interrupted { signal } => {
             format!("stopped by signal {signal} before every output was written")
         }
+        Fatal::HookFailed => "a reload.exec hook failed or timed out".into(),
     }
 }
 
 /// Upstream's one-shot error message for the output a fatal failure belongs to.
 pub fn one_shot_failure(fatal: &Fatal) -> &'static str {
     let sub = match fatal {
+        Fatal::HookFailed => return "Error running hooks",
         Fatal::Status { sub, .. } | Fatal::JwtRejected(sub, _) | Fatal::WriteFailed(sub) => *sub,
         _ => Sub::X509,
     };

@@ -9,18 +9,22 @@
 //! - say nothing after its Exit, and have no deadline then;
 //! - end one-shot mode with `Exit::Done` only once every configured output was written;
 //! - ask to start `cmd` only in daemon mode while it is not running, and to signal it only
-//!   while it runs;
+//!   while it runs (a wrapper's program only once every output was written); run a hook
+//!   only while that hook is not running, and kill one only while it runs;
 //! - notify the service manager only when it listens: `READY=1` once, with every output
 //!   written, and `STOPPING=1` right before the Exit.
 //!
 //! Input: byte 0 is the configuration (bit 0 one-shot, bit 1 X.509 files, bit 2
 //! verification, bit 3 the JWT bundle file, bits 4-5 how many JWT-SVIDs, bit 6 a pid file,
-//! bit 7 the bundle options and a 30 s `timeout`; a `cmd` whenever bit 6 or 7 is set; a
-//! service manager listening with bit 6, with a 10 s watchdog with bit 7 too),
+//! bit 7 the bundle options and a 30 s `timeout`; a `cmd` whenever bit 6 or 7 is set, its
+//! restart policy `never` with bit 6 alone, `on-failure` with bit 7 alone, `always` with
+//! both, wrapper mode with bit 6 alone and bit 3; a service manager listening with bit 6, with a 10 s watchdog with bit 7 too; two
+//! hooks (on `x509`, 5 s timeout; on `jwt_svid` and `jwt_bundle`, 1 s) with bit 2),
 //! bytes 1-8 the wall clock's start (Unix seconds, big endian); then operations, each an
 //! opcode byte whose low 3 bits pick it and whose high 5 bits are the fates (success or
 //! failure, in turn) of the dials, writes, signals and starts it leads to: 0, 6 `len:u16
-//! bytes` received; 7 `len:u16 bytes` received, or with no socket, the `cmd` exits; 1 time
+//! bytes` received; 7 `len:u16 bytes` received, or with no socket, the first running hook
+//! ends (not started, when the fates say so) or else the `cmd` exits; 1 time
 //! passes to the next deadline; 2 `t` t² × 100 ms pass; 3 the socket closes, or with no
 //! socket, SIGTERM arrives; 4 `m:i8` the wall clock steps m minutes; 5 timers handled now.
 #![no_main]
@@ -28,10 +32,11 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
+use svid_core::config::{HookEvent, Restart};
 use svid_core::time::Instant;
 use svid_core::workload::{
-    Action, ClientConfig, Exit, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus, Session,
-    SessionConfig, Sub, X509Options,
+    Action, ClientConfig, Exit, HookOptions, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus,
+    Session, SessionConfig, Sub, X509Options,
 };
 
 /// Rounds of `handle_timeout` at one instant before the session must be at rest.
@@ -66,10 +71,30 @@ fn config(flags: u8) -> SessionConfig {
         jwt_svids,
         pid_file: flags & 0x40 != 0,
         workload: flags & 0xc0 != 0,
+        wrap: flags >> 6 == 1 && flags & 8 != 0,
+        restart: match flags >> 6 {
+            2 => Restart::OnFailure,
+            3 => Restart::Always,
+            _ => Restart::Never,
+        },
         timeout: (flags & 0x80 != 0).then(|| Duration::from_secs(30)),
         notify: (flags & 0x40 != 0).then(|| NotifyConfig {
             watchdog: (flags & 0x80 != 0).then(|| Duration::from_secs(10)),
         }),
+        hooks: if flags & 4 != 0 {
+            vec![
+                HookOptions {
+                    on: vec![HookEvent::X509],
+                    timeout: Duration::from_secs(5),
+                },
+                HookOptions {
+                    on: vec![HookEvent::JwtSvid, HookEvent::JwtBundle],
+                    timeout: Duration::from_secs(1),
+                },
+            ]
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -94,6 +119,10 @@ struct Driver {
     one_shot: bool,
     /// The `cmd` process the driver started and has not seen exit.
     running: Option<u32>,
+    /// Wrapper mode.
+    wrap: bool,
+    /// The hooks the driver is running, and whether each was asked to be killed.
+    hooks: [Option<bool>; 2],
     /// A service manager listens.
     notified: bool,
     /// `READY=1` was sent.
@@ -144,11 +173,30 @@ impl Driver {
                 Action::StartWorkload => {
                     assert!(!self.one_shot, "a start in one-shot mode");
                     assert!(self.running.is_none(), "a start while cmd runs");
+                    if self.wrap {
+                        assert_eq!(
+                            self.unwritten,
+                            [],
+                            "a wrapper's start with outputs not written"
+                        );
+                    }
                     self.running = self.fate().then_some(self.answered);
-                    self.session.workload_started(self.running);
+                    self.session.workload_started(now, self.running);
                 }
-                Action::SignalWorkload => {
+                Action::SignalWorkload | Action::ForwardSignal(_) => {
                     assert!(self.running.is_some(), "a signal with no cmd running");
+                }
+                Action::RunHook { id, .. } => {
+                    assert!(self.hooks[id].is_none(), "a second run of hook {id}");
+                    self.hooks[id] = Some(false);
+                }
+                Action::KillHook { id } => {
+                    assert_eq!(
+                        self.hooks[id],
+                        Some(false),
+                        "a kill of hook {id} not running"
+                    );
+                    self.hooks[id] = Some(true);
                 }
                 Action::Report(_) => {}
                 Action::Notify(notify) => {
@@ -222,6 +270,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let config = config(flags);
+    let wrap = config.wrap;
     let mut driver = Driver {
         unwritten: outputs(&config),
         session: Session::new(config, Instant::from_millis(0)),
@@ -231,6 +280,8 @@ fuzz_target!(|data: &[u8]| {
         exited: false,
         one_shot: flags & 1 != 0,
         running: None,
+        hooks: [None; 2],
+        wrap,
         notified: flags & 0x40 != 0,
         ready: false,
         stopping: false,
@@ -274,9 +325,15 @@ fuzz_target!(|data: &[u8]| {
             }
             5 => driver.pass(0),
             7 if !driver.connected => {
-                if driver.running.take().is_some() {
+                if let Some(id) = driver.hooks.iter().position(Option::is_some) {
+                    driver.hooks[id] = None;
+                    let status = driver
+                        .fate()
+                        .then_some(ProcessStatus::Code(i32::from(driver.fates)));
+                    driver.session.hook_finished(driver.instant(), id, status);
+                } else if driver.running.take().is_some() {
                     let status = ProcessStatus::Code(i32::from(driver.fates));
-                    driver.session.workload_exited(status);
+                    driver.session.workload_exited(driver.instant(), status);
                 }
             }
             _ => {

@@ -44,7 +44,7 @@ fn listing(dir: &Path) -> Vec<String> {
 fn every_output_written_exits_0() {
     let agent = DevAgent::start(&[]);
     let (dir, certs) = helper_dir();
-    let config = x509_config(&agent.address(), &certs, "timeout = \"30s\"");
+    let config = x509_config(&agent.address(), &certs, "one_shot_timeout = \"30s\"");
     let mut helper = Helper::start_in(dir, &config, ONE_SHOT);
     let status = helper.wait_exit(PATIENCE).expect("one-shot mode exits");
     assert_eq!(status.code(), Some(0), "{}", helper.logs());
@@ -53,10 +53,13 @@ fn every_output_written_exits_0() {
 
 #[test]
 fn a_bad_timeout_is_a_configuration_error_exit_1() {
-    let (code, helper, files) = one_shot("/nowhere/agent.sock", "timeout = \"soon\"");
+    let (code, helper, files) = one_shot("/nowhere/agent.sock", "one_shot_timeout = \"soon\"");
     assert_eq!(code, Some(1), "{}", helper.logs());
     assert!(
-        logged(&helper, r#"timeout \"soon\" is not a positive duration"#),
+        logged(
+            &helper,
+            r#"one_shot_timeout \"soon\" is not a positive duration"#
+        ),
         "{}",
         helper.logs()
     );
@@ -66,7 +69,7 @@ fn a_bad_timeout_is_a_configuration_error_exit_1() {
 #[test]
 fn an_unreachable_agent_past_the_timeout_exits_2() {
     let started = Instant::now();
-    let (code, helper, files) = one_shot("/nowhere/agent.sock", "timeout = \"1500ms\"");
+    let (code, helper, files) = one_shot("/nowhere/agent.sock", "one_shot_timeout = \"1500ms\"");
     assert_eq!(code, Some(2), "{}", helper.logs());
     // Upstream's retry schedule alone would keep it going for over an hour.
     assert!(started.elapsed() >= Duration::from_millis(1500));

@@ -268,3 +268,98 @@ fn a_cmd_that_cannot_start_is_named_in_gos_words() {
         );
     }
 }
+
+/// A `start` block running `script` with `sh -c` under `restart`.
+fn start_block(script: &str, restart: &str) -> String {
+    format!(
+        "start {{\n  cmd = \"/bin/sh\"\n  args = [\"-c\", {script:?}]\n  restart = \"{restart}\"\n}}"
+    )
+}
+
+/// The number of lines in `path` (0 when absent).
+fn lines(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+}
+
+/// `restart = "on-failure"`: a `cmd` that exits 3 twice, then is killed, is started again
+/// after 1 s, 2 s and 4 s (the agent never rotates, so no update starts it), each restart
+/// logged with the status in Go's words; the fourth run keeps going.
+#[test]
+fn restart_on_failure_restarts_with_backoff_logging_each_status() {
+    let agent = DevAgent::start(&[]);
+    let (dir, certs) = helper_dir();
+    let starts = dir.path().join("starts");
+    let script = format!(
+        "date +%s.%N >> {starts}\n\
+         n=$(wc -l < {starts})\n\
+         [ \"$n\" -le 2 ] && exit 3\n\
+         [ \"$n\" -eq 3 ] && kill -KILL $$\n\
+         while :; do sleep 0.05; done\n",
+        starts = starts.display()
+    );
+    let config = x509_config(
+        &agent.address(),
+        &certs,
+        &start_block(&script, "on-failure"),
+    );
+    let helper = Helper::start_in(dir, &config, &[]);
+    assert!(
+        wait_until(PATIENCE, || lines(&starts) >= 4),
+        "{}",
+        helper.logs()
+    );
+    for (status, delay) in [
+        ("exit status 3", "1s"),
+        ("exit status 3", "2s"),
+        ("signal: killed", "4s"),
+    ] {
+        let needle = format!("restart_in={delay} status=\"{status}\"");
+        assert!(
+            helper.count_logs(&needle) == 1,
+            "{needle}\n{}",
+            helper.logs()
+        );
+    }
+    let times = std::fs::read_to_string(&starts).unwrap();
+    let times: Vec<f64> = times.lines().map(|t| t.parse().unwrap()).collect();
+    for (gap, least) in times.windows(2).map(|w| w[1] - w[0]).zip([1.0, 2.0, 4.0]) {
+        assert!(gap >= least, "restarted after {gap} s, before {least} s");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(lines(&starts), 4, "{}", helper.logs());
+}
+
+/// `restart = "on-failure"` leaves a clean exit alone; `restart = "always"` starts it again.
+#[test]
+fn a_clean_exit_is_restarted_only_by_restart_always() {
+    let agent = DevAgent::start(&[]);
+    let run = |policy: &str| {
+        let (dir, certs) = helper_dir();
+        let starts = dir.path().join("starts");
+        let script = format!("echo run >> {}", starts.display());
+        let config = x509_config(&agent.address(), &certs, &start_block(&script, policy));
+        (Helper::start_in(dir, &config, &[]), starts)
+    };
+    let (helper, starts) = run("on-failure");
+    assert!(
+        helper.wait_for_log("msg=\"Process exited\" pid=", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    assert!(helper.logs().contains("status=\"exit status 0\""));
+    // A restart would have come after 1 s.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(lines(&starts), 1, "{}", helper.logs());
+    assert_eq!(helper.count_logs("restarting it"), 0);
+
+    let (helper, starts) = run("always");
+    assert!(
+        wait_until(PATIENCE, || lines(&starts) >= 3),
+        "{}",
+        helper.logs()
+    );
+    for delay in ["1s", "2s"] {
+        let needle = format!("restart_in={delay} status=\"exit status 0\"");
+        assert_eq!(helper.count_logs(&needle), 1, "{needle}\n{}", helper.logs());
+    }
+}

@@ -25,7 +25,7 @@ use alloc::vec::Vec;
 
 use super::int::parse_go_int;
 use super::syntax::{Item, ParseError, ParseErrorKind, Value, ValueKind, fold_key};
-use super::{Config, HealthChecks, JwtSvidConfig, ReloadBlock, StartBlock};
+use super::{Config, ExecBlock, HealthChecks, JwtSvidConfig, ReloadBlock, StartBlock};
 
 type Setter<T> = fn(&mut T, &str, Value) -> Result<(), ParseError>;
 
@@ -92,7 +92,9 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("symlinked_layout", |c, k, v| {
         set(&mut c.symlinked_layout, boolean(k, v)?)
     }),
-    ("timeout", |c, k, v| set(&mut c.timeout, string(k, v)?)),
+    ("one_shot_timeout", |c, k, v| {
+        set(&mut c.one_shot_timeout, string(k, v)?)
+    }),
     ("start", |c, k, v| {
         let block = c.start.get_or_insert_with(StartBlock::default);
         let unknown = block_fields(block, k, v, START)?;
@@ -116,6 +118,14 @@ const START: &[(&str, Setter<StartBlock>)] = &[
 const RELOAD: &[(&str, Setter<ReloadBlock>)] = &[
     ("signal", |c, k, v| set(&mut c.signal, string(k, v)?)),
     ("pid_file", |c, k, v| set(&mut c.pid_file, string(k, v)?)),
+    ("exec", |c, k, v| exec_blocks(&mut c.exec, k, v)),
+];
+
+const EXEC: &[(&str, Setter<ExecBlock>)] = &[
+    ("cmd", |c, k, v| set(&mut c.cmd, string(k, v)?)),
+    ("args", |c, k, v| set(&mut c.args, strings(k, v)?)),
+    ("on", |c, k, v| set(&mut c.on, Some(strings(k, v)?))),
+    ("timeout", |c, k, v| set(&mut c.timeout, string(k, v)?)),
 ];
 
 const JWT_SVID: &[(&str, Setter<JwtSvidConfig>)] = &[
@@ -295,6 +305,22 @@ fn block_fields<T>(
         return Err(mismatch(key, "object", &v));
     };
     fields(block, &format!("{key}."), table, items)
+}
+
+/// `reload.exec`: each block (`exec { ... }`, given once per hook) or each object of a list
+/// (JSON's `"exec": [{...}]`) is one more hook.
+fn exec_blocks(out: &mut Vec<ExecBlock>, key: &str, v: Value) -> Result<(), ParseError> {
+    let objects = match v.kind {
+        ValueKind::List(values) => values,
+        _ => alloc::vec![v],
+    };
+    for v in objects {
+        let path = format!("{key}[{}]", out.len());
+        let mut exec = ExecBlock::default();
+        exec.unknown_keys = block_fields(&mut exec, &path, v, EXEC)?;
+        out.push(exec);
+    }
+    Ok(())
 }
 
 /// `health_checks`: decodes the object into `health`, over what earlier blocks set.

@@ -1,5 +1,5 @@
 //! Durations as Go's `time.ParseDuration` writes them (`30s`, `1m30s`, `1.5h`, `250ms`), for
-//! the keys of ours that take a time (`timeout`). Signs are refused: every such key is a
+//! the keys of ours that take a time (`one_shot_timeout`). Signs are refused: every such key is a
 //! length of time.
 
 use core::time::Duration;

@@ -28,14 +28,17 @@ use alloc::vec::Vec;
 pub use cmd_args::{CmdArgsError, CmdArgsErrorKind, split_cmd_args};
 pub use duration::parse_duration;
 pub use int::IntError;
-pub use lifecycle::{Args, Lifecycle, ReloadBlock, StartBlock, Workload};
+pub use lifecycle::{
+    Args, DEFAULT_HOOK_TIMEOUT, ExecBlock, Hook, HookEvent, Lifecycle, ReloadBlock, Restart,
+    StartBlock, Workload,
+};
 pub use path::{AddressError, join_path, socket_path};
 pub use signal::signal_number;
 pub use syntax::{MAX_DEPTH, ParseError, ParseErrorKind, Pos};
 pub use validate::{
     DEFAULT_AGENT_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_CERT_FILE_MODE, DEFAULT_KEY_FILE_MODE,
-    DEFAULT_LIVENESS_PATH, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READINESS_PATH, MAX_MAX_MESSAGE_SIZE,
-    Validated, ValidationError, Warning,
+    DEFAULT_LIVENESS_PATH, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READINESS_PATH, ExecError,
+    MAX_MAX_MESSAGE_SIZE, Validated, ValidationError, Warning,
 };
 
 /// One entry of `jwt_svids`: a JWT-SVID to fetch and where to write it.
@@ -119,9 +122,9 @@ pub struct Config {
     /// `symlinked_layout` (ours, not upstream's): the output files are symlinks into a
     /// versioned directory swapped with one rename, as Kubernetes' atomic writer does.
     pub symlinked_layout: bool,
-    /// `timeout` (ours, not upstream's): in one-shot mode, give up once this much time has
+    /// `one_shot_timeout` (ours, not upstream's): in one-shot mode, give up once this much time has
     /// passed without every output written; a Go duration such as `30s` (empty: no limit).
-    pub timeout: String,
+    pub one_shot_timeout: String,
     /// `start { ... }` (ours): the workload, instead of `cmd` and `cmd_args`.
     pub start: Option<StartBlock>,
     /// `reload { ... }` (ours): instead of `renew_signal` and `pid_file_name`.

@@ -8,7 +8,9 @@ use core::fmt;
 use core::time::Duration;
 
 use super::duration::parse_duration;
-use super::lifecycle::{Args, Lifecycle, Workload};
+use super::lifecycle::{
+    Args, DEFAULT_HOOK_TIMEOUT, ExecBlock, Hook, HookEvent, Lifecycle, Restart, Workload,
+};
 use super::{Config, signal_number};
 
 /// Agent socket used when neither `agent_address` nor `SPIFFE_ENDPOINT_SOCKET` is set.
@@ -77,7 +79,7 @@ pub enum ValidationError {
     /// `symlinked_layout` with an output file name that is not a plain name in `cert_dir`
     /// (has a `/`, or starts with `..`, which the layout's own entries use). Ours.
     SymlinkedLayoutName(String),
-    /// `timeout` that is not a positive Go duration (ours).
+    /// `one_shot_timeout` that is not a positive Go duration (ours).
     BadTimeout(String),
     /// Keys of a `start` or `reload` block that are not known (sorted, as written).
     UnknownBlockKeys {
@@ -86,11 +88,11 @@ pub enum ValidationError {
         /// The keys.
         keys: Vec<String>,
     },
-    /// `reload { exec { ... } }`: hooks are not implemented yet.
-    HooksNotSupported,
+    /// A `reload.exec` block (its index) that cannot run.
+    Exec(usize, ExecError),
     /// A `start` block without `cmd`.
     StartCmdRequired,
-    /// `start.restart` other than `never`: not a policy, or one not implemented yet.
+    /// `start.restart` that is not a policy.
     Restart(String),
     /// A legacy key and its block counterpart are both set.
     LegacyAndBlock {
@@ -160,15 +162,8 @@ impl fmt::Display for ValidationError {
             Self::UnknownBlockKeys { block, keys } => {
                 write!(f, "unknown key(s) in {block}: {}", keys.join(","))
             }
-            Self::HooksNotSupported => {
-                f.write_str("reload.exec (hooks) is not supported yet: remove the exec block")
-            }
+            Self::Exec(index, e) => write!(f, "reload.exec[{index}]: {e}"),
             Self::StartCmdRequired => f.write_str("'cmd' is required in 'start'"),
-            Self::Restart(policy) if matches!(policy.as_str(), "on-failure" | "always") => write!(
-                f,
-                "start.restart = {policy:?} is not supported yet: use \"never\" (cmd is started \
-                 again at the next update, as upstream does)"
-            ),
             Self::Restart(policy) => write!(
                 f,
                 "start.restart {policy:?} is not one of \"never\", \"on-failure\", \"always\""
@@ -191,7 +186,7 @@ impl fmt::Display for ValidationError {
             ),
             Self::BadTimeout(text) => write!(
                 f,
-                "timeout {text:?} is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
+                "one_shot_timeout {text:?} is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
             ),
         }
     }
@@ -206,7 +201,7 @@ pub enum Warning {
     CmdIgnored,
     /// `renew_signal` with `daemon_mode = false`.
     RenewSignalIgnored,
-    /// `timeout` in daemon mode, which runs until stopped.
+    /// `one_shot_timeout` in daemon mode, which runs until stopped.
     TimeoutIgnored,
     /// A `start` or `reload` block (its name) with `daemon_mode = false`.
     BlockIgnored(&'static str),
@@ -224,14 +219,15 @@ impl fmt::Display for Warning {
                  This may become an error in a future release."
             }
             Self::TimeoutIgnored => {
-                "timeout is set but daemon_mode is true. timeout only limits a one-shot run \
-                 and will be ignored."
+                "one_shot_timeout is set but daemon_mode is true. one_shot_timeout only limits \
+                 a one-shot run and will be ignored."
             }
             Self::BlockIgnored("start") => {
                 "start is set but daemon_mode is false. start will be ignored."
             }
             Self::BlockIgnored(_) => {
-                "reload is set but daemon_mode is false. reload will be ignored."
+                "reload.signal is set but daemon_mode is false. reload.signal will be ignored \
+                 (reload.exec hooks run in both modes)."
             }
         })
     }
@@ -301,8 +297,8 @@ impl Validated {
         &self.lifecycle
     }
 
-    /// `timeout` in one-shot mode (`None` in daemon mode, or when not set).
-    pub fn timeout(&self) -> Option<Duration> {
+    /// `one_shot_timeout` in one-shot mode (`None` in daemon mode, or when not set).
+    pub fn one_shot_timeout(&self) -> Option<Duration> {
         self.timeout
     }
 }
@@ -436,11 +432,11 @@ impl Config {
             }
         }
 
-        let timeout = match self.timeout.as_str() {
+        let timeout = match self.one_shot_timeout.as_str() {
             "" => None,
             text => match parse_duration(text) {
                 Some(t) if !t.is_zero() => Some(t),
-                _ => return Err(ValidationError::BadTimeout(self.timeout)),
+                _ => return Err(ValidationError::BadTimeout(self.one_shot_timeout)),
             },
         };
         if timeout.is_some() && daemon_mode {
@@ -513,9 +509,11 @@ impl Config {
             workload: (!self.cmd.is_empty()).then(|| Workload {
                 cmd: self.cmd.clone(),
                 args: Args::Csv(self.cmd_args.clone()),
+                restart: Restart::Never,
             }),
             signal: self.renew_signal.clone(),
             pid_file: self.pid_file_name.clone(),
+            hooks: Vec::new(),
         };
         if let Some(start) = &self.start {
             let mut unknown = start.unknown_keys.clone();
@@ -530,21 +528,18 @@ impl Config {
             if start.cmd.is_empty() {
                 return Err(E::StartCmdRequired);
             }
-            if !matches!(start.restart.as_str(), "" | "never") {
-                return Err(E::Restart(start.restart.clone()));
-            }
+            let restart =
+                Restart::parse(&start.restart).ok_or_else(|| E::Restart(start.restart.clone()))?;
             lifecycle.workload = Some(Workload {
                 cmd: start.cmd.clone(),
                 args: Args::List(start.args.clone().unwrap_or_default()),
+                restart,
             });
         }
         if let Some(reload) = &self.reload {
             let mut unknown = reload.unknown_keys.clone();
             unknown.sort_unstable();
             unknown.dedup();
-            if unknown.iter().any(|k| k.eq_ignore_ascii_case("exec")) {
-                return Err(E::HooksNotSupported);
-            }
             if !unknown.is_empty() {
                 return Err(E::UnknownBlockKeys {
                     block: "reload",
@@ -564,12 +559,89 @@ impl Config {
             }
             lifecycle.signal.clone_from(&reload.signal);
             lifecycle.pid_file.clone_from(&reload.pid_file);
+            lifecycle.hooks = reload
+                .exec
+                .iter()
+                .enumerate()
+                .map(|(i, exec)| hook(exec).map_err(|e| E::Exec(i, e)))
+                .collect::<Result<_, _>>()?;
         }
         if !daemon_mode {
             warnings.extend(self.start.iter().map(|_| Warning::BlockIgnored("start")));
-            warnings.extend(self.reload.iter().map(|_| Warning::BlockIgnored("reload")));
+            let signal = self.reload.as_ref().is_some_and(|r| !r.signal.is_empty());
+            warnings.extend(signal.then_some(Warning::BlockIgnored("reload")));
             lifecycle.workload = None;
         }
         Ok(lifecycle)
     }
+}
+
+/// Why a `reload.exec` block cannot run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExecError {
+    /// Keys that are not known (sorted, as written).
+    UnknownKeys(Vec<String>),
+    /// No `cmd`.
+    CmdRequired,
+    /// An `on` entry that names no event.
+    UnknownEvent(String),
+    /// `on = []`: it would never run.
+    NoEvents,
+    /// `timeout` that is not a positive Go duration.
+    BadTimeout(String),
+}
+
+impl fmt::Display for ExecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownKeys(keys) => write!(f, "unknown key(s): {}", keys.join(",")),
+            Self::CmdRequired => f.write_str("'cmd' is required"),
+            Self::UnknownEvent(name) => write!(
+                f,
+                "on {name:?} is not one of \"x509\", \"jwt_svid\", \"jwt_bundle\""
+            ),
+            Self::NoEvents => f.write_str(
+                "on is empty: name at least one of \"x509\", \"jwt_svid\", \"jwt_bundle\"",
+            ),
+            Self::BadTimeout(text) => write!(
+                f,
+                "timeout {text:?} is not a positive duration such as \"10s\" or \"1m30s\""
+            ),
+        }
+    }
+}
+
+/// A `reload.exec` block as a [`Hook`]: `on` defaults to `["x509"]`, `timeout` to
+/// [`DEFAULT_HOOK_TIMEOUT`].
+fn hook(exec: &ExecBlock) -> Result<Hook, ExecError> {
+    if !exec.unknown_keys.is_empty() {
+        return Err(ExecError::UnknownKeys(exec.unknown_keys.clone()));
+    }
+    if exec.cmd.is_empty() {
+        return Err(ExecError::CmdRequired);
+    }
+    let mut on = Vec::new();
+    for name in exec.on.as_deref().unwrap_or(&[]) {
+        let event = HookEvent::parse(name).ok_or_else(|| ExecError::UnknownEvent(name.clone()))?;
+        if !on.contains(&event) {
+            on.push(event);
+        }
+    }
+    match &exec.on {
+        None => on.push(HookEvent::X509),
+        Some(list) if list.is_empty() => return Err(ExecError::NoEvents),
+        Some(_) => {}
+    }
+    let timeout = match exec.timeout.as_str() {
+        "" => DEFAULT_HOOK_TIMEOUT,
+        text => parse_duration(text)
+            .filter(|t| !t.is_zero())
+            .ok_or_else(|| ExecError::BadTimeout(exec.timeout.clone()))?,
+    };
+    Ok(Hook {
+        cmd: exec.cmd.clone(),
+        args: exec.args.clone(),
+        on,
+        timeout,
+    })
 }

@@ -134,11 +134,10 @@ fn upstream_test_detects_unknown_config() {
         ),
         "unknown key(s) in jwt_svids[1]: bar,foo"
     );
-    // Removed keys are unknown now; `timeout`, removed upstream, is ours again (the one-shot
-    // limit, opt-in), so upstream's vector now names only the other.
+    // Removed keys are unknown now.
     assert_eq!(
         invalid("timeout = \"10s\"\nexit_when_ready = true\n"),
-        "unknown top level key(s): exit_when_ready"
+        "unknown top level key(s): exit_when_ready,timeout"
     );
     // Unknown health_checks keys are ignored, as upstream does.
     let (v, _) = validated(&format!("{TRIO}health_checks {{ foo = 1 }}"));
@@ -296,40 +295,43 @@ fn symlinked_layout_is_a_bool_off_by_default_and_needs_plain_names() {
 }
 
 #[test]
-fn timeout_is_a_positive_go_duration_for_one_shot_mode_only() {
+fn one_shot_timeout_is_a_positive_go_duration_for_one_shot_mode_only() {
     let one_shot = |extra: &str| {
         ok(&format!("{TRIO}daemon_mode = false\n{extra}"))
             .validate(None, None)
-            .map(|(v, w)| (v.timeout(), w))
+            .map(|(v, w)| (v.one_shot_timeout(), w))
     };
     assert_eq!(one_shot("").unwrap(), (None, vec![]));
     assert_eq!(
-        one_shot("timeout = \"1m30s\"").unwrap(),
+        one_shot("one_shot_timeout = \"1m30s\"").unwrap(),
         (Some(Duration::from_secs(90)), vec![])
     );
     assert_eq!(
-        one_shot("TIMEOUT = \"250ms\"").unwrap().0,
+        one_shot("ONE_SHOT_TIMEOUT = \"250ms\"").unwrap().0,
         Some(Duration::from_millis(250))
     );
     for bad in ["30", "0s", "-5s", "soon", "1 m"] {
         assert_eq!(
-            one_shot(&format!("timeout = \"{bad}\""))
+            one_shot(&format!("one_shot_timeout = \"{bad}\""))
                 .unwrap_err()
                 .to_string(),
             format!(
-                "timeout \"{bad}\" is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
+                "one_shot_timeout \"{bad}\" is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
             )
         );
     }
     // A number is read as written, as every string key takes one, and needs a unit.
-    assert!(one_shot("timeout = 30").is_err());
+    assert!(one_shot("one_shot_timeout = 30").is_err());
     // Daemon mode runs until stopped: the key is ignored with a warning.
-    let (v, warnings) = validated(&format!("{TRIO}timeout = \"30s\""));
-    assert_eq!(v.timeout(), None);
+    let (v, warnings) = validated(&format!("{TRIO}one_shot_timeout = \"30s\""));
+    assert_eq!(v.one_shot_timeout(), None);
     assert_eq!(warnings, [Warning::TimeoutIgnored]);
     let json = "{\"svid_file_name\": \"s\", \"svid_key_file_name\": \"k\", \
-                \"svid_bundle_file_name\": \"b\", \"daemon_mode\": false, \"timeout\": \"2m\"}";
-    assert_eq!(validated(json).0.timeout(), Some(Duration::from_secs(120)));
+                \"svid_bundle_file_name\": \"b\", \"daemon_mode\": false, \"one_shot_timeout\": \"2m\"}";
+    assert_eq!(
+        validated(json).0.one_shot_timeout(),
+        Some(Duration::from_secs(120))
+    );
 }
 
 /// The model a validated daemon-mode config maps onto.
@@ -362,9 +364,11 @@ fn start_and_reload_blocks_map_onto_the_same_model_as_the_legacy_keys() {
                     "/etc/envoy/envoy.yaml".into(),
                     "a b,c".into()
                 ]),
+                restart: Restart::Never,
             }),
             signal: "SIGHUP".into(),
             pid_file: "/run/app.pid".into(),
+            hooks: vec![],
         }
     );
     let legacy = lifecycle_of(
@@ -388,6 +392,15 @@ fn start_and_reload_blocks_map_onto_the_same_model_as_the_legacy_keys() {
                 \"svid_bundle_file_name\": \"b\", \"start\": {\"cmd\": \"app\"}}";
     let workload = validated(json).0.lifecycle().workload.clone().unwrap();
     assert_eq!(workload.args, Args::List(vec![]));
+    for (text, policy) in [
+        ("never", Restart::Never),
+        ("on-failure", Restart::OnFailure),
+        ("always", Restart::Always),
+    ] {
+        let start = format!("start {{\ncmd = \"a\"\nrestart = \"{text}\"\n}}");
+        assert_eq!(lifecycle_of(&start).workload.unwrap().restart, policy);
+    }
+    assert_eq!(legacy.workload.unwrap().restart, Restart::Never);
     assert_eq!(lifecycle_of(""), Lifecycle::default());
 }
 
@@ -432,12 +445,6 @@ fn the_blocks_refuse_what_they_cannot_do_with_a_clear_message() {
         "'cmd' is required in 'start'"
     );
     assert_eq!(
-        bad("start {\ncmd = \"a\"\nrestart = \"always\"\n}"),
-        "start.restart = \"always\" is not supported yet: use \"never\" (cmd is started again \
-         at the next update, as upstream does)"
-    );
-    assert!(bad("start {\ncmd = \"a\"\nrestart = \"on-failure\"\n}").contains("not supported yet"));
-    assert_eq!(
         bad("start {\ncmd = \"a\"\nrestart = \"sometimes\"\n}"),
         "start.restart \"sometimes\" is not one of \"never\", \"on-failure\", \"always\""
     );
@@ -445,10 +452,29 @@ fn the_blocks_refuse_what_they_cannot_do_with_a_clear_message() {
         bad("start {\ncmd = \"a\"\nbogus = 1\nargz = []\n}"),
         "unknown key(s) in start: argz,bogus"
     );
-    assert_eq!(
-        bad("reload {\nsignal = \"SIGHUP\"\nexec {\ncmd = \"/bin/hook\"\n}\n}"),
-        "reload.exec (hooks) is not supported yet: remove the exec block"
-    );
+    for (exec, error) in [
+        ("args = [\"x\"]", "'cmd' is required"),
+        ("cmd = \"h\"\nwhen = 1", "unknown key(s): when"),
+        (
+            "cmd = \"h\"\non = [\"x509\", \"X509\"]",
+            "on \"X509\" is not one of \"x509\", \"jwt_svid\", \"jwt_bundle\"",
+        ),
+        (
+            "cmd = \"h\"\non = []",
+            "on is empty: name at least one of \"x509\", \"jwt_svid\", \"jwt_bundle\"",
+        ),
+        (
+            "cmd = \"h\"\ntimeout = \"0s\"",
+            "timeout \"0s\" is not a positive duration such as \"10s\" or \"1m30s\"",
+        ),
+    ] {
+        assert_eq!(
+            bad(&format!(
+                "reload {{\nexec {{ cmd = \"ok\" }}\nexec {{\n{exec}\n}}\n}}"
+            )),
+            format!("reload.exec[1]: {error}")
+        );
+    }
     assert_eq!(
         bad("reload { pid_file = \"/p\" }"),
         "must specify reload.signal when using reload.pid_file"
@@ -482,4 +508,54 @@ fn the_blocks_refuse_what_they_cannot_do_with_a_clear_message() {
         ]
     );
     assert_eq!(v.lifecycle().workload, None);
+}
+
+#[test]
+fn exec_blocks_are_hooks_in_order_in_both_modes() {
+    let hooks = |text: &str| lifecycle_of(text).hooks;
+    let two = hooks(
+        r#"
+        reload {
+          exec {
+            cmd     = "/usr/local/bin/push-secret"
+            args    = ["--namespace", "prod"]
+            on      = ["x509", "jwt_bundle", "x509"]
+            timeout = "1m30s"
+          }
+          exec { cmd = "reload-envoy" }
+        }
+        "#,
+    );
+    assert_eq!(
+        two,
+        [
+            Hook {
+                cmd: "/usr/local/bin/push-secret".into(),
+                args: vec!["--namespace".into(), "prod".into()],
+                on: vec![HookEvent::X509, HookEvent::JwtBundle],
+                timeout: Duration::from_secs(90),
+            },
+            Hook {
+                cmd: "reload-envoy".into(),
+                args: vec![],
+                on: vec![HookEvent::X509],
+                timeout: DEFAULT_HOOK_TIMEOUT,
+            },
+        ]
+    );
+    // JSON: a list of objects.
+    let json = "{\"svid_file_name\": \"s\", \"svid_key_file_name\": \"k\", \
+                \"svid_bundle_file_name\": \"b\", \"reload\": {\"exec\": \
+                [{\"cmd\": \"a\", \"on\": [\"jwt_svid\"]}, {\"cmd\": \"b\"}]}}";
+    let from_json = validated(json).0.lifecycle().hooks.clone();
+    assert_eq!(from_json.len(), 2);
+    assert_eq!(from_json[0].on, [HookEvent::JwtSvid]);
+    // One-shot mode keeps the hooks and says nothing about a reload block holding only them.
+    let (v, warnings) = ok(&format!(
+        "{TRIO}daemon_mode = false\nreload {{ exec {{ cmd = \"h\" }} }}"
+    ))
+    .validate(None, None)
+    .unwrap();
+    assert_eq!(warnings, []);
+    assert_eq!(v.lifecycle().hooks.len(), 1);
 }

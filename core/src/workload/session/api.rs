@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::super::{ClientConfig, Error};
+use crate::config::{HookEvent, Restart};
 use crate::grpc::{Code, Status};
 use crate::jwt;
 use crate::x509::{self, RenderOptions, Rendered};
@@ -62,11 +63,28 @@ pub struct SessionConfig {
     /// else signal it; one that exited is started again at the next write, as upstream's
     /// `signalProcess` does (`pkg/sidecar/sidecar.go@v0.11.0`).
     pub workload: bool,
-    /// `timeout` (one-shot mode): give up with [`Fatal::TimedOut`] once this long has passed
+    /// `start.restart`: what happens when `cmd` exits.
+    pub restart: Restart,
+    /// Wrapper mode (`spiffe-helper -- PROG`, ours; upstream issue #249): the workload
+    /// starts once every output is written, SIGTERM and SIGINT are forwarded to it instead
+    /// of ending the run, and its end ends the run with [`Exit::Wrapped`].
+    pub wrap: bool,
+    /// `one_shot_timeout` (one-shot mode): give up with [`Fatal::TimedOut`] once this long has passed
     /// since the session was created without every output written.
     pub timeout: Option<Duration>,
     /// The service manager listens (`NOTIFY_SOCKET` is set): emit [`Action::Notify`].
     pub notify: Option<NotifyConfig>,
+    /// `reload.exec`: the hooks, by index (the `id` of [`Action::RunHook`]).
+    pub hooks: Vec<HookOptions>,
+}
+
+/// What the session needs of one `reload.exec` hook.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HookOptions {
+    /// The updates that run it.
+    pub on: Vec<HookEvent>,
+    /// How long a run may take before [`Action::KillHook`].
+    pub timeout: Duration,
 }
 
 /// What the service manager asked for (systemd's `sd_notify(3)` protocol).
@@ -132,6 +150,26 @@ pub enum Action {
     /// Send `renew_signal` to the running `cmd`; the driver logs a failure, nothing waits
     /// for it.
     SignalWorkload,
+    /// Wrapper mode: forward this signal (SIGTERM or SIGINT) to the workload's process
+    /// group.
+    ForwardSignal(i32),
+    /// Run hook `id` (in a new process group) for `event`, the output of `sub` being on disk;
+    /// report its end with [`Session::hook_finished`](super::Session::hook_finished).
+    RunHook {
+        /// Which hook (its index in `reload.exec`).
+        id: usize,
+        /// What was written (`SPIFFE_HELPER_EVENT`).
+        event: HookEvent,
+        /// Which output: the files the hook is told about.
+        sub: Sub,
+        /// The SPIFFE ID of the SVID written (empty for the JWT bundle).
+        spiffe_id: String,
+    },
+    /// Hook `id` ran past its timeout: kill its process group (its end is reported as any).
+    KillHook {
+        /// Which hook.
+        id: usize,
+    },
     /// Tell the service manager (one `sd_notify(3)` datagram, best effort).
     Notify(Notify),
     /// Something worth logging happened.
@@ -211,12 +249,34 @@ pub enum Report {
         /// Attempts made.
         attempts: u32,
     },
-    /// The `cmd` process exited; it is started again at the next X.509 write.
+    /// The `cmd` process exited; it is started again at the next X.509 write
+    /// ([`Restart::Never`]) or not at all ([`Restart::OnFailure`] after a clean exit).
     WorkloadExited {
         /// Its process ID.
         pid: u32,
         /// How it ended.
         status: ProcessStatus,
+    },
+    /// The `cmd` process exited (or could not be started: `pid` and `status` are `None`) and
+    /// its restart policy starts it again after `delay`.
+    WorkloadRestarting {
+        /// Its process ID.
+        pid: Option<u32>,
+        /// How it ended.
+        status: Option<ProcessStatus>,
+        /// The backoff before the next start.
+        delay: Duration,
+    },
+    /// A hook run ended.
+    HookFinished {
+        /// Which hook.
+        id: usize,
+        /// The update it ran for.
+        event: HookEvent,
+        /// How it ended; `None` when it could not be started.
+        status: Option<ProcessStatus>,
+        /// It was killed at its timeout.
+        timed_out: bool,
     },
     /// One-shot mode: a retryable failure, retried after `delay` (attempt counts from 1).
     Retrying {
@@ -271,6 +331,8 @@ pub enum Exit {
     },
     /// A failure that retrying cannot fix.
     Fatal(Fatal),
+    /// Wrapper mode: the program ended so (`None`: it could not be started).
+    Wrapped(Option<ProcessStatus>),
 }
 
 /// The exit status for every configured output written, and for daemon mode stopped by a
@@ -284,8 +346,10 @@ pub const EXIT_UNREACHABLE: u8 = 2;
 /// or another status retrying cannot fix).
 pub const EXIT_REFUSED: u8 = 3;
 /// One-shot mode: an output could not be written, or what the agent sent failed decoding or
-/// verification. (5 is reserved for a failed hook, once hooks exist.)
+/// verification.
 pub const EXIT_OUTPUT: u8 = 4;
+/// One-shot mode: every output was written but a `reload.exec` hook failed or timed out.
+pub const EXIT_HOOK: u8 = 5;
 
 impl Exit {
     /// The process exit status for this end of a run: the one place the codes are decided.
@@ -294,6 +358,7 @@ impl Exit {
     pub fn code(&self, one_shot: bool) -> u8 {
         let fatal = match self {
             Exit::Done | Exit::Stopped { .. } => return EXIT_OK,
+            Exit::Wrapped(status) => return wrapped_code(*status),
             Exit::Fatal(_) if !one_shot => return EXIT_CONFIG,
             Exit::Fatal(fatal) => fatal,
         };
@@ -312,7 +377,20 @@ impl Exit {
             | Fatal::Rejected(_)
             | Fatal::JwtRejected(..)
             | Fatal::WriteFailed(_) => EXIT_OUTPUT,
+            Fatal::HookFailed => EXIT_HOOK,
         }
+    }
+}
+
+/// The exit status of a wrapper: the program's own, 128 + N for a program killed by signal
+/// N (as a shell reports it), 127 when it could not be started (as `env(1)` and shells).
+fn wrapped_code(status: Option<ProcessStatus>) -> u8 {
+    match status {
+        Some(ProcessStatus::Code(code)) => u8::try_from(code & 0xff).unwrap_or(u8::MAX),
+        Some(ProcessStatus::Signal(sig)) => {
+            u8::try_from(128 + sig.clamp(0, 127)).unwrap_or(u8::MAX)
+        }
+        None => 127,
     }
 }
 
@@ -339,6 +417,8 @@ pub enum Fatal {
     WriteFailed(Sub),
     /// One-shot mode: `timeout` passed before every output was written.
     TimedOut(Duration),
+    /// One-shot mode: every output was written, but a hook run failed or timed out.
+    HookFailed,
     /// One-shot mode: SIGTERM or SIGINT (this signal number) arrived before every output was
     /// written.
     Interrupted {

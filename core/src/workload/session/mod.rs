@@ -13,20 +13,21 @@
 //! [`Session::handle_timeout`] at [`Session::poll_timeout`], send what
 //! [`Session::poll_transmit`] yields, and perform every [`Session::poll_action`], reporting
 //! each write back with [`Session::written`], each `cmd` start with
-//! [`Session::workload_started`], its exit with [`Session::workload_exited`], and SIGTERM or
-//! SIGINT with [`Session::stop`]. Time enters only as arguments: a monotonic [`Instant`] and
+//! [`Session::workload_started`], its exit with [`Session::workload_exited`], each hook's end
+//! with [`Session::hook_finished`], and SIGTERM or SIGINT with [`Session::stop`]. Time enters only as arguments: a monotonic [`Instant`] and
 //! the wall clock in Unix milliseconds.
 
 mod api;
+mod hooks;
 mod jwt_rows;
 mod notify;
 mod stall;
 mod workload;
 
 pub use api::{
-    Action, EXIT_CONFIG, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit, Failure,
-    Fatal, JwtRejection, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus, Remedy, Report,
-    SessionConfig, Sub, X509Options,
+    Action, EXIT_CONFIG, EXIT_HOOK, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit,
+    Failure, Fatal, HookOptions, JwtRejection, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus,
+    Remedy, Report, SessionConfig, Sub, X509Options,
 };
 use stall::{Watch, stall_deadline};
 use workload::Workload;
@@ -118,6 +119,14 @@ pub struct Session {
     ready_sent: bool,
     /// The `cmd` process.
     workload: Workload,
+    /// The backoff before the next restart of `cmd` under a restart policy.
+    restart_delay: Duration,
+    /// The `reload.exec` hooks' runs, by index.
+    hooks: Vec<hooks::Hook>,
+    /// One-shot mode: a hook run failed (the run ends with [`Fatal::HookFailed`]).
+    hook_failed: bool,
+    /// One-shot mode: every output is written; the run ends once the hooks are idle.
+    all_written: bool,
     /// The write status of every output, for the health endpoints.
     health: HealthState,
     actions: VecDeque<Action>,
@@ -127,6 +136,7 @@ pub struct Session {
 impl Session {
     /// A session starting at `now`, whose first action is [`Action::Dial`].
     pub fn new(config: SessionConfig, now: Instant) -> Self {
+        let hooks = Session::initial_hooks(config.hooks.len());
         let schedule = if config.one_shot {
             Schedule::OneShot
         } else {
@@ -182,6 +192,10 @@ impl Session {
             heartbeat_at,
             ready_sent: false,
             workload: Workload::Stopped,
+            restart_delay: workload::RESTART_MIN,
+            hooks,
+            hook_failed: false,
+            all_written: false,
             health,
             actions: VecDeque::new(),
             exited: false,
@@ -232,7 +246,11 @@ impl Session {
 
     /// SIGTERM or SIGINT (`signal`) arrived: the run ends, with [`Exit::Stopped`] in daemon
     /// mode and, in one-shot mode, [`Fatal::Interrupted`] since not every output is written.
+    /// A wrapper with its program running forwards it instead ([`Action::ForwardSignal`]).
     pub fn stop(&mut self, signal: i32) {
+        if self.forward_stop(signal) {
+            return;
+        }
         if self.config.one_shot {
             self.exit(Exit::Fatal(Fatal::Interrupted { signal }));
         } else {
@@ -251,6 +269,8 @@ impl Session {
             return self.exit(Exit::Fatal(Fatal::TimedOut(timeout)));
         }
         self.heartbeat_due(now, unix_ms);
+        self.restart_due(now);
+        self.hook_timeouts(now);
         if let Conn::Up(client) = &mut self.conn
             && let Err(e) = client.handle_timeout(now)
         {
@@ -298,7 +318,9 @@ impl Session {
         }
         self.record_health(sub, ok);
         if ok {
+            self.run_hooks(now, sub, &spiffe_id);
             self.notify_written(sub, spiffe_id, expiry);
+            self.start_wrapped();
         }
         if !ok && self.config.one_shot {
             self.exit(Exit::Fatal(Fatal::WriteFailed(sub)));
@@ -322,7 +344,8 @@ impl Session {
         }
         row.state = State::Done;
         if self.rows.iter().all(|r| r.state == State::Done) {
-            self.exit(Exit::Done);
+            self.all_written = true;
+            self.end_one_shot();
         }
     }
 
@@ -408,6 +431,8 @@ impl Session {
         }
         next = earliest(next, self.give_up_at);
         next = earliest(next, self.heartbeat_at);
+        next = earliest(next, self.restart_at());
+        next = earliest(next, self.hook_deadline());
         for row in &self.rows {
             match row.state {
                 State::Backoff(at) | State::Refresh(at) => next = earliest(next, Some(at)),

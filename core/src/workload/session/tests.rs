@@ -13,6 +13,7 @@ use core::time::Duration;
 use prost::Message;
 
 use super::*;
+use crate::config::{HookEvent, Restart};
 use crate::grpc;
 use crate::h2::frame::{Header, flag, kind};
 use crate::h2::testutil::{frame, parse_frames};
@@ -105,8 +106,11 @@ fn x509_only() -> SessionConfig {
         jwt_svids: Vec::new(),
         pid_file: false,
         workload: false,
+        restart: Restart::Never,
+        wrap: false,
         timeout: None,
         notify: None,
+        hooks: Vec::new(),
     }
 }
 
@@ -127,6 +131,14 @@ struct Seen {
     pid_attempts: Vec<(u32, Instant)>,
     /// What was asked of the `cmd` process: `start` or `signal`.
     workload: Vec<&'static str>,
+    /// When each [`Action::StartWorkload`] was asked for.
+    started_at: Vec<Instant>,
+    /// When each `cmd` exit was reported.
+    exited_at: Vec<Instant>,
+    /// Hook runs asked for: hook, event, output, when.
+    hook_runs: Vec<(usize, HookEvent, Sub, Instant)>,
+    /// Hook kills asked for: hook, when.
+    hook_kills: Vec<(usize, Instant)>,
     /// Service-manager notifications, with the simulated time each was sent.
     notes: Vec<(Notify, Instant)>,
     exit: Option<Exit>,
@@ -198,9 +210,16 @@ impl Sim {
                 }
                 Action::StartWorkload => {
                     self.seen.workload.push("start");
-                    self.session.workload_started(self.start_pid);
+                    self.seen.started_at.push(self.now);
+                    self.session.workload_started(self.now, self.start_pid);
                 }
                 Action::SignalWorkload => self.seen.workload.push("signal"),
+                Action::ForwardSignal(15) => self.seen.workload.push("forward SIGTERM"),
+                Action::ForwardSignal(_) => self.seen.workload.push("forward"),
+                Action::RunHook { id, event, sub, .. } => {
+                    self.seen.hook_runs.push((id, event, sub, self.now));
+                }
+                Action::KillHook { id } => self.seen.hook_kills.push((id, self.now)),
                 Action::Notify(n) => self.seen.notes.push((n, self.now)),
                 Action::Report(r) => self.seen.reports.push(r),
                 Action::Exit(e) => self.seen.exit = Some(e),
@@ -975,7 +994,7 @@ fn an_exited_cmd_is_reported_and_started_again_at_the_next_write() {
     let mut sim = with_cmd(false);
     sim.connect();
     sim.send_update(1, 3600, true);
-    sim.session.workload_exited(ProcessStatus::Code(3));
+    sim.session.workload_exited(sim.now, ProcessStatus::Code(3));
     sim.pump();
     assert_eq!(
         sim.take_reports(),
@@ -988,7 +1007,8 @@ fn an_exited_cmd_is_reported_and_started_again_at_the_next_write() {
     sim.advance(secs(60));
     assert_eq!(sim.seen.workload, ["start"]);
     // An exit reported twice, or of a process the session did not start, says nothing.
-    sim.session.workload_exited(ProcessStatus::Signal(9));
+    sim.session
+        .workload_exited(sim.now, ProcessStatus::Signal(9));
     sim.pump();
     assert_eq!(sim.take_reports(), []);
     sim.send_update(1, 7200, false);
@@ -1029,6 +1049,362 @@ fn one_shot_never_starts_or_signals_the_cmd() {
     assert_eq!(sim.seen.exit, Some(Exit::Done));
     assert_eq!(sim.seen.workload, [""; 0]);
     assert!(sim.seen.pid_attempts.is_empty());
+}
+
+/// A daemon with `start { restart = policy }`, its `cmd` started by a first X.509 write.
+fn restarting(policy: Restart) -> Sim {
+    let mut sim = Sim::with(SessionConfig {
+        workload: true,
+        restart: policy,
+        ..x509_only()
+    });
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.seen.workload, ["start"]);
+    sim
+}
+
+impl Sim {
+    /// `cmd` exits with `status` once it has run for `uptime` (after its pending restart).
+    fn cmd_exits_after(&mut self, uptime: Duration, status: ProcessStatus) {
+        while self.seen.started_at.len() <= self.seen.exited_at.len() {
+            let at = self.session.poll_timeout().expect("a restart pending");
+            self.advance(at.saturating_duration_since(self.now));
+        }
+        let started = self.seen.started_at[self.seen.started_at.len() - 1];
+        self.advance((started + uptime).saturating_duration_since(self.now));
+        self.seen.exited_at.push(self.now);
+        self.session.workload_exited(self.now, status);
+        self.pump();
+    }
+
+    /// The time from each exit to the next start, in milliseconds.
+    fn restart_delays(&self) -> Vec<u64> {
+        let starts = self.seen.started_at.iter().skip(1);
+        let exits = self.seen.exited_at.iter();
+        exits
+            .zip(starts)
+            .map(|(exit, start)| start.saturating_duration_since(*exit).as_millis() as u64)
+            .collect()
+    }
+}
+
+#[test]
+fn restart_always_backs_off_from_1s_doubling_to_60s() {
+    let mut sim = restarting(Restart::Always);
+    for _ in 0..9 {
+        // Up 59 s at most: short of the 60 s that reset the backoff.
+        sim.cmd_exits_after(secs(59), ProcessStatus::Code(0));
+    }
+    sim.advance(secs(60));
+    let ms = |s: &[u64]| s.iter().map(|s| s * 1000).collect::<Vec<_>>();
+    assert_eq!(sim.restart_delays(), ms(&[1, 2, 4, 8, 16, 32, 60, 60, 60]));
+    let reports = sim.take_reports();
+    let restarts = reports
+        .iter()
+        .filter(|r| matches!(r, Report::WorkloadRestarting { .. }))
+        .collect::<Vec<_>>();
+    assert_eq!(restarts.len(), 9);
+    assert_eq!(
+        *restarts[2],
+        Report::WorkloadRestarting {
+            pid: Some(4242),
+            status: Some(ProcessStatus::Code(0)),
+            delay: secs(4)
+        }
+    );
+    // Nothing is started before the backoff passes, not even by an update.
+    sim.cmd_exits_after(secs(1), ProcessStatus::Signal(9));
+    sim.send_update(1, 7200, false);
+    sim.advance(Duration::from_millis(59_999));
+    assert_eq!(sim.seen.workload.len(), 10);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.seen.workload.len(), 11);
+}
+
+#[test]
+fn a_run_of_60s_resets_the_restart_backoff() {
+    let mut sim = restarting(Restart::Always);
+    let failed = ProcessStatus::Code(1);
+    sim.cmd_exits_after(secs(0), failed);
+    sim.cmd_exits_after(secs(0), failed);
+    // Up 59.999 s: the backoff keeps growing.
+    sim.cmd_exits_after(Duration::from_millis(59_999), failed);
+    // Up 60 s: back to 1 s.
+    sim.cmd_exits_after(secs(60), failed);
+    sim.cmd_exits_after(secs(0), failed);
+    sim.advance(secs(10));
+    assert_eq!(sim.restart_delays(), [1000, 2000, 4000, 1000, 2000]);
+}
+
+#[test]
+fn restart_on_failure_restarts_a_failure_but_not_a_clean_exit() {
+    let mut sim = restarting(Restart::OnFailure);
+    sim.cmd_exits_after(secs(0), ProcessStatus::Signal(9));
+    sim.cmd_exits_after(secs(0), ProcessStatus::Code(3));
+    sim.cmd_exits_after(secs(0), ProcessStatus::Code(0));
+    assert_eq!(sim.seen.workload, ["start", "start", "start"]);
+    assert_eq!(
+        sim.take_reports().last(),
+        Some(&Report::WorkloadExited {
+            pid: 4242,
+            status: ProcessStatus::Code(0)
+        })
+    );
+    // Done for good: no timer, and later updates neither start nor signal it.
+    sim.advance(secs(600));
+    sim.send_update(1, 7200, false);
+    assert_eq!(sim.seen.workload, ["start", "start", "start"]);
+}
+
+#[test]
+fn a_cmd_that_could_not_start_is_retried_with_the_backoff_under_a_policy() {
+    let mut sim = restarting(Restart::OnFailure);
+    sim.start_pid = None;
+    sim.cmd_exits_after(secs(0), ProcessStatus::Code(2));
+    sim.advance(secs(1 + 2 + 4));
+    let starts = &sim.seen.started_at;
+    let gaps = starts
+        .windows(2)
+        .map(|w| w[1].saturating_duration_since(w[0]));
+    assert_eq!(gaps.collect::<Vec<_>>(), [secs(1), secs(2), secs(4)]);
+    assert_eq!(
+        sim.take_reports().last(),
+        Some(&Report::WorkloadRestarting {
+            pid: None,
+            status: None,
+            delay: secs(8)
+        })
+    );
+}
+
+#[test]
+fn nothing_is_restarted_during_shutdown() {
+    for policy in [Restart::Always, Restart::OnFailure] {
+        let mut sim = restarting(policy);
+        sim.session.stop(15);
+        sim.pump();
+        assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
+        // The driver stops `cmd` after the Exit and may still report its end.
+        sim.session
+            .workload_exited(sim.now, ProcessStatus::Signal(15));
+        assert!(sim.session.poll_action().is_none());
+        assert_eq!(sim.session.poll_timeout(), None);
+    }
+    // A restart pending when the stop arrives is dropped with the run.
+    let mut sim = restarting(Restart::Always);
+    sim.session.workload_exited(sim.now, ProcessStatus::Code(1));
+    sim.session.stop(15);
+    sim.pump();
+    assert_eq!(sim.session.poll_timeout(), None);
+    sim.session.handle_timeout(sim.now + secs(5), sim.unix_ms);
+    assert!(sim.session.poll_action().is_none());
+}
+
+/// A session with an X.509 hook (10 s timeout) and a JWT bundle hook.
+fn with_hooks(one_shot: bool) -> Sim {
+    let mut sim = Sim::with(SessionConfig {
+        one_shot,
+        hooks: vec![
+            HookOptions {
+                on: vec![HookEvent::X509],
+                timeout: secs(10),
+            },
+            HookOptions {
+                on: vec![HookEvent::JwtBundle],
+                timeout: secs(10),
+            },
+        ],
+        ..x509_only()
+    });
+    sim.connect();
+    sim
+}
+
+impl Sim {
+    /// Hook `id`'s run ends with `status`.
+    fn hook_ends(&mut self, id: usize, status: Option<ProcessStatus>) {
+        self.session.hook_finished(self.now, id, status);
+        self.pump();
+    }
+
+    /// The hooks asked to run so far: hook and output.
+    fn hooks_run(&self) -> Vec<(usize, Sub)> {
+        self.seen.hook_runs.iter().map(|r| (r.0, r.2)).collect()
+    }
+}
+
+#[test]
+fn a_hook_runs_after_its_output_is_written_and_a_busy_one_queues_exactly_one_more() {
+    let mut sim = with_hooks(false);
+    sim.write_ok = false;
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.hooks_run(), [], "no hook for a failed write");
+    sim.write_ok = true;
+    sim.send_update(1, 3700, false);
+    assert_eq!(
+        sim.seen.hook_runs,
+        [(0, HookEvent::X509, Sub::X509, sim.now)]
+    );
+    // Three updates during the run: one more run, after it.
+    for not_after in [7200, 9000, 9900] {
+        sim.send_update(1, not_after, false);
+    }
+    assert_eq!(sim.hooks_run(), [(0, Sub::X509)]);
+    sim.advance(secs(2));
+    sim.hook_ends(0, Some(ProcessStatus::Code(0)));
+    assert_eq!(sim.hooks_run(), [(0, Sub::X509), (0, Sub::X509)]);
+    assert_eq!(sim.seen.hook_runs[1].3, sim.now, "at once");
+    sim.hook_ends(0, Some(ProcessStatus::Code(0)));
+    sim.advance(secs(60));
+    assert_eq!(sim.hooks_run().len(), 2);
+    assert!(sim.seen.hook_kills.is_empty());
+    assert_eq!(
+        sim.take_reports()
+            .iter()
+            .filter(|r| matches!(
+                r,
+                Report::HookFinished {
+                    id: 0,
+                    timed_out: false,
+                    ..
+                }
+            ))
+            .count(),
+        2
+    );
+    // An end reported twice, or of a hook that does not run, says nothing.
+    sim.hook_ends(0, Some(ProcessStatus::Code(0)));
+    sim.hook_ends(7, Some(ProcessStatus::Code(0)));
+    assert_eq!(sim.take_reports(), []);
+}
+
+#[test]
+fn a_hook_past_its_timeout_is_killed_and_a_failing_hook_never_blocks_later_updates() {
+    let mut sim = with_hooks(false);
+    sim.send_update(1, 3600, true);
+    let started = sim.now;
+    sim.advance(Duration::from_millis(9_999));
+    assert!(sim.seen.hook_kills.is_empty());
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.seen.hook_kills, [(0, started + secs(10))]);
+    // Asked once, whatever the time until the end is reported.
+    sim.advance(secs(30));
+    assert_eq!(sim.seen.hook_kills.len(), 1);
+    sim.hook_ends(0, Some(ProcessStatus::Signal(9)));
+    assert_eq!(
+        sim.take_reports()
+            .into_iter()
+            .filter(|r| matches!(r, Report::HookFinished { .. }))
+            .collect::<Vec<_>>(),
+        [Report::HookFinished {
+            id: 0,
+            event: HookEvent::X509,
+            status: Some(ProcessStatus::Signal(9)),
+            timed_out: true
+        }]
+    );
+    // Failed, or not even started: the next update runs it again.
+    sim.send_update(1, 7200, false);
+    sim.hook_ends(0, Some(ProcessStatus::Code(1)));
+    sim.send_update(1, 9000, false);
+    sim.hook_ends(0, None);
+    sim.send_update(1, 9900, false);
+    assert_eq!(sim.hooks_run().len(), 4);
+    assert_eq!(sim.seen.exit, None);
+}
+
+#[test]
+fn one_shot_ends_once_its_hooks_have_run_and_exits_5_when_one_failed() {
+    for (status, exit) in [
+        (Some(ProcessStatus::Code(0)), Exit::Done),
+        (Some(ProcessStatus::Code(2)), Exit::Fatal(Fatal::HookFailed)),
+        (None, Exit::Fatal(Fatal::HookFailed)),
+    ] {
+        let mut sim = with_hooks(true);
+        sim.send_update(1, 3600, true);
+        assert_eq!(sim.hooks_run(), [(0, Sub::X509)]);
+        assert_eq!(sim.seen.exit, None, "waits for the hook");
+        sim.hook_ends(0, status);
+        assert_eq!(sim.seen.exit, Some(exit));
+    }
+    assert_eq!(Exit::Fatal(Fatal::HookFailed).code(true), EXIT_HOOK);
+    assert_eq!(EXIT_HOOK, 5);
+    // A hook killed at its timeout fails the run too.
+    let mut sim = with_hooks(true);
+    sim.send_update(1, 3600, true);
+    sim.advance(secs(10));
+    assert_eq!(sim.seen.hook_kills.len(), 1);
+    sim.hook_ends(0, Some(ProcessStatus::Signal(9)));
+    assert_eq!(sim.seen.exit, Some(Exit::Fatal(Fatal::HookFailed)));
+}
+
+/// Wrapper mode around a program, with X.509 files and a JWT bundle file.
+fn wrapper() -> Sim {
+    let mut sim = Sim::with(SessionConfig {
+        workload: true,
+        wrap: true,
+        jwt_bundle: Some("bundle.json".into()),
+        ..x509_only()
+    });
+    sim.connect();
+    sim
+}
+
+#[test]
+fn a_wrapper_starts_its_program_once_every_output_is_written_and_ends_with_it() {
+    let mut sim = wrapper();
+    let streams = sim.opened();
+    sim.send_update(streams[0], 3600, true);
+    assert_eq!(sim.seen.writes, [3600]);
+    assert_eq!(
+        sim.seen.workload, [""; 0],
+        "the JWT bundle file is not written yet"
+    );
+    sim.server(&reply(streams[1], &bundles_message()));
+    assert_eq!(sim.seen.jwt_bundles.len(), 1);
+    assert_eq!(sim.seen.workload, ["start"]);
+    // Rotations signal it as in daemon mode; SIGTERM goes to it, the run goes on.
+    sim.send_update(streams[0], 7200, false);
+    sim.session.stop(15);
+    sim.pump();
+    assert_eq!(sim.seen.workload, ["start", "signal", "forward SIGTERM"]);
+    assert_eq!(sim.seen.exit, None);
+    // Its end is the run's, with its status.
+    sim.session
+        .workload_exited(sim.now, ProcessStatus::Signal(15));
+    sim.pump();
+    assert_eq!(
+        sim.seen.exit,
+        Some(Exit::Wrapped(Some(ProcessStatus::Signal(15))))
+    );
+    assert_eq!(sim.seen.exit.as_ref().unwrap().code(false), 143);
+    for (exit, code) in [
+        (Exit::Wrapped(Some(ProcessStatus::Code(7))), 7),
+        (Exit::Wrapped(Some(ProcessStatus::Code(0))), 0),
+        (Exit::Wrapped(Some(ProcessStatus::Signal(9))), 137),
+        (Exit::Wrapped(None), 127),
+    ] {
+        assert_eq!(exit.code(false), code);
+    }
+}
+
+#[test]
+fn a_wrapper_stopped_before_its_program_runs_ends_and_one_that_cannot_start_exits_127() {
+    let mut sim = wrapper();
+    sim.session.stop(15);
+    sim.pump();
+    assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
+
+    let mut sim = Sim::with(SessionConfig {
+        workload: true,
+        wrap: true,
+        ..x509_only()
+    });
+    sim.start_pid = None;
+    sim.connect();
+    sim.send_update(1, 3600, true);
+    assert_eq!(sim.seen.exit, Some(Exit::Wrapped(None)));
 }
 
 #[test]

@@ -2,12 +2,26 @@
 //! started or signalled (upstream's `signalProcess`, `pkg/sidecar/sidecar.go@v0.11.0`: start
 //! it after an X.509 write if it is not running, else send `renew_signal`), and the write
 //! status of every output with the readiness conditions the endpoints report.
+//!
+//! With `start { restart = "on-failure" | "always" }` (ours, upstream issue #269) an exited
+//! `cmd` is started again after a backoff of 1 s doubling to 60 s, back to 1 s once a run
+//! lasted 60 s, as systemd's `Restart=` with `RestartSteps=` and Kubernetes' CrashLoopBackOff
+//! (10 s doubling to 5 min, reset after 10 min) do.
 
 use alloc::string::String;
+use core::time::Duration;
 
-use super::{Action, Report, Session, Sub};
+use super::{Action, Exit, ProcessStatus, Report, Session, Sub};
+use crate::config::Restart;
 use crate::health::HealthState;
 use crate::time::Instant;
+
+/// The first restart delay.
+pub const RESTART_MIN: Duration = Duration::from_secs(1);
+/// The longest restart delay.
+pub const RESTART_MAX: Duration = Duration::from_secs(60);
+/// A run at least this long resets the restart delay to [`RESTART_MIN`].
+pub const RESTART_RESET: Duration = Duration::from_secs(60);
 
 /// The `cmd` process as the session knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,8 +30,13 @@ pub(super) enum Workload {
     Stopped,
     /// [`Action::StartWorkload`] is out, its outcome not reported yet.
     Starting,
-    /// Running with this process ID.
-    Running(u32),
+    /// Running with this process ID since this instant.
+    Running(u32, Instant),
+    /// Exited under a restart policy: started again at this instant.
+    Restarting(Instant),
+    /// Exited cleanly under [`Restart::OnFailure`] (or after the run ended): never started
+    /// again.
+    Finished,
 }
 
 impl Session {
@@ -61,30 +80,114 @@ impl Session {
             return;
         }
         match self.workload {
+            Workload::Stopped if self.config.wrap => self.start_wrapped(),
             Workload::Stopped => {
                 self.workload = Workload::Starting;
                 self.push(Action::StartWorkload);
             }
-            Workload::Running(_) => self.push(Action::SignalWorkload),
-            // Its start is still being reported: it reads the files just written.
-            Workload::Starting => {}
+            Workload::Running(..) => self.push(Action::SignalWorkload),
+            // Its start is still being reported, or its restart is due: either reads the
+            // files just written.
+            Workload::Starting | Workload::Restarting(_) | Workload::Finished => {}
         }
+    }
+
+    /// Wrapper mode: the program starts once, when every output is on disk.
+    pub(super) fn start_wrapped(&mut self) {
+        if self.config.wrap && self.workload == Workload::Stopped && self.health.all_written() {
+            self.workload = Workload::Starting;
+            self.push(Action::StartWorkload);
+        }
+    }
+
+    /// Wrapper mode: SIGTERM or SIGINT goes to the running program, whose end ends the run;
+    /// `false` when there is none yet (the run ends now).
+    pub(super) fn forward_stop(&mut self, signal: i32) -> bool {
+        if !self.config.wrap || !matches!(self.workload, Workload::Running(..)) {
+            return false;
+        }
+        self.push(Action::ForwardSignal(signal));
+        true
     }
 
     /// The outcome of an [`Action::StartWorkload`]: the process ID, or `None` when it could
-    /// not be started (the driver logs why); the next X.509 write tries again then.
-    pub fn workload_started(&mut self, pid: Option<u32>) {
-        if self.workload == Workload::Starting {
-            self.workload = pid.map_or(Workload::Stopped, Workload::Running);
+    /// not be started (the driver logs why); the next X.509 write tries again then, or,
+    /// under a restart policy, the backoff; a wrapper ends.
+    pub fn workload_started(&mut self, now: Instant, pid: Option<u32>) {
+        if self.workload != Workload::Starting {
+            return;
         }
+        self.workload = match pid {
+            Some(pid) => Workload::Running(pid, now),
+            None if self.config.wrap => {
+                self.exit(Exit::Wrapped(None));
+                Workload::Finished
+            }
+            None if self.config.restart == Restart::Never => Workload::Stopped,
+            None => self.restart_later(now, None, None),
+        };
     }
 
     /// The `cmd` process has exited (the driver reaped it): it is reported, and started
-    /// again at the next X.509 write.
-    pub fn workload_exited(&mut self, status: super::ProcessStatus) {
-        if let Workload::Running(pid) = self.workload {
-            self.workload = Workload::Stopped;
+    /// again as its restart policy says. Nothing is restarted once the run is over.
+    pub fn workload_exited(&mut self, now: Instant, status: ProcessStatus) {
+        let Workload::Running(pid, since) = self.workload else {
+            return;
+        };
+        if self.config.wrap {
+            self.workload = Workload::Finished;
             self.report(Report::WorkloadExited { pid, status });
+            return self.exit(Exit::Wrapped(Some(status)));
+        }
+        if now.saturating_duration_since(since) >= RESTART_RESET {
+            self.restart_delay = RESTART_MIN;
+        }
+        let restart = match self.config.restart {
+            Restart::Never => false,
+            Restart::OnFailure => status != ProcessStatus::Code(0),
+            Restart::Always => true,
+        };
+        if restart && !self.exited {
+            self.workload = self.restart_later(now, Some(pid), Some(status));
+            return;
+        }
+        self.workload = if self.config.restart == Restart::Never {
+            Workload::Stopped
+        } else {
+            Workload::Finished
+        };
+        self.report(Report::WorkloadExited { pid, status });
+    }
+
+    /// Reports a restart after the current delay, doubles the next one, and returns the
+    /// state waiting for it.
+    fn restart_later(
+        &mut self,
+        now: Instant,
+        pid: Option<u32>,
+        status: Option<ProcessStatus>,
+    ) -> Workload {
+        let delay = self.restart_delay;
+        self.restart_delay = (delay * 2).min(RESTART_MAX);
+        self.report(Report::WorkloadRestarting { pid, status, delay });
+        Workload::Restarting(now + delay)
+    }
+
+    /// A restart whose backoff has passed: start `cmd` again.
+    pub(super) fn restart_due(&mut self, now: Instant) {
+        if let Workload::Restarting(at) = self.workload
+            && now >= at
+        {
+            self.workload = Workload::Starting;
+            self.push(Action::StartWorkload);
+        }
+    }
+
+    /// When a restart is due, if one is.
+    pub(super) fn restart_at(&self) -> Option<Instant> {
+        match self.workload {
+            Workload::Restarting(at) => Some(at),
+            _ => None,
         }
     }
 }

@@ -1,0 +1,137 @@
+//! The session's decisions about the `reload.exec` hooks (ours; upstream issues #40, #246,
+//! #250): which hooks an update runs, once its output set is durable; at most one run per
+//! hook at a time, an update during a run queueing exactly one more (the latest update's);
+//! the kill at each run's timeout; and, in one-shot mode, that the run ends only once every
+//! hook has finished, with [`Fatal::HookFailed`] if one failed.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::{Action, Exit, Fatal, ProcessStatus, Report, Session, Sub};
+use crate::config::HookEvent;
+use crate::time::{Instant, earliest};
+
+/// One run of a hook.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Run {
+    event: HookEvent,
+    /// When it is killed; `None` once [`Action::KillHook`] is out.
+    kill_at: Option<Instant>,
+}
+
+/// A hook as the session knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Hook {
+    running: Option<Run>,
+    /// The one run waiting for the current one: the latest update's event, output and
+    /// SPIFFE ID.
+    queued: Option<(HookEvent, Sub, String)>,
+}
+
+/// The event a write of `sub`'s output is.
+fn event_of(sub: Sub) -> HookEvent {
+    match sub {
+        Sub::X509 => HookEvent::X509,
+        Sub::JwtBundles => HookEvent::JwtBundle,
+        Sub::JwtSvid(_) => HookEvent::JwtSvid,
+    }
+}
+
+impl Session {
+    /// `sub`'s output was written: every hook on its event runs, or queues behind its run.
+    pub(super) fn run_hooks(&mut self, now: Instant, sub: Sub, spiffe_id: &str) {
+        let event = event_of(sub);
+        for id in 0..self.hooks.len() {
+            if !self.config.hooks[id].on.contains(&event) {
+                continue;
+            }
+            let spiffe_id = String::from(spiffe_id);
+            if self.hooks[id].running.is_some() {
+                self.hooks[id].queued = Some((event, sub, spiffe_id));
+            } else {
+                self.start_hook(now, id, event, sub, spiffe_id);
+            }
+        }
+    }
+
+    fn start_hook(
+        &mut self,
+        now: Instant,
+        id: usize,
+        event: HookEvent,
+        sub: Sub,
+        spiffe_id: String,
+    ) {
+        let kill_at = Some(now + self.config.hooks[id].timeout);
+        self.hooks[id].running = Some(Run { event, kill_at });
+        self.push(Action::RunHook {
+            id,
+            event,
+            sub,
+            spiffe_id,
+        });
+    }
+
+    /// The run of hook `id` has ended: its exit `status`, or `None` when it could not be
+    /// started (the driver logs why). A queued run starts now.
+    pub fn hook_finished(&mut self, now: Instant, id: usize, status: Option<ProcessStatus>) {
+        let Some(run) = self.hooks.get_mut(id).and_then(|h| h.running.take()) else {
+            return;
+        };
+        let timed_out = run.kill_at.is_none();
+        let failed = timed_out || status != Some(ProcessStatus::Code(0));
+        self.hook_failed |= failed;
+        self.report(Report::HookFinished {
+            id,
+            event: run.event,
+            status,
+            timed_out,
+        });
+        if let Some((event, sub, spiffe_id)) = self.hooks[id].queued.take() {
+            self.start_hook(now, id, event, sub, spiffe_id);
+        }
+        self.end_one_shot();
+    }
+
+    /// Kills every run past its timeout.
+    pub(super) fn hook_timeouts(&mut self, now: Instant) {
+        for id in 0..self.hooks.len() {
+            if let Some(run) = &mut self.hooks[id].running
+                && run.kill_at.is_some_and(|at| now >= at)
+            {
+                run.kill_at = None;
+                self.push(Action::KillHook { id });
+            }
+        }
+    }
+
+    /// The earliest kill due.
+    pub(super) fn hook_deadline(&self) -> Option<Instant> {
+        self.hooks
+            .iter()
+            .filter_map(|h| h.running.and_then(|r| r.kill_at))
+            .fold(None, |next, at| earliest(next, Some(at)))
+    }
+
+    /// One-shot mode: once every output is written and no hook runs or waits, the run ends,
+    /// [`Exit::Done`] unless a hook failed.
+    pub(super) fn end_one_shot(&mut self) {
+        let idle = self
+            .hooks
+            .iter()
+            .all(|h| h.running.is_none() && h.queued.is_none());
+        if !self.all_written || !idle {
+            return;
+        }
+        if self.hook_failed {
+            self.exit(Exit::Fatal(Fatal::HookFailed));
+        } else {
+            self.exit(Exit::Done);
+        }
+    }
+
+    /// The hooks' state at start-up: none running.
+    pub(super) fn initial_hooks(count: usize) -> Vec<Hook> {
+        alloc::vec![Hook::default(); count]
+    }
+}
