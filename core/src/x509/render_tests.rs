@@ -61,6 +61,7 @@ fn opts(add_intermediates: bool, omit_expired: bool, federated: bool) -> RenderO
         add_intermediates_to_bundle: add_intermediates,
         include_federated_domains: federated,
         omit_expired,
+        ..Default::default()
     }
 }
 
