@@ -480,3 +480,61 @@ fn a_helper_that_cannot_chown_is_refused_at_start() {
         "the probe is removed"
     );
 }
+
+/// `examples/envoy/`: its `helper.conf` (agent socket and `cert_dir` pointed at the test)
+/// writes every file its `envoy.yaml` names, each holding what Envoy reads there.
+#[test]
+fn the_envoy_example_writes_every_file_envoy_reads() {
+    if !rustix::process::geteuid().is_root() {
+        svid_tests::harness::platform::skip(
+            "the_envoy_example_writes_every_file_envoy_reads",
+            "its file_owner needs root",
+        );
+        return;
+    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/envoy");
+    let conf = fs::read_to_string(example.join("helper.conf")).unwrap();
+    let envoy = fs::read_to_string(example.join("envoy.yaml")).unwrap();
+    let agent = DevAgent::start(&["--intermediate", "--federate", "partner.example"]);
+    let (dir, certs) = helper_dir();
+    let certs = certs.join("run/spiffe/certs");
+    let conf = conf
+        .replace("/run/spire/sockets/agent.sock", &agent.address())
+        .replace("/run/spiffe/certs", &certs.display().to_string());
+    let mut helper = Helper::start_in(dir, &conf, &["-daemon-mode=false"]);
+    assert!(
+        helper.wait_exit(PATIENCE).is_some_and(|s| s.success()),
+        "{}",
+        helper.logs()
+    );
+    let named: Vec<&str> = envoy
+        .split(['{', '}', '\n', ','])
+        .filter_map(|part| {
+            let part = part.trim();
+            part.strip_prefix("filename: ")
+                .or_else(|| part.strip_prefix("path: "))
+        })
+        .filter_map(|p| p.strip_prefix("/run/spiffe/certs"))
+        .collect();
+    assert_eq!(named.len(), 5, "{named:?}");
+    for name in named {
+        let path = certs.join(name.trim_start_matches('/'));
+        assert_eq!(owner(&path), (101, 101), "{}", path.display());
+        if let Some(td) = name
+            .strip_prefix("/bundles/")
+            .and_then(|f| f.strip_suffix(".pem"))
+        {
+            let files = SvidFiles {
+                bundle: path.clone(),
+                ..SvidFiles::in_dir(&certs)
+            };
+            assert_eq!(
+                files.bundle_uri_sans().unwrap(),
+                [vec![format!("spiffe://{td}")]]
+            );
+        }
+    }
+    let files = SvidFiles::in_dir(&certs);
+    files.key_matches_leaf().unwrap();
+    files.verify_chain().unwrap();
+}
