@@ -23,7 +23,7 @@ use rustls::{
     ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, ServerConfig,
     ServerConnection, SignatureScheme,
 };
-use svid_tests::harness::platform::run;
+use svid_tests::harness::platform::{listing, run};
 use svid_tests::harness::verify::{file_mode, openssl, split_certificates};
 use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, helper_dir, wait_until, x509_config};
 
@@ -250,16 +250,6 @@ fn credential_bundle_is_read_by_openssl_python_and_rustls_and_rotates() {
     assert!(issued.contains(&serial(&copy)), "{issued:?}");
 }
 
-/// The trust-domain names the files of `dir` stand for.
-fn pem_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn trust_bundle_dir_holds_one_file_per_trust_domain_and_drops_gone_ones() {
     let agent = DevAgent::start(&[
@@ -301,7 +291,7 @@ fn trust_bundle_dir_holds_one_file_per_trust_domain_and_drops_gone_ones() {
             "symlinked_layout = {layout}"
         );
         assert_eq!(
-            pem_files(&bundles),
+            listing(&bundles),
             ["example.org.pem", "other.test.pem", "third.test.pem"]
         );
         for td in ["example.org", "other.test", "third.test"] {
@@ -340,7 +330,7 @@ fn trust_bundle_dir_holds_one_file_per_trust_domain_and_drops_gone_ones() {
         if layout == "false" {
             want.insert(1, "notes.txt");
         }
-        assert_eq!(pem_files(&bundles), want, "symlinked_layout = {layout}");
+        assert_eq!(listing(&bundles), want, "symlinked_layout = {layout}");
     }
 }
 

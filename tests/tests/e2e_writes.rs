@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use p256::pkcs8::DecodePrivateKey;
-use svid_tests::harness::platform::{note, run, skip};
+use svid_tests::harness::platform::{listing, note, run, skip};
 use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, helper_bin, wait_until, x509_config};
 
 const UPDATED: &str = "X.509 certificates updated";
@@ -53,15 +53,6 @@ fn snapshot(certs: &Path) -> Vec<Vec<u8>> {
         .chain(domains.iter().map(String::as_str))
         .map(|n| fs::read(certs.join(n)).unwrap_or_default())
         .collect()
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// The DER of the first PEM block labelled `label` in `pem`.

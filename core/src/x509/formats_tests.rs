@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::testpki::{self, cat, intermediate, leaf_params, pem_certs, pem_key, root, sign};
 use super::{KeyError, RenderError, RenderOptions, Rendered, TrustDomainBundle, render};
-use crate::proto::{FederatedBundle, X509svid, X509svidResponse};
+use crate::proto::{X509svid, X509svidResponse};
 
 const NOW: i64 = 1_800_000_000;
 const ID: &str = "spiffe://example.test/workload";
@@ -30,28 +30,21 @@ fn all_formats() -> RenderOptions<'static> {
     }
 }
 
-/// A response for one SVID under root -> intermediate of example.test, with `federated`.
+/// A response for one SVID under root -> intermediate of example.test, with `federated`;
+/// and the leaf, intermediate and root DER.
 fn response(leaf_key: &KeyPair, federated: &[(&str, Vec<u8>)]) -> (X509svidResponse, Vec<Vec<u8>>) {
     let root = root("example.test");
     let int = intermediate(&root, "example.test");
     let leaf = sign(&leaf_params(ID), leaf_key, &int);
-    let resp = X509svidResponse {
-        svids: vec![X509svid {
-            spiffe_id: ID.to_string(),
-            x509_svid: cat(&[&leaf, &int.der]).into(),
-            x509_svid_key: leaf_key.serialize_der().into(),
-            bundle: root.der.clone().into(),
-            hint: String::new(),
-        }],
-        crl: Vec::new(),
-        federated_bundles: federated
-            .iter()
-            .map(|(k, v)| FederatedBundle {
-                key: k.to_string(),
-                value: v.clone().into(),
-            })
-            .collect(),
+    let svid = X509svid {
+        spiffe_id: ID.to_string(),
+        x509_svid: cat(&[&leaf, &int.der]).into(),
+        x509_svid_key: leaf_key.serialize_der().into(),
+        bundle: root.der.clone().into(),
+        hint: String::new(),
     };
+    let federated: Vec<(&str, &[u8])> = federated.iter().map(|(k, v)| (*k, &v[..])).collect();
+    let resp = super::render_tests::response(vec![svid], &federated);
     (resp, vec![leaf, int.der, root.der])
 }
 

@@ -41,7 +41,8 @@ fn entry(id: &str, svid: &Svid, chain: &[&[u8]], bundle: &[&[u8]], hint: &str) -
     }
 }
 
-fn response(svids: Vec<X509svid>, federated: &[(&str, &[u8])]) -> X509svidResponse {
+/// A message of `svids` and `federated` (key, concatenated DER) bundles.
+pub(super) fn response(svids: Vec<X509svid>, federated: &[(&str, &[u8])]) -> X509svidResponse {
     X509svidResponse {
         svids,
         crl: Vec::new(),
