@@ -646,7 +646,7 @@ fn link_files(
 }
 
 /// Creates `path` with mode 0755 exactly and the `file_owner`.
-fn make_dir(path: &Path) -> Result<(), WriteError> {
+pub fn make_dir(path: &Path) -> Result<(), WriteError> {
     DirBuilder::new()
         .mode(0o755)
         .create(path)

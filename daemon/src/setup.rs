@@ -3,12 +3,12 @@
 //! that could never give its files that owner is refused at start, and the warning that
 //! `include_federated_domains` deserves.
 
-use std::fs::{self, DirBuilder, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use log::{info, warn};
+use log::warn;
 
 use crate::files;
 use crate::oserror::GoErrno;
@@ -17,7 +17,7 @@ use crate::oserror::GoErrno;
 #[derive(Debug)]
 pub enum SetupError {
     /// `create_cert_dir`: a directory could not be created.
-    CreateDir(String, io::Error),
+    CreateDir(String, files::WriteError),
     /// `file_owner`: the helper is not allowed to give its files this owner.
     Owner((u32, u32), io::Error),
 }
@@ -25,9 +25,7 @@ pub enum SetupError {
 impl std::fmt::Display for SetupError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::CreateDir(dir, e) => {
-                write!(f, "create_cert_dir: mkdir {dir}: {}", GoErrno(e))
-            }
+            Self::CreateDir(dir, e) => write!(f, "create_cert_dir {dir}: {e}"),
             Self::Owner((uid, gid), e) => write!(
                 f,
                 "file_owner \"{uid}:{gid}\": the helper cannot give its files this owner \
@@ -38,21 +36,20 @@ impl std::fmt::Display for SetupError {
     }
 }
 
-/// Creates `dir` (and missing parents) with mode 0755 and the `file_owner` if it is missing.
+/// Creates `dir` and its missing parents, each with mode 0755 and the `file_owner`.
 pub fn create_dir(dir: &str) -> Result<(), SetupError> {
-    let path = if dir.is_empty() { "." } else { dir };
-    if fs::symlink_metadata(path).is_ok() {
-        return Ok(());
+    let path = Path::new(if dir.is_empty() { "." } else { dir });
+    let mut missing = Vec::new();
+    for ancestor in path.ancestors().filter(|a| !a.as_os_str().is_empty()) {
+        if fs::symlink_metadata(ancestor).is_ok() {
+            break;
+        }
+        missing.push(ancestor);
     }
-    let error = |e| SetupError::CreateDir(path.to_owned(), e);
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(path)
-        .map_err(error)?;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(error)?;
-    files::chown_path(Path::new(path)).map_err(error)?;
-    info!(dir = path; "Created directory");
+    for created in missing.into_iter().rev() {
+        files::make_dir(created)
+            .map_err(|e| SetupError::CreateDir(created.display().to_string(), e))?;
+    }
     Ok(())
 }
 

@@ -528,3 +528,26 @@ fn the_envoy_example_writes_every_file_envoy_reads() {
     files.key_matches_leaf().unwrap();
     files.verify_chain().unwrap();
 }
+
+/// `create_cert_dir` that cannot create the directory stops the helper at start, naming it.
+#[test]
+fn a_cert_dir_that_cannot_be_created_is_named_at_start() {
+    let (dir, certs) = helper_dir();
+    let blocker = certs.join("a-file");
+    fs::write(&blocker, "kept").unwrap();
+    let target = blocker.join("certs");
+    let config = x509_config("/nonexistent/agent.sock", &target, "create_cert_dir = true");
+    let mut helper = Helper::start_in(dir, &config, &[]);
+    let status = helper.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", helper.logs());
+    let want = format!(
+        "create_cert_dir {t}: mkdir {t}: not a directory",
+        t = target.display()
+    );
+    assert!(
+        helper.logs().contains(&want),
+        "no {want:?} in\n{}",
+        helper.logs()
+    );
+    assert_eq!(fs::read_to_string(&blocker).unwrap(), "kept");
+}
