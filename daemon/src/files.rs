@@ -26,7 +26,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -790,7 +790,10 @@ pub fn clean_dir_leftovers(
         return done;
     };
     let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    for entry in entries.flatten() {
+    // Read the whole listing first: renaming entries while the directory is being read can
+    // make readdir(3) skip others.
+    let entries: Vec<fs::DirEntry> = entries.flatten().collect();
+    for entry in entries {
         let file = entry.file_name();
         let Some(parts) = file
             .to_str()
@@ -811,7 +814,14 @@ pub fn clean_dir_leftovers(
         let path = entry.path();
         if kind == "old" && restore_pid == Some(pid) {
             let target = Path::new(dir).join(name);
-            if fs::rename(&path, &target).is_ok() {
+            // A write killed while staging left the backup as a second link to the target
+            // itself: rename(2) then succeeds without removing it, and nothing was changed.
+            let same = fs::metadata(&path)
+                .and_then(|b| {
+                    fs::metadata(&target).map(|t| (b.dev(), b.ino()) == (t.dev(), t.ino()))
+                })
+                .unwrap_or(false);
+            if !same && fs::rename(&path, &target).is_ok() {
                 done.restored.push(target);
                 continue;
             }
@@ -1291,9 +1301,13 @@ mod tests {
         fs::write(sub.join(".b.test.pem.42.6.tmp"), b"new b").unwrap();
         fs::write(sub.join(".c.test.pem.41.1.old"), b"older kill").unwrap();
         fs::write(sub.join(".notes.7.1.old"), b"not managed").unwrap();
+        // Killed while staging: the backup is still a link to the target itself.
+        fs::write(sub.join("b.test.pem"), b"current b").unwrap();
+        fs::hard_link(sub.join("b.test.pem"), sub.join(".b.test.pem.42.8.old")).unwrap();
         let done = clean_dir_leftovers(&sub_path, pem_names, Some("42"));
         assert_eq!(done.restored.len(), 2, "{done:?}");
-        assert_eq!(done.removed.len(), 2, "{done:?}");
+        assert_eq!(done.removed.len(), 3, "{done:?}");
+        assert_eq!(fs::read(sub.join("b.test.pem")).unwrap(), b"current b");
         assert_eq!(fs::read(sub.join("a.test.pem")).unwrap(), b"old a");
         assert_eq!(
             fs::read(sub.join("gone.test.pem")).unwrap(),
@@ -1301,7 +1315,12 @@ mod tests {
         );
         assert_eq!(
             names(&sub),
-            [".notes.7.1.old", "a.test.pem", "gone.test.pem"]
+            [
+                ".notes.7.1.old",
+                "a.test.pem",
+                "b.test.pem",
+                "gone.test.pem"
+            ]
         );
         fs::remove_dir_all(dir).unwrap();
     }

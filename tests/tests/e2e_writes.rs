@@ -708,6 +708,7 @@ fn crash(layout: &str) -> (usize, usize) {
         if offline.count_logs("Restored the previous file") > 0 {
             restored += 1;
         }
+        let offline_logs = offline.logs();
         drop(offline);
         assert_whole(certs, round);
         let pair = pair_matches(
@@ -726,7 +727,7 @@ fn crash(layout: &str) -> (usize, usize) {
         let junk = leftovers(certs);
         assert!(
             junk.is_empty(),
-            "round {round}: leftovers after the next start: {junk:?}"
+            "round {round}: leftovers after the next start: {junk:?}\n{offline_logs}"
         );
         helper = start(&agent, certs, layout, None);
         wait_more(&helper, UPDATED, 1);
