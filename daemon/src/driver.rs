@@ -26,20 +26,7 @@ use crate::notify::Notifier;
 use crate::pidfile::{self, PidFileError};
 use crate::report::log_report;
 use crate::signals::Signals;
-
-/// Where the X.509 files go and with which modes.
-pub struct X509Files {
-    /// The SVID (leaf and intermediates) file.
-    pub svid: String,
-    /// The private key file.
-    pub key: String,
-    /// The trust bundle file.
-    pub bundle: String,
-    /// Mode of the SVID and bundle files.
-    pub cert_mode: u32,
-    /// Mode of the key file.
-    pub key_mode: u32,
-}
+use crate::x509_set::{self, X509Files};
 
 /// Everything the loop needs besides the session.
 pub struct Plan {
@@ -392,36 +379,17 @@ fn lost(last: &mut Option<ConnError>, one_shot: bool, e: ConnError) {
     *last = Some(e);
 }
 
-/// Writes the three X.509 files atomically; logs the update or the failure.
+/// Writes the X.509 files as one set (see `x509_set`); logs the update or the failure.
 fn write_x509(layout: files::Layout, paths: &X509Files, rendered: &Rendered) -> bool {
     for id in &rendered.spiffe_ids {
         info!(spiffe_id = id.as_str(); "Received update");
     }
-    let written = files::write_set(
-        layout,
-        &[
-            Output {
-                path: &paths.svid,
-                data: Data::Bytes(&rendered.svid_pem),
-                mode: paths.cert_mode,
-            },
-            Output {
-                path: &paths.key,
-                data: Data::Bytes(&rendered.key_pem),
-                mode: paths.key_mode,
-            },
-            Output {
-                path: &paths.bundle,
-                data: Data::PemCertificates(&rendered.bundle_certs),
-                mode: paths.cert_mode,
-            },
-        ],
-    );
-    match written {
+    match x509_set::write(layout, paths, rendered) {
         Ok(()) => {
-            let files = [&paths.svid, &paths.key, &paths.bundle]
-                .map(String::as_str)
-                .join(",");
+            let mut files = paths.names().join(",");
+            if let Some(dir) = &paths.trust_bundle_dir {
+                files = format!("{files},{dir}/");
+            }
             let not_after = u64::try_from(rendered.not_after)
                 .map_or_else(|_| rendered.not_after.to_string(), crate::logger::rfc3339);
             info!(

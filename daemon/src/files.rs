@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -55,6 +55,55 @@ pub struct Output<'a> {
     pub path: &'a str,
     pub data: Data<'a>,
     pub mode: u32,
+}
+
+/// A directory of a set (`trust_bundle_dir`): after the write it holds exactly `files`
+/// among the entries `managed` picks; a managed file that is not in `files` (a trust domain
+/// that is gone) is removed with the same set, and put back if the set is rolled back.
+pub struct DirOutput<'a> {
+    pub path: &'a str,
+    /// File names (plain names) and contents.
+    pub files: Vec<(String, Data<'a>)>,
+    /// Mode of each file.
+    pub mode: u32,
+    /// Whether an entry of the directory, by name, is one of the set's files.
+    pub managed: fn(&str) -> bool,
+}
+
+/// `file_owner`: the (UID, GID) given to every file, directory and symlink written.
+static OWNER: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+
+/// Sets the owner of everything written from now on (once, at start).
+pub fn set_owner(uid: u32, gid: u32) {
+    let _ = OWNER.set((uid, gid));
+}
+
+/// Gives `path` (not followed if it is a symlink) the `file_owner`, if one is set.
+pub fn chown_path(path: &Path) -> io::Result<()> {
+    let Some(&(uid, gid)) = OWNER.get() else {
+        return Ok(());
+    };
+    rustix::fs::chownat(
+        rustix::fs::CWD,
+        path,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(io::Error::from)
+}
+
+/// Gives an open file the `file_owner`, if one is set.
+fn chown_file(file: &File) -> io::Result<()> {
+    let Some(&(uid, gid)) = OWNER.get() else {
+        return Ok(());
+    };
+    rustix::fs::fchown(
+        file,
+        Some(rustix::fs::Uid::from_raw(uid)),
+        Some(rustix::fs::Gid::from_raw(gid)),
+    )
+    .map_err(io::Error::from)
 }
 
 /// What a file holds.
@@ -134,43 +183,131 @@ impl std::fmt::Display for WriteError {
 /// Writes every output or none of them: on failure the previous files are left (or put
 /// back) exactly as they were.
 pub fn write_set(layout: Layout, outputs: &[Output<'_>]) -> Result<(), WriteError> {
+    write_set_with_dirs(layout, outputs, &[])
+}
+
+/// [`write_set`] with directories in the set. Plain layout: each directory's files are
+/// written and its stale managed files removed like the other files of the set (staged,
+/// kept, renamed or removed, rolled back together). Symlinked layout: each directory is a
+/// directory of the new version (its path must be a plain name in the directory of the
+/// outputs, as `symlinked_layout` validation requires), published by the same rename.
+pub fn write_set_with_dirs(
+    layout: Layout,
+    outputs: &[Output<'_>],
+    dir_outputs: &[DirOutput<'_>],
+) -> Result<(), WriteError> {
     match layout {
-        Layout::Plain => write_plain(outputs),
+        Layout::Plain => {
+            let paths: Vec<Vec<String>> = dir_outputs
+                .iter()
+                .map(|d| {
+                    let dir = Path::new(d.path);
+                    d.files
+                        .iter()
+                        .map(|(name, _)| dir.join(name).to_string_lossy().into_owned())
+                        .collect()
+                })
+                .collect();
+            let mut all: Vec<Output<'_>> = outputs.iter().map(Output::copy).collect();
+            let mut removals = Vec::new();
+            for (d, paths) in dir_outputs.iter().zip(&paths) {
+                all.extend(d.files.iter().zip(paths).map(|((_, data), path)| Output {
+                    path,
+                    data: *data,
+                    mode: d.mode,
+                }));
+                removals.extend(stale_files(d)?);
+            }
+            write_plain(&all, &removals)
+        }
         Layout::Symlinked => {
-            let mut dirs: Vec<(PathBuf, Vec<&Output<'_>>)> = Vec::new();
-            for out in outputs {
-                let dir = parent(Path::new(out.path)).to_path_buf();
-                match dirs.iter_mut().find(|(d, _)| *d == dir) {
-                    Some((_, outs)) => outs.push(out),
-                    None => dirs.push((dir, vec![out])),
+            type Group<'o, 'a> = (PathBuf, Vec<&'o Output<'a>>, Vec<&'o DirOutput<'a>>);
+            let mut dirs: Vec<Group<'_, '_>> = Vec::new();
+            let mut group = |path: &str| {
+                let dir = parent(Path::new(path)).to_path_buf();
+                match dirs.iter().position(|(d, _, _)| *d == dir) {
+                    Some(i) => i,
+                    None => {
+                        dirs.push((dir, Vec::new(), Vec::new()));
+                        dirs.len() - 1
+                    }
                 }
+            };
+            let mut at = Vec::new();
+            for out in outputs {
+                at.push((group(out.path), Some(out), None));
+            }
+            for d in dir_outputs {
+                at.push((group(d.path), None, Some(d)));
+            }
+            for (i, out, d) in at {
+                dirs[i].1.extend(out);
+                dirs[i].2.extend(d);
             }
             dirs.iter()
-                .try_for_each(|(dir, outs)| write_version(dir, outs))
+                .try_for_each(|(dir, outs, subdirs)| write_version(dir, outs, subdirs))
         }
     }
 }
 
+impl Output<'_> {
+    fn copy(&self) -> Output<'_> {
+        Output {
+            path: self.path,
+            data: self.data,
+            mode: self.mode,
+        }
+    }
+}
+
+/// The managed files of `d` on disk that are not in its new set (a missing directory has
+/// none).
+fn stale_files(d: &DirOutput<'_>) -> Result<Vec<PathBuf>, WriteError> {
+    let dir = Path::new(d.path);
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(WriteError::new("open", dir, e)),
+    };
+    Ok(entries
+        .flatten()
+        .filter(|e| !e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|name| (d.managed)(name) && !d.files.iter().any(|(f, _)| f == name))
+        })
+        .map(|e| e.path())
+        .collect())
+}
+
 /// A staged file of the plain layout.
 struct Staged {
-    tmp: PathBuf,
+    /// The new content; `None` for a file the set removes.
+    tmp: Option<PathBuf>,
     target: PathBuf,
     /// A hard link to the previous target, if there was one to keep.
     backup: Option<PathBuf>,
     renamed: bool,
 }
 
-fn write_plain(outputs: &[Output<'_>]) -> Result<(), WriteError> {
-    let mut staged: Vec<Staged> = Vec::with_capacity(outputs.len());
+fn write_plain(outputs: &[Output<'_>], removals: &[PathBuf]) -> Result<(), WriteError> {
+    let mut staged: Vec<Staged> = Vec::with_capacity(outputs.len() + removals.len());
     // Stage every file and keep every old one before touching any target.
-    for out in outputs {
-        let target = PathBuf::from(out.path);
-        let tmp = match make_sibling(&target, "tmp", |tmp| create(tmp, &target, out)) {
-            Ok(tmp) => tmp,
-            Err(e) => {
-                discard(&staged);
-                return Err(e);
-            }
+    let news = outputs
+        .iter()
+        .map(|out| (PathBuf::from(out.path), Some(out)));
+    let gone = removals.iter().map(|path| (path.clone(), None));
+    for (target, out) in news.chain(gone) {
+        let tmp = match out {
+            Some(out) => match make_sibling(&target, "tmp", |tmp| create(tmp, &target, out)) {
+                Ok(tmp) => Some(tmp),
+                Err(e) => {
+                    discard(&staged);
+                    return Err(e);
+                }
+            },
+            None => None,
         };
         let mut s = Staged {
             tmp,
@@ -193,8 +330,12 @@ fn write_plain(outputs: &[Output<'_>]) -> Result<(), WriteError> {
     }
     for i in 0..staged.len() {
         let s = &staged[i];
-        if let Err(source) = fs::rename(&s.tmp, &s.target) {
-            let mut err = WriteError::two("rename", &s.tmp, &s.target, source);
+        let done = match &s.tmp {
+            Some(tmp) => fs::rename(tmp, &s.target)
+                .map_err(|source| WriteError::two("rename", tmp, &s.target, source)),
+            None => fs::remove_file(&s.target).map_err(|e| WriteError::new("remove", &s.target, e)),
+        };
+        if let Err(mut err) = done {
             err.rollback = roll_back(&staged);
             discard(&staged);
             let _ = sync_dirs(&staged);
@@ -246,7 +387,9 @@ fn roll_back(staged: &[Staged]) -> Vec<String> {
 /// Removes the temporaries and backups that are still there.
 fn discard(staged: &[Staged]) {
     for s in staged {
-        let _ = fs::remove_file(&s.tmp);
+        if let Some(tmp) = &s.tmp {
+            let _ = fs::remove_file(tmp);
+        }
         if let Some(b) = &s.backup {
             let _ = fs::remove_file(b);
         }
@@ -321,9 +464,12 @@ fn create(path: &Path, shown: &Path, out: &Output<'_>) -> Result<(), WriteError>
             let taken = e.kind() == io::ErrorKind::AlreadyExists;
             WriteError::new("open", if taken { path } else { shown }, e)
         })?;
-    let result = file
-        .set_permissions(fs::Permissions::from_mode(out.mode))
-        .map_err(|e| WriteError::new("chmod", shown, e))
+    let result = chown_file(&file)
+        .map_err(|e| WriteError::new("chown", shown, e))
+        .and_then(|()| {
+            file.set_permissions(fs::Permissions::from_mode(out.mode))
+                .map_err(|e| WriteError::new("chmod", shown, e))
+        })
         .and_then(|()| {
             out.data
                 .write_to(&mut file)
@@ -351,17 +497,22 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// Publishes `outs` in `dir` as a new version of the symlinked layout.
-fn write_version(dir: &Path, outs: &[&Output<'_>]) -> Result<(), WriteError> {
+fn write_version(
+    dir: &Path,
+    outs: &[&Output<'_>],
+    subdirs: &[&DirOutput<'_>],
+) -> Result<(), WriteError> {
     let data = dir.join(DATA);
     let current = current_version(dir);
     let (name, version) = new_version_dir(dir)?;
-    let filled = fill_version(&version, current.as_deref(), outs)
+    let filled = fill_version(&version, current.as_deref(), outs, subdirs)
         .and_then(|()| sync_dir(&version).map_err(|e| WriteError::new("sync", &version, e)))
         .and_then(|()| {
             let tmp = dir.join(DATA_TMP);
             let _ = fs::remove_file(&tmp);
             std::os::unix::fs::symlink(&name, &tmp)
                 .map_err(|e| WriteError::new("symlink", &tmp, e))?;
+            chown_path(&tmp).map_err(|e| WriteError::new("chown", &tmp, e))?;
             fs::rename(&tmp, &data).map_err(|e| {
                 let _ = fs::remove_file(&tmp);
                 WriteError::two("rename", &tmp, &data, e)
@@ -373,8 +524,12 @@ fn write_version(dir: &Path, outs: &[&Output<'_>]) -> Result<(), WriteError> {
     }
     // Published. Point each output at `..data/<name>` (already so after the first write).
     let mut result = sync_dir(dir).map_err(|e| WriteError::new("sync", dir, e));
-    for out in outs {
-        let target = Path::new(out.path);
+    let targets = outs
+        .iter()
+        .map(|o| o.path)
+        .chain(subdirs.iter().map(|d| d.path));
+    for target in targets {
+        let target = Path::new(target);
         let Some(file) = target.file_name() else {
             continue;
         };
@@ -386,10 +541,14 @@ fn write_version(dir: &Path, outs: &[&Output<'_>]) -> Result<(), WriteError> {
             std::os::unix::fs::symlink(&want, tmp).map_err(|e| WriteError::new("symlink", tmp, e))
         })
         .and_then(|tmp| {
-            fs::rename(&tmp, target).map_err(|e| {
-                let _ = fs::remove_file(&tmp);
-                WriteError::two("rename", &tmp, target, e)
-            })
+            chown_path(&tmp)
+                .map_err(|e| WriteError::new("chown", &tmp, e))
+                .and_then(|()| {
+                    fs::rename(&tmp, target).map_err(|e| WriteError::two("rename", &tmp, target, e))
+                })
+                .inspect_err(|_| {
+                    let _ = fs::remove_file(&tmp);
+                })
         });
         if let Err(e) = linked {
             result = result.and(Err(e));
@@ -430,6 +589,7 @@ fn new_version_dir(dir: &Path) -> Result<(OsString, PathBuf), WriteError> {
             Ok(()) => {
                 fs::set_permissions(&path, fs::Permissions::from_mode(0o755))
                     .map_err(|e| WriteError::new("chmod", &path, e))?;
+                chown_path(&path).map_err(|e| WriteError::new("chown", &path, e))?;
                 return Ok((name.into(), path));
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 1000 => {}
@@ -459,28 +619,78 @@ fn fill_version(
     version: &Path,
     current: Option<&Path>,
     outs: &[&Output<'_>],
+    subdirs: &[&DirOutput<'_>],
 ) -> Result<(), WriteError> {
     let names: HashSet<&std::ffi::OsStr> = outs
         .iter()
-        .filter_map(|o| Path::new(o.path).file_name())
+        .map(|o| o.path)
+        .chain(subdirs.iter().map(|d| d.path))
+        .filter_map(|p| Path::new(p).file_name())
         .collect();
     if let Some(current) = current {
-        let entries = fs::read_dir(current).map_err(|e| WriteError::new("open", current, e))?;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if names.contains(name.as_os_str()) || !entry.file_type().is_ok_and(|t| t.is_file()) {
-                continue;
-            }
-            let (from, to) = (entry.path(), version.join(&name));
-            fs::hard_link(&from, &to).map_err(|e| WriteError::two("link", &from, &to, e))?;
-        }
+        link_files(current, version, &names, true)?;
     }
     for out in outs {
         let target = Path::new(out.path);
         let file = target.file_name().unwrap_or(target.as_os_str());
         create(&version.join(file), target, out)?;
     }
+    for d in subdirs {
+        let target = Path::new(d.path);
+        let sub = version.join(target.file_name().unwrap_or(target.as_os_str()));
+        make_dir(&sub)?;
+        for (name, data) in &d.files {
+            let shown = target.join(name);
+            let out = Output {
+                path: "",
+                data: *data,
+                mode: d.mode,
+            };
+            create(&sub.join(name), &shown, &out)?;
+        }
+    }
     Ok(())
+}
+
+/// Hard-links the regular files of `from` that are not in `skip` into `to` (and, with
+/// `subdirs`, the files of each subdirectory into a new one): the outputs of the current
+/// version that the new one does not replace.
+fn link_files(
+    from: &Path,
+    to: &Path,
+    skip: &HashSet<&std::ffi::OsStr>,
+    subdirs: bool,
+) -> Result<(), WriteError> {
+    let entries = fs::read_dir(from).map_err(|e| WriteError::new("open", from, e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let (source, dest) = (entry.path(), to.join(&name));
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if skip.contains(name.as_os_str()) {
+            continue;
+        }
+        if kind.is_file() {
+            fs::hard_link(&source, &dest)
+                .map_err(|e| WriteError::two("link", &source, &dest, e))?;
+        } else if kind.is_dir() && subdirs {
+            make_dir(&dest)?;
+            link_files(&source, &dest, &HashSet::new(), false)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates `path` with mode 0755 exactly and the `file_owner`.
+pub fn make_dir(path: &Path) -> Result<(), WriteError> {
+    DirBuilder::new()
+        .mode(0o755)
+        .create(path)
+        .map_err(|e| WriteError::new("mkdir", path, e))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+        .map_err(|e| WriteError::new("chmod", path, e))?;
+    chown_path(path).map_err(|e| WriteError::new("chown", path, e))
 }
 
 /// What [`clean_leftovers`] did.
@@ -496,6 +706,8 @@ pub struct Cleaned {
     /// What an earlier run with `symlinked_layout` left and the plain layout does not use:
     /// `..data` and the versioned directories (copies of the key among them).
     pub other_layout: Vec<PathBuf>,
+    /// The sets (by index) put back whole, with the process ID of the killed write.
+    pub restored_sets: Vec<(usize, String)>,
 }
 
 /// The `.<name>.<pid>.<n>.tmp|old` files beside `target`: (path, pid, is a backup).
@@ -539,7 +751,7 @@ fn leftovers_of(target: &Path) -> Vec<(PathBuf, String, bool)> {
 pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
     let mut done = Cleaned::default();
     let mut dirs: Vec<&Path> = Vec::new();
-    for set in sets {
+    for (index, set) in sets.iter().enumerate() {
         let found: Vec<Vec<(PathBuf, String, bool)>> =
             set.iter().map(|p| leftovers_of(Path::new(p))).collect();
         let backups: Vec<Option<&(PathBuf, String, bool)>> = found
@@ -559,6 +771,9 @@ pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
                 if fs::rename(&backup.0, target).is_ok() {
                     done.restored.push(PathBuf::from(target));
                 }
+            }
+            if let Some(first) = backups.first().copied().flatten() {
+                done.restored_sets.push((index, first.1.clone()));
             }
         }
         for (path, leftovers) in set.iter().zip(&found) {
@@ -643,11 +858,14 @@ fn drop_symlinked_layout(dir: &Path, sets: &[&[&str]], done: &mut Cleaned) {
             let bytes = fs::read(target)?;
             let mode = meta.permissions().mode() & 0o7777;
             let data = Data::Bytes(&bytes);
-            write_plain(&[Output {
-                path: target,
-                data,
-                mode,
-            }])
+            write_plain(
+                &[Output {
+                    path: target,
+                    data,
+                    mode,
+                }],
+                &[],
+            )
             .map_err(|e| e.source)
         });
         match copied {
@@ -666,6 +884,67 @@ fn drop_symlinked_layout(dir: &Path, sets: &[&[&str]], done: &mut Cleaned) {
         }
     }
     let _ = sync_dir(dir);
+}
+
+/// Cleans a directory of a plain set ([`DirOutput`]) after a killed write, once
+/// [`clean_leftovers`] has dealt with the set's files: when it put the set back whole from
+/// the backups of process `restore_pid`, that process's backups here are put back too
+/// (removed files reappear); every other `.<name>.<pid>.<n>.tmp|old` of a `managed` name is
+/// removed. A file the killed write added (no backup) stays until the next write.
+pub fn clean_dir_leftovers(
+    dir: &str,
+    managed: fn(&str) -> bool,
+    restore_pid: Option<&str>,
+) -> Cleaned {
+    let mut done = Cleaned::default();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return done;
+    };
+    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    // Read the whole listing first: renaming entries while the directory is being read can
+    // make readdir(3) skip others.
+    let entries: Vec<fs::DirEntry> = entries.flatten().collect();
+    for entry in entries {
+        let file = entry.file_name();
+        let Some(parts) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix('.'))
+            .and_then(|f| {
+                let (rest, kind) = f.rsplit_once('.')?;
+                let (rest, n) = rest.rsplit_once('.')?;
+                let (name, pid) = rest.rsplit_once('.')?;
+                Some((name, pid, n, kind))
+            })
+        else {
+            continue;
+        };
+        let (name, pid, n, kind) = parts;
+        if !managed(name) || !numeric(pid) || !numeric(n) || !matches!(kind, "tmp" | "old") {
+            continue;
+        }
+        let path = entry.path();
+        if kind == "old" && restore_pid == Some(pid) {
+            let target = Path::new(dir).join(name);
+            // A write killed while staging left the backup as a second link to the target
+            // itself: rename(2) then succeeds without removing it, and nothing was changed.
+            let same = fs::metadata(&path)
+                .and_then(|b| {
+                    fs::metadata(&target).map(|t| (b.dev(), b.ino()) == (t.dev(), t.ino()))
+                })
+                .unwrap_or(false);
+            if !same && fs::rename(&path, &target).is_ok() {
+                done.restored.push(target);
+                continue;
+            }
+        }
+        if fs::remove_file(&path).is_ok() {
+            done.removed.push(path);
+        }
+    }
+    if !done.restored.is_empty() {
+        let _ = sync_dir(Path::new(dir));
+    }
+    done
 }
 
 #[cfg(test)]
@@ -1065,6 +1344,138 @@ mod tests {
         for path in &p {
             assert_eq!(fs::read(path).unwrap(), b"new");
         }
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn pem_names(name: &str) -> bool {
+        name.ends_with(".pem")
+    }
+
+    fn bundles<'a>(path: &'a str, tds: &[&str], data: &'a [u8]) -> DirOutput<'a> {
+        DirOutput {
+            path,
+            files: tds
+                .iter()
+                .map(|td| (format!("{td}.pem"), Data::Bytes(data)))
+                .collect(),
+            mode: 0o644,
+            managed: pem_names,
+        }
+    }
+
+    /// Plain layout: the directory's files are written with the set, managed files of
+    /// domains that are gone are removed, other entries are left alone; a failure elsewhere
+    /// in the set puts the removed file back.
+    #[test]
+    fn a_directory_of_the_set_drops_stale_files_and_rolls_back_with_it() {
+        let dir = temp_dir("dir-plain");
+        let sub = dir.join("bundles");
+        fs::create_dir(&sub).unwrap();
+        let sub_path = sub.to_string_lossy().into_owned();
+        let p = paths(&dir);
+        fs::write(sub.join("gone.test.pem"), b"old gone").unwrap();
+        fs::write(sub.join("README"), b"mine").unwrap();
+        write_set_with_dirs(
+            Layout::Plain,
+            &set(&p, &[b"s1", b"k1", b"b1"]),
+            &[bundles(&sub_path, &["a.test", "b.test"], b"v1")],
+        )
+        .unwrap();
+        assert_eq!(names(&sub), ["README", "a.test.pem", "b.test.pem"]);
+
+        fs::write(sub.join("gone.test.pem"), b"old gone").unwrap();
+        fs::remove_file(&p[2]).unwrap();
+        fs::create_dir(&p[2]).unwrap();
+        fs::write(Path::new(&p[2]).join("x"), b"x").unwrap();
+        write_set_with_dirs(
+            Layout::Plain,
+            &set(&p, &[b"s2", b"k2", b"b2"]),
+            &[bundles(&sub_path, &["a.test"], b"v2")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            names(&sub),
+            ["README", "a.test.pem", "b.test.pem", "gone.test.pem"]
+        );
+        assert_eq!(fs::read(sub.join("a.test.pem")).unwrap(), b"v1");
+        assert_eq!(fs::read(sub.join("gone.test.pem")).unwrap(), b"old gone");
+        assert_eq!(fs::read(&p[0]).unwrap(), b"s1");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Symlinked layout: the directory is part of the version (one rename publishes it
+    /// with the files), and a later write of other files keeps it.
+    #[test]
+    fn a_directory_of_the_set_is_part_of_the_version() {
+        let dir = temp_dir("dir-symlinked");
+        let sub_path = dir.join("bundles").to_string_lossy().into_owned();
+        let p = paths(&dir);
+        for (round, tds) in [(b"1", &["a.test", "b.test"][..]), (b"2", &["a.test"][..])] {
+            write_set_with_dirs(
+                Layout::Symlinked,
+                &set(&p, &[round, round, round]),
+                &[bundles(&sub_path, tds, round)],
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            fs::read_link(&sub_path).unwrap(),
+            Path::new("..data/bundles")
+        );
+        assert_eq!(names(Path::new(&sub_path)), ["a.test.pem"]);
+        let version = dir.join(fs::read_link(dir.join(DATA)).unwrap());
+        let meta = fs::metadata(version.join("bundles")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o755);
+        let jwt = dir.join("jwt.token").to_string_lossy().into_owned();
+        let token = Output {
+            path: &jwt,
+            data: Data::Bytes(b"token"),
+            mode: 0o600,
+        };
+        write_set(Layout::Symlinked, &[token]).unwrap();
+        assert_eq!(
+            fs::read(Path::new(&sub_path).join("a.test.pem")).unwrap(),
+            b"2"
+        );
+        assert_eq!(fs::read(&p[0]).unwrap(), b"2");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A plain write killed between its renames: the directory's backups of the same
+    /// process come back with the set, other leftovers go.
+    #[test]
+    fn a_killed_write_of_a_directory_is_rolled_back_at_start() {
+        let dir = temp_dir("dir-restore");
+        let sub = dir.join("bundles");
+        fs::create_dir(&sub).unwrap();
+        let sub_path = sub.to_string_lossy().into_owned();
+        fs::write(sub.join(".gone.test.pem.42.7.old"), b"removed by the kill").unwrap();
+        fs::write(sub.join(".a.test.pem.42.5.old"), b"old a").unwrap();
+        fs::write(sub.join("a.test.pem"), b"new a").unwrap();
+        fs::write(sub.join(".b.test.pem.42.6.tmp"), b"new b").unwrap();
+        fs::write(sub.join(".c.test.pem.41.1.old"), b"older kill").unwrap();
+        fs::write(sub.join(".notes.7.1.old"), b"not managed").unwrap();
+        // Killed while staging: the backup is still a link to the target itself.
+        fs::write(sub.join("b.test.pem"), b"current b").unwrap();
+        fs::hard_link(sub.join("b.test.pem"), sub.join(".b.test.pem.42.8.old")).unwrap();
+        let done = clean_dir_leftovers(&sub_path, pem_names, Some("42"));
+        assert_eq!(done.restored.len(), 2, "{done:?}");
+        assert_eq!(done.removed.len(), 3, "{done:?}");
+        assert_eq!(fs::read(sub.join("b.test.pem")).unwrap(), b"current b");
+        assert_eq!(fs::read(sub.join("a.test.pem")).unwrap(), b"old a");
+        assert_eq!(
+            fs::read(sub.join("gone.test.pem")).unwrap(),
+            b"removed by the kill"
+        );
+        assert_eq!(
+            names(&sub),
+            [
+                ".notes.7.1.old",
+                "a.test.pem",
+                "b.test.pem",
+                "gone.test.pem"
+            ]
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

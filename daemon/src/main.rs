@@ -16,7 +16,9 @@ mod notify;
 mod oserror;
 mod pidfile;
 mod report;
+mod setup;
 mod signals;
+mod x509_set;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,8 +32,9 @@ use svid_core::workload::{
 };
 
 use crate::child::Process;
-use crate::driver::{Outcome, Plan, X509Files};
+use crate::driver::{Outcome, Plan};
 use crate::notify::Notifier;
+use crate::x509_set::X509Files;
 
 /// How long a child gets to exit after the forwarded SIGTERM/SIGINT before it is killed.
 const CHILD_GRACE: Duration = Duration::from_secs(10);
@@ -134,6 +137,10 @@ fn run(cfg: &Validated, wrap: &[String]) -> ExitCode {
         return ExitCode::from(EXIT_CONFIG);
     }
     info!(agent_address = c.agent_address.as_str(); "Using the Workload API");
+    if let Err(e) = prepare_outputs(cfg, &plan) {
+        error!(error = e.to_string(); "invalid configuration");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     check_cert_dir(&c.cert_dir);
     clean_leftovers(&plan);
     let mut child = Process::new(workload.as_ref(), &lifecycle.signal);
@@ -208,6 +215,32 @@ fn wrapped(cfg: &Validated, wrap: &[String]) -> Result<Option<config::Workload>,
     }))
 }
 
+/// `file_owner`, `create_cert_dir` and the `include_federated_domains` warning (see
+/// `setup`).
+fn prepare_outputs(cfg: &Validated, plan: &Plan) -> Result<(), setup::SetupError> {
+    let c = cfg.config();
+    if let Some((uid, gid)) = cfg.file_owner() {
+        files::set_owner(uid, gid);
+    }
+    if c.create_cert_dir {
+        setup::create_dir(&c.cert_dir)?;
+        if let Some(dir) = plan.x509.as_ref().and_then(|x| x.trust_bundle_dir.as_ref())
+            && plan.layout == files::Layout::Plain
+        {
+            setup::create_dir(dir)?;
+        }
+    }
+    if let Some(owner) = cfg.file_owner() {
+        setup::check_owner(&c.cert_dir, owner)?;
+    }
+    if c.include_federated_domains
+        && let Some(x) = &plan.x509
+    {
+        setup::warn_federated_merge(&x.bundle);
+    }
+    Ok(())
+}
+
 /// Says once, plainly, when `cert_dir` cannot take the files: every write would fail until
 /// it is fixed (the helper does not create it, as upstream does not).
 fn check_cert_dir(cert_dir: &str) {
@@ -276,14 +309,28 @@ const MAX_SOCKET_PATH: usize = 107;
 fn clean_leftovers(plan: &Plan) {
     let mut sets: Vec<Vec<&str>> = Vec::new();
     if let Some(x) = &plan.x509 {
-        sets.push(vec![x.svid.as_str(), x.key.as_str(), x.bundle.as_str()]);
+        sets.push(x.names());
+        // With the symlinked layout, the directory is a symlink replaced like a file.
+        sets.extend(x.trust_bundle_dir.iter().map(|dir| vec![dir.as_str()]));
     }
     if let Some((path, _)) = &plan.jwt_bundle {
         sets.push(vec![path]);
     }
     sets.extend(plan.jwt_svids.iter().map(|(p, _)| vec![p.as_str()]));
     let sets: Vec<&[&str]> = sets.iter().map(Vec::as_slice).collect();
-    let cleaned = files::clean_leftovers(plan.layout, &sets);
+    let mut cleaned = files::clean_leftovers(plan.layout, &sets);
+    if let Some(dir) = plan.x509.as_ref().and_then(|x| x.trust_bundle_dir.as_ref())
+        && plan.layout == files::Layout::Plain
+    {
+        let pid = cleaned.restored_sets.iter().find(|(set, _)| *set == 0);
+        let more = files::clean_dir_leftovers(
+            dir,
+            x509_set::is_trust_domain_file,
+            pid.map(|(_, pid)| pid.as_str()),
+        );
+        cleaned.restored.extend(more.restored);
+        cleaned.removed.extend(more.removed);
+    }
     for restored in cleaned.restored {
         warn!(file = restored.display().to_string(); "Restored the previous file of an interrupted write");
     }
@@ -319,6 +366,11 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             svid: join(&c.svid_file_name),
             key: join(&c.svid_key_file_name),
             bundle: join(&c.svid_bundle_file_name),
+            credential: (!c.svid_credential_bundle_file_name.is_empty())
+                .then(|| join(&c.svid_credential_bundle_file_name)),
+            bundle_map: (!c.spiffe_bundle_map_file_name.is_empty())
+                .then(|| join(&c.spiffe_bundle_map_file_name)),
+            trust_bundle_dir: (!c.trust_bundle_dir.is_empty()).then(|| join(&c.trust_bundle_dir)),
             cert_mode: cfg.cert_file_mode(),
             key_mode: cfg.key_file_mode(),
         }),
@@ -367,6 +419,9 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             include_federated_domains: c.include_federated_domains,
             omit_expired: c.omit_expired,
             verify: !c.skip_svid_verification,
+            credential_bundle: !c.svid_credential_bundle_file_name.is_empty(),
+            trust_domain_bundles: !c.trust_bundle_dir.is_empty(),
+            bundle_map: !c.spiffe_bundle_map_file_name.is_empty(),
         }),
         jwt_bundle: plan.jwt_bundle.as_ref().map(|(path, _)| path.clone()),
         jwt_svids: c

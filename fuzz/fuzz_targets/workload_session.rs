@@ -61,6 +61,9 @@ fn config(flags: u8) -> SessionConfig {
             include_federated_domains: bundle_options,
             omit_expired: bundle_options,
             verify: flags & 4 != 0,
+            credential_bundle: bundle_options,
+            trust_domain_bundles: bundle_options,
+            bundle_map: bundle_options,
         });
     SessionConfig {
         client: ClientConfig::default(),

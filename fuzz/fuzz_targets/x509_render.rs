@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
         add_intermediates_to_bundle: flags & 1 != 0,
         include_federated_domains: flags & 2 != 0,
         omit_expired: flags & 4 != 0,
+        ..RenderOptions::default()
     };
     let now = i64::from_be_bytes(*now);
     let Ok(rendered) = render(&response, &opts, now) else {

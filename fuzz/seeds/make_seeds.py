@@ -123,6 +123,7 @@ for path in transcripts:
                 continue
             for flags in (0x00, 0x13):
                 put("x509_render", bytes([flags]) + struct.pack(">q", 1_700_000_000) + message)
+                put("x509_formats", bytes([flags]) + struct.pack(">q", 1_700_000_000) + message)
             for number, svid in protobuf_fields(message):
                 if number != 1:
                     continue

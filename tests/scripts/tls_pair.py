@@ -3,6 +3,9 @@
 
 Usage: tls_pair.py SVID_PEM KEY_PEM BUNDLE_PEM
 
+KEY_PEM "-" loads the key from SVID_PEM itself (`load_cert_chain(path)` with one file): a
+credential bundle holding the key, the leaf and the intermediates.
+
 The server context is built like the seed lab's manifest server (client-auth purpose, cert
 chain + key, CERT_REQUIRED, bundle as the only CA); the client like its manifest client
 (hostname check off, CERT_REQUIRED, bundle added). They talk over a socketpair. Prints
@@ -24,6 +27,7 @@ def main():
     svid, key, bundle = sys.argv[1:4]
 
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=bundle)
+    key = None if key == "-" else key
     server_ctx.load_cert_chain(certfile=svid, keyfile=key)
     server_ctx.verify_mode = ssl.CERT_REQUIRED
 

@@ -17,12 +17,21 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use p256::pkcs8::DecodePrivateKey;
-use svid_tests::harness::platform::{note, run, skip};
+use svid_tests::harness::platform::{listing, note, run, skip};
 use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, helper_bin, wait_until, x509_config};
 
 const UPDATED: &str = "X.509 certificates updated";
 const FAILED: &str = "Unable to dump bundle";
 const NAMES: [&str; 3] = ["svid.pem", "svid_key.pem", "svid_bundle.pem"];
+/// The outputs of issue 16 the crash test adds to the set: a credential bundle, the SPIFFE
+/// bundle map and one bundle per trust domain (the agent adds `other.test`).
+const FORMATS: &str = "svid_credential_bundle_file_name = \"credential.pem\"\n\
+    spiffe_bundle_map_file_name = \"spiffe-bundles.json\"\ntrust_bundle_dir = \"bundles\"\n\
+    create_cert_dir = true";
+/// Their names in `cert_dir`.
+const FORMAT_NAMES: [&str; 3] = ["bundles", "credential.pem", "spiffe-bundles.json"];
+/// The files of the per-trust-domain directory.
+const DOMAIN_FILES: [&str; 2] = ["example.org.pem", "other.test.pem"];
 
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
@@ -33,20 +42,17 @@ fn certs_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("creating certs dir")
 }
 
+/// The contents of every file of the set (empty for one that is not there), the formats of
+/// issue 16 included.
 fn snapshot(certs: &Path) -> Vec<Vec<u8>> {
+    let domains = DOMAIN_FILES.map(|f| format!("bundles/{f}"));
     NAMES
         .iter()
+        .chain(&FORMAT_NAMES[1..])
+        .copied()
+        .chain(domains.iter().map(String::as_str))
         .map(|n| fs::read(certs.join(n)).unwrap_or_default())
         .collect()
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// The DER of the first PEM block labelled `label` in `pem`.
@@ -101,11 +107,18 @@ fn start(agent: &DevAgent, certs: &Path, extra: &str, program: Option<Command>) 
 /// `inject(certs, name)` returns the undo; `expect` is the error text the log must show.
 fn each_failing_file(
     extra: &str,
+    names: &[&str],
     inject: impl Fn(&Path, &str) -> Box<dyn FnOnce()>,
     expect: &dyn Fn(&Path, &str) -> [String; 2],
 ) {
-    let agent = DevAgent::start(&["--intermediate", "--rotate-every", "150ms"]);
-    for name in NAMES {
+    let agent = DevAgent::start(&[
+        "--intermediate",
+        "--rotate-every",
+        "150ms",
+        "--federate",
+        "other.test",
+    ]);
+    for &name in names {
         let certs = certs_dir();
         let certs = certs.path();
         let helper = start(&agent, certs, extra, None);
@@ -126,13 +139,41 @@ fn each_failing_file(
             );
         }
         let files = SvidFiles::in_dir(certs);
+        // Each failing write renames and puts back the files before the failing one: a
+        // reader can catch that instant (README, "Atomic writes"), not keep it.
         if name != "svid.pem" && name != "svid_key.pem" {
-            files.key_matches_leaf().unwrap();
+            assert!(
+                wait_until(PATIENCE, || files.key_matches_leaf().is_ok()),
+                "{name} failing: cert and key stay mismatched"
+            );
         }
-        assert_eq!(listing(certs), entries, "{name} failing: leftovers");
+        // A failing write stages temporaries and backups for a moment; none may stay.
+        let entries: Vec<String> = entries
+            .into_iter()
+            .filter(|e| !e.starts_with('.'))
+            .collect();
+        assert!(
+            wait_until(PATIENCE, || listing(certs) == entries),
+            "{name} failing: leftovers {:?}",
+            listing(certs)
+        );
+        if extra.contains(FORMATS) {
+            assert!(
+                wait_until(PATIENCE, || listing(&certs.join("bundles")) == DOMAIN_FILES),
+                "{name} failing: leftovers in bundles/ {:?}",
+                listing(&certs.join("bundles"))
+            );
+        }
         undo();
         wait_more(&helper, UPDATED, 2);
-        assert_good_set(certs);
+        // Plain files rotating every 150 ms: a reader can straddle one write's renames
+        // (README, "Atomic writes"), so the check may need a second look.
+        let files = SvidFiles::in_dir(certs);
+        assert!(
+            wait_until(PATIENCE, || files.key_matches_leaf().is_ok()
+                && files.verify_chain().is_ok()),
+            "{name}: no good set after the fault was removed"
+        );
     }
 }
 
@@ -140,8 +181,14 @@ fn each_failing_file(
 /// before it were renamed, which are then put back. Runs through the real binary.
 #[test]
 fn a_directory_in_place_of_any_file_keeps_the_old_set() {
+    let names = NAMES.into_iter().chain([
+        "credential.pem",
+        "spiffe-bundles.json",
+        "bundles/other.test.pem",
+    ]);
     each_failing_file(
-        "",
+        FORMATS,
+        &names.collect::<Vec<_>>(),
         |certs, name| {
             let path = certs.join(name);
             // The helper may put a new file there between the two steps: try again.
@@ -157,10 +204,11 @@ fn a_directory_in_place_of_any_file_keeps_the_old_set() {
             Box::new(move || fs::remove_dir_all(&path).unwrap())
         },
         &|certs, name| {
-            let path = certs.join(name).display().to_string();
+            let path = certs.join(name);
+            let file = path.file_name().unwrap().to_string_lossy();
             [
-                format!("rename {certs}/.{name}.", certs = certs.display()),
-                format!(" {path}: is a directory"),
+                format!("rename {}/.{file}.", path.parent().unwrap().display()),
+                format!(" {}: is a directory", path.display()),
             ]
         },
     );
@@ -182,6 +230,7 @@ fn an_immutable_file_keeps_the_old_set() {
     run(Command::new("chattr").arg("-i").arg(&file)).unwrap();
     each_failing_file(
         "",
+        &NAMES,
         |certs, name| {
             let path = certs.join(name);
             run(Command::new("chattr").arg("+i").arg(&path)).unwrap();
@@ -711,6 +760,42 @@ fn assert_whole(certs: &Path, round: usize) {
         (1, 1, true),
         "round {round}: bundle\n{bundle}"
     );
+    if !certs.join("credential.pem").exists() {
+        return;
+    }
+    let credential = read("credential.pem");
+    assert!(
+        credential.starts_with("-----BEGIN PRIVATE KEY-----\n")
+            && blocks(&credential, "CERTIFICATE") == (2, 2, false)
+            && credential.ends_with("-----END CERTIFICATE-----\n"),
+        "round {round}: credential\n{credential}"
+    );
+    let map: serde_json::Value = serde_json::from_str(&read("spiffe-bundles.json"))
+        .unwrap_or_else(|e| panic!("round {round}: bundle map: {e}"));
+    let domains = map["trust_domains"].as_object().expect("trust_domains");
+    assert_eq!(domains.len(), DOMAIN_FILES.len(), "round {round}");
+    let files = listing(&certs.join("bundles"));
+    let files: Vec<&String> = files.iter().filter(|f| !f.starts_with('.')).collect();
+    assert_eq!(
+        files, DOMAIN_FILES,
+        "round {round}: bundles/ (leftovers aside)"
+    );
+    for file in DOMAIN_FILES {
+        let text = read(&format!("bundles/{file}"));
+        assert_eq!(
+            blocks(&text, "CERTIFICATE"),
+            (1, 1, true),
+            "round {round}: {file}"
+        );
+    }
+}
+
+/// The key of `credential.pem` is the key file's and its leaf the SVID file's leaf.
+fn credential_matches(certs: &Path) -> bool {
+    let read = |n: &str| fs::read_to_string(certs.join(n)).unwrap_or_default();
+    let (credential, key, svid) = (read("credential.pem"), read(NAMES[1]), read(NAMES[0]));
+    credential.starts_with(&key)
+        && pem_der(&credential, "CERTIFICATE") == pem_der(&svid, "CERTIFICATE")
 }
 
 /// What is in `certs` besides the three files, `..data` and the version it points to:
@@ -721,24 +806,42 @@ fn leftovers(certs: &Path) -> Vec<String> {
         .into_iter()
         .filter(|n| {
             !NAMES.contains(&n.as_str())
+                && !FORMAT_NAMES.contains(&n.as_str())
                 && n != "..data"
                 && current.as_deref() != Some(Path::new(n))
         })
+        .chain(
+            fs::read_dir(certs.join("bundles"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| format!("bundles/{}", e.file_name().to_string_lossy()))
+                .filter(|n| !DOMAIN_FILES.iter().any(|f| n.ends_with(&format!("/{f}")))),
+        )
         .collect()
 }
 
 /// Kills the helper with SIGKILL at random moments while the agent rotates every 40 ms.
-/// After every kill each file is whole (with `symlinked_layout`, cert and key also match);
-/// the next start, before it reaches the agent, leaves cert and key matching and no
-/// leftovers (it puts back a plain set killed between its renames); at the end the set
-/// verifies. `CRASH_KILLS` sets
-/// the number of kills (default 30; `scripts/crash-test.sh` runs 1,000).
+/// The set holds every format (upstream's three files, the credential bundle, the bundle
+/// map, a directory of two trust domains' bundles). After every kill each file is whole
+/// (with `symlinked_layout`, cert, key and credential bundle also match); the next start,
+/// before it reaches the agent, leaves them matching and no leftovers (it puts back a plain
+/// set killed between its renames); at the end the set verifies. `CRASH_KILLS` sets the
+/// number of kills (default 30; `scripts/crash-test.sh` runs 1,000).
 fn crash(layout: &str) -> (usize, usize) {
     let kills: usize = std::env::var("CRASH_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
-    let agent = DevAgent::start(&["--intermediate", "--rotate-every", "40ms"]);
+    let agent = DevAgent::start(&[
+        "--intermediate",
+        "--rotate-every",
+        "40ms",
+        "--federate",
+        "other.test",
+    ]);
+    let layout = &format!("{layout}\n{FORMATS}");
+    let symlinked = layout.contains("symlinked_layout = true");
     let certs = certs_dir();
     let certs = certs.path();
     let mut rng = Lcg(std::process::id().into());
@@ -756,10 +859,10 @@ fn crash(layout: &str) -> (usize, usize) {
         if !leftovers(certs).is_empty() {
             mid_write += 1;
         }
-        if pair != Some(true) {
+        if pair != Some(true) || !credential_matches(certs) {
             mismatched_after_kill += 1;
             assert!(
-                layout.is_empty(),
+                !symlinked,
                 "round {round}: mismatched pair left by a kill with {layout}"
             );
         }
@@ -774,6 +877,7 @@ fn crash(layout: &str) -> (usize, usize) {
         if offline.count_logs("Restored the previous file") > 0 {
             restored += 1;
         }
+        let offline_logs = offline.logs();
         drop(offline);
         assert_whole(certs, round);
         let pair = pair_matches(
@@ -785,10 +889,14 @@ fn crash(layout: &str) -> (usize, usize) {
             Some(true),
             "round {round}: mismatched after the next start"
         );
+        assert!(
+            credential_matches(certs),
+            "round {round}: credential bundle mismatched after the next start"
+        );
         let junk = leftovers(certs);
         assert!(
             junk.is_empty(),
-            "round {round}: leftovers after the next start: {junk:?}"
+            "round {round}: leftovers after the next start: {junk:?}\n{offline_logs}"
         );
         helper = start(&agent, certs, layout, None);
         wait_more(&helper, UPDATED, 1);
@@ -798,9 +906,9 @@ fn crash(layout: &str) -> (usize, usize) {
     assert_good_set(certs);
     let left: Vec<String> = listing(certs)
         .into_iter()
-        .filter(|n| !NAMES.contains(&n.as_str()))
+        .filter(|n| !NAMES.contains(&n.as_str()) && !FORMAT_NAMES.contains(&n.as_str()))
         .collect();
-    if layout.is_empty() {
+    if !symlinked {
         assert!(left.is_empty(), "{left:?}");
     } else {
         assert_eq!(left.len(), 2, "..data and one version: {left:?}");

@@ -92,6 +92,21 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("symlinked_layout", |c, k, v| {
         set(&mut c.symlinked_layout, boolean(k, v)?)
     }),
+    ("svid_credential_bundle_file_name", |c, k, v| {
+        set(&mut c.svid_credential_bundle_file_name, string(k, v)?)
+    }),
+    ("trust_bundle_dir", |c, k, v| {
+        set(&mut c.trust_bundle_dir, string(k, v)?)
+    }),
+    ("spiffe_bundle_map_file_name", |c, k, v| {
+        set(&mut c.spiffe_bundle_map_file_name, string(k, v)?)
+    }),
+    ("file_owner", |c, k, v| {
+        set(&mut c.file_owner, string(k, v)?)
+    }),
+    ("create_cert_dir", |c, k, v| {
+        set(&mut c.create_cert_dir, boolean(k, v)?)
+    }),
     ("one_shot_timeout", |c, k, v| {
         set(&mut c.one_shot_timeout, string(k, v)?)
     }),

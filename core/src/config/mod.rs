@@ -129,6 +129,20 @@ pub struct Config {
     pub start: Option<StartBlock>,
     /// `reload { ... }` (ours): instead of `renew_signal` and `pid_file_name`.
     pub reload: Option<ReloadBlock>,
+    /// `svid_credential_bundle_file_name` (ours): the key, then the leaf and intermediates,
+    /// in one PEM file (upstream issue #7; what ghostunnel's `--keystore` and Kubernetes
+    /// PodCertificate projections hold).
+    pub svid_credential_bundle_file_name: String,
+    /// `trust_bundle_dir` (ours): a directory, joined to `cert_dir`, holding one
+    /// `<trust-domain>.pem` per trust domain (upstream issues #89, #217).
+    pub trust_bundle_dir: String,
+    /// `spiffe_bundle_map_file_name` (ours): the SPIFFE bundle map (gRFC A87) of every
+    /// trust domain's X.509 roots.
+    pub spiffe_bundle_map_file_name: String,
+    /// `file_owner` (ours): `"UID:GID"`, numeric, given to every file and directory written.
+    pub file_owner: String,
+    /// `create_cert_dir` (ours): create `cert_dir` (and `trust_bundle_dir`) if missing.
+    pub create_cert_dir: bool,
     /// Top-level keys that are not known, as written, sorted (rejected by validation).
     pub unknown_keys: Vec<String>,
 }

@@ -107,6 +107,15 @@ pub enum ValidationError {
     ReloadPidFileWithoutSignal,
     /// `reload.signal` names no signal.
     UnknownReloadSignal(String),
+    /// An output of the X.509 response (`svid_credential_bundle_file_name`,
+    /// `trust_bundle_dir`, `spiffe_bundle_map_file_name`) without the three X.509 file
+    /// names. Ours.
+    NeedsX509Files(&'static str),
+    /// `trust_bundle_dir` is `cert_dir` itself, or holds another output file: the helper
+    /// removes the files of trust domains that are gone from it. Ours.
+    TrustBundleDir(String),
+    /// `file_owner` is not `UID:GID` with numeric IDs. Ours.
+    FileOwner(String),
 }
 
 impl fmt::Display for ValidationError {
@@ -188,6 +197,20 @@ impl fmt::Display for ValidationError {
                 f,
                 "one_shot_timeout {text:?} is not a positive duration such as \"30s\", \"2m\" or \"1m30s\""
             ),
+            Self::NeedsX509Files(key) => write!(
+                f,
+                "{key} needs the X.509 files: set 'svid_file_name', 'svid_key_file_name' and \
+                 'svid_bundle_file_name' too"
+            ),
+            Self::TrustBundleDir(dir) => write!(
+                f,
+                "trust_bundle_dir {dir:?} must be a directory below cert_dir that holds no other \
+                 output file (the helper removes the files of trust domains that are gone)"
+            ),
+            Self::FileOwner(owner) => write!(
+                f,
+                "file_owner {owner:?} is not \"UID:GID\" with numeric IDs, such as \"1000:1000\""
+            ),
         }
     }
 }
@@ -240,6 +263,7 @@ pub struct Validated {
     daemon_mode: bool,
     timeout: Option<Duration>,
     lifecycle: Lifecycle,
+    file_owner: Option<(u32, u32)>,
 }
 
 impl Validated {
@@ -301,6 +325,41 @@ impl Validated {
     pub fn one_shot_timeout(&self) -> Option<Duration> {
         self.timeout
     }
+
+    /// `file_owner` as (UID, GID), if set.
+    pub fn file_owner(&self) -> Option<(u32, u32)> {
+        self.file_owner
+    }
+}
+
+/// Reads `file_owner`: two decimal IDs below 2^32 - 1 (`-1` means "unchanged" to chown(2))
+/// separated by one `:`.
+fn parse_owner(owner: &str) -> Option<(u32, u32)> {
+    let id = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+            .filter(|&n| n != u32::MAX)
+    };
+    let (uid, gid) = owner.split_once(':')?;
+    Some((id(uid)?, id(gid)?))
+}
+
+/// Checks `trust_bundle_dir` against `cert_dir` and the output file names (see
+/// [`ValidationError::TrustBundleDir`]).
+fn check_trust_bundle_dir<'a>(
+    cert_dir: &str,
+    dir: &str,
+    outputs: impl Iterator<Item = &'a String>,
+) -> Result<(), ValidationError> {
+    let joined = super::join_path(cert_dir, dir);
+    let inside = alloc::format!("{joined}/");
+    let mut outputs = outputs.map(|name| super::join_path(cert_dir, name));
+    if joined == super::join_path(cert_dir, ".") || outputs.any(|p| p.starts_with(&inside)) {
+        return Err(ValidationError::TrustBundleDir(String::from(dir)));
+    }
+    Ok(())
 }
 
 fn perm(mode: i64) -> u32 {
@@ -420,9 +479,44 @@ impl Config {
             }
             _ => {}
         }
+        let x509_extras = [
+            (
+                "svid_credential_bundle_file_name",
+                &self.svid_credential_bundle_file_name,
+            ),
+            ("trust_bundle_dir", &self.trust_bundle_dir),
+            (
+                "spiffe_bundle_map_file_name",
+                &self.spiffe_bundle_map_file_name,
+            ),
+        ];
+        if let Some((key, _)) = x509_extras.iter().find(|(_, v)| !v.is_empty())
+            && x509_set == 0
+        {
+            return Err(ValidationError::NeedsX509Files(key));
+        }
+        if !self.trust_bundle_dir.is_empty() {
+            let files = x509_names
+                .into_iter()
+                .chain([
+                    &self.svid_credential_bundle_file_name,
+                    &self.spiffe_bundle_map_file_name,
+                    &self.jwt_bundle_file_name,
+                ])
+                .chain(self.jwt_svids.iter().map(|j| &j.jwt_svid_file_name))
+                .filter(|n| !n.is_empty());
+            check_trust_bundle_dir(&self.cert_dir, &self.trust_bundle_dir, files)?;
+        }
+        let file_owner = match self.file_owner.as_str() {
+            "" => None,
+            owner => {
+                Some(parse_owner(owner).ok_or_else(|| ValidationError::FileOwner(owner.into()))?)
+            }
+        };
         if self.symlinked_layout {
             let names = x509_names
                 .into_iter()
+                .chain(x509_extras.iter().map(|(_, v)| *v))
                 .chain([&self.jwt_bundle_file_name])
                 .chain(self.jwt_svids.iter().map(|j| &j.jwt_svid_file_name));
             for name in names.filter(|n| !n.is_empty()) {
@@ -463,6 +557,7 @@ impl Config {
                 daemon_mode,
                 timeout: timeout.filter(|_| !daemon_mode),
                 lifecycle,
+                file_owner,
             },
             warnings,
         ))

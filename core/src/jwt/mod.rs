@@ -36,7 +36,7 @@
 //! - RSA keys must have 1024 to 8192 bits (Go 1.24+ also refuses fewer than 1024).
 //! - Error texts are go-spiffe's without the `jwtsvid: ` prefix.
 
-mod b64;
+pub(crate) mod b64;
 mod bundle_file;
 pub(crate) mod json;
 mod jwks;

@@ -619,11 +619,15 @@ fn credit_returns_as_messages_are_polled() {
             .map(|(_, p)| u32::from_be_bytes(p.try_into().unwrap()))
             .collect()
     };
-    assert_eq!(stream_updates(&mut client), [], "nothing polled yet");
+    assert_eq!(stream_updates(&mut client), [0u32; 0], "nothing polled yet");
     for _ in 0..3 {
         assert!(matches!(client.poll_event(), Some(Event::X509Svid { .. })));
     }
-    assert_eq!(stream_updates(&mut client), [], "one message still unread");
+    assert_eq!(
+        stream_updates(&mut client),
+        [0u32; 0],
+        "one message still unread"
+    );
     assert!(matches!(client.poll_event(), Some(Event::X509Svid { .. })));
     assert_eq!(stream_updates(&mut client), [400]);
     client.recv(&frame(kind::DATA, 0, stream, &body)).unwrap();

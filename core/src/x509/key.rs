@@ -163,7 +163,7 @@ fn rsa_public_part(der: &[u8]) -> der::Result<(UintRef<'_>, UintRef<'_>)> {
 }
 
 /// `(modulus, publicExponent)` of an RSAPublicKey (RFC 8017 A.1.1).
-fn rsa_public_key(der: &[u8]) -> der::Result<(UintRef<'_>, UintRef<'_>)> {
+pub(super) fn rsa_public_key(der: &[u8]) -> der::Result<(UintRef<'_>, UintRef<'_>)> {
     let mut reader = SliceReader::new(der)?;
     let parts = reader.sequence(|r: &mut SliceReader<'_>| {
         let n = UintRef::decode(r)?;

@@ -6,7 +6,10 @@
 //! SVID rules, and expiry is not a parse error. [`verify_svid`] adds the checks a TLS peer
 //! makes (signatures, validity, constraints, key usage) and proves the key pair by arithmetic.
 
+mod bundle_map;
 mod cert;
+#[cfg(test)]
+mod formats_tests;
 mod key;
 #[cfg(test)]
 mod openssl_tests;
@@ -33,7 +36,10 @@ use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use crate::der::{DerError, split_concatenated};
 use crate::spiffe_id::{IdError, SpiffeId};
 
-pub use render::{RenderError, RenderOptions, Rendered, render};
+pub use bundle_map::KeyError;
+pub use render::{
+    MAX_TRUST_DOMAIN_FILE_STEM, RenderError, RenderOptions, Rendered, TrustDomainBundle, render,
+};
 pub use verify::{
     ALGORITHMS, CACHE_ENTRIES, VerifyCache, VerifyError, render_verified, render_verified_cached,
     verify_svid,

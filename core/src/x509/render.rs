@@ -27,6 +27,22 @@ pub struct RenderOptions<'a> {
     pub include_federated_domains: bool,
     /// `omit_expired`: leave out of both files every certificate with `now > NotAfter`.
     pub omit_expired: bool,
+    /// `svid_credential_bundle_file_name` is set: fill [`Rendered::credential_pem`].
+    pub credential_bundle: bool,
+    /// `trust_bundle_dir` is set: fill [`Rendered::trust_domain_bundles`].
+    pub trust_domain_bundles: bool,
+    /// `spiffe_bundle_map_file_name` is set: fill [`Rendered::bundle_map`].
+    pub bundle_map: bool,
+}
+
+/// One trust domain's X.509 roots, for its own file `<trust-domain>.pem`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustDomainBundle {
+    /// The trust-domain name; checked by [`render`] to be a safe file name stem.
+    pub trust_domain: String,
+    /// Its DER root certificates, in the order received (`omit_expired` applied): slices
+    /// of the received message.
+    pub certs: Vec<Bytes>,
 }
 
 /// The three files, ready to write.
@@ -48,6 +64,17 @@ pub struct Rendered {
     pub not_after: i64,
     /// Serial number of the chosen leaf, upper-case hex.
     pub serial: String,
+    /// Credential bundle (with [`RenderOptions::credential_bundle`], else empty): the key's
+    /// PEM `PRIVATE KEY` block, then the leaf and every intermediate as `CERTIFICATE`
+    /// blocks, whatever `add_intermediates_to_bundle` and `omit_expired` say: a TLS server
+    /// or client sends the whole chain.
+    pub credential_pem: Vec<u8>,
+    /// Every trust domain of the message (own and federated), in name order (with
+    /// [`RenderOptions::trust_domain_bundles`], else empty).
+    pub trust_domain_bundles: Vec<TrustDomainBundle>,
+    /// The SPIFFE bundle map of every trust domain's roots (with
+    /// [`RenderOptions::bundle_map`], else empty); see [`super::bundle_map`].
+    pub bundle_map: Vec<u8>,
 }
 
 impl Rendered {
@@ -67,6 +94,8 @@ impl fmt::Debug for Rendered {
             .field("bundle_certs", &self.bundle_certs.len())
             .field("not_after", &self.not_after)
             .field("serial", &self.serial)
+            .field("trust_domain_bundles", &self.trust_domain_bundles.len())
+            .field("bundle_map", &self.bundle_map.len())
             .finish_non_exhaustive()
     }
 }
@@ -113,7 +142,26 @@ pub enum RenderError {
         /// The chosen SVID's trust domain.
         trust_domain: String,
     },
+    /// A trust-domain name cannot be a file name in `trust_bundle_dir`: it starts with `.`
+    /// (`.`, `..`, hidden names) or is longer than [`MAX_TRUST_DOMAIN_FILE_STEM`] bytes.
+    TrustDomainFileName {
+        /// The trust-domain name.
+        trust_domain: String,
+    },
+    /// A root cannot be written as a JWK of the SPIFFE bundle map.
+    BundleMapKey {
+        /// Its trust domain.
+        trust_domain: String,
+        /// Its position in the bundle.
+        index: usize,
+        /// Why.
+        error: super::bundle_map::KeyError,
+    },
 }
+
+/// Longest trust-domain name written as `<trust-domain>.pem`: the temporary file's name
+/// (`.<trust-domain>.pem.<pid>.<n>.tmp`) must fit Linux's NAME_MAX of 255 bytes.
+pub const MAX_TRUST_DOMAIN_FILE_STEM: usize = 200;
 
 impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -137,6 +185,19 @@ impl fmt::Display for RenderError {
             Self::NoBundle { trust_domain } => {
                 write!(f, "no bundles found for {trust_domain:?} trust domain")
             }
+            Self::TrustDomainFileName { trust_domain } => write!(
+                f,
+                "trust domain {trust_domain:?} cannot be a file name in trust_bundle_dir \
+                 (it starts with '.' or is longer than {MAX_TRUST_DOMAIN_FILE_STEM} bytes)"
+            ),
+            Self::BundleMapKey {
+                trust_domain,
+                index,
+                error,
+            } => write!(
+                f,
+                "spiffe bundle map: root {index} of {trust_domain:?} trust domain: {error}"
+            ),
         }
     }
 }
@@ -249,6 +310,46 @@ pub(super) fn render_checked<E: From<RenderError>>(
     let keep = |cert: &&BundleCert<'_>| !(opts.omit_expired && now_unix > cert.not_after);
     let mut key_pem = Vec::new();
     pem::encode(pem::PRIVATE_KEY, &chosen.key_pkcs8, &mut key_pem);
+    let credential_pem = if opts.credential_bundle {
+        let mut pem = key_pem.clone();
+        pem.extend(encode_certs(chain.iter().map(|cert| cert.der)));
+        pem
+    } else {
+        Vec::new()
+    };
+    let kept_roots = |certs: &'_ [BundleCert<'_>]| -> Vec<Bytes> {
+        certs
+            .iter()
+            .filter(keep)
+            .map(BundleCert::to_bytes)
+            .collect()
+    };
+    let trust_domain_bundles = if opts.trust_domain_bundles {
+        bundles
+            .iter()
+            .map(|(td, certs)| {
+                if td.starts_with('.') || td.len() > MAX_TRUST_DOMAIN_FILE_STEM {
+                    return Err(RenderError::TrustDomainFileName {
+                        trust_domain: td.clone(),
+                    });
+                }
+                Ok(TrustDomainBundle {
+                    trust_domain: td.clone(),
+                    certs: kept_roots(certs),
+                })
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let bundle_map = if opts.bundle_map {
+        let roots = bundles
+            .iter()
+            .map(|(td, certs)| (td.as_str(), certs.iter().filter(keep).map(|c| c.der)));
+        super::bundle_map::encode(roots)?
+    } else {
+        Vec::new()
+    };
     Ok(Rendered {
         spiffe_ids: svids
             .iter()
@@ -268,6 +369,9 @@ pub(super) fn render_checked<E: From<RenderError>>(
             .first()
             .and_then(|leaf| super::serial_hex(leaf).ok())
             .unwrap_or_default(),
+        credential_pem,
+        trust_domain_bundles,
+        bundle_map,
     })
 }
 

@@ -41,7 +41,8 @@ fn entry(id: &str, svid: &Svid, chain: &[&[u8]], bundle: &[&[u8]], hint: &str) -
     }
 }
 
-fn response(svids: Vec<X509svid>, federated: &[(&str, &[u8])]) -> X509svidResponse {
+/// A message of `svids` and `federated` (key, concatenated DER) bundles.
+pub(super) fn response(svids: Vec<X509svid>, federated: &[(&str, &[u8])]) -> X509svidResponse {
     X509svidResponse {
         svids,
         crl: Vec::new(),
@@ -61,6 +62,7 @@ fn opts(add_intermediates: bool, omit_expired: bool, federated: bool) -> RenderO
         add_intermediates_to_bundle: add_intermediates,
         include_federated_domains: federated,
         omit_expired,
+        ..Default::default()
     }
 }
 

@@ -433,10 +433,10 @@ fn check_key_pair(key_pkcs8: &[u8], leaf: &SubjectPublicKeyInfoOwned) -> Result<
 }
 
 /// `prime256v1` (RFC 5480 §2.1.1.1).
-const P256_CURVE: der::asn1::ObjectIdentifier =
+pub(super) const P256_CURVE: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 /// `secp384r1` (RFC 5480 §2.1.1.1).
-const P384_CURVE: der::asn1::ObjectIdentifier =
+pub(super) const P384_CURVE: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 /// webpki path validation of `leaf` for TLS server or client use (module docs).

@@ -559,3 +559,113 @@ fn exec_blocks_are_hooks_in_order_in_both_modes() {
     assert_eq!(warnings, []);
     assert_eq!(v.lifecycle().hooks.len(), 1);
 }
+
+#[test]
+fn output_format_keys_are_opt_in_and_need_the_x509_files() {
+    let off = validated(TRIO).0;
+    let c = off.config();
+    assert!(c.svid_credential_bundle_file_name.is_empty() && c.trust_bundle_dir.is_empty());
+    assert!(c.spiffe_bundle_map_file_name.is_empty() && !c.create_cert_dir);
+    assert_eq!(off.file_owner(), None);
+
+    let on = validated(&format!(
+        "{TRIO}svid_credential_bundle_file_name = \"credential.pem\"\ntrust_bundle_dir = \"bundles\"\n\
+         spiffe_bundle_map_file_name = \"spiffe-bundles.json\"\nCreate_Cert_Dir = true\nfile_owner = \"1000:2000\""
+    ))
+    .0;
+    let c = on.config();
+    assert_eq!(c.svid_credential_bundle_file_name, "credential.pem");
+    assert_eq!(c.trust_bundle_dir, "bundles");
+    assert_eq!(c.spiffe_bundle_map_file_name, "spiffe-bundles.json");
+    assert!(c.create_cert_dir);
+    assert_eq!(on.file_owner(), Some((1000, 2000)));
+
+    for key in [
+        "svid_credential_bundle_file_name",
+        "trust_bundle_dir",
+        "spiffe_bundle_map_file_name",
+    ] {
+        assert_eq!(
+            invalid(&format!("jwt_bundle_file_name = \"j\"\n{key} = \"x\"")),
+            format!(
+                "{key} needs the X.509 files: set 'svid_file_name', 'svid_key_file_name' and \
+                 'svid_bundle_file_name' too"
+            )
+        );
+    }
+}
+
+#[test]
+fn trust_bundle_dir_must_not_hold_other_outputs() {
+    let message = |dir: &str| {
+        format!(
+            "trust_bundle_dir {dir:?} must be a directory below cert_dir that holds no other \
+             output file (the helper removes the files of trust domains that are gone)"
+        )
+    };
+    for dir in [".", "./", "sub/.."] {
+        assert_eq!(
+            invalid(&format!(
+                "{TRIO}cert_dir = \"/certs\"\ntrust_bundle_dir = \"{dir}\""
+            )),
+            message(dir)
+        );
+    }
+    assert_eq!(
+        invalid(
+            "svid_file_name = \"b/svid.pem\"\nsvid_key_file_name = \"k\"\nsvid_bundle_file_name = \"c\"\ntrust_bundle_dir = \"b\""
+        ),
+        message("b")
+    );
+    assert_eq!(
+        invalid(&format!(
+            "{TRIO}trust_bundle_dir = \"b\"\njwt_svids = [{{jwt_audience = \"a\", jwt_svid_file_name = \"b/t\"}}]"
+        )),
+        message("b")
+    );
+    validated(&format!("{TRIO}trust_bundle_dir = \"bundles/x\""));
+    validated(&format!("{TRIO}trust_bundle_dir = \"..\""));
+}
+
+#[test]
+fn file_owner_is_numeric_uid_colon_gid() {
+    for bad in [
+        "1000",
+        "root:root",
+        "1000:",
+        ":1000",
+        "-1:0",
+        "1:2:3",
+        "4294967295:0",
+        " 1:2",
+    ] {
+        assert_eq!(
+            invalid(&format!("{TRIO}file_owner = \"{bad}\"")),
+            format!(
+                "file_owner {bad:?} is not \"UID:GID\" with numeric IDs, such as \"1000:1000\""
+            )
+        );
+    }
+    assert_eq!(
+        validated(&format!("{TRIO}file_owner = \"0:4294967294\""))
+            .0
+            .file_owner(),
+        Some((0, 4_294_967_294))
+    );
+}
+
+#[test]
+fn symlinked_layout_needs_plain_names_for_the_new_outputs_too() {
+    for (key, bad) in [
+        ("svid_credential_bundle_file_name", "c/credential.pem"),
+        ("trust_bundle_dir", "b/x"),
+        ("spiffe_bundle_map_file_name", "..map.json"),
+    ] {
+        assert_eq!(
+            invalid(&format!("{TRIO}symlinked_layout = true\n{key} = \"{bad}\"")),
+            format!(
+                "symlinked_layout needs plain file names in cert_dir (no '/', not starting with '..'): \"{bad}\""
+            )
+        );
+    }
+}

@@ -26,6 +26,12 @@ pub struct X509Options {
     /// `skip_svid_verification` turns this off. The key pair is checked either way, when the
     /// SVID is parsed.
     pub verify: bool,
+    /// `svid_credential_bundle_file_name` is set: render the credential bundle.
+    pub credential_bundle: bool,
+    /// `trust_bundle_dir` is set: render one bundle per trust domain.
+    pub trust_domain_bundles: bool,
+    /// `spiffe_bundle_map_file_name` is set: render the SPIFFE bundle map.
+    pub bundle_map: bool,
 }
 
 impl X509Options {
@@ -35,6 +41,9 @@ impl X509Options {
             add_intermediates_to_bundle: self.add_intermediates_to_bundle,
             include_federated_domains: self.include_federated_domains,
             omit_expired: self.omit_expired,
+            credential_bundle: self.credential_bundle,
+            trust_domain_bundles: self.trust_domain_bundles,
+            bundle_map: self.bundle_map,
         }
     }
 }

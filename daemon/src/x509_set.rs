@@ -1,0 +1,134 @@
+//! The files of one X.509 update as one set: upstream's three (SVID, key, bundle) and the
+//! opt-in formats of issue 16 (credential bundle, SPIFFE bundle map, one bundle per trust
+//! domain in `trust_bundle_dir`). The bytes are rendered by the core
+//! (`svid_core::x509::render`); this module only names the files and hands them to
+//! [`files::write_set_with_dirs`], so every format shares the set's guarantees.
+
+use svid_core::x509::Rendered;
+
+use crate::files::{self, Data, DirOutput, Output, WriteError};
+
+/// Where the X.509 files go and with which modes.
+pub struct X509Files {
+    /// The SVID (leaf and intermediates) file.
+    pub svid: String,
+    /// The private key file.
+    pub key: String,
+    /// The trust bundle file.
+    pub bundle: String,
+    /// `svid_credential_bundle_file_name`: key, leaf and intermediates (mode `key_mode`).
+    pub credential: Option<String>,
+    /// `spiffe_bundle_map_file_name`: the SPIFFE bundle map (mode `cert_mode`).
+    pub bundle_map: Option<String>,
+    /// `trust_bundle_dir`: one `<trust-domain>.pem` per trust domain (mode `cert_mode`).
+    pub trust_bundle_dir: Option<String>,
+    /// Mode of the SVID and bundle files.
+    pub cert_mode: u32,
+    /// Mode of the key file.
+    pub key_mode: u32,
+}
+
+impl X509Files {
+    /// Every file name of the set that is known before an update (for the log and for
+    /// cleaning up at start), in the order written.
+    pub fn names(&self) -> Vec<&str> {
+        [&self.svid, &self.key, &self.bundle]
+            .into_iter()
+            .chain(&self.credential)
+            .chain(&self.bundle_map)
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// Whether a `trust_bundle_dir` entry is one of the helper's `<trust-domain>.pem` files:
+/// the stem has only the bytes a trust-domain name may hold (SPIFFE ID standard §2.1) and
+/// does not start with `.`, as the core requires of a trust domain written there.
+pub fn is_trust_domain_file(name: &str) -> bool {
+    name.strip_suffix(".pem").is_some_and(|td| {
+        !td.is_empty()
+            && !td.starts_with('.')
+            && td
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_'))
+    })
+}
+
+/// Writes every file of `rendered` that `paths` configures, as one set.
+pub fn write(
+    layout: files::Layout,
+    paths: &X509Files,
+    rendered: &Rendered,
+) -> Result<(), WriteError> {
+    let mut outputs = vec![
+        Output {
+            path: &paths.svid,
+            data: Data::Bytes(&rendered.svid_pem),
+            mode: paths.cert_mode,
+        },
+        Output {
+            path: &paths.key,
+            data: Data::Bytes(&rendered.key_pem),
+            mode: paths.key_mode,
+        },
+        Output {
+            path: &paths.bundle,
+            data: Data::PemCertificates(&rendered.bundle_certs),
+            mode: paths.cert_mode,
+        },
+    ];
+    if let Some(path) = &paths.credential {
+        outputs.push(Output {
+            path,
+            data: Data::Bytes(&rendered.credential_pem),
+            mode: paths.key_mode,
+        });
+    }
+    if let Some(path) = &paths.bundle_map {
+        outputs.push(Output {
+            path,
+            data: Data::Bytes(&rendered.bundle_map),
+            mode: paths.cert_mode,
+        });
+    }
+    let dirs: Vec<DirOutput<'_>> = paths
+        .trust_bundle_dir
+        .iter()
+        .map(|path| DirOutput {
+            path,
+            files: rendered
+                .trust_domain_bundles
+                .iter()
+                .map(|b| {
+                    let name = format!("{}.pem", b.trust_domain);
+                    (name, Data::PemCertificates(&b.certs))
+                })
+                .collect(),
+            mode: paths.cert_mode,
+            managed: is_trust_domain_file,
+        })
+        .collect();
+    files::write_set_with_dirs(layout, &outputs, &dirs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_trust_domain_file;
+
+    #[test]
+    fn only_trust_domain_pem_files_are_managed() {
+        for name in ["example.org.pem", "a-b_c.0.pem", "..x.pem"] {
+            assert_eq!(is_trust_domain_file(name), !name.starts_with('.'), "{name}");
+        }
+        for name in [
+            ".pem",
+            "README",
+            "Upper.pem",
+            "ca.crt",
+            ".x.pem.12.3.tmp",
+            "a b.pem",
+        ] {
+            assert!(!is_trust_domain_file(name), "{name}");
+        }
+    }
+}

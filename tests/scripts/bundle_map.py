@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Reads a SPIFFE bundle map as a strict consumer would, and compares it with the PEM files.
+
+Usage: bundle_map.py MAP_JSON TRUST_BUNDLE_DIR
+
+- JSON with duplicate names refused (SPIFFE Trust Domain and Bundle §5.1.1, §6.3);
+- validated with `jsonschema` against a schema written from the specs: §5.1.1 (a
+  `trust_domains` object keyed by trust-domain names, SPIFFE ID §2.1; no
+  `spiffe_refresh_hint` in a map), §4.1 (`keys` present, `spiffe_sequence` an integer),
+  §4.2 and X509-SVID §6.1 (`kty`, `use` = `x509-svid`, no `kid`, exactly one `x5c`
+  certificate in standard base64), RFC 7518 §6.2.1 / §6.3.1 and RFC 8037 §2 (the key
+  members of EC, RSA and OKP keys, base64url without padding);
+- each `x5c` decoded by `cryptography` as an X.509 certificate whose public key is the key
+  the JWK members describe;
+- each trust domain's certificates equal, in order, those of TRUST_BUNDLE_DIR/<td>.pem, and
+  the map names exactly the trust domains that have a file there.
+
+Prints "ok <domains> trust domains, <keys> keys" and exits 0 on success.
+"""
+import base64
+import json
+import os
+import ssl
+import sys
+
+import jsonschema
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+B64URL = "^[A-Za-z0-9_-]+$"
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["trust_domains"],
+    "additionalProperties": False,
+    "properties": {
+        "trust_domains": {
+            "type": "object",
+            "propertyNames": {"pattern": "^[a-z0-9._-]+$", "maxLength": 255},
+            "additionalProperties": {"$ref": "#/$defs/bundle"},
+        }
+    },
+    "$defs": {
+        "bundle": {
+            "type": "object",
+            "required": ["keys"],
+            "additionalProperties": False,
+            "properties": {
+                "keys": {"type": "array", "items": {"$ref": "#/$defs/x509_jwk"}},
+                "spiffe_sequence": {"type": "integer", "minimum": 0},
+            },
+        },
+        "x509_jwk": {
+            "type": "object",
+            "required": ["kty", "use", "x5c"],
+            "additionalProperties": False,
+            "properties": {
+                "use": {"const": "x509-svid"},
+                "kty": {"enum": ["EC", "RSA", "OKP"]},
+                "x5c": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 1,
+                    "items": {"type": "string", "pattern": "^[A-Za-z0-9+/]+={0,2}$"},
+                },
+                "crv": {"enum": ["P-256", "P-384", "P-521", "Ed25519"]},
+                "x": {"type": "string", "pattern": B64URL},
+                "y": {"type": "string", "pattern": B64URL},
+                "n": {"type": "string", "pattern": B64URL},
+                "e": {"type": "string", "pattern": B64URL},
+            },
+            "allOf": [
+                {
+                    "if": {"properties": {"kty": {"const": "EC"}}},
+                    "then": {
+                        "required": ["crv", "x", "y"],
+                        "properties": {"crv": {"enum": ["P-256", "P-384", "P-521"]}},
+                        "not": {"anyOf": [{"required": ["n"]}, {"required": ["e"]}]},
+                    },
+                },
+                {
+                    "if": {"properties": {"kty": {"const": "RSA"}}},
+                    "then": {
+                        "required": ["n", "e"],
+                        "not": {"anyOf": [{"required": [k]} for k in ("crv", "x", "y")]},
+                    },
+                },
+                {
+                    "if": {"properties": {"kty": {"const": "OKP"}}},
+                    "then": {
+                        "required": ["crv", "x"],
+                        "properties": {"crv": {"const": "Ed25519"}},
+                        "not": {"anyOf": [{"required": [k]} for k in ("y", "n", "e")]},
+                    },
+                },
+            ],
+        },
+    },
+}
+
+
+def no_duplicates(pairs):
+    names = [name for name, _ in pairs]
+    if len(names) != len(set(names)):
+        raise ValueError("duplicate names in one object: %r" % names)
+    return dict(pairs)
+
+
+def b64url_int(text):
+    return int.from_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), "big")
+
+
+def b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def check_key(jwk, cert):
+    public = cert.public_key()
+    kty = jwk["kty"]
+    if kty == "EC":
+        assert isinstance(public, ec.EllipticCurvePublicKey), (kty, public)
+        curve = {"P-256": "secp256r1", "P-384": "secp384r1", "P-521": "secp521r1"}[jwk["crv"]]
+        assert public.curve.name == curve, (jwk["crv"], public.curve.name)
+        size = (public.curve.key_size + 7) // 8
+        assert len(b64url(jwk["x"])) == size and len(b64url(jwk["y"])) == size, "coordinate size"
+        numbers = public.public_numbers()
+        assert (b64url_int(jwk["x"]), b64url_int(jwk["y"])) == (numbers.x, numbers.y), "EC point"
+    elif kty == "RSA":
+        assert isinstance(public, rsa.RSAPublicKey), (kty, public)
+        numbers = public.public_numbers()
+        assert b64url(jwk["n"])[0] != 0 and b64url(jwk["e"])[0] != 0, "Base64urlUInt is minimal"
+        assert (b64url_int(jwk["n"]), b64url_int(jwk["e"])) == (numbers.n, numbers.e), "RSA key"
+    else:
+        assert isinstance(public, ed25519.Ed25519PublicKey), (kty, public)
+        assert b64url(jwk["x"]) == public.public_bytes(Encoding.Raw, PublicFormat.Raw), "Ed25519"
+
+
+def pem_ders(path):
+    text = open(path).read()
+    blocks = text.split("-----END CERTIFICATE-----")
+    return [
+        ssl.PEM_cert_to_DER_cert(block.strip() + "\n-----END CERTIFICATE-----\n")
+        for block in blocks
+        if "-----BEGIN CERTIFICATE-----" in block
+    ]
+
+
+def main():
+    map_path, bundle_dir = sys.argv[1:3]
+    with open(map_path) as f:
+        doc = json.load(f, object_pairs_hook=no_duplicates)
+    jsonschema.validate(doc, SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    domains = doc["trust_domains"]
+    files = sorted(f[: -len(".pem")] for f in os.listdir(bundle_dir) if f.endswith(".pem"))
+    assert sorted(domains) == files, "map %s, files %s" % (sorted(domains), files)
+    keys = 0
+    for td, bundle in domains.items():
+        ders = [base64.b64decode(jwk["x5c"][0], validate=True) for jwk in bundle["keys"]]
+        for jwk, der in zip(bundle["keys"], ders):
+            check_key(jwk, x509.load_der_x509_certificate(der))
+        want = pem_ders(os.path.join(bundle_dir, td + ".pem"))
+        assert ders == want, "%s: the map's certificates differ from %s.pem" % (td, td)
+        keys += len(ders)
+    print("ok %d trust domains, %d keys" % (len(domains), keys))
+
+
+if __name__ == "__main__":
+    main()
