@@ -237,21 +237,29 @@ fn a_jwt_svids_block_is_one_entry_per_key_and_rejected_as_upstream() {
     assert_eq!(status.code(), Some(1));
 }
 
-/// `-h` prints upstream's usage and one line pointing to the key table, exit 0; a flag
-/// error prints the error and upstream's usage alone, exit 2, as Go's `flag` package does.
+/// `-h` prints upstream's usage, wrapper mode's form and one line pointing to the key table,
+/// exit 0; a flag error prints the error and upstream's usage alone, exit 2, as Go's `flag`
+/// package does. The program name in `Usage of PROG:` is the binary's argv[0], which a
+/// wrapper such as `qemu-aarch64-static` replaces: it is compared as `PROG`.
 #[test]
 fn help_points_to_the_keys_and_a_flag_error_prints_the_usage_alone() {
     let prog = svid_tests::helper_bin();
-    let usage = format!(
-        "Usage of {}:\n  -config string\n    \t<configFile> Configuration file path (default \"helper.conf\")\n  -daemon-mode\n    \tToggle running as a daemon to rotate X.509/JWT or just fetch and exit (default true)\n  -version\n    \tprint version\n",
-        prog.display()
-    );
+    let usage = "Usage of PROG:\n  -config string\n    \t<configFile> Configuration file path (default \"helper.conf\")\n  -daemon-mode\n    \tToggle running as a daemon to rotate X.509/JWT or just fetch and exit (default true)\n  -version\n    \tprint version\n";
     let run = |arg: &str| {
         let out = std::process::Command::new(&prog).arg(arg).output().unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
-        (out.status.code(), stderr)
+        let unnamed = match stderr.split_once("Usage of ") {
+            Some((before, after)) => match after.split_once(":\n") {
+                Some((_, rest)) => format!("{before}Usage of PROG:\n{rest}"),
+                None => stderr.clone(),
+            },
+            None => stderr.clone(),
+        };
+        (out.status.code(), unnamed)
     };
-    let epilogue = "Configuration file keys: see README.md, section \"Configuration keys\" of spiffe-helper-rs.\n";
+    let epilogue = "After the flags, -- PROG [ARGS...] runs PROG once every output is written and \
+                    exits with its status (wrapper mode).\nConfiguration file keys: see README.md, \
+                    section \"Configuration keys\" of spiffe-helper-rs.\n";
     for flag in ["-h", "-help", "--help"] {
         assert_eq!(run(flag), (Some(0), format!("{usage}{epilogue}")), "{flag}");
     }
