@@ -5,8 +5,6 @@
 //! session's; this file only does the I/O.
 
 use std::io::{self, Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use log::{error, info, warn};
@@ -16,7 +14,7 @@ use svid_core::time::Instant;
 use svid_core::workload::{Action, Exit, Session, SessionConfig, Sub};
 use svid_core::x509::Rendered;
 
-use crate::agent::ConnError;
+use crate::agent::{ConnError, Endpoint, Stream};
 use crate::child::Process;
 use crate::files::{self, Data, Output};
 use crate::health::Health;
@@ -41,8 +39,8 @@ pub struct X509Files {
 
 /// Everything the loop needs besides the session.
 pub struct Plan {
-    /// The agent's Unix socket.
-    pub socket: PathBuf,
+    /// Where the agent listens.
+    pub agent: Endpoint,
     /// The X.509 outputs, if configured.
     pub x509: Option<X509Files>,
     /// The JWT bundle file and its mode, if configured.
@@ -96,16 +94,14 @@ fn unix_ms() -> i64 {
 
 /// The agent connection: the socket and the bytes not yet written to it.
 struct Conn {
-    socket: UnixStream,
+    socket: Stream,
     pending: Vec<u8>,
 }
 
 impl Conn {
-    fn dial(path: &Path) -> Result<Conn, ConnError> {
-        let socket = UnixStream::connect(path).map_err(|e| dial_error(path, e))?;
-        socket.set_nonblocking(true).map_err(ConnError::Io)?;
+    fn dial(agent: &Endpoint) -> Result<Conn, ConnError> {
         Ok(Conn {
-            socket,
+            socket: agent.dial()?,
             pending: Vec::new(),
         })
     }
@@ -151,7 +147,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
     loop {
         while let Some(action) = session.poll_action() {
             match action {
-                Action::Dial => match Conn::dial(&plan.socket) {
+                Action::Dial => match Conn::dial(&plan.agent) {
                     Ok(c) => {
                         conn = Some(c);
                         session.connected(clock.now());
@@ -327,10 +323,6 @@ fn reap(child: &mut Process, session: &mut Session) {
     if let Some((_, status)) = child.reap() {
         session.workload_exited(status);
     }
-}
-
-fn dial_error(socket: &Path, e: std::io::Error) -> ConnError {
-    ConnError::Dial(socket.display().to_string(), e)
 }
 
 /// Logs a lost connection as go-spiffe's watcher does (one-shot mode logs it with the retry)

@@ -114,8 +114,10 @@ fn run(cfg: &Validated) -> ExitCode {
         }
     };
     let c = cfg.config();
-    if let Some(kind) = not_a_socket(&plan.socket) {
-        error!(error = format!("agent address {} is {kind}, not a Unix socket", plan.socket.display()); "invalid configuration");
+    if let agent::Endpoint::Unix(socket) = &plan.agent
+        && let Some(kind) = not_a_socket(socket)
+    {
+        error!(error = format!("agent address {} is {kind}, not a Unix socket", socket.display()); "invalid configuration");
         return ExitCode::from(EXIT_CONFIG);
     }
     info!(agent_address = c.agent_address.as_str(); "Using the Workload API");
@@ -205,7 +207,7 @@ fn not_a_socket(socket: &std::path::Path) -> Option<&'static str> {
 /// the second update, a socket path at every dial): refused at start instead.
 #[derive(Debug)]
 enum PlanError {
-    /// `agent_address` names no Unix socket.
+    /// `agent_address` is no SPIFFE Workload Endpoint address.
     Address(config::AddressError),
     /// `renew_signal` names no signal.
     UnknownSignal(String),
@@ -265,10 +267,13 @@ fn clean_leftovers(plan: &Plan) {
 /// modes, agent socket, health listener.
 fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
     let c = cfg.config();
-    let socket = config::socket_path(&c.agent_address).map_err(PlanError::Address)?;
-    if socket.len() > MAX_SOCKET_PATH {
-        return Err(PlanError::SocketPathTooLong(socket.to_owned()));
-    }
+    let agent = match config::agent_endpoint(&c.agent_address).map_err(PlanError::Address)? {
+        config::Endpoint::Unix(socket) if socket.len() > MAX_SOCKET_PATH => {
+            return Err(PlanError::SocketPathTooLong(socket.to_owned()));
+        }
+        config::Endpoint::Unix(socket) => agent::Endpoint::Unix(PathBuf::from(socket)),
+        config::Endpoint::Tcp(addr) => agent::Endpoint::Tcp(addr),
+    };
     if cfg.daemon_mode()
         && !c.renew_signal.is_empty()
         && config::signal_number(&c.renew_signal).is_none()
@@ -277,7 +282,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
     }
     let join = |name: &str| config::join_path(&c.cert_dir, name);
     let plan = Plan {
-        socket: PathBuf::from(socket),
+        agent,
         x509: cfg.x509_enabled().then(|| X509Files {
             svid: join(&c.svid_file_name),
             key: join(&c.svid_key_file_name),

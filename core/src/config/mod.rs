@@ -4,7 +4,7 @@
 //! - [`parse`] reads the HCL v1 form, or the JSON form when the text starts with `{`;
 //! - [`Config::validate`] applies upstream's validation order, messages and defaults;
 //! - [`split_cmd_args`] splits `cmd_args` as Go's `encoding/csv` does;
-//! - [`join_path`], [`socket_path`] and [`signal_number`] interpret file names, the agent
+//! - [`join_path`], [`agent_endpoint`] and [`signal_number`] interpret file names, the agent
 //!   address and `renew_signal`.
 
 mod cmd_args;
@@ -29,7 +29,7 @@ pub use cmd_args::{CmdArgsError, CmdArgsErrorKind, split_cmd_args};
 pub use duration::parse_duration;
 pub use int::IntError;
 pub use lifecycle::{Args, Lifecycle, ReloadBlock, StartBlock, Workload};
-pub use path::{AddressError, join_path, socket_path};
+pub use path::{AddressError, Endpoint, agent_endpoint, join_path};
 pub use signal::signal_number;
 pub use syntax::{MAX_DEPTH, ParseError, ParseErrorKind, Pos};
 pub use validate::{
@@ -68,7 +68,7 @@ pub struct HealthChecks {
 /// The contents of `helper.conf` as written, before validation and defaults.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Config {
-    /// `agent_address`: the Workload API socket (see [`socket_path`]).
+    /// `agent_address`: the Workload API socket (see [`agent_endpoint`]).
     pub agent_address: String,
     /// `cmd`: program started on the first X.509 update and signalled on later ones.
     pub cmd: String,
