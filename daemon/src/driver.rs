@@ -7,7 +7,7 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::Signal;
 use svid_core::time::Instant;
@@ -149,6 +149,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
             match action {
                 Action::Dial => match Conn::dial(&plan.agent) {
                     Ok(c) => {
+                        debug!(agent = plan.agent.to_string(); "Dialled the Workload API");
                         conn = Some(c);
                         session.connected(clock.now());
                     }
@@ -158,12 +159,14 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                     }
                 },
                 Action::Disconnect => {
+                    debug!("Closing the Workload API connection");
                     if let Some(mut c) = conn.take() {
                         // Best effort: the GOAWAY or cancels, if the socket takes them now.
                         let _ = c.transmit(&mut session);
                     }
                 }
                 Action::WriteX509(rendered) => {
+                    debug!(spiffe_id = rendered.spiffe_id.as_str(); "Writing the X.509 files");
                     let ok = plan
                         .x509
                         .as_ref()
@@ -182,6 +185,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                     session.written(clock.now(), unix_ms(), Sub::JwtBundles, ok);
                 }
                 Action::WriteJwtSvid { index, token } => {
+                    debug!(index = index, bytes = token.len(); "Writing a JWT-SVID file");
                     let ok = plan.jwt_svids.get(index).is_some_and(|(path, mode)| {
                         write_one(
                             plan.layout,
@@ -299,7 +303,10 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                     lost(&mut last_conn, one_shot, ConnError::Eof);
                     session.connection_lost(clock.now());
                 }
-                Ok(n) => session.recv(clock.now(), unix_ms(), &buf[..n]),
+                Ok(n) => {
+                    debug!(bytes = n; "Read from the Workload API");
+                    session.recv(clock.now(), unix_ms(), &buf[..n]);
+                }
                 Err(e)
                     if matches!(
                         e.kind(),

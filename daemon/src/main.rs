@@ -38,7 +38,8 @@ const CHILD_GRACE: Duration = Duration::from_secs(10);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let prog = args.first().map_or("spiffe-helper", String::as_str);
-    let (config_path, daemon_flag) = match cli::parse(args.get(1..).unwrap_or_default()) {
+    let (config_path, daemon_flag, log_flags) = match cli::parse(args.get(1..).unwrap_or_default())
+    {
         Ok(cli::Command::Version) => {
             println!("{}", env!("SPIFFE_HELPER_VERSION"));
             return ExitCode::SUCCESS;
@@ -50,15 +51,20 @@ fn main() -> ExitCode {
         Ok(cli::Command::Run {
             config,
             daemon_mode,
-        }) => (config, daemon_mode),
+            logging,
+        }) => (config, daemon_mode, logging),
         Err(cli::UsageError(msg)) => {
             eprint!("{msg}\n{}", cli::usage(prog));
             return ExitCode::from(2);
         }
     };
     logger::init();
-    info!("Using configuration file: \"{config_path}\"");
-    let validated = match load(&config_path, daemon_flag) {
+    // The flags apply at once, so that even an unreadable config is reported as asked.
+    logger::configure(
+        log_flags.level.unwrap_or_default(),
+        log_flags.format.unwrap_or_default(),
+    );
+    let validated = match load(&config_path, daemon_flag, log_flags) {
         Ok(v) => v,
         Err((msg, error)) => {
             error!(error = error.as_str(); "{msg}");
@@ -73,21 +79,46 @@ fn main() -> ExitCode {
 }
 
 /// Reads, parses and validates the config; errors carry upstream's message and detail.
-fn load(path: &str, daemon_flag: Option<bool>) -> Result<Validated, (&'static str, String)> {
+fn load(
+    path: &str,
+    daemon_flag: Option<bool>,
+    log_flags: cli::LogFlags,
+) -> Result<Validated, (&'static str, String)> {
     let parse_err = |e: String| {
         (
             "failed to parse configuration",
             format!("failed to parse \"{path}\": {e}"),
         )
     };
+    let announce = || info!("Using configuration file: \"{path}\"");
     // As Go's os.ReadFile: an open error, then a read error (a directory opens but cannot
     // be read), each worded as Go's *fs.PathError.
-    let mut file =
-        std::fs::File::open(path).map_err(|e| parse_err(oserror::path_error("open", path, &e)))?;
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut bytes)
-        .map_err(|e| parse_err(oserror::path_error("read", path, &e)))?;
-    let parsed = config::parse_bytes(&bytes).map_err(|e| parse_err(e.to_string()))?;
+    let read = || {
+        let mut file = std::fs::File::open(path)
+            .map_err(|e| parse_err(oserror::path_error("open", path, &e)))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes)
+            .map_err(|e| parse_err(oserror::path_error("read", path, &e)))?;
+        config::parse_bytes(&bytes).map_err(|e| parse_err(e.to_string()))
+    };
+    // The file's log settings apply from the first line on when it parses, before validation,
+    // whose warnings then follow `log_level` (upstream PR #440's review); the flags alone
+    // govern the lines of a file that cannot be read.
+    let parsed = read().inspect_err(|_| announce())?;
+    let invalid = |e: config::LogSettingError| {
+        announce();
+        ("invalid configuration", e.to_string())
+    };
+    let level = match log_flags.level {
+        Some(level) => level,
+        None => config::LogLevel::parse(&parsed.log_level).map_err(invalid)?,
+    };
+    let format = match log_flags.format {
+        Some(format) => format,
+        None => config::LogFormat::parse(&parsed.log_format).map_err(invalid)?,
+    };
+    logger::configure(level, format);
+    announce();
     let env = std::env::var("SPIFFE_ENDPOINT_SOCKET").ok();
     let (validated, warnings) = parsed
         .validate(daemon_flag, env.as_deref())

@@ -14,6 +14,7 @@ mod hcl;
 mod int;
 mod json;
 mod lifecycle;
+mod logging;
 mod path;
 mod signal;
 mod syntax;
@@ -29,6 +30,7 @@ pub use cmd_args::{CmdArgsError, CmdArgsErrorKind, split_cmd_args};
 pub use duration::parse_duration;
 pub use int::IntError;
 pub use lifecycle::{Args, Lifecycle, ReloadBlock, StartBlock, Workload};
+pub use logging::{LogFormat, LogLevel, LogSettingError};
 pub use path::{AddressError, Endpoint, agent_endpoint, join_path};
 pub use signal::signal_number;
 pub use syntax::{MAX_DEPTH, ParseError, ParseErrorKind, Pos};
@@ -126,6 +128,10 @@ pub struct Config {
     pub start: Option<StartBlock>,
     /// `reload { ... }` (ours): instead of `renew_signal` and `pid_file_name`.
     pub reload: Option<ReloadBlock>,
+    /// `log_level` (upstream PR #440): see [`LogLevel::parse`].
+    pub log_level: String,
+    /// `log_format` (ours): see [`LogFormat::parse`].
+    pub log_format: String,
     /// Top-level keys that are not known, as written, sorted (rejected by validation).
     pub unknown_keys: Vec<String>,
 }
