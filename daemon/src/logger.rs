@@ -245,17 +245,26 @@ mod tests {
         assert_eq!(s, "");
     }
 
-    #[test]
-    fn line_has_upstream_layout_with_sorted_fields() {
-        let kvs: &[(&str, &str)] = &[("spiffe_id", "spiffe://td/w"), ("error", "boom")];
-        let line = format_line(
+    /// A "Received update" record at 2026-08-07T12:00:00Z, rendered by `format`.
+    fn received_update(
+        format: fn(u64, &Record) -> String,
+        level: Level,
+        kvs: &[(&str, &str)],
+    ) -> String {
+        format(
             1_786_104_000,
             &Record::builder()
-                .level(Level::Info)
+                .level(level)
                 .args(format_args!("Received update"))
                 .key_values(&kvs)
                 .build(),
-        );
+        )
+    }
+
+    #[test]
+    fn line_has_upstream_layout_with_sorted_fields() {
+        let kvs: &[(&str, &str)] = &[("spiffe_id", "spiffe://td/w"), ("error", "boom")];
+        let line = received_update(format_line, Level::Info, kvs);
         assert_eq!(
             line,
             "time=\"2026-08-07T12:00:00Z\" level=info msg=\"Received update\" error=boom \
@@ -270,14 +279,7 @@ mod tests {
             ("error", "a <b> & \"c\"\n\u{1}\u{2028}"),
             ("msg", "clash"),
         ];
-        let line = format_json(
-            1_786_104_000,
-            &Record::builder()
-                .level(Level::Warn)
-                .args(format_args!("Received update"))
-                .key_values(&kvs)
-                .build(),
-        );
+        let line = received_update(format_json, Level::Warn, kvs);
         assert_eq!(
             line,
             "{\"error\":\"a \\u003cb\\u003e \\u0026 \\\"c\\\"\\n\\u0001\\u2028\",\
