@@ -149,7 +149,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
             match action {
                 Action::Dial => match Conn::dial(&plan.agent) {
                     Ok(c) => {
-                        debug!(agent = plan.agent.to_string(); "Dialled the Workload API");
+                        debug!(agent = plan.agent.to_string(); "Connecting to the Workload API");
                         conn = Some(c);
                         session.connected(clock.now());
                     }

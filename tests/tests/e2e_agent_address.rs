@@ -2,7 +2,8 @@
 //! (`standards/SPIFFE_Workload_Endpoint.md` §4): the helper fetches over loopback TCP from
 //! the dev agent, and refuses the forms the specification rules out at start, exit 1.
 
-use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, helper_dir, x509_config};
+use svid_tests::harness::platform::skip;
+use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, free_port, helper_dir, x509_config};
 
 const UPDATED: &str = "X.509 certificates updated";
 
@@ -31,6 +32,39 @@ fn daemon_fetches_and_writes_through_a_tcp_agent_address() {
         issued.contains(&files.leaf_serial().unwrap()),
         "the written SVID is one the agent issued"
     );
+}
+
+#[test]
+fn a_refused_tcp_connect_is_retried_until_the_agent_listens() {
+    let port = free_port();
+    let address = format!("tcp://127.0.0.1:{port}");
+    let (dir, certs) = helper_dir();
+    let helper = Helper::start_in(dir, &x509_config(&address, &certs, ""), &[]);
+    // The non-blocking connect fails on the loop's first read: logged, retried with backoff.
+    assert!(
+        helper.wait_for_log("Connection refused", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    let listen = format!("127.0.0.1:{port}");
+    let _agent = DevAgent::start(&["--tcp", &listen]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    SvidFiles::in_dir(&certs).verify_chain().unwrap();
+}
+
+#[test]
+fn an_ipv6_literal_in_brackets_is_dialled() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        skip("an_ipv6_literal_in_brackets_is_dialled", "no IPv6 loopback");
+        return;
+    }
+    let agent = DevAgent::start(&["--tcp", "[::1]:0"]);
+    let address = agent.tcp_address();
+    assert!(address.starts_with("tcp://[::1]:"), "{address}");
+    let (dir, certs) = helper_dir();
+    let helper = Helper::start_in(dir, &x509_config(&address, &certs, ""), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    SvidFiles::in_dir(&certs).key_matches_leaf().unwrap();
 }
 
 #[test]

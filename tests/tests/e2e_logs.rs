@@ -71,7 +71,7 @@ fn a_debug_json_session_logs_json_lines_and_never_a_secret() {
     assert!(helper.wait_for_logs("JWT SVID updated", 2, PATIENCE));
     helper.terminate();
     helper.wait_exit(PATIENCE).expect("exits on SIGTERM");
-    let logs = helper.logs();
+    let logs = helper.final_logs();
 
     let levels = json_levels(&logs);
     assert!(levels.iter().any(|l| l == "debug"), "{logs}");
@@ -116,7 +116,7 @@ fn the_file_sets_level_and_format_and_flags_win() {
         let mut helper = Helper::start_in(dir, &config, flags);
         let status = helper.wait_exit(PATIENCE).expect("one-shot exits");
         assert_eq!(status.code(), Some(0), "{}", helper.logs());
-        helper.logs()
+        helper.final_logs()
     };
 
     // From the file: JSON at warn, so a clean run says nothing.
@@ -148,7 +148,7 @@ fn unknown_values_are_refused_naming_the_key() {
     assert_eq!(status.code(), Some(1), "{}", helper.logs());
     assert!(
         helper
-            .logs()
+            .final_logs()
             .contains("log_level \\\"verbose\\\" is not one of debug, info, warn or error"),
         "{}",
         helper.logs()
@@ -161,7 +161,7 @@ fn unknown_values_are_refused_naming_the_key() {
     assert_eq!(status.code(), Some(2), "{}", helper.logs());
     assert!(
         helper
-            .logs()
+            .final_logs()
             .contains("invalid value \"yaml\" for flag -log-format"),
         "{}",
         helper.logs()
