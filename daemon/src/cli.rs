@@ -9,20 +9,33 @@
 //! wrapper of PROG. Upstream ignores everything after `--`, as it ignores every positional
 //! argument; a positional argument without `--` is still ignored.
 
+use svid_core::config::{LogFormat, LogLevel, LogSettingError};
+
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run with this config file and, if given, the `-daemon-mode` override; `wrap` is the
-    /// program and arguments after `--` (empty: not a wrapper).
+    /// Run with this config file and, if given, the `-daemon-mode`, `-log-level` and
+    /// `-log-format` overrides; `wrap` is the program and arguments after `--` (empty: not a
+    /// wrapper).
     Run {
         config: String,
         daemon_mode: Option<bool>,
+        logging: LogFlags,
         wrap: Vec<String>,
     },
     /// `-version`: print the version and exit 0.
     Version,
     /// `-h`/`-help`: print usage and exit 0.
     Help,
+}
+
+/// `-log-level` and `-log-format`, which win over `log_level` and `log_format`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogFlags {
+    /// `-log-level`.
+    pub level: Option<LogLevel>,
+    /// `-log-format`.
+    pub format: Option<LogFormat>,
 }
 
 /// A bad command line: the message to print before the usage text (exit code 2).
@@ -55,6 +68,7 @@ pub fn help(prog: &str) -> String {
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     let mut config = String::from("helper.conf");
     let mut daemon_mode = None;
+    let mut logging = LogFlags::default();
     let mut version = false;
     let mut wrap = Vec::new();
     let mut i = 0;
@@ -77,15 +91,23 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             None => (body, None),
         };
         match name {
-            "config" => {
-                config = match value {
+            "config" | "log-level" | "log-format" => {
+                let value = match value {
                     Some(v) => v.to_owned(),
                     None if i < args.len() => {
                         i += 1;
                         args[i - 1].clone()
                     }
-                    None => return Err(UsageError("flag needs an argument: -config".into())),
+                    None => return Err(UsageError(format!("flag needs an argument: -{name}"))),
                 };
+                let invalid = |e: LogSettingError| {
+                    UsageError(format!("invalid value {value:?} for flag -{name}: {e}"))
+                };
+                match name {
+                    "config" => config = value,
+                    "log-level" => logging.level = Some(LogLevel::parse(&value).map_err(invalid)?),
+                    _ => logging.format = Some(LogFormat::parse(&value).map_err(invalid)?),
+                }
             }
             "daemon-mode" | "version" => {
                 let parsed = match value {
@@ -122,6 +144,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     Ok(Command::Run {
         config,
         daemon_mode,
+        logging,
         wrap,
     })
 }
@@ -147,8 +170,37 @@ mod tests {
         Ok(Command::Run {
             config: path.into(),
             daemon_mode,
+            logging: LogFlags::default(),
             wrap: Vec::new(),
         })
+    }
+
+    #[test]
+    fn log_flags_take_a_value_and_refuse_unknown_words() {
+        let Ok(Command::Run { logging, .. }) =
+            run(&["-log-level", "debug", "--log-format=json", "-config", "c"])
+        else {
+            panic!("a run command");
+        };
+        assert_eq!(
+            logging,
+            LogFlags {
+                level: Some(LogLevel::Debug),
+                format: Some(LogFormat::Json),
+            }
+        );
+        assert_eq!(
+            run(&["-log-level=trace"]),
+            Err(UsageError(
+                "invalid value \"trace\" for flag -log-level: log_level \"trace\" is not one of \
+                 debug, info, warn or error"
+                    .into()
+            ))
+        );
+        assert_eq!(
+            run(&["-log-format"]),
+            Err(UsageError("flag needs an argument: -log-format".into()))
+        );
     }
 
     #[test]
@@ -199,6 +251,7 @@ mod tests {
             Ok(Command::Run {
                 config: "c".into(),
                 daemon_mode: None,
+                logging: LogFlags::default(),
                 wrap: vec!["envoy".into(), "-c".into(), "--".into(), "x y".into()],
             })
         );

@@ -5,11 +5,9 @@
 //! session's; this file only does the I/O.
 
 use std::io::{self, Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::Signal;
 use svid_core::config::Hook;
@@ -17,7 +15,7 @@ use svid_core::time::Instant;
 use svid_core::workload::{Action, Exit, Session, SessionConfig, Sub};
 use svid_core::x509::Rendered;
 
-use crate::agent::ConnError;
+use crate::agent::{ConnError, Endpoint, Stream};
 use crate::child::Process;
 use crate::files::{self, Data, Output};
 use crate::health::Health;
@@ -30,8 +28,8 @@ use crate::x509_set::{self, X509Files};
 
 /// Everything the loop needs besides the session.
 pub struct Plan {
-    /// The agent's Unix socket.
-    pub socket: PathBuf,
+    /// Where the agent listens.
+    pub agent: Endpoint,
     /// The X.509 outputs, if configured.
     pub x509: Option<X509Files>,
     /// The JWT bundle file and its mode, if configured.
@@ -87,16 +85,14 @@ fn unix_ms() -> i64 {
 
 /// The agent connection: the socket and the bytes not yet written to it.
 struct Conn {
-    socket: UnixStream,
+    socket: Stream,
     pending: Vec<u8>,
 }
 
 impl Conn {
-    fn dial(path: &Path) -> Result<Conn, ConnError> {
-        let socket = UnixStream::connect(path).map_err(|e| dial_error(path, e))?;
-        socket.set_nonblocking(true).map_err(ConnError::Io)?;
+    fn dial(agent: &Endpoint) -> Result<Conn, ConnError> {
         Ok(Conn {
-            socket,
+            socket: agent.dial()?,
             pending: Vec::new(),
         })
     }
@@ -152,8 +148,9 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
     loop {
         while let Some(action) = session.poll_action() {
             match action {
-                Action::Dial => match Conn::dial(&plan.socket) {
+                Action::Dial => match Conn::dial(&plan.agent) {
                     Ok(c) => {
+                        debug!(agent = plan.agent.to_string(); "Connecting to the Workload API");
                         conn = Some(c);
                         session.connected(clock.now());
                     }
@@ -163,12 +160,14 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                     }
                 },
                 Action::Disconnect => {
+                    debug!("Closing the Workload API connection");
                     if let Some(mut c) = conn.take() {
                         // Best effort: the GOAWAY or cancels, if the socket takes them now.
                         let _ = c.transmit(&mut session);
                     }
                 }
                 Action::WriteX509(rendered) => {
+                    debug!(spiffe_id = rendered.spiffe_id.as_str(); "Writing the X.509 files");
                     let ok = plan
                         .x509
                         .as_ref()
@@ -190,6 +189,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                     session.written(clock.now(), unix_ms(), Sub::JwtBundles, ok);
                 }
                 Action::WriteJwtSvid { index, token } => {
+                    debug!(index = index, bytes = token.len(); "Writing a JWT-SVID file");
                     let ok = plan.jwt_svids.get(index).is_some_and(|(path, mode)| {
                         write_one(
                             plan.layout,
@@ -334,7 +334,10 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                     lost(&mut last_conn, one_shot, ConnError::Eof);
                     session.connection_lost(clock.now());
                 }
-                Ok(n) => session.recv(clock.now(), unix_ms(), &buf[..n]),
+                Ok(n) => {
+                    debug!(bytes = n; "Read from the Workload API");
+                    session.recv(clock.now(), unix_ms(), &buf[..n]);
+                }
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -364,10 +367,6 @@ fn reap(child: &mut Process, hooks: &mut Hooks, session: &mut Session, now: Inst
             session.hook_finished(now, id, Some(status));
         }
     }
-}
-
-fn dial_error(socket: &Path, e: std::io::Error) -> ConnError {
-    ConnError::Dial(socket.display().to_string(), e)
 }
 
 /// Logs a lost connection as go-spiffe's watcher does (one-shot mode logs it with the retry)

@@ -3,27 +3,53 @@
 //!
 //! Fields come from `log`'s key-values and are printed in alphabetical order, like logrus.
 //! Time is UTC: a `FROM scratch` image has no time-zone database.
+//!
+//! With `log_format = "json"`, each line is instead one JSON object as logrus's
+//! `JSONFormatter` writes it (`github.com/sirupsen/logrus/json_formatter.go`): the fields plus
+//! `level`, `msg` and `time` in one map, which Go's `encoding/json` writes with its keys
+//! sorted: `{"level":"info","msg":"Received update","spiffe_id":"spiffe://td/w",
+//! "system":"spiffe-helper","time":"2026-08-07T12:00:00Z"}`.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::kv::{Key, Value, VisitSource};
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use svid_core::config::{LogFormat, LogLevel};
 
-struct Logger;
+struct Logger {
+    json: AtomicBool,
+}
 
-/// Installs the stderr logger at info level.
+static LOGGER: Logger = Logger {
+    json: AtomicBool::new(false),
+};
+
+/// Installs the stderr logger at info level, in the text format.
 pub fn init() {
-    static LOGGER: Logger = Logger;
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(LevelFilter::Info);
     }
 }
 
+/// Applies `log_level` and `log_format` to every line logged from now on.
+pub fn configure(level: LogLevel, format: LogFormat) {
+    log::set_max_level(match level {
+        LogLevel::Error => LevelFilter::Error,
+        LogLevel::Warn => LevelFilter::Warn,
+        LogLevel::Info => LevelFilter::Info,
+        LogLevel::Debug => LevelFilter::Debug,
+    });
+    LOGGER
+        .json
+        .store(format == LogFormat::Json, Ordering::Relaxed);
+}
+
 impl Log for Logger {
     fn enabled(&self, metadata: &Metadata) -> bool {
-        metadata.level() <= Level::Info
+        metadata.level() <= log::max_level()
     }
 
     fn log(&self, record: &Record) {
@@ -33,7 +59,11 @@ impl Log for Logger {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let line = format_line(secs, record);
+        let line = if self.json.load(Ordering::Relaxed) {
+            format_json(secs, record)
+        } else {
+            format_line(secs, record)
+        };
         // A closed stderr must not take the helper down.
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
@@ -41,28 +71,93 @@ impl Log for Logger {
     fn flush(&self) {}
 }
 
-/// Renders one record as a logrus text line, newline included.
-fn format_line(unix_secs: u64, record: &Record) -> String {
-    let level = match record.level() {
+/// logrus's name of a level (`Level.String()`).
+fn level_name(level: Level) -> &'static str {
+    match level {
         Level::Error => "error",
         Level::Warn => "warning",
         Level::Info => "info",
         Level::Debug => "debug",
         Level::Trace => "trace",
-    };
+    }
+}
+
+/// The record's key-values, sorted by key.
+fn sorted_fields(record: &Record) -> Vec<(String, String)> {
     let mut fields = Fields(Vec::new());
     // Collecting into a Vec cannot fail.
     let _ = record.key_values().visit(&mut fields);
     fields.0.sort();
+    fields.0
+}
+
+/// Renders one record as a logrus text line, newline included.
+fn format_line(unix_secs: u64, record: &Record) -> String {
+    let level = level_name(record.level());
+    let fields = sorted_fields(record);
     let mut line = String::with_capacity(128);
     let _ = write!(line, "time=\"{}\" level={level} msg=", rfc3339(unix_secs));
     push_value(&mut line, &record.args().to_string());
-    for (key, value) in &fields.0 {
+    for (key, value) in &fields {
         let _ = write!(line, " {key}=");
         push_value(&mut line, value);
     }
     line.push_str(" system=spiffe-helper\n");
     line
+}
+
+/// Renders one record as a logrus `JSONFormatter` line, newline included: one map of the
+/// fields, `system`, `level`, `msg` and `time`, keys sorted as `encoding/json` sorts a map.
+/// A field named like one of logrus's own keys is renamed `fields.<key>`, as logrus does.
+fn format_json(unix_secs: u64, record: &Record) -> String {
+    let mut map: Vec<(String, String)> = sorted_fields(record)
+        .into_iter()
+        .map(|(key, value)| match key.as_str() {
+            "level" | "msg" | "time" => (format!("fields.{key}"), value),
+            _ => (key, value),
+        })
+        .collect();
+    map.push(("system".into(), "spiffe-helper".into()));
+    map.push(("level".into(), level_name(record.level()).into()));
+    map.push(("msg".into(), record.args().to_string()));
+    map.push(("time".into(), rfc3339(unix_secs)));
+    map.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut line = String::with_capacity(160);
+    line.push('{');
+    for (i, (key, value)) in map.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        push_json_string(&mut line, key);
+        line.push(':');
+        push_json_string(&mut line, value);
+    }
+    line.push_str("}\n");
+    line
+}
+
+/// Appends `s` as Go's `encoding/json` encodes a string with HTML escaping on (logrus's
+/// default): `"` and `\\` escaped, `\n` `\r` `\t` `\b` `\f` short, other control characters,
+/// `<`, `>`, `&`, U+2028 and U+2029 as `\u00XX`/`\u20XX` (`encoding/json/encode.go`,
+/// `appendString`).
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}') => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 struct Fields(Vec<(String, String)>);
@@ -150,21 +245,47 @@ mod tests {
         assert_eq!(s, "");
     }
 
-    #[test]
-    fn line_has_upstream_layout_with_sorted_fields() {
-        let kvs: &[(&str, &str)] = &[("spiffe_id", "spiffe://td/w"), ("error", "boom")];
-        let line = format_line(
+    /// A "Received update" record at 2026-08-07T12:00:00Z, rendered by `format`.
+    fn received_update(
+        format: fn(u64, &Record) -> String,
+        level: Level,
+        kvs: &[(&str, &str)],
+    ) -> String {
+        format(
             1_786_104_000,
             &Record::builder()
-                .level(Level::Info)
+                .level(level)
                 .args(format_args!("Received update"))
                 .key_values(&kvs)
                 .build(),
-        );
+        )
+    }
+
+    #[test]
+    fn line_has_upstream_layout_with_sorted_fields() {
+        let kvs: &[(&str, &str)] = &[("spiffe_id", "spiffe://td/w"), ("error", "boom")];
+        let line = received_update(format_line, Level::Info, kvs);
         assert_eq!(
             line,
             "time=\"2026-08-07T12:00:00Z\" level=info msg=\"Received update\" error=boom \
              spiffe_id=\"spiffe://td/w\" system=spiffe-helper\n"
+        );
+    }
+
+    #[test]
+    fn json_line_is_logrus_json_formatter_map_with_sorted_keys() {
+        let kvs: &[(&str, &str)] = &[
+            ("spiffe_id", "spiffe://td/w"),
+            ("error", "a <b> & \"c\"\n\u{1}\u{2028}"),
+            ("msg", "clash"),
+        ];
+        let line = received_update(format_json, Level::Warn, kvs);
+        assert_eq!(
+            line,
+            "{\"error\":\"a \\u003cb\\u003e \\u0026 \\\"c\\\"\\n\\u0001\\u2028\",\
+             \"fields.msg\":\"clash\",\"level\":\"warning\",\"msg\":\"Received update\",\
+             \"spiffe_id\":\"spiffe://td/w\",\"system\":\"spiffe-helper\",\
+             \"time\":\"2026-08-07T12:00:00Z\"}\n"
         );
     }
 }

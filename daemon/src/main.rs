@@ -42,28 +42,34 @@ const CHILD_GRACE: Duration = Duration::from_secs(10);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let prog = args.first().map_or("spiffe-helper", String::as_str);
-    let (config_path, daemon_flag, wrap) = match cli::parse(args.get(1..).unwrap_or_default()) {
-        Ok(cli::Command::Version) => {
-            println!("{}", env!("SPIFFE_HELPER_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Ok(cli::Command::Help) => {
-            eprint!("{}", cli::help(prog));
-            return ExitCode::SUCCESS;
-        }
-        Ok(cli::Command::Run {
-            config,
-            daemon_mode,
-            wrap,
-        }) => (config, daemon_mode, wrap),
-        Err(cli::UsageError(msg)) => {
-            eprint!("{msg}\n{}", cli::usage(prog));
-            return ExitCode::from(2);
-        }
-    };
+    let (config_path, daemon_flag, log_flags, wrap) =
+        match cli::parse(args.get(1..).unwrap_or_default()) {
+            Ok(cli::Command::Version) => {
+                println!("{}", env!("SPIFFE_HELPER_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            Ok(cli::Command::Help) => {
+                eprint!("{}", cli::help(prog));
+                return ExitCode::SUCCESS;
+            }
+            Ok(cli::Command::Run {
+                config,
+                daemon_mode,
+                logging,
+                wrap,
+            }) => (config, daemon_mode, logging, wrap),
+            Err(cli::UsageError(msg)) => {
+                eprint!("{msg}\n{}", cli::usage(prog));
+                return ExitCode::from(2);
+            }
+        };
     logger::init();
-    info!("Using configuration file: \"{config_path}\"");
-    let validated = match load(&config_path, daemon_flag) {
+    // The flags apply at once, so that even an unreadable config is reported as asked.
+    logger::configure(
+        log_flags.level.unwrap_or_default(),
+        log_flags.format.unwrap_or_default(),
+    );
+    let validated = match load(&config_path, daemon_flag, log_flags) {
         Ok(v) => v,
         Err((msg, error)) => {
             error!(error = error.as_str(); "{msg}");
@@ -78,21 +84,46 @@ fn main() -> ExitCode {
 }
 
 /// Reads, parses and validates the config; errors carry upstream's message and detail.
-fn load(path: &str, daemon_flag: Option<bool>) -> Result<Validated, (&'static str, String)> {
+fn load(
+    path: &str,
+    daemon_flag: Option<bool>,
+    log_flags: cli::LogFlags,
+) -> Result<Validated, (&'static str, String)> {
     let parse_err = |e: String| {
         (
             "failed to parse configuration",
             format!("failed to parse \"{path}\": {e}"),
         )
     };
+    let announce = || info!("Using configuration file: \"{path}\"");
     // As Go's os.ReadFile: an open error, then a read error (a directory opens but cannot
     // be read), each worded as Go's *fs.PathError.
-    let mut file =
-        std::fs::File::open(path).map_err(|e| parse_err(oserror::path_error("open", path, &e)))?;
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut bytes)
-        .map_err(|e| parse_err(oserror::path_error("read", path, &e)))?;
-    let parsed = config::parse_bytes(&bytes).map_err(|e| parse_err(e.to_string()))?;
+    let read = || {
+        let mut file = std::fs::File::open(path)
+            .map_err(|e| parse_err(oserror::path_error("open", path, &e)))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes)
+            .map_err(|e| parse_err(oserror::path_error("read", path, &e)))?;
+        config::parse_bytes(&bytes).map_err(|e| parse_err(e.to_string()))
+    };
+    // The file's log settings apply from the first line on when it parses, before validation,
+    // whose warnings then follow `log_level` (upstream PR #440's review); the flags alone
+    // govern the lines of a file that cannot be read.
+    let parsed = read().inspect_err(|_| announce())?;
+    let invalid = |e: config::LogSettingError| {
+        announce();
+        ("invalid configuration", e.to_string())
+    };
+    let level = match log_flags.level {
+        Some(level) => level,
+        None => config::LogLevel::parse(&parsed.log_level).map_err(invalid)?,
+    };
+    let format = match log_flags.format {
+        Some(format) => format,
+        None => config::LogFormat::parse(&parsed.log_format).map_err(invalid)?,
+    };
+    logger::configure(level, format);
+    announce();
     let env = std::env::var("SPIFFE_ENDPOINT_SOCKET").ok();
     let (validated, warnings) = parsed
         .validate(daemon_flag, env.as_deref())
@@ -132,8 +163,10 @@ fn run(cfg: &Validated, wrap: &[String]) -> ExitCode {
         }
     };
     let c = cfg.config();
-    if let Some(kind) = not_a_socket(&plan.socket) {
-        error!(error = format!("agent address {} is {kind}, not a Unix socket", plan.socket.display()); "invalid configuration");
+    if let agent::Endpoint::Unix(socket) = &plan.agent
+        && let Some(kind) = not_a_socket(socket)
+    {
+        error!(error = format!("agent address {} is {kind}, not a Unix socket", socket.display()); "invalid configuration");
         return ExitCode::from(EXIT_CONFIG);
     }
     info!(agent_address = c.agent_address.as_str(); "Using the Workload API");
@@ -275,7 +308,7 @@ fn not_a_socket(socket: &std::path::Path) -> Option<&'static str> {
 /// the second update, a socket path at every dial): refused at start instead.
 #[derive(Debug)]
 enum PlanError {
-    /// `agent_address` names no Unix socket.
+    /// `agent_address` is no SPIFFE Workload Endpoint address.
     Address(config::AddressError),
     /// `renew_signal` names no signal.
     UnknownSignal(String),
@@ -349,10 +382,13 @@ fn clean_leftovers(plan: &Plan) {
 /// modes, agent socket, health listener.
 fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
     let c = cfg.config();
-    let socket = config::socket_path(&c.agent_address).map_err(PlanError::Address)?;
-    if socket.len() > MAX_SOCKET_PATH {
-        return Err(PlanError::SocketPathTooLong(socket.to_owned()));
-    }
+    let agent = match config::agent_endpoint(&c.agent_address).map_err(PlanError::Address)? {
+        config::Endpoint::Unix(socket) if socket.len() > MAX_SOCKET_PATH => {
+            return Err(PlanError::SocketPathTooLong(socket.to_owned()));
+        }
+        config::Endpoint::Unix(socket) => agent::Endpoint::Unix(PathBuf::from(socket)),
+        config::Endpoint::Tcp(addr) => agent::Endpoint::Tcp(addr),
+    };
     if cfg.daemon_mode()
         && !c.renew_signal.is_empty()
         && config::signal_number(&c.renew_signal).is_none()
@@ -361,7 +397,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
     }
     let join = |name: &str| config::join_path(&c.cert_dir, name);
     let plan = Plan {
-        socket: PathBuf::from(socket),
+        agent,
         x509: cfg.x509_enabled().then(|| X509Files {
             svid: join(&c.svid_file_name),
             key: join(&c.svid_key_file_name),

@@ -86,6 +86,10 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("health_checks", |c, k, v| {
         health_checks(&mut c.health_checks, k, v)
     }),
+    ("log_level", |c, k, v| set(&mut c.log_level, string(k, v)?)),
+    ("log_format", |c, k, v| {
+        set(&mut c.log_format, string(k, v)?)
+    }),
     ("max_message_size", |c, k, v| {
         set(&mut c.max_message_size, int(k, v)?)
     }),

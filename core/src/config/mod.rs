@@ -4,7 +4,7 @@
 //! - [`parse`] reads the HCL v1 form, or the JSON form when the text starts with `{`;
 //! - [`Config::validate`] applies upstream's validation order, messages and defaults;
 //! - [`split_cmd_args`] splits `cmd_args` as Go's `encoding/csv` does;
-//! - [`join_path`], [`socket_path`] and [`signal_number`] interpret file names, the agent
+//! - [`join_path`], [`agent_endpoint`] and [`signal_number`] interpret file names, the agent
 //!   address and `renew_signal`.
 
 mod cmd_args;
@@ -14,6 +14,7 @@ mod hcl;
 mod int;
 mod json;
 mod lifecycle;
+mod logging;
 mod path;
 mod signal;
 mod syntax;
@@ -32,7 +33,8 @@ pub use lifecycle::{
     Args, DEFAULT_HOOK_TIMEOUT, ExecBlock, Hook, HookEvent, Lifecycle, ReloadBlock, Restart,
     StartBlock, Workload,
 };
-pub use path::{AddressError, join_path, socket_path};
+pub use logging::{LogFormat, LogLevel, LogSettingError};
+pub use path::{AddressError, Endpoint, agent_endpoint, join_path};
 pub use signal::signal_number;
 pub use syntax::{MAX_DEPTH, ParseError, ParseErrorKind, Pos};
 pub use validate::{
@@ -71,7 +73,7 @@ pub struct HealthChecks {
 /// The contents of `helper.conf` as written, before validation and defaults.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Config {
-    /// `agent_address`: the Workload API socket (see [`socket_path`]).
+    /// `agent_address`: the Workload API socket (see [`agent_endpoint`]).
     pub agent_address: String,
     /// `cmd`: program started on the first X.509 update and signalled on later ones.
     pub cmd: String,
@@ -143,6 +145,10 @@ pub struct Config {
     pub file_owner: String,
     /// `create_cert_dir` (ours): create `cert_dir` (and `trust_bundle_dir`) if missing.
     pub create_cert_dir: bool,
+    /// `log_level` (upstream PR #440): see [`LogLevel::parse`].
+    pub log_level: String,
+    /// `log_format` (ours): see [`LogFormat::parse`].
+    pub log_format: String,
     /// Top-level keys that are not known, as written, sorted (rejected by validation).
     pub unknown_keys: Vec<String>,
 }

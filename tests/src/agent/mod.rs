@@ -3,7 +3,8 @@
 //! SVIDs on a timer and reports what it issues on stdout (`listening <socket>` per socket,
 //! then `x509 <serial-hex> <spiffe-id> notafter=<unix>` per SVID, `sent <serial-hex>
 //! <unix-ns>` once a rotated SVID is handed to the streams, and `jwt <token>` per JWT-SVID
-//! signed). `--workload PATH=ID` adds sockets serving other identities from the same CA.
+//! signed). `--workload PATH=ID` adds sockets serving other identities from the same CA;
+//! `--tcp IP:PORT` serves the main identity on TCP too (`listening tcp://IP:PORT`).
 
 pub mod ca;
 pub mod jwt;
@@ -24,12 +25,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use time::OffsetDateTime;
-use tokio::net::UnixListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::UnixListenerStream;
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 
 /// Why the agent stopped with an error.
 #[derive(Debug)]
@@ -84,6 +85,14 @@ impl From<rcgen::Error> for AgentError {
     fn from(e: rcgen::Error) -> Self {
         Self::Certificate(e)
     }
+}
+
+/// The Workload API service behind the security-header check, ready to serve.
+fn router(service: WorkloadApi) -> tonic::transport::server::Router {
+    tonic::transport::Server::builder().add_service(SpiffeWorkloadApiServer::with_interceptor(
+        service,
+        service::check_security_header,
+    ))
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> AgentError {
@@ -197,18 +206,37 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
             Arc::clone(&jwt_domains),
         );
         servers.spawn(
-            tonic::transport::Server::builder()
-                .add_service(SpiffeWorkloadApiServer::with_interceptor(
-                    service,
-                    service::check_security_header,
-                ))
-                .serve_with_incoming(UnixListenerStream::new(listener).map(move |conn| {
+            router(service).serve_with_incoming(UnixListenerStream::new(listener).map(
+                move |conn| {
                     conn.map(|stream| stall::StallableStream::new(stream, stall_after, trickle))
-                })),
+                },
+            )),
         );
         first_issued.push(first);
         served.push((socket, spiffe_id, svid_tx));
     }
+    let tcp = match options.tcp {
+        Some(addr) => {
+            let tcp_path = PathBuf::from(addr.to_string());
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(io_error("binding", &tcp_path))?;
+            let bound = listener
+                .local_addr()
+                .map_err(io_error("binding", &tcp_path))?;
+            // The main identity, from the main socket's stream of SVIDs.
+            let service = WorkloadApi::new(
+                &options,
+                options.spiffe_id.clone(),
+                served[0].2.subscribe(),
+                bundles.clone(),
+                Arc::clone(&jwt_domains),
+            );
+            servers.spawn(router(service).serve_with_incoming(TcpListenerStream::new(listener)));
+            Some(bound)
+        }
+        None => None,
+    };
 
     let mut sigterm = signal(SignalKind::terminate())
         .map_err(io_error("handling SIGTERM for", &options.socket))?;
@@ -216,6 +244,9 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
         .map_err(io_error("handling SIGINT for", &options.socket))?;
     for (socket, _, _) in &served {
         println!("listening {}", socket.display());
+    }
+    if let Some(bound) = tcp {
+        println!("listening tcp://{bound}");
     }
     first_issued.iter().for_each(report_issued);
 

@@ -10,6 +10,9 @@ use std::time::Duration;
 pub struct Options {
     /// `--socket PATH`: the Unix socket to serve on (required).
     pub socket: PathBuf,
+    /// `--tcp IP:PORT`: also serve the main identity on this TCP address (port 0: any free
+    /// port); the agent prints `listening tcp://IP:PORT` with the bound port.
+    pub tcp: Option<std::net::SocketAddr>,
     /// `--trust-domain TD` (default `example.org`).
     pub trust_domain: String,
     /// `--spiffe-id ID` (default `spiffe://<trust domain>/workload`).
@@ -111,7 +114,7 @@ impl fmt::Display for OptionsError {
 impl std::error::Error for OptionsError {}
 
 /// The usage text printed on a bad command line.
-pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--trust-domain TD] [--spiffe-id ID] \
+pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--tcp IP:PORT] [--trust-domain TD] [--spiffe-id ID] \
 [--intermediate] [--hinted] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
 [--deny-first N] [--exit-after-updates N] [--stall-after N] [--foreign-bundle] \
 [--federate-count N] [--trickle] [--out-dir DIR] \
@@ -129,6 +132,7 @@ impl Options {
         let mut spiffe_id = None;
         let mut opts = Options {
             socket: PathBuf::new(),
+            tcp: None,
             trust_domain: String::new(),
             spiffe_id: String::new(),
             intermediate: false,
@@ -177,6 +181,7 @@ impl Options {
             };
             match flag.as_str() {
                 "--socket" => socket = Some(PathBuf::from(value()?)),
+                "--tcp" => opts.tcp = Some(parse_number(&flag, &value()?)?),
                 "--trust-domain" => trust_domain = value()?,
                 "--spiffe-id" => spiffe_id = Some(value()?),
                 "--ttl" => opts.ttl = parse_duration(&flag, &value()?)?,

@@ -101,6 +101,21 @@ impl DevAgent {
         self.socket.display().to_string()
     }
 
+    /// The `tcp://IP:PORT` the agent serves on (started with `--tcp`), as it printed it.
+    pub fn tcp_address(&self) -> String {
+        let printed = self.stdout.wait_count("listening tcp://", 1, PATIENCE);
+        assert!(printed, "no TCP listener:\n{}", self.stderr.text());
+        self.stdout
+            .snapshot()
+            .iter()
+            .find_map(|l| {
+                l.strip_prefix("listening ")
+                    .filter(|a| a.starts_with("tcp://"))
+            })
+            .map(str::to_owned)
+            .expect("a listening tcp:// line")
+    }
+
     /// `ca.pem`: the root CA of the agent's own trust domain.
     pub fn ca_pem(&self) -> PathBuf {
         self.out_dir.path().join("ca.pem")

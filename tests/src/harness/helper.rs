@@ -1,8 +1,8 @@
 //! Runs the real `spiffe-helper` binary with a `helper.conf` in a temporary directory and
 //! captures what it logs.
 
-use super::helper_bin;
 use super::lines::Lines;
+use super::{PATIENCE, helper_bin};
 use rustix::process::{Signal, kill_process_group};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -87,6 +87,11 @@ impl Helper {
     /// Everything the helper printed so far (stdout and stderr lines, as they arrived).
     pub fn logs(&self) -> String {
         self.output.text()
+    }
+
+    /// Everything the helper printed, once its output pipes closed (after it exited).
+    pub fn final_logs(&self) -> String {
+        self.output.text_at_eof(PATIENCE)
     }
 
     /// How many lines so far contain `needle`.

@@ -45,6 +45,26 @@ impl Lines {
         self.lock().lines.clone()
     }
 
+    /// Waits until every pipe reached EOF, then returns all lines joined with newlines (what
+    /// [`Lines::text`] returns at that point, or at the timeout).
+    pub fn text_at_eof(&self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        while state.open_pipes > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            state = self
+                .inner
+                .1
+                .wait_timeout(state, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        state.lines.join("\n")
+    }
+
     /// Every line read so far, joined with newlines (for failure messages).
     pub fn text(&self) -> String {
         self.snapshot().join("\n")

@@ -156,8 +156,8 @@ fn seed_lab_configs() {
         let c = v.config();
         assert_eq!(c.agent_address, "/spire-agent-socket/agent.sock");
         assert_eq!(
-            socket_path(&c.agent_address),
-            Ok("/spire-agent-socket/agent.sock")
+            agent_endpoint(&c.agent_address),
+            Ok(Endpoint::Unix("/spire-agent-socket/agent.sock"))
         );
         assert_eq!(c.cmd, "python3");
         assert_eq!(split_cmd_args(&c.cmd_args).unwrap(), ["main.py"]);

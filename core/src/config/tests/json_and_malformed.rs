@@ -64,7 +64,10 @@ fn json_form_equals_hcl_form() {
     assert_eq!(hcl.key_file_mode, 0o600);
     assert_eq!(hcl.jwt_svid_file_mode, 0o600);
     assert_eq!(hcl.jwt_bundle_file_mode, 0o640);
-    assert_eq!(socket_path(&hcl.agent_address), Ok("/run/spire/agent.sock"));
+    assert_eq!(
+        agent_endpoint(&hcl.agent_address),
+        Ok(Endpoint::Unix("/run/spire/agent.sock"))
+    );
     assert_eq!(
         join_path(&hcl.cert_dir, &hcl.jwt_svids[0].jwt_svid_file_name),
         "/certs/etc/a.jwt"

@@ -1,0 +1,135 @@
+//! `agent_address` and `SPIFFE_ENDPOINT_SOCKET` in the SPIFFE Workload Endpoint forms
+//! (`standards/SPIFFE_Workload_Endpoint.md` §4): the helper fetches over loopback TCP from
+//! the dev agent, and refuses the forms the specification rules out at start, exit 1.
+
+use svid_tests::harness::platform::skip;
+use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, free_port, helper_dir, x509_config};
+
+const UPDATED: &str = "X.509 certificates updated";
+
+#[test]
+fn daemon_fetches_and_writes_through_a_tcp_agent_address() {
+    let agent = DevAgent::start(&["--tcp", "127.0.0.1:0", "--rotate-every", "1s"]);
+    let address = agent.tcp_address();
+    assert!(address.starts_with("tcp://127.0.0.1:"), "{address}");
+    let (dir, certs) = helper_dir();
+    let helper = Helper::start_in(dir, &x509_config(&address, &certs, ""), &[]);
+    // Two updates: the first SVID, then a rotation pushed on the same TCP stream.
+    assert!(
+        helper.wait_for_logs(UPDATED, 2, PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    let files = SvidFiles::in_dir(&certs);
+    files.verify_chain().unwrap();
+    files.key_matches_leaf().unwrap();
+    assert_eq!(
+        files.leaf_uri_sans().unwrap(),
+        ["spiffe://example.org/workload"]
+    );
+    let issued: Vec<String> = agent.issued().into_iter().map(|i| i.serial_hex).collect();
+    assert!(
+        issued.contains(&files.leaf_serial().unwrap()),
+        "the written SVID is one the agent issued"
+    );
+}
+
+#[test]
+fn a_refused_tcp_connect_is_retried_until_the_agent_listens() {
+    let port = free_port();
+    let address = format!("tcp://127.0.0.1:{port}");
+    let (dir, certs) = helper_dir();
+    let helper = Helper::start_in(dir, &x509_config(&address, &certs, ""), &[]);
+    // The non-blocking connect fails on the loop's first read: logged, retried with backoff.
+    assert!(
+        helper.wait_for_log("Connection refused", PATIENCE),
+        "{}",
+        helper.logs()
+    );
+    let listen = format!("127.0.0.1:{port}");
+    let _agent = DevAgent::start(&["--tcp", &listen]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    SvidFiles::in_dir(&certs).verify_chain().unwrap();
+}
+
+#[test]
+fn an_ipv6_literal_in_brackets_is_dialled() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        skip("an_ipv6_literal_in_brackets_is_dialled", "no IPv6 loopback");
+        return;
+    }
+    let agent = DevAgent::start(&["--tcp", "[::1]:0"]);
+    let address = agent.tcp_address();
+    assert!(address.starts_with("tcp://[::1]:"), "{address}");
+    let (dir, certs) = helper_dir();
+    let helper = Helper::start_in(dir, &x509_config(&address, &certs, ""), &[]);
+    assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
+    SvidFiles::in_dir(&certs).key_matches_leaf().unwrap();
+}
+
+#[test]
+fn one_shot_takes_a_tcp_address_from_spiffe_endpoint_socket() {
+    let agent = DevAgent::start(&["--tcp", "127.0.0.1:0"]);
+    let address = agent.tcp_address();
+    let (dir, certs) = helper_dir();
+    let config =
+        x509_config("", &certs, "daemon_mode = false").replace("agent_address = \"\"\n", "");
+    let mut helper = Helper::start_in_with_env(
+        dir,
+        &config,
+        &[],
+        &[("SPIFFE_ENDPOINT_SOCKET", address.as_str())],
+    );
+    let status = helper.wait_exit(PATIENCE).expect("one-shot exits");
+    assert_eq!(status.code(), Some(0), "{}", helper.logs());
+    let files = SvidFiles::in_dir(&certs);
+    files.verify_chain().unwrap();
+    assert_eq!(files.leaf_serial().unwrap(), agent.issued()[0].serial_hex);
+}
+
+#[test]
+fn forms_the_specification_rules_out_are_refused_at_start() {
+    let cases = [
+        (
+            "tcp://localhost:8081",
+            "tcp URI host must be an IP address (v4, or v6 in brackets), not a name",
+        ),
+        (
+            "tcp://127.0.0.1:8081/agent",
+            "tcp URI must not have userinfo, a path, a query or a fragment",
+        ),
+        (
+            "tcp://127.0.0.1",
+            "tcp URI must have a port from 1 to 65535",
+        ),
+        (
+            "tcp:127.0.0.1:8081",
+            "tcp URI must have the form tcp://IP:PORT",
+        ),
+        (
+            "http://127.0.0.1:8081",
+            "scheme \\\"http\\\" is not supported: the SPIFFE Workload Endpoint scheme must be unix or tcp",
+        ),
+    ];
+    for (address, needle) in cases {
+        for via_env in [false, true] {
+            let (dir, certs) = helper_dir();
+            let config = x509_config(address, &certs, "");
+            let (config, env) = if via_env {
+                let config = config.replace(&format!("agent_address = \"{address}\"\n"), "");
+                (config, vec![("SPIFFE_ENDPOINT_SOCKET", address)])
+            } else {
+                (config, vec![])
+            };
+            let mut helper = Helper::start_in_with_env(dir, &config, &[], &env);
+            let status = helper.wait_exit(PATIENCE).expect("refused at start");
+            assert_eq!(status.code(), Some(1), "{address}: {}", helper.logs());
+            assert!(
+                helper.wait_for_log(needle, PATIENCE),
+                "{address} (env: {via_env}): {}",
+                helper.logs()
+            );
+            assert!(!certs.join("svid.pem").exists(), "nothing written");
+        }
+    }
+}
