@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -901,10 +901,7 @@ pub fn clean_dir_leftovers(
         return done;
     };
     let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    // Read the whole listing first: renaming entries while the directory is being read can
-    // make readdir(3) skip others.
-    let entries: Vec<fs::DirEntry> = entries.flatten().collect();
-    for entry in entries {
+    for entry in entries.flatten() {
         let file = entry.file_name();
         let Some(parts) = file
             .to_str()
@@ -926,13 +923,9 @@ pub fn clean_dir_leftovers(
         if kind == "old" && restore_pid == Some(pid) {
             let target = Path::new(dir).join(name);
             // A write killed while staging left the backup as a second link to the target
-            // itself: rename(2) then succeeds without removing it, and nothing was changed.
-            let same = fs::metadata(&path)
-                .and_then(|b| {
-                    fs::metadata(&target).map(|t| (b.dev(), b.ino()) == (t.dev(), t.ino()))
-                })
-                .unwrap_or(false);
-            if !same && fs::rename(&path, &target).is_ok() {
+            // itself: rename(2) then succeeds and leaves both names (nothing was changed), so
+            // the backup still there is removed below.
+            if fs::rename(&path, &target).is_ok() && fs::symlink_metadata(&path).is_err() {
                 done.restored.push(target);
                 continue;
             }
