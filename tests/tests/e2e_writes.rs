@@ -87,9 +87,27 @@ fn wait_more(helper: &Helper, needle: &str, n: usize) {
 
 /// The whole set on disk is a matching, verifiable X.509-SVID.
 fn assert_good_set(certs: &Path) {
-    let files = SvidFiles::in_dir(certs);
-    files.key_matches_leaf().unwrap();
-    files.verify_chain().unwrap();
+    // The agent keeps rotating: the three files are copied at once (a plain-layout reader
+    // may still catch a set mid-rename, and each OpenSSL check takes a while), and a set that
+    // fails is read again, a few times; a set that is never whole fails every read.
+    let mut errors = Vec::new();
+    for _ in 0..5 {
+        let copy = tempfile::tempdir().expect("scratch dir");
+        let copied = ["svid.pem", "svid_key.pem", "svid_bundle.pem"]
+            .iter()
+            .try_for_each(|name| fs::copy(certs.join(name), copy.path().join(name)).map(drop));
+        let files = SvidFiles::in_dir(copy.path());
+        match copied
+            .map_err(|e| e.to_string())
+            .and_then(|()| files.key_matches_leaf())
+            .and_then(|()| files.verify_chain())
+        {
+            Ok(()) => return,
+            Err(e) => errors.push(e),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no whole set in {}: {errors:#?}", certs.display());
 }
 
 /// Starts the helper on `certs` through `program` (e.g. `unshare ... sh -c ...`).

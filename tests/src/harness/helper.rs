@@ -109,9 +109,13 @@ impl Helper {
         self.output.wait_count(needle, n, timeout)
     }
 
-    /// Waits for the helper to exit by itself.
+    /// Waits for the helper to exit by itself, then (up to 2 s) for its output pipes to
+    /// close, so that [`Helper::logs`] holds its last lines: the reader threads may still be
+    /// reading them when the process is reaped.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        super::wait_exit(&mut self.child, timeout)
+        let status = super::wait_exit(&mut self.child, timeout)?;
+        self.output.text_at_eof(Duration::from_secs(2));
+        Some(status)
     }
 
     /// The helper's process ID.
