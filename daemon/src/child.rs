@@ -11,7 +11,6 @@
 use std::fmt;
 use std::os::unix::process::CommandExt;
 use std::process;
-use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 use rustix::io::Errno;
@@ -225,33 +224,15 @@ impl Process {
         }
     }
 
-    /// Forwards `signal` to the child's process group and waits up to `grace` for the child
-    /// to exit, then kills the whole group, so no `cmd` descendant outlives the helper.
-    pub fn shutdown(&mut self, signal: Signal, grace: Duration) {
+    /// Kills the child's process group (SIGKILL): the shutdown's grace has passed, so no
+    /// `cmd` descendant outlives the helper.
+    pub fn kill(&self) {
         let Some(pid) = self.child else {
             return;
         };
-        self.forward(signal);
-        let deadline = Instant::now() + grace;
-        while self.child.is_some() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-            self.reap_and_log();
-        }
-        if self.child.is_some() {
-            warn!(pid = pid.as_raw_nonzero().get(); "Process did not exit in time; killing it");
-        }
-        // Whatever is left of the group (the child, or what it started) goes now.
-        let _ = kill_process_group(pid, Signal::KILL);
-        while self.child.is_some() {
-            std::thread::sleep(Duration::from_millis(5));
-            self.reap_and_log();
-        }
-    }
-
-    /// [`reap`](Self::reap) at shutdown, when no session takes the report any more.
-    fn reap_and_log(&mut self) {
-        if let Some((pid, status)) = self.reap(&mut |_, _| {}) {
-            log_exit(pid, status);
+        warn!(pid = pid.as_raw_nonzero().get(); "Process did not exit in time; killing it");
+        if let Err(e) = kill_process_group(pid, Signal::KILL) {
+            warn!(error = e.to_string(); "Unable to kill process");
         }
     }
 }

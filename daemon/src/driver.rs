@@ -238,6 +238,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                         session.hook_finished(clock.now(), id, None);
                     }
                 }
+                Action::KillWorkload => child.kill(),
                 Action::KillHook { id } => hooks.kill(id),
                 Action::Report(report) => {
                     log_report(
@@ -323,7 +324,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                 child.forward(signal);
             }
             if let Some(sig) = arrived.terminate {
-                session.stop(sig.as_raw());
+                session.stop(clock.now(), sig.as_raw());
                 continue;
             }
         }

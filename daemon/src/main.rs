@@ -22,10 +22,8 @@ mod x509_set;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use log::{error, info, warn};
-use rustix::process::Signal;
 use svid_core::config::{self, Validated};
 use svid_core::workload::{
     ClientConfig, EXIT_CONFIG, Exit, HookOptions, JwtSvidOptions, SessionConfig, X509Options,
@@ -35,9 +33,6 @@ use crate::child::Process;
 use crate::driver::{Outcome, Plan};
 use crate::notify::Notifier;
 use crate::x509_set::X509Files;
-
-/// How long a child gets to exit after the forwarded SIGTERM/SIGINT before it is killed.
-const CHILD_GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -209,12 +204,7 @@ fn run(cfg: &Validated, wrap: &[String]) -> ExitCode {
                 info!("Successfully fetched JWT SVIDs");
             }
         }
-        Exit::Stopped { signal } => {
-            if let Some(sig) = Signal::from_named_raw(*signal) {
-                child.shutdown(sig, CHILD_GRACE);
-            }
-        }
-        Exit::Wrapped(None) => {}
+        Exit::Stopped { .. } | Exit::Wrapped(None) => {}
         Exit::Wrapped(Some(status)) => {
             info!(status = child::status_text(*status); "Program exited; exiting with its status");
         }

@@ -10,7 +10,8 @@
 //! - end one-shot mode with `Exit::Done` only once every configured output was written;
 //! - ask to start `cmd` only in daemon mode while it is not running, and to signal it only
 //!   while it runs (a wrapper's program only once every output was written); run a hook
-//!   only while that hook is not running, and kill one only while it runs;
+//!   only while that hook is not running, and kill one only while it runs; kill `cmd` only
+//!   while it runs, after SIGTERM (never a wrapper's program);
 //! - notify the service manager only when it listens: `READY=1` once, with every output
 //!   written, and `STOPPING=1` right before the Exit.
 //!
@@ -119,6 +120,8 @@ struct Driver {
     unix_ms: i64,
     connected: bool,
     exited: bool,
+    /// SIGTERM arrived.
+    terminated: bool,
     one_shot: bool,
     /// The `cmd` process the driver started and has not seen exit.
     running: Option<u32>,
@@ -188,6 +191,11 @@ impl Driver {
                 }
                 Action::SignalWorkload | Action::ForwardSignal(_) => {
                     assert!(self.running.is_some(), "a signal with no cmd running");
+                }
+                Action::KillWorkload => {
+                    assert!(self.running.is_some(), "a kill with no cmd running");
+                    assert!(self.terminated, "a kill with no SIGTERM");
+                    assert!(!self.wrap, "a wrapper's program killed");
                 }
                 Action::RunHook { id, .. } => {
                     assert!(self.hooks[id].is_none(), "a second run of hook {id}");
@@ -281,6 +289,7 @@ fuzz_target!(|data: &[u8]| {
         unix_ms: i64::from_be_bytes(*start).saturating_mul(1000),
         connected: false,
         exited: false,
+        terminated: false,
         one_shot: flags & 1 != 0,
         running: None,
         hooks: [None; 2],
@@ -315,7 +324,8 @@ fuzz_target!(|data: &[u8]| {
                     driver.connected = false;
                     driver.session.connection_lost(driver.instant());
                 } else {
-                    driver.session.stop(15);
+                    driver.terminated = true;
+                    driver.session.stop(driver.instant(), 15);
                 }
             }
             4 => {

@@ -142,10 +142,15 @@ fn shutdown_stops_the_childs_whole_process_group() {
     helper.terminate();
     let status = helper.wait_exit(PATIENCE).expect("the helper exits");
     assert!(status.success(), "{status}\n{}", helper.logs());
+    // The child ignored SIGTERM: its group was killed once the grace had passed.
+    let logs = helper.final_logs();
+    assert!(
+        logs.contains("Process did not exit in time; killing it"),
+        "{logs}"
+    );
     assert!(
         wait_until(PATIENCE, || !alive(grandchild)),
-        "the grandchild outlived the helper\n{}",
-        helper.logs()
+        "the grandchild outlived the helper\n{logs}"
     );
 }
 

@@ -658,7 +658,7 @@ impl Config {
                 .exec
                 .iter()
                 .enumerate()
-                .map(|(i, exec)| hook(exec).map_err(|e| E::Exec(i, e)))
+                .map(|(i, exec)| self.hook(exec).map_err(|e| E::Exec(i, e)))
                 .collect::<Result<_, _>>()?;
         }
         if !daemon_mode {
@@ -668,6 +668,66 @@ impl Config {
             lifecycle.workload = None;
         }
         Ok(lifecycle)
+    }
+
+    /// A `reload.exec` block as a [`Hook`]: `on` defaults to `["x509"]`, `timeout` to
+    /// [`DEFAULT_HOOK_TIMEOUT`]; every event must name a configured output, or the hook
+    /// would never run.
+    fn hook(&self, exec: &ExecBlock) -> Result<Hook, ExecError> {
+        if !exec.unknown_keys.is_empty() {
+            return Err(ExecError::UnknownKeys(exec.unknown_keys.clone()));
+        }
+        if exec.cmd.is_empty() {
+            return Err(ExecError::CmdRequired);
+        }
+        let mut on = Vec::new();
+        for name in exec.on.as_deref().unwrap_or(&[]) {
+            let event =
+                HookEvent::parse(name).ok_or_else(|| ExecError::UnknownEvent(name.clone()))?;
+            if !on.contains(&event) {
+                on.push(event);
+            }
+        }
+        match &exec.on {
+            None => on.push(HookEvent::X509),
+            Some(list) if list.is_empty() => return Err(ExecError::NoEvents),
+            Some(_) => {}
+        }
+        if let Some((event, key)) = on
+            .iter()
+            .find_map(|&event| self.missing_output(event).map(|key| (event, key)))
+        {
+            return Err(ExecError::OutputNotConfigured {
+                event,
+                key,
+                default: exec.on.is_none(),
+            });
+        }
+        let timeout = match exec.timeout.as_str() {
+            "" => DEFAULT_HOOK_TIMEOUT,
+            text => parse_duration(text)
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| ExecError::BadTimeout(exec.timeout.clone()))?,
+        };
+        Ok(Hook {
+            cmd: exec.cmd.clone(),
+            args: exec.args.clone(),
+            on,
+            timeout,
+        })
+    }
+
+    /// The key that configures `event`'s output, when it is not set.
+    fn missing_output(&self, event: HookEvent) -> Option<&'static str> {
+        let (set, key) = match event {
+            HookEvent::X509 => (!self.svid_file_name.is_empty(), "svid_file_name"),
+            HookEvent::JwtSvid => (!self.jwt_svids.is_empty(), "jwt_svids"),
+            HookEvent::JwtBundle => (
+                !self.jwt_bundle_file_name.is_empty(),
+                "jwt_bundle_file_name",
+            ),
+        };
+        (!set).then_some(key)
     }
 }
 
@@ -684,6 +744,16 @@ pub enum ExecError {
     NoEvents,
     /// `timeout` that is not a positive Go duration.
     BadTimeout(String),
+    /// An event whose output is not configured (`key` is not set): the hook would never
+    /// run. `default`: the event is `on`'s default.
+    OutputNotConfigured {
+        /// The event.
+        event: HookEvent,
+        /// The key that configures its output.
+        key: &'static str,
+        /// `on` is not set: the event is its default, `x509`.
+        default: bool,
+    },
 }
 
 impl fmt::Display for ExecError {
@@ -702,41 +772,23 @@ impl fmt::Display for ExecError {
                 f,
                 "timeout {text:?} is not a positive duration such as \"10s\" or \"1m30s\""
             ),
+            Self::OutputNotConfigured {
+                event,
+                key,
+                default,
+            } => {
+                let default = if *default {
+                    " (the default when on is not set)"
+                } else {
+                    ""
+                };
+                write!(
+                    f,
+                    "on {:?}{default} names an output that is not configured: {key} is not set, \
+                     so this hook would never run",
+                    event.name()
+                )
+            }
         }
     }
-}
-
-/// A `reload.exec` block as a [`Hook`]: `on` defaults to `["x509"]`, `timeout` to
-/// [`DEFAULT_HOOK_TIMEOUT`].
-fn hook(exec: &ExecBlock) -> Result<Hook, ExecError> {
-    if !exec.unknown_keys.is_empty() {
-        return Err(ExecError::UnknownKeys(exec.unknown_keys.clone()));
-    }
-    if exec.cmd.is_empty() {
-        return Err(ExecError::CmdRequired);
-    }
-    let mut on = Vec::new();
-    for name in exec.on.as_deref().unwrap_or(&[]) {
-        let event = HookEvent::parse(name).ok_or_else(|| ExecError::UnknownEvent(name.clone()))?;
-        if !on.contains(&event) {
-            on.push(event);
-        }
-    }
-    match &exec.on {
-        None => on.push(HookEvent::X509),
-        Some(list) if list.is_empty() => return Err(ExecError::NoEvents),
-        Some(_) => {}
-    }
-    let timeout = match exec.timeout.as_str() {
-        "" => DEFAULT_HOOK_TIMEOUT,
-        text => parse_duration(text)
-            .filter(|t| !t.is_zero())
-            .ok_or_else(|| ExecError::BadTimeout(exec.timeout.clone()))?,
-    };
-    Ok(Hook {
-        cmd: exec.cmd.clone(),
-        args: exec.args.clone(),
-        on,
-        timeout,
-    })
 }

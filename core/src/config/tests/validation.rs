@@ -511,10 +511,42 @@ fn the_blocks_refuse_what_they_cannot_do_with_a_clear_message() {
 }
 
 #[test]
+fn a_hook_on_an_output_not_configured_is_refused_naming_the_hook_event_and_key() {
+    let reload = |on: &str| {
+        format!("reload {{\nexec {{ cmd = \"ok\" }}\nexec {{\ncmd = \"h\"\n{on}\n}}\n}}")
+    };
+    assert_eq!(
+        invalid(&format!(
+            "{TRIO}{}",
+            reload("on = [\"x509\", \"jwt_svid\"]")
+        )),
+        "reload.exec[1]: on \"jwt_svid\" names an output that is not configured: jwt_svids is \
+         not set, so this hook would never run"
+    );
+    assert_eq!(
+        invalid(&format!("{TRIO}{}", reload("on = [\"jwt_bundle\"]"))),
+        "reload.exec[1]: on \"jwt_bundle\" names an output that is not configured: \
+         jwt_bundle_file_name is not set, so this hook would never run"
+    );
+    // JWT outputs only: `on`'s default, x509, names no output either.
+    let jwt_only = "jwt_bundle_file_name = \"jwt.json\"\n";
+    assert_eq!(
+        invalid(&format!("{jwt_only}reload {{ exec {{ cmd = \"h\" }} }}")),
+        "reload.exec[0]: on \"x509\" (the default when on is not set) names an output that is \
+         not configured: svid_file_name is not set, so this hook would never run"
+    );
+    let (v, _) = validated(&format!(
+        "{jwt_only}reload {{ exec {{\ncmd = \"h\"\non = [\"jwt_bundle\"]\n}} }}"
+    ));
+    assert_eq!(v.lifecycle().hooks[0].on, [HookEvent::JwtBundle]);
+}
+
+#[test]
 fn exec_blocks_are_hooks_in_order_in_both_modes() {
     let hooks = |text: &str| lifecycle_of(text).hooks;
     let two = hooks(
         r#"
+        jwt_bundle_file_name = "jwt.json"
         reload {
           exec {
             cmd     = "/usr/local/bin/push-secret"
@@ -545,7 +577,8 @@ fn exec_blocks_are_hooks_in_order_in_both_modes() {
     );
     // JSON: a list of objects.
     let json = "{\"svid_file_name\": \"s\", \"svid_key_file_name\": \"k\", \
-                \"svid_bundle_file_name\": \"b\", \"reload\": {\"exec\": \
+                \"svid_bundle_file_name\": \"b\", \"jwt_svids\": [{\"jwt_audience\": \"a\", \
+                \"jwt_svid_file_name\": \"t\"}], \"reload\": {\"exec\": \
                 [{\"cmd\": \"a\", \"on\": [\"jwt_svid\"]}, {\"cmd\": \"b\"}]}}";
     let from_json = validated(json).0.lifecycle().hooks.clone();
     assert_eq!(from_json.len(), 2);

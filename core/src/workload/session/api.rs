@@ -159,9 +159,12 @@ pub enum Action {
     /// Send `renew_signal` to the running `cmd`; the driver logs a failure, nothing waits
     /// for it.
     SignalWorkload,
-    /// Wrapper mode: forward this signal (SIGTERM or SIGINT) to the workload's process
-    /// group.
+    /// Send this signal (SIGTERM or SIGINT) to the workload's process group: forwarded in
+    /// wrapper mode, the start of the shutdown otherwise.
     ForwardSignal(i32),
+    /// The shutdown's grace has passed: kill the workload's process group (SIGKILL); its
+    /// end is reported with [`Session::workload_exited`](super::Session::workload_exited).
+    KillWorkload,
     /// Run hook `id` (in a new process group) for `event`, the output of `sub` being on disk;
     /// report its end with [`Session::hook_finished`](super::Session::hook_finished).
     RunHook {

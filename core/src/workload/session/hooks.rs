@@ -40,6 +40,9 @@ fn event_of(sub: Sub) -> HookEvent {
 impl Session {
     /// `sub`'s output was written: every hook on its event runs, or queues behind its run.
     pub(super) fn run_hooks(&mut self, now: Instant, sub: Sub, spiffe_id: &str) {
+        if self.stopping.is_some() {
+            return;
+        }
         let event = event_of(sub);
         for id in 0..self.hooks.len() {
             if !self.config.hooks[id].on.contains(&event) {
@@ -90,7 +93,25 @@ impl Session {
         if let Some((event, sub, spiffe_id)) = self.hooks[id].queued.take() {
             self.start_hook(now, id, event, sub, spiffe_id);
         }
+        self.end_stop();
         self.end_one_shot();
+    }
+
+    /// The shutdown: kills every run not killed yet and drops the queued ones.
+    pub(super) fn kill_hooks(&mut self) {
+        for id in 0..self.hooks.len() {
+            self.hooks[id].queued = None;
+            if let Some(run) = &mut self.hooks[id].running
+                && run.kill_at.take().is_some()
+            {
+                self.push(Action::KillHook { id });
+            }
+        }
+    }
+
+    /// Whether a hook runs.
+    pub(super) fn hooks_running(&self) -> bool {
+        self.hooks.iter().any(|h| h.running.is_some())
     }
 
     /// Kills every run past its timeout.
@@ -116,11 +137,8 @@ impl Session {
     /// One-shot mode: once every output is written and no hook runs or waits, the run ends,
     /// [`Exit::Done`] unless a hook failed.
     pub(super) fn end_one_shot(&mut self) {
-        let idle = self
-            .hooks
-            .iter()
-            .all(|h| h.running.is_none() && h.queued.is_none());
-        if !self.all_written || !idle {
+        let idle = !self.hooks_running() && self.hooks.iter().all(|h| h.queued.is_none());
+        if !self.all_written || !idle || self.stopping.is_some() {
             return;
         }
         if self.hook_failed {

@@ -21,6 +21,7 @@ mod api;
 mod hooks;
 mod jwt_rows;
 mod notify;
+mod shutdown;
 mod stall;
 mod workload;
 
@@ -29,6 +30,8 @@ pub use api::{
     Failure, Fatal, HookOptions, JwtRejection, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus,
     Remedy, Report, SessionConfig, Sub, X509Options,
 };
+use shutdown::Stopping;
+pub use shutdown::{KILL_WAIT, SHUTDOWN_GRACE};
 use stall::{Watch, stall_deadline};
 use workload::Workload;
 
@@ -119,6 +122,8 @@ pub struct Session {
     ready_sent: bool,
     /// The `cmd` process.
     workload: Workload,
+    /// SIGTERM or SIGINT arrived: the shutdown in progress.
+    stopping: Option<Stopping>,
     /// The backoff before the next restart of `cmd` under a restart policy.
     restart_delay: Duration,
     /// The `reload.exec` hooks' runs, by index.
@@ -192,6 +197,7 @@ impl Session {
             heartbeat_at,
             ready_sent: false,
             workload: Workload::Stopped,
+            stopping: None,
             restart_delay: workload::RESTART_MIN,
             hooks,
             hook_failed: false,
@@ -227,11 +233,14 @@ impl Session {
         }
     }
 
-    /// Bytes read from the socket.
+    /// Bytes read from the socket (dropped during the shutdown: nothing is written then).
     pub fn recv(&mut self, now: Instant, unix_ms: i64, bytes: &[u8]) {
         let Conn::Up(client) = &mut self.conn else {
             return;
         };
+        if self.stopping.is_some() {
+            return;
+        }
         let result = client.recv(bytes);
         if result.is_ok() {
             // The agent speaks: the connection works.
@@ -244,24 +253,25 @@ impl Session {
         self.open_rows(now);
     }
 
-    /// SIGTERM or SIGINT (`signal`) arrived: the run ends, with [`Exit::Stopped`] in daemon
-    /// mode and, in one-shot mode, [`Fatal::Interrupted`] since not every output is written.
-    /// A wrapper with its program running forwards it instead ([`Action::ForwardSignal`]).
-    pub fn stop(&mut self, signal: i32) {
-        if self.forward_stop(signal) {
+    /// SIGTERM or SIGINT (`signal`) arrived at `now`: the run ends, with [`Exit::Stopped`]
+    /// in daemon mode and, in one-shot mode, [`Fatal::Interrupted`] since not every output
+    /// is written, once the running `cmd` and hooks are stopped (see [`shutdown`]); a second
+    /// signal changes nothing. A wrapper with its program running forwards it instead
+    /// ([`Action::ForwardSignal`]).
+    pub fn stop(&mut self, now: Instant, signal: i32) {
+        if self.exited || self.forward_stop(signal) || self.stopping.is_some() {
             return;
         }
-        if self.config.one_shot {
-            self.exit(Exit::Fatal(Fatal::Interrupted { signal }));
-        } else {
-            self.exit(Exit::Stopped { signal });
-        }
+        self.begin_stop(now, signal);
     }
 
     /// Advances every timer to `now`.
     pub fn handle_timeout(&mut self, now: Instant, unix_ms: i64) {
         if self.exited {
             return;
+        }
+        if self.stopping.is_some() {
+            return self.stop_due(now);
         }
         if let (Some(at), Some(timeout)) = (self.give_up_at, self.config.timeout)
             && now >= at
@@ -420,6 +430,9 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.exited {
             return None;
+        }
+        if self.stopping.is_some() {
+            return self.stop_at();
         }
         let mut next = match &self.conn {
             Conn::Up(client) => client.poll_timeout(),

@@ -135,6 +135,8 @@ struct Seen {
     started_at: Vec<Instant>,
     /// When each `cmd` exit was reported.
     exited_at: Vec<Instant>,
+    /// When each [`Action::KillWorkload`] was asked for.
+    killed_at: Vec<Instant>,
     /// Hook runs asked for: hook, event, output, when.
     hook_runs: Vec<(usize, HookEvent, Sub, Instant)>,
     /// Hook kills asked for: hook, when.
@@ -216,6 +218,10 @@ impl Sim {
                 Action::SignalWorkload => self.seen.workload.push("signal"),
                 Action::ForwardSignal(15) => self.seen.workload.push("forward SIGTERM"),
                 Action::ForwardSignal(_) => self.seen.workload.push("forward"),
+                Action::KillWorkload => {
+                    self.seen.workload.push("kill");
+                    self.seen.killed_at.push(self.now);
+                }
                 Action::RunHook { id, event, sub, .. } => {
                     self.seen.hook_runs.push((id, event, sub, self.now));
                 }
@@ -1182,23 +1188,98 @@ fn a_cmd_that_could_not_start_is_retried_with_the_backoff_under_a_policy() {
 fn nothing_is_restarted_during_shutdown() {
     for policy in [Restart::Always, Restart::OnFailure] {
         let mut sim = restarting(policy);
-        sim.session.stop(15);
+        sim.session.stop(sim.now, 15);
         sim.pump();
-        assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
-        // The driver stops `cmd` after the Exit and may still report its end.
+        assert_eq!(sim.seen.workload, ["start", "forward SIGTERM"]);
         sim.session
             .workload_exited(sim.now, ProcessStatus::Signal(15));
-        assert!(sim.session.poll_action().is_none());
+        sim.pump();
+        assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
+        assert_eq!(sim.seen.workload, ["start", "forward SIGTERM"]);
         assert_eq!(sim.session.poll_timeout(), None);
     }
     // A restart pending when the stop arrives is dropped with the run.
     let mut sim = restarting(Restart::Always);
     sim.session.workload_exited(sim.now, ProcessStatus::Code(1));
-    sim.session.stop(15);
+    sim.session.stop(sim.now, 15);
     sim.pump();
+    assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }), "at once");
     assert_eq!(sim.session.poll_timeout(), None);
     sim.session.handle_timeout(sim.now + secs(5), sim.unix_ms);
     assert!(sim.session.poll_action().is_none());
+}
+
+#[test]
+fn a_workload_that_exits_within_the_grace_is_not_killed() {
+    let mut sim = restarting(Restart::Never);
+    let stopped = sim.now;
+    sim.session.stop(stopped, 15);
+    sim.pump();
+    assert_eq!(sim.seen.workload, ["start", "forward SIGTERM"]);
+    assert_eq!(sim.seen.exit, None, "the run waits for cmd");
+    // Updates during the grace are not written and signal nothing.
+    sim.send_update(1, 7200, false);
+    sim.advance(SHUTDOWN_GRACE - Duration::from_millis(1));
+    assert_eq!(sim.seen.writes.len(), 1);
+    sim.session.workload_exited(sim.now, ProcessStatus::Code(0));
+    sim.pump();
+    assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
+    assert_eq!(sim.seen.workload, ["start", "forward SIGTERM"]);
+    assert_eq!(sim.session.poll_timeout(), None);
+}
+
+#[test]
+fn a_workload_still_running_after_the_grace_is_killed_at_exactly_10s() {
+    let mut sim = restarting(Restart::Never);
+    let stopped = sim.now;
+    sim.session.stop(stopped, 15);
+    sim.pump();
+    assert_eq!(sim.session.poll_timeout(), Some(stopped + secs(10)));
+    // A second SIGTERM during the grace starts no second grace and forwards nothing.
+    sim.advance(secs(5));
+    sim.session.stop(sim.now, 15);
+    sim.pump();
+    sim.advance(Duration::from_millis(4_999));
+    assert_eq!(sim.seen.workload, ["start", "forward SIGTERM"]);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.seen.workload, ["start", "forward SIGTERM", "kill"]);
+    assert_eq!(sim.seen.killed_at, [stopped + SHUTDOWN_GRACE]);
+    assert_eq!(sim.seen.exit, None);
+    sim.session
+        .workload_exited(sim.now, ProcessStatus::Signal(9));
+    sim.pump();
+    assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
+
+    // An end never reported: the run ends KILL_WAIT after the kill anyway.
+    let mut sim = restarting(Restart::Never);
+    let stopped = sim.now;
+    sim.session.stop(stopped, 2);
+    sim.pump();
+    sim.advance(SHUTDOWN_GRACE + KILL_WAIT - Duration::from_millis(1));
+    assert_eq!(sim.seen.exit, None);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 2 }));
+    assert_eq!(sim.seen.workload, ["start", "forward", "kill"]);
+}
+
+#[test]
+fn running_hooks_are_killed_at_shutdown_and_the_run_ends_with_them() {
+    let mut sim = with_hooks(false);
+    sim.send_update(1, 3600, true);
+    sim.send_update(1, 7200, false);
+    assert_eq!(sim.hooks_run(), [(0, Sub::X509)], "one run, one queued");
+    sim.advance(secs(2));
+    sim.session.stop(sim.now, 15);
+    sim.pump();
+    assert_eq!(sim.seen.hook_kills, [(0, sim.now)]);
+    assert_eq!(sim.seen.exit, None);
+    sim.hook_ends(0, Some(ProcessStatus::Signal(9)));
+    assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
+    assert_eq!(
+        sim.hooks_run(),
+        [(0, Sub::X509)],
+        "the queued run is dropped"
+    );
 }
 
 /// A session with an X.509 hook (10 s timeout) and a JWT bundle hook.
@@ -1366,7 +1447,7 @@ fn a_wrapper_starts_its_program_once_every_output_is_written_and_ends_with_it() 
     assert_eq!(sim.seen.workload, ["start"]);
     // Rotations signal it as in daemon mode; SIGTERM goes to it, the run goes on.
     sim.send_update(streams[0], 7200, false);
-    sim.session.stop(15);
+    sim.session.stop(sim.now, 15);
     sim.pump();
     assert_eq!(sim.seen.workload, ["start", "signal", "forward SIGTERM"]);
     assert_eq!(sim.seen.exit, None);
@@ -1392,7 +1473,7 @@ fn a_wrapper_starts_its_program_once_every_output_is_written_and_ends_with_it() 
 #[test]
 fn a_wrapper_stopped_before_its_program_runs_ends_and_one_that_cannot_start_exits_127() {
     let mut sim = wrapper();
-    sim.session.stop(15);
+    sim.session.stop(sim.now, 15);
     sim.pump();
     assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
 
@@ -1526,21 +1607,22 @@ fn a_stop_ends_a_daemon_with_0_and_an_unfinished_one_shot_run_with_128_plus_the_
     let mut sim = Sim::new(false);
     sim.connect();
     sim.send_update(1, 3600, true);
-    sim.session.stop(15);
+    sim.session.stop(sim.now, 15);
     sim.pump();
+    // No workload runs: the run ends at once, with no grace.
     assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
     assert_eq!(sim.seen.exit.as_ref().unwrap().code(false), 0);
     assert_eq!(sim.session.poll_timeout(), None);
 
     let mut sim = Sim::new(true);
     sim.connect();
-    sim.session.stop(2);
+    sim.session.stop(sim.now, 2);
     sim.pump();
     let exit = sim.seen.exit.take().unwrap();
     assert_eq!(exit, Exit::Fatal(Fatal::Interrupted { signal: 2 }));
     assert_eq!(exit.code(true), 130);
     // A second signal says nothing more.
-    sim.session.stop(15);
+    sim.session.stop(sim.now, 15);
     sim.pump();
     assert_eq!(sim.seen.exit, None);
 }
@@ -1716,7 +1798,7 @@ fn stopping_comes_just_before_every_exit() {
     assert_eq!(sim.seen.exit, Some(Exit::Done));
 
     let mut sim = notified(x509_only(), None);
-    sim.session.stop(15);
+    sim.session.stop(sim.now, 15);
     sim.pump();
     assert_eq!(sim.take_notes(), [Notify::Stopping]);
     assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));

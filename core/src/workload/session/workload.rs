@@ -76,7 +76,7 @@ impl Session {
 
     /// A complete X.509 write in daemon mode: start `cmd`, or signal the one running.
     pub(super) fn notify_workload(&mut self) {
-        if !self.config.workload || self.config.one_shot {
+        if !self.config.workload || self.config.one_shot || self.stopping.is_some() {
             return;
         }
         match self.workload {
@@ -124,8 +124,10 @@ impl Session {
                 Workload::Finished
             }
             None if self.config.restart == Restart::Never => Workload::Stopped,
+            None if self.stopping.is_some() => Workload::Finished,
             None => self.restart_later(now, None, None),
         };
+        self.stop_started();
     }
 
     /// The `cmd` process has exited (the driver reaped it): it is reported, and started
@@ -147,7 +149,7 @@ impl Session {
             Restart::OnFailure => status != ProcessStatus::Code(0),
             Restart::Always => true,
         };
-        if restart && !self.exited {
+        if restart && !self.exited && self.stopping.is_none() {
             self.workload = self.restart_later(now, Some(pid), Some(status));
             return;
         }
@@ -157,6 +159,7 @@ impl Session {
             Workload::Finished
         };
         self.report(Report::WorkloadExited { pid, status });
+        self.end_stop();
     }
 
     /// Reports a restart after the current delay, doubles the next one, and returns the
