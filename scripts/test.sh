@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Python packages the end-to-end tests read outputs with: jsonschema (the SPIFFE bundle map's
+# schema check) and cryptography (its keys). A Debian python3 needs --break-system-packages.
+if ! python3 -c 'import jsonschema, cryptography' 2>/dev/null; then
+    python3 -m pip install --quiet jsonschema cryptography 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages jsonschema cryptography
+fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The core must build for a bare-metal target: no_std, no I/O.
