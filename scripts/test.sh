@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The toolchain, components and targets rust-toolchain.toml pins (the musl and thumbv7em
+# builds below need them): a no-op when installed; rustup 1.29 does not do it by itself.
+rustup toolchain install --no-self-update
 # Python packages the end-to-end tests read outputs with: jsonschema (the SPIFFE bundle map's
 # schema check) and cryptography (its keys). A Debian python3 needs --break-system-packages.
 if ! python3 -c 'import jsonschema, cryptography' 2>/dev/null; then
