@@ -41,17 +41,11 @@ impl X509Files {
     }
 }
 
-/// Whether a `trust_bundle_dir` entry is one of the helper's `<trust-domain>.pem` files:
-/// the stem has only the bytes a trust-domain name may hold (SPIFFE ID standard §2.1) and
-/// does not start with `.`, as the core requires of a trust domain written there.
+/// Whether a `trust_bundle_dir` entry is one of the helper's `<trust-domain>.pem` files, by
+/// the core's rule for the names it writes there.
 pub fn is_trust_domain_file(name: &str) -> bool {
-    name.strip_suffix(".pem").is_some_and(|td| {
-        !td.is_empty()
-            && !td.starts_with('.')
-            && td
-                .bytes()
-                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_'))
-    })
+    name.strip_suffix(".pem")
+        .is_some_and(svid_core::x509::is_trust_domain_file_stem)
 }
 
 /// Writes every file of `rendered` that `paths` configures, as one set.

@@ -163,6 +163,16 @@ pub enum RenderError {
 /// (`.<trust-domain>.pem.<pid>.<n>.tmp`) must fit Linux's NAME_MAX of 255 bytes.
 pub const MAX_TRUST_DOMAIN_FILE_STEM: usize = 200;
 
+/// Whether `name` is a trust-domain name the helper writes as `<name>.pem` in
+/// `trust_bundle_dir`: a valid trust domain (SPIFFE ID standard §2.1) that does not start
+/// with `.` and is at most [`MAX_TRUST_DOMAIN_FILE_STEM`] bytes. The daemon uses the same
+/// rule to know which files of that directory are its own.
+pub fn is_trust_domain_file_stem(name: &str) -> bool {
+    !name.starts_with('.')
+        && name.len() <= MAX_TRUST_DOMAIN_FILE_STEM
+        && crate::spiffe_id::TrustDomain::parse(name).is_ok()
+}
+
 impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -328,7 +338,7 @@ pub(super) fn render_checked<E: From<RenderError>>(
         bundles
             .iter()
             .map(|(td, certs)| {
-                if td.starts_with('.') || td.len() > MAX_TRUST_DOMAIN_FILE_STEM {
+                if !is_trust_domain_file_stem(td) {
                     return Err(RenderError::TrustDomainFileName {
                         trust_domain: td.clone(),
                     });
