@@ -710,29 +710,35 @@ pub struct Cleaned {
     pub restored_sets: Vec<(usize, String)>,
 }
 
+/// A leftover's file name, `.<name>.<pid>.<n>.tmp|old` ([`sibling`]'s naming): its target's
+/// name, the writer's process ID, and whether it is a backup (`old`).
+fn leftover_name(file: &str) -> Option<(&str, &str, bool)> {
+    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let (rest, kind) = file.strip_prefix('.')?.rsplit_once('.')?;
+    let (rest, n) = rest.rsplit_once('.')?;
+    let (name, pid) = rest.rsplit_once('.')?;
+    (numeric(pid) && numeric(n) && matches!(kind, "tmp" | "old")).then_some((
+        name,
+        pid,
+        kind == "old",
+    ))
+}
+
 /// The `.<name>.<pid>.<n>.tmp|old` files beside `target`: (path, pid, is a backup).
 fn leftovers_of(target: &Path) -> Vec<(PathBuf, String, bool)> {
     let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
         return Vec::new();
     };
-    let prefix = format!(".{name}.");
     let Ok(entries) = fs::read_dir(parent(target)) else {
         return Vec::new();
     };
-    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     entries
         .flatten()
         .filter(|e| !e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|entry| {
             let file = entry.file_name();
-            let rest = file.to_str()?.strip_prefix(&prefix)?;
-            let parts: Vec<&str> = rest.split('.').collect();
-            match parts[..] {
-                [pid, n, kind @ ("tmp" | "old")] if numeric(pid) && numeric(n) => {
-                    Some((entry.path(), pid.to_owned(), kind == "old"))
-                }
-                _ => None,
-            }
+            let (of, pid, backup) = leftover_name(file.to_str()?)?;
+            (of == name).then(|| (entry.path(), pid.to_owned(), backup))
         })
         .collect()
 }
@@ -900,27 +906,16 @@ pub fn clean_dir_leftovers(
     let Ok(entries) = fs::read_dir(dir) else {
         return done;
     };
-    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
     for entry in entries.flatten() {
         let file = entry.file_name();
-        let Some(parts) = file
-            .to_str()
-            .and_then(|f| f.strip_prefix('.'))
-            .and_then(|f| {
-                let (rest, kind) = f.rsplit_once('.')?;
-                let (rest, n) = rest.rsplit_once('.')?;
-                let (name, pid) = rest.rsplit_once('.')?;
-                Some((name, pid, n, kind))
-            })
-        else {
+        let Some((name, pid, backup)) = file.to_str().and_then(leftover_name) else {
             continue;
         };
-        let (name, pid, n, kind) = parts;
-        if !managed(name) || !numeric(pid) || !numeric(n) || !matches!(kind, "tmp" | "old") {
+        if !managed(name) {
             continue;
         }
         let path = entry.path();
-        if kind == "old" && restore_pid == Some(pid) {
+        if backup && restore_pid == Some(pid) {
             let target = Path::new(dir).join(name);
             // A write killed while staging left the backup as a second link to the target
             // itself: rename(2) then succeeds and leaves both names (nothing was changed), so
