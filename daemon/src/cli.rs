@@ -43,7 +43,7 @@ pub struct LogFlags {
 pub struct UsageError(pub String);
 
 /// Where `helper.conf` is documented key by key.
-pub const CONFIG_KEYS_DOC: &str = "README.md, section \"Configuration keys\"";
+pub const CONFIG_KEYS_DOC: &str = "docs/configuration.md, section \"Configuration keys\"";
 
 /// Upstream's usage text for program name `prog` (Go `flag.PrintDefaults`), printed alone
 /// after a bad command line, as upstream prints it.
@@ -269,15 +269,15 @@ mod tests {
         assert_eq!(
             ours,
             "After the flags, -- PROG [ARGS...] runs PROG once every output is written and exits \
-             with its status (wrapper mode).\nConfiguration file keys: see README.md, section \
-             \"Configuration keys\" of spiffe-helper-rs.\n"
+             with its status (wrapper mode).\nConfiguration file keys: see \
+             docs/configuration.md, section \"Configuration keys\" of spiffe-helper-rs.\n"
         );
     }
 
     #[test]
-    fn the_readme_has_the_section_usage_points_to() {
-        let readme = include_str!("../../README.md");
-        assert!(readme.contains("\n## Configuration keys\n"));
+    fn the_docs_have_the_section_usage_points_to() {
+        let page = include_str!("../../docs/configuration.md");
+        assert!(page.contains("\n## Configuration keys\n"));
         assert!(CONFIG_KEYS_DOC.contains("\"Configuration keys\""));
     }
 

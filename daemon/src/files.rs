@@ -1,7 +1,7 @@
 //! Writes of a set of output files that leave, after any failure at any step, either the
 //! whole old set or the whole new set on disk.
 //!
-//! Two layouts (see README, "Atomic writes"):
+//! Two layouts (see docs/differences.md, "Atomic writes"):
 //!
 //! - [`Layout::Plain`] (the default, as upstream's files): each file is a regular file.
 //!   Every new file is staged as a temporary file beside its target, created with its final

@@ -407,7 +407,7 @@ fn upstream_integration_postgres() {
 /// `TestParseConfig`'s fixture: every output, the four modes `444` read as decimal (0o674),
 /// `omit_expired`, and a JWT-SVID with extra audiences.
 ///
-/// Deliberate difference (README, "Differences from upstream", Modes): the files get 0o674
+/// Deliberate difference (docs/differences.md, Modes): the files get 0o674
 /// exactly. Upstream creates them with `os.WriteFile(path, data, 0o674)`, so the process
 /// umask applies (0o654 under the usual 022), and only when the file is created.
 #[test]

@@ -9,8 +9,8 @@
 //! is the agent's first answer or a rotation (`--rotate-every`). Where upstream inspects the
 //! sidecar's fields (`processRunning`, `process.Pid`, the exit state on `cmdExitChan`), this
 //! version's log lines carry the same facts: `Started process pid=…` and
-//! `Process exited pid=… status="exit status 1"` (upstream logs neither; see README,
-//! "Differences from upstream").
+//! `Process exited pid=… status="exit status 1"` (upstream logs neither; see
+//! docs/differences.md).
 //!
 //! Not mirrored, because the binary gives no way to observe or provoke them:
 //! - `Test_CheckReadiness` (no X.509 and no JWT entry is ready): validation rejects every
@@ -1026,7 +1026,7 @@ fn health_a_failed_write_is_not_live_and_a_later_success_is_live_and_ready() {
     assert_eq!(http_get(port, "/live"), ok);
 }
 
-/// (C, §4.4) Deliberate difference (README, "Differences from upstream": one-shot mode honours
+/// (C, §4.4) Deliberate difference (docs/differences.md: one-shot mode honours
 /// `jwt_extra_audiences`): upstream's one-shot mode "calls `FetchJWTSVIDs` with **only
 /// `jwt_audience`**. `jwt_extra_audiences` is ignored in this mode", so its token's `aud`
 /// would be `["svc"]`; ours asks for `[aud] + extras`, as daemon mode does in both.

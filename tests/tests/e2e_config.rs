@@ -1,5 +1,5 @@
 //! End-to-end tests of helper.conf options that shape the X.509 output (intermediates, federated
-//! bundles, file modes, hints), of the agent-address forms the README lists, of repeated keys
+//! bundles, file modes, hints), of the agent-address forms docs/configuration.md lists, of repeated keys
 //! and the `jwt_svids` block form as upstream's `hcl.Decode` reads them, and of unreadable
 //! config files (OS errors in Go's words), run through the real `spiffe-helper` binary. Build
 //! it first: `cargo build -p spiffe-helper`.
@@ -258,8 +258,8 @@ fn help_points_to_the_keys_and_a_flag_error_prints_the_usage_alone() {
         (out.status.code(), unnamed)
     };
     let epilogue = "After the flags, -- PROG [ARGS...] runs PROG once every output is written and \
-                    exits with its status (wrapper mode).\nConfiguration file keys: see README.md, \
-                    section \"Configuration keys\" of spiffe-helper-rs.\n";
+                    exits with its status (wrapper mode).\nConfiguration file keys: see \
+                    docs/configuration.md, section \"Configuration keys\" of spiffe-helper-rs.\n";
     for flag in ["-h", "-help", "--help"] {
         assert_eq!(run(flag), (Some(0), format!("{usage}{epilogue}")), "{flag}");
     }

@@ -1,4 +1,4 @@
-//! One-shot exit codes (README "Lifecycle"), end to end against the real binary: each code
+//! One-shot exit codes (docs/lifecycle.md), end to end against the real binary: each code
 //! provoked by a real peer (the dev agent, or the raw HTTP/2 fault peer for a status tonic's
 //! agent never sends) or a real filesystem, with the log line that explains it. Build the
 //! binary first: `cargo build --workspace --bins`.

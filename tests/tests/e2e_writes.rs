@@ -158,7 +158,7 @@ fn each_failing_file(
         }
         let files = SvidFiles::in_dir(certs);
         // Each failing write renames and puts back the files before the failing one: a
-        // reader can catch that instant (README, "Atomic writes"), not keep it.
+        // reader can catch that instant (docs/differences.md, "Atomic writes"), not keep it.
         if name != "svid.pem" && name != "svid_key.pem" {
             assert!(
                 wait_until(PATIENCE, || files.key_matches_leaf().is_ok()),
@@ -185,7 +185,7 @@ fn each_failing_file(
         undo();
         wait_more(&helper, UPDATED, 2);
         // Plain files rotating every 150 ms: a reader can straddle one write's renames
-        // (README, "Atomic writes"), so the check may need a second look.
+        // (docs/differences.md, "Atomic writes"), so the check may need a second look.
         let files = SvidFiles::in_dir(certs);
         assert!(
             wait_until(PATIENCE, || files.key_matches_leaf().is_ok()
