@@ -15,6 +15,8 @@ if ! python3 -c 'import jsonschema, cryptography' 2>/dev/null; then
 fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# Every doc comment's links resolve: rustdoc warnings are errors.
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --quiet
 # The core must build for a bare-metal target: no_std, no I/O.
 cargo build -p svid-core --target thumbv7em-none-eabihf
 # The end-to-end tests run target/debug/spiffe-helper as a process: build it first.

@@ -73,7 +73,7 @@ pub struct Rendered {
     /// [`RenderOptions::trust_domain_bundles`], else empty).
     pub trust_domain_bundles: Vec<TrustDomainBundle>,
     /// The SPIFFE bundle map of every trust domain's roots (with
-    /// [`RenderOptions::bundle_map`], else empty); see [`super::bundle_map`].
+    /// [`RenderOptions::bundle_map`], else empty), in the SPIFFE bundle format (gRFC A87).
     pub bundle_map: Vec<u8>,
 }
 

@@ -255,8 +255,8 @@ impl Session {
 
     /// SIGTERM or SIGINT (`signal`) arrived at `now`: the run ends, with [`Exit::Stopped`]
     /// in daemon mode and, in one-shot mode, [`Fatal::Interrupted`] since not every output
-    /// is written, once the running `cmd` and hooks are stopped (see [`shutdown`]); a second
-    /// signal changes nothing. A wrapper with its program running forwards it instead
+    /// is written, once the running `cmd` and hooks are stopped (within [`SHUTDOWN_GRACE`]);
+    /// a second signal changes nothing. A wrapper with its program running forwards it instead
     /// ([`Action::ForwardSignal`]).
     pub fn stop(&mut self, now: Instant, signal: i32) {
         if self.exited || self.forward_stop(signal) || self.stopping.is_some() {
