@@ -3,15 +3,15 @@
     python3 check_k8s.py EXAMPLE_DIR
 
 Reads EXAMPLE_DIR/kustomization.yaml (its resources and configMapGenerator) and every
-EXAMPLE_DIR/k8s/*.yaml, and checks the fields they use against the Kubernetes API: the
-apiVersion of each kind, the allowed keys of the objects, pod specs, containers, volumes and
-mounts, value types, and the references between objects (volumes, ConfigMaps and their keys,
-ServiceAccounts, Service selectors, the CSI driver, RBAC role references). For every
-spiffe-helper-rs container it also reads the helper.conf it is given and checks that the agent
-socket lies in the CSI volume and cert_dir is an emptyDir shared with an app container, that a
-native sidecar is an init container with restartPolicy Always, and that a plain init container
-runs one-shot (-daemon-mode=false). Prints one line per problem and exits 1, or prints a
-summary and exits 0.
+EXAMPLE_DIR/k8s/*.yaml. Each object is validated against the Kubernetes API's OpenAPI schema
+of KUBERNETES_VERSION by the maintained validator `kubernetes-validate` (PyPI), strictly:
+kind and apiVersion, unknown fields, types, required fields. Then what a schema cannot see:
+the references between objects (volumes, ConfigMaps and their keys, ServiceAccounts, Service
+selectors, the CSI driver, RBAC role references, namespaces), and for every spiffe-helper-rs
+container the helper.conf it is given: the agent socket lies in the CSI volume, cert_dir is
+an emptyDir shared with an app container, a native sidecar is an init container with
+restartPolicy Always, and a plain init container runs one-shot (-daemon-mode=false). Prints
+one line per problem and exits 1, or prints a summary and exits 0.
 """
 
 import glob
@@ -19,65 +19,16 @@ import os
 import re
 import sys
 
+import kubernetes_validate
 import yaml
 
-API_VERSIONS = {
-    "Namespace": "v1",
-    "ServiceAccount": "v1",
-    "ConfigMap": "v1",
-    "Service": "v1",
-    "Deployment": "apps/v1",
-    "DaemonSet": "apps/v1",
-    "StatefulSet": "apps/v1",
-    "Job": "batch/v1",
-    "Role": "rbac.authorization.k8s.io/v1",
-    "RoleBinding": "rbac.authorization.k8s.io/v1",
-    "ClusterRole": "rbac.authorization.k8s.io/v1",
-    "ClusterRoleBinding": "rbac.authorization.k8s.io/v1",
-    "CSIDriver": "storage.k8s.io/v1",
-}
+# Native sidecars (init containers with restartPolicy Always) are GA since 1.33.
+KUBERNETES_VERSION = "1.33.0"
+
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CSIDriver"}
-TOP_KEYS = {
-    "ConfigMap": {"data", "binaryData"},
-    "Role": {"rules"},
-    "ClusterRole": {"rules"},
-    "RoleBinding": {"subjects", "roleRef"},
-    "ClusterRoleBinding": {"subjects", "roleRef"},
-    "ServiceAccount": {"automountServiceAccountToken"},
-}
-METADATA_KEYS = {"name", "namespace", "labels", "annotations"}
-WORKLOAD_SPEC_KEYS = {
-    "Deployment": {"replicas", "selector", "template", "strategy", "revisionHistoryLimit"},
-    "DaemonSet": {"selector", "template", "updateStrategy"},
-    "StatefulSet": {"replicas", "selector", "template", "serviceName", "volumeClaimTemplates"},
-    "Job": {"template", "backoffLimit", "completions", "parallelism", "ttlSecondsAfterFinished"},
-}
-POD_SPEC_KEYS = {
-    "serviceAccountName", "containers", "initContainers", "volumes", "securityContext",
-    "hostPID", "hostNetwork", "dnsPolicy", "restartPolicy", "nodeSelector", "tolerations",
-    "automountServiceAccountToken", "terminationGracePeriodSeconds", "shareProcessNamespace",
-}
-CONTAINER_KEYS = {
-    "name", "image", "imagePullPolicy", "command", "args", "env", "ports", "volumeMounts",
-    "resources", "securityContext", "livenessProbe", "readinessProbe", "startupProbe",
-    "workingDir", "restartPolicy",
-}
-SECURITY_CONTEXT_KEYS = {
-    "allowPrivilegeEscalation", "readOnlyRootFilesystem", "capabilities", "privileged",
-    "runAsNonRoot", "runAsUser", "runAsGroup", "seccompProfile",
-}
-POD_SECURITY_CONTEXT_KEYS = {
-    "runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "seccompProfile",
-    "supplementalGroups",
-}
+WORKLOAD_KINDS = {"Deployment", "DaemonSet", "StatefulSet", "Job"}
 VOLUME_SOURCES = {"emptyDir", "configMap", "csi", "hostPath", "projected", "secret",
                   "persistentVolumeClaim"}
-MOUNT_KEYS = {"name", "mountPath", "readOnly", "subPath", "mountPropagation"}
-PROBE_KEYS = {"httpGet", "exec", "tcpSocket", "grpc", "initialDelaySeconds", "periodSeconds",
-              "timeoutSeconds", "failureThreshold", "successThreshold"}
-SERVICE_SPEC_KEYS = {"type", "selector", "ports", "clusterIP"}
-CSI_DRIVER_SPEC_KEYS = {"attachRequired", "podInfoOnMount", "fsGroupPolicy",
-                        "volumeLifecycleModes"}
 HELPER_IMAGE = re.compile(r"^(.*/)?spiffe-helper-rs(:[^:/]+)?$")
 HELPER_LINE = re.compile(r'^\s*([a-z_]+)\s*=\s*"([^"]*)"\s*$')
 
@@ -88,75 +39,32 @@ def problem(where, text):
     problems.append(f"{where}: {text}")
 
 
-def keys(where, obj, allowed, required=()):
-    if not isinstance(obj, dict):
-        problem(where, f"expected a mapping, got {type(obj).__name__}")
+def schema(where, obj):
+    """Validates one object against the Kubernetes schema; False if it fails."""
+    try:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as e:
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.path)
+        problem(where + path, e.message)
         return False
-    for key in obj:
-        if key not in allowed:
-            problem(where, f"unknown field {key!r}")
-    for key in required:
-        if key not in obj:
-            problem(where, f"missing field {key!r}")
-    return True
-
-
-def typed(where, value, kind):
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        problem(where, f"expected {kind.__name__}, got {value!r}")
+    except kubernetes_validate.SchemaNotFoundError as e:
+        problem(where, str(e))
         return False
     return True
 
 
-def check_env(where, env):
-    for i, var in enumerate(env or []):
-        w = f"{where}.env[{i}]"
-        if keys(w, var, {"name", "value", "valueFrom"}, ["name"]):
-            if ("value" in var) == ("valueFrom" in var):
-                problem(w, "exactly one of value and valueFrom")
-            if "value" in var:
-                typed(w + ".value", var["value"], str)
-
-
-def check_container(where, c, volumes, init):
-    if not keys(where, c, CONTAINER_KEYS, ["name", "image"]):
-        return
-    if "restartPolicy" in c and (not init or c["restartPolicy"] != "Always"):
-        problem(where, "restartPolicy is only allowed on init containers, as Always")
-    for field in ("command", "args"):
-        for arg in c.get(field, []):
-            typed(f"{where}.{field}", arg, str)
-    check_env(where, c.get("env"))
-    for i, port in enumerate(c.get("ports", [])):
-        w = f"{where}.ports[{i}]"
-        if keys(w, port, {"containerPort", "name", "protocol"}, ["containerPort"]):
-            if typed(w, port["containerPort"], int) and not 0 < port["containerPort"] < 65536:
-                problem(w, "containerPort out of range")
-    if "securityContext" in c:
-        keys(f"{where}.securityContext", c["securityContext"], SECURITY_CONTEXT_KEYS)
-    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-        if probe in c:
-            keys(f"{where}.{probe}", c[probe], PROBE_KEYS)
-    if "resources" in c:
-        keys(f"{where}.resources", c["resources"], {"requests", "limits"})
-    for i, mount in enumerate(c.get("volumeMounts", [])):
-        w = f"{where}.volumeMounts[{i}]"
-        if keys(w, mount, MOUNT_KEYS, ["name", "mountPath"]):
-            if mount["name"] not in volumes:
-                problem(w, f"volume {mount['name']!r} is not defined in the pod")
-            if not str(mount["mountPath"]).startswith("/"):
-                problem(w, "mountPath must be absolute")
+def check_container(where, c, volumes):
+    for i, mount in enumerate(c.get("volumeMounts") or []):
+        if mount["name"] not in volumes:
+            problem(f"{where}.volumeMounts[{i}]", f"volume {mount['name']!r} is not defined in "
+                    "the pod")
 
 
 def check_pod(where, spec, ns, objects, owner_kind, volumes):
-    """Checks a pod spec; `volumes` holds the StatefulSet's claim templates and receives the
-    pod's own volumes."""
-    if not keys(where, spec, POD_SPEC_KEYS, ["containers"]):
-        return {}
-    for i, v in enumerate(spec.get("volumes", [])):
+    """Checks a pod spec's references; `volumes` holds the StatefulSet's claim templates and
+    receives the pod's own volumes."""
+    for i, v in enumerate(spec.get("volumes") or []):
         w = f"{where}.volumes[{i}]"
-        if not keys(w, v, {"name"} | VOLUME_SOURCES, ["name"]):
-            continue
         sources = [s for s in v if s in VOLUME_SOURCES]
         if len(sources) != 1:
             problem(w, f"exactly one volume source, got {sources}")
@@ -169,8 +77,6 @@ def check_pod(where, spec, ns, objects, owner_kind, volumes):
             problem(w, f"ConfigMap {ns}/{source.get('name')} is not defined")
         if sources[0] == "csi" and ("CSIDriver", None, source.get("driver")) not in objects:
             problem(w, f"CSIDriver {source.get('driver')!r} is not defined")
-    if "securityContext" in spec:
-        keys(f"{where}.securityContext", spec["securityContext"], POD_SECURITY_CONTEXT_KEYS)
     account = spec.get("serviceAccountName")
     if account and ("ServiceAccount", ns, account) not in objects:
         problem(where, f"ServiceAccount {ns}/{account} is not defined")
@@ -179,14 +85,16 @@ def check_pod(where, spec, ns, objects, owner_kind, volumes):
     if owner_kind == "Job" and restart is None or restart is not None and restart not in allowed:
         problem(where, f"restartPolicy {restart!r} is not one of {sorted(allowed)}")
     names = set()
-    for field, init in (("initContainers", True), ("containers", False)):
+    for field in ("initContainers", "containers"):
         for i, c in enumerate(spec.get(field) or []):
             w = f"{where}.{field}[{i}]"
-            check_container(w, c, volumes, init)
-            name = c.get("name") if isinstance(c, dict) else None
-            if name in names:
-                problem(w, f"duplicate container name {name!r}")
-            names.add(name)
+            init = field == "initContainers"
+            if "restartPolicy" in c and (not init or c["restartPolicy"] != "Always"):
+                problem(w, "restartPolicy is only allowed on init containers, as Always")
+            check_container(w, c, volumes)
+            if c["name"] in names:
+                problem(w, f"duplicate container name {c['name']!r}")
+            names.add(c["name"])
     return volumes
 
 
@@ -263,14 +171,10 @@ def check_helpers(where, spec, volumes, ns, objects):
 
 def check_object(where, obj, objects, pod_labels):
     kind = obj["kind"]
-    meta = obj.get("metadata") or {}
-    ns = meta.get("namespace")
-    spec = obj.get("spec")
-    if kind in WORKLOAD_SPEC_KEYS:
-        if not keys(f"{where}.spec", spec, WORKLOAD_SPEC_KEYS[kind], ["template"]):
-            return
+    ns = obj["metadata"].get("namespace")
+    spec = obj.get("spec") or {}
+    if kind in WORKLOAD_KINDS:
         template = spec["template"]
-        keys(f"{where}.spec.template", template, {"metadata", "spec"}, ["spec"])
         labels = (template.get("metadata") or {}).get("labels") or {}
         selector = (spec.get("selector") or {}).get("matchLabels")
         if kind != "Job":
@@ -280,17 +184,9 @@ def check_object(where, obj, objects, pod_labels):
                 problem(f"{where}.spec.selector", "matchLabels do not match the pod labels")
         pod_labels.append((ns, labels))
         volumes = {c["metadata"]["name"]: {"persistentVolumeClaim": {}}
-                   for c in spec.get("volumeClaimTemplates", [])}
+                   for c in spec.get("volumeClaimTemplates") or []}
         check_pod(f"{where}.spec.template.spec", template["spec"], ns, objects, kind, volumes)
         check_helpers(f"{where}.spec.template.spec", template["spec"], volumes, ns, objects)
-    elif kind == "Service":
-        if keys(f"{where}.spec", spec, SERVICE_SPEC_KEYS, ["ports", "selector"]):
-            for i, port in enumerate(spec["ports"]):
-                w = f"{where}.spec.ports[{i}]"
-                if keys(w, port, {"name", "port", "targetPort", "protocol"}, ["port"]):
-                    typed(w + ".port", port["port"], int)
-    elif kind == "CSIDriver":
-        keys(f"{where}.spec", spec, CSI_DRIVER_SPEC_KEYS)
     elif kind in ("RoleBinding", "ClusterRoleBinding"):
         ref = obj.get("roleRef") or {}
         role_ns = ns if ref.get("kind") == "Role" else None
@@ -300,9 +196,6 @@ def check_object(where, obj, objects, pod_labels):
             if (s.get("kind"), s.get("namespace"), s.get("name")) not in objects:
                 problem(where, f"subject {s.get('kind')} {s.get('namespace')}/{s.get('name')} "
                         "is not defined")
-    elif kind == "ConfigMap":
-        for key, value in (obj.get("data") or {}).items():
-            typed(f"{where}.data.{key}", value, str)
 
 
 def load(example):
@@ -320,8 +213,10 @@ def load(example):
     if os.path.exists(kustomization):
         with open(kustomization) as f:
             k = yaml.safe_load(f)
-        keys("kustomization.yaml", k, {"apiVersion", "kind", "resources", "configMapGenerator",
-                                       "generatorOptions"})
+        unknown = set(k) - {"apiVersion", "kind", "resources", "configMapGenerator",
+                            "generatorOptions"}
+        if unknown:
+            problem("kustomization.yaml", f"unknown fields {sorted(unknown)}")
         for resource in k.get("resources", []):
             if os.path.join(example, resource) not in files:
                 problem("kustomization.yaml", f"resource {resource} is not in k8s/")
@@ -341,38 +236,24 @@ def load(example):
 
 
 def main(example):
-    docs = load(example)
+    docs = [(where, obj) for where, obj in load(example) if schema(where, obj)]
     objects = {}
     for where, obj in docs:
-        if not isinstance(obj, dict):
-            problem(where, "not a mapping")
-            continue
-        kind = obj.get("kind")
-        if kind not in API_VERSIONS:
-            problem(where, f"kind {kind!r} is not one this check knows")
-            continue
-        if obj.get("apiVersion") != API_VERSIONS[kind]:
-            problem(where, f"{kind} needs apiVersion {API_VERSIONS[kind]}")
-        allowed = {"apiVersion", "kind", "metadata", "spec"} | TOP_KEYS.get(kind, set())
-        keys(where, obj, allowed, ["metadata"])
-        meta = obj.get("metadata") or {}
-        keys(f"{where}.metadata", meta, METADATA_KEYS, ["name"])
+        kind, meta = obj["kind"], obj["metadata"]
         ns = meta.get("namespace")
         if (kind in CLUSTER_SCOPED) != (ns is None):
             problem(where, f"{kind} {'must not' if kind in CLUSTER_SCOPED else 'must'} "
                     "have a namespace")
-        elif ns is not None and ns != "default" and ("Namespace", None, ns) not in objects:
-            if not any(o.get("kind") == "Namespace" and o["metadata"]["name"] == ns
-                       for _, o in docs if isinstance(o, dict)):
-                problem(where, f"namespace {ns!r} is not defined")
+        elif ns is not None and ns != "default" and not any(
+                o["kind"] == "Namespace" and o["metadata"]["name"] == ns for _, o in docs):
+            problem(where, f"namespace {ns!r} is not defined")
         key = (kind, ns, meta.get("name"))
         if key in objects:
             problem(where, f"{kind} {ns}/{meta.get('name')} is defined twice")
         objects[key] = obj
     pod_labels = []
     for where, obj in docs:
-        if isinstance(obj, dict) and obj.get("kind") in API_VERSIONS:
-            check_object(where, obj, objects, pod_labels)
+        check_object(where, obj, objects, pod_labels)
     for (kind, ns, name), obj in objects.items():
         selector = (obj.get("spec") or {}).get("selector") if kind == "Service" else None
         if selector and not any(pns == ns and all(labels.get(k) == v
