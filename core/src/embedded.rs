@@ -20,9 +20,10 @@ use core::fmt;
 use embedded_io::{Error as _, ErrorKind, Read, Write};
 
 use crate::grpc::Status;
+use crate::h2;
 use crate::proto::X509svidResponse;
 use crate::time::Instant;
-use crate::workload::{self, Client, ClientConfig, Event};
+use crate::workload::{Client, ClientConfig, Event};
 
 /// A monotonic millisecond clock, supplied by the caller (a SysTick counter, an RTC, ...).
 pub trait Clock {
@@ -47,7 +48,7 @@ pub enum FetchError<E> {
     Timeout,
     /// The client refused to open the call, or the connection failed without closing it.
     /// (A connection failure normally ends the call: that is `Status` with UNAVAILABLE.)
-    Connection(workload::Error),
+    Connection(h2::Error),
     /// The call ended without a response: the agent's status (e.g. PERMISSION_DENIED, no
     /// identity issued yet), or UNAVAILABLE when the connection failed.
     Status(Status),
@@ -59,8 +60,18 @@ impl<E: fmt::Debug> fmt::Display for FetchError<E> {
             FetchError::Io(e) => write!(f, "transport error: {e:?}"),
             FetchError::Eof => f.write_str("the agent closed the connection"),
             FetchError::Timeout => f.write_str("no X.509-SVID before the deadline"),
-            FetchError::Connection(e) => write!(f, "{e}"),
-            FetchError::Status(s) => write!(f, "call ended: {:?}: {}", s.code, s.message),
+            FetchError::Connection(e) => write!(f, "HTTP/2: {e}"),
+            FetchError::Status(s) => write!(f, "call ended: {}: {}", s.code, s.message),
+        }
+    }
+}
+
+/// The connection's error is in the message, so its source is that error's source.
+impl<E: fmt::Debug> core::error::Error for FetchError<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            FetchError::Connection(e) => e.source(),
+            _ => None,
         }
     }
 }

@@ -113,7 +113,7 @@ pub enum ConnError {
     /// The agent closed the connection.
     Eof,
     /// The session gave up on the connection: protocol error, timeout or GOAWAY.
-    Protocol(svid_core::workload::Error),
+    Protocol(svid_core::h2::Error),
 }
 
 impl fmt::Display for ConnError {
@@ -123,7 +123,7 @@ impl fmt::Display for ConnError {
             ConnError::Dial(endpoint, e) => write!(f, "connection error: dial {endpoint}: {e}"),
             ConnError::Io(e) => write!(f, "connection error: {e}"),
             ConnError::Eof => f.write_str("connection closed by the agent"),
-            ConnError::Protocol(e) => write!(f, "connection error: {e}"),
+            ConnError::Protocol(e) => write!(f, "connection error: HTTP/2: {e}"),
         }
     }
 }

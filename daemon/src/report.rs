@@ -2,7 +2,7 @@
 //! grpc-go's wording, so that logs read as upstream's do.
 
 use log::{error, warn};
-use svid_core::grpc::{Code, Status};
+use svid_core::grpc::Status;
 use svid_core::workload::{Failure, Fatal, Remedy, Report, Sub};
 use svid_core::x509::{RenderError, VerifyError};
 
@@ -165,20 +165,19 @@ fn fetch_failure(sub: Sub) -> &'static str {
     }
 }
 
-/// A gRPC status as grpc-go prints it: `rpc error: code = NotFound desc = ...`. grpc-go's
-/// code names are our variant names, but for its spellings `OK` and `Canceled`.
+/// A gRPC status as grpc-go prints it: `rpc error: code = NotFound desc = ...`.
 fn rpc_error(status: &Status) -> String {
-    let code = match status.code {
-        Code::Ok => "OK".into(),
-        Code::Cancelled => "Canceled".into(),
-        code => format!("{code:?}"),
-    };
-    format!("rpc error: code = {code} desc = {}", status.message)
+    format!(
+        "rpc error: code = {} desc = {}",
+        status.code.go_name(),
+        status.message
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use svid_core::grpc::Code;
 
     #[test]
     fn statuses_print_like_grpc_go() {

@@ -56,8 +56,11 @@ pub enum InflateError {
         /// The value computed from the data.
         actual: u32,
     },
-    /// The DEFLATE or zlib stream is corrupt.
-    Corrupt(TINFLStatus),
+    /// The DEFLATE or zlib stream is corrupt (RFC 1950, RFC 1951).
+    Corrupt {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for InflateError {
@@ -75,10 +78,12 @@ impl fmt::Display for InflateError {
             InflateError::SizeMismatch { expected, actual } => {
                 write!(f, "gzip ISIZE mismatch: trailer {expected}, data {actual}")
             }
-            InflateError::Corrupt(status) => write!(f, "corrupt compressed data ({status:?})"),
+            InflateError::Corrupt { reason } => write!(f, "corrupt compressed data: {reason}"),
         }
     }
 }
+
+impl core::error::Error for InflateError {}
 
 /// Inflates `data` compressed with `encoding` into at most `limit` bytes.
 pub fn inflate(encoding: Encoding, data: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
@@ -98,7 +103,15 @@ fn map(
 ) -> Result<Vec<u8>, InflateError> {
     result.map_err(|e| match e.status {
         TINFLStatus::HasMoreOutput => InflateError::TooLarge { limit },
-        status => InflateError::Corrupt(status),
+        status => InflateError::Corrupt {
+            reason: match status {
+                TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
+                    "the stream ends early"
+                }
+                TINFLStatus::Adler32Mismatch => "Adler-32 checksum mismatch",
+                _ => "invalid DEFLATE data",
+            },
+        },
     })
 }
 

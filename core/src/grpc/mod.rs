@@ -106,6 +106,31 @@ impl Code {
         }
     }
 
+    /// grpc-go's name of the code, as its errors print it (`rpc error: code = NotFound`):
+    /// `codes.Code.String()`, `codes/code_string.go` in grpc-go v1.70.0.
+    pub fn go_name(self) -> &'static str {
+        use Code::*;
+        match self {
+            Ok => "OK",
+            Cancelled => "Canceled",
+            Unknown => "Unknown",
+            InvalidArgument => "InvalidArgument",
+            DeadlineExceeded => "DeadlineExceeded",
+            NotFound => "NotFound",
+            AlreadyExists => "AlreadyExists",
+            PermissionDenied => "PermissionDenied",
+            ResourceExhausted => "ResourceExhausted",
+            FailedPrecondition => "FailedPrecondition",
+            Aborted => "Aborted",
+            OutOfRange => "OutOfRange",
+            Unimplemented => "Unimplemented",
+            Internal => "Internal",
+            Unavailable => "Unavailable",
+            DataLoss => "DataLoss",
+            Unauthenticated => "Unauthenticated",
+        }
+    }
+
     /// The code grpc-go synthesizes for a non-gRPC HTTP response status (wire §3.3).
     pub fn from_http_status(status: u16) -> Code {
         match status {

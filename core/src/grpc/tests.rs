@@ -609,3 +609,23 @@ fn inflate_error_messages_name_the_problem() {
         "inflated message exceeds 5 bytes"
     );
 }
+
+/// grpc-go's names (`codes/code_string.go`): the canonical name in CamelCase, but for its
+/// spellings `OK` and `Canceled`.
+#[test]
+fn go_names_are_grpc_gos() {
+    for v in 0..=16 {
+        let code = Code::from_u32(v).unwrap();
+        let camel: String = code
+            .as_str()
+            .split('_')
+            .map(|w| w[..1].to_string() + &w[1..].to_lowercase())
+            .collect();
+        let want = match code {
+            Code::Ok => "OK",
+            Code::Cancelled => "Canceled",
+            _ => &camel,
+        };
+        assert_eq!(code.go_name(), want);
+    }
+}

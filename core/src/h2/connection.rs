@@ -7,7 +7,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use super::frame::{self, Header, flag, kind, setting};
-use super::{Config, Error, ErrorCode, Event, MIN_PING_INTERVAL, StreamId};
+use super::{Config, Error, ErrorCode, Event, LocalError, MIN_PING_INTERVAL, PeerError, StreamId};
 use crate::hpack::{self, Decoder};
 use crate::time::{Instant, earliest};
 
@@ -147,10 +147,10 @@ impl Connection {
     /// overdue): a GOAWAY is queued, as for the errors of [`Connection::recv`].
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
         if self.failed {
-            return Err(Error::Closed);
+            return Err(LocalError::Closed.into());
         }
         if self.handshake_deadline.is_some_and(|d| now >= d) {
-            let e = Error::HandshakeTimeout {
+            let e = PeerError::HandshakeTimeout {
                 server_settings: self.seen_settings,
             };
             return Err(self.fail(e));
@@ -158,7 +158,7 @@ impl Connection {
         if let Some((_, deadline)) = self.ping_in_flight
             && now >= deadline
         {
-            return Err(self.fail(Error::PingTimeout));
+            return Err(self.fail(PeerError::PingTimeout));
         }
         if now >= self.next_keepalive {
             if !self.streams.is_empty() {
@@ -224,24 +224,25 @@ impl Connection {
         body: &[u8],
     ) -> Result<StreamId, Error> {
         if self.failed {
-            return Err(Error::Closed);
+            return Err(LocalError::Closed.into());
         }
         if self.going_away.is_some() {
-            return Err(Error::GoingAway);
+            return Err(LocalError::GoingAway.into());
         }
         let id = self.next_stream;
         if id > frame::MAX_WINDOW {
-            return Err(Error::StreamIdsExhausted);
+            return Err(LocalError::StreamIdsExhausted.into());
         }
         let mut block = Vec::new();
         for (name, value) in fields {
             hpack::encode_field(&mut block, name, value);
         }
         if block.len() > self.peer_max_frame as usize {
-            return Err(Error::RequestHeadersTooLarge {
+            return Err(LocalError::RequestHeadersTooLarge {
                 len: block.len(),
                 max: self.peer_max_frame,
-            });
+            }
+            .into());
         }
         self.next_stream = id + 2;
         frame::write_header(
@@ -279,7 +280,7 @@ impl Connection {
     /// error's code is queued; the caller flushes [`Connection::poll_transmit`] and closes.
     pub fn recv(&mut self, bytes: &[u8]) -> Result<(), Error> {
         if self.failed {
-            return Err(Error::Closed);
+            return Err(LocalError::Closed.into());
         }
         let mut buf = core::mem::take(&mut self.inbuf);
         buf.extend_from_slice(bytes);
@@ -291,11 +292,11 @@ impl Connection {
             let mut raw = [0u8; frame::HEADER_LEN];
             raw.copy_from_slice(head);
             if !self.seen_settings && pos == 0 && raw.starts_with(b"HTTP/") {
-                break Err(Error::Http1Response);
+                break Err(PeerError::Http1Response);
             }
             let header = Header::parse(&raw);
             if header.len > frame::DEFAULT_MAX_FRAME_SIZE {
-                break Err(Error::FrameTooLarge {
+                break Err(PeerError::FrameTooLarge {
                     len: header.len,
                     max: frame::DEFAULT_MAX_FRAME_SIZE,
                 });
@@ -315,7 +316,7 @@ impl Connection {
         match result {
             Ok(()) => {
                 if self.control.len() > MAX_CONTROL_QUEUE {
-                    return Err(self.fail(Error::ControlFlood));
+                    return Err(self.fail(PeerError::ControlFlood));
                 }
                 Ok(())
             }
@@ -341,13 +342,13 @@ impl Connection {
     }
 
     /// Records a connection error: queues GOAWAY(code), drops every stream.
-    fn fail(&mut self, e: Error) -> Error {
+    fn fail(&mut self, e: PeerError) -> Error {
         self.failed = true;
         self.streams.clear();
         self.pending_block = None;
         self.inbuf = Vec::new();
         frame::write_goaway(&mut self.out, 0, e.code());
-        e
+        Error::Peer(e)
     }
 
     /// Moves as much pending request body into DATA frames as the windows allow.

@@ -110,11 +110,12 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// Errors of the HTTP/2 layer. Every variant returned by [`Connection::recv`](super::Connection::recv) is a connection
-/// error (RFC 9113 §5.4.1): a GOAWAY with [`Error::code`] has been queued and the caller
-/// should flush it and close the socket.
+/// What the peer did wrong: a connection error (RFC 9113 §5.4.1). Every one is answered with
+/// a GOAWAY carrying [`PeerError::code`], queued before the error is returned, and the
+/// connection is dead; the caller flushes it and closes the socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Error {
+#[non_exhaustive]
+pub enum PeerError {
     /// The server's first bytes are an HTTP/1.x status line: it does not speak HTTP/2.
     Http1Response,
     /// The server's first frame was not SETTINGS (RFC 9113 §3.4).
@@ -215,6 +216,13 @@ pub enum Error {
     },
     /// Our PING was not acknowledged within its timeout: the peer is gone or wedged.
     PingTimeout,
+}
+
+/// What we asked of a connection that cannot serve it. Nothing is sent: the peer did nothing
+/// wrong, so no GOAWAY is queued for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalError {
     /// The connection already failed or the call came after a connection error.
     Closed,
     /// [`Connection::send_request`](super::Connection::send_request) after a GOAWAY: no new streams on this connection.
@@ -230,10 +238,10 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The HTTP/2 error code sent in the GOAWAY for this error.
+impl PeerError {
+    /// The HTTP/2 error code of the GOAWAY sent for this error (RFC 9113 §7).
     pub fn code(&self) -> ErrorCode {
-        use Error::*;
+        use PeerError::*;
         match self {
             FrameTooLarge { .. } | BadFrameLength { .. } => ErrorCode::FrameSizeError,
             Hpack(_) => ErrorCode::CompressionError,
@@ -243,18 +251,17 @@ impl Error {
             WindowOverflow { .. } | FlowControlViolation { .. } => ErrorCode::FlowControlError,
             HeaderBlockTooLarge { .. } | ControlFlood => ErrorCode::EnhanceYourCalm,
             HandshakeTimeout { .. } => ErrorCode::SettingsTimeout,
+            // The peer is silent, not wrong: a plain close (h2's `Initiator::Library` with
+            // NO_ERROR for a keepalive timeout).
             PingTimeout => ErrorCode::NoError,
-            Closed | GoingAway | StreamIdsExhausted | RequestHeadersTooLarge { .. } => {
-                ErrorCode::NoError
-            }
             _ => ErrorCode::ProtocolError,
         }
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for PeerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use Error::*;
+        use PeerError::*;
         match self {
             Http1Response => {
                 f.write_str("the server answered in HTTP/1.x, not HTTP/2: it is not a gRPC server")
@@ -315,6 +322,14 @@ impl fmt::Display for Error {
                 server_settings: true,
             } => f.write_str("the server did not acknowledge our HTTP/2 SETTINGS in time"),
             PingTimeout => f.write_str("the server did not answer a PING in time"),
+        }
+    }
+}
+
+impl fmt::Display for LocalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use LocalError::*;
+        match self {
             Closed => f.write_str("connection is closed"),
             GoingAway => f.write_str("connection is going away (GOAWAY received)"),
             StreamIdsExhausted => f.write_str("stream identifiers exhausted"),
@@ -326,8 +341,73 @@ impl fmt::Display for Error {
     }
 }
 
-impl From<HpackError> for Error {
+impl From<HpackError> for PeerError {
     fn from(e: HpackError) -> Self {
-        Error::Hpack(e)
+        PeerError::Hpack(e)
+    }
+}
+
+impl core::error::Error for PeerError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            PeerError::Hpack(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl core::error::Error for LocalError {}
+
+/// Errors of the HTTP/2 layer: what the peer did ([`PeerError`], a GOAWAY is queued) or what
+/// we asked that the connection cannot do ([`LocalError`], nothing sent), split as rustls
+/// splits `PeerMisbehaved` from `ApiMisuse` and h2 tells its `Initiator`s apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer broke the protocol or went silent; the connection is dead.
+    Peer(PeerError),
+    /// A call the connection cannot serve; the connection is as it was.
+    Local(LocalError),
+}
+
+impl Error {
+    /// The code of the GOAWAY queued for this error; `None` for a [`LocalError`], which
+    /// sends nothing.
+    pub fn goaway_code(&self) -> Option<ErrorCode> {
+        match self {
+            Error::Peer(e) => Some(e.code()),
+            Error::Local(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Peer(e) => e.fmt(f),
+            Error::Local(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Transparent: the message is the inner error's, so the source is the inner error's source.
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Peer(e) => e.source(),
+            Error::Local(e) => e.source(),
+        }
+    }
+}
+
+impl From<PeerError> for Error {
+    fn from(e: PeerError) -> Self {
+        Error::Peer(e)
+    }
+}
+
+impl From<LocalError> for Error {
+    fn from(e: LocalError) -> Self {
+        Error::Local(e)
     }
 }

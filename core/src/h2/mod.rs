@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 pub use connection::Connection;
-pub use error::{Error, ErrorCode};
+pub use error::{Error, ErrorCode, LocalError, PeerError};
 
 use crate::hpack::Field;
 

@@ -56,14 +56,16 @@ fn ok_headers() -> Vec<Field> {
 }
 
 /// Feeds `bytes`, expects a connection error and checks the queued GOAWAY code.
-fn expect_error(conn: &mut Connection, bytes: &[u8], code: ErrorCode) -> Error {
-    let err = conn.recv(bytes).unwrap_err();
+fn expect_error(conn: &mut Connection, bytes: &[u8], code: ErrorCode) -> PeerError {
+    let Err(Error::Peer(err)) = conn.recv(bytes) else {
+        panic!("no peer error");
+    };
     assert_eq!(err.code(), code, "{err}");
     let frames = sent(conn);
     let (h, payload) = frames.last().unwrap();
     assert_eq!(h.kind, kind::GOAWAY);
     assert_eq!(payload[4..8], code.to_u32().to_be_bytes());
-    assert_eq!(conn.recv(&[]), Err(Error::Closed));
+    assert_eq!(conn.recv(&[]), Err(LocalError::Closed.into()));
     assert!(conn.is_going_away());
     err
 }
@@ -109,7 +111,7 @@ fn first_server_frame_must_be_settings() {
     sent(&mut conn);
     let ping = frame(kind::PING, 0, 0, &[0; 8]);
     let err = expect_error(&mut conn, &ping, ErrorCode::ProtocolError);
-    assert_eq!(err, Error::MissingServerSettings { kind: kind::PING });
+    assert_eq!(err, PeerError::MissingServerSettings { kind: kind::PING });
 }
 
 #[test]
@@ -134,7 +136,7 @@ fn settings_are_acked_and_validated() {
         &push,
         ErrorCode::ProtocolError,
     );
-    assert_eq!(err, Error::BadSetting { id: 2, value: 1 });
+    assert_eq!(err, PeerError::BadSetting { id: 2, value: 1 });
     let torn = frame(kind::SETTINGS, 0, 0, &[0, 2, 0, 0, 0]);
     expect_error(
         &mut connected(cfg(1 << 20)),
@@ -143,7 +145,7 @@ fn settings_are_acked_and_validated() {
     );
     let ack = frame(kind::SETTINGS, flag::ACK, 0, &[0, 2, 0, 0, 0, 0]);
     let err = expect_error(&mut connected(cfg(1 << 20)), &ack, ErrorCode::ProtocolError);
-    assert_eq!(err, Error::SettingsAckWithPayload);
+    assert_eq!(err, PeerError::SettingsAckWithPayload);
     let window = frame(kind::SETTINGS, 0, 0, &[0, 4, 0x80, 0, 0, 0]);
     expect_error(
         &mut connected(cfg(1 << 20)),
@@ -310,7 +312,7 @@ fn header_block_must_be_contiguous() {
     let err = expect_error(&mut conn, &bytes, ErrorCode::ProtocolError);
     assert_eq!(
         err,
-        Error::ExpectedContinuation {
+        PeerError::ExpectedContinuation {
             stream: id,
             kind: kind::PING,
             got_stream: 0
@@ -332,7 +334,7 @@ fn header_block_is_bounded() {
     let mut bytes = frame(kind::HEADERS, 0, id, HEADERS_200);
     bytes.extend(frame(kind::CONTINUATION, 0, id, &[0x88; 7]));
     let err = expect_error(&mut conn, &bytes, ErrorCode::EnhanceYourCalm);
-    assert_eq!(err, Error::HeaderBlockTooLarge { max: 20 });
+    assert_eq!(err, PeerError::HeaderBlockTooLarge { max: 20 });
 }
 
 #[test]
@@ -342,7 +344,7 @@ fn hpack_error_is_compression_error() {
     // Index 70 does not exist in an empty dynamic table.
     let bad = frame(kind::HEADERS, flag::END_HEADERS, id, &[0xc6]);
     let err = expect_error(&mut conn, &bad, ErrorCode::CompressionError);
-    assert!(matches!(err, Error::Hpack(_)));
+    assert!(matches!(err, PeerError::Hpack(_)));
 }
 
 #[test]
@@ -362,7 +364,7 @@ fn header_list_and_table_size_limits_are_connection_errors() {
     assert!(
         matches!(
             err,
-            Error::Hpack(HpackError::HeaderListTooLarge | HpackError::StringTooLong)
+            PeerError::Hpack(HpackError::HeaderListTooLarge | HpackError::StringTooLong)
         ),
         "{err:?}"
     );
@@ -379,7 +381,7 @@ fn header_list_and_table_size_limits_are_connection_errors() {
     );
     let err = expect_error(&mut conn, &bytes, ErrorCode::CompressionError);
     assert!(
-        matches!(err, Error::Hpack(HpackError::SizeUpdateTooLarge)),
+        matches!(err, PeerError::Hpack(HpackError::SizeUpdateTooLarge)),
         "{err:?}"
     );
 }
@@ -457,7 +459,7 @@ fn padded_data_counts_padding_for_flow_control() {
     );
     assert_eq!(
         err,
-        Error::BadPadding {
+        PeerError::BadPadding {
             kind: kind::DATA,
             stream: id
         }
@@ -533,7 +535,7 @@ fn data_beyond_the_stream_window_is_a_flow_control_error() {
     );
     assert_eq!(
         err,
-        Error::FlowControlViolation {
+        PeerError::FlowControlViolation {
             stream: id,
             len: 81,
             window: 80
@@ -577,14 +579,14 @@ fn frames_on_idle_streams_are_protocol_errors() {
             &frame(kind, flags, 3, &payload),
             ErrorCode::ProtocolError,
         );
-        assert_eq!(err, Error::IdleStream { kind, stream: 3 });
+        assert_eq!(err, PeerError::IdleStream { kind, stream: 3 });
         let mut conn = connected(Config::default());
         let err = expect_error(
             &mut conn,
             &frame(kind, flags, 2, &payload),
             ErrorCode::ProtocolError,
         );
-        assert_eq!(err, Error::IdleStream { kind, stream: 2 });
+        assert_eq!(err, PeerError::IdleStream { kind, stream: 2 });
     }
     let data0 = frame(kind::DATA, 0, 0, &[0; 4]);
     expect_error(
@@ -635,7 +637,7 @@ fn ping_flood_is_cut_off() {
         .flat_map(|_| frame(kind::PING, 0, 0, &[0; 8]))
         .collect();
     let err = expect_error(&mut conn, &pings, ErrorCode::EnhanceYourCalm);
-    assert_eq!(err, Error::ControlFlood);
+    assert_eq!(err, PeerError::ControlFlood);
 }
 
 #[test]
@@ -656,7 +658,10 @@ fn goaway_closes_streams_above_last_and_refuses_new_ones() {
         }]
     );
     assert!(conn.is_going_away());
-    assert_eq!(conn.send_request(REQUEST, b""), Err(Error::GoingAway));
+    assert_eq!(
+        conn.send_request(REQUEST, b""),
+        Err(LocalError::GoingAway.into())
+    );
     // Stream 3 is closed: its headers are decoded but not reported; stream 1 lives on.
     let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, second, HEADERS_200);
     bytes.extend(frame(
@@ -710,7 +715,7 @@ fn window_update_rules() {
         &zero,
         ErrorCode::ProtocolError,
     );
-    assert_eq!(err, Error::ZeroWindowIncrement);
+    assert_eq!(err, PeerError::ZeroWindowIncrement);
     let big = frame(kind::WINDOW_UPDATE, 0, 0, &u32s(0x7fff_ffff));
     expect_error(
         &mut connected(Config::default()),
@@ -784,7 +789,7 @@ fn push_promise_is_a_protocol_error() {
         &[0, 0, 0, 2, 0x88],
     );
     let err = expect_error(&mut conn, &push, ErrorCode::ProtocolError);
-    assert_eq!(err, Error::PushPromise);
+    assert_eq!(err, PeerError::PushPromise);
 }
 
 #[test]
@@ -793,7 +798,7 @@ fn an_http1_answer_is_named() {
     let _ = sent(&mut conn);
     let answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
     let err = expect_error(&mut conn, answer, ErrorCode::ProtocolError);
-    assert_eq!(err, Error::Http1Response);
+    assert_eq!(err, PeerError::Http1Response);
     assert_eq!(
         alloc::format!("{err}"),
         "the server answered in HTTP/1.x, not HTTP/2: it is not a gRPC server"
@@ -807,7 +812,7 @@ fn oversized_frame_is_rejected_from_its_header() {
     let err = expect_error(&mut conn, &header, ErrorCode::FrameSizeError);
     assert_eq!(
         err,
-        Error::FrameTooLarge {
+        PeerError::FrameTooLarge {
             len: 16385,
             max: 16384
         }

@@ -79,7 +79,7 @@ pub enum Event {
         /// The stream.
         stream: StreamId,
         /// The decoding error.
-        error: Error,
+        error: DecodeError,
     },
     /// The call ended (trailers, trailers-only, RST_STREAM, GOAWAY past last_stream, or a
     /// connection error). Not reported for calls ended with [`Client::cancel`].
@@ -91,29 +91,18 @@ pub enum Event {
     },
 }
 
-/// Errors of the Workload API client.
+/// A response message that is not a valid protobuf encoding of its type. prost's error stays
+/// inside, so prost is not part of this crate's API.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Error {
-    /// The HTTP/2 connection failed (on `recv`) or refused a new stream (after GOAWAY).
-    H2(h2::Error),
-    /// A response message is not a valid protobuf encoding of the expected type.
-    Decode(prost::DecodeError),
-}
+pub struct DecodeError(prost::DecodeError);
 
-impl fmt::Display for Error {
+impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::H2(e) => write!(f, "HTTP/2: {e}"),
-            Error::Decode(e) => write!(f, "malformed response message: {e}"),
-        }
+        write!(f, "malformed response message: {}", self.0)
     }
 }
 
-impl From<h2::Error> for Error {
-    fn from(e: h2::Error) -> Self {
-        Error::H2(e)
-    }
-}
+impl core::error::Error for DecodeError {}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -158,7 +147,7 @@ impl Client {
     }
 
     /// Opens a FetchX509SVID watch; each update arrives as [`Event::X509Svid`].
-    pub fn fetch_x509_svid(&mut self) -> Result<StreamId, Error> {
+    pub fn fetch_x509_svid(&mut self) -> Result<StreamId, h2::Error> {
         self.call(
             Kind::X509Svid,
             path::FETCH_X509_SVID,
@@ -167,7 +156,7 @@ impl Client {
     }
 
     /// Opens a FetchJWTBundles watch; each update arrives as [`Event::JwtBundles`].
-    pub fn fetch_jwt_bundles(&mut self) -> Result<StreamId, Error> {
+    pub fn fetch_jwt_bundles(&mut self) -> Result<StreamId, h2::Error> {
         self.call(
             Kind::JwtBundles,
             path::FETCH_JWT_BUNDLES,
@@ -180,7 +169,7 @@ impl Client {
         &mut self,
         audience: &[&str],
         spiffe_id: &str,
-    ) -> Result<StreamId, Error> {
+    ) -> Result<StreamId, h2::Error> {
         let request = JwtsvidRequest {
             audience: audience.iter().map(|a| a.to_string()).collect(),
             spiffe_id: String::from(spiffe_id),
@@ -201,7 +190,7 @@ impl Client {
 
     /// Feeds bytes read from the socket. Err: the connection is dead (a GOAWAY is queued to
     /// flush); every open call has been closed with UNAVAILABLE.
-    pub fn recv(&mut self, bytes: &[u8]) -> Result<(), Error> {
+    pub fn recv(&mut self, bytes: &[u8]) -> Result<(), h2::Error> {
         let result = self.conn.recv(bytes);
         while let Some(event) = self.conn.poll_event() {
             self.on_h2_event(event);
@@ -217,7 +206,7 @@ impl Client {
 
     /// Advances the connection's timers. Err: the connection is dead (handshake or PING
     /// overdue); every open call has been closed with UNAVAILABLE, as for [`Client::recv`].
-    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), h2::Error> {
         self.conn
             .handle_timeout(now)
             .map_err(|e| self.connection_failed(e))
@@ -259,10 +248,10 @@ impl Client {
         }
     }
 
-    fn connection_failed(&mut self, e: h2::Error) -> Error {
+    fn connection_failed(&mut self, e: h2::Error) -> h2::Error {
         let status = Status::new(Code::Unavailable, format!("connection error: {e}"));
         self.close_all(|_| true, &status);
-        Error::H2(e)
+        e
     }
 
     /// Whether the connection takes no new calls (GOAWAY received or connection failed).
@@ -271,7 +260,7 @@ impl Client {
     }
 
     /// Request headers in the order of wire §2.3, then one message and END_STREAM.
-    fn call(&mut self, kind: Kind, path: &str, message: &[u8]) -> Result<StreamId, Error> {
+    fn call(&mut self, kind: Kind, path: &str, message: &[u8]) -> Result<StreamId, h2::Error> {
         let fields: [(&[u8], &[u8]); 9] = [
             (b":method", b"POST"),
             (b":scheme", b"http"),
@@ -438,7 +427,7 @@ impl Client {
 fn bad_message(stream: StreamId, e: prost::DecodeError) -> Event {
     Event::BadMessage {
         stream,
-        error: Error::Decode(e),
+        error: DecodeError(e),
     }
 }
 

@@ -3,15 +3,15 @@
 
 use super::{Connection, PendingBlock};
 use crate::h2::frame::{self, Header, flag, kind, setting};
-use crate::h2::{Error, ErrorCode, Event, StreamId};
+use crate::h2::{ErrorCode, Event, PeerError, StreamId};
 
 impl Connection {
     /// Handles one complete frame; Err is a connection error.
-    pub(super) fn on_frame(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
+    pub(super) fn on_frame(&mut self, h: Header, payload: &[u8]) -> Result<(), PeerError> {
         if let Some(pending) = &self.pending_block
             && (h.kind != kind::CONTINUATION || h.stream != pending.stream)
         {
-            return Err(Error::ExpectedContinuation {
+            return Err(PeerError::ExpectedContinuation {
                 stream: pending.stream,
                 kind: h.kind,
                 got_stream: h.stream,
@@ -19,7 +19,7 @@ impl Connection {
         }
         if !self.seen_settings {
             if h.kind != kind::SETTINGS || h.has(flag::ACK) {
-                return Err(Error::MissingServerSettings { kind: h.kind });
+                return Err(PeerError::MissingServerSettings { kind: h.kind });
             }
             self.seen_settings = true;
         }
@@ -33,7 +33,7 @@ impl Connection {
             }
             kind::RST_STREAM => self.on_rst_stream(h, payload),
             kind::SETTINGS => self.on_settings(h, payload),
-            kind::PUSH_PROMISE => Err(Error::PushPromise),
+            kind::PUSH_PROMISE => Err(PeerError::PushPromise),
             kind::PING => self.on_ping(h, payload),
             kind::GOAWAY => self.on_goaway(h, payload),
             kind::WINDOW_UPDATE => self.on_window_update(h, payload),
@@ -48,9 +48,9 @@ impl Connection {
     }
 
     /// Whether `stream` is one we could have opened; anything else is idle (RFC 9113 §5.1).
-    fn check_not_idle(&self, h: Header) -> Result<(), Error> {
+    fn check_not_idle(&self, h: Header) -> Result<(), PeerError> {
         if h.stream.is_multiple_of(2) || h.stream >= self.next_stream {
-            return Err(Error::IdleStream {
+            return Err(PeerError::IdleStream {
                 kind: h.kind,
                 stream: h.stream,
             });
@@ -58,12 +58,12 @@ impl Connection {
         Ok(())
     }
 
-    fn on_data(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
+    fn on_data(&mut self, h: Header, payload: &[u8]) -> Result<(), PeerError> {
         require_stream(h)?;
         self.check_not_idle(h)?;
         // The whole payload, padding included, counts for flow control (RFC 9113 §6.1).
         if h.len > self.conn_recv_window {
-            return Err(Error::FlowControlViolation {
+            return Err(PeerError::FlowControlViolation {
                 stream: 0,
                 len: h.len,
                 window: self.conn_recv_window,
@@ -82,7 +82,7 @@ impl Connection {
             return Ok(());
         };
         if h.len > stream.recv_window {
-            return Err(Error::FlowControlViolation {
+            return Err(PeerError::FlowControlViolation {
                 stream: h.stream,
                 len: h.len,
                 window: stream.recv_window,
@@ -108,19 +108,19 @@ impl Connection {
         Ok(())
     }
 
-    fn on_headers(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
+    fn on_headers(&mut self, h: Header, payload: &[u8]) -> Result<(), PeerError> {
         require_stream(h)?;
         self.check_not_idle(h)?;
         let mut block = strip_padding(h, payload)?;
         if h.has(flag::PRIORITY) {
             // Exclusive bit, stream dependency and weight: ignored (RFC 9113 §6.2).
-            block = block.get(5..).ok_or(Error::BadFrameLength {
+            block = block.get(5..).ok_or(PeerError::BadFrameLength {
                 kind: h.kind,
                 len: h.len,
             })?;
         }
         if block.len() > self.config.max_header_block {
-            return Err(Error::HeaderBlockTooLarge {
+            return Err(PeerError::HeaderBlockTooLarge {
                 max: self.config.max_header_block,
             });
         }
@@ -137,12 +137,12 @@ impl Connection {
         }
     }
 
-    fn on_continuation(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
+    fn on_continuation(&mut self, h: Header, payload: &[u8]) -> Result<(), PeerError> {
         let Some(mut pending) = self.pending_block.take() else {
-            return Err(Error::UnexpectedContinuation { stream: h.stream });
+            return Err(PeerError::UnexpectedContinuation { stream: h.stream });
         };
         if pending.block.len() + payload.len() > self.config.max_header_block {
-            return Err(Error::HeaderBlockTooLarge {
+            return Err(PeerError::HeaderBlockTooLarge {
                 max: self.config.max_header_block,
             });
         }
@@ -162,7 +162,7 @@ impl Connection {
         stream: StreamId,
         end_stream: bool,
         block: &[u8],
-    ) -> Result<(), Error> {
+    ) -> Result<(), PeerError> {
         let fields = self.decoder.decode(block)?;
         if self.streams.contains_key(&stream) {
             self.events.push_back(Event::Headers {
@@ -187,7 +187,7 @@ impl Connection {
         }
     }
 
-    fn on_rst_stream(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
+    fn on_rst_stream(&mut self, h: Header, payload: &[u8]) -> Result<(), PeerError> {
         require_stream(h)?;
         require_len(h, 4)?;
         self.check_not_idle(h)?;
@@ -202,18 +202,18 @@ impl Connection {
         Ok(())
     }
 
-    fn on_settings(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
+    fn on_settings(&mut self, h: Header, payload: &[u8]) -> Result<(), PeerError> {
         require_connection(h)?;
         if h.has(flag::ACK) {
             if !payload.is_empty() {
-                return Err(Error::SettingsAckWithPayload);
+                return Err(PeerError::SettingsAckWithPayload);
             }
             self.settings_acked = true;
             self.check_handshake_done();
             return Ok(());
         }
         let (entries, []) = payload.as_chunks::<6>() else {
-            return Err(Error::BadFrameLength {
+            return Err(PeerError::BadFrameLength {
                 kind: h.kind,
                 len: h.len,
             });
@@ -223,17 +223,17 @@ impl Connection {
             let value = u32::from_be_bytes([v0, v1, v2, v3]);
             match id {
                 setting::ENABLE_PUSH if value != 0 => {
-                    return Err(Error::BadSetting { id, value });
+                    return Err(PeerError::BadSetting { id, value });
                 }
                 setting::INITIAL_WINDOW_SIZE => {
                     if value > frame::MAX_WINDOW {
-                        return Err(Error::BadSetting { id, value });
+                        return Err(PeerError::BadSetting { id, value });
                     }
                     let delta = i64::from(value) - i64::from(self.peer_initial_window);
                     for (&stream, s) in self.streams.iter_mut() {
                         s.send_window += delta;
                         if s.send_window > i64::from(frame::MAX_WINDOW) {
-                            return Err(Error::WindowOverflow { stream });
+                            return Err(PeerError::WindowOverflow { stream });
                         }
                     }
                     self.peer_initial_window = value;
@@ -241,7 +241,7 @@ impl Connection {
                 setting::MAX_FRAME_SIZE => {
                     if !(frame::DEFAULT_MAX_FRAME_SIZE..=frame::MAX_MAX_FRAME_SIZE).contains(&value)
                     {
-                        return Err(Error::BadSetting { id, value });
+                        return Err(PeerError::BadSetting { id, value });
                     }
                     self.peer_max_frame = value;
                 }
@@ -256,7 +256,7 @@ impl Connection {
         Ok(())
     }
 
-    fn on_ping(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
+    fn on_ping(&mut self, h: Header, payload: &[u8]) -> Result<(), PeerError> {
         require_connection(h)?;
         require_len(h, 8)?;
         let mut data = [0u8; 8];
@@ -276,11 +276,11 @@ impl Connection {
         }
     }
 
-    fn on_goaway(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
+    fn on_goaway(&mut self, h: Header, payload: &[u8]) -> Result<(), PeerError> {
         require_connection(h)?;
         let (Some(last), Some(code)) = (frame::be_u32(payload, 0), frame::be_u32(payload, 4))
         else {
-            return Err(Error::BadFrameLength {
+            return Err(PeerError::BadFrameLength {
                 kind: h.kind,
                 len: h.len,
             });
@@ -297,16 +297,16 @@ impl Connection {
         Ok(())
     }
 
-    fn on_window_update(&mut self, h: Header, payload: &[u8]) -> Result<(), Error> {
+    fn on_window_update(&mut self, h: Header, payload: &[u8]) -> Result<(), PeerError> {
         require_len(h, 4)?;
         let increment = frame::be_u32(payload, 0).unwrap_or_default() & frame::MAX_WINDOW;
         if h.stream == 0 {
             if increment == 0 {
-                return Err(Error::ZeroWindowIncrement);
+                return Err(PeerError::ZeroWindowIncrement);
             }
             self.conn_send_window += i64::from(increment);
             if self.conn_send_window > i64::from(frame::MAX_WINDOW) {
-                return Err(Error::WindowOverflow { stream: 0 });
+                return Err(PeerError::WindowOverflow { stream: 0 });
             }
         } else {
             self.check_not_idle(h)?;
@@ -338,9 +338,9 @@ impl Connection {
 }
 
 /// Frames that belong to a stream must not use stream 0.
-fn require_stream(h: Header) -> Result<(), Error> {
+fn require_stream(h: Header) -> Result<(), PeerError> {
     if h.stream == 0 {
-        return Err(Error::BadStreamId {
+        return Err(PeerError::BadStreamId {
             kind: h.kind,
             stream: 0,
         });
@@ -349,9 +349,9 @@ fn require_stream(h: Header) -> Result<(), Error> {
 }
 
 /// Connection-level frames must use stream 0.
-fn require_connection(h: Header) -> Result<(), Error> {
+fn require_connection(h: Header) -> Result<(), PeerError> {
     if h.stream != 0 {
-        return Err(Error::BadStreamId {
+        return Err(PeerError::BadStreamId {
             kind: h.kind,
             stream: h.stream,
         });
@@ -359,9 +359,9 @@ fn require_connection(h: Header) -> Result<(), Error> {
     Ok(())
 }
 
-fn require_len(h: Header, len: u32) -> Result<(), Error> {
+fn require_len(h: Header, len: u32) -> Result<(), PeerError> {
     if h.len != len {
-        return Err(Error::BadFrameLength {
+        return Err(PeerError::BadFrameLength {
             kind: h.kind,
             len: h.len,
         });
@@ -370,11 +370,11 @@ fn require_len(h: Header, len: u32) -> Result<(), Error> {
 }
 
 /// Strips the Pad Length byte and padding of a PADDED frame (RFC 9113 §6.1, §6.2).
-fn strip_padding(h: Header, payload: &[u8]) -> Result<&[u8], Error> {
+fn strip_padding(h: Header, payload: &[u8]) -> Result<&[u8], PeerError> {
     if !h.has(flag::PADDED) {
         return Ok(payload);
     }
-    let bad = Error::BadPadding {
+    let bad = PeerError::BadPadding {
         kind: h.kind,
         stream: h.stream,
     };

@@ -44,9 +44,9 @@ fn a_server_that_never_speaks_times_out() {
         .unwrap();
     assert_eq!(
         conn.handle_timeout(at(20)),
-        Err(Error::HandshakeTimeout {
+        Err(Error::Peer(PeerError::HandshakeTimeout {
             server_settings: false
-        })
+        }))
     );
     assert_eq!(goaway_code(&mut conn), ErrorCode::SettingsTimeout);
     assert_eq!(conn.poll_timeout(), None);
@@ -58,9 +58,9 @@ fn settings_never_acknowledged_time_out() {
     let mut conn = connected(Config::default());
     assert_eq!(
         conn.handle_timeout(at(20)),
-        Err(Error::HandshakeTimeout {
+        Err(Error::Peer(PeerError::HandshakeTimeout {
             server_settings: true
-        })
+        }))
     );
     // Acknowledged: no deadline is left while no stream is open.
     let conn = handshaken(Config::default());
@@ -108,7 +108,10 @@ fn an_unanswered_ping_kills_the_connection() {
     conn.handle_timeout(at(360)).unwrap();
     assert_eq!(pings(&mut conn).len(), 1);
     assert_eq!(conn.poll_timeout(), Some(at(380)));
-    assert_eq!(conn.handle_timeout(at(380)), Err(Error::PingTimeout));
+    assert_eq!(
+        conn.handle_timeout(at(380)),
+        Err(PeerError::PingTimeout.into())
+    );
     assert_eq!(goaway_code(&mut conn), ErrorCode::NoError);
     assert_eq!(conn.poll_timeout(), None);
 }

@@ -6,9 +6,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::super::{ClientConfig, Error};
+use super::super::{ClientConfig, DecodeError};
 use crate::config::{HookEvent, Restart};
 use crate::grpc::{Code, Status};
+use crate::h2;
 use crate::jwt;
 use crate::x509::{self, RenderOptions, Rendered};
 
@@ -228,7 +229,7 @@ pub enum Report {
         /// Which subscription.
         sub: Sub,
         /// The decoding error.
-        error: Error,
+        error: DecodeError,
     },
     /// An X.509 message that cannot be used (not renderable, or failing verification) was
     /// dropped; the files stay.
@@ -243,7 +244,7 @@ pub enum Report {
         retry_in: Option<Duration>,
     },
     /// The session dropped the connection: HTTP/2 error, handshake or PING timeout, or GOAWAY.
-    ConnectionFailed(Error),
+    ConnectionFailed(h2::Error),
     /// No update came for most of the SVID's remaining life: the session asked again.
     Stalled {
         /// Which subscription.
@@ -420,7 +421,7 @@ pub enum Fatal {
     /// One-shot mode: the retry schedule ran out; the last failure.
     RetriesExhausted(Failure),
     /// One-shot mode: the message could not be decoded.
-    BadMessage(Error),
+    BadMessage(DecodeError),
     /// One-shot mode: the X.509 message could not be used.
     Rejected(x509::VerifyError),
     /// One-shot mode: the JWT bundle or token could not be used.

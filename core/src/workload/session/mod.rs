@@ -42,7 +42,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::backoff::{Backoff, Schedule};
-use super::{Client, Error, Event};
+use super::{Client, Event};
 use crate::grpc::{Code, Status};
 use crate::h2::{self, StreamId};
 use crate::health::HealthState;
@@ -284,7 +284,7 @@ impl Session {
         if let Conn::Up(client) = &mut self.conn
             && let Err(e) = client.handle_timeout(now)
         {
-            let immediate = e == Error::H2(h2::Error::PingTimeout);
+            let immediate = e == h2::Error::Peer(h2::PeerError::PingTimeout);
             self.fail_connection(now, e, immediate);
         }
         if let Conn::Down(at) = self.conn
@@ -610,7 +610,7 @@ impl Session {
     }
 
     /// The session gives up on the connection: report, close, re-dial.
-    fn fail_connection(&mut self, now: Instant, error: Error, immediate: bool) {
+    fn fail_connection(&mut self, now: Instant, error: h2::Error, immediate: bool) {
         self.report(Report::ConnectionFailed(error));
         self.push(Action::Disconnect);
         self.go_down(now, immediate);

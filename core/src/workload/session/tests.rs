@@ -422,8 +422,8 @@ fn an_agent_that_never_speaks_is_dropped_after_the_handshake_timeout() {
     assert_eq!(sim.seen.disconnects, 1);
     assert_eq!(
         sim.take_reports(),
-        [Report::ConnectionFailed(Error::H2(
-            h2::Error::HandshakeTimeout {
+        [Report::ConnectionFailed(h2::Error::Peer(
+            h2::PeerError::HandshakeTimeout {
                 server_settings: false
             }
         ))]
@@ -452,7 +452,7 @@ fn keepalive_pings_every_six_minutes_and_a_missed_ack_redials_at_once() {
     assert_eq!(sim.seen.disconnects, 1);
     assert_eq!(
         sim.take_reports(),
-        [Report::ConnectionFailed(Error::H2(h2::Error::PingTimeout))]
+        [Report::ConnectionFailed(h2::PeerError::PingTimeout.into())]
     );
     assert_eq!(sim.seen.dials, 2, "re-dialled without waiting");
 }
@@ -532,7 +532,7 @@ fn a_stall_probe_without_ack_redials_before_expiry() {
     sim.advance(Duration::from_millis(250));
     assert_eq!(
         sim.take_reports()[1..],
-        [Report::ConnectionFailed(Error::H2(h2::Error::PingTimeout))]
+        [Report::ConnectionFailed(h2::PeerError::PingTimeout.into())]
     );
     assert_eq!(sim.seen.dials, 2);
     assert!(
@@ -625,8 +625,8 @@ fn a_protocol_error_keeps_the_update_before_it_and_redials() {
     assert_eq!(sim.seen.disconnects, 1);
     assert!(matches!(
         sim.take_reports()[..],
-        [Report::ConnectionFailed(Error::H2(
-            h2::Error::IdleStream { .. }
+        [Report::ConnectionFailed(h2::Error::Peer(
+            h2::PeerError::IdleStream { .. }
         ))]
     ));
 }
