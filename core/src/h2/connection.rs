@@ -230,7 +230,7 @@ impl Connection {
             return Err(LocalError::GoingAway.into());
         }
         let id = self.next_stream;
-        if id > frame::MAX_WINDOW {
+        if id > frame::MAX_STREAM_ID {
             return Err(LocalError::StreamIdsExhausted.into());
         }
         let mut block = Vec::new();

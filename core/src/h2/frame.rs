@@ -17,6 +17,9 @@ pub const DEFAULT_MAX_FRAME_SIZE: u32 = 16_384;
 pub const MAX_MAX_FRAME_SIZE: u32 = (1 << 24) - 1;
 /// Largest flow-control window (RFC 9113 §6.9.1).
 pub const MAX_WINDOW: u32 = (1 << 31) - 1;
+/// Largest stream identifier: 31 bits, the high bit of the field reserved (RFC 9113 §4.1,
+/// §5.1.1).
+pub const MAX_STREAM_ID: u32 = (1 << 31) - 1;
 
 /// Frame types (RFC 9113 §6).
 pub mod kind {
@@ -92,7 +95,7 @@ impl Header {
             len: u32::from_be_bytes([0, b[0], b[1], b[2]]),
             kind: b[3],
             flags: b[4],
-            stream: u32::from_be_bytes([b[5], b[6], b[7], b[8]]) & MAX_WINDOW,
+            stream: u32::from_be_bytes([b[5], b[6], b[7], b[8]]) & MAX_STREAM_ID,
         }
     }
 

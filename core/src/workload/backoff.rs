@@ -4,20 +4,20 @@ use core::time::Duration;
 
 /// A retry schedule: the delay before each consecutive retry, reset after a success.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     schedule: Schedule,
     attempt: u32,
 }
 
 /// Which delays a [`Backoff`] hands out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Schedule {
+pub(crate) enum Schedule {
     /// go-spiffe's watcher: the n-th consecutive retry waits min(n, 30) seconds, forever.
     Linear,
     /// Upstream's one-shot mode: 10 attempts, waiting 10 ms × 5^k between them.
     OneShot,
     /// Upstream's JWT-SVID refresh after a failure: 1, 2, 4, 8, 16, 32 s, then 60 s.
-    Exponential,
+    JwtRefresh,
     /// Upstream's pid-file signalling: 10 attempts, waiting 100 ms × 2^k between them.
     PidFile,
 }
@@ -27,7 +27,7 @@ const RETRIES: u32 = 9;
 
 impl Backoff {
     /// A schedule at its first retry.
-    pub const fn new(schedule: Schedule) -> Self {
+    pub(crate) const fn new(schedule: Schedule) -> Self {
         Backoff {
             schedule,
             attempt: 0,
@@ -35,12 +35,12 @@ impl Backoff {
     }
 
     /// The delay before the next retry, or `None` once the schedule is exhausted.
-    pub fn next_delay(&mut self) -> Option<Duration> {
+    pub(crate) fn next_delay(&mut self) -> Option<Duration> {
         let delay = match self.schedule {
             Schedule::Linear => {
                 Duration::from_secs(u64::from(self.attempt.saturating_add(1).min(30)))
             }
-            Schedule::Exponential => {
+            Schedule::JwtRefresh => {
                 Duration::from_secs(1u64.checked_shl(self.attempt).map_or(60, |d| d.min(60)))
             }
             Schedule::OneShot if self.attempt < RETRIES => {
@@ -56,12 +56,12 @@ impl Backoff {
     }
 
     /// Retries handed out since the last reset.
-    pub fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         self.attempt
     }
 
     /// Starts over (after a success).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.attempt = 0;
     }
 }
@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn jwt_refresh_schedule_is_upstreams() {
-        let mut b = Backoff::new(Schedule::Exponential);
+        let mut b = Backoff::new(Schedule::JwtRefresh);
         let secs: Vec<u64> = (0..70).map(|_| b.next_delay().unwrap().as_secs()).collect();
         assert_eq!(&secs[..8], &[1, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(secs[69], 60);

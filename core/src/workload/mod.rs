@@ -17,7 +17,6 @@ use svid_proto::{
 mod backoff;
 mod session;
 
-pub use backoff::{Backoff, Schedule};
 pub use session::{
     Action, EXIT_CONFIG, EXIT_HOOK, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit,
     Failure, Fatal, HookOptions, JwtRejection, JwtSvidOptions, KILL_WAIT, Notify, NotifyConfig,

@@ -285,7 +285,7 @@ impl Connection {
                 len: h.len,
             });
         };
-        let last_stream = last & frame::MAX_WINDOW;
+        let last_stream = last & frame::MAX_STREAM_ID;
         let last_stream = self.going_away.map_or(last_stream, |l| l.min(last_stream));
         self.going_away = Some(last_stream);
         self.streams.retain(|&id, _| id <= last_stream);

@@ -150,7 +150,7 @@ impl Session {
         let jwt_schedule = if config.one_shot {
             Schedule::OneShot
         } else {
-            Schedule::Exponential
+            Schedule::JwtRefresh
         };
         let x509 = config
             .x509
