@@ -39,10 +39,11 @@ use svid_core::health::{
 };
 use svid_core::time::Instant;
 
-/// Listen backlog: where connections wait between two rounds of accepts. Larger than a
-/// table's worth so that a burst of connects is not dropped at SYN time (the kernel caps it
-/// at `net.core.somaxconn`).
-const BACKLOG: i32 = 1024;
+/// Listen backlog: where connections wait between two rounds of accepts. Connections held
+/// by a client beyond the table wait here, and once it is full the kernel drops new SYNs,
+/// a probe's included (retried after 1 s, past a probe's timeout): so it is as large as
+/// Linux's default `net.core.somaxconn` (4096 since 5.4), which caps it.
+const BACKLOG: i32 = 4096;
 /// Input discarded after the response before the connection is closed anyway.
 const MAX_DRAIN: usize = 64 * 1024;
 /// How long accepting pauses after running out of file descriptors.
