@@ -131,13 +131,12 @@ fn a_thousand_idle_and_fifty_slowloris_connections_do_not_starve_the_probes() {
     let fds_before = open_fds(helper.pid());
 
     let mut attacker = Attacker::start(port);
-    // The attack is on once every connection was established at least once.
+    // The attack is on once the attacker has run 2 s and holds more connections than the
+    // table has slots (all 1,050 are checked at the end: a listener that leaves
+    // connections in a full backlog never lets them all be established).
     assert!(
         wait_until(Duration::from_secs(20), || {
-            attacker
-                .series("connects")
-                .last()
-                .is_some_and(|&n| n >= (IDLE + SLOW) as u64)
+            attacker.series("open").iter().skip(1).any(|&n| n >= 64)
         }),
         "the attacker never opened its connections: {:?}",
         attacker.stats.snapshot()
