@@ -18,7 +18,7 @@ use svid_core::x509::Rendered;
 use crate::agent::{ConnError, Endpoint, Stream};
 use crate::child::Process;
 use crate::files::{self, Data, Output};
-use crate::health::Health;
+use crate::health::{self, Health};
 use crate::hooks::{self, Hooks};
 use crate::notify::Notifier;
 use crate::pidfile::{self, PidFileError};
@@ -38,9 +38,8 @@ pub struct Plan {
     pub jwt_svids: Vec<(String, u32)>,
     /// `pid_file_name` and the `renew_signal` to send to its process.
     pub pid_file: Option<(String, String)>,
-    /// The health listener (daemon mode with `health_checks.listener_enabled`): port,
-    /// liveness path, readiness path.
-    pub health: Option<(i64, String, String)>,
+    /// The health listener (daemon mode with `health_checks.listener_enabled`).
+    pub health: Option<health::Settings>,
     /// How the output files are laid out (`symlinked_layout`).
     pub layout: files::Layout,
     /// The service manager's notification socket (`NOTIFY_SOCKET`), if any.
@@ -133,8 +132,10 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
         jwt_svids: plan.jwt_svids.iter().map(|(p, _)| p.clone()).collect(),
         jwt_bundle: plan.jwt_bundle.as_ref().map(|(p, _)| p.clone()),
     };
-    let mut health = plan.health.as_ref().and_then(|(port, live, ready)| {
-        match Health::bind(*port, live, ready) {
+    let mut health = plan
+        .health
+        .as_ref()
+        .and_then(|settings| match Health::bind(settings) {
             Ok(h) => {
                 info!("Starting health server");
                 Some(h)
@@ -143,8 +144,7 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                 warn!(error = e.to_string(); "Error serving health checks");
                 None
             }
-        }
-    });
+        });
     loop {
         while let Some(action) = session.poll_action() {
             match action {

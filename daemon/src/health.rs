@@ -1,20 +1,24 @@
-//! The health listener (`health_checks`) for the poll(2) loop: a nonblocking TCP listener on
-//! all interfaces and a small table of client connections. The HTTP is the core's
-//! ([`svid_core::health`]): this file only moves bytes and keeps time.
+//! The health listener (`health_checks`) for the poll(2) loop: a nonblocking TCP listener
+//! (all interfaces, or `bind_address`) and the client connections of the core's
+//! [`Slots`] table. The HTTP is the core's ([`svid_core::health`]) and so are the table's
+//! decisions ([`svid_core::health::slots`]: whom to evict, which deadline applies, how
+//! many to accept in a round): this file only accepts, reads, writes and closes.
 //!
-//! Bounds, so a slow or hostile client can neither stall the helper nor make it allocate
-//! without bound:
-//! - at most [`Limits::max_conns`] (16) connections at once. While the table is full the
-//!   listener is left out of the poll set, so further connections wait in the kernel's
-//!   backlog (128) and are served as slots free up; nothing is accepted only to be dropped;
-//! - each request head is read into a buffer of at most [`MAX_HEAD`] (8 KiB); a longer
-//!   head gets `431` and the connection is closed;
-//! - the head must be complete within [`Limits::head_timeout`] (5 s from accept, upstream's
-//!   `ReadHeaderTimeout`), the response written within [`Limits::write_timeout`] (5 s);
-//!   a connection past its deadline is closed;
-//! - after the response the write side is shut down and unread input is discarded for at
-//!   most [`Limits::linger`] (500 ms, as Go does before closing) and at most 64 KiB, so the
-//!   peer reads the response instead of a reset;
+//! Bounds, so that held or slow connections cost the probes nothing and a hostile client
+//! can neither stall the helper nor make it allocate without bound:
+//! - at most [`Limits::max_conns`] (16) connections held; the listener stays in the poll
+//!   set when the table is full, and a new connection takes the slot of the connection
+//!   idle the longest (never one being answered). Descriptors: the listener, the table,
+//!   and one just accepted while its victim is closed;
+//! - a round serves the connections held first, then accepts at most one table's worth,
+//!   reading each new connection at once, so a probe whose request is already in is
+//!   answered before the next accept;
+//! - 5 s from accept to the first byte of the head, then [`Limits::read_header_timeout`]
+//!   (1 s, `health_checks.read_header_timeout`) to its end; the head is read into a buffer
+//!   of at most [`MAX_HEAD`] (8 KiB), a longer head gets `431` and the connection is closed;
+//! - the response written within [`Limits::write_timeout`] (5 s); after it the write side is
+//!   shut down and unread input discarded for at most [`Limits::linger`] (500 ms, as Go does
+//!   before closing) and at most 64 KiB, so the peer reads the response instead of a reset;
 //! - `accept` failing for lack of descriptors pauses accepting for 100 ms instead of
 //!   spinning on a listener that stays readable.
 //!
@@ -23,46 +27,41 @@
 //! passed in, so tests drive them with instants of their own.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+use svid_core::health::slots::{Admission, Id, Limits, Slots};
 use svid_core::health::{
     HealthState, MAX_HEAD, RequestReader, Status, render_error, render_response,
 };
 use svid_core::time::Instant;
 
-/// Listen backlog: where connections wait while the table is full.
-const BACKLOG: i32 = 128;
+/// Listen backlog: where connections wait between two rounds of accepts. Connections held
+/// by a client beyond the table wait here, and once it is full the kernel drops new SYNs,
+/// a probe's included (retried after 1 s, past a probe's timeout): so it is as large as
+/// Linux's default `net.core.somaxconn` (4096 since 5.4), which caps it.
+const BACKLOG: i32 = 4096;
 /// Input discarded after the response before the connection is closed anyway.
 const MAX_DRAIN: usize = 64 * 1024;
 /// How long accepting pauses after running out of file descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// The listener's bounds; [`Limits::default`] is what the daemon uses.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Connections served at once; more wait in the backlog.
-    pub max_conns: usize,
-    /// From accept to a complete request head.
-    pub head_timeout: Duration,
-    /// From a complete head to the whole response written.
-    pub write_timeout: Duration,
-    /// After the response, how long unread input is drained before closing.
-    pub linger: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_conns: 16,
-            head_timeout: Duration::from_secs(5),
-            write_timeout: Duration::from_secs(5),
-            linger: Duration::from_millis(500),
-        }
-    }
+/// Where and what the listener serves, from `health_checks`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `bind_address`; `None` listens on all interfaces.
+    pub address: Option<IpAddr>,
+    /// `bind_port`, as configured (checked when binding).
+    pub port: i64,
+    /// `liveness_path`.
+    pub liveness_path: String,
+    /// `readiness_path`.
+    pub readiness_path: String,
+    /// `read_header_timeout`.
+    pub read_header_timeout: Duration,
 }
 
 enum Phase {
@@ -75,9 +74,9 @@ enum Phase {
 }
 
 struct Conn {
+    id: Id,
     stream: TcpStream,
     phase: Phase,
-    deadline: Instant,
 }
 
 /// What `poll(2)` reported for the listener's descriptors, taken out of the `PollFd` slice
@@ -92,7 +91,7 @@ pub struct Events {
 pub struct Health {
     listener: TcpListener,
     conns: Vec<Conn>,
-    limits: Limits,
+    slots: Slots,
     liveness_path: String,
     readiness_path: String,
     /// Accepting is paused until then (out of descriptors).
@@ -100,39 +99,56 @@ pub struct Health {
 }
 
 impl Health {
-    /// Listens on `port` on all interfaces: `[::]` dual-stack (IPv4 too), or `0.0.0.0` where
-    /// IPv6 is unavailable. Errors read as Go's `net.Listen` words them (`listen tcp :8081:
-    /// bind: address already in use`; `listen tcp: address 70000: invalid port` for a port
-    /// outside 0..=65535, which upstream's config does not reject), for the warning
-    /// `Error serving health checks`.
-    pub fn bind(port: i64, liveness_path: &str, readiness_path: &str) -> io::Result<Health> {
-        let port = u16::try_from(port).map_err(|_| {
+    /// Listens on `bind_address`, or on all interfaces: `[::]` dual-stack (IPv4 too), or
+    /// `0.0.0.0` where IPv6 is unavailable. Errors read as Go's `net.Listen` words them
+    /// (`listen tcp :8081: bind: address already in use`, `listen tcp 127.0.0.1:8081: ...`
+    /// with an address; `listen tcp: address 70000: invalid port` for a port outside
+    /// 0..=65535, which upstream's config does not reject), for the warning `Error serving
+    /// health checks`.
+    pub fn bind(settings: &Settings) -> io::Result<Health> {
+        let host = settings.address.map(|a| match a {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("[{v6}]"),
+        });
+        let host = host.as_deref().unwrap_or("");
+        let port = u16::try_from(settings.port).map_err(|_| {
+            let address = match host {
+                "" => settings.port.to_string(),
+                host => format!("{host}:{}", settings.port),
+            };
             io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("listen tcp: address {port}: invalid port"),
+                format!("listen tcp: address {address}: invalid port"),
             )
         })?;
-        let listener = match listen(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))) {
-            Err((_, e)) if ipv6_unavailable(e) => {
-                listen(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))
-            }
-            other => other,
+        let listener = match settings.address {
+            Some(ip) => listen(SocketAddr::new(ip, port)),
+            None => match listen(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))) {
+                Err((_, e)) if ipv6_unavailable(e) => {
+                    listen(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))
+                }
+                other => other,
+            },
         }
-        .map_err(|(syscall, e)| go_listen_error(port, syscall, e))?;
+        .map_err(|(syscall, e)| go_listen_error(host, port, syscall, e))?;
         Ok(Health {
             listener,
             conns: Vec::new(),
-            limits: Limits::default(),
-            liveness_path: liveness_path.to_owned(),
-            readiness_path: readiness_path.to_owned(),
+            slots: Slots::new(Limits {
+                read_header_timeout: settings.read_header_timeout,
+                ..Limits::default()
+            }),
+            liveness_path: settings.liveness_path.clone(),
+            readiness_path: settings.readiness_path.clone(),
             accept_paused: None,
         })
     }
 
     #[cfg(test)]
-    /// Replaces the default [`Limits`].
+    /// Replaces the default [`Limits`] (and forgets the connections).
     pub fn with_limits(mut self, limits: Limits) -> Health {
-        self.limits = limits;
+        self.slots = Slots::new(limits);
+        self.conns.clear();
         self
     }
 
@@ -146,6 +162,12 @@ impl Health {
     /// Connections open now.
     pub fn connections(&self) -> usize {
         self.conns.len()
+    }
+
+    #[cfg(test)]
+    /// The table's bounds.
+    pub fn limits(&self) -> Limits {
+        *self.slots.limits()
     }
 
     #[cfg(test)]
@@ -163,10 +185,10 @@ impl Health {
     }
 
     fn accepting(&self) -> bool {
-        self.accept_paused.is_none() && self.conns.len() < self.limits.max_conns
+        self.accept_paused.is_none()
     }
 
-    /// Appends the descriptors to poll: the listener (unless the table is full) and each
+    /// Appends the descriptors to poll: the listener (unless accepting is paused) and each
     /// connection, for reading or writing as its phase needs.
     pub fn poll_fds<'a>(&'a self, fds: &mut Vec<PollFd<'a>>) {
         if self.accepting() {
@@ -196,64 +218,77 @@ impl Health {
         }
     }
 
-    /// Serves what `poll(2)` reported: reads heads, answers them from `state`, writes,
-    /// drains and closes connections, and accepts new ones while there is room.
+    /// Serves what `poll(2)` reported: first the connections held (reads heads, answers them
+    /// from `state`, writes, drains, closes), then accepts new ones, evicting as the table
+    /// says.
     pub fn on_ready(&mut self, now: Instant, state: &HealthState, events: Events) {
         let mut i = 0;
+        let (slots, paths) = (
+            &mut self.slots,
+            (&*self.liveness_path, &*self.readiness_path),
+        );
         self.conns.retain_mut(|c| {
             let ready = events.conns.get(i).copied().unwrap_or(false);
             i += 1;
-            !ready
-                || serve(
-                    c,
-                    now,
-                    state,
-                    &self.limits,
-                    &self.liveness_path,
-                    &self.readiness_path,
-                )
+            !ready || serve(c, now, state, slots, paths)
         });
         if events.listener {
-            self.accept(now);
+            self.accept(now, state);
         }
     }
 
-    fn accept(&mut self, now: Instant) {
-        while self.accepting() {
-            match rustix::net::accept_with(
+    fn accept(&mut self, now: Instant, state: &HealthState) {
+        for _ in 0..self.slots.accept_batch() {
+            let stream = match rustix::net::accept_with(
                 &self.listener,
                 SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
             ) {
-                Ok(fd) => self.conns.push(Conn {
-                    stream: TcpStream::from(fd),
-                    phase: Phase::Reading(RequestReader::new(MAX_HEAD)),
-                    deadline: now + self.limits.head_timeout,
-                }),
+                Ok(fd) => TcpStream::from(fd),
                 Err(Errno::AGAIN) => break,
                 // The peer gave up before we accepted, or a signal: try the next one.
-                Err(Errno::CONNABORTED | Errno::INTR | Errno::PROTO) => {}
+                Err(Errno::CONNABORTED | Errno::INTR | Errno::PROTO) => continue,
                 Err(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
                     self.accept_paused = Some(now + ACCEPT_PAUSE);
                     break;
                 }
                 // Other errors concern that one connection (ENETDOWN and the like).
                 Err(_) => break,
+            };
+            let Admission::Admitted { id, evicted } = self.slots.admit(now) else {
+                continue; // Dropping `stream` closes it.
+            };
+            if let Some(victim) = evicted {
+                self.conns.retain(|c| c.id != victim);
+            }
+            let mut conn = Conn {
+                id,
+                stream,
+                phase: Phase::Reading(RequestReader::new(MAX_HEAD)),
+            };
+            // A probe's request is usually in already: answer it before the next accept.
+            if serve(
+                &mut conn,
+                now,
+                state,
+                &mut self.slots,
+                (&self.liveness_path, &self.readiness_path),
+            ) {
+                self.conns.push(conn);
             }
         }
     }
 
     /// The earliest deadline: a connection to close or accepting to resume.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.conns
-            .iter()
-            .map(|c| c.deadline)
-            .chain(self.accept_paused)
-            .min()
+        svid_core::time::earliest(self.slots.next_deadline(), self.accept_paused)
     }
 
     /// Closes the connections whose deadline has passed and resumes accepting when due.
     pub fn handle_timeouts(&mut self, now: Instant) {
-        self.conns.retain(|c| c.deadline > now);
+        let expired = self.slots.expire(now);
+        if !expired.is_empty() {
+            self.conns.retain(|c| !expired.contains(&c.id));
+        }
         if self.accept_paused.is_some_and(|t| t <= now) {
             self.accept_paused = None;
         }
@@ -261,13 +296,27 @@ impl Health {
 }
 
 /// Does the I/O one connection is ready for; false when it is to be closed.
+/// Tells `slots` of each step; a connection it returns false for is closed in `slots` too.
 fn serve(
     c: &mut Conn,
     now: Instant,
     state: &HealthState,
-    limits: &Limits,
-    liveness_path: &str,
-    readiness_path: &str,
+    slots: &mut Slots,
+    paths: (&str, &str),
+) -> bool {
+    let keep = step(c, now, state, slots, paths);
+    if !keep {
+        slots.close(c.id);
+    }
+    keep
+}
+
+fn step(
+    c: &mut Conn,
+    now: Instant,
+    state: &HealthState,
+    slots: &mut Slots,
+    (liveness_path, readiness_path): (&str, &str),
 ) -> bool {
     let mut buf = [0u8; 2048];
     if let Phase::Reading(reader) = &mut c.phase {
@@ -276,13 +325,16 @@ fn serve(
             match c.stream.read(&mut buf[..want]) {
                 // The client went away before finishing its request.
                 Ok(0) => return false,
-                Ok(n) => match reader.feed(&buf[..n]) {
-                    Ok(Status::Partial) => {}
-                    Ok(Status::Complete(req)) => {
-                        break render_response(&req, state, liveness_path, readiness_path);
+                Ok(n) => {
+                    slots.received(c.id, now, n);
+                    match reader.feed(&buf[..n]) {
+                        Ok(Status::Partial) => {}
+                        Ok(Status::Complete(req)) => {
+                            break render_response(&req, state, liveness_path, readiness_path);
+                        }
+                        Err(e) => break render_error(e),
                     }
-                    Err(e) => break render_error(e),
-                },
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return false,
@@ -292,7 +344,7 @@ fn serve(
             out: response,
             sent: 0,
         };
-        c.deadline = now + limits.write_timeout;
+        slots.answering(c.id, now);
     }
     if let Phase::Writing { out, sent } = &mut c.phase {
         while *sent < out.len() {
@@ -308,7 +360,7 @@ fn serve(
             return false;
         }
         c.phase = Phase::Draining { discarded: 0 };
-        c.deadline = now + limits.linger;
+        slots.written(c.id, now);
         // Fall through: the peer may have closed already.
     }
     if let Phase::Draining { discarded } = &mut c.phase {
@@ -363,9 +415,10 @@ fn listen(addr: SocketAddr) -> Result<TcpListener, (&'static str, Errno)> {
     Ok(TcpListener::from(fd))
 }
 
-/// Go's `net.Listen("tcp", ":port")` error text, with Go's (glibc's) lower-case errno
-/// words whatever libc this binary uses.
-fn go_listen_error(port: u16, syscall: &str, e: Errno) -> io::Error {
+/// Go's `net.Listen("tcp", "host:port")` error text (`host` empty for all interfaces,
+/// bracketed for IPv6), with Go's (glibc's) lower-case errno words whatever libc this
+/// binary uses.
+fn go_listen_error(host: &str, port: u16, syscall: &str, e: Errno) -> io::Error {
     let text = match e {
         Errno::ADDRINUSE => "address already in use".to_owned(),
         Errno::ACCESS => "permission denied".to_owned(),
@@ -385,7 +438,7 @@ fn go_listen_error(port: u16, syscall: &str, e: Errno) -> io::Error {
     };
     io::Error::new(
         io::Error::from(e).kind(),
-        format!("listen tcp :{port}: {syscall}: {text}"),
+        format!("listen tcp {host}:{port}: {syscall}: {text}"),
     )
 }
 

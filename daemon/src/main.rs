@@ -415,11 +415,13 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
         }),
         health: (cfg.daemon_mode() && c.health_checks.listener_enabled).then(|| {
             let h = &c.health_checks;
-            (
-                h.bind_port,
-                h.liveness_path.clone(),
-                h.readiness_path.clone(),
-            )
+            health::Settings {
+                address: cfg.health_bind_address(),
+                port: h.bind_port,
+                liveness_path: h.liveness_path.clone(),
+                readiness_path: h.readiness_path.clone(),
+                read_header_timeout: cfg.health_read_header_timeout(),
+            }
         }),
         layout: if c.symlinked_layout {
             files::Layout::Symlinked

@@ -227,3 +227,12 @@ for head in [
 ]:
     for limit, seed in ((0xFF, 0), (0x20, 3)):
         put("health_request", bytes([limit, seed]) + head)
+
+# The health listener's connection table: byte 0 sets the table size, then (operation,
+# argument) pairs: 0 accept, 1 bytes, 2 answering, 3 written, 4 close, 5 time passes.
+for steps in [
+    [3] + [0, 0] * 6 + [1, 1, 1, 2, 2, 0, 3, 0, 5, 10, 5, 20, 0, 0, 4, 1, 5, 200],
+    [0, 0, 0, 2, 0, 0, 0, 5, 101, 0, 0],
+    [7] + [0, 0, 1, 1, 5, 5] * 8 + [5, 20],
+]:
+    put("health_slots", bytes(steps))

@@ -172,6 +172,12 @@ const HEALTH_CHECKS: &[(&str, Setter<HealthChecks>)] = &[
     ("readiness_path", |c, k, v| {
         set(&mut c.readiness_path, string(k, v)?)
     }),
+    ("bind_address", |c, k, v| {
+        set(&mut c.bind_address, string(k, v)?)
+    }),
+    ("read_header_timeout", |c, k, v| {
+        set(&mut c.read_header_timeout, string(k, v)?)
+    }),
 ];
 
 fn set<T>(field: &mut T, value: T) -> Result<(), ParseError> {

@@ -68,6 +68,13 @@ pub struct HealthChecks {
     pub liveness_path: String,
     /// `readiness_path` (default `/ready`).
     pub readiness_path: String,
+    /// `bind_address` (ours): the IP literal to listen on, empty for all interfaces; read by
+    /// [`Validated::health_bind_address`](Validated::health_bind_address).
+    pub bind_address: String,
+    /// `read_header_timeout` (ours): a Go duration from the first byte of a request head to
+    /// its end, empty for 1 s; read by
+    /// [`Validated::health_read_header_timeout`](Validated::health_read_header_timeout).
+    pub read_header_timeout: String,
 }
 
 /// The contents of `helper.conf` as written, before validation and defaults.

@@ -5,6 +5,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::net::IpAddr;
 use core::time::Duration;
 
 use super::duration::parse_duration;
@@ -12,6 +13,7 @@ use super::lifecycle::{
     Args, DEFAULT_HOOK_TIMEOUT, ExecBlock, Hook, HookEvent, Lifecycle, Restart, Workload,
 };
 use super::{Config, signal_number};
+use crate::health::slots::DEFAULT_READ_HEADER_TIMEOUT;
 
 /// Agent socket used when neither `agent_address` nor `SPIFFE_ENDPOINT_SOCKET` is set.
 pub const DEFAULT_AGENT_ADDRESS: &str = "/tmp/spire-agent/public/api.sock";
@@ -116,6 +118,10 @@ pub enum ValidationError {
     TrustBundleDir(String),
     /// `file_owner` is not `UID:GID` with numeric IDs. Ours.
     FileOwner(String),
+    /// `health_checks.bind_address` is not an IP literal. Ours.
+    BadBindAddress(String),
+    /// `health_checks.read_header_timeout` is not a positive Go duration. Ours.
+    BadReadHeaderTimeout(String),
 }
 
 impl fmt::Display for ValidationError {
@@ -211,6 +217,16 @@ impl fmt::Display for ValidationError {
                 f,
                 "file_owner {owner:?} is not \"UID:GID\" with numeric IDs, such as \"1000:1000\""
             ),
+            Self::BadBindAddress(text) => write!(
+                f,
+                "health_checks.bind_address {text:?} is not an IP address such as \"127.0.0.1\", \
+                 \"::1\" or \"[::1]\" (leave it out to listen on all interfaces)"
+            ),
+            Self::BadReadHeaderTimeout(text) => write!(
+                f,
+                "health_checks.read_header_timeout {text:?} is not a positive duration such as \
+                 \"1s\" or \"500ms\""
+            ),
         }
     }
 }
@@ -264,6 +280,8 @@ pub struct Validated {
     timeout: Option<Duration>,
     lifecycle: Lifecycle,
     file_owner: Option<(u32, u32)>,
+    health_bind_address: Option<IpAddr>,
+    health_read_header_timeout: Duration,
 }
 
 impl Validated {
@@ -329,6 +347,25 @@ impl Validated {
     /// `file_owner` as (UID, GID), if set.
     pub fn file_owner(&self) -> Option<(u32, u32)> {
         self.file_owner
+    }
+
+    /// `health_checks.bind_address` as an address, `None` for all interfaces.
+    pub fn health_bind_address(&self) -> Option<IpAddr> {
+        self.health_bind_address
+    }
+
+    /// `health_checks.read_header_timeout`, default applied.
+    pub fn health_read_header_timeout(&self) -> Duration {
+        self.health_read_header_timeout
+    }
+}
+
+/// An IPv4 or IPv6 literal, IPv6 with or without the brackets of a URL's host
+/// (RFC 3986 §3.2.2). A zone (`fe80::1%eth0`) and host names are not addresses.
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    match text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        Some(v6) => v6.parse().ok().map(IpAddr::V6),
+        None => text.parse().ok(),
     }
 }
 
@@ -538,6 +575,21 @@ impl Config {
         }
 
         let health = &mut self.health_checks;
+        let health_bind_address = match health.bind_address.as_str() {
+            "" => None,
+            text => Some(
+                parse_ip(text)
+                    .ok_or_else(|| ValidationError::BadBindAddress(health.bind_address.clone()))?,
+            ),
+        };
+        let health_read_header_timeout = match health.read_header_timeout.as_str() {
+            "" => DEFAULT_READ_HEADER_TIMEOUT,
+            text => parse_duration(text)
+                .filter(|t| !t.is_zero())
+                .ok_or_else(|| {
+                    ValidationError::BadReadHeaderTimeout(health.read_header_timeout.clone())
+                })?,
+        };
         if health.listener_enabled {
             match health.bind_port {
                 p if p < 0 => return Err(ValidationError::NegativeBindPort),
@@ -558,6 +610,8 @@ impl Config {
                 timeout: timeout.filter(|_| !daemon_mode),
                 lifecycle,
                 file_owner,
+                health_bind_address,
+                health_read_header_timeout,
             },
             warnings,
         ))

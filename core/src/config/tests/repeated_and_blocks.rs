@@ -79,10 +79,10 @@ fn repeated_lists_are_concatenated() {
 
 #[test]
 fn repeated_health_checks_blocks_merge_key_by_key() {
-    let hcl = "health_checks { bind_port = 9000\n liveness_path = \"/l\" }\n\
-               health_checks = { listener_enabled = true, bind_port = 9001 }\n";
-    let json = r#"{"health_checks": {"bind_port": 9000, "liveness_path": "/l"},
-                   "health_checks": {"listener_enabled": true, "bind_port": 9001}}"#;
+    let hcl = "health_checks { bind_port = 9000\n liveness_path = \"/l\"\n bind_address = \"::1\" }\n\
+               health_checks = { listener_enabled = true, bind_port = 9001, read_header_timeout = \"2s\" }\n";
+    let json = r#"{"health_checks": {"bind_port": 9000, "liveness_path": "/l", "bind_address": "::1"},
+                   "health_checks": {"listener_enabled": true, "bind_port": 9001, "read_header_timeout": "2s"}}"#;
     for text in [hcl, json] {
         assert_eq!(
             ok(text).health_checks,
@@ -91,6 +91,8 @@ fn repeated_health_checks_blocks_merge_key_by_key() {
                 bind_port: 9001,
                 liveness_path: "/l".into(),
                 readiness_path: String::new(),
+                bind_address: "::1".into(),
+                read_header_timeout: "2s".into(),
             },
             "{text}"
         );

@@ -229,6 +229,60 @@ fn health_defaults_only_when_enabled() {
 }
 
 #[test]
+fn health_bind_address_is_an_ip_literal_and_read_header_timeout_a_positive_duration() {
+    use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let health = |keys: &str| format!("{TRIO}health_checks {{ listener_enabled = true\n{keys} }}");
+    let (v, _) = validated(&health(""));
+    assert_eq!(v.health_bind_address(), None, "all interfaces by default");
+    assert_eq!(v.health_read_header_timeout(), Duration::from_secs(1));
+    for (text, addr) in [
+        ("127.0.0.1", IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        ("0.0.0.0", IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        ("::1", IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        ("[::1]", IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        ("[::]", IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
+    ] {
+        let (v, _) = validated(&health(&format!("bind_address = \"{text}\"")));
+        assert_eq!(v.health_bind_address(), Some(addr), "{text}");
+    }
+    for bad in [
+        "localhost",
+        "127.0.0.1:8081",
+        "[127.0.0.1]",
+        "[::1",
+        "fe80::1%eth0",
+        "1.2.3",
+        " 127.0.0.1",
+    ] {
+        assert_eq!(
+            invalid(&health(&format!("bind_address = \"{bad}\""))),
+            format!(
+                "health_checks.bind_address \"{bad}\" is not an IP address such as \"127.0.0.1\", \
+                 \"::1\" or \"[::1]\" (leave it out to listen on all interfaces)"
+            )
+        );
+    }
+    for (text, d) in [("250ms", 250), ("1s", 1000), ("1m30s", 90_000)] {
+        let (v, _) = validated(&health(&format!("read_header_timeout = \"{text}\"")));
+        assert_eq!(v.health_read_header_timeout(), Duration::from_millis(d));
+    }
+    for bad in ["0s", "1", "soon", "-1s"] {
+        assert_eq!(
+            invalid(&health(&format!("read_header_timeout = \"{bad}\""))),
+            format!(
+                "health_checks.read_header_timeout \"{bad}\" is not a positive duration such as \
+                 \"1s\" or \"500ms\""
+            )
+        );
+    }
+    // Checked even with the listener off, so a typo shows before it is turned on.
+    assert!(
+        invalid(&format!("{TRIO}health_checks {{ bind_address = \"x\" }}"))
+            .starts_with("health_checks.bind_address \"x\"")
+    );
+}
+
+#[test]
 fn modes_keep_only_permission_bits() {
     let (v, _) = validated(&format!(
         "{TRIO}key_file_mode = 04755\ncert_file_mode = 0444"
