@@ -134,6 +134,7 @@ impl Connection {
 
     /// The earliest instant at which [`Connection::handle_timeout`] has work: the handshake
     /// deadline, a PING's ACK deadline, or the next keepalive PING while a stream is open.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.failed {
             return None;
@@ -332,6 +333,7 @@ impl Connection {
     }
 
     /// The next event, if any.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }

@@ -199,6 +199,7 @@ impl Client {
     }
 
     /// When [`Client::handle_timeout`] next has work (see [`h2::Connection::poll_timeout`]).
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.conn.poll_timeout()
     }
@@ -228,6 +229,7 @@ impl Client {
     }
 
     /// The next event, if any. Draining the events returns flow-control credit.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         let event = self.events.pop_front();
         self.release_if_drained();

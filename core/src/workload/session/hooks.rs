@@ -7,16 +7,16 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Action, Exit, Fatal, ProcessStatus, Report, Session, Sub};
+use super::{Action, Exit, Fatal, ProcessStatus, Report, Session, Sub, Timer};
 use crate::config::HookEvent;
-use crate::time::{Instant, earliest};
+use crate::time::Instant;
 
 /// One run of a hook.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Run {
     event: HookEvent,
-    /// When it is killed; `None` once [`Action::KillHook`] is out.
-    kill_at: Option<Instant>,
+    /// [`Action::KillHook`] is out (its [`Timer::HookKill`] fired, or the shutdown).
+    killed: bool,
 }
 
 /// A hook as the session knows it.
@@ -65,8 +65,12 @@ impl Session {
         sub: Sub,
         spiffe_id: String,
     ) {
-        let kill_at = Some(now + self.config.hooks[id].timeout);
-        self.hooks[id].running = Some(Run { event, kill_at });
+        self.timers
+            .set(Timer::HookKill(id), now + self.config.hooks[id].timeout);
+        self.hooks[id].running = Some(Run {
+            event,
+            killed: false,
+        });
         self.push(Action::RunHook {
             id,
             event,
@@ -81,7 +85,8 @@ impl Session {
         let Some(run) = self.hooks.get_mut(id).and_then(|h| h.running.take()) else {
             return;
         };
-        let timed_out = run.kill_at.is_none();
+        self.timers.stop(Timer::HookKill(id));
+        let timed_out = run.killed;
         let failed = timed_out || status != Some(ProcessStatus::Code(0));
         self.hook_failed |= failed;
         self.report(Report::HookFinished {
@@ -102,8 +107,10 @@ impl Session {
         for id in 0..self.hooks.len() {
             self.hooks[id].queued = None;
             if let Some(run) = &mut self.hooks[id].running
-                && run.kill_at.take().is_some()
+                && !run.killed
             {
+                run.killed = true;
+                self.timers.stop(Timer::HookKill(id));
                 self.push(Action::KillHook { id });
             }
         }
@@ -118,20 +125,12 @@ impl Session {
     pub(super) fn hook_timeouts(&mut self, now: Instant) {
         for id in 0..self.hooks.len() {
             if let Some(run) = &mut self.hooks[id].running
-                && run.kill_at.is_some_and(|at| now >= at)
+                && self.timers.take_expired(Timer::HookKill(id), now)
             {
-                run.kill_at = None;
+                run.killed = true;
                 self.push(Action::KillHook { id });
             }
         }
-    }
-
-    /// The earliest kill due.
-    pub(super) fn hook_deadline(&self) -> Option<Instant> {
-        self.hooks
-            .iter()
-            .filter_map(|h| h.running.and_then(|r| r.kill_at))
-            .fold(None, |next, at| earliest(next, Some(at)))
     }
 
     /// One-shot mode: once every output is written and no hook runs or waits, the run ends,

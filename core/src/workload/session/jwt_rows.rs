@@ -8,7 +8,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::{Action, Exit, Fatal, JwtRejection, Report, Session, State, Sub};
+use super::{Action, Exit, Fatal, JwtRejection, Pending, Report, Session, State, Sub, Timer};
 use crate::jwt;
 use crate::proto::Jwtsvid;
 use crate::time::Instant;
@@ -41,7 +41,10 @@ impl Session {
             }
         }
         if let Some(file) = file {
-            self.rows[i].pending = Some(i64::MAX);
+            self.rows[i].pending = Some(Pending {
+                expiry: None,
+                spiffe_id: String::new(),
+            });
             self.push(Action::WriteJwtBundle(file));
         } else if self.config.one_shot {
             // Opened only to verify the JWT-SVIDs: its work is done.
@@ -87,8 +90,10 @@ impl Session {
             Ok(svid) => {
                 let row = &mut self.rows[i];
                 row.state = State::Writing;
-                row.pending = Some(svid.expiry);
-                row.pending_id = String::from(svid.id.as_str());
+                row.pending = Some(Pending {
+                    expiry: Some(svid.expiry),
+                    spiffe_id: String::from(svid.id.as_str()),
+                });
                 self.push(Action::WriteJwtSvid {
                     index: n,
                     token: chosen.svid,
@@ -112,13 +117,15 @@ impl Session {
         if self.config.one_shot {
             return;
         }
-        if ok {
+        let at = if ok {
             row.backoff.reset();
-            row.state = State::Refresh(now + refresh_delay(exp, unix_ms));
+            row.state = State::Refresh;
+            now + refresh_delay(exp, unix_ms)
         } else {
-            let delay = row.backoff.next_delay().unwrap_or(Duration::from_secs(60));
-            row.state = State::Backoff(now + delay);
-        }
+            row.state = State::Backoff;
+            now + row.backoff.next_delay().unwrap_or(Duration::from_secs(60))
+        };
+        self.timers.set(Timer::Retry(i), at);
     }
 
     /// A JWT bundle or token that cannot be used: fatal in one-shot mode; in daemon mode the
@@ -132,7 +139,8 @@ impl Session {
             Sub::JwtSvid(_) => {
                 let row = &mut self.rows[i];
                 let delay = row.backoff.next_delay().unwrap_or(Duration::from_secs(60));
-                row.state = State::Backoff(now + delay);
+                row.state = State::Backoff;
+                self.timers.set(Timer::Retry(i), now + delay);
                 Some(delay)
             }
             _ => None,

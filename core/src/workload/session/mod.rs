@@ -23,6 +23,7 @@ mod jwt_rows;
 mod notify;
 mod shutdown;
 mod stall;
+mod timer;
 mod workload;
 
 pub use api::{
@@ -33,6 +34,7 @@ pub use api::{
 use shutdown::Stopping;
 pub use shutdown::{KILL_WAIT, SHUTDOWN_GRACE};
 use stall::{Watch, stall_deadline};
+use timer::{Timer, TimerTable};
 use workload::Workload;
 
 use alloc::boxed::Box;
@@ -58,13 +60,14 @@ enum State {
     /// Connected, waiting for the server's stream limit to allow one more.
     Queued,
     Open(StreamId),
-    Backoff(Instant),
+    /// Waiting for [`Timer::Retry`] after a failure.
+    Backoff,
     /// A JWT-SVID row waiting for the first JWT bundle to verify its token with.
     WaitBundles,
     /// A JWT-SVID row whose token is being written.
     Writing,
-    /// A JWT-SVID row whose token is fresh until this refresh instant.
-    Refresh(Instant),
+    /// A JWT-SVID row whose token is fresh until [`Timer::Retry`], its refresh.
+    Refresh,
     /// One-shot mode: written.
     Done,
 }
@@ -75,13 +78,20 @@ struct Row {
     state: State,
     backoff: Backoff,
     watch: Option<Watch>,
-    /// The output waiting for [`Session::written`]: its expiry, Unix seconds (`i64::MAX`
-    /// for the JWT bundle, which has none).
-    pending: Option<i64>,
-    /// The SPIFFE ID of the SVID waiting for [`Session::written`] (empty for the bundle).
-    pending_id: String,
-    /// Expiry of the output on disk, Unix seconds (`i64::MAX`: none).
+    /// The output waiting for [`Session::written`].
+    pending: Option<Pending>,
+    /// Expiry of the output on disk, Unix seconds; `None` while nothing expiring (the JWT
+    /// bundle has no expiry) is on disk.
     on_disk_until: Option<i64>,
+}
+
+/// An output handed to the driver to write, until [`Session::written`] reports on it.
+#[derive(Debug)]
+struct Pending {
+    /// Its expiry, Unix seconds; `None` for the JWT bundle, which has none.
+    expiry: Option<i64>,
+    /// The SPIFFE ID of its SVID; empty for the bundle.
+    spiffe_id: String,
 }
 
 /// How long the agent connection may be down before the helper stops reporting ready.
@@ -91,7 +101,8 @@ pub const READY_GRACE: Duration = Duration::from_secs(30);
 enum Conn {
     Dialing,
     Up(Box<Client>),
-    Down(Instant),
+    /// Dialled again at [`Timer::Redial`].
+    Down,
 }
 
 /// The Workload API session. See the module documentation.
@@ -112,12 +123,11 @@ pub struct Session {
     /// The X.509 checks already passed under the current trust bundle, so that a rotation
     /// verifies only what it brings (bounded; dropped when the bundle changes).
     x509_verified: x509::VerifyCache,
-    /// The pid-file signalling in progress: its schedule and when to try again.
-    pid: Option<(Backoff, Option<Instant>)>,
-    /// One-shot mode with `timeout`: when the run gives up.
-    give_up_at: Option<Instant>,
-    /// With a service-manager watchdog: the next heartbeat.
-    heartbeat_at: Option<Instant>,
+    /// The pid-file signalling in progress: its schedule ([`Timer::PidRetry`] is the next
+    /// attempt).
+    pid: Option<Backoff>,
+    /// Every deadline.
+    timers: TimerTable,
     /// `READY=1` was sent.
     ready_sent: bool,
     /// The `cmd` process.
@@ -172,17 +182,17 @@ impl Session {
                 backoff: Backoff::new(schedule),
                 watch: None,
                 pending: None,
-                pending_id: String::new(),
                 on_disk_until: None,
             })
-            .collect();
+            .collect::<Vec<_>>();
         let health = Session::initial_health(&config);
-        let give_up_at = config.timeout.filter(|_| config.one_shot).map(|t| now + t);
-        let heartbeat_at = config
-            .notify
-            .as_ref()
-            .and_then(notify::heartbeat)
-            .map(|every| now + every);
+        let mut timers = TimerTable::new(rows.len(), hooks.len());
+        if let Some(timeout) = config.timeout.filter(|_| config.one_shot) {
+            timers.set(Timer::GiveUp, now + timeout);
+        }
+        if let Some(every) = config.notify.as_ref().and_then(notify::heartbeat) {
+            timers.set(Timer::Heartbeat, now + every);
+        }
         let mut session = Session {
             config,
             conn: Conn::Dialing,
@@ -193,8 +203,7 @@ impl Session {
             jwt_bundles: None,
             x509_verified: x509::VerifyCache::default(),
             pid: None,
-            give_up_at,
-            heartbeat_at,
+            timers,
             ready_sent: false,
             workload: Workload::Stopped,
             stopping: None,
@@ -273,9 +282,10 @@ impl Session {
         if self.stopping.is_some() {
             return self.stop_due(now);
         }
-        if let (Some(at), Some(timeout)) = (self.give_up_at, self.config.timeout)
-            && now >= at
-        {
+        if let (true, Some(timeout)) = (
+            self.timers.is_expired(Timer::GiveUp, now),
+            self.config.timeout,
+        ) {
             return self.exit(Exit::Fatal(Fatal::TimedOut(timeout)));
         }
         self.heartbeat_due(now, unix_ms);
@@ -287,15 +297,13 @@ impl Session {
             let immediate = e == h2::Error::Peer(h2::PeerError::PingTimeout);
             self.fail_connection(now, e, immediate);
         }
-        if let Conn::Down(at) = self.conn
-            && now >= at
-        {
+        if matches!(self.conn, Conn::Down) && self.timers.take_expired(Timer::Redial, now) {
             self.conn = Conn::Dialing;
             self.push(Action::Dial);
         }
-        for row in &mut self.rows {
-            if let State::Backoff(at) | State::Refresh(at) = row.state
-                && now >= at
+        for (i, row) in self.rows.iter_mut().enumerate() {
+            if matches!(row.state, State::Backoff | State::Refresh)
+                && self.timers.take_expired(Timer::Retry(i), now)
             {
                 row.state = State::Idle;
             }
@@ -303,10 +311,9 @@ impl Session {
         for i in 0..self.rows.len() {
             self.check_stall(i, now, unix_ms);
         }
-        if let Some((backoff, retry_at)) = &mut self.pid
-            && retry_at.is_some_and(|at| now >= at)
+        if let Some(backoff) = &self.pid
+            && self.timers.take_expired(Timer::PidRetry, now)
         {
-            *retry_at = None;
             let attempt = backoff.attempts() + 1;
             self.push(Action::SignalPidFile { attempt });
         }
@@ -319,12 +326,11 @@ impl Session {
         let Some(i) = self.rows.iter().position(|r| r.sub == sub) else {
             return;
         };
-        let Some(expiry) = self.rows[i].pending.take() else {
+        let Some(Pending { expiry, spiffe_id }) = self.rows[i].pending.take() else {
             return;
         };
-        let spiffe_id = core::mem::take(&mut self.rows[i].pending_id);
         if ok {
-            self.rows[i].on_disk_until = Some(expiry);
+            self.rows[i].on_disk_until = expiry;
         }
         self.record_health(sub, ok);
         if ok {
@@ -336,9 +342,11 @@ impl Session {
             self.exit(Exit::Fatal(Fatal::WriteFailed(sub)));
             return;
         }
-        match sub {
-            Sub::X509 if ok => self.x509_written(i, now, unix_ms, expiry),
-            Sub::JwtSvid(_) => self.jwt_svid_written(i, now, unix_ms, expiry, ok),
+        match (sub, expiry) {
+            (Sub::X509, Some(expiry)) if ok => self.x509_written(i, now, unix_ms, expiry),
+            (Sub::JwtSvid(_), Some(expiry)) => {
+                self.jwt_svid_written(i, now, unix_ms, expiry, ok);
+            }
             _ => {}
         }
         if ok && self.config.one_shot {
@@ -366,8 +374,11 @@ impl Session {
             Some(w) if not_after <= w.not_after => w.stalls,
             _ => 0,
         };
+        self.timers.set(
+            Timer::Stall(i),
+            stall_deadline(now, unix_ms, not_after, stalls),
+        );
         row.watch = Some(Watch {
-            deadline: stall_deadline(now, unix_ms, not_after, stalls),
             not_after,
             since: now,
             stalls,
@@ -376,7 +387,8 @@ impl Session {
         self.notify_workload();
         if self.config.pid_file && !self.config.one_shot {
             // A fresh run of attempts, replacing one still retrying.
-            self.pid = Some((Backoff::new(Schedule::PidFile), None));
+            self.pid = Some(Backoff::new(Schedule::PidFile));
+            self.timers.stop(Timer::PidRetry);
             self.push(Action::SignalPidFile { attempt: 1 });
         }
     }
@@ -399,7 +411,7 @@ impl Session {
 
     /// The outcome of the attempt asked for by an [`Action::SignalPidFile`].
     pub fn pid_signalled(&mut self, now: Instant, ok: bool) {
-        let Some((backoff, retry_at)) = &mut self.pid else {
+        let Some(backoff) = &mut self.pid else {
             return;
         };
         if ok {
@@ -407,7 +419,7 @@ impl Session {
             return;
         }
         match backoff.next_delay() {
-            Some(delay) => *retry_at = Some(now + delay),
+            Some(delay) => self.timers.set(Timer::PidRetry, now + delay),
             None => {
                 let attempts = backoff.attempts() + 1;
                 self.pid = None;
@@ -427,36 +439,35 @@ impl Session {
     }
 
     /// The next instant [`Session::handle_timeout`] has work; `None`: only I/O can wake it.
+    /// The earliest of the session's timer table and its connection's timers.
+    ///
+    /// As quinn-proto's `Connection::poll_timeout`, the value holds until the next call
+    /// into the session: any input ([`Session::connected`], [`Session::connection_lost`],
+    /// [`Session::recv`], [`Session::written`], [`Session::stop`] and the other reports of
+    /// what the driver did), [`Session::handle_timeout`] or [`Session::poll_transmit`] may
+    /// change it, so the driver asks again after each.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.exited {
             return None;
         }
         if self.stopping.is_some() {
-            return self.stop_at();
+            return self.timers.get(Timer::Stop);
         }
-        let mut next = match &self.conn {
+        let client = match &self.conn {
             Conn::Up(client) => client.poll_timeout(),
-            Conn::Down(at) => Some(*at),
-            Conn::Dialing => None,
+            _ => None,
         };
-        if let Some((_, retry_at)) = &self.pid {
-            next = earliest(next, *retry_at);
-        }
-        next = earliest(next, self.give_up_at);
-        next = earliest(next, self.heartbeat_at);
-        next = earliest(next, self.restart_at());
-        next = earliest(next, self.hook_deadline());
-        for row in &self.rows {
-            match row.state {
-                State::Backoff(at) | State::Refresh(at) => next = earliest(next, Some(at)),
-                State::Open(_) => next = earliest(next, row.watch.map(|w| w.deadline)),
-                _ => {}
-            }
-        }
-        next
+        // A stall watch counts only while its call is open.
+        let armed = |t| match t {
+            Timer::Stall(i) => matches!(self.rows[i].state, State::Open(_)),
+            _ => true,
+        };
+        earliest(client, self.timers.next(armed))
     }
 
     /// The next thing to do.
+    #[must_use]
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()
     }
@@ -524,8 +535,10 @@ impl Session {
                     };
                     match verified {
                         Ok(rendered) => {
-                            self.rows[i].pending = Some(rendered.not_after);
-                            self.rows[i].pending_id.clone_from(&rendered.spiffe_id);
+                            self.rows[i].pending = Some(Pending {
+                                expiry: Some(rendered.not_after),
+                                spiffe_id: rendered.spiffe_id.clone(),
+                            });
                             self.push(Action::WriteX509(Box::new(rendered)));
                         }
                         Err(e) if self.config.one_shot => {
@@ -585,7 +598,8 @@ impl Session {
             ))));
             return;
         };
-        self.rows[i].state = State::Backoff(now + delay);
+        self.rows[i].state = State::Backoff;
+        self.timers.set(Timer::Retry(i), now + delay);
         if self.config.one_shot {
             let attempt = self.rows[i].backoff.attempts();
             let after = Failure::Status(status);
@@ -634,9 +648,10 @@ impl Session {
             self.exit(Exit::Fatal(Fatal::RetriesExhausted(Failure::Connection)));
             return;
         };
-        if let Conn::Up(client) = core::mem::replace(&mut self.conn, Conn::Down(now + delay)) {
+        if let Conn::Up(client) = core::mem::replace(&mut self.conn, Conn::Down) {
             self.closing = Some(client);
         }
+        self.timers.set(Timer::Redial, now + delay);
         if self.config.one_shot && !immediate {
             let attempt = self.conn_backoff.attempts();
             self.report(Report::Retrying {

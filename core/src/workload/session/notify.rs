@@ -6,7 +6,7 @@
 use alloc::string::String;
 use core::time::Duration;
 
-use super::{Action, Notify, NotifyConfig, Session, Sub};
+use super::{Action, Notify, NotifyConfig, Session, Sub, Timer};
 use crate::time::Instant;
 
 /// The shortest heartbeat interval: the clock counts milliseconds.
@@ -20,11 +20,11 @@ pub(super) fn heartbeat(config: &NotifyConfig) -> Option<Duration> {
 impl Session {
     /// An output was written: its `STATUS=` (SVIDs only: a bundle has no SPIFFE ID), then
     /// `READY=1` the first time every output is on disk.
-    pub(super) fn notify_written(&mut self, sub: Sub, spiffe_id: String, expires: i64) {
+    pub(super) fn notify_written(&mut self, sub: Sub, spiffe_id: String, expires: Option<i64>) {
         if self.config.notify.is_none() {
             return;
         }
-        if !spiffe_id.is_empty() {
+        if let Some(expires) = expires.filter(|_| !spiffe_id.is_empty()) {
             self.push(Action::Notify(Notify::Status {
                 sub,
                 spiffe_id,
@@ -41,16 +41,13 @@ impl Session {
     /// the agent is gone (then the service manager's watchdog is let to act), and the next
     /// heartbeat.
     pub(super) fn heartbeat_due(&mut self, now: Instant, unix_ms: i64) {
-        let (Some(at), Some(every)) = (
-            self.heartbeat_at,
-            self.config.notify.as_ref().and_then(heartbeat),
-        ) else {
+        let Some(every) = self.config.notify.as_ref().and_then(heartbeat) else {
             return;
         };
-        if now < at {
+        if !self.timers.is_expired(Timer::Heartbeat, now) {
             return;
         }
-        self.heartbeat_at = Some(now + every);
+        self.timers.set(Timer::Heartbeat, now + every);
         if !(self.files_expired(unix_ms) && self.agent_lost(now)) {
             self.push(Action::Notify(Notify::Watchdog));
         }

@@ -7,7 +7,7 @@
 
 use core::time::Duration;
 
-use super::{Action, Exit, Fatal, Session, Workload};
+use super::{Action, Exit, Fatal, Session, Timer, Workload};
 use crate::time::Instant;
 
 /// How long the workload has to exit after the forwarded signal before its group is killed.
@@ -21,9 +21,7 @@ pub const KILL_WAIT: Duration = Duration::from_secs(1);
 pub(super) struct Stopping {
     /// The signal that stopped the run.
     signal: i32,
-    /// When the next step is due: the kill, then (`killed`) the end of the run.
-    at: Instant,
-    /// [`Action::KillWorkload`] is out.
+    /// [`Action::KillWorkload`] is out: [`Timer::Stop`] is the end of the run, not the kill.
     killed: bool,
 }
 
@@ -33,15 +31,16 @@ impl Session {
     pub(super) fn begin_stop(&mut self, now: Instant, signal: i32) {
         if matches!(self.workload, Workload::Running(..)) {
             self.push(Action::ForwardSignal(signal));
-        } else if matches!(self.workload, Workload::Restarting(_)) {
+        } else if self.workload == Workload::Restarting {
             self.workload = Workload::Finished;
+            self.timers.stop(Timer::Restart);
         }
         self.kill_hooks();
         self.stopping = Some(Stopping {
             signal,
-            at: now + SHUTDOWN_GRACE,
             killed: false,
         });
+        self.timers.set(Timer::Stop, now + SHUTDOWN_GRACE);
         self.end_stop();
     }
 
@@ -61,7 +60,7 @@ impl Session {
         let Some(stopping) = &mut self.stopping else {
             return;
         };
-        if now < stopping.at {
+        if !self.timers.is_expired(Timer::Stop, now) {
             return;
         }
         if stopping.killed {
@@ -69,15 +68,10 @@ impl Session {
             return self.exit(self.stopped_exit(signal));
         }
         stopping.killed = true;
-        stopping.at = now + KILL_WAIT;
+        self.timers.set(Timer::Stop, now + KILL_WAIT);
         if matches!(self.workload, Workload::Running(..)) {
             self.push(Action::KillWorkload);
         }
-    }
-
-    /// When the shutdown's next step is due, if one is in progress.
-    pub(super) fn stop_at(&self) -> Option<Instant> {
-        self.stopping.map(|s| s.at)
     }
 
     /// Ends the run once the workload and every hook have ended.

@@ -4,7 +4,7 @@
 
 use core::time::Duration;
 
-use super::{Action, Conn, Remedy, Report, Session, State};
+use super::{Action, Conn, Remedy, Report, Session, State, Timer};
 use crate::time::Instant;
 
 /// The fraction of an SVID's remaining life after which silence counts as a stall: past
@@ -13,10 +13,9 @@ const STALL_FRACTION: (i64, i64) = (3, 4);
 /// Shortest wait for a stall PING's ACK.
 const MIN_PROBE_TIMEOUT: Duration = Duration::from_millis(250);
 
-/// The stall watch of a row: the SVID on disk and when to ask again.
+/// The stall watch of a row: the SVID on disk (its deadline is the row's [`Timer::Stall`]).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Watch {
-    pub(super) deadline: Instant,
     /// NotAfter of the SVID on disk, Unix seconds.
     pub(super) not_after: i64,
     /// When it arrived.
@@ -34,14 +33,15 @@ impl Session {
         let (State::Open(stream), Some(w)) = (row.state, &mut row.watch) else {
             return;
         };
-        if now < w.deadline {
+        if !self.timers.is_expired(Timer::Stall(i), now) {
             return;
         }
         let Conn::Up(client) = &mut self.conn else {
             return;
         };
         w.stalls = w.stalls.saturating_add(1);
-        w.deadline = stall_deadline(now, unix_ms, w.not_after, w.stalls);
+        let deadline = stall_deadline(now, unix_ms, w.not_after, w.stalls);
+        self.timers.set(Timer::Stall(i), deadline);
         let expires_in_ms = w.not_after.saturating_mul(1000).saturating_sub(unix_ms);
         let remedy = if w.probed {
             Remedy::Redial

@@ -11,7 +11,7 @@
 use alloc::string::String;
 use core::time::Duration;
 
-use super::{Action, Exit, ProcessStatus, Report, Session, Sub};
+use super::{Action, Exit, ProcessStatus, Report, Session, Sub, Timer};
 use crate::config::Restart;
 use crate::health::HealthState;
 use crate::time::Instant;
@@ -32,8 +32,8 @@ pub(super) enum Workload {
     Starting,
     /// Running with this process ID since this instant.
     Running(u32, Instant),
-    /// Exited under a restart policy: started again at this instant.
-    Restarting(Instant),
+    /// Exited under a restart policy: started again at [`Timer::Restart`].
+    Restarting,
     /// Exited cleanly under [`Restart::OnFailure`] (or after the run ended): never started
     /// again.
     Finished,
@@ -88,7 +88,7 @@ impl Session {
             Workload::Running(..) => self.push(Action::SignalWorkload),
             // Its start is still being reported, or its restart is due: either reads the
             // files just written.
-            Workload::Starting | Workload::Restarting(_) | Workload::Finished => {}
+            Workload::Starting | Workload::Restarting | Workload::Finished => {}
         }
     }
 
@@ -173,24 +173,15 @@ impl Session {
         let delay = self.restart_delay;
         self.restart_delay = (delay * 2).min(RESTART_MAX);
         self.report(Report::WorkloadRestarting { pid, status, delay });
-        Workload::Restarting(now + delay)
+        self.timers.set(Timer::Restart, now + delay);
+        Workload::Restarting
     }
 
     /// A restart whose backoff has passed: start `cmd` again.
     pub(super) fn restart_due(&mut self, now: Instant) {
-        if let Workload::Restarting(at) = self.workload
-            && now >= at
-        {
+        if self.workload == Workload::Restarting && self.timers.take_expired(Timer::Restart, now) {
             self.workload = Workload::Starting;
             self.push(Action::StartWorkload);
-        }
-    }
-
-    /// When a restart is due, if one is.
-    pub(super) fn restart_at(&self) -> Option<Instant> {
-        match self.workload {
-            Workload::Restarting(at) => Some(at),
-            _ => None,
         }
     }
 }
