@@ -172,6 +172,9 @@ const HEALTH_CHECKS: &[(&str, Setter<HealthChecks>)] = &[
     ("readiness_path", |c, k, v| {
         set(&mut c.readiness_path, string(k, v)?)
     }),
+    ("metrics_path", |c, k, v| {
+        set(&mut c.metrics_path, string(k, v)?)
+    }),
 ];
 
 fn set<T>(field: &mut T, value: T) -> Result<(), ParseError> {

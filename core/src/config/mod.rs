@@ -68,6 +68,9 @@ pub struct HealthChecks {
     pub liveness_path: String,
     /// `readiness_path` (default `/ready`).
     pub readiness_path: String,
+    /// `metrics_path` (ours; empty: off): the path of the Prometheus metrics
+    /// ([`crate::metrics`]).
+    pub metrics_path: String,
 }
 
 /// The contents of `helper.conf` as written, before validation and defaults.

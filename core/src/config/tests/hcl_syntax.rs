@@ -224,7 +224,8 @@ fn block_forms() {
                 listener_enabled: true,
                 bind_port: 9000,
                 liveness_path: "/l".into(),
-                readiness_path: "/r".into()
+                readiness_path: "/r".into(),
+                ..HealthChecks::default()
             },
             "{text}"
         );

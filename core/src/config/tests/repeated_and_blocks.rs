@@ -91,6 +91,7 @@ fn repeated_health_checks_blocks_merge_key_by_key() {
                 bind_port: 9001,
                 liveness_path: "/l".into(),
                 readiness_path: String::new(),
+                ..HealthChecks::default()
             },
             "{text}"
         );

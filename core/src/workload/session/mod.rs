@@ -20,6 +20,7 @@
 mod api;
 mod hooks;
 mod jwt_rows;
+mod metrics;
 mod notify;
 mod shutdown;
 mod stall;
@@ -47,6 +48,7 @@ use crate::grpc::{Code, Status};
 use crate::h2::{self, StreamId};
 use crate::health::HealthState;
 use crate::jwt;
+use crate::metrics::{FailureReason, Metrics};
 use crate::spiffe_id::TrustDomain;
 use crate::time::{Instant, earliest};
 use crate::x509;
@@ -134,6 +136,10 @@ pub struct Session {
     all_written: bool,
     /// The write status of every output, for the health endpoints.
     health: HealthState,
+    /// The counters and gauges of the metrics endpoint.
+    metrics: Metrics,
+    /// The bundle expiries of the X.509 set being written, for [`Metrics::set_bundles`].
+    pending_bundles: Vec<(String, i64)>,
     actions: VecDeque<Action>,
     exited: bool,
 }
@@ -177,6 +183,7 @@ impl Session {
             })
             .collect();
         let health = Session::initial_health(&config);
+        let metrics = Session::initial_metrics(&config);
         let give_up_at = config.timeout.filter(|_| config.one_shot).map(|t| now + t);
         let heartbeat_at = config
             .notify
@@ -203,6 +210,8 @@ impl Session {
             hook_failed: false,
             all_written: false,
             health,
+            metrics,
+            pending_bundles: Vec::new(),
             actions: VecDeque::new(),
             exited: false,
         };
@@ -216,6 +225,7 @@ impl Session {
             return;
         }
         self.conn = Conn::Up(Box::new(Client::new(self.config.client, now)));
+        self.metrics.agent_connects = self.metrics.agent_connects.saturating_add(1);
         for row in &mut self.rows {
             if let Some(w) = &mut row.watch {
                 w.probed = false;
@@ -327,6 +337,7 @@ impl Session {
             self.rows[i].on_disk_until = Some(expiry);
         }
         self.record_health(sub, ok);
+        self.count_written(sub, unix_ms, ok, &spiffe_id, expiry);
         if ok {
             self.run_hooks(now, sub, &spiffe_id);
             self.notify_written(sub, spiffe_id, expiry);
@@ -404,6 +415,7 @@ impl Session {
         };
         if ok {
             self.pid = None;
+            self.metrics.workload_signals = self.metrics.workload_signals.saturating_add(1);
             return;
         }
         match backoff.next_delay() {
@@ -470,8 +482,17 @@ impl Session {
 
     fn report(&mut self, report: Report) {
         match &report {
-            Report::Rejected(_) => self.record_health(Sub::X509, false),
-            Report::JwtRejected { sub, .. } => self.record_health(*sub, false),
+            Report::Rejected(_) => {
+                self.record_health(Sub::X509, false);
+                self.count_failure(Sub::X509, FailureReason::Verification);
+            }
+            Report::JwtRejected { sub, .. } => {
+                self.record_health(*sub, false);
+                self.count_failure(*sub, FailureReason::Verification);
+            }
+            Report::CallFailed { sub, .. } | Report::BadMessage { sub, .. } => {
+                self.count_failure(*sub, FailureReason::Agent);
+            }
             _ => {}
         }
         self.push(Action::Report(report));
@@ -523,9 +544,10 @@ impl Session {
                         x509::render(&response, &opts, now_unix).map_err(Into::into)
                     };
                     match verified {
-                        Ok(rendered) => {
+                        Ok(mut rendered) => {
                             self.rows[i].pending = Some(rendered.not_after);
                             self.rows[i].pending_id.clone_from(&rendered.spiffe_id);
+                            self.pending_bundles = core::mem::take(&mut rendered.bundle_expiries);
                             self.push(Action::WriteX509(Box::new(rendered)));
                         }
                         Err(e) if self.config.one_shot => {
