@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # builds below need them): a no-op when installed; rustup 1.29 does not do it by itself.
 rustup toolchain install --no-self-update
 # Python packages the end-to-end tests read outputs with: jsonschema (the SPIFFE bundle map's
-# schema check) and cryptography (its keys). A Debian python3 needs --break-system-packages.
-if ! python3 -c 'import jsonschema, cryptography' 2>/dev/null; then
-    python3 -m pip install --quiet jsonschema cryptography 2>/dev/null ||
-        python3 -m pip install --quiet --break-system-packages jsonschema cryptography
+# schema check), cryptography (its keys) and prometheus_client (the reference parser of the
+# metrics text). A Debian python3 needs --break-system-packages.
+if ! python3 -c 'import jsonschema, cryptography, prometheus_client' 2>/dev/null; then
+    python3 -m pip install --quiet jsonschema cryptography prometheus_client 2>/dev/null ||
+        python3 -m pip install --quiet --break-system-packages jsonschema cryptography prometheus_client
 fi
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings

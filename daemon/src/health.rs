@@ -30,7 +30,7 @@ use rustix::event::{PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 use svid_core::health::{
-    HealthState, MAX_HEAD, RequestReader, Status, render_error, render_response,
+    HealthState, MAX_HEAD, RequestReader, Status, render_error, render_metrics, render_response,
 };
 use svid_core::time::Instant;
 
@@ -95,6 +95,8 @@ pub struct Health {
     limits: Limits,
     liveness_path: String,
     readiness_path: String,
+    /// `metrics_path` (empty: no metrics).
+    metrics_path: String,
     /// Accepting is paused until then (out of descriptors).
     accept_paused: Option<Instant>,
 }
@@ -125,8 +127,15 @@ impl Health {
             limits: Limits::default(),
             liveness_path: liveness_path.to_owned(),
             readiness_path: readiness_path.to_owned(),
+            metrics_path: String::new(),
             accept_paused: None,
         })
+    }
+
+    /// Also answers `path` (when not empty) with the Prometheus metrics.
+    pub fn with_metrics_path(mut self, path: &str) -> Health {
+        path.clone_into(&mut self.metrics_path);
+        self
     }
 
     #[cfg(test)]
@@ -196,9 +205,16 @@ impl Health {
         }
     }
 
-    /// Serves what `poll(2)` reported: reads heads, answers them from `state`, writes,
-    /// drains and closes connections, and accepts new ones while there is room.
-    pub fn on_ready(&mut self, now: Instant, state: &HealthState, events: Events) {
+    /// Serves what `poll(2)` reported: reads heads, answers them from `state` (the metrics
+    /// path from the text `metrics` renders), writes, drains and closes connections, and
+    /// accepts new ones while there is room.
+    pub fn on_ready(
+        &mut self,
+        now: Instant,
+        state: &HealthState,
+        metrics: &dyn Fn() -> Vec<u8>,
+        events: Events,
+    ) {
         let mut i = 0;
         self.conns.retain_mut(|c| {
             let ready = events.conns.get(i).copied().unwrap_or(false);
@@ -208,9 +224,13 @@ impl Health {
                     c,
                     now,
                     state,
+                    metrics,
                     &self.limits,
-                    &self.liveness_path,
-                    &self.readiness_path,
+                    [
+                        &self.liveness_path,
+                        &self.readiness_path,
+                        &self.metrics_path,
+                    ],
                 )
         });
         if events.listener {
@@ -265,9 +285,9 @@ fn serve(
     c: &mut Conn,
     now: Instant,
     state: &HealthState,
+    metrics: &dyn Fn() -> Vec<u8>,
     limits: &Limits,
-    liveness_path: &str,
-    readiness_path: &str,
+    [liveness_path, readiness_path, metrics_path]: [&str; 3],
 ) -> bool {
     let mut buf = [0u8; 2048];
     if let Phase::Reading(reader) = &mut c.phase {
@@ -279,7 +299,9 @@ fn serve(
                 Ok(n) => match reader.feed(&buf[..n]) {
                     Ok(Status::Partial) => {}
                     Ok(Status::Complete(req)) => {
-                        break render_response(&req, state, liveness_path, readiness_path);
+                        break render_metrics(&req, metrics_path, metrics).unwrap_or_else(|| {
+                            render_response(&req, state, liveness_path, readiness_path)
+                        });
                     }
                     Err(e) => break render_error(e),
                 },

@@ -421,6 +421,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
                 h.readiness_path.clone(),
             )
         }),
+        metrics_path: c.health_checks.metrics_path.clone(),
         layout: if c.symlinked_layout {
             files::Layout::Symlinked
         } else {

@@ -55,7 +55,7 @@ fn round(h: &mut Health, now: Instant, state: &HealthState, other: &UnixStream) 
         );
         h.events(&fds[at..])
     };
-    h.on_ready(now, state, events);
+    h.on_ready(now, state, &Vec::new, events);
     h.handle_timeouts(now);
     assert!(h.connections() <= h.limits.max_conns);
     assert!(h.buffered() <= h.connections() * MAX_HEAD);
