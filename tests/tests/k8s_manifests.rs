@@ -89,6 +89,18 @@ fn the_manifests_pass_and_each_mistake_is_reported() {
             "              mountPath: /svids\n              readOnly: true\n",
             "no app container mounts 'svids' at /var/run/secrets/svids",
         ),
+        (
+            "manifest-server.yaml",
+            "        prometheus.io/port: \"8081\"\n",
+            "        prometheus.io/port: \"9090\"\n",
+            "prometheus.io/port '9090' is not the helper's health_checks.bind_port 8081",
+        ),
+        (
+            "manifest-client.yaml",
+            "      metrics_path = \"/metrics\"\n",
+            "",
+            "prometheus.io/path '/metrics' is not the helper's health_checks.metrics_path None",
+        ),
     ];
     for (file, text, replacement, expected) in mistakes {
         let copy = copy_example();
