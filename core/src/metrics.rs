@@ -10,7 +10,6 @@
 //! a bounded size whatever the agent sends. The core has no clock: timestamps are the Unix
 //! times the session was given.
 
-use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write as _;
@@ -107,14 +106,14 @@ impl OutputCounters {
 /// What `/metrics` shows. The session keeps it and updates it where it decides.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Metrics {
-    /// By `output` label: `x509`, `jwt_bundle`, `jwt_svid:<jwt_audience>` (entries with one
-    /// audience share a series).
-    pub outputs: BTreeMap<String, OutputCounters>,
+    /// By `output` label, in configuration order: `x509`, `jwt_bundle`,
+    /// `jwt_svid:<jwt_audience>` (entries with one audience share a series).
+    pub outputs: Vec<(String, OutputCounters)>,
     /// The X.509-SVID on disk: its SPIFFE ID and NotAfter (Unix seconds).
     pub x509_svid: Option<(String, i64)>,
     /// The earliest root NotAfter (Unix seconds) of each trust domain of the last X.509 set
-    /// written, at most [`MAX_BUNDLE_SERIES`] (see [`Metrics::set_bundles`]).
-    pub bundles: BTreeMap<String, i64>,
+    /// written, in name order, at most [`MAX_BUNDLE_SERIES`] (see [`Metrics::set_bundles`]).
+    pub bundles: Vec<(String, i64)>,
     /// One per `jwt_svids` entry: its audience and the `exp` of the token on disk.
     pub jwt_svids: Vec<(String, Option<i64>)>,
     /// Whether a connection to the agent is up.
@@ -132,12 +131,37 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Keeps the bundle expiries of an X.509 set written for `own` trust domain: its own, then
-    /// the others that expire first, [`MAX_BUNDLE_SERIES`] in all.
+    /// Keeps the bundle expiries (in name order) of an X.509 set written for the `own` trust
+    /// domain: its own, then the others that expire first, [`MAX_BUNDLE_SERIES`] in all.
     pub fn set_bundles(&mut self, own: &str, mut expiries: Vec<(String, i64)>) {
-        expiries.sort_by_key(|(td, not_after)| (td != own, *not_after));
-        expiries.truncate(MAX_BUNDLE_SERIES);
-        self.bundles = expiries.into_iter().collect();
+        let others = MAX_BUNDLE_SERIES - 1;
+        if expiries.len() > MAX_BUNDLE_SERIES {
+            let mut times: Vec<i64> = expiries
+                .iter()
+                .filter(|(td, _)| td != own)
+                .map(|(_, t)| *t)
+                .collect();
+            times.sort_unstable();
+            let cutoff = times[others - 1];
+            // Those before the cutoff, then those at it in name order while room is left.
+            let mut at_cutoff = others - times.iter().filter(|t| **t < cutoff).count();
+            expiries.retain(|(td, t)| {
+                let keep = td == own || *t < cutoff || (*t == cutoff && at_cutoff > 0);
+                if td != own && *t == cutoff && keep {
+                    at_cutoff -= 1;
+                }
+                keep
+            });
+        }
+        self.bundles = expiries;
+    }
+
+    /// The counters of output `label`, if it is one.
+    pub fn output_mut(&mut self, label: &str) -> Option<&mut OutputCounters> {
+        self.outputs
+            .iter_mut()
+            .find(|(l, _)| l == label)
+            .map(|(_, c)| c)
     }
 
     /// Counts one run of hook `id` ending with `result`.
@@ -148,8 +172,9 @@ impl Metrics {
         }
     }
 
-    /// Appends the text exposition (format 0.0.4) of every family in [`FAMILIES`] order,
-    /// each family's series sorted by label values.
+    /// Appends the text exposition (format 0.0.4) of every family in [`FAMILIES`] order; the
+    /// series of a family in a fixed order: outputs and audiences in configuration order,
+    /// trust domains by name, hooks by index, reasons and results as in their `ALL`.
     pub fn render(&self, build: &BuildInfo<'_>, out: &mut String) {
         let mut w = Writer { out };
         let [
@@ -176,15 +201,20 @@ impl Metrics {
             w.sample(bundle, &[("trust_domain", td)], Value::Int(*not_after));
         }
         w.family(jwt);
-        let mut by_audience: BTreeMap<&str, i64> = BTreeMap::new();
-        for (audience, exp) in &self.jwt_svids {
-            if let Some(exp) = exp {
-                let earliest = by_audience.entry(audience).or_insert(*exp);
-                *earliest = (*earliest).min(*exp);
+        for (i, (audience, _)) in self.jwt_svids.iter().enumerate() {
+            let same = |(a, _): &&(String, Option<i64>)| a == audience;
+            // Once per audience, at its first entry: the earliest of its tokens.
+            if self.jwt_svids[..i].iter().any(|e| same(&e)) {
+                continue;
             }
-        }
-        for (audience, exp) in by_audience {
-            w.sample(jwt, &[("audience", audience)], Value::Int(exp));
+            let earliest = self.jwt_svids[i..]
+                .iter()
+                .filter(same)
+                .filter_map(|e| e.1)
+                .min();
+            if let Some(exp) = earliest {
+                w.sample(jwt, &[("audience", audience)], Value::Int(exp));
+            }
         }
         w.family(updates);
         for (output, c) in &self.outputs {
@@ -215,15 +245,8 @@ impl Metrics {
             w.sample(family, &[], Value::Count(value));
         }
         w.family(hooks);
-        // Label values sort as strings: "10" before "2".
-        let mut ids: Vec<(String, &[u64; 4])> = self
-            .hook_runs
-            .iter()
-            .enumerate()
-            .map(|(id, runs)| (id.to_string(), runs))
-            .collect();
-        ids.sort();
-        for (id, runs) in ids {
+        for (id, runs) in self.hook_runs.iter().enumerate() {
+            let id = id.to_string();
             for (result, n) in HookResult::ALL.iter().zip(runs) {
                 let labels = [("hook", id.as_str()), ("result", result.as_str())];
                 w.sample(hooks, &labels, Value::Count(*n));

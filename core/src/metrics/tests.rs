@@ -21,19 +21,20 @@ fn rendered(m: &Metrics) -> String {
 
 /// A state with every family holding samples, and label values that need escaping.
 fn busy() -> Metrics {
-    let mut outputs = BTreeMap::new();
-    outputs.insert(
-        "x509".to_string(),
-        OutputCounters {
-            updates: 3,
-            failures: [0, 1, 2],
-            last_update_ms: Some(1_893_456_000_250),
-        },
-    );
-    outputs.insert(
-        "jwt_svid:aud \"q\"\\x\ny".to_string(),
-        OutputCounters::default(),
-    );
+    let outputs = vec![
+        (
+            "x509".to_string(),
+            OutputCounters {
+                updates: 3,
+                failures: [0, 1, 2],
+                last_update_ms: Some(1_893_456_000_250),
+            },
+        ),
+        (
+            "jwt_svid:aud \"q\"\\x\ny".to_string(),
+            OutputCounters::default(),
+        ),
+    ];
     let mut m = Metrics {
         outputs,
         x509_svid: Some(("spiffe://example.test/a\"b".to_string(), 1_893_459_600)),
@@ -56,8 +57,8 @@ fn busy() -> Metrics {
     m.set_bundles(
         "example.test",
         vec![
-            ("z.test".to_string(), 100),
             ("example.test".to_string(), 300),
+            ("z.test".to_string(), 100),
         ],
     );
     m
@@ -123,7 +124,7 @@ fn families_come_in_contract_order_each_with_help_and_type() {
 }
 
 #[test]
-fn series_sort_by_label_values_and_every_reason_and_result_is_present() {
+fn series_come_in_a_fixed_order_and_every_reason_and_result_is_present() {
     let text = rendered(&busy());
     let hooks: Vec<&str> = text
         .lines()
@@ -140,10 +141,22 @@ fn series_sort_by_label_values_and_every_reason_and_result_is_present() {
             "spiffe_helper_hook_runs_total{hook=\"1\",result=\"failure\"} 0",
         ]
     );
-    // Label values sort as strings: "10" right after "1".
+    // Hooks by index, the last last.
     assert_eq!(
-        hooks[8],
+        hooks[40],
         "spiffe_helper_hook_runs_total{hook=\"10\",result=\"failure\"} 0"
+    );
+    // Outputs in configuration order.
+    let updates: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("spiffe_helper_updates_total{"))
+        .collect();
+    assert_eq!(
+        updates,
+        [
+            "spiffe_helper_updates_total{output=\"x509\"} 3",
+            "spiffe_helper_updates_total{output=\"jwt_svid:aud \\\"q\\\"\\\\x\\ny\"} 0",
+        ]
     );
     assert!(text.contains("spiffe_helper_hook_runs_total{hook=\"10\",result=\"timeout\"} 1\n"));
     let x509_failures: Vec<&str> = text
@@ -178,39 +191,46 @@ fn series_sort_by_label_values_and_every_reason_and_result_is_present() {
 
 #[test]
 fn bundle_series_are_capped_keeping_the_own_trust_domain_and_the_earliest() {
-    let mut m = Metrics::default();
+    // In name order, as the X.509 set gives them: the later names expire first, and the
+    // last 100 tie at the cutoff.
     let mut expiries: Vec<(String, i64)> = (0..1000)
-        .map(|i| (format!("td{i:04}.test"), 10_000 - i64::from(i)))
+        .map(|i| (format!("td{i:04}.test"), (10_000 - i64::from(i)).max(9_100)))
         .collect();
-    expiries.push(("own.test".to_string(), 99_999));
+    expiries.insert(0, ("own.test".to_string(), 99_999));
+    let mut m = Metrics::default();
     m.set_bundles("own.test", expiries);
     assert_eq!(m.bundles.len(), MAX_BUNDLE_SERIES);
-    assert_eq!(m.bundles.get("own.test"), Some(&99_999));
+    let get = |td: &str| m.bundles.iter().find(|(t, _)| t == td).map(|(_, e)| *e);
     assert_eq!(
-        m.bundles.get("td0999.test"),
-        Some(&9_001),
-        "the earliest is kept"
+        get("own.test"),
+        Some(99_999),
+        "the own trust domain is kept"
     );
-    assert_eq!(m.bundles.get("td0000.test"), None, "the latest is dropped");
+    assert_eq!(get("td0900.test"), Some(9_100), "the earliest is kept");
+    assert_eq!(get("td0000.test"), None, "the latest is dropped");
+    // Ties at the cutoff: the first in name order while room is left.
+    let names: Vec<&str> = m.bundles.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(names[..2], ["own.test", "td0900.test"]);
+    assert_eq!(names[63], "td0962.test");
+    // At most the cap: nothing is dropped.
+    let few = vec![("a.test".to_string(), 5), ("b.test".to_string(), 1)];
+    m.set_bundles("b.test", few.clone());
+    assert_eq!(m.bundles, few);
 }
 
 #[test]
 fn negative_and_sub_second_times_are_exact() {
-    let mut m = Metrics::default();
-    m.outputs.insert(
-        "x509".to_string(),
-        OutputCounters {
-            last_update_ms: Some(-1_500),
-            ..OutputCounters::default()
-        },
-    );
-    m.outputs.insert(
-        "jwt_bundle".to_string(),
-        OutputCounters {
-            last_update_ms: Some(7),
-            ..OutputCounters::default()
-        },
-    );
+    let at = |ms| OutputCounters {
+        last_update_ms: Some(ms),
+        ..OutputCounters::default()
+    };
+    let m = Metrics {
+        outputs: vec![
+            ("x509".to_string(), at(-1_500)),
+            ("jwt_bundle".to_string(), at(7)),
+        ],
+        ..Metrics::default()
+    };
     let text = rendered(&m);
     assert!(text.contains("{output=\"x509\"} -1.500\n"), "{text}");
     assert!(text.contains("{output=\"jwt_bundle\"} 0.007\n"), "{text}");

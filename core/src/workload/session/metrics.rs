@@ -20,7 +20,12 @@ impl Session {
         if config.jwt_bundle.is_some() {
             labels.push(String::from("jwt_bundle"));
         }
-        labels.extend(config.jwt_svids.iter().map(|j| jwt_svid_label(&j.audience)));
+        for j in &config.jwt_svids {
+            let label = jwt_svid_label(&j.audience);
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
         Metrics {
             outputs: labels
                 .into_iter()
@@ -44,7 +49,7 @@ impl Session {
             Sub::JwtBundles => String::from("jwt_bundle"),
             Sub::JwtSvid(n) => jwt_svid_label(&self.config.jwt_svids.get(n)?.audience),
         };
-        self.metrics.outputs.get_mut(&label)
+        self.metrics.output_mut(&label)
     }
 
     /// Counts an update of `sub`'s output not written for `reason`.

@@ -7,7 +7,8 @@ use crate::metrics::{FailureReason, HookResult, OutputCounters};
 
 /// The counters of output `label`.
 fn counters(sim: &Sim, label: &str) -> OutputCounters {
-    sim.session.metrics().outputs[label].clone()
+    let mut m = sim.session.metrics();
+    m.output_mut(label).unwrap().clone()
 }
 
 /// Failures of output `label` for `reason`.
@@ -24,7 +25,9 @@ fn x509_writes_failures_and_reconnects_are_counted() {
     let mut sim = Sim::new(false);
     let m = sim.session.metrics();
     assert_eq!((m.agent_connected, m.agent_connects), (false, 0));
-    assert_eq!(m.outputs.keys().collect::<Vec<_>>(), ["x509"]);
+    let labels =
+        |m: &crate::metrics::Metrics| m.outputs.iter().map(|o| o.0.clone()).collect::<Vec<_>>();
+    assert_eq!(labels(&m), ["x509"]);
     assert_eq!(counters(&sim, "x509"), OutputCounters::default());
     sim.connect();
     let m = sim.session.metrics();
@@ -38,10 +41,7 @@ fn x509_writes_failures_and_reconnects_are_counted() {
     assert_eq!(m.x509_svid, Some((ID.to_string(), BASE_UNIX + 3600)));
     // The bundle's root: rcgen's default NotAfter.
     let root_expiry = rcgen::date_time_ymd(4096, 1, 1).unix_timestamp();
-    assert_eq!(
-        m.bundles.into_iter().collect::<Vec<_>>(),
-        [("example.test".to_string(), root_expiry)]
-    );
+    assert_eq!(m.bundles, [("example.test".to_string(), root_expiry)]);
 
     // A failed write counts as one, and keeps what is on disk in the gauges.
     sim.advance(secs(10));
@@ -177,10 +177,14 @@ fn jwt_outputs_count_their_writes_and_refusals_and_show_the_token_expiry() {
     let mut sim = Sim::with(jwt_config("svc"));
     sim.unix_ms = JWT_NOW * 1000;
     sim.connect();
-    assert_eq!(
-        sim.session.metrics().outputs.keys().collect::<Vec<_>>(),
-        ["jwt_bundle", "jwt_svid:svc", "x509"]
-    );
+    let labels: Vec<String> = sim
+        .session
+        .metrics()
+        .outputs
+        .into_iter()
+        .map(|o| o.0)
+        .collect();
+    assert_eq!(labels, ["x509", "jwt_bundle", "jwt_svid:svc"]);
     sim.server(&reply(3, &bundles_message()));
     assert_eq!(counters(&sim, "jwt_bundle").updates, 1);
     sim.sent();
