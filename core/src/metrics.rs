@@ -28,7 +28,8 @@ pub enum FailureReason {
     Verification,
     /// Writing the files failed.
     Write,
-    /// The output's call to the agent failed (a status, or a message that does not decode).
+    /// The output's call to the agent ended (an error status, or a watch closed) or sent a
+    /// message that does not decode.
     Agent,
 }
 

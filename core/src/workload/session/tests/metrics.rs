@@ -56,7 +56,7 @@ fn x509_writes_failures_and_reconnects_are_counted() {
     sim.write_ok = true;
     sim.server(&frame(kind::DATA, 0, 1, &x509_message_with(7200, true)));
     assert_eq!(failures(&sim, "x509", FailureReason::Verification), 1);
-    // The agent ends the call with PERMISSION_DENIED.
+    // The agent ends the watch (grpc-status 0: a watch is not meant to end).
     sim.server(&frame(
         kind::HEADERS,
         flag::END_HEADERS | flag::END_STREAM,
