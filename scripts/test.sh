@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 rustup toolchain install --no-self-update
 # Python packages the end-to-end tests read outputs with: jsonschema (the SPIFFE bundle map's
 # schema check), cryptography (its keys), kubernetes-validate (the Kubernetes schemas the
-# example manifests are checked against). A Debian python3 needs --break-system-packages.
-python_packages=(jsonschema cryptography kubernetes-validate)
-if ! python3 -c 'import jsonschema, cryptography, kubernetes_validate' 2>/dev/null; then
+# example manifests are checked against) and prometheus_client (the reference parser of the
+# metrics text). A Debian python3 needs --break-system-packages.
+python_packages=(jsonschema cryptography kubernetes-validate prometheus_client)
+if ! python3 -c 'import jsonschema, cryptography, kubernetes_validate, prometheus_client' 2>/dev/null; then
     python3 -m pip install --quiet "${python_packages[@]}" 2>/dev/null ||
         python3 -m pip install --quiet --break-system-packages "${python_packages[@]}"
 fi

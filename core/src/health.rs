@@ -467,8 +467,12 @@ pub fn render_response(
     } else {
         &[]
     };
-    let body = if request.is_head() { None } else { Some(&body) };
-    let len = body.map_or_else(|| rendered_len(check, state), Vec::len);
+    let body = if request.is_head() {
+        None
+    } else {
+        Some(body.as_slice())
+    };
+    let len = body.map_or_else(|| rendered_len(check, state), <[u8]>::len);
     response(request.minor_version, code, content_type, extra, len, body)
 }
 
@@ -501,8 +505,31 @@ pub fn render_error(error: ParseError) -> Vec<u8> {
         "text/plain; charset=utf-8",
         &[],
         body.len(),
-        Some(&body.to_vec()),
+        Some(body),
     )
+}
+
+/// The response to a request for `metrics_path` (ours; off when empty): `200` with the
+/// Prometheus text `body` renders ([`crate::metrics`]), whatever the method, as the other two
+/// paths; a `HEAD` request gets the same headers and no body. `None` for any other path.
+pub fn render_metrics(
+    request: &Request<'_>,
+    metrics_path: &str,
+    body: impl FnOnce() -> Vec<u8>,
+) -> Option<Vec<u8>> {
+    if metrics_path.is_empty() || request.path != metrics_path {
+        return None;
+    }
+    let body = body();
+    let sent = (!request.is_head()).then_some(body.as_slice());
+    Some(response(
+        request.minor_version,
+        200,
+        crate::metrics::CONTENT_TYPE,
+        &[],
+        body.len(),
+        sent,
+    ))
 }
 
 fn reason(code: u16) -> &'static str {
@@ -523,7 +550,7 @@ fn response(
     content_type: &str,
     extra: &[&str],
     content_length: usize,
-    body: Option<&Vec<u8>>,
+    body: Option<&[u8]>,
 ) -> Vec<u8> {
     use core::fmt::Write as _;
     let version = if minor_version == 0 { "1.0" } else { "1.1" };

@@ -19,6 +19,7 @@ pub mod h2;
 pub mod health;
 pub mod hpack;
 pub mod jwt;
+pub mod metrics;
 pub mod pem;
 pub mod spiffe_id;
 pub mod time;

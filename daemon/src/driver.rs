@@ -11,6 +11,7 @@ use log::{debug, error, info, warn};
 use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::Signal;
 use svid_core::config::Hook;
+use svid_core::metrics::BuildInfo;
 use svid_core::time::Instant;
 use svid_core::workload::{Action, Exit, Session, SessionConfig, Sub};
 use svid_core::x509::Rendered;
@@ -73,6 +74,18 @@ impl Clock {
         let left = target.saturating_duration_since(std::time::Instant::now());
         Duration::from_millis(u64::try_from(left.as_micros().div_ceil(1000)).unwrap_or(u64::MAX))
     }
+}
+
+/// The metrics endpoint's text: the session's metrics and this binary's version and commit
+/// (`build.rs`).
+fn metrics_text(session: &Session) -> Vec<u8> {
+    let build = BuildInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        commit: env!("SPIFFE_HELPER_COMMIT"),
+    };
+    let mut text = String::new();
+    session.metrics().render(&build, &mut text);
+    text.into_bytes()
 }
 
 /// Wall-clock time for certificate validity, Unix milliseconds.
@@ -308,7 +321,8 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
         if let Some(h) = &mut health {
             let now = clock.now();
             if let Some(events) = health_events {
-                h.on_ready(now, &session.health(now, unix_ms()), events);
+                let metrics = || metrics_text(&session);
+                h.on_ready(now, &session.health(now, unix_ms()), &metrics, events);
             }
             h.handle_timeouts(now);
         }

@@ -35,7 +35,8 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 use svid_core::health::slots::{Admission, Id, Limits, Slots};
 use svid_core::health::{
-    HealthState, MAX_HEAD, RequestReader, Status, render_error, render_response,
+    HealthState, MAX_HEAD, Request, RequestReader, Status, render_error, render_metrics,
+    render_response,
 };
 use svid_core::time::Instant;
 
@@ -62,6 +63,8 @@ pub struct Settings {
     pub readiness_path: String,
     /// `read_header_timeout`.
     pub read_header_timeout: Duration,
+    /// `metrics_path` (ours; empty: no metrics).
+    pub metrics_path: String,
 }
 
 enum Phase {
@@ -94,6 +97,8 @@ pub struct Health {
     slots: Slots,
     liveness_path: String,
     readiness_path: String,
+    /// `metrics_path` (empty: no metrics).
+    metrics_path: String,
     /// Accepting is paused until then (out of descriptors).
     accept_paused: Option<Instant>,
 }
@@ -140,6 +145,7 @@ impl Health {
             }),
             liveness_path: settings.liveness_path.clone(),
             readiness_path: settings.readiness_path.clone(),
+            metrics_path: settings.metrics_path.clone(),
             accept_paused: None,
         })
     }
@@ -219,25 +225,46 @@ impl Health {
     }
 
     /// Serves what `poll(2)` reported: first the connections held (reads heads, answers them
-    /// from `state`, writes, drains, closes), then accepts new ones, evicting as the table
-    /// says.
-    pub fn on_ready(&mut self, now: Instant, state: &HealthState, events: Events) {
+    /// from `state`, the metrics path from the text `metrics` renders, writes, drains,
+    /// closes), then accepts new ones, evicting as the table says.
+    pub fn on_ready(
+        &mut self,
+        now: Instant,
+        state: &HealthState,
+        metrics: &dyn Fn() -> Vec<u8>,
+        events: Events,
+    ) {
         let mut i = 0;
-        let (slots, paths) = (
-            &mut self.slots,
-            (&*self.liveness_path, &*self.readiness_path),
-        );
+        let answers = Answers {
+            state,
+            metrics,
+            paths: [
+                &self.liveness_path,
+                &self.readiness_path,
+                &self.metrics_path,
+            ],
+        };
+        let slots = &mut self.slots;
         self.conns.retain_mut(|c| {
             let ready = events.conns.get(i).copied().unwrap_or(false);
             i += 1;
-            !ready || serve(c, now, state, slots, paths)
+            !ready || serve(c, now, slots, &answers)
         });
         if events.listener {
-            self.accept(now, state);
+            self.accept(now, state, metrics);
         }
     }
 
-    fn accept(&mut self, now: Instant, state: &HealthState) {
+    fn accept(&mut self, now: Instant, state: &HealthState, metrics: &dyn Fn() -> Vec<u8>) {
+        let answers = Answers {
+            state,
+            metrics,
+            paths: [
+                &self.liveness_path,
+                &self.readiness_path,
+                &self.metrics_path,
+            ],
+        };
         for _ in 0..self.slots.accept_batch() {
             let stream = match rustix::net::accept_with(
                 &self.listener,
@@ -266,13 +293,7 @@ impl Health {
                 phase: Phase::Reading(RequestReader::new(MAX_HEAD)),
             };
             // A probe's request is usually in already: answer it before the next accept.
-            if serve(
-                &mut conn,
-                now,
-                state,
-                &mut self.slots,
-                (&self.liveness_path, &self.readiness_path),
-            ) {
+            if serve(&mut conn, now, &mut self.slots, &answers) {
                 self.conns.push(conn);
             }
         }
@@ -295,29 +316,33 @@ impl Health {
     }
 }
 
+/// What a complete request is answered from: the health state, the metrics text, and the
+/// liveness, readiness and metrics paths.
+struct Answers<'a> {
+    state: &'a HealthState,
+    metrics: &'a dyn Fn() -> Vec<u8>,
+    paths: [&'a str; 3],
+}
+
+impl Answers<'_> {
+    fn answer(&self, req: &Request<'_>) -> Vec<u8> {
+        let [liveness, readiness, metrics] = self.paths;
+        render_metrics(req, metrics, self.metrics)
+            .unwrap_or_else(|| render_response(req, self.state, liveness, readiness))
+    }
+}
+
 /// Does the I/O one connection is ready for; false when it is to be closed.
 /// Tells `slots` of each step; a connection it returns false for is closed in `slots` too.
-fn serve(
-    c: &mut Conn,
-    now: Instant,
-    state: &HealthState,
-    slots: &mut Slots,
-    paths: (&str, &str),
-) -> bool {
-    let keep = step(c, now, state, slots, paths);
+fn serve(c: &mut Conn, now: Instant, slots: &mut Slots, answers: &Answers<'_>) -> bool {
+    let keep = step(c, now, slots, answers);
     if !keep {
         slots.close(c.id);
     }
     keep
 }
 
-fn step(
-    c: &mut Conn,
-    now: Instant,
-    state: &HealthState,
-    slots: &mut Slots,
-    (liveness_path, readiness_path): (&str, &str),
-) -> bool {
+fn step(c: &mut Conn, now: Instant, slots: &mut Slots, answers: &Answers<'_>) -> bool {
     let mut buf = [0u8; 2048];
     if let Phase::Reading(reader) = &mut c.phase {
         let response = loop {
@@ -329,9 +354,7 @@ fn step(
                     slots.received(c.id, now, n);
                     match reader.feed(&buf[..n]) {
                         Ok(Status::Partial) => {}
-                        Ok(Status::Complete(req)) => {
-                            break render_response(&req, state, liveness_path, readiness_path);
-                        }
+                        Ok(Status::Complete(req)) => break answers.answer(&req),
                         Err(e) => break render_error(e),
                     }
                 }

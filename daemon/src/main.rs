@@ -421,6 +421,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
                 liveness_path: h.liveness_path.clone(),
                 readiness_path: h.readiness_path.clone(),
                 read_header_timeout: cfg.health_read_header_timeout(),
+                metrics_path: h.metrics_path.clone(),
             }
         }),
         layout: if c.symlinked_layout {

@@ -13,7 +13,9 @@
 //!   only while that hook is not running, and kill one only while it runs; kill `cmd` only
 //!   while it runs, after SIGTERM (never a wrapper's program);
 //! - notify the service manager only when it listens: `READY=1` once, with every output
-//!   written, and `STOPPING=1` right before the Exit.
+//!   written, and `STOPPING=1` right before the Exit;
+//! - never count backwards: every counter of its metrics is at least what it was, and the
+//!   metrics render.
 //!
 //! Input: byte 0 is the configuration (bit 0 one-shot, bit 1 X.509 files, bit 2
 //! verification, bit 3 the JWT bundle file, bits 4-5 how many JWT-SVIDs, bit 6 a pid file,
@@ -34,6 +36,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use svid_core::config::{HookEvent, Restart};
+use svid_core::metrics::{BuildInfo, Metrics};
 use svid_core::time::Instant;
 use svid_core::workload::{
     Action, ClientConfig, Exit, HookOptions, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus,
@@ -138,6 +141,8 @@ struct Driver {
     fates: u8,
     answered: u32,
     out: Vec<u8>,
+    /// The metrics after the last round.
+    metrics: Metrics,
 }
 
 impl Driver {
@@ -237,6 +242,43 @@ impl Driver {
             assert_eq!(self.session.poll_timeout(), None, "a deadline after Exit");
         }
         let _ = self.session.health(self.instant(), self.unix_ms);
+        self.check_metrics();
+    }
+
+    /// No counter goes down; the text renders.
+    fn check_metrics(&mut self) {
+        let now = self.session.metrics();
+        let before = &self.metrics;
+        for ((output, c), (_, b)) in now.outputs.iter().zip(&before.outputs) {
+            assert!(c.updates >= b.updates, "{output}: updates went down");
+            let mut failures = c.failures.iter().zip(b.failures);
+            assert!(failures.all(|(n, b)| *n >= b), "{output}: failures");
+        }
+        let plain = |m: &Metrics| {
+            [
+                m.agent_connects,
+                m.agent_stalls,
+                m.workload_signals,
+                m.workload_starts,
+            ]
+        };
+        let mut pairs = plain(&now).into_iter().zip(plain(before));
+        assert!(pairs.all(|(n, b)| n >= b), "a counter went down");
+        let mut runs = now
+            .hook_runs
+            .iter()
+            .flatten()
+            .zip(before.hook_runs.iter().flatten());
+        assert!(runs.all(|(n, b)| n >= b), "hook runs went down");
+        let mut text = String::new();
+        now.render(
+            &BuildInfo {
+                version: "v",
+                commit: "c",
+            },
+            &mut text,
+        );
+        self.metrics = now;
     }
 
     /// Writes `sub`'s output, or fails to, as the fates say.
@@ -300,7 +342,9 @@ fuzz_target!(|data: &[u8]| {
         fates: 0x1f,
         answered: 0,
         out: Vec::new(),
+        metrics: Metrics::default(),
     };
+    driver.metrics = driver.session.metrics();
     driver.drain();
     while let Some((&op, tail)) = ops.split_first() {
         ops = tail;

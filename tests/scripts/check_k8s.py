@@ -10,8 +10,10 @@ the references between objects (volumes, ConfigMaps and their keys, ServiceAccou
 selectors, the CSI driver, RBAC role references, namespaces), and for every spiffe-helper-rs
 container the helper.conf it is given: the agent socket lies in the CSI volume, cert_dir is
 an emptyDir shared with an app container, a native sidecar is an init container with
-restartPolicy Always, and a plain init container runs one-shot (-daemon-mode=false). Prints
-one line per problem and exits 1, or prints a summary and exits 0.
+restartPolicy Always, a plain init container runs one-shot (-daemon-mode=false), and a pod
+annotated for Prometheus (prometheus.io/scrape) names the port and path of a helper's
+health_checks.metrics_path. Prints one line per problem and exits 1, or prints a summary and
+exits 0.
 """
 
 import glob
@@ -30,7 +32,8 @@ WORKLOAD_KINDS = {"Deployment", "DaemonSet", "StatefulSet", "Job"}
 VOLUME_SOURCES = {"emptyDir", "configMap", "csi", "hostPath", "projected", "secret",
                   "persistentVolumeClaim"}
 HELPER_IMAGE = re.compile(r"^(.*/)?spiffe-helper-rs(:[^:/]+)?$")
-HELPER_LINE = re.compile(r'^\s*([a-z_]+)\s*=\s*"([^"]*)"\s*$')
+HELPER_LINE = re.compile(r'^\s*([a-z_]+)\s*=\s*(?:"([^"]*)"|(true|false|[0-9]+))\s*$')
+HELPER_BLOCK = re.compile(r'^\s*(health_checks)\s*\{\s*$')
 
 problems = []
 
@@ -114,13 +117,20 @@ def helper_conf(where, container, volumes, ns, objects):
             if text is None:
                 problem(where, f"ConfigMap {volume['configMap'].get('name')} has no key {name!r}")
                 return None
-            conf = {}
+            conf, block = {}, ""
             for line in text.splitlines():
                 match = HELPER_LINE.match(line)
+                opened = HELPER_BLOCK.match(line)
                 if match:
-                    conf[match.group(1)] = match.group(2)
+                    conf[block + match.group(1)] = match.group(2) or match.group(3)
+                elif opened and not block:
+                    block = opened.group(1) + "."
+                elif line.strip() == "}" and block:
+                    block = ""
                 elif line.strip() and not line.strip().startswith("#"):
                     problem(where, f"helper.conf line not understood: {line!r}")
+            if block:
+                problem(where, f"helper.conf: {block[:-1]} block not closed")
             return conf
     problem(where, f"{path} is not in a ConfigMap volume of the container")
     return None
@@ -135,6 +145,8 @@ def mount_at(container, volumes, path, source):
 
 
 def check_helpers(where, spec, volumes, ns, objects):
+    """Checks every spiffe-helper-rs container; returns the helper.conf of each."""
+    confs = []
     apps = spec.get("containers") or []
     for field in ("initContainers", "containers"):
         for i, c in enumerate(spec.get(field) or []):
@@ -151,6 +163,7 @@ def check_helpers(where, spec, volumes, ns, objects):
             conf = helper_conf(w, c, volumes, ns, objects)
             if conf is None:
                 continue
+            confs.append(conf)
             socket_dir = os.path.dirname(conf.get("agent_address", ""))
             csi = mount_at(c, volumes, socket_dir, "csi")
             if csi is None:
@@ -167,6 +180,28 @@ def check_helpers(where, spec, volumes, ns, objects):
             for key in ("svid_file_name", "svid_key_file_name", "svid_bundle_file_name"):
                 if not conf.get(key):
                     problem(w, f"helper.conf sets no {key}")
+    return confs
+
+
+def check_scrape(where, annotations, confs):
+    """prometheus.io/scrape: "true" needs a daemon helper whose health listener serves
+    metrics on prometheus.io/port (default 8081 as the helper's) and prometheus.io/path."""
+    if annotations.get("prometheus.io/scrape") != "true":
+        return
+    port = annotations.get("prometheus.io/port", "")
+    path = annotations.get("prometheus.io/path", "/metrics")
+    for conf in confs:
+        if conf.get("health_checks.listener_enabled") != "true":
+            continue
+        bind_port = conf.get("health_checks.bind_port", "8081")
+        if port != bind_port:
+            problem(where, f"prometheus.io/port {port!r} is not the helper's "
+                    f"health_checks.bind_port {bind_port}")
+        elif path != conf.get("health_checks.metrics_path"):
+            problem(where, f"prometheus.io/path {path!r} is not the helper's "
+                    f"health_checks.metrics_path {conf.get('health_checks.metrics_path')!r}")
+        return
+    problem(where, "prometheus.io/scrape without a helper whose health listener is enabled")
 
 
 def check_object(where, obj, objects, pod_labels):
@@ -186,7 +221,10 @@ def check_object(where, obj, objects, pod_labels):
         volumes = {c["metadata"]["name"]: {"persistentVolumeClaim": {}}
                    for c in spec.get("volumeClaimTemplates") or []}
         check_pod(f"{where}.spec.template.spec", template["spec"], ns, objects, kind, volumes)
-        check_helpers(f"{where}.spec.template.spec", template["spec"], volumes, ns, objects)
+        confs = check_helpers(f"{where}.spec.template.spec", template["spec"], volumes, ns,
+                              objects)
+        annotations = (template.get("metadata") or {}).get("annotations") or {}
+        check_scrape(f"{where}.spec.template.metadata.annotations", annotations, confs)
     elif kind in ("RoleBinding", "ClusterRoleBinding"):
         ref = obj.get("roleRef") or {}
         role_ns = ns if ref.get("kind") == "Role" else None

@@ -99,6 +99,18 @@ fn the_manifests_pass_and_each_mistake_is_reported() {
             "            - containerPort: \"8443\"\n",
             "'8443' is not of type 'integer'",
         ),
+        (
+            "manifest-server.yaml",
+            "        prometheus.io/port: \"8081\"\n",
+            "        prometheus.io/port: \"9090\"\n",
+            "prometheus.io/port '9090' is not the helper's health_checks.bind_port 8081",
+        ),
+        (
+            "manifest-client.yaml",
+            "      metrics_path = \"/metrics\"\n",
+            "",
+            "prometheus.io/path '/metrics' is not the helper's health_checks.metrics_path None",
+        ),
     ];
     for (file, text, replacement, expected) in mistakes {
         let copy = copy_example();

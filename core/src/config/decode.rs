@@ -178,6 +178,9 @@ const HEALTH_CHECKS: &[(&str, Setter<HealthChecks>)] = &[
     ("read_header_timeout", |c, k, v| {
         set(&mut c.read_header_timeout, string(k, v)?)
     }),
+    ("metrics_path", |c, k, v| {
+        set(&mut c.metrics_path, string(k, v)?)
+    }),
 ];
 
 fn set<T>(field: &mut T, value: T) -> Result<(), ParseError> {

@@ -75,6 +75,9 @@ pub struct HealthChecks {
     /// its end, empty for 1 s; read by
     /// [`Validated::health_read_header_timeout`](Validated::health_read_header_timeout).
     pub read_header_timeout: String,
+    /// `metrics_path` (ours; empty: off): the path of the Prometheus metrics
+    /// ([`crate::metrics`]).
+    pub metrics_path: String,
 }
 
 /// The contents of `helper.conf` as written, before validation and defaults.

@@ -76,6 +76,16 @@ pub enum ValidationError {
     NegativeJwtSvidFileMode,
     /// `health_checks.bind_port` below 0 with the listener enabled.
     NegativeBindPort,
+    /// `health_checks.metrics_path` (ours) that a request's path can never equal: it does
+    /// not start with `/`, or holds `?`, `#`, a space or a control character.
+    MetricsPath(String),
+    /// `health_checks.metrics_path` equal to the liveness or readiness path (named).
+    MetricsPathTaken {
+        /// The path.
+        path: String,
+        /// `liveness_path` or `readiness_path`.
+        by: &'static str,
+    },
     /// `max_message_size` below 0 or above [`MAX_MAX_MESSAGE_SIZE`] (ours).
     MaxMessageSizeOutOfRange(i64),
     /// `symlinked_layout` with an output file name that is not a plain name in `cert_dir`
@@ -164,6 +174,15 @@ impl fmt::Display for ValidationError {
             Self::NegativeJwtBundleFileMode => f.write_str("jwt bundle file mode must be positive"),
             Self::NegativeJwtSvidFileMode => f.write_str("jwt svid file mode must be positive"),
             Self::NegativeBindPort => f.write_str("bind port must be positive"),
+            Self::MetricsPath(path) => write!(
+                f,
+                "health_checks.metrics_path {path:?} is not a URL path: it must start with '/' \
+                 and hold no '?', '#', space or control character (empty turns metrics off)"
+            ),
+            Self::MetricsPathTaken { path, by } => write!(
+                f,
+                "health_checks.metrics_path {path:?} is also the {by}: give the metrics their own path"
+            ),
             Self::MaxMessageSizeOutOfRange(n) => write!(
                 f,
                 "max_message_size {n} is out of range: give a number of bytes from 1 to \
@@ -602,6 +621,7 @@ impl Config {
             if health.readiness_path.is_empty() {
                 health.readiness_path = String::from(DEFAULT_READINESS_PATH);
             }
+            check_metrics_path(health)?;
         }
         Ok((
             Validated {
@@ -615,6 +635,30 @@ impl Config {
             },
             warnings,
         ))
+    }
+}
+
+/// `health_checks.metrics_path` (empty: off) must be a path a request can carry, and not
+/// one of the two health paths.
+fn check_metrics_path(health: &super::HealthChecks) -> Result<(), ValidationError> {
+    let path = &health.metrics_path;
+    if path.is_empty() {
+        return Ok(());
+    }
+    let bad = |c: char| c.is_control() || " ?#".contains(c);
+    if !path.starts_with('/') || path.chars().any(bad) {
+        return Err(ValidationError::MetricsPath(path.clone()));
+    }
+    let taken = [
+        (&health.liveness_path, "liveness_path"),
+        (&health.readiness_path, "readiness_path"),
+    ];
+    match taken.into_iter().find(|(p, _)| *p == path) {
+        Some((_, by)) => Err(ValidationError::MetricsPathTaken {
+            path: path.clone(),
+            by,
+        }),
+        None => Ok(()),
     }
 }
 

@@ -582,3 +582,27 @@ fn fuzz_random_and_mutated_inputs_never_panic_and_agree() {
         check(&input, limit, &mut rng, &state);
     }
 }
+
+// --- metrics path ---------------------------------------------------------------------------
+
+#[test]
+fn the_metrics_path_is_answered_with_the_text_format_and_only_when_set() {
+    let body = || b"spiffe_helper_agent_connected 1\n".to_vec();
+    let get = req(b"GET /metrics?x=1 HTTP/1.1\r\nHost: h\r\n\r\n");
+    let response = render_metrics(&get, "/metrics", body).unwrap();
+    assert_eq!(
+        response,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+          Content-Length: 32\r\nConnection: close\r\n\r\nspiffe_helper_agent_connected 1\n"
+    );
+    // HEAD: the same headers, no body.
+    let head = req(b"HEAD /metrics HTTP/1.0\r\n\r\n");
+    let response = render_metrics(&head, "/metrics", body).unwrap();
+    assert!(response.starts_with(b"HTTP/1.0 200 OK\r\n"));
+    assert!(response.ends_with(b"Content-Length: 32\r\nConnection: close\r\n\r\n"));
+    // Off (empty) or another path: not answered here, and the body is never rendered.
+    let never = || -> Vec<u8> { panic!("rendered for a path that is not the metrics path") };
+    assert_eq!(render_metrics(&get, "", never), None);
+    assert_eq!(render_metrics(&req(GET_READY), "/metrics", never), None);
+    assert_eq!(render_metrics(&get, "/metrics/", never), None);
+}

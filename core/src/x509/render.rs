@@ -75,6 +75,9 @@ pub struct Rendered {
     /// The SPIFFE bundle map of every trust domain's roots (with
     /// [`RenderOptions::bundle_map`], else empty), in the SPIFFE bundle format (gRFC A87).
     pub bundle_map: Vec<u8>,
+    /// Every trust domain of the message (own and federated) with at least one root, in
+    /// name order, with its roots' earliest NotAfter (Unix seconds), for the metrics.
+    pub bundle_expiries: Vec<(String, i64)>,
 }
 
 impl Rendered {
@@ -382,6 +385,13 @@ pub(super) fn render_checked<E: From<RenderError>>(
         credential_pem,
         trust_domain_bundles,
         bundle_map,
+        bundle_expiries: bundles
+            .iter()
+            .filter_map(|(td, certs)| {
+                let earliest = certs.iter().map(|c| c.not_after).min()?;
+                Some((td.clone(), earliest))
+            })
+            .collect(),
     })
 }
 

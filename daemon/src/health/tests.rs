@@ -39,6 +39,7 @@ fn settings(address: Option<IpAddr>, port: i64) -> Settings {
         liveness_path: "/live".into(),
         readiness_path: "/ready".into(),
         read_header_timeout: Duration::from_secs(1),
+        metrics_path: String::new(),
     }
 }
 
@@ -66,7 +67,7 @@ fn round(h: &mut Health, now: Instant, state: &HealthState, other: &UnixStream) 
         );
         h.events(&fds[at..])
     };
-    h.on_ready(now, state, events);
+    h.on_ready(now, state, &Vec::new, events);
     h.handle_timeouts(now);
     assert!(h.connections() <= h.limits().max_conns);
     assert!(h.buffered() <= h.connections() * MAX_HEAD);

@@ -93,6 +93,7 @@ fn repeated_health_checks_blocks_merge_key_by_key() {
                 readiness_path: String::new(),
                 bind_address: "::1".into(),
                 read_header_timeout: "2s".into(),
+                ..HealthChecks::default()
             },
             "{text}"
         );

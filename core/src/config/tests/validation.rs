@@ -283,6 +283,47 @@ fn health_bind_address_is_an_ip_literal_and_read_header_timeout_a_positive_durat
 }
 
 #[test]
+fn metrics_path_is_off_by_default_and_must_be_a_path_of_its_own() {
+    let (v, _) = validated(&format!(
+        "{TRIO}health_checks {{ listener_enabled = true }}"
+    ));
+    assert_eq!(v.config().health_checks.metrics_path, "");
+    let (v, _) = validated(&format!(
+        "{TRIO}health_checks {{ listener_enabled = true\n metrics_path = \"/metrics\" }}"
+    ));
+    assert_eq!(v.config().health_checks.metrics_path, "/metrics");
+    // The JSON form, and blocks merged as upstream merges health_checks.
+    let (v, _) = validated(&format!(
+        "{TRIO}health_checks {{ listener_enabled = true }}\nhealth_checks {{ metrics_path = \"/m\" }}"
+    ));
+    assert_eq!(v.config().health_checks.metrics_path, "/m");
+    for bad in ["metrics", "/met rics", "/m?x=1", "/m#top", "/m\\tx"] {
+        assert_eq!(
+            invalid(&format!(
+                "{TRIO}health_checks {{ listener_enabled = true\n metrics_path = \"{bad}\" }}"
+            )),
+            format!(
+                "health_checks.metrics_path {:?} is not a URL path: it must start with '/' and \
+                 hold no '?', '#', space or control character (empty turns metrics off)",
+                bad.replace("\\t", "\t")
+            )
+        );
+    }
+    assert_eq!(
+        invalid(&format!(
+            "{TRIO}health_checks {{ listener_enabled = true\n metrics_path = \"/ready\" }}"
+        )),
+        "health_checks.metrics_path \"/ready\" is also the readiness_path: give the metrics their own path"
+    );
+    assert_eq!(
+        invalid(&format!(
+            "{TRIO}health_checks {{ listener_enabled = true, liveness_path = \"/m\", metrics_path = \"/m\" }}"
+        )),
+        "health_checks.metrics_path \"/m\" is also the liveness_path: give the metrics their own path"
+    );
+}
+
+#[test]
 fn modes_keep_only_permission_bits() {
     let (v, _) = validated(&format!(
         "{TRIO}key_file_mode = 04755\ncert_file_mode = 0444"

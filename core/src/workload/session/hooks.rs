@@ -89,6 +89,7 @@ impl Session {
         let timed_out = run.killed;
         let failed = timed_out || status != Some(ProcessStatus::Code(0));
         self.hook_failed |= failed;
+        self.count_hook(id, status, timed_out);
         self.report(Report::HookFinished {
             id,
             event: run.event,

@@ -20,6 +20,7 @@
 mod api;
 mod hooks;
 mod jwt_rows;
+mod metrics;
 mod notify;
 mod shutdown;
 mod stall;
@@ -49,6 +50,7 @@ use crate::grpc::{Code, Status};
 use crate::h2::{self, StreamId};
 use crate::health::HealthState;
 use crate::jwt;
+use crate::metrics::{FailureReason, Metrics};
 use crate::spiffe_id::TrustDomain;
 use crate::time::{Instant, earliest};
 use crate::x509;
@@ -144,6 +146,10 @@ pub struct Session {
     all_written: bool,
     /// The write status of every output, for the health endpoints.
     health: HealthState,
+    /// The counters and gauges of the metrics endpoint.
+    metrics: Metrics,
+    /// The bundle expiries of the X.509 set being written, for [`Metrics::set_bundles`].
+    pending_bundles: Vec<(String, i64)>,
     actions: VecDeque<Action>,
     exited: bool,
 }
@@ -186,6 +192,7 @@ impl Session {
             })
             .collect::<Vec<_>>();
         let health = Session::initial_health(&config);
+        let metrics = Session::initial_metrics(&config);
         let mut timers = TimerTable::new(rows.len(), hooks.len());
         if let Some(timeout) = config.timeout.filter(|_| config.one_shot) {
             timers.set(Timer::GiveUp, now + timeout);
@@ -212,6 +219,8 @@ impl Session {
             hook_failed: false,
             all_written: false,
             health,
+            metrics,
+            pending_bundles: Vec::new(),
             actions: VecDeque::new(),
             exited: false,
         };
@@ -225,6 +234,7 @@ impl Session {
             return;
         }
         self.conn = Conn::Up(Box::new(Client::new(self.config.client, now)));
+        self.metrics.agent_connects = self.metrics.agent_connects.saturating_add(1);
         for row in &mut self.rows {
             if let Some(w) = &mut row.watch {
                 w.probed = false;
@@ -333,6 +343,7 @@ impl Session {
             self.rows[i].on_disk_until = expiry;
         }
         self.record_health(sub, ok);
+        self.count_written(sub, unix_ms, ok, &spiffe_id, expiry);
         if ok {
             self.run_hooks(now, sub, &spiffe_id);
             self.notify_written(sub, spiffe_id, expiry);
@@ -416,6 +427,7 @@ impl Session {
         };
         if ok {
             self.pid = None;
+            self.metrics.workload_signals = self.metrics.workload_signals.saturating_add(1);
             return;
         }
         match backoff.next_delay() {
@@ -481,8 +493,17 @@ impl Session {
 
     fn report(&mut self, report: Report) {
         match &report {
-            Report::Rejected(_) => self.record_health(Sub::X509, false),
-            Report::JwtRejected { sub, .. } => self.record_health(*sub, false),
+            Report::Rejected(_) => {
+                self.record_health(Sub::X509, false);
+                self.count_failure(Sub::X509, FailureReason::Verification);
+            }
+            Report::JwtRejected { sub, .. } => {
+                self.record_health(*sub, false);
+                self.count_failure(*sub, FailureReason::Verification);
+            }
+            Report::CallFailed { sub, .. } | Report::BadMessage { sub, .. } => {
+                self.count_failure(*sub, FailureReason::Agent);
+            }
             _ => {}
         }
         self.push(Action::Report(report));
@@ -534,11 +555,12 @@ impl Session {
                         x509::render(&response, &opts, now_unix).map_err(Into::into)
                     };
                     match verified {
-                        Ok(rendered) => {
+                        Ok(mut rendered) => {
                             self.rows[i].pending = Some(Pending {
                                 expiry: Some(rendered.not_after),
                                 spiffe_id: rendered.spiffe_id.clone(),
                             });
+                            self.pending_bundles = core::mem::take(&mut rendered.bundle_expiries);
                             self.push(Action::WriteX509(Box::new(rendered)));
                         }
                         Err(e) if self.config.one_shot => {

@@ -60,6 +60,7 @@ impl Session {
             expires_in_ms,
             remedy,
         };
+        self.metrics.agent_stalls = self.metrics.agent_stalls.saturating_add(1);
         self.report(report);
         if remedy == Remedy::Redial {
             self.push(Action::Disconnect);

@@ -1951,3 +1951,5 @@ fn a_jwks_with_a_key_type_go_jose_refuses_fails_the_bundle_update() {
     assert!(sim.seen.jwt_bundles.is_empty());
     assert_eq!(sim.opened(), [0u32; 0]);
 }
+
+mod metrics;

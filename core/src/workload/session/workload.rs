@@ -81,11 +81,11 @@ impl Session {
         }
         match self.workload {
             Workload::Stopped if self.config.wrap => self.start_wrapped(),
-            Workload::Stopped => {
-                self.workload = Workload::Starting;
-                self.push(Action::StartWorkload);
+            Workload::Stopped => self.start_workload(),
+            Workload::Running(..) => {
+                self.metrics.workload_signals = self.metrics.workload_signals.saturating_add(1);
+                self.push(Action::SignalWorkload);
             }
-            Workload::Running(..) => self.push(Action::SignalWorkload),
             // Its start is still being reported, or its restart is due: either reads the
             // files just written.
             Workload::Starting | Workload::Restarting | Workload::Finished => {}
@@ -95,8 +95,7 @@ impl Session {
     /// Wrapper mode: the program starts once, when every output is on disk.
     pub(super) fn start_wrapped(&mut self) {
         if self.config.wrap && self.workload == Workload::Stopped && self.health.all_written() {
-            self.workload = Workload::Starting;
-            self.push(Action::StartWorkload);
+            self.start_workload();
         }
     }
 
@@ -180,8 +179,14 @@ impl Session {
     /// A restart whose backoff has passed: start `cmd` again.
     pub(super) fn restart_due(&mut self, now: Instant) {
         if self.workload == Workload::Restarting && self.timers.take_expired(Timer::Restart, now) {
-            self.workload = Workload::Starting;
-            self.push(Action::StartWorkload);
+            self.start_workload();
         }
+    }
+
+    /// Asks for a start of `cmd`, counted for the metrics.
+    fn start_workload(&mut self) {
+        self.workload = Workload::Starting;
+        self.metrics.workload_starts = self.metrics.workload_starts.saturating_add(1);
+        self.push(Action::StartWorkload);
     }
 }
