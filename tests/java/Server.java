@@ -2,6 +2,7 @@
 // source (`java Server.java`, JEP 330, Java 11+):
 //
 //   java Server.java KEYSTORE.p12 TRUSTSTORE.p12 PASSWORD_FILE
+//   java -Djavax.net.ssl.keyStore=... (the JSSE properties) Server.java --jvm-properties
 //
 // It loads its key from the helper's PKCS#12 keystore and its trust anchors from the helper's
 // PKCS#12 truststore (KeyStore type "PKCS12", password read from PASSWORD_FILE with one final
@@ -11,7 +12,9 @@
 //   ok client=<client URI SAN> serial=<serial of the server certificate, upper-case hex>
 //
 // Both stores are loaded again for every connection, so a rotation written by the helper is
-// served from the next connection on. It prints "listening <port>" once bound to 127.0.0.1.
+// served from the next connection on. With --jvm-properties it uses SSLContext.getDefault()
+// instead, which the JVM builds once from the javax.net.ssl.* system properties (the flags of
+// examples/java/README.md). It prints "listening <port>" once bound to 127.0.0.1.
 import java.io.FileInputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -29,13 +32,15 @@ import javax.net.ssl.TrustManagerFactory;
 
 public class Server {
     public static void main(String[] args) throws Exception {
-        char[] password = password(Path.of(args[2]));
+        boolean jvm = args[0].equals("--jvm-properties");
+        char[] password = jvm ? null : password(Path.of(args[2]));
         try (var listener = new java.net.ServerSocket(0, 16, InetAddress.getLoopbackAddress())) {
             System.out.println("listening " + listener.getLocalPort());
             System.out.flush();
             while (true) {
                 var plain = listener.accept();
-                SSLContext context = context(args[0], args[1], password);
+                SSLContext context =
+                        jvm ? SSLContext.getDefault() : context(args[0], args[1], password);
                 var tls = (SSLSocket) context.getSocketFactory()
                         .createSocket(plain, null, plain.getPort(), true);
                 tls.setUseClientMode(false);

@@ -170,13 +170,28 @@ struct JavaServer {
 }
 
 impl JavaServer {
+    /// Loads the stores of `certs` with the password of `password_file` on every connection.
     fn start(certs: &Path, password_file: &Path) -> JavaServer {
+        let stores = [certs.join("svid.p12"), certs.join("bundle.p12")];
+        JavaServer::spawn(
+            &[],
+            stores
+                .iter()
+                .map(|p| p.as_os_str())
+                .chain([password_file.as_os_str()]),
+        )
+    }
+
+    /// Runs `java JVM_FLAGS Server.java ARGS`.
+    fn spawn<'a>(
+        jvm_flags: &[String],
+        args: impl IntoIterator<Item = &'a std::ffi::OsStr>,
+    ) -> JavaServer {
         let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("java/Server.java");
         let mut child = Command::new("java")
+            .args(jvm_flags)
             .arg(source)
-            .arg(certs.join("svid.p12"))
-            .arg(certs.join("bundle.p12"))
-            .arg(password_file)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -236,6 +251,21 @@ impl Drop for JavaServer {
     }
 }
 
+/// The Java server saw the client's SPIFFE ID, and the client saw a server certificate the
+/// agent issued.
+fn assert_served(agent: &DevAgent, answer: &str, seen: &str) {
+    assert!(
+        answer.starts_with("ok client=spiffe://example.org/"),
+        "{answer}"
+    );
+    let issued: Vec<String> = agent
+        .issued()
+        .into_iter()
+        .map(|i| normal(&i.serial_hex))
+        .collect();
+    assert!(issued.contains(&normal(seen)), "{seen} in {issued:?}");
+}
+
 /// A serial in upper-case hex without leading zeros (Java's `BigInteger.toString(16)`).
 fn normal(serial: &str) -> String {
     serial.trim_start_matches('0').to_uppercase()
@@ -260,18 +290,9 @@ fn a_java_tls_server_loads_both_stores_and_serves_the_rotated_svid() {
     let server = JavaServer::start(&certs, &password_file);
 
     let (answer, first) = server.connect(&certs).unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        answer.starts_with("ok client=spiffe://example.org/"),
-        "{answer}"
-    );
+    assert_served(&agent, &answer, &first);
     let served = answer.rsplit("serial=").next().unwrap().to_owned();
     assert_eq!(normal(&served), normal(&first), "the server's own view");
-    let issued: Vec<String> = agent
-        .issued()
-        .into_iter()
-        .map(|i| normal(&i.serial_hex))
-        .collect();
-    assert!(issued.contains(&normal(&first)), "{first} in {issued:?}");
 
     // After the agent rotates and the helper writes the new stores, the next connection is
     // served with the new SVID.
@@ -286,16 +307,54 @@ fn a_java_tls_server_loads_both_stores_and_serves_the_rotated_svid() {
         helper.logs()
     );
     let (answer, seen) = last.unwrap();
+    assert_served(&agent, &answer, &seen);
+}
+
+/// `examples/java/`: its `helper.conf` (agent socket, `cert_dir` and password file pointed
+/// at the test) writes the stores, and a JVM started with exactly the README's `-D` flags
+/// serves them through `SSLContext.getDefault()` to an mTLS client.
+#[test]
+fn the_java_example_is_read_through_the_jvm_flags() {
+    if let Some(why) = unavailable("java", &["-version"]) {
+        skip("the_java_example_is_read_through_the_jvm_flags", &why);
+        return;
+    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/java");
+    let conf = fs::read_to_string(example.join("helper.conf")).unwrap();
+    let readme = fs::read_to_string(example.join("README.md")).unwrap();
+    let agent = DevAgent::start(&["--intermediate"]);
+    let (dir, certs) = helper_dir();
+    let password_file = dir.path().join("p12-password");
+    fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    let local = |text: &str| {
+        text.replace("/run/spire/sockets/agent.sock", &agent.address())
+            .replace("/run/spiffe/certs", &certs.display().to_string())
+            .replace(
+                "/run/secrets/p12-password",
+                &password_file.display().to_string(),
+            )
+    };
+    let mut helper = Helper::start_in(dir, &local(&conf), &["-daemon-mode=false"]);
     assert!(
-        answer.starts_with("ok client=spiffe://example.org/"),
-        "{answer}"
+        helper.wait_exit(PATIENCE).is_some_and(|s| s.success()),
+        "{}",
+        helper.logs()
     );
-    let issued: Vec<String> = agent
-        .issued()
-        .into_iter()
-        .map(|i| normal(&i.serial_hex))
+    let password_arg = format!("\"$(cat {})\"", password_file.display());
+    let flags: Vec<String> = local(&readme)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("-D"))
+        .map(|l| {
+            format!(
+                "-D{}",
+                l.trim_end_matches(" \\").replace(&password_arg, PASSWORD)
+            )
+        })
         .collect();
-    assert!(issued.contains(&normal(&seen)), "{seen} in {issued:?}");
+    assert_eq!(flags.len(), 6, "{flags:?}");
+    let server = JavaServer::spawn(&flags, [std::ffi::OsStr::new("--jvm-properties")]);
+    let (answer, seen) = server.connect(&certs).unwrap_or_else(|e| panic!("{e}"));
+    assert_served(&agent, &answer, &seen);
 }
 
 #[test]
