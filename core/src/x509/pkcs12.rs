@@ -202,12 +202,9 @@ fn pkcs12_kdf(password: &[u8], salt: &[u8], id: u8, iterations: u32) -> [u8; 32]
 }
 
 /// A password as the MAC's KDF takes it (RFC 7292 B.1): UTF-16 big-endian with a two-byte
-/// zero terminator; the empty password is zero bytes, as Java 17 derives it
-/// (`PKCS12KeyStore`) and as `openssl pkcs12` tries it (`PKCS12_verify_mac(p12, NULL, 0)`).
+/// zero terminator, the empty password included (`00 00`), as `openssl pkcs12 -export
+/// -passout pass:` writes it; Java 17 loads it with `new char[0]`.
 fn bmp_password(password: &str) -> Vec<u8> {
-    if password.is_empty() {
-        return Vec::new();
-    }
     let mut out: Vec<u8> = password.encode_utf16().flat_map(u16::to_be_bytes).collect();
     out.extend_from_slice(&[0, 0]);
     out
