@@ -216,7 +216,41 @@ pub fn write(
 
 #[cfg(test)]
 mod tests {
-    use super::is_trust_domain_file;
+    use super::{PasswordError, is_trust_domain_file, read_password};
+
+    #[test]
+    fn the_password_is_the_file_but_one_final_line_ending() {
+        let file = std::env::temp_dir().join(format!("p12-password-{}", std::process::id()));
+        let path = file.to_str().unwrap();
+        for (text, password) in [
+            (&b"secret\n"[..], "secret"),
+            (b"secret\r\n", "secret"),
+            (b"secret", "secret"),
+            (b"secret\n\n", "secret\n"),
+            (b"secret\r", "secret\r"),
+            (b" pass word \t\n", " pass word \t"),
+            (b"\n", ""),
+            (b"", ""),
+            ("pässwörd\n".as_bytes(), "pässwörd"),
+        ] {
+            std::fs::write(path, text).unwrap();
+            assert_eq!(read_password(path).unwrap().0, password, "{text:?}");
+        }
+        std::fs::write(path, b"s\xffcret").unwrap();
+        let error = read_password(path).unwrap_err();
+        assert!(matches!(error, PasswordError::NotUtf8(_)));
+        assert_eq!(
+            error.to_string(),
+            format!("pkcs12_password_file {path:?}: not UTF-8 text")
+        );
+        let missing = format!("{path}.missing");
+        let error = read_password(&missing).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("pkcs12_password_file {missing:?}: cannot read: ")),
+            "{error}"
+        );
+        std::fs::remove_file(&file).unwrap();
+    }
 
     #[test]
     fn only_trust_domain_pem_files_are_managed() {
