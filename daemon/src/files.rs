@@ -149,7 +149,8 @@ pub struct WriteError {
 }
 
 impl WriteError {
-    fn new(op: &'static str, path: &Path, source: io::Error) -> WriteError {
+    /// `op` on `path` failed with `source`.
+    pub fn new(op: &'static str, path: &Path, source: io::Error) -> WriteError {
         WriteError {
             op,
             path: path.display().to_string(),

@@ -32,7 +32,7 @@ use svid_core::workload::{
 use crate::child::Process;
 use crate::driver::{Outcome, Plan};
 use crate::notify::Notifier;
-use crate::x509_set::X509Files;
+use crate::x509_set::{Pkcs12Files, X509Files};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -304,6 +304,8 @@ enum PlanError {
     UnknownSignal(String),
     /// The socket path does not fit a Unix socket address (`sun_path`, 108 bytes).
     SocketPathTooLong(String),
+    /// `pkcs12_password_file` cannot be read as a password.
+    Pkcs12Password(x509_set::PasswordError),
 }
 
 impl std::fmt::Display for PlanError {
@@ -319,6 +321,7 @@ impl std::fmt::Display for PlanError {
                 "agent socket path is {} bytes long, more than a Unix socket address holds ({MAX_SOCKET_PATH}): {p}",
                 p.len()
             ),
+            Self::Pkcs12Password(e) => write!(f, "{e}"),
         }
     }
 }
@@ -386,6 +389,19 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
         return Err(PlanError::UnknownSignal(c.renew_signal.clone()));
     }
     let join = |name: &str| config::join_path(&c.cert_dir, name);
+    let name = |name: &str| (!name.is_empty()).then(|| join(name));
+    let pkcs12 = match (
+        name(&c.pkcs12_keystore_file_name),
+        name(&c.pkcs12_truststore_file_name),
+    ) {
+        (None, None) => None,
+        (keystore, truststore) => Some(Pkcs12Files {
+            keystore,
+            truststore,
+            password: x509_set::read_password(&c.pkcs12_password_file)
+                .map_err(PlanError::Pkcs12Password)?,
+        }),
+    };
     let plan = Plan {
         agent,
         x509: cfg.x509_enabled().then(|| X509Files {
@@ -397,6 +413,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             bundle_map: (!c.spiffe_bundle_map_file_name.is_empty())
                 .then(|| join(&c.spiffe_bundle_map_file_name)),
             trust_bundle_dir: (!c.trust_bundle_dir.is_empty()).then(|| join(&c.trust_bundle_dir)),
+            pkcs12: pkcs12.clone(),
             cert_mode: cfg.cert_file_mode(),
             key_mode: cfg.key_file_mode(),
         }),
@@ -451,6 +468,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             credential_bundle: !c.svid_credential_bundle_file_name.is_empty(),
             trust_domain_bundles: !c.trust_bundle_dir.is_empty(),
             bundle_map: !c.spiffe_bundle_map_file_name.is_empty(),
+            pkcs12: pkcs12.is_some(),
         }),
         jwt_bundle: plan.jwt_bundle.as_ref().map(|(path, _)| path.clone()),
         jwt_svids: c

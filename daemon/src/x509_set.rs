@@ -1,10 +1,16 @@
 //! The files of one X.509 update as one set: upstream's three (SVID, key, bundle) and the
 //! opt-in formats of issue 16 (credential bundle, SPIFFE bundle map, one bundle per trust
-//! domain in `trust_bundle_dir`). The bytes are rendered by the core
-//! (`svid_core::x509::render`); this module only names the files and hands them to
+//! domain in `trust_bundle_dir`, PKCS#12 key and trust stores). The bytes are rendered by
+//! the core (`svid_core::x509::render`, `svid_core::x509::pkcs12`); this module only names
+//! the files, supplies the PKCS#12 salts and IVs from `getrandom(2)`, and hands the files to
 //! [`files::write_set_with_dirs`], so every format shares the set's guarantees.
 
-use svid_core::x509::Rendered;
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+use svid_core::x509::pkcs12::{EncodeError, RANDOM_LEN, Random};
+use svid_core::x509::{Pkcs12Contents, Rendered};
 
 use crate::files::{self, Data, DirOutput, Output, WriteError};
 
@@ -22,6 +28,8 @@ pub struct X509Files {
     pub bundle_map: Option<String>,
     /// `trust_bundle_dir`: one `<trust-domain>.pem` per trust domain (mode `cert_mode`).
     pub trust_bundle_dir: Option<String>,
+    /// The PKCS#12 stores, if either is configured.
+    pub pkcs12: Option<Pkcs12Files>,
     /// Mode of the SVID and bundle files.
     pub cert_mode: u32,
     /// Mode of the key file.
@@ -36,9 +44,92 @@ impl X509Files {
             .into_iter()
             .chain(&self.credential)
             .chain(&self.bundle_map)
+            .chain(
+                self.pkcs12
+                    .iter()
+                    .flat_map(|p| p.keystore.iter().chain(&p.truststore)),
+            )
             .map(String::as_str)
             .collect()
     }
+}
+
+/// The PKCS#12 stores and their password.
+#[derive(Clone)]
+pub struct Pkcs12Files {
+    /// `pkcs12_keystore_file_name`: the key and its chain (mode `key_mode`).
+    pub keystore: Option<String>,
+    /// `pkcs12_truststore_file_name`: the bundle's certificates (mode `cert_mode`).
+    pub truststore: Option<String>,
+    /// The password of both, from `pkcs12_password_file`.
+    pub password: Password,
+}
+
+/// A PKCS#12 password; its `Debug` does not show it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(..)")
+    }
+}
+
+/// Why `pkcs12_password_file` gives no password. Never shows the file's contents.
+#[derive(Debug)]
+pub enum PasswordError {
+    /// The file cannot be read.
+    Read(String, io::Error),
+    /// The file is not UTF-8 text (PKCS#12 encodes the password from characters, RFC 7292
+    /// appendix B.1).
+    NotUtf8(String),
+}
+
+impl fmt::Display for PasswordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(path, e) => write!(f, "pkcs12_password_file {path:?}: cannot read: {e}"),
+            Self::NotUtf8(path) => write!(f, "pkcs12_password_file {path:?}: not UTF-8 text"),
+        }
+    }
+}
+
+/// Reads the PKCS#12 password from `path` (as given, not joined to `cert_dir`): the whole
+/// file but one final line ending (`\n` or `\r\n`), so that `echo secret > file` gives
+/// `secret`. Nothing else is trimmed; an empty password is allowed.
+pub fn read_password(path: &str) -> Result<Password, PasswordError> {
+    let bytes = std::fs::read(path).map_err(|e| PasswordError::Read(path.to_owned(), e))?;
+    let mut text = String::from_utf8(bytes).map_err(|_| PasswordError::NotUtf8(path.to_owned()))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(Password(text))
+}
+
+/// [`Pkcs12Contents::keystore`] or [`Pkcs12Contents::truststore`].
+type Encode = fn(&Pkcs12Contents, &str, &Random) -> Result<Vec<u8>, EncodeError>;
+
+/// Encodes one PKCS#12 store with fresh salts and IVs from `getrandom(2)`.
+fn pkcs12_bytes(
+    path: &str,
+    contents: &Pkcs12Contents,
+    encode: Encode,
+    password: &Password,
+) -> Result<Vec<u8>, WriteError> {
+    let mut random = [0u8; RANDOM_LEN];
+    let filled = rustix::rand::getrandom(&mut random, rustix::rand::GetRandomFlags::empty())
+        .map_err(|e| WriteError::new("getrandom", Path::new(path), e.into()))?;
+    if filled != RANDOM_LEN {
+        let short = io::Error::new(io::ErrorKind::UnexpectedEof, "short read");
+        return Err(WriteError::new("getrandom", Path::new(path), short));
+    }
+    encode(contents, &password.0, &random).map_err(|e| {
+        let e = io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+        WriteError::new("encode", Path::new(path), e)
+    })
 }
 
 /// Whether a `trust_bundle_dir` entry is one of the helper's `<trust-domain>.pem` files, by
@@ -54,6 +145,19 @@ pub fn write(
     paths: &X509Files,
     rendered: &Rendered,
 ) -> Result<(), WriteError> {
+    let mut stores = Vec::new();
+    if let Some(p12) = &paths.pkcs12 {
+        let kinds: [(_, Encode, _); 2] = [
+            (&p12.keystore, Pkcs12Contents::keystore, paths.key_mode),
+            (&p12.truststore, Pkcs12Contents::truststore, paths.cert_mode),
+        ];
+        for (path, encode, mode) in kinds {
+            if let Some(path) = path {
+                let bytes = pkcs12_bytes(path, &rendered.pkcs12, encode, &p12.password)?;
+                stores.push((path.as_str(), bytes, mode));
+            }
+        }
+    }
     let mut outputs = vec![
         Output {
             path: &paths.svid,
@@ -85,6 +189,11 @@ pub fn write(
             mode: paths.cert_mode,
         });
     }
+    outputs.extend(stores.iter().map(|(path, bytes, mode)| Output {
+        path,
+        data: Data::Bytes(bytes),
+        mode: *mode,
+    }));
     let dirs: Vec<DirOutput<'_>> = paths
         .trust_bundle_dir
         .iter()
@@ -107,7 +216,41 @@ pub fn write(
 
 #[cfg(test)]
 mod tests {
-    use super::is_trust_domain_file;
+    use super::{PasswordError, is_trust_domain_file, read_password};
+
+    #[test]
+    fn the_password_is_the_file_but_one_final_line_ending() {
+        let file = std::env::temp_dir().join(format!("p12-password-{}", std::process::id()));
+        let path = file.to_str().unwrap();
+        for (text, password) in [
+            (&b"secret\n"[..], "secret"),
+            (b"secret\r\n", "secret"),
+            (b"secret", "secret"),
+            (b"secret\n\n", "secret\n"),
+            (b"secret\r", "secret\r"),
+            (b" pass word \t\n", " pass word \t"),
+            (b"\n", ""),
+            (b"", ""),
+            ("pässwörd\n".as_bytes(), "pässwörd"),
+        ] {
+            std::fs::write(path, text).unwrap();
+            assert_eq!(read_password(path).unwrap().0, password, "{text:?}");
+        }
+        std::fs::write(path, b"s\xffcret").unwrap();
+        let error = read_password(path).unwrap_err();
+        assert!(matches!(error, PasswordError::NotUtf8(_)));
+        assert_eq!(
+            error.to_string(),
+            format!("pkcs12_password_file {path:?}: not UTF-8 text")
+        );
+        let missing = format!("{path}.missing");
+        let error = read_password(&missing).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("pkcs12_password_file {missing:?}: cannot read: ")),
+            "{error}"
+        );
+        std::fs::remove_file(&file).unwrap();
+    }
 
     #[test]
     fn only_trust_domain_pem_files_are_managed() {

@@ -124,6 +124,10 @@ for path in transcripts:
             for flags in (0x00, 0x13):
                 put("x509_render", bytes([flags]) + struct.pack(">q", 1_700_000_000) + message)
                 put("x509_formats", bytes([flags]) + struct.pack(">q", 1_700_000_000) + message)
+            # pkcs12: the options byte's top five bits are the password's length.
+            for password in (b"", b"changeit"):
+                head = bytes([0x02 | len(password) << 3]) + password + bytes(range(56))
+                put("pkcs12", head + struct.pack(">q", 1_700_000_000) + message)
             for number, svid in protobuf_fields(message):
                 if number != 1:
                     continue

@@ -18,18 +18,33 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use p256::pkcs8::DecodePrivateKey;
 use svid_tests::harness::platform::{listing, note, run, skip};
+use svid_tests::harness::verify::openssl;
 use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, helper_bin, wait_until, x509_config};
 
 const UPDATED: &str = "X.509 certificates updated";
 const FAILED: &str = "Unable to dump bundle";
 const NAMES: [&str; 3] = ["svid.pem", "svid_key.pem", "svid_bundle.pem"];
 /// The outputs of issue 16 the crash test adds to the set: a credential bundle, the SPIFFE
-/// bundle map and one bundle per trust domain (the agent adds `other.test`).
-const FORMATS: &str = "svid_credential_bundle_file_name = \"credential.pem\"\n\
-    spiffe_bundle_map_file_name = \"spiffe-bundles.json\"\ntrust_bundle_dir = \"bundles\"\n\
-    create_cert_dir = true";
+/// bundle map, one bundle per trust domain (the agent adds `other.test`) and the PKCS#12
+/// key and trust stores (password [`P12_PASSWORD`]).
+const FORMATS: &str = concat!(
+    "svid_credential_bundle_file_name = \"credential.pem\"\n\
+     spiffe_bundle_map_file_name = \"spiffe-bundles.json\"\ntrust_bundle_dir = \"bundles\"\n\
+     create_cert_dir = true\npkcs12_keystore_file_name = \"svid.p12\"\n\
+     pkcs12_truststore_file_name = \"bundle.p12\"\npkcs12_password_file = \"",
+    env!("CARGO_MANIFEST_DIR"),
+    "/scripts/pkcs12-password\""
+);
+/// The password in `tests/scripts/pkcs12-password`.
+const P12_PASSWORD: &str = "pass:changeit";
 /// Their names in `cert_dir`.
-const FORMAT_NAMES: [&str; 3] = ["bundles", "credential.pem", "spiffe-bundles.json"];
+const FORMAT_NAMES: [&str; 5] = [
+    "bundles",
+    "credential.pem",
+    "spiffe-bundles.json",
+    "svid.p12",
+    "bundle.p12",
+];
 /// The files of the per-trust-domain directory.
 const DOMAIN_FILES: [&str; 2] = ["example.org.pem", "other.test.pem"];
 
@@ -203,6 +218,8 @@ fn a_directory_in_place_of_any_file_keeps_the_old_set() {
         "credential.pem",
         "spiffe-bundles.json",
         "bundles/other.test.pem",
+        "svid.p12",
+        "bundle.p12",
     ]);
     each_failing_file(
         FORMATS,
@@ -806,14 +823,37 @@ fn assert_whole(certs: &Path, round: usize) {
             "round {round}: {file}"
         );
     }
+    for (store, certificates) in [("svid.p12", 2), ("bundle.p12", 1)] {
+        let text = p12_certificates(certs, store)
+            .unwrap_or_else(|e| panic!("round {round}: {store}: {e}"));
+        assert_eq!(
+            blocks(&text, "CERTIFICATE").0,
+            certificates,
+            "round {round}: {store}\n{text}"
+        );
+    }
 }
 
-/// The key of `credential.pem` is the key file's and its leaf the SVID file's leaf.
+/// The certificates of a PKCS#12 store of the set, as `openssl pkcs12` decrypts them after
+/// checking the MAC (a partial or mixed file fails).
+fn p12_certificates(certs: &Path, store: &str) -> Result<String, String> {
+    openssl(
+        ["pkcs12", "-nokeys", "-passin", P12_PASSWORD, "-in"]
+            .map(Into::into)
+            .into_iter()
+            .chain([certs.join(store).into_os_string()]),
+    )
+}
+
+/// The key of `credential.pem` is the key file's and its leaf the SVID file's leaf, and so
+/// is the leaf of the PKCS#12 keystore.
 fn credential_matches(certs: &Path) -> bool {
     let read = |n: &str| fs::read_to_string(certs.join(n)).unwrap_or_default();
     let (credential, key, svid) = (read("credential.pem"), read(NAMES[1]), read(NAMES[0]));
+    let leaf = pem_der(&svid, "CERTIFICATE");
     credential.starts_with(&key)
-        && pem_der(&credential, "CERTIFICATE") == pem_der(&svid, "CERTIFICATE")
+        && pem_der(&credential, "CERTIFICATE") == leaf
+        && p12_certificates(certs, "svid.p12").is_ok_and(|p12| pem_der(&p12, "CERTIFICATE") == leaf)
 }
 
 /// What is in `certs` besides the three files, `..data` and the version it points to:

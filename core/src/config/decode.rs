@@ -105,6 +105,15 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("spiffe_bundle_map_file_name", |c, k, v| {
         set(&mut c.spiffe_bundle_map_file_name, string(k, v)?)
     }),
+    ("pkcs12_keystore_file_name", |c, k, v| {
+        set(&mut c.pkcs12_keystore_file_name, string(k, v)?)
+    }),
+    ("pkcs12_truststore_file_name", |c, k, v| {
+        set(&mut c.pkcs12_truststore_file_name, string(k, v)?)
+    }),
+    ("pkcs12_password_file", |c, k, v| {
+        set(&mut c.pkcs12_password_file, string(k, v)?)
+    }),
     ("file_owner", |c, k, v| {
         set(&mut c.file_owner, string(k, v)?)
     }),

@@ -151,6 +151,15 @@ pub struct Config {
     /// `spiffe_bundle_map_file_name` (ours): the SPIFFE bundle map (gRFC A87) of every
     /// trust domain's X.509 roots.
     pub spiffe_bundle_map_file_name: String,
+    /// `pkcs12_keystore_file_name` (ours): a PKCS#12 keystore of the key and its chain
+    /// (RFC 7292), alias the SPIFFE ID, encrypted with the password of `pkcs12_password_file`.
+    pub pkcs12_keystore_file_name: String,
+    /// `pkcs12_truststore_file_name` (ours): a PKCS#12 truststore of the bundle file's
+    /// certificates as trusted certificate entries.
+    pub pkcs12_truststore_file_name: String,
+    /// `pkcs12_password_file` (ours): the file holding the PKCS#12 stores' password, read
+    /// once at start (not joined to `cert_dir`).
+    pub pkcs12_password_file: String,
     /// `file_owner` (ours): `"UID:GID"`, numeric, given to every file and directory written.
     pub file_owner: String,
     /// `create_cert_dir` (ours): create `cert_dir` (and `trust_bundle_dir`) if missing.

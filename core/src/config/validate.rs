@@ -132,6 +132,10 @@ pub enum ValidationError {
     BadBindAddress(String),
     /// `health_checks.read_header_timeout` is not a positive Go duration. Ours.
     BadReadHeaderTimeout(String),
+    /// A PKCS#12 store name (the key) without `pkcs12_password_file`. Ours.
+    Pkcs12WithoutPassword(&'static str),
+    /// `pkcs12_password_file` without a PKCS#12 store name. Ours.
+    Pkcs12PasswordWithoutStore,
 }
 
 impl fmt::Display for ValidationError {
@@ -245,6 +249,15 @@ impl fmt::Display for ValidationError {
                 f,
                 "health_checks.read_header_timeout {text:?} is not a positive duration such as \
                  \"1s\" or \"500ms\""
+            ),
+            Self::Pkcs12WithoutPassword(key) => write!(
+                f,
+                "{key} needs 'pkcs12_password_file': the file holding the store's password \
+                 (it may be empty)"
+            ),
+            Self::Pkcs12PasswordWithoutStore => f.write_str(
+                "pkcs12_password_file is set but neither 'pkcs12_keystore_file_name' nor \
+                 'pkcs12_truststore_file_name' is",
             ),
         }
     }
@@ -545,11 +558,22 @@ impl Config {
                 "spiffe_bundle_map_file_name",
                 &self.spiffe_bundle_map_file_name,
             ),
+            ("pkcs12_keystore_file_name", &self.pkcs12_keystore_file_name),
+            (
+                "pkcs12_truststore_file_name",
+                &self.pkcs12_truststore_file_name,
+            ),
         ];
         if let Some((key, _)) = x509_extras.iter().find(|(_, v)| !v.is_empty())
             && x509_set == 0
         {
             return Err(ValidationError::NeedsX509Files(key));
+        }
+        let pkcs12_store = x509_extras[3..].iter().find(|(_, v)| !v.is_empty());
+        match (pkcs12_store, self.pkcs12_password_file.is_empty()) {
+            (Some((key, _)), true) => return Err(ValidationError::Pkcs12WithoutPassword(key)),
+            (None, false) => return Err(ValidationError::Pkcs12PasswordWithoutStore),
+            _ => {}
         }
         if !self.trust_bundle_dir.is_empty() {
             let files = x509_names
@@ -557,6 +581,8 @@ impl Config {
                 .chain([
                     &self.svid_credential_bundle_file_name,
                     &self.spiffe_bundle_map_file_name,
+                    &self.pkcs12_keystore_file_name,
+                    &self.pkcs12_truststore_file_name,
                     &self.jwt_bundle_file_name,
                 ])
                 .chain(self.jwt_svids.iter().map(|j| &j.jwt_svid_file_name))

@@ -13,6 +13,9 @@ mod formats_tests;
 mod key;
 #[cfg(test)]
 mod openssl_tests;
+pub mod pkcs12;
+#[cfg(test)]
+mod pkcs12_tests;
 mod render;
 #[cfg(test)]
 mod render_tests;
@@ -38,8 +41,8 @@ use crate::spiffe_id::{IdError, SpiffeId};
 
 pub use bundle_map::KeyError;
 pub use render::{
-    MAX_TRUST_DOMAIN_FILE_STEM, RenderError, RenderOptions, Rendered, TrustDomainBundle,
-    is_trust_domain_file_stem, render,
+    MAX_TRUST_DOMAIN_FILE_STEM, Pkcs12Contents, RenderError, RenderOptions, Rendered,
+    TrustDomainBundle, is_trust_domain_file_stem, render,
 };
 pub use verify::{
     ALGORITHMS, CACHE_ENTRIES, VerifyCache, VerifyError, render_verified, render_verified_cached,

@@ -7,6 +7,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::pkcs12::{EncodeError, Random};
 use super::{SvidError, X509Svid, cert, parse_with_expiry};
 use crate::Bytes;
 use crate::der::split_concatenated;
@@ -33,6 +34,9 @@ pub struct RenderOptions<'a> {
     pub trust_domain_bundles: bool,
     /// `spiffe_bundle_map_file_name` is set: fill [`Rendered::bundle_map`].
     pub bundle_map: bool,
+    /// `pkcs12_keystore_file_name` or `pkcs12_truststore_file_name` is set: fill
+    /// [`Rendered::pkcs12`].
+    pub pkcs12: bool,
 }
 
 /// One trust domain's X.509 roots, for its own file `<trust-domain>.pem`.
@@ -78,6 +82,42 @@ pub struct Rendered {
     /// Every trust domain of the message (own and federated) with at least one root, in
     /// name order, with its roots' earliest NotAfter (Unix seconds), for the metrics.
     pub bundle_expiries: Vec<(String, i64)>,
+    /// What the PKCS#12 stores hold (with [`RenderOptions::pkcs12`], else empty).
+    pub pkcs12: Pkcs12Contents,
+}
+
+/// What the PKCS#12 key and trust stores of one update hold; [`Pkcs12Contents::keystore`]
+/// and [`Pkcs12Contents::truststore`] encode them (see [`super::pkcs12`]).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Pkcs12Contents {
+    /// The chosen SVID's SPIFFE ID: the key entry's alias.
+    pub alias: String,
+    /// The PKCS#8 key, as received.
+    pub key_pkcs8: Vec<u8>,
+    /// The leaf and every intermediate, whatever `add_intermediates_to_bundle` and
+    /// `omit_expired` say (as the credential bundle).
+    pub chain: Vec<Vec<u8>>,
+    /// The certificates of the bundle file, in its order, each with the alias
+    /// `<trust-domain>-<n>` (`n` counting from 0 within the trust domain).
+    pub trusted: Vec<(String, Bytes)>,
+}
+
+impl Pkcs12Contents {
+    /// The keystore: the key and the chain, alias the SPIFFE ID ([`super::pkcs12::keystore`]).
+    pub fn keystore(&self, password: &str, random: &Random) -> Result<Vec<u8>, EncodeError> {
+        let chain: Vec<&[u8]> = self.chain.iter().map(Vec::as_slice).collect();
+        super::pkcs12::keystore(&self.alias, &self.key_pkcs8, &chain, password, random)
+    }
+
+    /// The truststore of the bundle's certificates ([`super::pkcs12::truststore`]).
+    pub fn truststore(&self, password: &str, random: &Random) -> Result<Vec<u8>, EncodeError> {
+        let trusted: Vec<(&str, &[u8])> = self
+            .trusted
+            .iter()
+            .map(|(alias, der)| (alias.as_str(), &der[..]))
+            .collect();
+        super::pkcs12::truststore(&trusted, password, random)
+    }
 }
 
 impl Rendered {
@@ -310,17 +350,22 @@ pub(super) fn render_checked<E: From<RenderError>>(
     } else {
         (chain.as_slice(), &[][..])
     };
-    let mut bundle_certs: Vec<&BundleCert<'_>> = roots.iter().chain(intermediates).collect();
+    let keep = |cert: &&BundleCert<'_>| !(opts.omit_expired && now_unix > cert.not_after);
+    // The bundle file's certificates, each with its trust domain.
+    let mut bundle_certs: Vec<(&str, &BundleCert<'_>)> = roots
+        .iter()
+        .chain(intermediates)
+        .map(|cert| (own.as_str(), cert))
+        .collect();
     if opts.include_federated_domains {
         bundle_certs.extend(
             bundles
                 .iter()
                 .filter(|(td, _)| **td != own)
-                .flat_map(|(_, certs)| certs.iter()),
+                .flat_map(|(td, certs)| certs.iter().map(|cert| (td.as_str(), cert))),
         );
     }
-
-    let keep = |cert: &&BundleCert<'_>| !(opts.omit_expired && now_unix > cert.not_after);
+    bundle_certs.retain(|(_, cert)| keep(cert));
     let mut key_pem = Vec::new();
     pem::encode(pem::PRIVATE_KEY, &chosen.key_pkcs8, &mut key_pem);
     let credential_pem = if opts.credential_bundle {
@@ -363,6 +408,25 @@ pub(super) fn render_checked<E: From<RenderError>>(
     } else {
         Vec::new()
     };
+    let pkcs12 = if opts.pkcs12 {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        Pkcs12Contents {
+            alias: chosen.spiffe_id.to_string(),
+            key_pkcs8: chosen.key_pkcs8.clone(),
+            chain: chosen.certs.clone(),
+            trusted: bundle_certs
+                .iter()
+                .map(|(td, cert)| {
+                    let n = counts.entry(td).or_default();
+                    let alias = alloc::format!("{td}-{n}");
+                    *n += 1;
+                    (alias, cert.to_bytes())
+                })
+                .collect(),
+        }
+    } else {
+        Pkcs12Contents::default()
+    };
     Ok(Rendered {
         spiffe_ids: svids
             .iter()
@@ -373,8 +437,7 @@ pub(super) fn render_checked<E: From<RenderError>>(
         key_pem,
         bundle_certs: bundle_certs
             .into_iter()
-            .filter(keep)
-            .map(BundleCert::to_bytes)
+            .map(|(_, cert)| cert.to_bytes())
             .collect(),
         not_after: leaf_not_after,
         serial: chosen
@@ -392,6 +455,7 @@ pub(super) fn render_checked<E: From<RenderError>>(
                 Some((td.clone(), earliest))
             })
             .collect(),
+        pkcs12,
     })
 }
 

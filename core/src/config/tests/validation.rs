@@ -797,3 +797,60 @@ fn symlinked_layout_needs_plain_names_for_the_new_outputs_too() {
         );
     }
 }
+
+#[test]
+fn pkcs12_stores_and_their_password_file_go_together() {
+    let on = validated(&format!(
+        "{TRIO}pkcs12_keystore_file_name = \"svid.p12\"\npkcs12_truststore_file_name = \"bundle.p12\"\n\
+         pkcs12_password_file = \"/run/secrets/p12\""
+    ))
+    .0;
+    let c = on.config();
+    assert_eq!(
+        (
+            c.pkcs12_keystore_file_name.as_str(),
+            c.pkcs12_truststore_file_name.as_str(),
+            c.pkcs12_password_file.as_str()
+        ),
+        ("svid.p12", "bundle.p12", "/run/secrets/p12")
+    );
+    let off = validated(TRIO).0;
+    assert!(off.config().pkcs12_password_file.is_empty());
+
+    for key in ["pkcs12_keystore_file_name", "pkcs12_truststore_file_name"] {
+        assert_eq!(
+            invalid(&format!("{TRIO}{key} = \"x.p12\"")),
+            format!(
+                "{key} needs 'pkcs12_password_file': the file holding the store's password \
+                 (it may be empty)"
+            )
+        );
+        assert_eq!(
+            invalid(&format!(
+                "jwt_bundle_file_name = \"j\"\n{key} = \"x\"\npkcs12_password_file = \"p\""
+            )),
+            format!(
+                "{key} needs the X.509 files: set 'svid_file_name', 'svid_key_file_name' and \
+                 'svid_bundle_file_name' too"
+            )
+        );
+        assert_eq!(
+            invalid(&format!(
+                "{TRIO}symlinked_layout = true\npkcs12_password_file = \"p\"\n{key} = \"d/x.p12\""
+            )),
+            "symlinked_layout needs plain file names in cert_dir (no '/', not starting with '..'): \"d/x.p12\""
+        );
+    }
+    assert_eq!(
+        invalid(&format!("{TRIO}pkcs12_password_file = \"p\"")),
+        "pkcs12_password_file is set but neither 'pkcs12_keystore_file_name' nor \
+         'pkcs12_truststore_file_name' is"
+    );
+    assert_eq!(
+        invalid(&format!(
+            "{TRIO}trust_bundle_dir = \"b\"\npkcs12_password_file = \"p\"\npkcs12_keystore_file_name = \"b/k.p12\""
+        )),
+        "trust_bundle_dir \"b\" must be a directory below cert_dir that holds no other \
+         output file (the helper removes the files of trust domains that are gone)"
+    );
+}

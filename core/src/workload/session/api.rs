@@ -33,6 +33,8 @@ pub struct X509Options {
     pub trust_domain_bundles: bool,
     /// `spiffe_bundle_map_file_name` is set: render the SPIFFE bundle map.
     pub bundle_map: bool,
+    /// A PKCS#12 store is configured: render what the stores hold.
+    pub pkcs12: bool,
 }
 
 impl X509Options {
@@ -45,6 +47,7 @@ impl X509Options {
             credential_bundle: self.credential_bundle,
             trust_domain_bundles: self.trust_domain_bundles,
             bundle_map: self.bundle_map,
+            pkcs12: self.pkcs12,
         }
     }
 }
