@@ -386,7 +386,7 @@ fn write_x509(layout: files::Layout, paths: &X509Files, rendered: &Rendered) -> 
     }
     match x509_set::write(layout, paths, rendered) {
         Ok(()) => {
-            let mut files = paths.names().join(",");
+            let mut files = x509_set::written_names(paths, rendered).join(",");
             if let Some(dir) = &paths.trust_bundle_dir {
                 files = format!("{files},{dir}/");
             }

@@ -38,8 +38,8 @@ use crate::spiffe_id::{IdError, SpiffeId};
 
 pub use bundle_map::KeyError;
 pub use render::{
-    MAX_TRUST_DOMAIN_FILE_STEM, RenderError, RenderOptions, Rendered, TrustDomainBundle,
-    is_trust_domain_file_stem, render,
+    EntryOptions, MAX_TRUST_DOMAIN_FILE_STEM, RenderError, RenderOptions, Rendered, SvidFiles,
+    TrustDomainBundle, is_trust_domain_file_stem, render,
 };
 pub use verify::{
     ALGORITHMS, CACHE_ENTRIES, VerifyCache, VerifyError, render_verified, render_verified_cached,

@@ -10,7 +10,7 @@ use super::super::{ClientConfig, Error};
 use crate::config::{HookEvent, Restart};
 use crate::grpc::{Code, Status};
 use crate::jwt;
-use crate::x509::{self, RenderOptions, Rendered};
+use crate::x509::{self, EntryOptions, RenderOptions, Rendered};
 
 /// The `helper.conf` settings that shape the X.509 files (with the session's `hint`, a
 /// [`RenderOptions`]).
@@ -32,10 +32,13 @@ pub struct X509Options {
     pub trust_domain_bundles: bool,
     /// `spiffe_bundle_map_file_name` is set: render the SPIFFE bundle map.
     pub bundle_map: bool,
+    /// `x509_svids`: more SVIDs, each by its hint, written in the same set; each entry has
+    /// its own health entry, keyed by its hint.
+    pub entries: Vec<EntryOptions>,
 }
 
 impl X509Options {
-    pub(super) fn render_options<'a>(&self, hint: &'a str) -> RenderOptions<'a> {
+    pub(super) fn render_options<'a>(&'a self, hint: &'a str) -> RenderOptions<'a> {
         RenderOptions {
             hint,
             add_intermediates_to_bundle: self.add_intermediates_to_bundle,
@@ -44,6 +47,7 @@ impl X509Options {
             credential_bundle: self.credential_bundle,
             trust_domain_bundles: self.trust_domain_bundles,
             bundle_map: self.bundle_map,
+            entries: &self.entries,
         }
     }
 }
@@ -233,6 +237,15 @@ pub enum Report {
     /// An X.509 message that cannot be used (not renderable, or failing verification) was
     /// dropped; the files stay.
     Rejected(x509::VerifyError),
+    /// No SVID of the X.509 message carries the hint of `x509_svids[index]`: the rest of
+    /// the set is written, that entry's files are left as they are and it is not ready
+    /// (upstream's words for a missing hint: `failed to find the hinted x509 SVID`).
+    EntryHintNotFound {
+        /// Which entry.
+        index: usize,
+        /// Its hint.
+        hint: String,
+    },
     /// A JWT message (bundle or token) that cannot be used was dropped; the file stays.
     JwtRejected {
         /// Which subscription.

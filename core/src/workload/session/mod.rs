@@ -134,6 +134,8 @@ pub struct Session {
     all_written: bool,
     /// The write status of every output, for the health endpoints.
     health: HealthState,
+    /// For the X.509 write in flight: which `x509_svids` entries it holds.
+    x509_entries_pending: Vec<bool>,
     actions: VecDeque<Action>,
     exited: bool,
 }
@@ -203,6 +205,7 @@ impl Session {
             hook_failed: false,
             all_written: false,
             health,
+            x509_entries_pending: Vec::new(),
             actions: VecDeque::new(),
             exited: false,
         };
@@ -523,11 +526,7 @@ impl Session {
                         x509::render(&response, &opts, now_unix).map_err(Into::into)
                     };
                     match verified {
-                        Ok(rendered) => {
-                            self.rows[i].pending = Some(rendered.not_after);
-                            self.rows[i].pending_id.clone_from(&rendered.spiffe_id);
-                            self.push(Action::WriteX509(Box::new(rendered)));
-                        }
+                        Ok(rendered) => self.x509_rendered(i, rendered),
                         Err(e) if self.config.one_shot => {
                             self.exit(Exit::Fatal(Fatal::Rejected(e)));
                         }
@@ -566,6 +565,45 @@ impl Session {
                 _ => {}
             }
         }
+    }
+
+    /// An X.509 message rendered (and verified): write it. An `x509_svids` entry whose
+    /// hint the message lacks is reported and left out of the set (its files stay as they
+    /// are, its health entry fails); in one-shot mode, which cannot finish without it, the
+    /// message is refused. The set's expiry is its earliest leaf's.
+    fn x509_rendered(&mut self, i: usize, rendered: x509::Rendered) {
+        let entries = self
+            .config
+            .x509
+            .as_ref()
+            .map_or(&[][..], |o| o.entries.as_slice());
+        let missing: Vec<(usize, String)> = rendered
+            .entries
+            .iter()
+            .zip(entries)
+            .enumerate()
+            .filter(|(_, (files, _))| files.is_none())
+            .map(|(index, (_, entry))| (index, entry.hint.clone()))
+            .collect();
+        if let Some((index, hint)) = missing.first().cloned()
+            && self.config.one_shot
+        {
+            let error = x509::RenderError::EntryHintNotFound { index, hint };
+            return self.exit(Exit::Fatal(Fatal::Rejected(error.into())));
+        }
+        for (index, hint) in missing {
+            self.push(Action::Report(Report::EntryHintNotFound { index, hint }));
+        }
+        let expiry = rendered
+            .entries
+            .iter()
+            .flatten()
+            .map(|files| files.not_after)
+            .fold(rendered.not_after, i64::min);
+        self.x509_entries_pending = rendered.entries.iter().map(Option::is_some).collect();
+        self.rows[i].pending = Some(expiry);
+        self.rows[i].pending_id.clone_from(&rendered.spiffe_id);
+        self.push(Action::WriteX509(Box::new(rendered)));
     }
 
     /// A call ended: fatal, or reopened after the row's backoff (on a new connection if
