@@ -24,12 +24,25 @@ const UPDATED: &str = "X.509 certificates updated";
 const FAILED: &str = "Unable to dump bundle";
 const NAMES: [&str; 3] = ["svid.pem", "svid_key.pem", "svid_bundle.pem"];
 /// The outputs of issue 16 the crash test adds to the set: a credential bundle, the SPIFFE
-/// bundle map and one bundle per trust domain (the agent adds `other.test`).
+/// bundle map, one bundle per trust domain (the agent adds `other.test`) and a second
+/// identity (`x509_svids`, the agent's `--extra-svid` hinted `db`) with its own files.
 const FORMATS: &str = "svid_credential_bundle_file_name = \"credential.pem\"\n\
     spiffe_bundle_map_file_name = \"spiffe-bundles.json\"\ntrust_bundle_dir = \"bundles\"\n\
-    create_cert_dir = true";
+    create_cert_dir = true\n\
+    x509_svids = [{ hint = \"db\", svid_file_name = \"db.pem\", svid_key_file_name = \"db_key.pem\",\n\
+    svid_bundle_file_name = \"db_bundle.pem\", svid_credential_bundle_file_name = \"db.cred.pem\" }]";
 /// Their names in `cert_dir`.
-const FORMAT_NAMES: [&str; 3] = ["bundles", "credential.pem", "spiffe-bundles.json"];
+const FORMAT_NAMES: [&str; 7] = [
+    "bundles",
+    "credential.pem",
+    "spiffe-bundles.json",
+    "db.pem",
+    "db_key.pem",
+    "db_bundle.pem",
+    "db.cred.pem",
+];
+/// The agent's second identity, for `x509_svids`.
+const EXTRA_SVID: [&str; 2] = ["--extra-svid", "db=spiffe://example.org/db"];
 /// The files of the per-trust-domain directory.
 const DOMAIN_FILES: [&str; 2] = ["example.org.pem", "other.test.pem"];
 
@@ -135,6 +148,8 @@ fn each_failing_file(
         "150ms",
         "--federate",
         "other.test",
+        EXTRA_SVID[0],
+        EXTRA_SVID[1],
     ]);
     for &name in names {
         let certs = certs_dir();
@@ -203,6 +218,8 @@ fn a_directory_in_place_of_any_file_keeps_the_old_set() {
         "credential.pem",
         "spiffe-bundles.json",
         "bundles/other.test.pem",
+        "db.pem",
+        "db.cred.pem",
     ]);
     each_failing_file(
         FORMATS,
@@ -808,12 +825,19 @@ fn assert_whole(certs: &Path, round: usize) {
     }
 }
 
-/// The key of `credential.pem` is the key file's and its leaf the SVID file's leaf.
+/// The key of `credential.pem` is the key file's and its leaf the SVID file's leaf; the
+/// `db` identity's key is its leaf's, and so is its credential bundle's.
 fn credential_matches(certs: &Path) -> bool {
     let read = |n: &str| fs::read_to_string(certs.join(n)).unwrap_or_default();
-    let (credential, key, svid) = (read("credential.pem"), read(NAMES[1]), read(NAMES[0]));
-    credential.starts_with(&key)
-        && pem_der(&credential, "CERTIFICATE") == pem_der(&svid, "CERTIFICATE")
+    let matches = |credential: &str, key: &str, svid: &str| {
+        let (credential, key, svid) = (read(credential), read(key), read(svid));
+        credential.starts_with(&key)
+            && pem_der(&credential, "CERTIFICATE") == pem_der(&svid, "CERTIFICATE")
+    };
+    let entry = pair_matches(read("db.pem").as_bytes(), read("db_key.pem").as_bytes());
+    matches("credential.pem", NAMES[1], NAMES[0])
+        && entry == Some(true)
+        && matches("db.cred.pem", "db_key.pem", "db.pem")
 }
 
 /// What is in `certs` besides the three files, `..data` and the version it points to:
@@ -857,6 +881,8 @@ fn crash(layout: &str) -> (usize, usize) {
         "40ms",
         "--federate",
         "other.test",
+        EXTRA_SVID[0],
+        EXTRA_SVID[1],
     ]);
     let layout = &format!("{layout}\n{FORMATS}");
     let symlinked = layout.contains("symlinked_layout = true");
@@ -909,7 +935,7 @@ fn crash(layout: &str) -> (usize, usize) {
         );
         assert!(
             credential_matches(certs),
-            "round {round}: credential bundle mismatched after the next start"
+            "round {round}: credential bundle or the db identity mismatched after the next start"
         );
         let junk = leftovers(certs);
         assert!(
