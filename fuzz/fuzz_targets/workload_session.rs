@@ -39,6 +39,7 @@ use svid_core::workload::{
     Action, ClientConfig, Exit, HookOptions, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus,
     Session, SessionConfig, Sub, X509Options,
 };
+use svid_core::x509::EntryOptions;
 
 /// Rounds of `handle_timeout` at one instant before the session must be at rest.
 const SETTLE_ROUNDS: usize = 4;
@@ -65,6 +66,16 @@ fn config(flags: u8) -> SessionConfig {
             credential_bundle: bundle_options,
             trust_domain_bundles: bundle_options,
             bundle_map: bundle_options,
+            // x509_svids: `other` is the hint of the `--hinted` agent's SVID; no SVID has
+            // `absent`.
+            entries: ["other", "absent"]
+                .into_iter()
+                .filter(|_| bundle_options)
+                .map(|hint| EntryOptions {
+                    hint: hint.into(),
+                    credential_bundle: true,
+                })
+                .collect(),
         });
     SessionConfig {
         client: ClientConfig::default(),
