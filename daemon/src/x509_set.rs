@@ -120,7 +120,12 @@ pub fn write(
             mode: paths.key_mode,
         });
     }
-    if let Some(path) = &paths.bundle_map {
+    // An empty map is one still waiting for the JWT bundles: it is written with them.
+    if let Some(path) = paths
+        .bundle_map
+        .as_ref()
+        .filter(|_| !rendered.bundle_map.is_empty())
+    {
         outputs.push(Output {
             path,
             data: Data::Bytes(&rendered.bundle_map),

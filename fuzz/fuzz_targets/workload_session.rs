@@ -181,7 +181,7 @@ impl Driver {
                 }
                 Action::Disconnect => self.connected = false,
                 Action::WriteX509(_) => self.write(Sub::X509),
-                Action::WriteJwtBundle(_) => self.write(Sub::JwtBundles),
+                Action::WriteJwtBundle { .. } => self.write(Sub::JwtBundles),
                 Action::WriteJwtSvid { index, .. } => self.write(Sub::JwtSvid(index)),
                 Action::SignalPidFile { .. } => {
                     let ok = self.fate();

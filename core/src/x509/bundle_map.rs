@@ -17,7 +17,15 @@
 //! gRPC reads `kty`, `use` and `x5c` only and ignores a whole bundle if one key is odd (A87);
 //! the key members are there for the other readers of the format (go-spiffe's
 //! `spiffebundle.Parse` among them).
+//!
+//! With the JWT bundles (`jwt_bundle_file_name` set), each trust domain's JWT signing keys
+//! follow its roots (§4.2.2): `use` = `jwt-svid`, then the key as go-jose marshals it (its
+//! `kid` included, as go-spiffe's `spiffebundle.Bundle.Marshal` writes a JWT authority). A
+//! trust domain with JWT keys only has no X.509 key. The X.509 half is encoded once per
+//! X.509 update ([`X509Keys`]) and joined with each JWT bundle that comes.
 
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -29,7 +37,8 @@ use x509_cert::Certificate;
 use super::RenderError;
 use super::key::{EC_PUBLIC_KEY, ED25519, RSA_ENCRYPTION, rsa_public_key};
 use super::verify::{P256_CURVE, P384_CURVE};
-use crate::jwt::b64;
+use crate::jwt::{Jwks, b64};
+use crate::spiffe_id::TrustDomain;
 
 /// `secp521r1` (RFC 5480 §2.1.1.1).
 const P521_CURVE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
@@ -60,23 +69,21 @@ impl fmt::Display for KeyError {
     }
 }
 
-/// The bundle map of `roots`: (trust-domain name, DER roots) in name order, names unique.
-/// Trust-domain names are written unescaped: the SPIFFE ID standard (§2.1) allows only
-/// `a-z 0-9 . - _` in them, which [`crate::spiffe_id::TrustDomain`] enforces.
-pub(super) fn encode<'a, C>(
+/// The X.509 half of a bundle map: each trust domain's root JWKs, encoded and joined by
+/// commas, by trust-domain name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct X509Keys(BTreeMap<String, Vec<u8>>);
+
+/// The root JWKs of `roots`: (trust-domain name, DER roots), names unique.
+pub(super) fn x509_keys<'a, C>(
     roots: impl Iterator<Item = (&'a str, C)>,
-) -> Result<Vec<u8>, RenderError>
+) -> Result<X509Keys, RenderError>
 where
     C: Iterator<Item = &'a [u8]>,
 {
-    let mut out = Vec::from(&b"{\"trust_domains\":{"[..]);
-    for (i, (td, certs)) in roots.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend_from_slice(td.as_bytes());
-        out.extend_from_slice(b"\":{\"keys\":[");
+    let mut keys = BTreeMap::new();
+    for (td, certs) in roots {
+        let mut out = Vec::new();
         for (index, der) in certs.enumerate() {
             if index > 0 {
                 out.push(b',');
@@ -87,10 +94,49 @@ where
                 error,
             })?;
         }
+        keys.insert(String::from(td), out);
+    }
+    Ok(X509Keys(keys))
+}
+
+/// The bundle map of `x509` and, if given, the JWT keys of `jwt`: every trust domain of
+/// either, in name order. Trust-domain names are written unescaped: the SPIFFE ID standard
+/// (§2.1) allows only `a-z 0-9 . - _` in them, which [`TrustDomain`] enforces.
+pub fn encode(x509: &X509Keys, jwt: Option<&BTreeMap<TrustDomain, Jwks>>) -> Vec<u8> {
+    let jwt: BTreeMap<&str, &Jwks> = jwt
+        .into_iter()
+        .flatten()
+        .map(|(td, jwks)| (td.as_str(), jwks))
+        .collect();
+    let names: BTreeSet<&str> = x509
+        .0
+        .keys()
+        .map(String::as_str)
+        .chain(jwt.keys().copied())
+        .collect();
+    let mut out = Vec::from(&b"{\"trust_domains\":{"[..]);
+    for (i, td) in names.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(td.as_bytes());
+        out.extend_from_slice(b"\":{\"keys\":[");
+        let roots = x509.0.get(td).filter(|keys| !keys.is_empty());
+        if let Some(roots) = roots {
+            out.extend_from_slice(roots);
+        }
+        let jwks = jwt.get(td).map_or(&[][..], |jwks| jwks.keys());
+        for (index, key) in jwks.iter().enumerate() {
+            if index > 0 || roots.is_some() {
+                out.push(b',');
+            }
+            key.write_json_with_use(Some("jwt-svid"), &mut out);
+        }
         out.extend_from_slice(b"]}");
     }
     out.extend_from_slice(b"}}\n");
-    Ok(out)
+    out
 }
 
 /// A JWK's `kty`, `crv` (if any) and key members with their raw values.

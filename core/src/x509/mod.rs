@@ -36,10 +36,10 @@ use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use crate::der::{DerError, split_concatenated};
 use crate::spiffe_id::{IdError, SpiffeId};
 
-pub use bundle_map::KeyError;
+pub use bundle_map::{KeyError, X509Keys, encode as encode_bundle_map};
 pub use render::{
-    EntryOptions, MAX_TRUST_DOMAIN_FILE_STEM, RenderError, RenderOptions, Rendered, SvidFiles,
-    TrustDomainBundle, is_trust_domain_file_stem, render,
+    EntryOptions, MAX_TRUST_DOMAIN_FILE_STEM, MapJwt, RenderError, RenderOptions, Rendered,
+    SvidFiles, TrustDomainBundle, is_trust_domain_file_stem, render,
 };
 pub use verify::{
     ALGORITHMS, CACHE_ENTRIES, VerifyCache, VerifyError, render_verified, render_verified_cached,

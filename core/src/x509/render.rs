@@ -7,9 +7,11 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::bundle_map::X509Keys;
 use super::{SvidError, X509Svid, cert, parse_with_expiry};
 use crate::Bytes;
 use crate::der::split_concatenated;
+use crate::jwt::Jwks;
 use crate::pem;
 use crate::proto::X509svidResponse;
 use crate::spiffe_id::{IdError, TrustDomain};
@@ -33,8 +35,23 @@ pub struct RenderOptions<'a> {
     pub trust_domain_bundles: bool,
     /// `spiffe_bundle_map_file_name` is set: fill [`Rendered::bundle_map`].
     pub bundle_map: bool,
+    /// What the bundle map carries besides the X.509 roots.
+    pub bundle_map_jwt: MapJwt<'a>,
     /// `x509_svids`: more SVIDs to render, each by its hint ([`Rendered::entries`]).
     pub entries: &'a [EntryOptions],
+}
+
+/// The JWT half of the SPIFFE bundle map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MapJwt<'a> {
+    /// The JWT bundles are not written (`jwt_bundle_file_name` unset): X.509 roots only.
+    #[default]
+    Off,
+    /// They are, but none has arrived yet: the map is not rendered, so that an X.509-only
+    /// map never precedes the full one.
+    Waiting,
+    /// The JWT bundles last received.
+    Keys(&'a BTreeMap<TrustDomain, Jwks>),
 }
 
 /// One `x509_svids` entry: the SVID its hint picks and which of its files to render.
@@ -122,8 +139,13 @@ pub struct Rendered {
     /// [`RenderOptions::trust_domain_bundles`], else empty).
     pub trust_domain_bundles: Vec<TrustDomainBundle>,
     /// The SPIFFE bundle map of every trust domain's roots (with
-    /// [`RenderOptions::bundle_map`], else empty); see [`super::bundle_map`].
+    /// [`RenderOptions::bundle_map`], else empty), and JWT keys per
+    /// [`RenderOptions::bundle_map_jwt`] (empty while [`MapJwt::Waiting`]); see
+    /// [`super::bundle_map`].
     pub bundle_map: Vec<u8>,
+    /// The X.509 half of the bundle map (with [`RenderOptions::bundle_map`]), to join
+    /// with the JWT bundles that come later ([`super::bundle_map::encode`]).
+    pub bundle_map_x509: X509Keys,
     /// One per [`RenderOptions::entries`], in order: the entry's files, or `None` when no
     /// SVID of the message carries its hint (its files are then left as they are).
     pub entries: Vec<Option<SvidFiles>>,
@@ -383,13 +405,19 @@ pub(super) fn render_checked<E: From<RenderError>>(
     } else {
         Vec::new()
     };
-    let bundle_map = if opts.bundle_map {
+    let (bundle_map, bundle_map_x509) = if opts.bundle_map {
         let roots = bundles
             .iter()
             .map(|(td, certs)| (td.as_str(), certs.iter().filter(keep).map(|c| c.der)));
-        super::bundle_map::encode(roots)?
+        let keys = super::bundle_map::x509_keys(roots)?;
+        let map = match opts.bundle_map_jwt {
+            MapJwt::Off => super::bundle_map::encode(&keys, None),
+            MapJwt::Waiting => Vec::new(),
+            MapJwt::Keys(jwt) => super::bundle_map::encode(&keys, Some(jwt)),
+        };
+        (map, keys)
     } else {
-        Vec::new()
+        Default::default()
     };
     let SvidFiles {
         spiffe_id,
@@ -422,6 +450,7 @@ pub(super) fn render_checked<E: From<RenderError>>(
         credential_pem,
         trust_domain_bundles,
         bundle_map,
+        bundle_map_x509,
         entries,
     })
 }

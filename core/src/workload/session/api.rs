@@ -10,7 +10,7 @@ use super::super::{ClientConfig, Error};
 use crate::config::{HookEvent, Restart};
 use crate::grpc::{Code, Status};
 use crate::jwt;
-use crate::x509::{self, EntryOptions, RenderOptions, Rendered};
+use crate::x509::{self, EntryOptions, MapJwt, RenderOptions, Rendered};
 
 /// The `helper.conf` settings that shape the X.509 files (with the session's `hint`, a
 /// [`RenderOptions`]).
@@ -38,7 +38,11 @@ pub struct X509Options {
 }
 
 impl X509Options {
-    pub(super) fn render_options<'a>(&'a self, hint: &'a str) -> RenderOptions<'a> {
+    pub(super) fn render_options<'a>(
+        &'a self,
+        hint: &'a str,
+        bundle_map_jwt: MapJwt<'a>,
+    ) -> RenderOptions<'a> {
         RenderOptions {
             hint,
             add_intermediates_to_bundle: self.add_intermediates_to_bundle,
@@ -47,6 +51,7 @@ impl X509Options {
             credential_bundle: self.credential_bundle,
             trust_domain_bundles: self.trust_domain_bundles,
             bundle_map: self.bundle_map,
+            bundle_map_jwt,
             entries: &self.entries,
         }
     }
@@ -142,8 +147,15 @@ pub enum Action {
     Disconnect,
     /// Write this X.509 set, then report [`Session::written`](super::Session::written).
     WriteX509(Box<Rendered>),
-    /// Write the JWT bundle file (upstream's format), then report [`Session::written`](super::Session::written).
-    WriteJwtBundle(Vec<u8>),
+    /// Write the JWT bundle file (upstream's format) and, when given, the SPIFFE bundle map
+    /// with the new JWT keys, as one set; then report [`Session::written`](super::Session::written).
+    WriteJwtBundle {
+        /// The JWT bundle file.
+        file: Vec<u8>,
+        /// The bundle map (X.509 roots of the last X.509 update and these JWT keys), when
+        /// `spiffe_bundle_map_file_name` is set and an X.509 update has come.
+        bundle_map: Option<Vec<u8>>,
+    },
     /// Write the token of `jwt_svids[index]` (no newline), then report [`Session::written`](super::Session::written).
     WriteJwtSvid {
         /// Which `jwt_svids` entry.

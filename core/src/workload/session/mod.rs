@@ -136,6 +136,9 @@ pub struct Session {
     health: HealthState,
     /// For the X.509 write in flight: which `x509_svids` entries it holds.
     x509_entries_pending: Vec<bool>,
+    /// With the bundle map and the JWT bundle file: the map's X.509 half of the last X.509
+    /// update, joined with each JWT bundle that comes.
+    map_x509: Option<x509::X509Keys>,
     actions: VecDeque<Action>,
     exited: bool,
 }
@@ -206,6 +209,7 @@ impl Session {
             all_written: false,
             health,
             x509_entries_pending: Vec::new(),
+            map_x509: None,
             actions: VecDeque::new(),
             exited: false,
         };
@@ -513,7 +517,14 @@ impl Session {
                     let Some(options) = &self.config.x509 else {
                         continue;
                     };
-                    let opts = options.render_options(&self.config.hint);
+                    let map_jwt = if options.bundle_map && self.config.jwt_bundle.is_some() {
+                        self.jwt_bundles
+                            .as_ref()
+                            .map_or(x509::MapJwt::Waiting, x509::MapJwt::Keys)
+                    } else {
+                        x509::MapJwt::Off
+                    };
+                    let opts = options.render_options(&self.config.hint, map_jwt);
                     let now_unix = unix_ms.div_euclid(1000);
                     let verified = if options.verify {
                         x509::render_verified_cached(
@@ -571,7 +582,7 @@ impl Session {
     /// hint the message lacks is reported and left out of the set (its files stay as they
     /// are, its health entry fails); in one-shot mode, which cannot finish without it, the
     /// message is refused. The set's expiry is its earliest leaf's.
-    fn x509_rendered(&mut self, i: usize, rendered: x509::Rendered) {
+    fn x509_rendered(&mut self, i: usize, mut rendered: x509::Rendered) {
         let entries = self
             .config
             .x509
@@ -601,6 +612,11 @@ impl Session {
             .map(|files| files.not_after)
             .fold(rendered.not_after, i64::min);
         self.x509_entries_pending = rendered.entries.iter().map(Option::is_some).collect();
+        if self.config.jwt_bundle.is_some()
+            && self.config.x509.as_ref().is_some_and(|o| o.bundle_map)
+        {
+            self.map_x509 = Some(core::mem::take(&mut rendered.bundle_map_x509));
+        }
         self.rows[i].pending = Some(expiry);
         self.rows[i].pending_id.clone_from(&rendered.spiffe_id);
         self.push(Action::WriteX509(Box::new(rendered)));

@@ -151,8 +151,12 @@ struct Seen {
     /// The last bytes sent on connections before they were closed.
     goodbye: Vec<u8>,
     writes: Vec<i64>,
+    /// The bundle map of each X.509 set written (empty: not in the set).
+    x509_maps: Vec<Vec<u8>>,
     /// JWT bundle files written.
     jwt_bundles: Vec<Vec<u8>>,
+    /// Bundle maps written with a JWT bundle file.
+    bundle_maps: Vec<Vec<u8>>,
     /// JWT-SVID files written: entry, token, when.
     jwt_tokens: Vec<(usize, String, Instant)>,
     reports: Vec<Report>,
@@ -222,11 +226,13 @@ impl Sim {
                 }
                 Action::WriteX509(rendered) => {
                     self.seen.writes.push(rendered.not_after - BASE_UNIX);
+                    self.seen.x509_maps.push(rendered.bundle_map.clone());
                     let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
                     self.session.written(now, unix, Sub::X509, ok);
                 }
-                Action::WriteJwtBundle(data) => {
-                    self.seen.jwt_bundles.push(data);
+                Action::WriteJwtBundle { file, bundle_map } => {
+                    self.seen.jwt_bundles.push(file);
+                    self.seen.bundle_maps.extend(bundle_map);
                     let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
                     self.session.written(now, unix, Sub::JwtBundles, ok);
                 }
@@ -2067,4 +2073,59 @@ fn one_shot_refuses_a_message_without_an_entry_hint() {
         sim.seen.exit,
         Some(Exit::Fatal(Fatal::Rejected(error.into())))
     );
+}
+
+#[test]
+fn the_bundle_map_with_jwt_keys_waits_for_both_streams_and_follows_each() {
+    let has = |map: &[u8], word: &str| core::str::from_utf8(map).unwrap().contains(word);
+    let config = || {
+        let mut config = jwt_config("svc");
+        config.jwt_svids.clear();
+        if let Some(x509) = &mut config.x509 {
+            x509.bundle_map = true;
+        }
+        config
+    };
+    // X.509 first: its set leaves the map out; the JWT bundle brings it, with both halves.
+    let mut sim = Sim::with(config());
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    assert_eq!(sim.opened(), [1, 3]);
+    sim.send_update(1, 3600 * 24 * 365 * 4, true);
+    assert_eq!(sim.seen.x509_maps, [Vec::<u8>::new()]);
+    sim.server(&reply(3, &bundles_message()));
+    let [map] = &sim.seen.bundle_maps[..] else {
+        panic!("{:?}", sim.seen.bundle_maps.len())
+    };
+    assert!(has(map, "\"x509-svid\"") && has(map, "\"jwt-svid\""));
+    // Each later update of either stream rewrites it whole.
+    sim.send_update(1, 3600 * 24 * 365 * 4, false);
+    let last = sim.seen.x509_maps.last().unwrap();
+    assert!(has(last, "\"x509-svid\"") && has(last, "\"jwt-svid\""));
+    sim.server(&frame(kind::DATA, 0, 3, &bundles_message()));
+    assert_eq!(sim.seen.bundle_maps.len(), 2);
+    assert!(sim.session.health(sim.now, sim.unix_ms).is_ready());
+
+    // The JWT bundle first: it has no map to write; the X.509 set carries it.
+    let mut sim = Sim::with(config());
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    sim.sent();
+    sim.server(&reply(3, &bundles_message()));
+    assert_eq!(
+        (sim.seen.jwt_bundles.len(), sim.seen.bundle_maps.len()),
+        (1, 0)
+    );
+    sim.send_update(1, 3600 * 24 * 365 * 4, true);
+    assert!(has(&sim.seen.x509_maps[0], "\"jwt-svid\""));
+
+    // A JWT bundle that never comes: no X.509-only map is ever written, and the helper is
+    // not ready (the JWT bundle file is not written either).
+    let mut sim = Sim::with(config());
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    sim.send_update(1, 3600 * 24 * 365 * 4, true);
+    sim.send_update(1, 3600 * 24 * 365 * 4, false);
+    assert_eq!(sim.seen.x509_maps, [Vec::<u8>::new(), Vec::new()]);
+    assert!(!sim.session.health(sim.now, sim.unix_ms).is_ready());
 }
