@@ -24,7 +24,7 @@
 //! trust domain with JWT keys only has no X.509 key. The X.509 half is encoded once per
 //! X.509 update ([`X509Keys`]) and joined with each JWT bundle that comes.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -70,18 +70,19 @@ impl fmt::Display for KeyError {
 }
 
 /// The X.509 half of a bundle map: each trust domain's root JWKs, encoded and joined by
-/// commas, by trust-domain name.
+/// commas, in trust-domain name order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct X509Keys(BTreeMap<String, Vec<u8>>);
+pub struct X509Keys(Vec<(String, Vec<u8>)>);
 
-/// The root JWKs of `roots`: (trust-domain name, DER roots), names unique.
+/// The root JWKs of `roots`: (trust-domain name, DER roots), names unique and in order
+/// (the bundle set's order).
 pub(super) fn x509_keys<'a, C>(
     roots: impl Iterator<Item = (&'a str, C)>,
 ) -> Result<X509Keys, RenderError>
 where
     C: Iterator<Item = &'a [u8]>,
 {
-    let mut keys = BTreeMap::new();
+    let mut keys = Vec::new();
     for (td, certs) in roots {
         let mut out = Vec::new();
         for (index, der) in certs.enumerate() {
@@ -94,41 +95,52 @@ where
                 error,
             })?;
         }
-        keys.insert(String::from(td), out);
+        keys.push((String::from(td), out));
     }
     Ok(X509Keys(keys))
 }
 
 /// The bundle map of `x509` and, if given, the JWT keys of `jwt`: every trust domain of
-/// either, in name order. Trust-domain names are written unescaped: the SPIFFE ID standard
-/// (§2.1) allows only `a-z 0-9 . - _` in them, which [`TrustDomain`] enforces.
+/// either, in name order (both maps are sorted by name, so they are merged as they are
+/// walked). Trust-domain names are written unescaped: the SPIFFE ID standard (§2.1) allows
+/// only `a-z 0-9 . - _` in them, which [`TrustDomain`] enforces.
 pub fn encode(x509: &X509Keys, jwt: Option<&BTreeMap<TrustDomain, Jwks>>) -> Vec<u8> {
-    let jwt: BTreeMap<&str, &Jwks> = jwt
+    let mut roots = x509
+        .0
+        .iter()
+        .map(|(td, keys)| (td.as_str(), keys))
+        .peekable();
+    debug_assert!(x509.0.windows(2).all(|w| w[0].0 < w[1].0));
+    let mut jwt = jwt
         .into_iter()
         .flatten()
         .map(|(td, jwks)| (td.as_str(), jwks))
-        .collect();
-    let names: BTreeSet<&str> = x509
-        .0
-        .keys()
-        .map(String::as_str)
-        .chain(jwt.keys().copied())
-        .collect();
+        .peekable();
     let mut out = Vec::from(&b"{\"trust_domains\":{"[..]);
-    for (i, td) in names.into_iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    loop {
+        let td = match (roots.peek(), jwt.peek()) {
+            (Some(&(a, _)), Some(&(b, _))) => a.min(b),
+            (Some(&(a, _)), None) => a,
+            (None, Some(&(b, _))) => b,
+            (None, None) => break,
+        };
+        let root_keys = roots.next_if(|&(name, _)| name == td).map(|(_, keys)| keys);
+        let jwks = jwt.next_if(|&(name, _)| name == td).map(|(_, jwks)| jwks);
+        if !first {
             out.push(b',');
         }
+        first = false;
         out.push(b'"');
         out.extend_from_slice(td.as_bytes());
         out.extend_from_slice(b"\":{\"keys\":[");
-        let roots = x509.0.get(td).filter(|keys| !keys.is_empty());
-        if let Some(roots) = roots {
-            out.extend_from_slice(roots);
+        let root_keys = root_keys.filter(|keys| !keys.is_empty());
+        if let Some(keys) = root_keys {
+            out.extend_from_slice(keys);
         }
-        let jwks = jwt.get(td).map_or(&[][..], |jwks| jwks.keys());
-        for (index, key) in jwks.iter().enumerate() {
-            if index > 0 || roots.is_some() {
+        let jwt_keys = jwks.map_or(&[][..], Jwks::keys);
+        for (index, key) in jwt_keys.iter().enumerate() {
+            if index > 0 || root_keys.is_some() {
                 out.push(b',');
             }
             key.write_json_with_use(Some("jwt-svid"), &mut out);
