@@ -334,6 +334,9 @@ impl WriteStatus {
 pub struct HealthState {
     /// The X.509 entry, `None` when X.509 is not configured (the JSON then has no key).
     pub x509: Option<WriteStatus>,
+    /// One entry per `x509_svids` entry (ours), keyed by its hint; written as
+    /// `x509_svids_write_status` only when there is one, so upstream's body is unchanged.
+    pub x509_svids: BTreeMap<String, WriteStatus>,
     /// One entry per JWT output (bundle file, each JWT-SVID file), keyed by the joined path
     /// (`path.Join(cert_dir, name)`), sorted as Go's JSON encoder sorts map keys.
     pub jwt: BTreeMap<String, WriteStatus>,
@@ -355,6 +358,7 @@ impl HealthState {
     {
         HealthState {
             x509: x509_enabled.then_some(WriteStatus::Unwritten),
+            x509_svids: BTreeMap::new(),
             jwt: jwt_paths
                 .into_iter()
                 .map(|p| (p.into(), WriteStatus::Unwritten))
@@ -371,6 +375,13 @@ impl HealthState {
         }
     }
 
+    /// Records a write attempt of the `x509_svids` entry with this hint (`ok` false: the
+    /// write failed, or the response had no SVID with the hint), adding it if new.
+    pub fn record_x509_svid(&mut self, hint: &str, ok: bool) {
+        self.x509_svids
+            .insert(String::from(hint), WriteStatus::from_write(ok));
+    }
+
     /// Records a write attempt of the JWT output at `path` (the joined path), adding the
     /// entry if it was not there.
     pub fn record_jwt(&mut self, path: &str, ok: bool) {
@@ -384,7 +395,10 @@ impl HealthState {
     }
 
     fn statuses(&self) -> impl Iterator<Item = WriteStatus> + '_ {
-        self.x509.into_iter().chain(self.jwt.values().copied())
+        self.x509
+            .into_iter()
+            .chain(self.x509_svids.values().copied())
+            .chain(self.jwt.values().copied())
     }
 
     /// Upstream's liveness: no entry has `failed`.
@@ -414,17 +428,29 @@ impl HealthState {
             out.extend_from_slice(s.as_str().as_bytes());
             out.extend_from_slice(b"\",");
         }
-        out.extend_from_slice(br#""jwt_write_status":{"#);
-        for (i, (path, s)) in self.jwt.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_go_string(path, out);
-            out.push(b':');
-            write_go_string(s.as_str(), out);
+        if !self.x509_svids.is_empty() {
+            out.extend_from_slice(br#""x509_svids_write_status":"#);
+            write_statuses(&self.x509_svids, out);
+            out.push(b',');
         }
-        out.extend_from_slice(b"}}}}");
+        out.extend_from_slice(br#""jwt_write_status":"#);
+        write_statuses(&self.jwt, out);
+        out.extend_from_slice(b"}}}");
     }
+}
+
+/// A JSON object of write statuses, keys in order.
+fn write_statuses(statuses: &BTreeMap<String, WriteStatus>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (key, s)) in statuses.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_go_string(key, out);
+        out.push(b':');
+        write_go_string(s.as_str(), out);
+    }
+    out.push(b'}');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -193,11 +193,13 @@ pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Pr
                     reap(child, &mut hooks, &mut session, clock.now());
                     session.written(clock.now(), unix_ms(), Sub::X509, ok);
                 }
-                Action::WriteJwtBundle(data) => {
+                Action::WriteJwtBundle { file, bundle_map } => {
                     let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
-                        write_one(plan.layout, path, &data, *mode, "JWT bundle updated", |e| {
-                            error!("Error writing JWT Bundle to disk: {e}");
-                        })
+                        let map = plan.x509.as_ref().and_then(|x| {
+                            let path = x.bundle_map.as_deref()?;
+                            Some((path, bundle_map.as_deref()?, x.cert_mode))
+                        });
+                        write_jwt_bundle(plan.layout, (path, &file, *mode), map)
                     });
                     session.written(clock.now(), unix_ms(), Sub::JwtBundles, ok);
                 }
@@ -400,7 +402,7 @@ fn write_x509(layout: files::Layout, paths: &X509Files, rendered: &Rendered) -> 
     }
     match x509_set::write(layout, paths, rendered) {
         Ok(()) => {
-            let mut files = paths.names().join(",");
+            let mut files = x509_set::written_names(paths, rendered).join(",");
             if let Some(dir) = &paths.trust_bundle_dir {
                 files = format!("{files},{dir}/");
             }
@@ -417,6 +419,41 @@ fn write_x509(layout: files::Layout, paths: &X509Files, rendered: &Rendered) -> 
         }
         Err(e) => {
             error!(error = e.to_string(); "Unable to dump bundle");
+            false
+        }
+    }
+}
+
+/// Writes the JWT bundle file and, with the JWT keys in the SPIFFE bundle map, the map as
+/// one set: (path, bytes, mode) each.
+fn write_jwt_bundle(
+    layout: files::Layout,
+    (path, data, mode): (&str, &[u8], u32),
+    map: Option<(&str, &[u8], u32)>,
+) -> bool {
+    let failed = |e: &files::WriteError| error!("Error writing JWT Bundle to disk: {e}");
+    let Some((map_path, map, map_mode)) = map else {
+        return write_one(layout, path, data, mode, "JWT bundle updated", failed);
+    };
+    let outputs = [
+        Output {
+            path,
+            data: Data::Bytes(data),
+            mode,
+        },
+        Output {
+            path: map_path,
+            data: Data::Bytes(map),
+            mode: map_mode,
+        },
+    ];
+    match files::write_set(layout, &outputs) {
+        Ok(()) => {
+            info!(file = path, bundle_map = map_path; "JWT bundle updated");
+            true
+        }
+        Err(e) => {
+            failed(&e);
             false
         }
     }

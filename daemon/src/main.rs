@@ -28,11 +28,12 @@ use svid_core::config::{self, Validated};
 use svid_core::workload::{
     ClientConfig, EXIT_CONFIG, Exit, HookOptions, JwtSvidOptions, SessionConfig, X509Options,
 };
+use svid_core::x509::EntryOptions;
 
 use crate::child::Process;
 use crate::driver::{Outcome, Plan};
 use crate::notify::Notifier;
-use crate::x509_set::{Pkcs12Files, X509Files};
+use crate::x509_set::{EntryFiles, Pkcs12Files, X509Files};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -414,6 +415,17 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
                 .then(|| join(&c.spiffe_bundle_map_file_name)),
             trust_bundle_dir: (!c.trust_bundle_dir.is_empty()).then(|| join(&c.trust_bundle_dir)),
             pkcs12: pkcs12.clone(),
+            entries: c
+                .x509_svids
+                .iter()
+                .map(|e| EntryFiles {
+                    svid: join(&e.svid_file_name),
+                    key: join(&e.svid_key_file_name),
+                    bundle: join(&e.svid_bundle_file_name),
+                    credential: (!e.svid_credential_bundle_file_name.is_empty())
+                        .then(|| join(&e.svid_credential_bundle_file_name)),
+                })
+                .collect(),
             cert_mode: cfg.cert_file_mode(),
             key_mode: cfg.key_file_mode(),
         }),
@@ -469,6 +481,14 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             trust_domain_bundles: !c.trust_bundle_dir.is_empty(),
             bundle_map: !c.spiffe_bundle_map_file_name.is_empty(),
             pkcs12: pkcs12.is_some(),
+            entries: c
+                .x509_svids
+                .iter()
+                .map(|e| EntryOptions {
+                    hint: e.hint.clone(),
+                    credential_bundle: !e.svid_credential_bundle_file_name.is_empty(),
+                })
+                .collect(),
         }),
         jwt_bundle: plan.jwt_bundle.as_ref().map(|(path, _)| path.clone()),
         jwt_svids: c

@@ -44,6 +44,12 @@ pub fn log_report(
         },
         Report::BadMessage { error, .. } => error!("Error while watching x509 context: {error}"),
         Report::Rejected(e) => log_rejected(e),
+        Report::EntryHintNotFound { index, hint } => error!(
+            entry = format!("x509_svids[{index}]"),
+            hint = hint.as_str(),
+            error = "failed to find the hinted x509 SVID";
+            "Unable to dump bundle"
+        ),
         Report::ConnectionFailed(e) => {
             let e = ConnError::Protocol(e.clone());
             if one_shot {

@@ -1,16 +1,17 @@
 //! The files of one X.509 update as one set: upstream's three (SVID, key, bundle) and the
 //! opt-in formats of issue 16 (credential bundle, SPIFFE bundle map, one bundle per trust
-//! domain in `trust_bundle_dir`, PKCS#12 key and trust stores). The bytes are rendered by
-//! the core (`svid_core::x509::render`, `svid_core::x509::pkcs12`); this module only names
-//! the files, supplies the PKCS#12 salts and IVs from `getrandom(2)`, and hands the files to
-//! [`files::write_set_with_dirs`], so every format shares the set's guarantees.
+//! domain in `trust_bundle_dir`, PKCS#12 key and trust stores), and each `x509_svids`
+//! entry's own files. The bytes are rendered by the core (`svid_core::x509::render`,
+//! `svid_core::x509::pkcs12`); this module only names the files, supplies the PKCS#12 salts
+//! and IVs from `getrandom(2)`, and hands the files to [`files::write_set_with_dirs`], so
+//! every format shares the set's guarantees.
 
 use std::fmt;
 use std::io;
 use std::path::Path;
 
 use svid_core::x509::pkcs12::{EncodeError, RANDOM_LEN, Random};
-use svid_core::x509::{Pkcs12Contents, Rendered};
+use svid_core::x509::{Pkcs12Contents, Rendered, SvidFiles};
 
 use crate::files::{self, Data, DirOutput, Output, WriteError};
 
@@ -30,10 +31,33 @@ pub struct X509Files {
     pub trust_bundle_dir: Option<String>,
     /// The PKCS#12 stores, if either is configured.
     pub pkcs12: Option<Pkcs12Files>,
+    /// `x509_svids`: each entry's files, in the entries' order.
+    pub entries: Vec<EntryFiles>,
     /// Mode of the SVID and bundle files.
     pub cert_mode: u32,
     /// Mode of the key file.
     pub key_mode: u32,
+}
+
+/// Where one `x509_svids` entry's files go (the modes are the set's).
+pub struct EntryFiles {
+    /// Its SVID (leaf and intermediates) file.
+    pub svid: String,
+    /// Its private key file.
+    pub key: String,
+    /// Its trust bundle file.
+    pub bundle: String,
+    /// Its credential bundle, if set.
+    pub credential: Option<String>,
+}
+
+impl EntryFiles {
+    /// The entry's file names, in the order written.
+    fn names(&self) -> impl Iterator<Item = &String> {
+        [&self.svid, &self.key, &self.bundle]
+            .into_iter()
+            .chain(&self.credential)
+    }
 }
 
 impl X509Files {
@@ -49,6 +73,7 @@ impl X509Files {
                     .iter()
                     .flat_map(|p| p.keystore.iter().chain(&p.truststore)),
             )
+            .chain(self.entries.iter().flat_map(EntryFiles::names))
             .map(String::as_str)
             .collect()
     }
@@ -132,6 +157,23 @@ fn pkcs12_bytes(
     })
 }
 
+/// The names of the files `rendered` writes: [`X509Files::names`] without the files of an
+/// entry whose hint the message lacks.
+pub fn written_names<'a>(paths: &'a X509Files, rendered: &Rendered) -> Vec<&'a str> {
+    let skipped: Vec<&String> = paths
+        .entries
+        .iter()
+        .zip(&rendered.entries)
+        .filter(|(_, entry)| entry.is_none())
+        .flat_map(|(files, _)| files.names())
+        .collect();
+    paths
+        .names()
+        .into_iter()
+        .filter(|name| !skipped.iter().any(|s| s.as_str() == *name))
+        .collect()
+}
+
 /// Whether a `trust_bundle_dir` entry is one of the helper's `<trust-domain>.pem` files, by
 /// the core's rule for the names it writes there.
 pub fn is_trust_domain_file(name: &str) -> bool {
@@ -182,7 +224,12 @@ pub fn write(
             mode: paths.key_mode,
         });
     }
-    if let Some(path) = &paths.bundle_map {
+    // An empty map is one still waiting for the JWT bundles: it is written with them.
+    if let Some(path) = paths
+        .bundle_map
+        .as_ref()
+        .filter(|_| !rendered.bundle_map.is_empty())
+    {
         outputs.push(Output {
             path,
             data: Data::Bytes(&rendered.bundle_map),
@@ -194,6 +241,12 @@ pub fn write(
         data: Data::Bytes(bytes),
         mode: *mode,
     }));
+    // An entry whose hint the message lacks is not in the set: its files stay as they are.
+    for (files, entry) in paths.entries.iter().zip(&rendered.entries) {
+        if let Some(entry) = entry {
+            outputs.extend(entry_outputs(files, entry, paths));
+        }
+    }
     let dirs: Vec<DirOutput<'_>> = paths
         .trust_bundle_dir
         .iter()
@@ -212,6 +265,32 @@ pub fn write(
         })
         .collect();
     files::write_set_with_dirs(layout, &outputs, &dirs)
+}
+
+/// The outputs of one `x509_svids` entry, with the set's modes.
+fn entry_outputs<'a>(
+    files: &'a EntryFiles,
+    entry: &'a SvidFiles,
+    paths: &X509Files,
+) -> impl Iterator<Item = Output<'a>> {
+    let (cert_mode, key_mode) = (paths.cert_mode, paths.key_mode);
+    let output = move |path: &'a String, data, mode| Output { path, data, mode };
+    [
+        output(&files.svid, Data::Bytes(&entry.svid_pem), cert_mode),
+        output(&files.key, Data::Bytes(&entry.key_pem), key_mode),
+        output(
+            &files.bundle,
+            Data::PemCertificates(&entry.bundle_certs),
+            cert_mode,
+        ),
+    ]
+    .into_iter()
+    .chain(
+        files
+            .credential
+            .iter()
+            .map(move |path| output(path, Data::Bytes(&entry.credential_pem), key_mode)),
+    )
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ use svid_core::workload::{
     Action, ClientConfig, Exit, HookOptions, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus,
     Session, SessionConfig, Sub, X509Options,
 };
+use svid_core::x509::EntryOptions;
 
 /// Rounds of `handle_timeout` at one instant before the session must be at rest.
 const SETTLE_ROUNDS: usize = 4;
@@ -68,6 +69,16 @@ fn config(flags: u8) -> SessionConfig {
             credential_bundle: bundle_options,
             trust_domain_bundles: bundle_options,
             bundle_map: bundle_options,
+            // x509_svids: `other` is the hint of the `--hinted` agent's SVID; no SVID has
+            // `absent`.
+            entries: ["other", "absent"]
+                .into_iter()
+                .filter(|_| bundle_options)
+                .map(|hint| EntryOptions {
+                    hint: hint.into(),
+                    credential_bundle: true,
+                })
+                .collect(),
         });
     SessionConfig {
         client: ClientConfig::default(),
@@ -175,7 +186,7 @@ impl Driver {
                 }
                 Action::Disconnect => self.connected = false,
                 Action::WriteX509(_) => self.write(Sub::X509),
-                Action::WriteJwtBundle(_) => self.write(Sub::JwtBundles),
+                Action::WriteJwtBundle { .. } => self.write(Sub::JwtBundles),
                 Action::WriteJwtSvid { index, .. } => self.write(Sub::JwtSvid(index)),
                 Action::SignalPidFile { .. } => {
                     let ok = self.fate();

@@ -199,6 +199,21 @@ put(
     b' "cmd_args": "-c \\"a b\\"", "jwt_svids": [{"jwt_audience": "aud",'
     b' "jwt_svid_file_name": "jwt"}], "health_checks": {"listener_enabled": true}}',
 )
+# x509_svids (ours) in list, block and JSON form.
+put(
+    "config_parse",
+    b'svid_file_name = "svid.pem"\nsvid_key_file_name = "key.pem"\nsvid_bundle_file_name = "b.pem"\n'
+    b'x509_svids = [{ hint = "db", svid_file_name = "db.pem", svid_key_file_name = "db_key.pem",'
+    b' svid_bundle_file_name = "db_bundle.pem", svid_credential_bundle_file_name = "db.cred" }]\n'
+    b'x509_svids {\n  hint = "web"\n  svid_file_name = "web.pem"\n  svid_key_file_name = "k"\n'
+    b'  svid_bundle_file_name = "web_b.pem"\n}\n',
+)
+put(
+    "config_parse",
+    b'{"svid_file_name": "svid.pem", "svid_key_file_name": "key.pem", "svid_bundle_file_name":'
+    b' "b.pem", "x509_svids": [{"hint": "db", "svid_file_name": "db.pem", "svid_key_file_name":'
+    b' "db_key.pem", "svid_bundle_file_name": "db_bundle.pem"}]}',
+)
 for args in [b'-config "/etc/my app.conf" -v', b'a "b ""c"" d" e', b'"x', b'a\tb  c']:
     put("cmd_args", args)
 

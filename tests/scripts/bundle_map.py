@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads a SPIFFE bundle map as a strict consumer would, and compares it with the PEM files.
 
-Usage: bundle_map.py MAP_JSON TRUST_BUNDLE_DIR
+Usage: bundle_map.py MAP_JSON TRUST_BUNDLE_DIR [JWT_BUNDLE_JSON]
 
 - JSON with duplicate names refused (SPIFFE Trust Domain and Bundle §5.1.1, §6.3);
 - validated with `jsonschema` against a schema written from the specs: §5.1.1 (a
@@ -13,9 +13,15 @@ Usage: bundle_map.py MAP_JSON TRUST_BUNDLE_DIR
 - each `x5c` decoded by `cryptography` as an X.509 certificate whose public key is the key
   the JWK members describe;
 - each trust domain's certificates equal, in order, those of TRUST_BUNDLE_DIR/<td>.pem, and
-  the map names exactly the trust domains that have a file there.
+  the map names exactly the trust domains that have a file there;
+- with JWT_BUNDLE_JSON (the helper's `jwt_bundle_file_name`): the JWT keys too, after each
+  domain's X.509 keys (§4.2.2: `use` = `jwt-svid`, `kid` required, no `x5c`; `oct` keys
+  as go-jose keeps them), each domain's equal, in order and member by member, to the keys
+  of that domain's JWKS in the JWT bundle file (`use` aside); the map then names the
+  trust domains of either file.
 
-Prints "ok <domains> trust domains, <keys> keys" and exits 0 on success.
+Prints "ok <domains> trust domains, <keys> keys[, <n> jwt-svid keys]" and exits 0 on
+success.
 """
 import base64
 import json
@@ -100,6 +106,43 @@ SCHEMA = {
 }
 
 
+JWT_JWK = {
+    "type": "object",
+    "required": ["use", "kty", "kid"],
+    "additionalProperties": False,
+    "properties": {
+        "use": {"const": "jwt-svid"},
+        "kty": {"enum": ["EC", "RSA", "OKP", "oct"]},
+        "kid": {"type": "string", "minLength": 1},
+        "crv": {"enum": ["P-256", "P-384", "P-521", "Ed25519"]},
+        "x": {"type": "string", "pattern": B64URL},
+        "y": {"type": "string", "pattern": B64URL},
+        "n": {"type": "string", "pattern": B64URL},
+        "e": {"type": "string", "pattern": B64URL},
+        "k": {"type": "string", "pattern": B64URL},
+    },
+    "allOf": [
+        {
+            "if": {"properties": {"kty": {"const": "EC"}}},
+            "then": {"required": ["crv", "x", "y"]},
+        },
+        {"if": {"properties": {"kty": {"const": "RSA"}}}, "then": {"required": ["n", "e"]}},
+        {"if": {"properties": {"kty": {"const": "OKP"}}}, "then": {"required": ["crv", "x"]}},
+        {"if": {"properties": {"kty": {"const": "oct"}}}, "then": {"required": ["k"]}},
+    ],
+}
+
+
+def with_jwt_keys(schema):
+    """The schema with a bundle's keys either X.509 or JWT keys."""
+    schema = json.loads(json.dumps(schema))
+    schema["$defs"]["jwt_jwk"] = JWT_JWK
+    schema["$defs"]["bundle"]["properties"]["keys"]["items"] = {
+        "oneOf": [{"$ref": "#/$defs/x509_jwk"}, {"$ref": "#/$defs/jwt_jwk"}]
+    }
+    return schema
+
+
 def no_duplicates(pairs):
     names = [name for name, _ in pairs]
     if len(names) != len(set(names)):
@@ -146,23 +189,53 @@ def pem_ders(path):
     ]
 
 
+def jwt_bundles(path):
+    """The JWT bundle file: each trust domain's keys, in JWKS order."""
+    with open(path) as f:
+        doc = json.load(f, object_pairs_hook=no_duplicates)
+    return {
+        td: json.loads(base64.b64decode(jwks, validate=True), object_pairs_hook=no_duplicates)[
+            "keys"
+        ]
+        or []
+        for td, jwks in doc.items()
+    }
+
+
 def main():
     map_path, bundle_dir = sys.argv[1:3]
+    jwt = jwt_bundles(sys.argv[3]) if len(sys.argv) > 3 else None
     with open(map_path) as f:
         doc = json.load(f, object_pairs_hook=no_duplicates)
-    jsonschema.validate(doc, SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    schema = SCHEMA if jwt is None else with_jwt_keys(SCHEMA)
+    jsonschema.validate(doc, schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     domains = doc["trust_domains"]
     files = sorted(f[: -len(".pem")] for f in os.listdir(bundle_dir) if f.endswith(".pem"))
-    assert sorted(domains) == files, "map %s, files %s" % (sorted(domains), files)
-    keys = 0
+    want_domains = sorted(set(files) | set(jwt or {}))
+    assert sorted(domains) == want_domains, "map %s, files %s" % (sorted(domains), want_domains)
+    keys = jwt_keys = 0
     for td, bundle in domains.items():
-        ders = [base64.b64decode(jwk["x5c"][0], validate=True) for jwk in bundle["keys"]]
-        for jwk, der in zip(bundle["keys"], ders):
+        x509_keys = [jwk for jwk in bundle["keys"] if jwk["use"] == "x509-svid"]
+        rest = bundle["keys"][len(x509_keys) :]
+        assert all(jwk["use"] == "jwt-svid" for jwk in rest), "%s: X.509 keys come first" % td
+        ders = [base64.b64decode(jwk["x5c"][0], validate=True) for jwk in x509_keys]
+        for jwk, der in zip(x509_keys, ders):
             check_key(jwk, x509.load_der_x509_certificate(der))
-        want = pem_ders(os.path.join(bundle_dir, td + ".pem"))
+        path = os.path.join(bundle_dir, td + ".pem")
+        want = pem_ders(path) if os.path.exists(path) else []
         assert ders == want, "%s: the map's certificates differ from %s.pem" % (td, td)
         keys += len(ders)
-    print("ok %d trust domains, %d keys" % (len(domains), keys))
+        if jwt is not None:
+            got = [{k: v for k, v in jwk.items() if k != "use"} for jwk in rest]
+            assert got == jwt.get(td, []), "%s: jwt-svid keys %r, JWT bundle file %r" % (
+                td,
+                got,
+                jwt.get(td),
+            )
+            assert all(list(a) == list(b) for a, b in zip(got, jwt.get(td, []))), "member order"
+            jwt_keys += len(rest)
+    extra = "" if jwt is None else ", %d jwt-svid keys" % jwt_keys
+    print("ok %d trust domains, %d keys%s" % (len(domains), keys, extra))
 
 
 if __name__ == "__main__":

@@ -379,6 +379,64 @@ fn spiffe_bundle_map_is_read_by_a_strict_consumer_and_matches_the_pem_bundles() 
     assert!(refused.is_err_and(|e| e.contains("duplicate names")));
 }
 
+#[test]
+fn the_bundle_map_carries_the_jwt_keys_of_the_jwt_bundle_file() {
+    // `other.test` has X.509 roots and JWT keys, `fed<i>.test` X.509 roots only.
+    let agent = DevAgent::start(&[
+        "--federate",
+        "other.test",
+        "--federate-count",
+        "2",
+        "--rotate-every",
+        "500ms",
+    ]);
+    for layout in [false, true] {
+        let (dir, certs) = helper_dir();
+        let config = x509_config(
+            &agent.address(),
+            &certs,
+            &format!(
+                "trust_bundle_dir = \"bundles\"\ncreate_cert_dir = true\n\
+                 spiffe_bundle_map_file_name = \"spiffe-bundles.json\"\n\
+                 jwt_bundle_file_name = \"jwt_bundle.json\"\nsymlinked_layout = {layout}"
+            ),
+        );
+        let helper = Helper::start_in(dir, &config, &[]);
+        // X.509 rotations after the JWT bundle: each rewrites the map with its JWT keys.
+        wait_updates(&helper, 3);
+        assert!(
+            helper.logs().contains("JWT bundle updated"),
+            "{}",
+            helper.logs()
+        );
+        let map = certs.join("spiffe-bundles.json");
+        let check = |jwt_file: &Path| {
+            run(Command::new("python3")
+                .arg(scripts().join("bundle_map.py"))
+                .arg(&map)
+                .arg(certs.join("bundles"))
+                .arg(jwt_file))
+        };
+        let checked = check(&certs.join("jwt_bundle.json")).unwrap();
+        assert_eq!(
+            checked.trim(),
+            "ok 4 trust domains, 4 keys, 2 jwt-svid keys",
+            "symlinked_layout = {layout}"
+        );
+        // The reader is strict: a JWT bundle file with another key is not this map's.
+        let scratch = tempfile::tempdir().unwrap();
+        let other = scratch.path().join("jwt.json");
+        fs::write(&other, br#"{"example.org":"eyJrZXlzIjpudWxsfQ=="}"#).unwrap();
+        assert!(check(&other).is_err_and(|e| e.contains("jwt-svid keys")));
+        // Without JWT keys allowed, the schema refuses the map.
+        let x509_only = run(Command::new("python3")
+            .arg(scripts().join("bundle_map.py"))
+            .arg(&map)
+            .arg(certs.join("bundles")));
+        assert!(x509_only.is_err(), "{x509_only:?}");
+    }
+}
+
 /// (uid, gid) of `path` itself (a symlink is not followed).
 fn owner(path: &Path) -> (u32, u32) {
     let meta = fs::symlink_metadata(path).unwrap();

@@ -25,12 +25,16 @@ const UPDATED: &str = "X.509 certificates updated";
 const FAILED: &str = "Unable to dump bundle";
 const NAMES: [&str; 3] = ["svid.pem", "svid_key.pem", "svid_bundle.pem"];
 /// The outputs of issue 16 the crash test adds to the set: a credential bundle, the SPIFFE
-/// bundle map, one bundle per trust domain (the agent adds `other.test`) and the PKCS#12
-/// key and trust stores (password [`P12_PASSWORD`]).
+/// bundle map, one bundle per trust domain (the agent adds `other.test`), the PKCS#12 key
+/// and trust stores (password [`P12_PASSWORD`]) and a second identity (`x509_svids`, the
+/// agent's `--extra-svid` hinted `db`) with its own files.
 const FORMATS: &str = concat!(
     "svid_credential_bundle_file_name = \"credential.pem\"\n\
      spiffe_bundle_map_file_name = \"spiffe-bundles.json\"\ntrust_bundle_dir = \"bundles\"\n\
-     create_cert_dir = true\npkcs12_keystore_file_name = \"svid.p12\"\n\
+     create_cert_dir = true\n\
+     x509_svids = [{ hint = \"db\", svid_file_name = \"db.pem\", svid_key_file_name = \"db_key.pem\",\n\
+     svid_bundle_file_name = \"db_bundle.pem\", svid_credential_bundle_file_name = \"db.cred.pem\" }]\n\
+     pkcs12_keystore_file_name = \"svid.p12\"\n\
      pkcs12_truststore_file_name = \"bundle.p12\"\npkcs12_password_file = \"",
     env!("CARGO_MANIFEST_DIR"),
     "/scripts/pkcs12-password\""
@@ -38,13 +42,19 @@ const FORMATS: &str = concat!(
 /// The password in `tests/scripts/pkcs12-password`.
 const P12_PASSWORD: &str = "pass:changeit";
 /// Their names in `cert_dir`.
-const FORMAT_NAMES: [&str; 5] = [
+const FORMAT_NAMES: [&str; 9] = [
     "bundles",
     "credential.pem",
     "spiffe-bundles.json",
     "svid.p12",
     "bundle.p12",
+    "db.pem",
+    "db_key.pem",
+    "db_bundle.pem",
+    "db.cred.pem",
 ];
+/// The agent's second identity, for `x509_svids`.
+const EXTRA_SVID: [&str; 2] = ["--extra-svid", "db=spiffe://example.org/db"];
 /// The files of the per-trust-domain directory.
 const DOMAIN_FILES: [&str; 2] = ["example.org.pem", "other.test.pem"];
 
@@ -150,6 +160,8 @@ fn each_failing_file(
         "150ms",
         "--federate",
         "other.test",
+        EXTRA_SVID[0],
+        EXTRA_SVID[1],
     ]);
     for &name in names {
         let certs = certs_dir();
@@ -220,6 +232,8 @@ fn a_directory_in_place_of_any_file_keeps_the_old_set() {
         "bundles/other.test.pem",
         "svid.p12",
         "bundle.p12",
+        "db.pem",
+        "db.cred.pem",
     ]);
     each_failing_file(
         FORMATS,
@@ -846,14 +860,21 @@ fn p12_certificates(certs: &Path, store: &str) -> Result<String, String> {
 }
 
 /// The key of `credential.pem` is the key file's and its leaf the SVID file's leaf, and so
-/// is the leaf of the PKCS#12 keystore.
+/// is the leaf of the PKCS#12 keystore; the `db` identity's key is its leaf's, and so is its
+/// credential bundle's.
 fn credential_matches(certs: &Path) -> bool {
     let read = |n: &str| fs::read_to_string(certs.join(n)).unwrap_or_default();
-    let (credential, key, svid) = (read("credential.pem"), read(NAMES[1]), read(NAMES[0]));
-    let leaf = pem_der(&svid, "CERTIFICATE");
-    credential.starts_with(&key)
-        && pem_der(&credential, "CERTIFICATE") == leaf
+    let matches = |credential: &str, key: &str, svid: &str| {
+        let (credential, key, svid) = (read(credential), read(key), read(svid));
+        credential.starts_with(&key)
+            && pem_der(&credential, "CERTIFICATE") == pem_der(&svid, "CERTIFICATE")
+    };
+    let leaf = pem_der(&read(NAMES[0]), "CERTIFICATE");
+    let entry = pair_matches(read("db.pem").as_bytes(), read("db_key.pem").as_bytes());
+    matches("credential.pem", NAMES[1], NAMES[0])
         && p12_certificates(certs, "svid.p12").is_ok_and(|p12| pem_der(&p12, "CERTIFICATE") == leaf)
+        && entry == Some(true)
+        && matches("db.cred.pem", "db_key.pem", "db.pem")
 }
 
 /// What is in `certs` besides the three files, `..data` and the version it points to:
@@ -897,6 +918,8 @@ fn crash(layout: &str) -> (usize, usize) {
         "40ms",
         "--federate",
         "other.test",
+        EXTRA_SVID[0],
+        EXTRA_SVID[1],
     ]);
     let layout = &format!("{layout}\n{FORMATS}");
     let symlinked = layout.contains("symlinked_layout = true");
@@ -949,7 +972,7 @@ fn crash(layout: &str) -> (usize, usize) {
         );
         assert!(
             credential_matches(certs),
-            "round {round}: credential bundle mismatched after the next start"
+            "round {round}: credential bundle or the db identity mismatched after the next start"
         );
         let junk = leftovers(certs);
         assert!(

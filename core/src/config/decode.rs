@@ -18,6 +18,9 @@
 //! an entry holding that one key. So `jwt_svids { jwt_audience = "a", jwt_svid_file_name =
 //! "t" }` is two entries, and validation then rejects the first for its missing file name,
 //! exactly as upstream does.
+//!
+//! `x509_svids` and `reload.exec` are ours, so they have no upstream quirk to keep: each
+//! block, or each object of a list, is one whole entry.
 
 use alloc::format;
 use alloc::string::String;
@@ -25,7 +28,9 @@ use alloc::vec::Vec;
 
 use super::int::parse_go_int;
 use super::syntax::{Item, ParseError, ParseErrorKind, Value, ValueKind, fold_key};
-use super::{Config, ExecBlock, HealthChecks, JwtSvidConfig, ReloadBlock, StartBlock};
+use super::{
+    Config, ExecBlock, HealthChecks, JwtSvidConfig, ReloadBlock, StartBlock, X509SvidConfig,
+};
 
 type Setter<T> = fn(&mut T, &str, Value) -> Result<(), ParseError>;
 
@@ -114,6 +119,9 @@ const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("pkcs12_password_file", |c, k, v| {
         set(&mut c.pkcs12_password_file, string(k, v)?)
     }),
+    ("x509_svids", |c, k, v| {
+        objects(&mut c.x509_svids, k, v, X509_SVID)
+    }),
     ("file_owner", |c, k, v| {
         set(&mut c.file_owner, string(k, v)?)
     }),
@@ -146,7 +154,7 @@ const START: &[(&str, Setter<StartBlock>)] = &[
 const RELOAD: &[(&str, Setter<ReloadBlock>)] = &[
     ("signal", |c, k, v| set(&mut c.signal, string(k, v)?)),
     ("pid_file", |c, k, v| set(&mut c.pid_file, string(k, v)?)),
-    ("exec", |c, k, v| exec_blocks(&mut c.exec, k, v)),
+    ("exec", |c, k, v| objects(&mut c.exec, k, v, EXEC)),
 ];
 
 const EXEC: &[(&str, Setter<ExecBlock>)] = &[
@@ -167,6 +175,22 @@ const JWT_SVID: &[(&str, Setter<JwtSvidConfig>)] = &[
     }),
     ("jwt_svid_file_name", |c, k, v| {
         set(&mut c.jwt_svid_file_name, string(k, v)?)
+    }),
+];
+
+const X509_SVID: &[(&str, Setter<X509SvidConfig>)] = &[
+    ("hint", |c, k, v| set(&mut c.hint, string(k, v)?)),
+    ("svid_file_name", |c, k, v| {
+        set(&mut c.svid_file_name, string(k, v)?)
+    }),
+    ("svid_key_file_name", |c, k, v| {
+        set(&mut c.svid_key_file_name, string(k, v)?)
+    }),
+    ("svid_bundle_file_name", |c, k, v| {
+        set(&mut c.svid_bundle_file_name, string(k, v)?)
+    }),
+    ("svid_credential_bundle_file_name", |c, k, v| {
+        set(&mut c.svid_credential_bundle_file_name, string(k, v)?)
     }),
 ];
 
@@ -344,20 +368,44 @@ fn block_fields<T>(
     fields(block, &format!("{key}."), table, items)
 }
 
-/// `reload.exec`: each block (`exec { ... }`, given once per hook) or each object of a list
-/// (JSON's `"exec": [{...}]`) is one more hook.
-fn exec_blocks(out: &mut Vec<ExecBlock>, key: &str, v: Value) -> Result<(), ParseError> {
+/// A list of blocks of ours (`reload.exec`, `x509_svids`): each block (`exec { ... }`,
+/// given once per entry) or each object of a list (`exec = [{...}]`, JSON's `"exec":
+/// [{...}]`) is one more entry. Unlike upstream's `jwt_svids`, a block is one whole entry.
+fn objects<T: Default + HasUnknownKeys>(
+    out: &mut Vec<T>,
+    key: &str,
+    v: Value,
+    table: &[(&str, Setter<T>)],
+) -> Result<(), ParseError> {
     let objects = match v.kind {
         ValueKind::List(values) => values,
         _ => alloc::vec![v],
     };
     for v in objects {
         let path = format!("{key}[{}]", out.len());
-        let mut exec = ExecBlock::default();
-        exec.unknown_keys = block_fields(&mut exec, &path, v, EXEC)?;
-        out.push(exec);
+        let mut entry = T::default();
+        let unknown = block_fields(&mut entry, &path, v, table)?;
+        *entry.unknown_keys() = unknown;
+        out.push(entry);
     }
     Ok(())
+}
+
+/// An entry that records its unknown keys for validation.
+trait HasUnknownKeys {
+    fn unknown_keys(&mut self) -> &mut Vec<String>;
+}
+
+impl HasUnknownKeys for ExecBlock {
+    fn unknown_keys(&mut self) -> &mut Vec<String> {
+        &mut self.unknown_keys
+    }
+}
+
+impl HasUnknownKeys for X509SvidConfig {
+    fn unknown_keys(&mut self) -> &mut Vec<String> {
+        &mut self.unknown_keys
+    }
 }
 
 /// `health_checks`: decodes the object into `health`, over what earlier blocks set.

@@ -56,6 +56,42 @@ pub struct JwtSvidConfig {
     pub unknown_keys: Vec<String>,
 }
 
+/// One entry of `x509_svids` (ours): the X.509-SVID whose Workload API hint is `hint`,
+/// written with its own files in the same set as the default SVID's (upstream issue #113).
+/// Each field is a file name joined to `cert_dir`, as the top-level key of the same name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct X509SvidConfig {
+    /// `hint`: the SVID to write (required, unique across entries).
+    pub hint: String,
+    /// `svid_file_name`: leaf and intermediates (required).
+    pub svid_file_name: String,
+    /// `svid_key_file_name`: the private key (required).
+    pub svid_key_file_name: String,
+    /// `svid_bundle_file_name`: the trust bundle of the SVID's trust domain (required).
+    pub svid_bundle_file_name: String,
+    /// `svid_credential_bundle_file_name`: key, leaf and intermediates in one file.
+    pub svid_credential_bundle_file_name: String,
+    /// Keys of this entry that are not known, as written, sorted (rejected by validation).
+    pub unknown_keys: Vec<String>,
+}
+
+impl X509SvidConfig {
+    /// The entry's file names with their keys, the optional ones when set.
+    pub fn files(&self) -> impl Iterator<Item = (&'static str, &String)> {
+        [
+            ("svid_file_name", &self.svid_file_name),
+            ("svid_key_file_name", &self.svid_key_file_name),
+            ("svid_bundle_file_name", &self.svid_bundle_file_name),
+            (
+                "svid_credential_bundle_file_name",
+                &self.svid_credential_bundle_file_name,
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, name)| !name.is_empty())
+    }
+}
+
 /// `health_checks`: the HTTP liveness/readiness listener. Defaults are applied by
 /// [`Config::validate`] only when `listener_enabled` is true, as upstream does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -160,6 +196,9 @@ pub struct Config {
     /// `pkcs12_password_file` (ours): the file holding the PKCS#12 stores' password, read
     /// once at start (not joined to `cert_dir`).
     pub pkcs12_password_file: String,
+    /// `x509_svids` (ours): more X.509-SVIDs, each picked by its hint and written with its
+    /// own files in the same set as the default one.
+    pub x509_svids: Vec<X509SvidConfig>,
     /// `file_owner` (ours): `"UID:GID"`, numeric, given to every file and directory written.
     pub file_owner: String,
     /// `create_cert_dir` (ours): create `cert_dir` (and `trust_bundle_dir`) if missing.

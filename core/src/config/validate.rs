@@ -136,6 +136,31 @@ pub enum ValidationError {
     Pkcs12WithoutPassword(&'static str),
     /// `pkcs12_password_file` without a PKCS#12 store name. Ours.
     Pkcs12PasswordWithoutStore,
+    /// Keys of one `x509_svids` entry that are not known (sorted, as written). Ours.
+    UnknownX509SvidKeys {
+        /// Index of the entry.
+        index: usize,
+        /// The keys.
+        keys: Vec<String>,
+    },
+    /// An `x509_svids` entry without `hint`. Ours.
+    X509SvidHintRequired(usize),
+    /// An `x509_svids` entry without all three of its X.509 file names. Ours.
+    X509SvidFilesRequired(usize),
+    /// Two `x509_svids` entries with the same hint (the later one's index). Ours.
+    DuplicateHint {
+        /// Index of the later entry.
+        index: usize,
+        /// The hint.
+        hint: String,
+    },
+    /// A file of an `x509_svids` entry that is also another output's file. Ours.
+    DuplicateFileName {
+        /// The entry's key, such as `x509_svids[1].svid_file_name`.
+        key: String,
+        /// The file name as written.
+        name: String,
+    },
 }
 
 impl fmt::Display for ValidationError {
@@ -258,6 +283,31 @@ impl fmt::Display for ValidationError {
             Self::Pkcs12PasswordWithoutStore => f.write_str(
                 "pkcs12_password_file is set but neither 'pkcs12_keystore_file_name' nor \
                  'pkcs12_truststore_file_name' is",
+            ),
+            Self::UnknownX509SvidKeys { index, keys } => {
+                write!(
+                    f,
+                    "unknown key(s) in x509_svids[{index}]: {}",
+                    keys.join(",")
+                )
+            }
+            Self::X509SvidHintRequired(index) => {
+                write!(f, "'hint' is required in 'x509_svids[{index}]'")
+            }
+            Self::X509SvidFilesRequired(index) => write!(
+                f,
+                "all of 'svid_file_name', 'svid_key_file_name', 'svid_bundle_file_name' must \
+                 be specified in 'x509_svids[{index}]'"
+            ),
+            Self::DuplicateHint { index, hint } => write!(
+                f,
+                "x509_svids[{index}]: hint {hint:?} is already used by another entry; \
+                 each entry needs its own hint"
+            ),
+            Self::DuplicateFileName { key, name } => write!(
+                f,
+                "{key} {name:?} is also the file of another output: each file name must be \
+                 unique"
             ),
         }
     }
@@ -515,6 +565,12 @@ impl Config {
         if x509_set != 0 && x509_set != 3 {
             return Err(ValidationError::IncompleteX509Files);
         }
+        if !self.x509_svids.is_empty() {
+            if x509_set == 0 {
+                return Err(ValidationError::NeedsX509Files("x509_svids"));
+            }
+            self.check_x509_svids()?;
+        }
         if x509_set == 0 && self.jwt_svids.is_empty() && self.jwt_bundle_file_name.is_empty() {
             return Err(ValidationError::NothingToWrite);
         }
@@ -586,6 +642,11 @@ impl Config {
                     &self.jwt_bundle_file_name,
                 ])
                 .chain(self.jwt_svids.iter().map(|j| &j.jwt_svid_file_name))
+                .chain(
+                    self.x509_svids
+                        .iter()
+                        .flat_map(|e| e.files().map(|(_, n)| n)),
+                )
                 .filter(|n| !n.is_empty());
             check_trust_bundle_dir(&self.cert_dir, &self.trust_bundle_dir, files)?;
         }
@@ -600,7 +661,12 @@ impl Config {
                 .into_iter()
                 .chain(x509_extras.iter().map(|(_, v)| *v))
                 .chain([&self.jwt_bundle_file_name])
-                .chain(self.jwt_svids.iter().map(|j| &j.jwt_svid_file_name));
+                .chain(self.jwt_svids.iter().map(|j| &j.jwt_svid_file_name))
+                .chain(
+                    self.x509_svids
+                        .iter()
+                        .flat_map(|e| e.files().map(|(_, n)| n)),
+                );
             for name in names.filter(|n| !n.is_empty()) {
                 if name.contains('/') || name.starts_with("..") {
                     return Err(ValidationError::SymlinkedLayoutName(name.clone()));
@@ -689,6 +755,66 @@ fn check_metrics_path(health: &super::HealthChecks) -> Result<(), ValidationErro
 }
 
 impl Config {
+    /// Checks the `x509_svids` entries, in order: unknown keys, `hint`, the three file
+    /// names, hints unique, and each entry's files unique among every output's files
+    /// (compared joined to `cert_dir`; duplicates among upstream's own keys stay allowed).
+    fn check_x509_svids(&self) -> Result<(), ValidationError> {
+        use ValidationError as E;
+        for (index, entry) in self.x509_svids.iter().enumerate() {
+            if !entry.unknown_keys.is_empty() {
+                let mut keys = entry.unknown_keys.clone();
+                keys.sort_unstable();
+                keys.dedup();
+                return Err(E::UnknownX509SvidKeys { index, keys });
+            }
+            if entry.hint.is_empty() {
+                return Err(E::X509SvidHintRequired(index));
+            }
+            let trio = [
+                &entry.svid_file_name,
+                &entry.svid_key_file_name,
+                &entry.svid_bundle_file_name,
+            ];
+            if trio.iter().any(|n| n.is_empty()) {
+                return Err(E::X509SvidFilesRequired(index));
+            }
+            if self.x509_svids[..index]
+                .iter()
+                .any(|e| e.hint == entry.hint)
+            {
+                let hint = entry.hint.clone();
+                return Err(E::DuplicateHint { index, hint });
+            }
+        }
+        let join = |name: &String| super::join_path(&self.cert_dir, name);
+        let others: Vec<String> = [
+            &self.svid_file_name,
+            &self.svid_key_file_name,
+            &self.svid_bundle_file_name,
+            &self.svid_credential_bundle_file_name,
+            &self.spiffe_bundle_map_file_name,
+            &self.jwt_bundle_file_name,
+        ]
+        .into_iter()
+        .chain(self.jwt_svids.iter().map(|j| &j.jwt_svid_file_name))
+        .filter(|n| !n.is_empty())
+        .map(join)
+        .collect();
+        let mut seen = others;
+        for (index, entry) in self.x509_svids.iter().enumerate() {
+            for (key, name) in entry.files() {
+                let path = join(name);
+                if seen.contains(&path) {
+                    let key = alloc::format!("x509_svids[{index}].{key}");
+                    let name = name.clone();
+                    return Err(E::DuplicateFileName { key, name });
+                }
+                seen.push(path);
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the `start` and `reload` blocks against the legacy keys and maps either onto
     /// one [`Lifecycle`].
     fn lifecycle(

@@ -606,3 +606,20 @@ fn the_metrics_path_is_answered_with_the_text_format_and_only_when_set() {
     assert_eq!(render_metrics(&req(GET_READY), "/metrics", never), None);
     assert_eq!(render_metrics(&get, "/metrics/", never), None);
 }
+
+#[test]
+fn x509_svids_entries_have_their_own_member_and_count_for_readiness() {
+    let mut s = HealthState::new(true, ["certs/jwt_bundle.json"]);
+    s.record_x509(true);
+    s.record_jwt("certs/jwt_bundle.json", true);
+    assert!(s.is_ready());
+    s.record_x509_svid("web", true);
+    s.record_x509_svid("db", false);
+    assert!(!s.is_ready() && !s.is_live());
+    assert_eq!(
+        json(&s, false),
+        r#"{"status":"Service Unavailable","health":{"file_write_statuses":{"x509_write_status":"written","x509_svids_write_status":{"db":"failed","web":"written"},"jwt_write_status":{"certs/jwt_bundle.json":"written"}}}}"#
+    );
+    s.record_x509_svid("db", true);
+    assert!(s.is_ready());
+}

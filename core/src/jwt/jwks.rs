@@ -93,7 +93,19 @@ impl Jwk {
     /// `jwk.go`@v4.1.2): `kty, kid, crv, x, y` (EC), `kty, kid, n, e` (RSA),
     /// `kty, kid, crv, x` (OKP) or `kty, kid, k` (oct).
     fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"kty\":");
+        self.write_json_with_use(None, out);
+    }
+
+    /// [`Jwk::write_json`] with go-jose's `use` member first when given, as go-spiffe's
+    /// `spiffebundle.Bundle.Marshal` writes a JWT authority (`"use":"jwt-svid"`).
+    pub(crate) fn write_json_with_use(&self, use_: Option<&str>, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if let Some(use_) = use_ {
+            out.extend_from_slice(b"\"use\":");
+            json::write_go_string(use_, out);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"kty\":");
         json::write_go_string(self.kty(), out);
         out.extend_from_slice(b",\"kid\":");
         json::write_go_string(&self.kid, out);

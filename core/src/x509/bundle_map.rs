@@ -17,7 +17,15 @@
 //! gRPC reads `kty`, `use` and `x5c` only and ignores a whole bundle if one key is odd (A87);
 //! the key members are there for the other readers of the format (go-spiffe's
 //! `spiffebundle.Parse` among them).
+//!
+//! With the JWT bundles (`jwt_bundle_file_name` set), each trust domain's JWT signing keys
+//! follow its roots (§4.2.2): `use` = `jwt-svid`, then the key as go-jose marshals it (its
+//! `kid` included, as go-spiffe's `spiffebundle.Bundle.Marshal` writes a JWT authority). A
+//! trust domain with JWT keys only has no X.509 key. The X.509 half is encoded once per
+//! X.509 update ([`X509Keys`]) and joined with each JWT bundle that comes.
 
+use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
@@ -29,7 +37,8 @@ use x509_cert::Certificate;
 use super::RenderError;
 use super::key::{EC_PUBLIC_KEY, ED25519, RSA_ENCRYPTION, rsa_public_key};
 use super::verify::{P256_CURVE, P384_CURVE};
-use crate::jwt::b64;
+use crate::jwt::{Jwks, b64};
+use crate::spiffe_id::TrustDomain;
 
 /// `secp521r1` (RFC 5480 §2.1.1.1).
 const P521_CURVE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
@@ -60,23 +69,22 @@ impl fmt::Display for KeyError {
     }
 }
 
-/// The bundle map of `roots`: (trust-domain name, DER roots) in name order, names unique.
-/// Trust-domain names are written unescaped: the SPIFFE ID standard (§2.1) allows only
-/// `a-z 0-9 . - _` in them, which [`crate::spiffe_id::TrustDomain`] enforces.
-pub(super) fn encode<'a, C>(
+/// The X.509 half of a bundle map: each trust domain's root JWKs, encoded and joined by
+/// commas, in trust-domain name order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct X509Keys(Vec<(String, Vec<u8>)>);
+
+/// The root JWKs of `roots`: (trust-domain name, DER roots), names unique and in order
+/// (the bundle set's order).
+pub(super) fn x509_keys<'a, C>(
     roots: impl Iterator<Item = (&'a str, C)>,
-) -> Result<Vec<u8>, RenderError>
+) -> Result<X509Keys, RenderError>
 where
     C: Iterator<Item = &'a [u8]>,
 {
-    let mut out = Vec::from(&b"{\"trust_domains\":{"[..]);
-    for (i, (td, certs)) in roots.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.push(b'"');
-        out.extend_from_slice(td.as_bytes());
-        out.extend_from_slice(b"\":{\"keys\":[");
+    let mut keys = Vec::new();
+    for (td, certs) in roots {
+        let mut out = Vec::new();
         for (index, der) in certs.enumerate() {
             if index > 0 {
                 out.push(b',');
@@ -87,10 +95,60 @@ where
                 error,
             })?;
         }
+        keys.push((String::from(td), out));
+    }
+    Ok(X509Keys(keys))
+}
+
+/// The bundle map of `x509` and, if given, the JWT keys of `jwt`: every trust domain of
+/// either, in name order (both maps are sorted by name, so they are merged as they are
+/// walked). Trust-domain names are written unescaped: the SPIFFE ID standard (§2.1) allows
+/// only `a-z 0-9 . - _` in them, which [`TrustDomain`] enforces.
+pub fn encode(x509: &X509Keys, jwt: Option<&BTreeMap<TrustDomain, Jwks>>) -> Vec<u8> {
+    let mut roots = x509
+        .0
+        .iter()
+        .map(|(td, keys)| (td.as_str(), keys))
+        .peekable();
+    debug_assert!(x509.0.windows(2).all(|w| w[0].0 < w[1].0));
+    let mut jwt = jwt
+        .into_iter()
+        .flatten()
+        .map(|(td, jwks)| (td.as_str(), jwks))
+        .peekable();
+    let mut out = Vec::from(&b"{\"trust_domains\":{"[..]);
+    let mut first = true;
+    loop {
+        let td = match (roots.peek(), jwt.peek()) {
+            (Some(&(a, _)), Some(&(b, _))) => a.min(b),
+            (Some(&(a, _)), None) => a,
+            (None, Some(&(b, _))) => b,
+            (None, None) => break,
+        };
+        let root_keys = roots.next_if(|&(name, _)| name == td).map(|(_, keys)| keys);
+        let jwks = jwt.next_if(|&(name, _)| name == td).map(|(_, jwks)| jwks);
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        out.extend_from_slice(td.as_bytes());
+        out.extend_from_slice(b"\":{\"keys\":[");
+        let root_keys = root_keys.filter(|keys| !keys.is_empty());
+        if let Some(keys) = root_keys {
+            out.extend_from_slice(keys);
+        }
+        let jwt_keys = jwks.map_or(&[][..], Jwks::keys);
+        for (index, key) in jwt_keys.iter().enumerate() {
+            if index > 0 || root_keys.is_some() {
+                out.push(b',');
+            }
+            key.write_json_with_use(Some("jwt-svid"), &mut out);
+        }
         out.extend_from_slice(b"]}");
     }
     out.extend_from_slice(b"}}\n");
-    Ok(out)
+    out
 }
 
 /// A JWK's `kty`, `crv` (if any) and key members with their raw values.

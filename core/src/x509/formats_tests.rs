@@ -284,3 +284,65 @@ fn a_root_without_a_jwk_form_is_named() {
     };
     assert!(render(&resp, &no_map, NOW).is_ok());
 }
+
+#[test]
+fn the_bundle_map_carries_each_trust_domains_jwt_keys_after_its_roots() {
+    use super::{MapJwt, encode_bundle_map};
+    use crate::jwt::parse_bundles;
+    let doc = include_bytes!("../testdata/jwt-bundle.json");
+    let jwt = parse_bundles([
+        ("spiffe://example.test", &doc[..]),
+        ("jwt-only.test", &doc[..]),
+    ])
+    .unwrap();
+    let (resp, ders) = response(&testpki::p256(), &[]);
+    let agent_keys: Value = serde_json::from_slice(doc).unwrap();
+    let agent_keys = agent_keys["keys"].as_array().unwrap();
+    let with = |bundle_map_jwt| {
+        let opts = RenderOptions {
+            bundle_map_jwt,
+            ..all_formats()
+        };
+        rendered(&resp, &opts)
+    };
+
+    let full = with(MapJwt::Keys(&jwt));
+    let map: Value = serde_json::from_slice(&full.bundle_map).unwrap();
+    let domains = map["trust_domains"].as_object().unwrap();
+    assert_eq!(
+        domains.keys().collect::<Vec<_>>(),
+        ["example.test", "jwt-only.test"]
+    );
+    let own = domains["example.test"]["keys"].as_array().unwrap();
+    assert_eq!(own[0]["use"], "x509-svid");
+    assert_eq!(own[0]["x5c"][0], STANDARD.encode(&ders[2]));
+    // Each JWT key as the agent sent it (its members, `use` = `jwt-svid`), in order, after
+    // the roots; `use` first and `kid` kept, as go-jose marshals a key with a use.
+    assert_eq!(own[1..], agent_keys[..]);
+    assert_eq!(
+        domains["jwt-only.test"]["keys"].as_array().unwrap()[..],
+        agent_keys[..]
+    );
+    let text = core::str::from_utf8(&full.bundle_map).unwrap();
+    assert!(text.contains(r#"{"use":"jwt-svid","kty":"EC","kid":"ec256","crv":"P-256","x":"#));
+
+    // While the JWT bundles have not come, the map is not rendered; its X.509 half is, and
+    // joined with them later it is the same map.
+    let waiting = with(MapJwt::Waiting);
+    assert!(waiting.bundle_map.is_empty());
+    assert_eq!(
+        encode_bundle_map(&waiting.bundle_map_x509, Some(&jwt)),
+        full.bundle_map
+    );
+    // Without the JWT bundle file, X.509 roots only.
+    let off = with(MapJwt::Off);
+    assert!(
+        !core::str::from_utf8(&off.bundle_map)
+            .unwrap()
+            .contains("jwt-svid")
+    );
+    assert_eq!(
+        encode_bundle_map(&off.bundle_map_x509, None),
+        off.bundle_map
+    );
+}

@@ -39,10 +39,10 @@ use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use crate::der::{DerError, split_concatenated};
 use crate::spiffe_id::{IdError, SpiffeId};
 
-pub use bundle_map::KeyError;
+pub use bundle_map::{KeyError, X509Keys, encode as encode_bundle_map};
 pub use render::{
-    MAX_TRUST_DOMAIN_FILE_STEM, Pkcs12Contents, RenderError, RenderOptions, Rendered,
-    TrustDomainBundle, is_trust_domain_file_stem, render,
+    EntryOptions, MAX_TRUST_DOMAIN_FILE_STEM, MapJwt, Pkcs12Contents, RenderError, RenderOptions,
+    Rendered, SvidFiles, TrustDomainBundle, is_trust_domain_file_stem, render,
 };
 pub use verify::{
     ALGORITHMS, CACHE_ENTRIES, VerifyCache, VerifyError, render_verified, render_verified_cached,

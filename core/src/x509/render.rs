@@ -7,10 +7,12 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
 
+use super::bundle_map::X509Keys;
 use super::pkcs12::{EncodeError, Random};
 use super::{SvidError, X509Svid, cert, parse_with_expiry};
 use crate::Bytes;
 use crate::der::split_concatenated;
+use crate::jwt::Jwks;
 use crate::pem;
 use crate::proto::X509svidResponse;
 use crate::spiffe_id::{IdError, TrustDomain};
@@ -34,9 +36,73 @@ pub struct RenderOptions<'a> {
     pub trust_domain_bundles: bool,
     /// `spiffe_bundle_map_file_name` is set: fill [`Rendered::bundle_map`].
     pub bundle_map: bool,
+    /// What the bundle map carries besides the X.509 roots.
+    pub bundle_map_jwt: MapJwt<'a>,
+    /// `x509_svids`: more SVIDs to render, each by its hint ([`Rendered::entries`]).
+    pub entries: &'a [EntryOptions],
     /// `pkcs12_keystore_file_name` or `pkcs12_truststore_file_name` is set: fill
     /// [`Rendered::pkcs12`].
     pub pkcs12: bool,
+}
+
+/// The JWT half of the SPIFFE bundle map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MapJwt<'a> {
+    /// The JWT bundles are not written (`jwt_bundle_file_name` unset): X.509 roots only.
+    #[default]
+    Off,
+    /// They are, but none has arrived yet: the map is not rendered, so that an X.509-only
+    /// map never precedes the full one.
+    Waiting,
+    /// The JWT bundles last received.
+    Keys(&'a BTreeMap<TrustDomain, Jwks>),
+}
+
+/// One `x509_svids` entry: the SVID its hint picks and which of its files to render.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EntryOptions {
+    /// The Workload API hint of the SVID (not empty).
+    pub hint: String,
+    /// Its `svid_credential_bundle_file_name` is set: fill [`SvidFiles::credential_pem`].
+    pub credential_bundle: bool,
+}
+
+/// The files of one `x509_svids` entry's SVID, rendered as the default SVID's (the same
+/// `add_intermediates_to_bundle`, `include_federated_domains` and `omit_expired`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SvidFiles {
+    /// The SVID's SPIFFE ID.
+    pub spiffe_id: String,
+    /// SVID file: leaf, then intermediates, PEM.
+    pub svid_pem: Vec<u8>,
+    /// Key file: PEM `PRIVATE KEY`.
+    pub key_pem: Vec<u8>,
+    /// Bundle file's DER certificates (slices of the message), written as PEM.
+    pub bundle_certs: Vec<Bytes>,
+    /// Credential bundle (when asked for, else empty): key, leaf, intermediates.
+    pub credential_pem: Vec<u8>,
+    /// NotAfter of the leaf, Unix seconds.
+    pub not_after: i64,
+    /// Serial number of the leaf, upper-case hex.
+    pub serial: String,
+}
+
+impl SvidFiles {
+    /// The bundle file's bytes, encoded whole.
+    pub fn bundle_pem(&self) -> Vec<u8> {
+        encode_certs(self.bundle_certs.iter().map(|der| &der[..]))
+    }
+}
+
+impl fmt::Debug for SvidFiles {
+    /// Leaves the key out.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SvidFiles")
+            .field("spiffe_id", &self.spiffe_id)
+            .field("not_after", &self.not_after)
+            .field("serial", &self.serial)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One trust domain's X.509 roots, for its own file `<trust-domain>.pem`.
@@ -77,8 +143,16 @@ pub struct Rendered {
     /// [`RenderOptions::trust_domain_bundles`], else empty).
     pub trust_domain_bundles: Vec<TrustDomainBundle>,
     /// The SPIFFE bundle map of every trust domain's roots (with
-    /// [`RenderOptions::bundle_map`], else empty), in the SPIFFE bundle format (gRFC A87).
+    /// [`RenderOptions::bundle_map`], else empty), and JWT keys per
+    /// [`RenderOptions::bundle_map_jwt`] (empty while [`MapJwt::Waiting`]); see
+    /// [`super::bundle_map`].
     pub bundle_map: Vec<u8>,
+    /// The X.509 half of the bundle map (with [`RenderOptions::bundle_map`]), to join
+    /// with the JWT bundles that come later ([`super::bundle_map::encode`]).
+    pub bundle_map_x509: X509Keys,
+    /// One per [`RenderOptions::entries`], in order: the entry's files, or `None` when no
+    /// SVID of the message carries its hint (its files are then left as they are).
+    pub entries: Vec<Option<SvidFiles>>,
     /// Every trust domain of the message (own and federated) with at least one root, in
     /// name order, with its roots' earliest NotAfter (Unix seconds), for the metrics.
     pub bundle_expiries: Vec<(String, i64)>,
@@ -139,6 +213,7 @@ impl fmt::Debug for Rendered {
             .field("serial", &self.serial)
             .field("trust_domain_bundles", &self.trust_domain_bundles.len())
             .field("bundle_map", &self.bundle_map.len())
+            .field("entries", &self.entries)
             .finish_non_exhaustive()
     }
 }
@@ -180,6 +255,14 @@ pub enum RenderError {
     },
     /// No SVID carries the configured hint.
     HintNotFound,
+    /// No SVID carries the hint of `x509_svids[index]` (refuses the message only in
+    /// one-shot mode, which cannot finish without it; see [`Rendered::entries`]).
+    EntryHintNotFound {
+        /// Which entry.
+        index: usize,
+        /// Its hint.
+        hint: String,
+    },
     /// The set has no bundle for the chosen SVID's trust domain.
     NoBundle {
         /// The chosen SVID's trust domain.
@@ -235,6 +318,10 @@ impl fmt::Display for RenderError {
                 "invalid bundle for {trust_domain:?} trust domain: {error}"
             ),
             Self::HintNotFound => f.write_str("failed to find the hinted x509 SVID"),
+            Self::EntryHintNotFound { index, hint } => write!(
+                f,
+                "x509_svids[{index}] (hint {hint:?}): failed to find the hinted x509 SVID"
+            ),
             Self::NoBundle { trust_domain } => {
                 write!(f, "no bundles found for {trust_domain:?} trust domain")
             }
@@ -275,12 +362,15 @@ impl BundleCert<'_> {
     }
 }
 
-/// Turns one FetchX509SVID message into the three upstream files (upstream spec §3.5):
+/// Turns one FetchX509SVID message into the three upstream files (upstream spec §3.5) and
+/// the formats of `opts`:
 /// - pick the SVID (`opts.hint`, else the first one) and its trust domain's bundle;
 /// - `certs` = chain, `bundle` = own roots; with `add_intermediates_to_bundle` the
 ///   intermediates move after the roots; with `include_federated_domains` every other trust
 ///   domain's roots follow, in name order;
-/// - with `omit_expired`, certificates with `now_unix > NotAfter` are left out.
+/// - with `omit_expired`, certificates with `now_unix > NotAfter` are left out;
+/// - each of `opts.entries` gets the same files of the SVID its hint picks, or `None` in
+///   [`Rendered::entries`] when no SVID carries that hint.
 ///
 /// The bundle set is built like go-spiffe's: each SVID's `bundle` under the trust domain of
 /// its `spiffe_id` (a later one overwrites), then `federated_bundles` in key order (a key
@@ -303,13 +393,14 @@ pub(super) struct Picked<'a> {
     pub(super) message_id: &'a str,
 }
 
-/// [`render`], with `check` run on what it picked once everything is parsed and before any
-/// file is encoded, so that a verification decodes nothing a second time.
+/// [`render`], with `check` run on each SVID it picked (the default one, then each
+/// `x509_svids` entry found) once everything is parsed and before any file is encoded, so
+/// that a verification decodes nothing a second time.
 pub(super) fn render_checked<E: From<RenderError>>(
     resp: &X509svidResponse,
     opts: &RenderOptions<'_>,
     now_unix: i64,
-    check: impl FnOnce(Picked<'_>) -> Result<(), E>,
+    mut check: impl FnMut(Picked<'_>) -> Result<(), E>,
 ) -> Result<Rendered, E> {
     if resp.svids.is_empty() {
         return Err(RenderError::NoSvids.into());
@@ -317,64 +408,21 @@ pub(super) fn render_checked<E: From<RenderError>>(
     let svids = parse_svids(resp)?;
     let bundles = bundle_set(resp)?;
 
-    let (index, chosen, expiries) = if opts.hint.is_empty() {
-        svids.first()
-    } else {
-        svids.iter().find(|(_, svid, _)| svid.hint == opts.hint)
-    }
-    .ok_or(RenderError::HintNotFound)?;
-    let own = chosen.spiffe_id.trust_domain().to_string();
-    let roots = bundles.get(&own).ok_or_else(|| RenderError::NoBundle {
-        trust_domain: own.clone(),
-    })?;
-    check(Picked {
-        svid: chosen,
-        roots: roots.iter().map(|cert| cert.der).collect(),
-        message_id: &resp.svids[*index].spiffe_id,
-    })?;
-
-    let chain: Vec<BundleCert<'_>> = chosen
-        .certs
+    let default = choose(&svids, &bundles, opts.hint).ok_or(RenderError::HintNotFound)??;
+    let entries = opts
+        .entries
         .iter()
-        .zip(expiries)
-        .map(|(der, &not_after)| BundleCert {
-            der,
-            within: None,
-            not_after,
-        })
-        .collect();
-    let leaf_not_after = chain.first().map_or(i64::MIN, |c| c.not_after);
+        .map(|entry| choose(&svids, &bundles, &entry.hint).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    for choice in core::iter::once(&default).chain(entries.iter().flatten()) {
+        check(Picked {
+            svid: choice.svid,
+            roots: choice.roots.iter().map(|cert| cert.der).collect(),
+            message_id: &resp.svids[choice.index].spiffe_id,
+        })?;
+    }
 
-    let (svid_certs, intermediates) = if opts.add_intermediates_to_bundle {
-        chain.split_at(chain.len().min(1))
-    } else {
-        (chain.as_slice(), &[][..])
-    };
     let keep = |cert: &&BundleCert<'_>| !(opts.omit_expired && now_unix > cert.not_after);
-    // The bundle file's certificates, each with its trust domain.
-    let mut bundle_certs: Vec<(&str, &BundleCert<'_>)> = roots
-        .iter()
-        .chain(intermediates)
-        .map(|cert| (own.as_str(), cert))
-        .collect();
-    if opts.include_federated_domains {
-        bundle_certs.extend(
-            bundles
-                .iter()
-                .filter(|(td, _)| **td != own)
-                .flat_map(|(td, certs)| certs.iter().map(|cert| (td.as_str(), cert))),
-        );
-    }
-    bundle_certs.retain(|(_, cert)| keep(cert));
-    let mut key_pem = Vec::new();
-    pem::encode(pem::PRIVATE_KEY, &chosen.key_pkcs8, &mut key_pem);
-    let credential_pem = if opts.credential_bundle {
-        let mut pem = key_pem.clone();
-        pem.extend(encode_certs(chain.iter().map(|cert| cert.der)));
-        pem
-    } else {
-        Vec::new()
-    };
     let kept_roots = |certs: &'_ [BundleCert<'_>]| -> Vec<Bytes> {
         certs
             .iter()
@@ -400,54 +448,58 @@ pub(super) fn render_checked<E: From<RenderError>>(
     } else {
         Vec::new()
     };
-    let bundle_map = if opts.bundle_map {
+    let (bundle_map, bundle_map_x509) = if opts.bundle_map {
         let roots = bundles
             .iter()
             .map(|(td, certs)| (td.as_str(), certs.iter().filter(keep).map(|c| c.der)));
-        super::bundle_map::encode(roots)?
+        let keys = super::bundle_map::x509_keys(roots)?;
+        let map = match opts.bundle_map_jwt {
+            MapJwt::Off => super::bundle_map::encode(&keys, None),
+            MapJwt::Waiting => Vec::new(),
+            MapJwt::Keys(jwt) => super::bundle_map::encode(&keys, Some(jwt)),
+        };
+        (map, keys)
     } else {
-        Vec::new()
+        Default::default()
     };
     let pkcs12 = if opts.pkcs12 {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        Pkcs12Contents {
-            alias: chosen.spiffe_id.to_string(),
-            key_pkcs8: chosen.key_pkcs8.clone(),
-            chain: chosen.certs.clone(),
-            trusted: bundle_certs
-                .iter()
-                .map(|(td, cert)| {
-                    let n = counts.entry(td).or_default();
-                    let alias = alloc::format!("{td}-{n}");
-                    *n += 1;
-                    (alias, cert.to_bytes())
-                })
-                .collect(),
-        }
+        pkcs12_contents(&default, &bundles, opts, now_unix)
     } else {
         Pkcs12Contents::default()
     };
+    let SvidFiles {
+        spiffe_id,
+        svid_pem,
+        key_pem,
+        bundle_certs,
+        credential_pem,
+        not_after,
+        serial,
+    } = svid_files(&default, &bundles, opts, opts.credential_bundle, now_unix);
+    let entries = entries
+        .iter()
+        .zip(opts.entries)
+        .map(|(choice, entry)| {
+            let files = |c| svid_files(c, &bundles, opts, entry.credential_bundle, now_unix);
+            choice.as_ref().map(files)
+        })
+        .collect();
     Ok(Rendered {
         spiffe_ids: svids
             .iter()
             .map(|(_, s, _)| s.spiffe_id.to_string())
             .collect(),
-        spiffe_id: chosen.spiffe_id.to_string(),
-        svid_pem: encode_certs(svid_certs.iter().filter(keep).map(|cert| cert.der)),
+        spiffe_id,
+        svid_pem,
         key_pem,
-        bundle_certs: bundle_certs
-            .into_iter()
-            .map(|(_, cert)| cert.to_bytes())
-            .collect(),
-        not_after: leaf_not_after,
-        serial: chosen
-            .certs
-            .first()
-            .and_then(|leaf| super::serial_hex(leaf).ok())
-            .unwrap_or_default(),
+        bundle_certs,
+        not_after,
+        serial,
         credential_pem,
         trust_domain_bundles,
         bundle_map,
+        bundle_map_x509,
+        entries,
         bundle_expiries: bundles
             .iter()
             .filter_map(|(td, certs)| {
@@ -457,6 +509,172 @@ pub(super) fn render_checked<E: From<RenderError>>(
             .collect(),
         pkcs12,
     })
+}
+
+/// One SVID picked from a message, with the roots of its trust domain.
+struct Choice<'a> {
+    /// Its position in the message.
+    index: usize,
+    svid: &'a X509Svid,
+    /// NotAfter of each certificate of its chain.
+    expiries: &'a [i64],
+    /// Its trust domain's name.
+    own: String,
+    /// The roots of its trust domain in the message's bundle set.
+    roots: &'a [BundleCert<'a>],
+}
+
+/// The SVID `hint` picks (empty: the first), or `None` if no SVID carries it; an error if
+/// the message has no bundle for its trust domain.
+fn choose<'a>(
+    svids: &'a [(usize, X509Svid, Vec<i64>)],
+    bundles: &'a BTreeMap<String, Vec<BundleCert<'a>>>,
+    hint: &str,
+) -> Option<Result<Choice<'a>, RenderError>> {
+    let (index, svid, expiries) = if hint.is_empty() {
+        svids.first()
+    } else {
+        svids.iter().find(|(_, svid, _)| svid.hint == hint)
+    }?;
+    let own = svid.spiffe_id.trust_domain().to_string();
+    Some(match bundles.get(&own) {
+        Some(roots) => Ok(Choice {
+            index: *index,
+            svid,
+            expiries,
+            own,
+            roots,
+        }),
+        None => Err(RenderError::NoBundle { trust_domain: own }),
+    })
+}
+
+/// The SVID, key, bundle and (with `credential`) credential-bundle files of one chosen SVID
+/// (upstream spec §3.5):
+/// - `certs` = chain, `bundle` = own roots; with `add_intermediates_to_bundle` the
+///   intermediates move after the roots; with `include_federated_domains` every other trust
+///   domain's roots follow, in name order;
+/// - with `omit_expired`, certificates with `now_unix > NotAfter` are left out.
+fn svid_files(
+    choice: &Choice<'_>,
+    bundles: &BTreeMap<String, Vec<BundleCert<'_>>>,
+    opts: &RenderOptions<'_>,
+    credential: bool,
+    now_unix: i64,
+) -> SvidFiles {
+    let chain = chain_of(choice);
+    let leaf_not_after = chain.first().map_or(i64::MIN, |c| c.not_after);
+
+    let (svid_certs, intermediates) = split_chain(&chain, opts);
+    let bundle_certs = bundle_file_certs(choice, intermediates, bundles, opts, now_unix);
+
+    let keep = |cert: &&BundleCert<'_>| !(opts.omit_expired && now_unix > cert.not_after);
+    let mut key_pem = Vec::new();
+    pem::encode(pem::PRIVATE_KEY, &choice.svid.key_pkcs8, &mut key_pem);
+    let credential_pem = if credential {
+        let mut pem = key_pem.clone();
+        pem.extend(encode_certs(chain.iter().map(|cert| cert.der)));
+        pem
+    } else {
+        Vec::new()
+    };
+    SvidFiles {
+        spiffe_id: choice.svid.spiffe_id.to_string(),
+        svid_pem: encode_certs(svid_certs.iter().filter(keep).map(|cert| cert.der)),
+        key_pem,
+        bundle_certs: bundle_certs
+            .into_iter()
+            .map(|(_, cert)| cert.to_bytes())
+            .collect(),
+        not_after: leaf_not_after,
+        serial: choice
+            .svid
+            .certs
+            .first()
+            .and_then(|leaf| super::serial_hex(leaf).ok())
+            .unwrap_or_default(),
+        credential_pem,
+    }
+}
+
+/// The chain of `choice` with each certificate's NotAfter.
+fn chain_of<'a>(choice: &Choice<'a>) -> Vec<BundleCert<'a>> {
+    choice
+        .svid
+        .certs
+        .iter()
+        .zip(choice.expiries)
+        .map(|(der, &not_after)| BundleCert {
+            der,
+            within: None,
+            not_after,
+        })
+        .collect()
+}
+
+/// The SVID file's certificates and the intermediates that move to the bundle file: with
+/// `add_intermediates_to_bundle` the leaf alone, then the rest; else the whole chain.
+fn split_chain<'c, 'a>(
+    chain: &'c [BundleCert<'a>],
+    opts: &RenderOptions<'_>,
+) -> (&'c [BundleCert<'a>], &'c [BundleCert<'a>]) {
+    if opts.add_intermediates_to_bundle {
+        chain.split_at(chain.len().min(1))
+    } else {
+        (chain, &[])
+    }
+}
+
+/// The bundle file's certificates, each with its trust domain, in file order: the own
+/// roots, the `intermediates`, then (`include_federated_domains`) every other trust
+/// domain's roots in name order; with `omit_expired`, the expired ones left out.
+fn bundle_file_certs<'c>(
+    choice: &'c Choice<'_>,
+    intermediates: &'c [BundleCert<'c>],
+    bundles: &'c BTreeMap<String, Vec<BundleCert<'_>>>,
+    opts: &RenderOptions<'_>,
+    now_unix: i64,
+) -> Vec<(&'c str, &'c BundleCert<'c>)> {
+    let own = choice
+        .roots
+        .iter()
+        .chain(intermediates)
+        .map(|cert| (choice.own.as_str(), cert));
+    let federated = bundles
+        .iter()
+        .filter(|(td, _)| opts.include_federated_domains && **td != choice.own)
+        .flat_map(|(td, certs)| certs.iter().map(|cert| (td.as_str(), cert)));
+    own.chain(federated)
+        .filter(|(_, cert)| !(opts.omit_expired && now_unix > cert.not_after))
+        .collect()
+}
+
+/// What the PKCS#12 stores of `choice` hold: its key and whole chain, and the bundle
+/// file's certificates, each aliased `<trust-domain>-<n>`.
+fn pkcs12_contents(
+    choice: &Choice<'_>,
+    bundles: &BTreeMap<String, Vec<BundleCert<'_>>>,
+    opts: &RenderOptions<'_>,
+    now_unix: i64,
+) -> Pkcs12Contents {
+    let chain = chain_of(choice);
+    let (_, intermediates) = split_chain(&chain, opts);
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let trusted = bundle_file_certs(choice, intermediates, bundles, opts, now_unix)
+        .into_iter()
+        .map(|(td, cert)| {
+            let n = counts.entry(td).or_default();
+            let alias = alloc::format!("{td}-{n}");
+            *n += 1;
+            (alias, cert.to_bytes())
+        })
+        .collect();
+    Pkcs12Contents {
+        alias: choice.svid.spiffe_id.to_string(),
+        key_pkcs8: choice.svid.key_pkcs8.clone(),
+        chain: choice.svid.certs.clone(),
+        trusted,
+    }
 }
 
 /// Parses every SVID (with its index in the message and its chain's NotAfter values),

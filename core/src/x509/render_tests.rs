@@ -544,3 +544,110 @@ fn svid_id_comes_from_the_certificate_not_the_message_field() {
         }
     );
 }
+
+#[test]
+fn x509_svids_entries_get_their_own_files_from_one_message() {
+    use super::{EntryOptions, VerifyError, render_verified};
+    let root = root("example.test");
+    let int = intermediate(&root, "example.test");
+    let td2 = testpki::root("td2.test");
+    let default = leaf(ID, &root);
+    let db = leaf("spiffe://example.test/db", &int);
+    let web = leaf("spiffe://td2.test/web", &td2);
+    let (r, i, t2) = (&root.der[..], &int.der[..], &td2.der[..]);
+    let msg = response(
+        vec![
+            entry(ID, &default, &[], &[r], ""),
+            entry("spiffe://example.test/db", &db, &[i], &[r], "db"),
+            entry("spiffe://td2.test/web", &web, &[], &[t2], "web"),
+        ],
+        &[],
+    );
+    let entries = [
+        EntryOptions {
+            hint: "web".into(),
+            credential_bundle: false,
+        },
+        EntryOptions {
+            hint: "gone".into(),
+            credential_bundle: true,
+        },
+        EntryOptions {
+            hint: "db".into(),
+            credential_bundle: true,
+        },
+    ];
+    for federated in [false, true] {
+        let o = RenderOptions {
+            entries: &entries,
+            include_federated_domains: federated,
+            ..opts(false, false, false)
+        };
+        let out = render(&msg, &o, NOW).unwrap();
+        assert_eq!(
+            out.spiffe_id, ID,
+            "the top-level files keep the default SVID"
+        );
+        assert_eq!(out.svid_pem, pem_certs(&[&default.leaf]));
+        let [Some(w), None, Some(d)] = &out.entries[..] else {
+            panic!("{:?}", out.entries)
+        };
+        assert_eq!(d.spiffe_id, "spiffe://example.test/db");
+        assert_eq!(d.svid_pem, pem_certs(&[&db.leaf, i]));
+        assert_eq!(d.key_pem, pem_key(&db.key.serialize_der()));
+        let mut credential = pem_key(&db.key.serialize_der());
+        credential.extend(pem_certs(&[&db.leaf, i]));
+        assert_eq!(d.credential_pem, credential);
+        let own_first = |own: &[u8], other: &[u8]| {
+            if federated {
+                pem_certs(&[own, other])
+            } else {
+                pem_certs(&[own])
+            }
+        };
+        assert_eq!(d.bundle_pem(), own_first(r, t2));
+        // Each entry's bundle is its own trust domain's.
+        assert_eq!(w.spiffe_id, "spiffe://td2.test/web");
+        assert_eq!(w.bundle_pem(), own_first(t2, r));
+        assert!(w.credential_pem.is_empty());
+        assert_eq!(
+            w.serial,
+            super::serial_hex(&web.leaf).unwrap(),
+            "each entry's own leaf"
+        );
+    }
+
+    // Every chosen SVID is verified before anything is encoded: an entry whose leaf no
+    // root of its trust domain signed refuses the whole message.
+    let stranger = testpki::root("example.test");
+    let forged = leaf("spiffe://example.test/db", &stranger);
+    let bad = response(
+        vec![
+            entry(ID, &default, &[], &[r], ""),
+            entry("spiffe://example.test/db", &forged, &[], &[r], "db"),
+        ],
+        &[],
+    );
+    let o = RenderOptions {
+        entries: &entries[2..],
+        ..opts(false, false, false)
+    };
+    assert!(render(&bad, &o, NOW).unwrap().entries[0].is_some());
+    assert!(matches!(
+        render_verified(&bad, &o, NOW),
+        Err(VerifyError::Chain(_))
+    ));
+    assert!(render_verified(&msg, &o, NOW).unwrap().entries[0].is_some());
+}
+
+#[test]
+fn an_entry_hint_missing_is_worded_as_upstream() {
+    let e = RenderError::EntryHintNotFound {
+        index: 2,
+        hint: "db".into(),
+    };
+    assert_eq!(
+        e.to_string(),
+        "x509_svids[2] (hint \"db\"): failed to find the hinted x509 SVID"
+    );
+}

@@ -153,7 +153,7 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
             authority.root_der().to_vec()
         };
         let federated = federated.clone();
-        move |svid: IssuedSvid, decoy: Option<IssuedSvid>| {
+        move |svid: IssuedSvid, decoy: Option<IssuedSvid>, extras: Vec<(String, IssuedSvid)>| {
             let entry = |svid: IssuedSvid, hint: &str| X509svid {
                 spiffe_id: svid.spiffe_id,
                 x509_svid: svid.chain_der,
@@ -166,6 +166,7 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
                 .map(|d| entry(d, "first"))
                 .into_iter()
                 .chain([entry(svid, hint)])
+                .chain(extras.into_iter().map(|(hint, svid)| entry(svid, &hint)))
                 .collect();
             X509svidResponse {
                 svids,
@@ -179,6 +180,17 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
             .as_ref()
             .map(|id| authority.issue(id, options.ttl, OffsetDateTime::now_utc()))
             .transpose()
+    };
+    // --extra-svid: one more SVID per hint in every response, issued with the main one.
+    let issue_extras = |authority: &mut Authority| {
+        options
+            .extra_svids
+            .iter()
+            .map(|(hint, id)| {
+                let svid = authority.issue(id, options.ttl, OffsetDateTime::now_utc())?;
+                Ok((hint.clone(), svid))
+            })
+            .collect::<Result<Vec<_>, AgentError>>()
     };
     let mut bundles = federated.clone();
     bundles.insert(own_id, authority.root_der().to_vec());
@@ -197,7 +209,9 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
         let listener = UnixListener::bind(&socket).map_err(io_error("binding", &socket))?;
         let first = authority.issue(&spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
         let decoy = issue_decoy(&mut authority)?;
-        let (svid_tx, svid_rx) = watch::channel(Arc::new(make_response(first.clone(), decoy)));
+        let extras = issue_extras(&mut authority)?;
+        let response = make_response(first.clone(), decoy, extras);
+        let (svid_tx, svid_rx) = watch::channel(Arc::new(response));
         let service = WorkloadApi::new(
             &options,
             spiffe_id.clone(),
@@ -262,8 +276,9 @@ pub async fn run(options: Options) -> Result<(), AgentError> {
                 let svid = authority.issue(spiffe_id, options.ttl, OffsetDateTime::now_utc())?;
                 report_issued(&svid);
                 let decoy = issue_decoy(&mut authority)?;
+                let extras = issue_extras(&mut authority)?;
                 let serial_hex = svid.serial_hex.clone();
-                svid_tx.send_replace(Arc::new(make_response(svid, decoy)));
+                svid_tx.send_replace(Arc::new(make_response(svid, decoy, extras)));
                 println!("{}", sent_line(&serial_hex, SystemTime::now()));
             }
         }

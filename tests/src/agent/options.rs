@@ -51,6 +51,9 @@ pub struct Options {
     /// `--workload PATH=ID` (repeatable): one more socket, serving SVIDs for ID from the same
     /// CA, rotated together with the main one.
     pub workloads: Vec<(PathBuf, String)>,
+    /// `--extra-svid HINT=ID` (repeatable): every X.509 response also carries an SVID for ID
+    /// with this hint, after the main one, from the same CA, rotated together with it.
+    pub extra_svids: Vec<(String, String)>,
     /// `--jwt-subject ID`: the `sub` of every JWT-SVID issued, while the response still names
     /// the agent's own SPIFFE ID (a token for another workload).
     pub jwt_subject: Option<String>,
@@ -80,6 +83,8 @@ pub enum OptionsError {
     BadSpiffeId { id: String, trust_domain: String },
     /// A `--workload` value that is not `PATH=ID`.
     BadWorkload(String),
+    /// An `--extra-svid` value that is not `HINT=ID` with a non-empty hint.
+    BadExtraSvid(String),
 }
 
 impl fmt::Display for OptionsError {
@@ -107,6 +112,10 @@ impl fmt::Display for OptionsError {
                 f,
                 "--workload: {value:?} is not PATH=SPIFFE-ID with a non-empty path"
             ),
+            Self::BadExtraSvid(value) => write!(
+                f,
+                "--extra-svid: {value:?} is not HINT=SPIFFE-ID with a non-empty hint"
+            ),
         }
     }
 }
@@ -118,7 +127,7 @@ pub const USAGE: &str = "usage: svid-dev-agent --socket PATH [--tcp IP:PORT] [--
 [--intermediate] [--hinted] [--ttl DUR] [--rotate-every DUR] [--federate TD]... [--jwt-ttl DUR] \
 [--deny-first N] [--exit-after-updates N] [--stall-after N] [--foreign-bundle] \
 [--federate-count N] [--trickle] [--out-dir DIR] \
-[--workload PATH=ID]... [--jwt-subject ID] [--jwt-padding N] [--jwt-ed25519]";
+[--workload PATH=ID]... [--extra-svid HINT=ID]... [--jwt-subject ID] [--jwt-padding N] [--jwt-ed25519]";
 
 impl Options {
     /// Parses the arguments that follow the program name.
@@ -149,6 +158,7 @@ impl Options {
             trickle: false,
             out_dir: None,
             workloads: Vec::new(),
+            extra_svids: Vec::new(),
             jwt_subject: None,
             jwt_padding: 0,
             jwt_ed25519: false,
@@ -206,6 +216,15 @@ impl Options {
                         _ => return Err(OptionsError::BadWorkload(value)),
                     }
                 }
+                "--extra-svid" => {
+                    let value = value()?;
+                    match value.split_once('=') {
+                        Some((hint, id)) if !hint.is_empty() => {
+                            opts.extra_svids.push((hint.to_owned(), id.to_owned()))
+                        }
+                        _ => return Err(OptionsError::BadExtraSvid(value)),
+                    }
+                }
                 _ => return Err(OptionsError::UnknownFlag(flag)),
             }
         }
@@ -214,7 +233,11 @@ impl Options {
             check_trust_domain(td)?;
         }
         let spiffe_id = spiffe_id.unwrap_or_else(|| format!("spiffe://{trust_domain}/workload"));
-        for id in std::iter::once(&spiffe_id).chain(opts.workloads.iter().map(|(_, id)| id)) {
+        let extra_ids = opts.extra_svids.iter().map(|(_, id)| id);
+        let ids = std::iter::once(&spiffe_id)
+            .chain(opts.workloads.iter().map(|(_, id)| id))
+            .chain(extra_ids);
+        for id in ids {
             let path_ok = id
                 .strip_prefix("spiffe://")
                 .and_then(|rest| rest.strip_prefix(trust_domain.as_str()))
@@ -322,6 +345,8 @@ mod tests {
             "d",
             "--workload",
             "/tmp/c.sock=spiffe://corp.test/client",
+            "--extra-svid",
+            "db=spiffe://corp.test/db",
             "--jwt-subject",
             "spiffe://corp.test/other",
             "--jwt-padding",
@@ -331,6 +356,10 @@ mod tests {
         .unwrap();
         assert_eq!(o.jwt_subject.as_deref(), Some("spiffe://corp.test/other"));
         assert_eq!(o.jwt_padding, 20_000);
+        assert_eq!(
+            o.extra_svids,
+            [("db".to_owned(), "spiffe://corp.test/db".to_owned())]
+        );
         assert!(o.jwt_ed25519);
         assert_eq!(o.spiffe_id, "spiffe://corp.test/workload");
         assert!(o.intermediate);

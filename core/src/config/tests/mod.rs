@@ -7,6 +7,7 @@ mod hcl_syntax;
 mod json_and_malformed;
 mod repeated_and_blocks;
 mod validation;
+mod x509_svids;
 
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

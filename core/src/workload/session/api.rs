@@ -11,7 +11,7 @@ use crate::config::{HookEvent, Restart};
 use crate::grpc::{Code, Status};
 use crate::h2;
 use crate::jwt;
-use crate::x509::{self, RenderOptions, Rendered};
+use crate::x509::{self, EntryOptions, MapJwt, RenderOptions, Rendered};
 
 /// The `helper.conf` settings that shape the X.509 files (with the session's `hint`, a
 /// [`RenderOptions`]).
@@ -35,10 +35,17 @@ pub struct X509Options {
     pub bundle_map: bool,
     /// A PKCS#12 store is configured: render what the stores hold.
     pub pkcs12: bool,
+    /// `x509_svids`: more SVIDs, each by its hint, written in the same set; each entry has
+    /// its own health entry, keyed by its hint.
+    pub entries: Vec<EntryOptions>,
 }
 
 impl X509Options {
-    pub(super) fn render_options<'a>(&self, hint: &'a str) -> RenderOptions<'a> {
+    pub(super) fn render_options<'a>(
+        &'a self,
+        hint: &'a str,
+        bundle_map_jwt: MapJwt<'a>,
+    ) -> RenderOptions<'a> {
         RenderOptions {
             hint,
             add_intermediates_to_bundle: self.add_intermediates_to_bundle,
@@ -48,6 +55,8 @@ impl X509Options {
             trust_domain_bundles: self.trust_domain_bundles,
             bundle_map: self.bundle_map,
             pkcs12: self.pkcs12,
+            bundle_map_jwt,
+            entries: &self.entries,
         }
     }
 }
@@ -142,8 +151,15 @@ pub enum Action {
     Disconnect,
     /// Write this X.509 set, then report [`Session::written`](super::Session::written).
     WriteX509(Box<Rendered>),
-    /// Write the JWT bundle file (upstream's format), then report [`Session::written`](super::Session::written).
-    WriteJwtBundle(Vec<u8>),
+    /// Write the JWT bundle file (upstream's format) and, when given, the SPIFFE bundle map
+    /// with the new JWT keys, as one set; then report [`Session::written`](super::Session::written).
+    WriteJwtBundle {
+        /// The JWT bundle file.
+        file: Vec<u8>,
+        /// The bundle map (X.509 roots of the last X.509 update and these JWT keys), when
+        /// `spiffe_bundle_map_file_name` is set and an X.509 update has come.
+        bundle_map: Option<Vec<u8>>,
+    },
     /// Write the token of `jwt_svids[index]` (no newline), then report [`Session::written`](super::Session::written).
     WriteJwtSvid {
         /// Which `jwt_svids` entry.
@@ -237,6 +253,15 @@ pub enum Report {
     /// An X.509 message that cannot be used (not renderable, or failing verification) was
     /// dropped; the files stay.
     Rejected(x509::VerifyError),
+    /// No SVID of the X.509 message carries the hint of `x509_svids[index]`: the rest of
+    /// the set is written, that entry's files are left as they are and it is not ready
+    /// (upstream's words for a missing hint: `failed to find the hinted x509 SVID`).
+    EntryHintNotFound {
+        /// Which entry.
+        index: usize,
+        /// Its hint.
+        hint: String,
+    },
     /// A JWT message (bundle or token) that cannot be used was dropped; the file stays.
     JwtRejected {
         /// Which subscription.

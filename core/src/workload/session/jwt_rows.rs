@@ -34,6 +34,11 @@ impl Session {
             .jwt_bundle
             .is_some()
             .then(|| jwt::render_bundle_file(&keys));
+        // The bundle map changes with the JWT keys too (once an X.509 update gave its roots).
+        let bundle_map = self
+            .map_x509
+            .as_ref()
+            .map(|x509| crate::x509::encode_bundle_map(x509, Some(&keys)));
         self.jwt_bundles = Some(keys);
         for row in &mut self.rows {
             if row.state == State::WaitBundles {
@@ -45,7 +50,7 @@ impl Session {
                 expiry: None,
                 spiffe_id: String::new(),
             });
-            self.push(Action::WriteJwtBundle(file));
+            self.push(Action::WriteJwtBundle { file, bundle_map });
         } else if self.config.one_shot {
             // Opened only to verify the JWT-SVIDs: its work is done.
             self.output_done(i);

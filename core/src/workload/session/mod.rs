@@ -150,6 +150,11 @@ pub struct Session {
     metrics: Metrics,
     /// The bundle expiries of the X.509 set being written, for [`Metrics::set_bundles`].
     pending_bundles: Vec<(String, i64)>,
+    /// For the X.509 write in flight: which `x509_svids` entries it holds.
+    x509_entries_pending: Vec<bool>,
+    /// With the bundle map and the JWT bundle file: the map's X.509 half of the last X.509
+    /// update, joined with each JWT bundle that comes.
+    map_x509: Option<x509::X509Keys>,
     actions: VecDeque<Action>,
     exited: bool,
 }
@@ -221,6 +226,8 @@ impl Session {
             health,
             metrics,
             pending_bundles: Vec::new(),
+            x509_entries_pending: Vec::new(),
+            map_x509: None,
             actions: VecDeque::new(),
             exited: false,
         };
@@ -542,7 +549,14 @@ impl Session {
                     let Some(options) = &self.config.x509 else {
                         continue;
                     };
-                    let opts = options.render_options(&self.config.hint);
+                    let map_jwt = if options.bundle_map && self.config.jwt_bundle.is_some() {
+                        self.jwt_bundles
+                            .as_ref()
+                            .map_or(x509::MapJwt::Waiting, x509::MapJwt::Keys)
+                    } else {
+                        x509::MapJwt::Off
+                    };
+                    let opts = options.render_options(&self.config.hint, map_jwt);
                     let now_unix = unix_ms.div_euclid(1000);
                     let verified = if options.verify {
                         x509::render_verified_cached(
@@ -555,14 +569,7 @@ impl Session {
                         x509::render(&response, &opts, now_unix).map_err(Into::into)
                     };
                     match verified {
-                        Ok(mut rendered) => {
-                            self.rows[i].pending = Some(Pending {
-                                expiry: Some(rendered.not_after),
-                                spiffe_id: rendered.spiffe_id.clone(),
-                            });
-                            self.pending_bundles = core::mem::take(&mut rendered.bundle_expiries);
-                            self.push(Action::WriteX509(Box::new(rendered)));
-                        }
+                        Ok(rendered) => self.x509_rendered(i, rendered),
                         Err(e) if self.config.one_shot => {
                             self.exit(Exit::Fatal(Fatal::Rejected(e)));
                         }
@@ -601,6 +608,53 @@ impl Session {
                 _ => {}
             }
         }
+    }
+
+    /// An X.509 message rendered (and verified): write it. An `x509_svids` entry whose
+    /// hint the message lacks is reported and left out of the set (its files stay as they
+    /// are, its health entry fails); in one-shot mode, which cannot finish without it, the
+    /// message is refused. The set's expiry is its earliest leaf's.
+    fn x509_rendered(&mut self, i: usize, mut rendered: x509::Rendered) {
+        let entries = self
+            .config
+            .x509
+            .as_ref()
+            .map_or(&[][..], |o| o.entries.as_slice());
+        let missing: Vec<(usize, String)> = rendered
+            .entries
+            .iter()
+            .zip(entries)
+            .enumerate()
+            .filter(|(_, (files, _))| files.is_none())
+            .map(|(index, (_, entry))| (index, entry.hint.clone()))
+            .collect();
+        if let Some((index, hint)) = missing.first().cloned()
+            && self.config.one_shot
+        {
+            let error = x509::RenderError::EntryHintNotFound { index, hint };
+            return self.exit(Exit::Fatal(Fatal::Rejected(error.into())));
+        }
+        for (index, hint) in missing {
+            self.push(Action::Report(Report::EntryHintNotFound { index, hint }));
+        }
+        let expiry = rendered
+            .entries
+            .iter()
+            .flatten()
+            .map(|files| files.not_after)
+            .fold(rendered.not_after, i64::min);
+        self.x509_entries_pending = rendered.entries.iter().map(Option::is_some).collect();
+        if self.config.jwt_bundle.is_some()
+            && self.config.x509.as_ref().is_some_and(|o| o.bundle_map)
+        {
+            self.map_x509 = Some(core::mem::take(&mut rendered.bundle_map_x509));
+        }
+        self.rows[i].pending = Some(Pending {
+            expiry: Some(expiry),
+            spiffe_id: rendered.spiffe_id.clone(),
+        });
+        self.pending_bundles = core::mem::take(&mut rendered.bundle_expiries);
+        self.push(Action::WriteX509(Box::new(rendered)));
     }
 
     /// A call ended: fatal, or reopened after the row's backoff (on a new connection if

@@ -83,6 +83,35 @@ fn x509_message_with(not_after: u64, foreign_bundle: bool) -> Vec<u8> {
     body
 }
 
+/// One X.509 message holding, from one CA, the default SVID (no hint) and one SVID per
+/// (hint, seconds after [`BASE_UNIX`] it expires).
+fn x509_message_hinted(default_not_after: u64, hinted: &[(&str, u64)]) -> Vec<u8> {
+    let ca = root("example.test");
+    let svid = |name: &str, hint: &str, not_after: u64| {
+        let key = testpki::p256();
+        let id = alloc::format!("spiffe://example.test/{name}");
+        let mut params = leaf_params(&id);
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2030, 1, 1) + secs(not_after);
+        X509svid {
+            spiffe_id: id,
+            x509_svid: sign(&params, &key, &ca).into(),
+            x509_svid_key: key.serialize_der().into(),
+            bundle: cat(&[&ca.der]).into(),
+            hint: hint.into(),
+        }
+    };
+    let response = X509svidResponse {
+        svids: core::iter::once(svid("workload", "", default_not_after))
+            .chain(hinted.iter().map(|&(hint, n)| svid(hint, hint, n)))
+            .collect(),
+        ..Default::default()
+    };
+    let mut body = Vec::new();
+    grpc::encode_message(&mut body, &response.encode_to_vec());
+    body
+}
+
 /// Response headers and DATA frames of at most 16,384 bytes carrying `body` on `stream`.
 fn reply(stream: StreamId, body: &[u8]) -> Vec<u8> {
     let mut bytes = frame(kind::HEADERS, flag::END_HEADERS, stream, HEADERS_200);
@@ -122,8 +151,12 @@ struct Seen {
     /// The last bytes sent on connections before they were closed.
     goodbye: Vec<u8>,
     writes: Vec<i64>,
+    /// The bundle map of each X.509 set written (empty: not in the set).
+    x509_maps: Vec<Vec<u8>>,
     /// JWT bundle files written.
     jwt_bundles: Vec<Vec<u8>>,
+    /// Bundle maps written with a JWT bundle file.
+    bundle_maps: Vec<Vec<u8>>,
     /// JWT-SVID files written: entry, token, when.
     jwt_tokens: Vec<(usize, String, Instant)>,
     reports: Vec<Report>,
@@ -193,11 +226,13 @@ impl Sim {
                 }
                 Action::WriteX509(rendered) => {
                     self.seen.writes.push(rendered.not_after - BASE_UNIX);
+                    self.seen.x509_maps.push(rendered.bundle_map.clone());
                     let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
                     self.session.written(now, unix, Sub::X509, ok);
                 }
-                Action::WriteJwtBundle(data) => {
-                    self.seen.jwt_bundles.push(data);
+                Action::WriteJwtBundle { file, bundle_map } => {
+                    self.seen.jwt_bundles.push(file);
+                    self.seen.bundle_maps.extend(bundle_map);
                     let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
                     self.session.written(now, unix, Sub::JwtBundles, ok);
                 }
@@ -1953,3 +1988,146 @@ fn a_jwks_with_a_key_type_go_jose_refuses_fails_the_bundle_update() {
 }
 
 mod metrics;
+
+/// A daemon-mode session with `x509_svids` entries `db` and `web`, telling a service
+/// manager.
+fn with_entries(one_shot: bool) -> SessionConfig {
+    let entry = |hint: &str| x509::EntryOptions {
+        hint: hint.into(),
+        credential_bundle: false,
+    };
+    let mut config = x509_only();
+    config.one_shot = one_shot;
+    config.notify = Some(NotifyConfig::default());
+    if let Some(x509) = &mut config.x509 {
+        x509.entries = vec![entry("db"), entry("web")];
+    }
+    config
+}
+
+#[test]
+fn an_entry_whose_hint_is_missing_is_not_ready_while_the_rest_is_written() {
+    use WriteStatus::{Failed, Unwritten, Written};
+    let mut sim = Sim::with(with_entries(false));
+    let health = |sim: &Sim| sim.session.health(sim.now, sim.unix_ms);
+    let entries =
+        |sim: &Sim| -> Vec<(String, WriteStatus)> { health(sim).x509_svids.into_iter().collect() };
+    assert_eq!(
+        entries(&sim),
+        [("db".into(), Unwritten), ("web".into(), Unwritten)]
+    );
+    sim.connect();
+    // `web` is missing: the default and `db` are written as one set, `web` is reported.
+    sim.server(&reply(1, &x509_message_hinted(7200, &[("db", 3600)])));
+    assert_eq!(sim.seen.writes, [7200]);
+    assert_eq!(
+        sim.take_reports(),
+        [Report::EntryHintNotFound {
+            index: 1,
+            hint: "web".into()
+        }]
+    );
+    assert_eq!(health(&sim).x509, Some(Written));
+    assert_eq!(
+        entries(&sim),
+        [("db".into(), Written), ("web".into(), Failed)]
+    );
+    assert!(!health(&sim).is_ready());
+    let ready = |sim: &Sim| sim.seen.notes.iter().any(|(n, _)| *n == Notify::Ready);
+    assert!(!ready(&sim), "READY=1 waits for every entry");
+
+    // The next message has every hint: all written, ready.
+    let message = x509_message_hinted(7200, &[("web", 5400), ("db", 3600)]);
+    sim.server(&frame(kind::DATA, 0, 1, &message));
+    assert_eq!(sim.seen.writes, [7200, 7200]);
+    assert!(sim.take_reports().is_empty());
+    assert_eq!(
+        entries(&sim),
+        [("db".into(), Written), ("web".into(), Written)]
+    );
+    assert!(health(&sim).is_ready() && ready(&sim));
+
+    // The set on disk expires with its earliest leaf, `db`'s.
+    sim.unix_ms = (BASE_UNIX + 3600) * 1000 + 1;
+    assert!(health(&sim).files_expired && !health(&sim).is_ready());
+    sim.unix_ms = BASE_UNIX * 1000;
+
+    // A failed write fails every entry.
+    sim.write_ok = false;
+    sim.server(&frame(kind::DATA, 0, 1, &message));
+    assert_eq!(
+        entries(&sim),
+        [("db".into(), Failed), ("web".into(), Failed)]
+    );
+}
+
+#[test]
+fn one_shot_refuses_a_message_without_an_entry_hint() {
+    let mut sim = Sim::with(with_entries(true));
+    sim.connect();
+    sim.server(&reply(1, &x509_message_hinted(7200, &[("web", 3600)])));
+    assert!(sim.seen.writes.is_empty());
+    let error = x509::RenderError::EntryHintNotFound {
+        index: 0,
+        hint: "db".into(),
+    };
+    assert_eq!(
+        sim.seen.exit,
+        Some(Exit::Fatal(Fatal::Rejected(error.into())))
+    );
+}
+
+#[test]
+fn the_bundle_map_with_jwt_keys_waits_for_both_streams_and_follows_each() {
+    let has = |map: &[u8], word: &str| core::str::from_utf8(map).unwrap().contains(word);
+    let config = || {
+        let mut config = jwt_config("svc");
+        config.jwt_svids.clear();
+        if let Some(x509) = &mut config.x509 {
+            x509.bundle_map = true;
+        }
+        config
+    };
+    // X.509 first: its set leaves the map out; the JWT bundle brings it, with both halves.
+    let mut sim = Sim::with(config());
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    assert_eq!(sim.opened(), [1, 3]);
+    sim.send_update(1, 3600 * 24 * 365 * 4, true);
+    assert_eq!(sim.seen.x509_maps, [Vec::<u8>::new()]);
+    sim.server(&reply(3, &bundles_message()));
+    let [map] = &sim.seen.bundle_maps[..] else {
+        panic!("{:?}", sim.seen.bundle_maps.len())
+    };
+    assert!(has(map, "\"x509-svid\"") && has(map, "\"jwt-svid\""));
+    // Each later update of either stream rewrites it whole.
+    sim.send_update(1, 3600 * 24 * 365 * 4, false);
+    let last = sim.seen.x509_maps.last().unwrap();
+    assert!(has(last, "\"x509-svid\"") && has(last, "\"jwt-svid\""));
+    sim.server(&frame(kind::DATA, 0, 3, &bundles_message()));
+    assert_eq!(sim.seen.bundle_maps.len(), 2);
+    assert!(sim.session.health(sim.now, sim.unix_ms).is_ready());
+
+    // The JWT bundle first: it has no map to write; the X.509 set carries it.
+    let mut sim = Sim::with(config());
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    sim.sent();
+    sim.server(&reply(3, &bundles_message()));
+    assert_eq!(
+        (sim.seen.jwt_bundles.len(), sim.seen.bundle_maps.len()),
+        (1, 0)
+    );
+    sim.send_update(1, 3600 * 24 * 365 * 4, true);
+    assert!(has(&sim.seen.x509_maps[0], "\"jwt-svid\""));
+
+    // A JWT bundle that never comes: no X.509-only map is ever written, and the helper is
+    // not ready (the JWT bundle file is not written either).
+    let mut sim = Sim::with(config());
+    sim.unix_ms = JWT_NOW * 1000;
+    sim.connect();
+    sim.send_update(1, 3600 * 24 * 365 * 4, true);
+    sim.send_update(1, 3600 * 24 * 365 * 4, false);
+    assert_eq!(sim.seen.x509_maps, [Vec::<u8>::new(), Vec::new()]);
+    assert!(!sim.session.health(sim.now, sim.unix_ms).is_ready());
+}

@@ -13,7 +13,7 @@ use core::time::Duration;
 
 use super::{Action, Exit, ProcessStatus, Report, Session, Sub, Timer};
 use crate::config::Restart;
-use crate::health::HealthState;
+use crate::health::{HealthState, WriteStatus};
 use crate::time::Instant;
 
 /// The first restart delay.
@@ -47,15 +47,31 @@ impl Session {
             .iter()
             .chain(config.jwt_svids.iter().map(|j| &j.path))
             .map(String::as_str);
-        HealthState::new(config.x509.is_some(), paths)
+        let mut health = HealthState::new(config.x509.is_some(), paths);
+        for entry in config.x509.iter().flat_map(|o| &o.entries) {
+            health
+                .x509_svids
+                .insert(entry.hint.clone(), WriteStatus::Unwritten);
+        }
+        health
     }
 
     /// Records a write attempt of `sub`'s output (a refused message counts as a failed
     /// write, as upstream counts a failed dump): not live, not ready, until a good one is
-    /// written.
+    /// written. For X.509, each `x509_svids` entry counts as written only if the set held
+    /// it (its hint was in the message).
     pub(super) fn record_health(&mut self, sub: Sub, ok: bool) {
         let path = match sub {
-            Sub::X509 => return self.health.record_x509(ok),
+            Sub::X509 => {
+                self.health.record_x509(ok);
+                let held = core::mem::take(&mut self.x509_entries_pending);
+                let entries = self.config.x509.iter().flat_map(|o| &o.entries);
+                for (i, entry) in entries.enumerate() {
+                    let written = ok && held.get(i).copied().unwrap_or(false);
+                    self.health.record_x509_svid(&entry.hint, written);
+                }
+                return;
+            }
             Sub::JwtBundles => self.config.jwt_bundle.as_deref(),
             Sub::JwtSvid(n) => self.config.jwt_svids.get(n).map(|j| j.path.as_str()),
         };
