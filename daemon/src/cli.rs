@@ -14,11 +14,12 @@ use svid_core::config::{LogFormat, LogLevel, LogSettingError};
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run with this config file and, if given, the `-daemon-mode`, `-log-level` and
-    /// `-log-format` overrides; `wrap` is the program and arguments after `--` (empty: not a
-    /// wrapper).
+    /// Run with this config file (`None`: upstream's default `helper.conf`, which may be
+    /// missing when the environment configures the helper) and, if given, the
+    /// `-daemon-mode`, `-log-level` and `-log-format` overrides; `wrap` is the program and
+    /// arguments after `--` (empty: not a wrapper).
     Run {
-        config: String,
+        config: Option<String>,
         daemon_mode: Option<bool>,
         logging: LogFlags,
         wrap: Vec<String>,
@@ -66,7 +67,7 @@ pub fn help(prog: &str) -> String {
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
-    let mut config = String::from("helper.conf");
+    let mut config = None;
     let mut daemon_mode = None;
     let mut logging = LogFlags::default();
     let mut version = false;
@@ -104,7 +105,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                     UsageError(format!("invalid value {value:?} for flag -{name}: {e}"))
                 };
                 match name {
-                    "config" => config = value,
+                    "config" => config = Some(value),
                     "log-level" => logging.level = Some(LogLevel::parse(&value).map_err(invalid)?),
                     _ => logging.format = Some(LogFormat::parse(&value).map_err(invalid)?),
                 }
@@ -168,12 +169,15 @@ mod tests {
 
     fn config(path: &str, daemon_mode: Option<bool>) -> Result<Command, UsageError> {
         Ok(Command::Run {
-            config: path.into(),
+            config: (path != DEFAULT).then(|| path.into()),
             daemon_mode,
             logging: LogFlags::default(),
             wrap: Vec::new(),
         })
     }
+
+    /// Stands for "no -config flag" in [`config`].
+    const DEFAULT: &str = "(default)";
 
     #[test]
     fn log_flags_take_a_value_and_refuse_unknown_words() {
@@ -205,7 +209,7 @@ mod tests {
 
     #[test]
     fn defaults_and_value_forms() {
-        assert_eq!(run(&[]), config("helper.conf", None));
+        assert_eq!(run(&[]), config(DEFAULT, None));
         assert_eq!(run(&["-config", "a.conf"]), config("a.conf", None));
         assert_eq!(run(&["--config=b.conf"]), config("b.conf", None));
         assert_eq!(run(&["-config=", "x"]), config("", None));
@@ -213,18 +217,12 @@ mod tests {
 
     #[test]
     fn daemon_mode_forms() {
-        assert_eq!(
-            run(&["-daemon-mode=false"]),
-            config("helper.conf", Some(false))
-        );
-        assert_eq!(
-            run(&["--daemon-mode=0"]),
-            config("helper.conf", Some(false))
-        );
-        assert_eq!(run(&["-daemon-mode"]), config("helper.conf", Some(true)));
+        assert_eq!(run(&["-daemon-mode=false"]), config(DEFAULT, Some(false)));
+        assert_eq!(run(&["--daemon-mode=0"]), config(DEFAULT, Some(false)));
+        assert_eq!(run(&["-daemon-mode"]), config(DEFAULT, Some(true)));
         assert_eq!(
             run(&["-daemon-mode", "false"]),
-            config("helper.conf", Some(false))
+            config(DEFAULT, Some(false))
         );
         assert_eq!(
             run(&["-daemon-mode", "false", "-config", "c"]),
@@ -240,8 +238,8 @@ mod tests {
 
     #[test]
     fn parsing_stops_at_first_positional() {
-        assert_eq!(run(&["x", "-bogus"]), config("helper.conf", None));
-        assert_eq!(run(&["x", "--", "prog"]), config("helper.conf", None));
+        assert_eq!(run(&["x", "-bogus"]), config(DEFAULT, None));
+        assert_eq!(run(&["x", "--", "prog"]), config(DEFAULT, None));
     }
 
     #[test]
@@ -249,13 +247,13 @@ mod tests {
         assert_eq!(
             run(&["-config", "c", "--", "envoy", "-c", "--", "x y"]),
             Ok(Command::Run {
-                config: "c".into(),
+                config: Some("c".into()),
                 daemon_mode: None,
                 logging: LogFlags::default(),
                 wrap: vec!["envoy".into(), "-c".into(), "--".into(), "x y".into()],
             })
         );
-        assert_eq!(run(&["--"]), config("helper.conf", None));
+        assert_eq!(run(&["--"]), config(DEFAULT, None));
     }
 
     #[test]

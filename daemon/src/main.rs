@@ -20,6 +20,8 @@ mod setup;
 mod signals;
 mod x509_set;
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -64,7 +66,7 @@ fn main() -> ExitCode {
         log_flags.level.unwrap_or_default(),
         log_flags.format.unwrap_or_default(),
     );
-    let validated = match load(&config_path, daemon_flag, log_flags) {
+    let validated = match load(config_path.as_deref(), daemon_flag, log_flags) {
         Ok(v) => v,
         Err((msg, error)) => {
             error!(error = error.as_str(); "{msg}");
@@ -78,33 +80,68 @@ fn main() -> ExitCode {
     exit
 }
 
-/// Reads, parses and validates the config; errors carry upstream's message and detail.
+/// Upstream's `-config` default.
+const DEFAULT_CONFIG: &str = "helper.conf";
+
+/// Reads, parses and validates the config (`path`: the `-config` flag), with the
+/// `SPIFFE_HLP_*` environment variables over the file's keys; errors carry upstream's message
+/// and detail. Without `-config`, a missing `helper.conf` is no error when the environment
+/// sets at least one `SPIFFE_HLP_*` variable: the environment is then the whole
+/// configuration.
 fn load(
-    path: &str,
+    path: Option<&str>,
     daemon_flag: Option<bool>,
     log_flags: cli::LogFlags,
 ) -> Result<Validated, (&'static str, String)> {
+    let env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(name, _)| name.as_bytes().starts_with(config::ENV_PREFIX.as_bytes()))
+        .collect();
+    let file_optional = path.is_none() && !env.is_empty();
+    let path = path.unwrap_or(DEFAULT_CONFIG);
     let parse_err = |e: String| {
         (
             "failed to parse configuration",
             format!("failed to parse \"{path}\": {e}"),
         )
     };
-    let announce = || info!("Using configuration file: \"{path}\"");
+    let names: Vec<_> = env.iter().map(|(n, _)| n.to_string_lossy()).collect();
+    let names = names.join(",");
+    let announce = |from_file: bool| {
+        if !from_file {
+            info!(variables = names.as_str(); "No configuration file \"{path}\": the {}* environment variables are the configuration", config::ENV_PREFIX);
+            return;
+        }
+        info!("Using configuration file: \"{path}\"");
+        if !env.is_empty() {
+            info!(variables = names.as_str(); "Using {}* environment variables over the file's keys", config::ENV_PREFIX);
+        }
+    };
     // As Go's os.ReadFile: an open error, then a read error (a directory opens but cannot
     // be read), each worded as Go's *fs.PathError.
     let read = || {
-        let mut file = std::fs::File::open(path)
-            .map_err(|e| parse_err(oserror::path_error("open", path, &e)))?;
+        let mut file = match std::fs::File::open(path) {
+            Err(e) if file_optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            other => other.map_err(|e| parse_err(oserror::path_error("open", path, &e)))?,
+        };
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut file, &mut bytes)
             .map_err(|e| parse_err(oserror::path_error("read", path, &e)))?;
-        config::parse_bytes(&bytes).map_err(|e| parse_err(e.to_string()))
+        config::parse_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| parse_err(e.to_string()))
     };
-    // The file's log settings apply from the first line on when it parses, before validation,
-    // whose warnings then follow `log_level` (upstream PR #440's review); the flags alone
-    // govern the lines of a file that cannot be read.
-    let parsed = read().inspect_err(|_| announce())?;
+    // The file's log settings (and the environment's over them) apply from the first line on
+    // when they parse, before validation, whose warnings then follow `log_level` (upstream PR
+    // #440's review); the flags alone govern the lines of a configuration that cannot be read.
+    let parsed = read().inspect_err(|_| announce(true))?;
+    let from_file = parsed.is_some();
+    let mut parsed = parsed.unwrap_or_default();
+    let pairs = env.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+    config::apply_env(&mut parsed, pairs).map_err(|e| {
+        announce(from_file);
+        ("failed to parse configuration", e.to_string())
+    })?;
+    let announce = || announce(from_file);
     let invalid = |e: config::LogSettingError| {
         announce();
         ("invalid configuration", e.to_string())
