@@ -8,26 +8,39 @@
 //! One addition (ours; upstream issue #249): `-- PROG [ARGS...]` runs the helper as a
 //! wrapper of PROG. Upstream ignores everything after `--`, as it ignores every positional
 //! argument; a positional argument without `--` is still ignored.
+//!
+//! A mode of ours: `-validate` prints the effective configuration (issue 17).
 
 use svid_core::config::{LogFormat, LogLevel, LogSettingError};
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run with this config file (`None`: upstream's default `helper.conf`, which may be
-    /// missing when the environment configures the helper) and, if given, the
-    /// `-daemon-mode`, `-log-level` and `-log-format` overrides; `wrap` is the program and
+    /// Read this config file (`None`: upstream's default `helper.conf`, which may be missing
+    /// when the environment configures the helper) with, if given, the `-daemon-mode`,
+    /// `-log-level` and `-log-format` overrides, then do `mode`; `wrap` is the program and
     /// arguments after `--` (empty: not a wrapper).
     Run {
         config: Option<String>,
         daemon_mode: Option<bool>,
         logging: LogFlags,
         wrap: Vec<String>,
+        mode: Mode,
     },
     /// `-version`: print the version and exit 0.
     Version,
     /// `-h`/`-help`: print usage and exit 0.
     Help,
+}
+
+/// What a run with a configuration does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Be the helper.
+    #[default]
+    Helper,
+    /// `-validate`: print the effective configuration as JSON and exit.
+    Validate,
 }
 
 /// `-log-level` and `-log-format`, which win over `log_level` and `log_format`.
@@ -54,21 +67,26 @@ pub fn usage(prog: &str) -> String {
     )
 }
 
-/// What `-h`/`-help` prints: [`usage`], then wrapper mode's form and one line pointing to the
-/// documentation of the configuration keys.
+/// What `-h`/`-help` prints: [`usage`], then the flags of ours, wrapper mode's form and one
+/// line pointing to the documentation of the configuration keys.
 pub fn help(prog: &str) -> String {
     format!(
-        "{}After the flags, -- PROG [ARGS...] runs PROG once every output is written and exits \
-         with its status (wrapper mode).\nConfiguration file keys: see {CONFIG_KEYS_DOC} of \
-         spiffe-helper-rs.\n",
+        "{}{OUR_FLAGS}After the flags, -- PROG [ARGS...] runs PROG once every output is written \
+         and exits with its status (wrapper mode).\nConfiguration file keys: see \
+         {CONFIG_KEYS_DOC} of spiffe-helper-rs.\n",
         usage(prog)
     )
 }
+
+/// The flags of ours, as Go's `flag.PrintDefaults` would list them, after upstream's.
+const OUR_FLAGS: &str = "Flags of spiffe-helper-rs:\n  -validate\n    \tprint the effective \
+    configuration (file, SPIFFE_HLP_* environment, flags) as JSON and exit\n";
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     let mut config = None;
     let mut daemon_mode = None;
+    let mut validate = false;
     let mut logging = LogFlags::default();
     let mut version = false;
     let mut wrap = Vec::new();
@@ -110,7 +128,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                     _ => logging.format = Some(LogFormat::parse(&value).map_err(invalid)?),
                 }
             }
-            "daemon-mode" | "version" => {
+            "daemon-mode" | "version" | "validate" => {
                 let parsed = match value {
                     Some(v) => parse_bool(v).ok_or_else(|| {
                         UsageError(format!(
@@ -125,10 +143,10 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                         _ => true,
                     },
                 };
-                if name == "version" {
-                    version = parsed;
-                } else {
-                    daemon_mode = Some(parsed);
+                match name {
+                    "version" => version = parsed,
+                    "validate" => validate = parsed,
+                    _ => daemon_mode = Some(parsed),
                 }
             }
             "h" | "help" => return Ok(Command::Help),
@@ -142,11 +160,22 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     if version {
         return Ok(Command::Version);
     }
+    let mode = if validate {
+        Mode::Validate
+    } else {
+        Mode::Helper
+    };
+    if mode != Mode::Helper && !wrap.is_empty() {
+        return Err(UsageError(
+            "-- PROG runs the helper: not with -validate".into(),
+        ));
+    }
     Ok(Command::Run {
         config,
         daemon_mode,
         logging,
         wrap,
+        mode,
     })
 }
 
@@ -173,6 +202,7 @@ mod tests {
             daemon_mode,
             logging: LogFlags::default(),
             wrap: Vec::new(),
+            mode: Mode::Helper,
         })
     }
 
@@ -251,6 +281,7 @@ mod tests {
                 daemon_mode: None,
                 logging: LogFlags::default(),
                 wrap: vec!["envoy".into(), "-c".into(), "--".into(), "x y".into()],
+                mode: Mode::Helper,
             })
         );
         assert_eq!(run(&["--"]), config(DEFAULT, None));
@@ -266,7 +297,9 @@ mod tests {
         assert!(usage("spiffe-helper").ends_with("  -version\n    \tprint version\n"));
         assert_eq!(
             ours,
-            "After the flags, -- PROG [ARGS...] runs PROG once every output is written and exits \
+            "Flags of spiffe-helper-rs:\n  -validate\n    \tprint the \
+             effective configuration (file, SPIFFE_HLP_* environment, flags) as JSON and exit\n\
+             After the flags, -- PROG [ARGS...] runs PROG once every output is written and exits \
              with its status (wrapper mode).\nConfiguration file keys: see \
              docs/configuration.md, section \"Configuration keys\" of spiffe-helper-rs.\n"
         );
@@ -277,6 +310,25 @@ mod tests {
         let page = include_str!("../../docs/configuration.md");
         assert!(page.contains("\n## Configuration keys\n"));
         assert!(CONFIG_KEYS_DOC.contains("\"Configuration keys\""));
+    }
+
+    #[test]
+    fn validate_is_a_mode_of_a_run() {
+        let mode = |args: &[&str]| match run(args) {
+            Ok(Command::Run { mode, config, .. }) => Ok((mode, config)),
+            Ok(other) => panic!("{other:?}"),
+            Err(UsageError(e)) => Err(e),
+        };
+        assert_eq!(mode(&["-validate"]), Ok((Mode::Validate, None)));
+        assert_eq!(
+            mode(&["-config", "c", "--validate=true"]),
+            Ok((Mode::Validate, Some("c".into())))
+        );
+        assert_eq!(mode(&["-validate=false"]), Ok((Mode::Helper, None)));
+        assert_eq!(
+            mode(&["-validate", "--", "prog"]),
+            Err("-- PROG runs the helper: not with -validate".into())
+        );
     }
 
     #[test]

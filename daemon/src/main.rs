@@ -39,7 +39,7 @@ use crate::x509_set::X509Files;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let prog = args.first().map_or("spiffe-helper", String::as_str);
-    let (config_path, daemon_flag, log_flags, wrap) =
+    let (config_path, daemon_flag, log_flags, wrap, mode) =
         match cli::parse(args.get(1..).unwrap_or_default()) {
             Ok(cli::Command::Version) => {
                 println!("{}", env!("SPIFFE_HELPER_VERSION"));
@@ -54,7 +54,8 @@ fn main() -> ExitCode {
                 daemon_mode,
                 logging,
                 wrap,
-            }) => (config, daemon_mode, logging, wrap),
+                mode,
+            }) => (config, daemon_mode, logging, wrap, mode),
             Err(cli::UsageError(msg)) => {
                 eprint!("{msg}\n{}", cli::usage(prog));
                 return ExitCode::from(2);
@@ -73,6 +74,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if mode == cli::Mode::Validate {
+        return validate(&validated);
+    }
     let exit = run(&validated, &wrap);
     if exit == ExitCode::SUCCESS {
         info!("Exiting");
@@ -146,14 +150,15 @@ fn load(
         announce();
         ("invalid configuration", e.to_string())
     };
-    let level = match log_flags.level {
-        Some(level) => level,
-        None => config::LogLevel::parse(&parsed.log_level).map_err(invalid)?,
-    };
-    let format = match log_flags.format {
-        Some(format) => format,
-        None => config::LogFormat::parse(&parsed.log_format).map_err(invalid)?,
-    };
+    // The flags win: written into the configuration, they are its effective values.
+    if let Some(level) = log_flags.level {
+        parsed.log_level = level.name().into();
+    }
+    if let Some(format) = log_flags.format {
+        parsed.log_format = format.name().into();
+    }
+    let level = config::LogLevel::parse(&parsed.log_level).map_err(invalid)?;
+    let format = config::LogFormat::parse(&parsed.log_format).map_err(invalid)?;
     logger::configure(level, format);
     announce();
     let env = std::env::var("SPIFFE_ENDPOINT_SOCKET").ok();
@@ -164,6 +169,17 @@ fn load(
         warn!("{warning}");
     }
     Ok(validated)
+}
+
+/// `-validate`: the checks made at start that the configuration alone decides (see
+/// [`plan`]), then the effective configuration on stdout as JSON.
+fn validate(cfg: &Validated) -> ExitCode {
+    if let Err(e) = plan(cfg) {
+        error!(error = e.to_string(); "invalid configuration");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    print!("{}", cfg.to_json());
+    ExitCode::SUCCESS
 }
 
 fn run(cfg: &Validated, wrap: &[String]) -> ExitCode {

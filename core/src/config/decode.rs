@@ -188,6 +188,12 @@ pub fn top_level_keys() -> impl Iterator<Item = &'static str> {
     TOP_LEVEL.iter().map(|(name, _)| *name)
 }
 
+/// Every `health_checks` key.
+#[cfg(test)]
+pub fn health_check_keys() -> impl Iterator<Item = &'static str> {
+    HEALTH_CHECKS.iter().map(|(name, _)| *name)
+}
+
 /// Sets the top-level key `name` (as in [`top_level_keys`]) to `v` over `config`, replacing
 /// what it held: a list is not appended to and a block is not merged, unlike a key repeated
 /// in the file. `None` when no key has this name.

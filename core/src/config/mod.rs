@@ -4,6 +4,7 @@
 //! - [`parse`] reads the HCL v1 form, or the JSON form when the text starts with `{`;
 //! - [`Config::validate`] applies upstream's validation order, messages and defaults;
 //! - [`apply_env`] sets keys from `SPIFFE_HLP_*` environment variables over the file's;
+//! - [`Validated::to_json`] prints the effective configuration (`-validate`);
 //! - [`split_cmd_args`] splits `cmd_args` as Go's `encoding/csv` does;
 //! - [`join_path`], [`agent_endpoint`] and [`signal_number`] interpret file names, the agent
 //!   address and `renew_signal`.
@@ -11,6 +12,7 @@
 mod cmd_args;
 pub(crate) mod decode;
 mod duration;
+mod effective;
 mod env;
 mod hcl;
 mod int;
