@@ -22,6 +22,8 @@ use core::fmt;
 
 use crate::jwt::json::write_go_string;
 
+pub mod probe;
+
 /// The request-head limit the daemon uses: probes send a few hundred bytes.
 pub const MAX_HEAD: usize = 8 * 1024;
 

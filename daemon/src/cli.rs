@@ -9,9 +9,12 @@
 //! wrapper of PROG. Upstream ignores everything after `--`, as it ignores every positional
 //! argument; a positional argument without `--` is still ignored.
 //!
-//! A mode of ours: `-validate` prints the effective configuration (issue 17).
+//! Two modes of ours: `-validate` prints the effective configuration, and `-healthcheck
+//! live|ready` (with `-timeout`) probes the helper's own health listener (issue 17).
 
-use svid_core::config::{LogFormat, LogLevel, LogSettingError};
+use core::time::Duration;
+
+use svid_core::config::{LogFormat, LogLevel, LogSettingError, parse_duration};
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,7 +44,22 @@ pub enum Mode {
     Helper,
     /// `-validate`: print the effective configuration as JSON and exit.
     Validate,
+    /// `-healthcheck live|ready`: request the running helper's health endpoint, with
+    /// `-timeout` as the deadline.
+    Healthcheck(Probe, Duration),
 }
+
+/// The check `-healthcheck` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// `live`: the `liveness_path`.
+    Live,
+    /// `ready`: the `readiness_path`.
+    Ready,
+}
+
+/// `-timeout` when not given.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `-log-level` and `-log-format`, which win over `log_level` and `log_format`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,14 +97,18 @@ pub fn help(prog: &str) -> String {
 }
 
 /// The flags of ours, as Go's `flag.PrintDefaults` would list them, after upstream's.
-const OUR_FLAGS: &str = "Flags of spiffe-helper-rs:\n  -validate\n    \tprint the effective \
-    configuration (file, SPIFFE_HLP_* environment, flags) as JSON and exit\n";
+const OUR_FLAGS: &str = "Flags of spiffe-helper-rs:\n  -healthcheck string\n    \tlive or ready: \
+    request the running helper's health endpoint on localhost, exit 0 only on HTTP 200\n  \
+    -timeout duration\n    \tdeadline of -healthcheck (default 1s)\n  -validate\n    \tprint the \
+    effective configuration (file, SPIFFE_HLP_* environment, flags) as JSON and exit\n";
 
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     let mut config = None;
     let mut daemon_mode = None;
     let mut validate = false;
+    let mut probe = None;
+    let mut timeout = None;
     let mut logging = LogFlags::default();
     let mut version = false;
     let mut wrap = Vec::new();
@@ -110,7 +132,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             None => (body, None),
         };
         match name {
-            "config" | "log-level" | "log-format" => {
+            "config" | "log-level" | "log-format" | "healthcheck" | "timeout" => {
                 let value = match value {
                     Some(v) => v.to_owned(),
                     None if i < args.len() => {
@@ -122,10 +144,28 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                 let invalid = |e: LogSettingError| {
                     UsageError(format!("invalid value {value:?} for flag -{name}: {e}"))
                 };
+                let bad = |why: &str| {
+                    UsageError(format!("invalid value {value:?} for flag -{name}: {why}"))
+                };
                 match name {
                     "config" => config = Some(value),
                     "log-level" => logging.level = Some(LogLevel::parse(&value).map_err(invalid)?),
-                    _ => logging.format = Some(LogFormat::parse(&value).map_err(invalid)?),
+                    "log-format" => {
+                        logging.format = Some(LogFormat::parse(&value).map_err(invalid)?)
+                    }
+                    "healthcheck" => {
+                        probe = Some(match value.as_str() {
+                            "live" => Probe::Live,
+                            "ready" => Probe::Ready,
+                            _ => return Err(bad("not live or ready")),
+                        });
+                    }
+                    _ => {
+                        timeout =
+                            Some(parse_duration(&value).filter(|d| !d.is_zero()).ok_or_else(
+                                || bad("not a positive duration such as 1s or 500ms"),
+                            )?);
+                    }
                 }
             }
             "daemon-mode" | "version" | "validate" => {
@@ -160,14 +200,22 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     if version {
         return Ok(Command::Version);
     }
-    let mode = if validate {
-        Mode::Validate
-    } else {
-        Mode::Helper
+    let mode = match (validate, probe) {
+        (true, Some(_)) => {
+            return Err(UsageError("-validate and -healthcheck: give one".into()));
+        }
+        (true, None) => Mode::Validate,
+        (false, Some(probe)) => Mode::Healthcheck(probe, timeout.unwrap_or(DEFAULT_PROBE_TIMEOUT)),
+        (false, None) if timeout.is_some() => {
+            return Err(UsageError(
+                "-timeout is the deadline of -healthcheck: give both".into(),
+            ));
+        }
+        (false, None) => Mode::Helper,
     };
     if mode != Mode::Helper && !wrap.is_empty() {
         return Err(UsageError(
-            "-- PROG runs the helper: not with -validate".into(),
+            "-- PROG runs the helper: not with -validate or -healthcheck".into(),
         ));
     }
     Ok(Command::Run {
@@ -297,7 +345,9 @@ mod tests {
         assert!(usage("spiffe-helper").ends_with("  -version\n    \tprint version\n"));
         assert_eq!(
             ours,
-            "Flags of spiffe-helper-rs:\n  -validate\n    \tprint the \
+            "Flags of spiffe-helper-rs:\n  -healthcheck string\n    \tlive or ready: request the \
+             running helper's health endpoint on localhost, exit 0 only on HTTP 200\n  -timeout \
+             duration\n    \tdeadline of -healthcheck (default 1s)\n  -validate\n    \tprint the \
              effective configuration (file, SPIFFE_HLP_* environment, flags) as JSON and exit\n\
              After the flags, -- PROG [ARGS...] runs PROG once every output is written and exits \
              with its status (wrapper mode).\nConfiguration file keys: see \
@@ -313,7 +363,7 @@ mod tests {
     }
 
     #[test]
-    fn validate_is_a_mode_of_a_run() {
+    fn validate_and_healthcheck_are_modes_of_a_run() {
         let mode = |args: &[&str]| match run(args) {
             Ok(Command::Run { mode, config, .. }) => Ok((mode, config)),
             Ok(other) => panic!("{other:?}"),
@@ -326,8 +376,39 @@ mod tests {
         );
         assert_eq!(mode(&["-validate=false"]), Ok((Mode::Helper, None)));
         assert_eq!(
+            mode(&["-healthcheck", "ready"]),
+            Ok((Mode::Healthcheck(Probe::Ready, DEFAULT_PROBE_TIMEOUT), None))
+        );
+        assert_eq!(
+            mode(&["-healthcheck=live", "-timeout", "250ms"]),
+            Ok((
+                Mode::Healthcheck(Probe::Live, Duration::from_millis(250)),
+                None
+            ))
+        );
+        assert_eq!(
+            mode(&["-healthcheck", "up"]),
+            Err("invalid value \"up\" for flag -healthcheck: not live or ready".into())
+        );
+        assert_eq!(
+            mode(&["-healthcheck", "live", "-timeout", "0"]),
+            Err(
+                "invalid value \"0\" for flag -timeout: not a positive duration such as 1s or \
+                 500ms"
+                    .into()
+            )
+        );
+        assert_eq!(
+            mode(&["-timeout", "1s"]),
+            Err("-timeout is the deadline of -healthcheck: give both".into())
+        );
+        assert_eq!(
+            mode(&["-validate", "-healthcheck", "live"]),
+            Err("-validate and -healthcheck: give one".into())
+        );
+        assert_eq!(
             mode(&["-validate", "--", "prog"]),
-            Err("-- PROG runs the helper: not with -validate".into())
+            Err("-- PROG runs the helper: not with -validate or -healthcheck".into())
         );
     }
 

@@ -15,6 +15,7 @@ mod logger;
 mod notify;
 mod oserror;
 mod pidfile;
+mod probe;
 mod report;
 mod setup;
 mod signals;
@@ -61,6 +62,14 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+    // A probe logs only its failure (and a configuration error), unless told otherwise.
+    let log_flags = match mode {
+        cli::Mode::Healthcheck(..) => cli::LogFlags {
+            level: log_flags.level.or(Some(config::LogLevel::Error)),
+            ..log_flags
+        },
+        _ => log_flags,
+    };
     logger::init();
     // The flags apply at once, so that even an unreadable config is reported as asked.
     logger::configure(
@@ -74,8 +83,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if mode == cli::Mode::Validate {
-        return validate(&validated);
+    match mode {
+        cli::Mode::Validate => return validate(&validated),
+        cli::Mode::Healthcheck(probe, timeout) => return healthcheck(&validated, probe, timeout),
+        cli::Mode::Helper => {}
     }
     let exit = run(&validated, &wrap);
     if exit == ExitCode::SUCCESS {
@@ -180,6 +191,21 @@ fn validate(cfg: &Validated) -> ExitCode {
     }
     print!("{}", cfg.to_json());
     ExitCode::SUCCESS
+}
+
+/// `-healthcheck`: exit 0 when the helper's own endpoint answers `200` within `timeout`,
+/// else 1 with the reason.
+fn healthcheck(cfg: &Validated, which: cli::Probe, timeout: std::time::Duration) -> ExitCode {
+    let result = probe::target(cfg, which).and_then(|(addr, path)| {
+        probe::check(addr, &path, timeout).map_err(|e| format!("http://{addr}{path}: {e}"))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = e; "Health check failed");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run(cfg: &Validated, wrap: &[String]) -> ExitCode {

@@ -9,8 +9,9 @@ mounts, value types, and the references between objects (volumes, ConfigMaps and
 ServiceAccounts, Service selectors, the CSI driver, RBAC role references). For every
 spiffe-helper-rs container it also reads the helper.conf it is given and checks that the agent
 socket lies in the CSI volume and cert_dir is an emptyDir shared with an app container, that a
-native sidecar is an init container with restartPolicy Always, and that a plain init container
-runs one-shot (-daemon-mode=false). Prints one line per problem and exits 1, or prints a
+native sidecar is an init container with restartPolicy Always, that a plain init container
+runs one-shot (-daemon-mode=false), and that an exec probe runs the helper's own -healthcheck
+with the container's -config and the health listener enabled. Prints one line per problem and exits 1, or prints a
 summary and exits 0.
 """
 
@@ -79,6 +80,7 @@ SERVICE_SPEC_KEYS = {"type", "selector", "ports", "clusterIP"}
 CSI_DRIVER_SPEC_KEYS = {"attachRequired", "podInfoOnMount", "fsGroupPolicy",
                         "volumeLifecycleModes"}
 HELPER_IMAGE = re.compile(r"^(.*/)?spiffe-helper-rs(:[^:/]+)?$")
+HELPER_BINARY = "/spiffe-helper"  # Dockerfile.scratch's ENTRYPOINT
 HELPER_LINE = re.compile(r'^\s*([a-z_]+)\s*=\s*"([^"]*)"\s*$')
 
 problems = []
@@ -259,6 +261,30 @@ def check_helpers(where, spec, volumes, ns, objects):
             for key in ("svid_file_name", "svid_key_file_name", "svid_bundle_file_name"):
                 if not conf.get(key):
                     problem(w, f"helper.conf sets no {key}")
+            check_helper_probes(w, c)
+
+
+def check_helper_probes(where, container):
+    """An exec probe of a spiffe-helper-rs container runs the image's binary with the
+    container's own -config and `-healthcheck live` (liveness) or `ready` (readiness), and
+    the container enables the health listener (SPIFFE_HLP_HEALTH_CHECKS)."""
+    args = container.get("args", [])
+    config = args[args.index("-config") + 1] if "-config" in args[:-1] else None
+    env = {v.get("name"): v.get("value", "") for v in container.get("env") or []}
+    for probe, check in (("livenessProbe", "live"), ("readinessProbe", "ready"),
+                         ("startupProbe", "ready")):
+        command = ((container.get(probe) or {}).get("exec") or {}).get("command")
+        if command is None:
+            continue
+        w = f"{where}.{probe}"
+        if command[:1] != [HELPER_BINARY]:
+            problem(w, f"the probe runs {command[:1]}, not the image's {HELPER_BINARY}")
+        if command[1:] != ["-config", config, "-healthcheck", check]:
+            problem(w, f"the probe must be -config {config} -healthcheck {check}")
+        if not re.search(r'"listener_enabled"\s*:\s*true',
+                         env.get("SPIFFE_HLP_HEALTH_CHECKS", "")):
+            problem(w, "-healthcheck needs the health listener: set SPIFFE_HLP_HEALTH_CHECKS "
+                    "to {\"listener_enabled\":true}")
 
 
 def check_object(where, obj, objects, pod_labels):

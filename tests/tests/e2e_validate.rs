@@ -3,26 +3,9 @@
 //! `helper.conf`, or exits 1 with the error the helper would give at start. Build the binaries
 //! first: `cargo build --workspace --bins`.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 
-use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, helper_bin, helper_dir, x509_config};
-
-/// Runs `spiffe-helper <args>` in `dir` with `env` added: (exit code, stdout, stderr).
-fn helper(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
-    let out = Command::new(helper_bin())
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("running spiffe-helper");
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, helper_dir, run_helper, x509_config};
 
 /// `expr` evaluated by Python over the JSON document `json` (bound to `d`), printed with
 /// `json.dumps`.
@@ -61,7 +44,7 @@ fn a_good_file_prints_every_key_and_reads_back_as_a_config() {
         x509_config(&agent.address(), &certs, extra),
     )
     .unwrap();
-    let (code, json, stderr) = helper(dir.path(), &["-validate"], &[]);
+    let (code, json, stderr) = run_helper(dir.path(), &["-validate"], &[]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(python(&json, "d['daemon_mode']"), "true");
     assert_eq!(python(&json, "d['key_file_mode']"), "\"0640\"");
@@ -90,7 +73,7 @@ fn a_good_file_prints_every_key_and_reads_back_as_a_config() {
     // files.
     std::fs::write(dir.path().join("effective.json"), &json).unwrap();
     let (code, again, stderr) =
-        helper(dir.path(), &["-config", "effective.json", "-validate"], &[]);
+        run_helper(dir.path(), &["-config", "effective.json", "-validate"], &[]);
     assert_eq!((code, again.as_str()), (Some(0), json.as_str()), "{stderr}");
     let mut helper = Helper::start_in(dir, &json, &["-daemon-mode=false"]);
     let status = helper.wait_exit(PATIENCE).expect("the one-shot run exits");
@@ -110,7 +93,7 @@ fn the_environment_alone_then_over_the_file_then_under_the_flags() {
             r#"{"listener_enabled":true,"bind_port":9999}"#,
         ),
     ];
-    let (code, json, stderr) = helper(dir.path(), &["-validate"], &env);
+    let (code, json, stderr) = run_helper(dir.path(), &["-validate"], &env);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
         python(&json, "d['jwt_bundle_file_name']"),
@@ -126,7 +109,7 @@ fn the_environment_alone_then_over_the_file_then_under_the_flags() {
          health_checks { listener_enabled = true, bind_port = 7000, liveness_path = \"/l\" }\n",
     )
     .unwrap();
-    let (code, json, stderr) = helper(dir.path(), &["-validate"], &env);
+    let (code, json, stderr) = run_helper(dir.path(), &["-validate"], &env);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
         python(&json, "d['jwt_bundle_file_name']"),
@@ -142,7 +125,7 @@ fn the_environment_alone_then_over_the_file_then_under_the_flags() {
         "the variable replaces the whole block"
     );
 
-    let (code, json, stderr) = helper(
+    let (code, json, stderr) = run_helper(
         dir.path(),
         &["-daemon-mode", "true", "-log-level", "debug", "-validate"],
         &env,
@@ -178,19 +161,19 @@ fn a_bad_variable_or_file_exits_1_with_the_helpers_own_error() {
         ),
     ];
     for (env, want) in cases {
-        let (code, stdout, stderr) = helper(dir.path(), &["-validate"], env);
+        let (code, stdout, stderr) = run_helper(dir.path(), &["-validate"], env);
         assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
         assert!(stderr.contains(want), "{stderr}");
         // The helper itself stops at start with the same line.
-        let (code, _, daemon) = helper(dir.path(), &[], env);
+        let (code, _, daemon) = run_helper(dir.path(), &[], env);
         assert_eq!(code, Some(1), "{daemon}");
         assert_eq!(error_line(&stderr), error_line(&daemon));
     }
 
     std::fs::write(dir.path().join("helper.conf"), "cert_dir = \n[").unwrap();
-    let (code, stdout, stderr) = helper(dir.path(), &["-validate"], &[]);
+    let (code, stdout, stderr) = run_helper(dir.path(), &["-validate"], &[]);
     assert_eq!((code, stdout.as_str()), (Some(1), ""), "{stderr}");
-    let (_, _, daemon) = helper(dir.path(), &[], &[]);
+    let (_, _, daemon) = run_helper(dir.path(), &[], &[]);
     assert!(
         stderr.contains("msg=\"failed to parse configuration\""),
         "{stderr}"

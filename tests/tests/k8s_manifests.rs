@@ -89,6 +89,18 @@ fn the_manifests_pass_and_each_mistake_is_reported() {
             "              mountPath: /svids\n              readOnly: true\n",
             "no app container mounts 'svids' at /var/run/secrets/svids",
         ),
+        (
+            "manifest-server.yaml",
+            "\"-healthcheck\", \"ready\"]",
+            "\"-healthcheck\", \"live\"]",
+            "the probe must be -config /opt/spire/config/helper.conf -healthcheck ready",
+        ),
+        (
+            "manifest-client.yaml",
+            "              value: '{\"listener_enabled\":true,\"bind_port\":8081}'\n",
+            "              value: '{\"bind_port\":8081}'\n",
+            "-healthcheck needs the health listener",
+        ),
     ];
     for (file, text, replacement, expected) in mistakes {
         let copy = copy_example();
