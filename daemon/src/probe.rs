@@ -30,7 +30,9 @@ pub fn target(cfg: &Validated, probe: Probe) -> Result<(SocketAddr, String), Str
         Probe::Live => &h.liveness_path,
         Probe::Ready => &h.readiness_path,
     };
-    // The listener binds every interface, so loopback reaches it.
+    // The listener binds every interface, so loopback reaches it. When the listener gets a
+    // bind address of its own (`health_checks { bind_address }`), a specific address is the
+    // one to use here, an unspecified one (`0.0.0.0`, `::`) still loopback.
     Ok((SocketAddr::from((Ipv4Addr::LOCALHOST, port)), path.clone()))
 }
 
@@ -38,7 +40,8 @@ pub fn target(cfg: &Validated, probe: Probe) -> Result<(SocketAddr, String), Str
 /// `200`, else the one-line reason.
 pub fn check(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
-    let late = || format!("no answer within {}", go_duration(timeout));
+    // Duration's Debug form reads as a Go duration for the usual deadlines: 1s, 300ms, 1.5s.
+    let late = || format!("no answer within {timeout:?}");
     let left = || {
         deadline
             .checked_duration_since(Instant::now())
@@ -80,16 +83,5 @@ pub fn check(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), Stri
             Verdict::Healthy => return Ok(()),
             Verdict::Unhealthy(reason) => return Err(reason),
         }
-    }
-}
-
-/// `d` as Go prints a duration of whole milliseconds or seconds (`1s`, `250ms`, `1.5s`).
-fn go_duration(d: Duration) -> String {
-    if d.subsec_nanos() == 0 {
-        format!("{}s", d.as_secs())
-    } else if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{}s", d.as_secs_f64())
     }
 }
