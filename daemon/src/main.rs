@@ -108,9 +108,10 @@ fn load(
     daemon_flag: Option<bool>,
     log_flags: cli::LogFlags,
 ) -> Result<Validated, (&'static str, String)> {
-    let env: Vec<(OsString, OsString)> = std::env::vars_os()
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(name, _)| name.as_bytes().starts_with(config::ENV_PREFIX.as_bytes()))
         .collect();
+    env.sort_unstable();
     let file_optional = path.is_none() && !env.is_empty();
     let path = path.unwrap_or(DEFAULT_CONFIG);
     let parse_err = |e: String| {
