@@ -22,6 +22,7 @@ use core::fmt;
 
 use crate::jwt::json::write_go_string;
 
+pub mod probe;
 pub mod slots;
 
 /// The request-head limit the daemon uses: probes send a few hundred bytes.

@@ -8,26 +8,58 @@
 //! One addition (ours; upstream issue #249): `-- PROG [ARGS...]` runs the helper as a
 //! wrapper of PROG. Upstream ignores everything after `--`, as it ignores every positional
 //! argument; a positional argument without `--` is still ignored.
+//!
+//! Two modes of ours: `-validate` prints the effective configuration, and `-healthcheck
+//! live|ready` (with `-timeout`) probes the helper's own health listener (issue 17).
 
-use svid_core::config::{LogFormat, LogLevel, LogSettingError};
+use core::time::Duration;
+
+use svid_core::config::{LogFormat, LogLevel, LogSettingError, parse_duration};
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    /// Run with this config file and, if given, the `-daemon-mode`, `-log-level` and
-    /// `-log-format` overrides; `wrap` is the program and arguments after `--` (empty: not a
-    /// wrapper).
+    /// Read this config file (`None`: upstream's default `helper.conf`, which may be missing
+    /// when the environment configures the helper) with, if given, the `-daemon-mode`,
+    /// `-log-level` and `-log-format` overrides, then do `mode`; `wrap` is the program and
+    /// arguments after `--` (empty: not a wrapper).
     Run {
-        config: String,
+        config: Option<String>,
         daemon_mode: Option<bool>,
         logging: LogFlags,
         wrap: Vec<String>,
+        mode: Mode,
     },
     /// `-version`: print the version and exit 0.
     Version,
     /// `-h`/`-help`: print usage and exit 0.
     Help,
 }
+
+/// What a run with a configuration does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Be the helper.
+    #[default]
+    Helper,
+    /// `-validate`: print the effective configuration as JSON and exit.
+    Validate,
+    /// `-healthcheck live|ready`: request the running helper's health endpoint, with
+    /// `-timeout` as the deadline.
+    Healthcheck(Probe, Duration),
+}
+
+/// The check `-healthcheck` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// `live`: the `liveness_path`.
+    Live,
+    /// `ready`: the `readiness_path`.
+    Ready,
+}
+
+/// `-timeout` when not given.
+pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `-log-level` and `-log-format`, which win over `log_level` and `log_format`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -53,21 +85,30 @@ pub fn usage(prog: &str) -> String {
     )
 }
 
-/// What `-h`/`-help` prints: [`usage`], then wrapper mode's form and one line pointing to the
-/// documentation of the configuration keys.
+/// What `-h`/`-help` prints: [`usage`], then the flags of ours, wrapper mode's form and one
+/// line pointing to the documentation of the configuration keys.
 pub fn help(prog: &str) -> String {
     format!(
-        "{}After the flags, -- PROG [ARGS...] runs PROG once every output is written and exits \
-         with its status (wrapper mode).\nConfiguration file keys: see {CONFIG_KEYS_DOC} of \
-         spiffe-helper-rs.\n",
+        "{}{OUR_FLAGS}After the flags, -- PROG [ARGS...] runs PROG once every output is written \
+         and exits with its status (wrapper mode).\nConfiguration file keys: see \
+         {CONFIG_KEYS_DOC} of spiffe-helper-rs.\n",
         usage(prog)
     )
 }
 
+/// The flags of ours, as Go's `flag.PrintDefaults` would list them, after upstream's.
+const OUR_FLAGS: &str = "Flags of spiffe-helper-rs:\n  -healthcheck string\n    \tlive or ready: \
+    request the running helper's health endpoint on localhost, exit 0 only on HTTP 200\n  \
+    -timeout duration\n    \tdeadline of -healthcheck (default 1s)\n  -validate\n    \tprint the \
+    effective configuration (file, SPIFFE_HLP_* environment, flags) as JSON and exit\n";
+
 /// Parses the arguments after the program name.
 pub fn parse(args: &[String]) -> Result<Command, UsageError> {
-    let mut config = String::from("helper.conf");
+    let mut config = None;
     let mut daemon_mode = None;
+    let mut validate = false;
+    let mut probe = None;
+    let mut timeout = None;
     let mut logging = LogFlags::default();
     let mut version = false;
     let mut wrap = Vec::new();
@@ -91,7 +132,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             None => (body, None),
         };
         match name {
-            "config" | "log-level" | "log-format" => {
+            "config" | "log-level" | "log-format" | "healthcheck" | "timeout" => {
                 let value = match value {
                     Some(v) => v.to_owned(),
                     None if i < args.len() => {
@@ -103,13 +144,31 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                 let invalid = |e: LogSettingError| {
                     UsageError(format!("invalid value {value:?} for flag -{name}: {e}"))
                 };
+                let bad = |why: &str| {
+                    UsageError(format!("invalid value {value:?} for flag -{name}: {why}"))
+                };
                 match name {
-                    "config" => config = value,
+                    "config" => config = Some(value),
                     "log-level" => logging.level = Some(LogLevel::parse(&value).map_err(invalid)?),
-                    _ => logging.format = Some(LogFormat::parse(&value).map_err(invalid)?),
+                    "log-format" => {
+                        logging.format = Some(LogFormat::parse(&value).map_err(invalid)?)
+                    }
+                    "healthcheck" => {
+                        probe = Some(match value.as_str() {
+                            "live" => Probe::Live,
+                            "ready" => Probe::Ready,
+                            _ => return Err(bad("not live or ready")),
+                        });
+                    }
+                    _ => {
+                        timeout =
+                            Some(parse_duration(&value).filter(|d| !d.is_zero()).ok_or_else(
+                                || bad("not a positive duration such as 1s or 500ms"),
+                            )?);
+                    }
                 }
             }
-            "daemon-mode" | "version" => {
+            "daemon-mode" | "version" | "validate" => {
                 let parsed = match value {
                     Some(v) => parse_bool(v).ok_or_else(|| {
                         UsageError(format!(
@@ -124,10 +183,10 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
                         _ => true,
                     },
                 };
-                if name == "version" {
-                    version = parsed;
-                } else {
-                    daemon_mode = Some(parsed);
+                match name {
+                    "version" => version = parsed,
+                    "validate" => validate = parsed,
+                    _ => daemon_mode = Some(parsed),
                 }
             }
             "h" | "help" => return Ok(Command::Help),
@@ -141,11 +200,30 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     if version {
         return Ok(Command::Version);
     }
+    let mode = match (validate, probe) {
+        (true, Some(_)) => {
+            return Err(UsageError("-validate and -healthcheck: give one".into()));
+        }
+        (true, None) => Mode::Validate,
+        (false, Some(probe)) => Mode::Healthcheck(probe, timeout.unwrap_or(DEFAULT_PROBE_TIMEOUT)),
+        (false, None) if timeout.is_some() => {
+            return Err(UsageError(
+                "-timeout is the deadline of -healthcheck: give both".into(),
+            ));
+        }
+        (false, None) => Mode::Helper,
+    };
+    if mode != Mode::Helper && !wrap.is_empty() {
+        return Err(UsageError(
+            "-- PROG runs the helper: not with -validate or -healthcheck".into(),
+        ));
+    }
     Ok(Command::Run {
         config,
         daemon_mode,
         logging,
         wrap,
+        mode,
     })
 }
 
@@ -168,12 +246,16 @@ mod tests {
 
     fn config(path: &str, daemon_mode: Option<bool>) -> Result<Command, UsageError> {
         Ok(Command::Run {
-            config: path.into(),
+            config: (path != DEFAULT).then(|| path.into()),
             daemon_mode,
             logging: LogFlags::default(),
             wrap: Vec::new(),
+            mode: Mode::Helper,
         })
     }
+
+    /// Stands for "no -config flag" in [`config`].
+    const DEFAULT: &str = "(default)";
 
     #[test]
     fn log_flags_take_a_value_and_refuse_unknown_words() {
@@ -205,7 +287,7 @@ mod tests {
 
     #[test]
     fn defaults_and_value_forms() {
-        assert_eq!(run(&[]), config("helper.conf", None));
+        assert_eq!(run(&[]), config(DEFAULT, None));
         assert_eq!(run(&["-config", "a.conf"]), config("a.conf", None));
         assert_eq!(run(&["--config=b.conf"]), config("b.conf", None));
         assert_eq!(run(&["-config=", "x"]), config("", None));
@@ -213,18 +295,12 @@ mod tests {
 
     #[test]
     fn daemon_mode_forms() {
-        assert_eq!(
-            run(&["-daemon-mode=false"]),
-            config("helper.conf", Some(false))
-        );
-        assert_eq!(
-            run(&["--daemon-mode=0"]),
-            config("helper.conf", Some(false))
-        );
-        assert_eq!(run(&["-daemon-mode"]), config("helper.conf", Some(true)));
+        assert_eq!(run(&["-daemon-mode=false"]), config(DEFAULT, Some(false)));
+        assert_eq!(run(&["--daemon-mode=0"]), config(DEFAULT, Some(false)));
+        assert_eq!(run(&["-daemon-mode"]), config(DEFAULT, Some(true)));
         assert_eq!(
             run(&["-daemon-mode", "false"]),
-            config("helper.conf", Some(false))
+            config(DEFAULT, Some(false))
         );
         assert_eq!(
             run(&["-daemon-mode", "false", "-config", "c"]),
@@ -240,8 +316,8 @@ mod tests {
 
     #[test]
     fn parsing_stops_at_first_positional() {
-        assert_eq!(run(&["x", "-bogus"]), config("helper.conf", None));
-        assert_eq!(run(&["x", "--", "prog"]), config("helper.conf", None));
+        assert_eq!(run(&["x", "-bogus"]), config(DEFAULT, None));
+        assert_eq!(run(&["x", "--", "prog"]), config(DEFAULT, None));
     }
 
     #[test]
@@ -249,13 +325,14 @@ mod tests {
         assert_eq!(
             run(&["-config", "c", "--", "envoy", "-c", "--", "x y"]),
             Ok(Command::Run {
-                config: "c".into(),
+                config: Some("c".into()),
                 daemon_mode: None,
                 logging: LogFlags::default(),
                 wrap: vec!["envoy".into(), "-c".into(), "--".into(), "x y".into()],
+                mode: Mode::Helper,
             })
         );
-        assert_eq!(run(&["--"]), config("helper.conf", None));
+        assert_eq!(run(&["--"]), config(DEFAULT, None));
     }
 
     #[test]
@@ -268,7 +345,11 @@ mod tests {
         assert!(usage("spiffe-helper").ends_with("  -version\n    \tprint version\n"));
         assert_eq!(
             ours,
-            "After the flags, -- PROG [ARGS...] runs PROG once every output is written and exits \
+            "Flags of spiffe-helper-rs:\n  -healthcheck string\n    \tlive or ready: request the \
+             running helper's health endpoint on localhost, exit 0 only on HTTP 200\n  -timeout \
+             duration\n    \tdeadline of -healthcheck (default 1s)\n  -validate\n    \tprint the \
+             effective configuration (file, SPIFFE_HLP_* environment, flags) as JSON and exit\n\
+             After the flags, -- PROG [ARGS...] runs PROG once every output is written and exits \
              with its status (wrapper mode).\nConfiguration file keys: see \
              docs/configuration.md, section \"Configuration keys\" of spiffe-helper-rs.\n"
         );
@@ -279,6 +360,56 @@ mod tests {
         let page = include_str!("../../docs/configuration.md");
         assert!(page.contains("\n## Configuration keys\n"));
         assert!(CONFIG_KEYS_DOC.contains("\"Configuration keys\""));
+    }
+
+    #[test]
+    fn validate_and_healthcheck_are_modes_of_a_run() {
+        let mode = |args: &[&str]| match run(args) {
+            Ok(Command::Run { mode, config, .. }) => Ok((mode, config)),
+            Ok(other) => panic!("{other:?}"),
+            Err(UsageError(e)) => Err(e),
+        };
+        assert_eq!(mode(&["-validate"]), Ok((Mode::Validate, None)));
+        assert_eq!(
+            mode(&["-config", "c", "--validate=true"]),
+            Ok((Mode::Validate, Some("c".into())))
+        );
+        assert_eq!(mode(&["-validate=false"]), Ok((Mode::Helper, None)));
+        assert_eq!(
+            mode(&["-healthcheck", "ready"]),
+            Ok((Mode::Healthcheck(Probe::Ready, DEFAULT_PROBE_TIMEOUT), None))
+        );
+        assert_eq!(
+            mode(&["-healthcheck=live", "-timeout", "250ms"]),
+            Ok((
+                Mode::Healthcheck(Probe::Live, Duration::from_millis(250)),
+                None
+            ))
+        );
+        assert_eq!(
+            mode(&["-healthcheck", "up"]),
+            Err("invalid value \"up\" for flag -healthcheck: not live or ready".into())
+        );
+        assert_eq!(
+            mode(&["-healthcheck", "live", "-timeout", "0"]),
+            Err(
+                "invalid value \"0\" for flag -timeout: not a positive duration such as 1s or \
+                 500ms"
+                    .into()
+            )
+        );
+        assert_eq!(
+            mode(&["-timeout", "1s"]),
+            Err("-timeout is the deadline of -healthcheck: give both".into())
+        );
+        assert_eq!(
+            mode(&["-validate", "-healthcheck", "live"]),
+            Err("-validate and -healthcheck: give one".into())
+        );
+        assert_eq!(
+            mode(&["-validate", "--", "prog"]),
+            Err("-- PROG runs the helper: not with -validate or -healthcheck".into())
+        );
     }
 
     #[test]

@@ -15,11 +15,14 @@ mod logger;
 mod notify;
 mod oserror;
 mod pidfile;
+mod probe;
 mod report;
 mod setup;
 mod signals;
 mod x509_set;
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,7 +41,7 @@ use crate::x509_set::{EntryFiles, Pkcs12Files, X509Files};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let prog = args.first().map_or("spiffe-helper", String::as_str);
-    let (config_path, daemon_flag, log_flags, wrap) =
+    let (config_path, daemon_flag, log_flags, wrap, mode) =
         match cli::parse(args.get(1..).unwrap_or_default()) {
             Ok(cli::Command::Version) => {
                 println!("{}", env!("SPIFFE_HELPER_VERSION"));
@@ -53,25 +56,39 @@ fn main() -> ExitCode {
                 daemon_mode,
                 logging,
                 wrap,
-            }) => (config, daemon_mode, logging, wrap),
+                mode,
+            }) => (config, daemon_mode, logging, wrap, mode),
             Err(cli::UsageError(msg)) => {
                 eprint!("{msg}\n{}", cli::usage(prog));
                 return ExitCode::from(2);
             }
         };
+    // A probe logs only its failure (and a configuration error), unless told otherwise.
+    let log_flags = match mode {
+        cli::Mode::Healthcheck(..) => cli::LogFlags {
+            level: log_flags.level.or(Some(config::LogLevel::Error)),
+            ..log_flags
+        },
+        _ => log_flags,
+    };
     logger::init();
     // The flags apply at once, so that even an unreadable config is reported as asked.
     logger::configure(
         log_flags.level.unwrap_or_default(),
         log_flags.format.unwrap_or_default(),
     );
-    let validated = match load(&config_path, daemon_flag, log_flags) {
+    let validated = match load(config_path.as_deref(), daemon_flag, log_flags) {
         Ok(v) => v,
         Err((msg, error)) => {
             error!(error = error.as_str(); "{msg}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    match mode {
+        cli::Mode::Validate => return validate(&validated),
+        cli::Mode::Healthcheck(probe, timeout) => return healthcheck(&validated, probe, timeout),
+        cli::Mode::Helper => {}
+    }
     let exit = run(&validated, &wrap);
     if exit == ExitCode::SUCCESS {
         info!("Exiting");
@@ -79,45 +96,82 @@ fn main() -> ExitCode {
     exit
 }
 
-/// Reads, parses and validates the config; errors carry upstream's message and detail.
+/// Upstream's `-config` default.
+const DEFAULT_CONFIG: &str = "helper.conf";
+
+/// Reads, parses and validates the config (`path`: the `-config` flag), with the
+/// `SPIFFE_HLP_*` environment variables over the file's keys; errors carry upstream's message
+/// and detail. Without `-config`, a missing `helper.conf` is no error when the environment
+/// sets at least one `SPIFFE_HLP_*` variable: the environment is then the whole
+/// configuration.
 fn load(
-    path: &str,
+    path: Option<&str>,
     daemon_flag: Option<bool>,
     log_flags: cli::LogFlags,
 ) -> Result<Validated, (&'static str, String)> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(name, _)| name.as_bytes().starts_with(config::ENV_PREFIX.as_bytes()))
+        .collect();
+    env.sort_unstable();
+    let file_optional = path.is_none() && !env.is_empty();
+    let path = path.unwrap_or(DEFAULT_CONFIG);
     let parse_err = |e: String| {
         (
             "failed to parse configuration",
             format!("failed to parse \"{path}\": {e}"),
         )
     };
-    let announce = || info!("Using configuration file: \"{path}\"");
+    let names: Vec<_> = env.iter().map(|(n, _)| n.to_string_lossy()).collect();
+    let names = names.join(",");
+    let announce = |from_file: bool| {
+        if !from_file {
+            info!(variables = names.as_str(); "No configuration file \"{path}\": the {}* environment variables are the configuration", config::ENV_PREFIX);
+            return;
+        }
+        info!("Using configuration file: \"{path}\"");
+        if !env.is_empty() {
+            info!(variables = names.as_str(); "Using {}* environment variables over the file's keys", config::ENV_PREFIX);
+        }
+    };
     // As Go's os.ReadFile: an open error, then a read error (a directory opens but cannot
     // be read), each worded as Go's *fs.PathError.
     let read = || {
-        let mut file = std::fs::File::open(path)
-            .map_err(|e| parse_err(oserror::path_error("open", path, &e)))?;
+        let mut file = match std::fs::File::open(path) {
+            Err(e) if file_optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            other => other.map_err(|e| parse_err(oserror::path_error("open", path, &e)))?,
+        };
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut file, &mut bytes)
             .map_err(|e| parse_err(oserror::path_error("read", path, &e)))?;
-        config::parse_bytes(&bytes).map_err(|e| parse_err(e.to_string()))
+        config::parse_bytes(&bytes)
+            .map(Some)
+            .map_err(|e| parse_err(e.to_string()))
     };
-    // The file's log settings apply from the first line on when it parses, before validation,
-    // whose warnings then follow `log_level` (upstream PR #440's review); the flags alone
-    // govern the lines of a file that cannot be read.
-    let parsed = read().inspect_err(|_| announce())?;
+    // The file's log settings (and the environment's over them) apply from the first line on
+    // when they parse, before validation, whose warnings then follow `log_level` (upstream PR
+    // #440's review); the flags alone govern the lines of a configuration that cannot be read.
+    let parsed = read().inspect_err(|_| announce(true))?;
+    let from_file = parsed.is_some();
+    let mut parsed = parsed.unwrap_or_default();
+    let pairs = env.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+    config::apply_env(&mut parsed, pairs).map_err(|e| {
+        announce(from_file);
+        ("failed to parse configuration", e.to_string())
+    })?;
+    let announce = || announce(from_file);
     let invalid = |e: config::LogSettingError| {
         announce();
         ("invalid configuration", e.to_string())
     };
-    let level = match log_flags.level {
-        Some(level) => level,
-        None => config::LogLevel::parse(&parsed.log_level).map_err(invalid)?,
-    };
-    let format = match log_flags.format {
-        Some(format) => format,
-        None => config::LogFormat::parse(&parsed.log_format).map_err(invalid)?,
-    };
+    // The flags win: written into the configuration, they are its effective values.
+    if let Some(level) = log_flags.level {
+        parsed.log_level = level.name().into();
+    }
+    if let Some(format) = log_flags.format {
+        parsed.log_format = format.name().into();
+    }
+    let level = config::LogLevel::parse(&parsed.log_level).map_err(invalid)?;
+    let format = config::LogFormat::parse(&parsed.log_format).map_err(invalid)?;
     logger::configure(level, format);
     announce();
     let env = std::env::var("SPIFFE_ENDPOINT_SOCKET").ok();
@@ -128,6 +182,32 @@ fn load(
         warn!("{warning}");
     }
     Ok(validated)
+}
+
+/// `-validate`: the checks made at start that the configuration alone decides (see
+/// [`plan`]), then the effective configuration on stdout as JSON.
+fn validate(cfg: &Validated) -> ExitCode {
+    if let Err(e) = plan(cfg) {
+        error!(error = e.to_string(); "invalid configuration");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    print!("{}", cfg.to_json());
+    ExitCode::SUCCESS
+}
+
+/// `-healthcheck`: exit 0 when the helper's own endpoint answers `200` within `timeout`,
+/// else 1 with the reason.
+fn healthcheck(cfg: &Validated, which: cli::Probe, timeout: std::time::Duration) -> ExitCode {
+    let result = probe::target(cfg, which).and_then(|(addr, path)| {
+        probe::check(addr, &path, timeout).map_err(|e| format!("http://{addr}{path}: {e}"))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = e; "Health check failed");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run(cfg: &Validated, wrap: &[String]) -> ExitCode {

@@ -255,3 +255,42 @@ for steps in [
     [7] + [0, 0, 1, 1, 5, 5] * 8 + [5, 20],
 ]:
     put("health_slots", bytes(steps))
+
+# SPIFFE_HLP_* environments (NAME=VALUE records, NUL-separated): each type of key, the JSON
+# blocks and lists, a variable that is no key, a bad bool, bad JSON.
+for env in [
+    [b"SPIFFE_HLP_AGENT_ADDRESS=unix:///run/spire/agent.sock", b"SPIFFE_HLP_CERT_DIR=/certs",
+     b"SPIFFE_HLP_SVID_FILE_NAME=svid.pem", b"SPIFFE_HLP_SVID_KEY_FILE_NAME=key.pem",
+     b"SPIFFE_HLP_SVID_BUNDLE_FILE_NAME=bundle.pem", b"SPIFFE_HLP_DAEMON_MODE=false",
+     b"SPIFFE_HLP_KEY_FILE_MODE=0640", b"SPIFFE_HLP_ONE_SHOT_TIMEOUT=1m30s", b"PATH=/bin"],
+    [b'SPIFFE_HLP_JWT_SVIDS=[{"jwt_audience":"a","jwt_extra_audiences":["b"],'
+     b'"jwt_svid_file_name":"a.jwt"}]',
+     b'SPIFFE_HLP_HEALTH_CHECKS={"listener_enabled":true,"bind_port":"0x1F91"}',
+     b"SPIFFE_HLP_JWT_BUNDLE_FILE_NAME=bundle.json", b"SPIFFE_HLP_LOG_LEVEL=debug"],
+    [b"SPIFFE_HLP_SVID_FILE_NAME=s", b"SPIFFE_HLP_SVID_KEY_FILE_NAME=k",
+     b"SPIFFE_HLP_SVID_BUNDLE_FILE_NAME=b",
+     b'SPIFFE_HLP_START={"cmd":"envoy","args":["-c","e.yaml"],"restart":"on-failure"}',
+     b'SPIFFE_HLP_RELOAD={"signal":"SIGHUP","exec":[{"cmd":"/bin/true","on":["x509"],'
+     b'"timeout":"3s"}]}', b"SPIFFE_HLP_TRUST_BUNDLE_DIR=bundles"],
+    [b"SPIFFE_HLP_BIND_PORT=8081"],
+    [b"SPIFFE_HLP_DAEMON_MODE=maybe"],
+    [b'SPIFFE_HLP_JWT_SVIDS=[{"jwt_audience":"a",}]'],
+]:
+    put("env_config", b"\x00".join(env))
+
+# Answers to -healthcheck: the helper's own (200 and 503 with upstream's body), Go's 404, an
+# HTTP/1.0 server, a bare-LF line, a server that is not HTTP; byte 0 sets the piece sizes.
+body = b'{"status":"OK","health":{"file_write_statuses":{"x509_write_status":"written","jwt_write_status":{}}}}'
+for answer in [
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+    b"Connection: close\r\n\r\n" % len(body) + body,
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\n\r\n" + body.replace(b'"OK"', b'"Service Unavailable"'),
+    b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+    b"404 page not found\n",
+    b"HTTP/1.0 200 OK\n\n",
+    b"HTTP/1.1 200\r\n\r\n",
+    b"SSH-2.0-OpenSSH_9.6\r\n",
+]:
+    for seed in (0, 5):
+        put("health_response", bytes([seed]) + answer)

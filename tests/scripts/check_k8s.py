@@ -12,8 +12,9 @@ container the helper.conf it is given: the agent socket lies in the CSI volume, 
 an emptyDir shared with an app container, a native sidecar is an init container with
 restartPolicy Always, a plain init container runs one-shot (-daemon-mode=false), and a pod
 annotated for Prometheus (prometheus.io/scrape) names the port and path of a helper's
-health_checks.metrics_path. Prints one line per problem and exits 1, or prints a summary and
-exits 0.
+health_checks.metrics_path, and an exec probe runs the helper's own -healthcheck with the
+container's -config and the health listener enabled. Prints one line per problem and exits
+1, or prints a summary and exits 0.
 """
 
 import glob
@@ -32,6 +33,7 @@ WORKLOAD_KINDS = {"Deployment", "DaemonSet", "StatefulSet", "Job"}
 VOLUME_SOURCES = {"emptyDir", "configMap", "csi", "hostPath", "projected", "secret",
                   "persistentVolumeClaim"}
 HELPER_IMAGE = re.compile(r"^(.*/)?spiffe-helper-rs(:[^:/]+)?$")
+HELPER_BINARY = "/spiffe-helper"  # Dockerfile.scratch's ENTRYPOINT
 HELPER_LINE = re.compile(r'^\s*([a-z_]+)\s*=\s*(?:"([^"]*)"|(true|false|[0-9]+))\s*$')
 HELPER_BLOCK = re.compile(r'^\s*(health_checks)\s*\{\s*$')
 
@@ -180,6 +182,7 @@ def check_helpers(where, spec, volumes, ns, objects):
             for key in ("svid_file_name", "svid_key_file_name", "svid_bundle_file_name"):
                 if not conf.get(key):
                     problem(w, f"helper.conf sets no {key}")
+            check_helper_probes(w, c, conf)
     return confs
 
 
@@ -202,6 +205,30 @@ def check_scrape(where, annotations, confs):
                     f"health_checks.metrics_path {conf.get('health_checks.metrics_path')!r}")
         return
     problem(where, "prometheus.io/scrape without a helper whose health listener is enabled")
+
+
+def check_helper_probes(where, container, conf):
+    """An exec probe of a spiffe-helper-rs container runs the image's binary with the
+    container's own -config and `-healthcheck live` (liveness) or `ready` (readiness), and
+    the helper enables the health listener (in its helper.conf, or SPIFFE_HLP_HEALTH_CHECKS)."""
+    args = container.get("args", [])
+    config = args[args.index("-config") + 1] if "-config" in args[:-1] else None
+    env = {v.get("name"): v.get("value", "") for v in container.get("env") or []}
+    for probe, check in (("livenessProbe", "live"), ("readinessProbe", "ready"),
+                         ("startupProbe", "ready")):
+        command = ((container.get(probe) or {}).get("exec") or {}).get("command")
+        if command is None:
+            continue
+        w = f"{where}.{probe}"
+        if command[:1] != [HELPER_BINARY]:
+            problem(w, f"the probe runs {command[:1]}, not the image's {HELPER_BINARY}")
+        if command[1:] != ["-config", config, "-healthcheck", check]:
+            problem(w, f"the probe must be -config {config} -healthcheck {check}")
+        enabled = conf.get("health_checks.listener_enabled") == "true" or re.search(
+            r'"listener_enabled"\s*:\s*true', env.get("SPIFFE_HLP_HEALTH_CHECKS", ""))
+        if not enabled:
+            problem(w, "-healthcheck needs the health listener: health_checks { "
+                    "listener_enabled = true } in helper.conf or SPIFFE_HLP_HEALTH_CHECKS")
 
 
 def check_object(where, obj, objects, pod_labels):

@@ -12,7 +12,7 @@ pub use harness::fault_peer::{Fault, FaultPeer};
 pub use harness::helper::Helper;
 pub use harness::verify::{SvidFiles, file_mode, openssl, pem_bodies, split_certificates};
 pub use harness::{
-    PATIENCE, child_script, dev_agent_bin, free_port, helper_bin, helper_dir, http_get,
+    PATIENCE, child_script, dev_agent_bin, free_port, helper_bin, helper_dir, http_get, run_helper,
     wait_for_file, wait_until, x509_config,
 };
 

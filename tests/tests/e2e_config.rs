@@ -257,7 +257,10 @@ fn help_points_to_the_keys_and_a_flag_error_prints_the_usage_alone() {
         };
         (out.status.code(), unnamed)
     };
-    let epilogue = "After the flags, -- PROG [ARGS...] runs PROG once every output is written and \
+    let epilogue = "Flags of spiffe-helper-rs:\n  -healthcheck string\n    \tlive or ready: request \
+                    the running helper's health endpoint on localhost, exit 0 only on HTTP 200\n  \
+                    -timeout duration\n    \tdeadline of -healthcheck (default 1s)\n  -validate\n    \tprint the effective configuration \
+                    (file, SPIFFE_HLP_* environment, flags) as JSON and exit\nAfter the flags, -- PROG [ARGS...] runs PROG once every output is written and \
                     exits with its status (wrapper mode).\nConfiguration file keys: see \
                     docs/configuration.md, section \"Configuration keys\" of spiffe-helper-rs.\n";
     for flag in ["-h", "-help", "--help"] {

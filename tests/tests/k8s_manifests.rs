@@ -111,6 +111,18 @@ fn the_manifests_pass_and_each_mistake_is_reported() {
             "",
             "prometheus.io/path '/metrics' is not the helper's health_checks.metrics_path None",
         ),
+        (
+            "manifest-server.yaml",
+            "\"-healthcheck\", \"ready\"]",
+            "\"-healthcheck\", \"live\"]",
+            "the probe must be -config /opt/spire/config/helper.conf -healthcheck ready",
+        ),
+        (
+            "manifest-client.yaml",
+            "      listener_enabled = true\n",
+            "",
+            "-healthcheck needs the health listener",
+        ),
     ];
     for (file, text, replacement, expected) in mistakes {
         let copy = copy_example();

@@ -38,6 +38,22 @@ pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
     }
 }
 
+/// Parses a complete JSON value of any type (the JSON forms of the `SPIFFE_HLP_*`
+/// variables), with the same rules as the file's JSON form.
+pub fn value(text: &str) -> Result<Value, ParseError> {
+    let mut p = Parser {
+        cur: Cursor::new(text),
+        depth: 0,
+    };
+    p.skip_ws();
+    let value = p.value()?;
+    p.skip_ws();
+    if p.cur.peek().is_some() {
+        return Err(p.cur.unexpected("the end of the value"));
+    }
+    Ok(value)
+}
+
 struct Parser<'a> {
     cur: Cursor<'a>,
     depth: usize,

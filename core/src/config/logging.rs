@@ -51,6 +51,16 @@ impl fmt::Display for LogSettingError {
 impl core::error::Error for LogSettingError {}
 
 impl LogLevel {
+    /// Its name in `log_level`, lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warn => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+        }
+    }
+
     /// Reads `value` case-insensitively (`warning` too, as logrus); empty means `info`.
     pub fn parse(value: &str) -> Result<Self, LogSettingError> {
         let level = match value.to_ascii_lowercase().as_str() {
@@ -70,6 +80,14 @@ impl LogLevel {
 }
 
 impl LogFormat {
+    /// Its name in `log_format`, lower case.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+
     /// Reads `value` case-insensitively; empty means `text`.
     pub fn parse(value: &str) -> Result<Self, LogSettingError> {
         match value.to_ascii_lowercase().as_str() {
@@ -108,6 +126,17 @@ mod tests {
             assert_eq!(LogFormat::parse(value), Ok(want), "{value}");
         }
         assert!(LogLevel::Debug > LogLevel::Info && LogLevel::Warn > LogLevel::Error);
+        for level in [
+            LogLevel::Error,
+            LogLevel::Warn,
+            LogLevel::Info,
+            LogLevel::Debug,
+        ] {
+            assert_eq!(LogLevel::parse(level.name()), Ok(level));
+        }
+        for format in [LogFormat::Text, LogFormat::Json] {
+            assert_eq!(LogFormat::parse(format.name()), Ok(format));
+        }
     }
 
     #[test]

@@ -3,13 +3,17 @@
 //!
 //! - [`parse`] reads the HCL v1 form, or the JSON form when the text starts with `{`;
 //! - [`Config::validate`] applies upstream's validation order, messages and defaults;
+//! - [`apply_env`] sets keys from `SPIFFE_HLP_*` environment variables over the file's;
+//! - [`Validated::to_json`] prints the effective configuration (`-validate`);
 //! - [`split_cmd_args`] splits `cmd_args` as Go's `encoding/csv` does;
 //! - [`join_path`], [`agent_endpoint`] and [`signal_number`] interpret file names, the agent
 //!   address and `renew_signal`.
 
 mod cmd_args;
-mod decode;
+pub(crate) mod decode;
 mod duration;
+mod effective;
+mod env;
 mod hcl;
 mod int;
 mod json;
@@ -28,6 +32,7 @@ use alloc::vec::Vec;
 
 pub use cmd_args::{CmdArgsError, CmdArgsErrorKind, split_cmd_args};
 pub use duration::parse_duration;
+pub use env::{ENV_PREFIX, EnvError, EnvErrorKind, apply_env};
 pub use int::IntError;
 pub use lifecycle::{
     Args, DEFAULT_HOOK_TIMEOUT, ExecBlock, Hook, HookEvent, Lifecycle, ReloadBlock, Restart,

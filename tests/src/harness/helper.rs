@@ -61,9 +61,28 @@ impl Helper {
     ) -> Helper {
         let config = dir.path().join("helper.conf");
         std::fs::write(&config, config_text).expect("writing helper.conf");
+        program.arg("-config").arg(&config);
+        Self::spawn(program, dir, extra_args, env)
+    }
+
+    /// Starts `spiffe-helper <extra_args>` in `dir` with no `-config` flag and `env` added,
+    /// so that it reads `helper.conf` in `dir` if the test wrote one, and the `SPIFFE_HLP_*`
+    /// variables.
+    pub fn start_without_config_flag(
+        dir: TempDir,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Helper {
+        Self::spawn(Command::new(helper_bin()), dir, extra_args, env)
+    }
+
+    fn spawn(
+        mut program: Command,
+        dir: TempDir,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Helper {
         let mut child = program
-            .arg("-config")
-            .arg(&config)
             .args(extra_args)
             .envs(env.iter().copied())
             .current_dir(dir.path())

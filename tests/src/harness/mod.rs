@@ -167,6 +167,27 @@ pub fn helper_bin() -> PathBuf {
         })
 }
 
+/// Runs `spiffe-helper <args>` to its end in `dir` with `env` added and stdin closed: the
+/// exit code, stdout and stderr (for the modes that exit: `-validate`, `-healthcheck`).
+pub fn run_helper(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    let out = Command::new(helper_bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("running spiffe-helper");
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).expect("UTF-8 stdout"),
+        String::from_utf8(out.stderr).expect("UTF-8 stderr"),
+    )
+}
+
 /// The `svid-dev-agent` binary: `$CARGO_BIN_EXE_svid-dev-agent` (set by cargo for this
 /// package's integration tests), else the one next to this package's binaries.
 pub fn dev_agent_bin() -> PathBuf {

@@ -2,6 +2,8 @@
 //! test expectations, every validation message, both syntaxes, malformed input, repeated
 //! keys and the `jwt_svids` block form.
 
+mod effective;
+mod env;
 mod files;
 mod hcl_syntax;
 mod json_and_malformed;
