@@ -15,11 +15,9 @@ use svid_proto::{
 };
 
 mod backoff;
-#[cfg(feature = "verify")]
 mod session;
 
 pub use backoff::{Backoff, Schedule};
-#[cfg(feature = "verify")]
 pub use session::{
     Action, EXIT_CONFIG, EXIT_HOOK, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit,
     Failure, Fatal, HookOptions, JwtRejection, JwtSvidOptions, KILL_WAIT, Notify, NotifyConfig,

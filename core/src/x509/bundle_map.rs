@@ -27,7 +27,8 @@ use der::asn1::ObjectIdentifier;
 use x509_cert::Certificate;
 
 use super::RenderError;
-use super::key::{EC_PUBLIC_KEY, ED25519, P256_CURVE, P384_CURVE, RSA_ENCRYPTION, rsa_public_key};
+use super::key::{EC_PUBLIC_KEY, ED25519, RSA_ENCRYPTION, rsa_public_key};
+use super::verify::{P256_CURVE, P384_CURVE};
 use crate::jwt::b64;
 
 /// `secp521r1` (RFC 5480 §2.1.1.1).

@@ -20,9 +20,8 @@ mod render_tests;
 mod svid_tests;
 #[cfg(test)]
 pub(crate) mod testpki;
-#[cfg(feature = "verify")]
 mod verify;
-#[cfg(all(test, feature = "verify"))]
+#[cfg(test)]
 mod verify_tests;
 
 use alloc::string::String;
@@ -42,7 +41,6 @@ pub use render::{
     MAX_TRUST_DOMAIN_FILE_STEM, RenderError, RenderOptions, Rendered, TrustDomainBundle,
     is_trust_domain_file_stem, render,
 };
-#[cfg(feature = "verify")]
 pub use verify::{
     ALGORITHMS, CACHE_ENTRIES, VerifyCache, VerifyError, render_verified, render_verified_cached,
     verify_svid,

@@ -251,8 +251,6 @@ pub fn render(
 }
 
 /// What [`render`] picked from a message, for a check before the files are encoded.
-/// Only the verifier reads it (`verify` feature).
-#[cfg_attr(not(feature = "verify"), allow(dead_code))]
 pub(super) struct Picked<'a> {
     /// The chosen SVID, parsed.
     pub(super) svid: &'a X509Svid,
