@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Issue 19's choice of crypto provider, measured: this tree as it is (RustCrypto) and this tree
-# with each patch of bench/providers/ applied to a copy (ring; aws-lc-rs), each built as the
-# static musl release binary for x86_64 and aarch64 (sizes) and counted by callgrind on x86_64
-# (bench/run.sh PARTS=instructions: one-shot fetch, one update, CG_CAS federated CAs).
-# The patches are measuring prototypes, not candidates as they stand: they swap the
-# signature, key-pair and digest calls and drop the JWKS on-curve check at parse time (neither
-# crate has a point check without a signature), and ring's PS* needs 2048-bit keys.
+# with each patch of bench/providers/ applied to a copy, each built as the static musl release
+# binary for x86_64 and aarch64 (sizes) and counted by callgrind on x86_64 (bench/run.sh
+# PARTS=instructions: one-shot fetch, one update, CG_CAS federated CAs).
+# ring.patch is commit aa1fff25 whole (`git diff --binary`): ring as the single provider,
+# tested and documented, behind svid-core's `verify` feature; it was reverted only for its
+# size (BENCHMARKS.md, "The crypto provider, measured"). The aws-lc-rs prototype measured
+# on 4c1cfa8 is bench/providers/aws-lc-rs.patch in that commit's tree.
 # Needs musl-gcc (musl-tools) and, for ring on aarch64, aarch64-linux-gnu-gcc.
-#   bench/providers.sh [ring aws-lc-rs]
+#   bench/providers.sh [ring]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 providers=("$@")
-((${#providers[@]})) || providers=(ring aws-lc-rs)
+((${#providers[@]})) || providers=(ring)
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER:-rust-lld}
 export CC_aarch64_unknown_linux_musl=${CC_aarch64_unknown_linux_musl:-aarch64-linux-gnu-gcc}
 work=$(mktemp -d)
@@ -34,7 +35,7 @@ build rustcrypto "$PWD" "$PWD/target"
 for p in "${providers[@]}"; do
     mkdir -p "$work/$p"
     git ls-files -z | tar --null -cf - -T - | tar -xf - -C "$work/$p"
-    patch -s -d "$work/$p" -p1 <"bench/providers/$p.patch"
+    (cd "$work/$p" && git apply "$OLDPWD/bench/providers/$p.patch")
     build "$p" "$work/$p" "$work/target-$p"
 done
 

@@ -50,10 +50,12 @@
 //! comparison, webpki's own `ring` provider (`ALL_VERIFICATION_ALGS`) in place of these
 //! adapters, key check left out on both sides, gave 1,393,240 bytes against 1,180,240:
 //! ring adds its own curves, RSA and tables while the JWT verifier keeps RustCrypto linked.
-//! `ring` for everything (chain, key pair and JWT, RustCrypto's signature crates removed;
-//! `bench/providers.sh`) is 1,401,464 bytes against 1,319,504 (its P-256 table alone is
-//! 151,552), over the 1.35 MB budget, and does not build for `thumbv7em-none-eabihf`; it
-//! would cut a one-shot fetch from 11.3 M to 2.5 M instructions (BENCHMARKS.md).
+//! `ring` for everything (chain, key pair and JWT, RustCrypto's signature crates removed,
+//! verification behind a feature because `ring` does not build for `thumbv7em-none-eabihf`;
+//! commit aa1fff25, `bench/providers/ring.patch`) is 1,528,440 bytes against 1,442,384
+//! (its P-256 table alone is 151,552), over the 1.5 MB budget of docs/DESIGN.md; it would
+//! cut a one-shot fetch from 11.3 M to 2.5 M instructions (BENCHMARKS.md, "The crypto
+//! provider, measured").
 //!
 //! # Checks made once
 //!
