@@ -15,7 +15,7 @@
 //!
 //! The primitives (AES, CBC, PBKDF2, HMAC, SHA-256) are RustCrypto's. The appendix-B KDF
 //! has no maintained RustCrypto release for `sha2` 0.10 (the `pkcs12` crate's `kdf` is a
-//! pre-release on `digest` 0.11), so [`pkcs12_kdf`] builds it here on `sha2`: a key
+//! pre-release on `digest` 0.11), so `pkcs12_kdf` builds it here on `sha2`: a key
 //! derivation construction, no primitive; the OpenSSL tests prove it by verifying the MAC.
 //!
 //! No randomness and no clock: the salts and IVs come in as [`Random`] bytes from the caller

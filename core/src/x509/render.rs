@@ -144,8 +144,8 @@ pub struct Rendered {
     pub trust_domain_bundles: Vec<TrustDomainBundle>,
     /// The SPIFFE bundle map of every trust domain's roots (with
     /// [`RenderOptions::bundle_map`], else empty), and JWT keys per
-    /// [`RenderOptions::bundle_map_jwt`] (empty while [`MapJwt::Waiting`]); see
-    /// [`super::bundle_map`].
+    /// [`RenderOptions::bundle_map_jwt`] (empty while [`MapJwt::Waiting`]), in the SPIFFE
+    /// bundle format (gRFC A87).
     pub bundle_map: Vec<u8>,
     /// The X.509 half of the bundle map (with [`RenderOptions::bundle_map`]), to join
     /// with the JWT bundles that come later ([`super::bundle_map::encode`]).
