@@ -36,7 +36,7 @@ use svid_core::x509::EntryOptions;
 use crate::child::Process;
 use crate::driver::{Outcome, Plan};
 use crate::notify::Notifier;
-use crate::x509_set::{EntryFiles, Pkcs12Files, X509Files};
+use crate::x509_set::{EntryFiles, Pkcs12, Pkcs12Files, X509Files};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -471,16 +471,16 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
     }
     let join = |name: &str| config::join_path(&c.cert_dir, name);
     let name = |name: &str| (!name.is_empty()).then(|| join(name));
-    let pkcs12 = match (
-        name(&c.pkcs12_keystore_file_name),
-        name(&c.pkcs12_truststore_file_name),
-    ) {
-        (None, None) => None,
-        (keystore, truststore) => Some(Pkcs12Files {
-            keystore,
-            truststore,
-            password: x509_set::read_password(&c.pkcs12_password_file)
-                .map_err(PlanError::Pkcs12Password)?,
+    let stores = |keystore: &str, truststore: &str| Pkcs12Files {
+        keystore: name(keystore),
+        truststore: name(truststore),
+    };
+    // Validation asks for the password file exactly when some store is named.
+    let pkcs12 = match c.pkcs12_password_file.as_str() {
+        "" => None,
+        path => Some(Pkcs12 {
+            files: stores(&c.pkcs12_keystore_file_name, &c.pkcs12_truststore_file_name),
+            password: x509_set::read_password(path).map_err(PlanError::Pkcs12Password)?,
         }),
     };
     let plan = Plan {
@@ -504,6 +504,7 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
                     bundle: join(&e.svid_bundle_file_name),
                     credential: (!e.svid_credential_bundle_file_name.is_empty())
                         .then(|| join(&e.svid_credential_bundle_file_name)),
+                    pkcs12: stores(&e.pkcs12_keystore_file_name, &e.pkcs12_truststore_file_name),
                 })
                 .collect(),
             cert_mode: cfg.cert_file_mode(),
@@ -560,13 +561,16 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             credential_bundle: !c.svid_credential_bundle_file_name.is_empty(),
             trust_domain_bundles: !c.trust_bundle_dir.is_empty(),
             bundle_map: !c.spiffe_bundle_map_file_name.is_empty(),
-            pkcs12: pkcs12.is_some(),
+            pkcs12: !c.pkcs12_keystore_file_name.is_empty()
+                || !c.pkcs12_truststore_file_name.is_empty(),
             entries: c
                 .x509_svids
                 .iter()
                 .map(|e| EntryOptions {
                     hint: e.hint.clone(),
                     credential_bundle: !e.svid_credential_bundle_file_name.is_empty(),
+                    pkcs12: !e.pkcs12_keystore_file_name.is_empty()
+                        || !e.pkcs12_truststore_file_name.is_empty(),
                 })
                 .collect(),
         }),

@@ -29,8 +29,9 @@ pub struct X509Files {
     pub bundle_map: Option<String>,
     /// `trust_bundle_dir`: one `<trust-domain>.pem` per trust domain (mode `cert_mode`).
     pub trust_bundle_dir: Option<String>,
-    /// The PKCS#12 stores, if either is configured.
-    pub pkcs12: Option<Pkcs12Files>,
+    /// The PKCS#12 stores (top-level names; each entry has its own), with their password:
+    /// `Some` when `pkcs12_password_file` is set, which validation requires with any store.
+    pub pkcs12: Option<Pkcs12>,
     /// `x509_svids`: each entry's files, in the entries' order.
     pub entries: Vec<EntryFiles>,
     /// Mode of the SVID and bundle files.
@@ -49,6 +50,8 @@ pub struct EntryFiles {
     pub bundle: String,
     /// Its credential bundle, if set.
     pub credential: Option<String>,
+    /// Its PKCS#12 stores, if set (with the set's password).
+    pub pkcs12: Pkcs12Files,
 }
 
 impl EntryFiles {
@@ -57,6 +60,7 @@ impl EntryFiles {
         [&self.svid, &self.key, &self.bundle]
             .into_iter()
             .chain(&self.credential)
+            .chain(self.pkcs12.names())
     }
 }
 
@@ -68,26 +72,67 @@ impl X509Files {
             .into_iter()
             .chain(&self.credential)
             .chain(&self.bundle_map)
-            .chain(
-                self.pkcs12
-                    .iter()
-                    .flat_map(|p| p.keystore.iter().chain(&p.truststore)),
-            )
+            .chain(self.pkcs12.iter().flat_map(|p| p.files.names()))
             .chain(self.entries.iter().flat_map(EntryFiles::names))
             .map(String::as_str)
             .collect()
     }
 }
 
-/// The PKCS#12 stores and their password.
+/// The top-level PKCS#12 stores and the password of every store of the set.
 #[derive(Clone)]
+pub struct Pkcs12 {
+    /// The default SVID's stores.
+    pub files: Pkcs12Files,
+    /// The password of every store, from `pkcs12_password_file`.
+    pub password: Password,
+}
+
+/// One encoded PKCS#12 store and where it goes.
+struct Store<'a> {
+    path: &'a String,
+    bytes: Vec<u8>,
+    mode: u32,
+}
+
+/// Where one SVID's PKCS#12 stores go.
+#[derive(Clone, Default)]
 pub struct Pkcs12Files {
     /// `pkcs12_keystore_file_name`: the key and its chain (mode `key_mode`).
     pub keystore: Option<String>,
     /// `pkcs12_truststore_file_name`: the bundle's certificates (mode `cert_mode`).
     pub truststore: Option<String>,
-    /// The password of both, from `pkcs12_password_file`.
-    pub password: Password,
+}
+
+impl Pkcs12Files {
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.keystore.iter().chain(&self.truststore)
+    }
+
+    /// Encodes the stores configured here from `contents`, each with fresh salts and IVs.
+    fn encode(
+        &self,
+        contents: &Pkcs12Contents,
+        password: &Password,
+        paths: &X509Files,
+    ) -> Result<Vec<Store<'_>>, WriteError> {
+        let kinds: [(_, Encode, _); 2] = [
+            (&self.keystore, Pkcs12Contents::keystore, paths.key_mode),
+            (
+                &self.truststore,
+                Pkcs12Contents::truststore,
+                paths.cert_mode,
+            ),
+        ];
+        let mut stores = Vec::new();
+        for (path, encode, mode) in kinds {
+            if let Some(path) = path {
+                let bytes = pkcs12_bytes(path, contents, encode, password)?;
+                stores.push(Store { path, bytes, mode });
+            }
+        }
+        Ok(stores)
+    }
 }
 
 /// A PKCS#12 password; its `Debug` does not show it.
@@ -189,14 +234,10 @@ pub fn write(
 ) -> Result<(), WriteError> {
     let mut stores = Vec::new();
     if let Some(p12) = &paths.pkcs12 {
-        let kinds: [(_, Encode, _); 2] = [
-            (&p12.keystore, Pkcs12Contents::keystore, paths.key_mode),
-            (&p12.truststore, Pkcs12Contents::truststore, paths.cert_mode),
-        ];
-        for (path, encode, mode) in kinds {
-            if let Some(path) = path {
-                let bytes = pkcs12_bytes(path, &rendered.pkcs12, encode, &p12.password)?;
-                stores.push((path.as_str(), bytes, mode));
+        stores.extend(p12.files.encode(&rendered.pkcs12, &p12.password, paths)?);
+        for (files, entry) in paths.entries.iter().zip(&rendered.entries) {
+            if let Some(entry) = entry {
+                stores.extend(files.pkcs12.encode(&entry.pkcs12, &p12.password, paths)?);
             }
         }
     }
@@ -236,10 +277,10 @@ pub fn write(
             mode: paths.cert_mode,
         });
     }
-    outputs.extend(stores.iter().map(|(path, bytes, mode)| Output {
-        path,
-        data: Data::Bytes(bytes),
-        mode: *mode,
+    outputs.extend(stores.iter().map(|store| Output {
+        path: store.path,
+        data: Data::Bytes(&store.bytes),
+        mode: store.mode,
     }));
     // An entry whose hint the message lacks is not in the set: its files stay as they are.
     for (files, entry) in paths.entries.iter().zip(&rendered.entries) {

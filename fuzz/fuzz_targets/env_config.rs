@@ -30,9 +30,10 @@ fuzz_target!(|data: &[u8]| {
     let reversed = config::apply_env(&mut backward, vars.iter().rev().copied());
     assert_eq!(result, reversed);
     match result {
-        Err(e) => assert!(vars
-            .iter()
-            .any(|(n, _)| String::from_utf8_lossy(n) == e.var.as_str())),
+        Err(e) => assert!(
+            vars.iter()
+                .any(|(n, _)| String::from_utf8_lossy(n) == e.var.as_str())
+        ),
         Ok(_) => {
             assert_eq!(forward, backward);
             if let Ok((validated, _)) = forward.validate(None, None) {

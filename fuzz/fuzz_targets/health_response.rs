@@ -32,6 +32,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(first, closed);
     }
     if closed == Verdict::Healthy {
-        assert!(sent.starts_with(b"HTTP/1.") && sent[7].is_ascii_digit() && &sent[8..12] == b" 200");
+        assert!(
+            sent.starts_with(b"HTTP/1.") && sent[7].is_ascii_digit() && &sent[8..12] == b" 200"
+        );
     }
 });

@@ -36,8 +36,8 @@ fuzz_target!(|data: &[u8]| {
     let mut now = Instant::from_millis(1_000);
     for step in steps.chunks_exact(2) {
         let (op, arg) = (step[0] % 6, step[1]);
-        let pick = (!model.is_empty())
-            .then(|| *model.keys().nth(usize::from(arg) % model.len()).unwrap());
+        let pick =
+            (!model.is_empty()).then(|| *model.keys().nth(usize::from(arg) % model.len()).unwrap());
         match (op, pick) {
             (0, _) => match table.admit(now) {
                 Admission::Admitted { id, evicted } => {
@@ -51,9 +51,11 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Admission::Refused => {
                     assert_eq!(model.len(), limits.max_conns);
-                    assert!(model
-                        .values()
-                        .all(|(_, p)| matches!(p, Model::Responding { .. })));
+                    assert!(
+                        model
+                            .values()
+                            .all(|(_, p)| matches!(p, Model::Responding { .. }))
+                    );
                 }
             },
             (1, Some(id)) => {

@@ -69,13 +69,18 @@ fuzz_target!(|data: &[u8]| {
 
 fn check_keystore(rendered: &Rendered, password: &str, random: &Random) {
     let contents = &rendered.pkcs12;
-    let keystore = contents.keystore(password, random).expect("SPIFFE IDs are ASCII");
+    let keystore = contents
+        .keystore(password, random)
+        .expect("SPIFFE IDs are ASCII");
     let archive = Pkcs12Archive::from_pkcs12(&keystore, password).expect("keystore decodes");
     let [key] = &archive.keys[..] else {
         panic!("one key bag, not {}", archive.keys.len());
     };
     assert_eq!(key.key.as_der(), contents.key_pkcs8.as_slice());
-    assert_eq!(key.friendly_name.as_deref(), Some(rendered.spiffe_id.as_str()));
+    assert_eq!(
+        key.friendly_name.as_deref(),
+        Some(rendered.spiffe_id.as_str())
+    );
     let certs: Vec<&[u8]> = archive.certs.iter().map(|c| c.cert.as_der()).collect();
     let chain: Vec<&[u8]> = contents.chain.iter().map(Vec::as_slice).collect();
     assert_eq!(certs, chain);
@@ -86,14 +91,20 @@ fn check_keystore(rendered: &Rendered, password: &str, random: &Random) {
         key.local_key_id.as_ref().map(|id| id.0.as_slice())
     );
     assert!(leaf.local_key_id.is_some() && !leaf.trusted);
-    assert!(intermediates.iter().all(|c| c.friendly_name.is_none() && !c.trusted));
+    assert!(
+        intermediates
+            .iter()
+            .all(|c| c.friendly_name.is_none() && !c.trusted)
+    );
     let wrong = format!("{password}!");
     assert!(Pkcs12Archive::from_pkcs12(&keystore, &wrong).is_err());
 }
 
 fn check_truststore(rendered: &Rendered, password: &str, random: &Random) {
     let contents = &rendered.pkcs12;
-    let truststore = contents.truststore(password, random).expect("aliases are ASCII");
+    let truststore = contents
+        .truststore(password, random)
+        .expect("aliases are ASCII");
     let archive = Pkcs12Archive::from_pkcs12(&truststore, password).expect("truststore decodes");
     assert!(archive.keys.is_empty());
     assert_eq!(archive.certs.len(), rendered.bundle_certs.len());

@@ -69,6 +69,7 @@ fn config(flags: u8) -> SessionConfig {
             credential_bundle: bundle_options,
             trust_domain_bundles: bundle_options,
             bundle_map: bundle_options,
+            pkcs12: bundle_options,
             // x509_svids: `other` is the hint of the `--hinted` agent's SVID; no SVID has
             // `absent`.
             entries: ["other", "absent"]
@@ -77,6 +78,7 @@ fn config(flags: u8) -> SessionConfig {
                 .map(|hint| EntryOptions {
                     hint: hint.into(),
                     credential_bundle: true,
+                    pkcs12: true,
                 })
                 .collect(),
         });

@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
             entries.push(EntryOptions {
                 hint: svid.hint.clone(),
                 credential_bundle: flags & 8 != 0,
+                pkcs12: flags & 16 != 0,
             });
         }
     }
@@ -43,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
     entries.push(EntryOptions {
         hint: absent,
         credential_bundle: true,
+        pkcs12: true,
     });
     let opts = RenderOptions {
         add_intermediates_to_bundle: flags & 1 != 0,
@@ -71,6 +73,18 @@ fuzz_target!(|data: &[u8]| {
             credential_is(&files.credential_pem, first);
         } else {
             assert!(files.credential_pem.is_empty());
+        }
+        // The entry's PKCS#12 contents are its own SVID: alias, key and chain as received,
+        // and its bundle file's certificates.
+        if entry.pkcs12 {
+            assert_eq!(files.pkcs12.alias, svid.spiffe_id.as_str());
+            assert_eq!(files.pkcs12.key_pkcs8, svid.key_pkcs8);
+            assert_eq!(files.pkcs12.chain, svid.certs);
+            let trusted: Vec<&[u8]> = files.pkcs12.trusted.iter().map(|(_, d)| &d[..]).collect();
+            let bundle: Vec<&[u8]> = files.bundle_certs.iter().map(|d| &d[..]).collect();
+            assert_eq!(trusted, bundle);
+        } else {
+            assert!(files.pkcs12.chain.is_empty());
         }
     }
 

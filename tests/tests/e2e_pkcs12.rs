@@ -112,6 +112,52 @@ fn openssl_reads_both_stores_with_the_pem_files_contents() {
     }
 }
 
+/// An `x509_svids` entry's own stores (issue 16 point 5) hold that identity, with the
+/// set's password: `openssl pkcs12` reads the entry's key and chain as its PEM files, alias
+/// its SPIFFE ID, and its bundle file's CA.
+#[test]
+fn an_identitys_own_stores_hold_that_identity() {
+    let agent = DevAgent::start(&["--extra-svid", "db=spiffe://example.org/db"]);
+    let (dir, certs) = helper_dir();
+    let password_file = dir.path().join("p12-password");
+    fs::write(&password_file, format!("{PASSWORD}\n")).unwrap();
+    let extra = format!(
+        "pkcs12_password_file = \"{}\"\n\
+         x509_svids = [{{ hint = \"db\", svid_file_name = \"db.pem\", \
+         svid_key_file_name = \"db_key.pem\", svid_bundle_file_name = \"db_bundle.pem\", \
+         pkcs12_keystore_file_name = \"db.p12\", pkcs12_truststore_file_name = \"db-trust.p12\" }}]",
+        password_file.display()
+    );
+    let config = x509_config(&agent.address(), &certs, &extra);
+    let mut helper = Helper::start(&config, &["-daemon-mode=false"]);
+    assert!(
+        helper.wait_exit(PATIENCE).is_some_and(|s| s.success()),
+        "{}",
+        helper.logs()
+    );
+    let (keystore, truststore) = (certs.join("db.p12"), certs.join("db-trust.p12"));
+    let read = |name: &str| fs::read_to_string(certs.join(name)).unwrap();
+    let keys = pkcs12(&keystore, PASSWORD, &["-nocerts", "-nodes"]).unwrap();
+    assert_eq!(pem_bodies(&keys), pem_bodies(&read("db_key.pem")));
+    assert!(
+        keys.contains("friendlyName: spiffe://example.org/db"),
+        "{keys}"
+    );
+    let chain = pkcs12(&keystore, PASSWORD, &["-nokeys"]).unwrap();
+    assert_eq!(pem_bodies(&chain), pem_bodies(&read("db.pem")));
+    assert_ne!(
+        pem_bodies(&chain),
+        pem_bodies(&read("svid.pem")),
+        "not the default's"
+    );
+    let trusted = pkcs12(&truststore, PASSWORD, &["-nokeys"]).unwrap();
+    assert_eq!(pem_bodies(&trusted), pem_bodies(&read("db_bundle.pem")));
+    assert!(
+        !certs.join("svid.p12").exists(),
+        "no top-level store was named"
+    );
+}
+
 #[test]
 fn keytool_lists_the_key_entry_and_the_trusted_certificates() {
     if let Some(why) = unavailable("keytool", &["-help"]) {

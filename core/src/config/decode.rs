@@ -192,6 +192,12 @@ const X509_SVID: &[(&str, Setter<X509SvidConfig>)] = &[
     ("svid_credential_bundle_file_name", |c, k, v| {
         set(&mut c.svid_credential_bundle_file_name, string(k, v)?)
     }),
+    ("pkcs12_keystore_file_name", |c, k, v| {
+        set(&mut c.pkcs12_keystore_file_name, string(k, v)?)
+    }),
+    ("pkcs12_truststore_file_name", |c, k, v| {
+        set(&mut c.pkcs12_truststore_file_name, string(k, v)?)
+    }),
 ];
 
 const HEALTH_CHECKS: &[(&str, Setter<HealthChecks>)] = &[

@@ -193,6 +193,11 @@ impl Validated {
                 "svid_credential_bundle_file_name",
                 &x.svid_credential_bundle_file_name,
             );
+            e.str("pkcs12_keystore_file_name", &x.pkcs12_keystore_file_name);
+            e.str(
+                "pkcs12_truststore_file_name",
+                &x.pkcs12_truststore_file_name,
+            );
             e.close();
         }
         entries.push(b']');

@@ -76,6 +76,11 @@ pub struct X509SvidConfig {
     pub svid_bundle_file_name: String,
     /// `svid_credential_bundle_file_name`: key, leaf and intermediates in one file.
     pub svid_credential_bundle_file_name: String,
+    /// `pkcs12_keystore_file_name`: a PKCS#12 keystore of the entry's key and chain, alias
+    /// its SPIFFE ID, with the password of the top-level `pkcs12_password_file`.
+    pub pkcs12_keystore_file_name: String,
+    /// `pkcs12_truststore_file_name`: a PKCS#12 truststore of the entry's bundle file.
+    pub pkcs12_truststore_file_name: String,
     /// Keys of this entry that are not known, as written, sorted (rejected by validation).
     pub unknown_keys: Vec<String>,
 }
@@ -90,6 +95,11 @@ impl X509SvidConfig {
             (
                 "svid_credential_bundle_file_name",
                 &self.svid_credential_bundle_file_name,
+            ),
+            ("pkcs12_keystore_file_name", &self.pkcs12_keystore_file_name),
+            (
+                "pkcs12_truststore_file_name",
+                &self.pkcs12_truststore_file_name,
             ),
         ]
         .into_iter()

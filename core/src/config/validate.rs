@@ -133,7 +133,7 @@ pub enum ValidationError {
     /// `health_checks.read_header_timeout` is not a positive Go duration. Ours.
     BadReadHeaderTimeout(String),
     /// A PKCS#12 store name (the key) without `pkcs12_password_file`. Ours.
-    Pkcs12WithoutPassword(&'static str),
+    Pkcs12WithoutPassword(String),
     /// `pkcs12_password_file` without a PKCS#12 store name. Ours.
     Pkcs12PasswordWithoutStore,
     /// Keys of one `x509_svids` entry that are not known (sorted, as written). Ours.
@@ -625,9 +625,18 @@ impl Config {
         {
             return Err(ValidationError::NeedsX509Files(key));
         }
-        let pkcs12_store = x509_extras[3..].iter().find(|(_, v)| !v.is_empty());
+        let entry_stores = self.x509_svids.iter().enumerate().flat_map(|(i, e)| {
+            e.files()
+                .filter(|(key, _)| key.starts_with("pkcs12_"))
+                .map(move |(key, _)| alloc::format!("x509_svids[{i}].{key}"))
+        });
+        let pkcs12_store = x509_extras[3..]
+            .iter()
+            .find(|(_, v)| !v.is_empty())
+            .map(|(key, _)| String::from(*key))
+            .or_else(|| entry_stores.into_iter().next());
         match (pkcs12_store, self.pkcs12_password_file.is_empty()) {
-            (Some((key, _)), true) => return Err(ValidationError::Pkcs12WithoutPassword(key)),
+            (Some(key), true) => return Err(ValidationError::Pkcs12WithoutPassword(key)),
             (None, false) => return Err(ValidationError::Pkcs12PasswordWithoutStore),
             _ => {}
         }
@@ -793,6 +802,8 @@ impl Config {
             &self.svid_bundle_file_name,
             &self.svid_credential_bundle_file_name,
             &self.spiffe_bundle_map_file_name,
+            &self.pkcs12_keystore_file_name,
+            &self.pkcs12_truststore_file_name,
             &self.jwt_bundle_file_name,
         ]
         .into_iter()

@@ -65,6 +65,8 @@ pub struct EntryOptions {
     pub hint: String,
     /// Its `svid_credential_bundle_file_name` is set: fill [`SvidFiles::credential_pem`].
     pub credential_bundle: bool,
+    /// One of its PKCS#12 store names is set: fill [`SvidFiles::pkcs12`].
+    pub pkcs12: bool,
 }
 
 /// The files of one `x509_svids` entry's SVID, rendered as the default SVID's (the same
@@ -85,6 +87,8 @@ pub struct SvidFiles {
     pub not_after: i64,
     /// Serial number of the leaf, upper-case hex.
     pub serial: String,
+    /// What its PKCS#12 stores hold (when asked for, else empty).
+    pub pkcs12: Pkcs12Contents,
 }
 
 impl SvidFiles {
@@ -475,12 +479,19 @@ pub(super) fn render_checked<E: From<RenderError>>(
         credential_pem,
         not_after,
         serial,
+        pkcs12: _,
     } = svid_files(&default, &bundles, opts, opts.credential_bundle, now_unix);
     let entries = entries
         .iter()
         .zip(opts.entries)
         .map(|(choice, entry)| {
-            let files = |c| svid_files(c, &bundles, opts, entry.credential_bundle, now_unix);
+            let files = |c| {
+                let mut files = svid_files(c, &bundles, opts, entry.credential_bundle, now_unix);
+                if entry.pkcs12 {
+                    files.pkcs12 = pkcs12_contents(c, &bundles, opts, now_unix);
+                }
+                files
+            };
             choice.as_ref().map(files)
         })
         .collect();
@@ -594,6 +605,7 @@ fn svid_files(
             .and_then(|leaf| super::serial_hex(leaf).ok())
             .unwrap_or_default(),
         credential_pem,
+        pkcs12: Pkcs12Contents::default(),
     }
 }
 

@@ -567,14 +567,17 @@ fn x509_svids_entries_get_their_own_files_from_one_message() {
         EntryOptions {
             hint: "web".into(),
             credential_bundle: false,
+            pkcs12: false,
         },
         EntryOptions {
             hint: "gone".into(),
             credential_bundle: true,
+            pkcs12: true,
         },
         EntryOptions {
             hint: "db".into(),
             credential_bundle: true,
+            pkcs12: true,
         },
     ];
     for federated in [false, true] {
@@ -606,6 +609,19 @@ fn x509_svids_entries_get_their_own_files_from_one_message() {
             }
         };
         assert_eq!(d.bundle_pem(), own_first(r, t2));
+        // Its PKCS#12 stores: its key and chain, alias its SPIFFE ID; its bundle file's
+        // certificates, each aliased by trust domain. An entry without stores gets none.
+        assert_eq!(d.pkcs12.alias, "spiffe://example.test/db");
+        assert_eq!(d.pkcs12.key_pkcs8, db.key.serialize_der());
+        assert_eq!(d.pkcs12.chain.len(), 2);
+        let aliases: Vec<&str> = d.pkcs12.trusted.iter().map(|(a, _)| a.as_str()).collect();
+        let want: &[&str] = if federated {
+            &["example.test-0", "td2.test-0"]
+        } else {
+            &["example.test-0"]
+        };
+        assert_eq!(aliases, want);
+        assert!(w.pkcs12.alias.is_empty() && w.pkcs12.trusted.is_empty());
         // Each entry's bundle is its own trust domain's.
         assert_eq!(w.spiffe_id, "spiffe://td2.test/web");
         assert_eq!(w.bundle_pem(), own_first(t2, r));

@@ -854,3 +854,36 @@ fn pkcs12_stores_and_their_password_file_go_together() {
          output file (the helper removes the files of trust domains that are gone)"
     );
 }
+
+/// An `x509_svids` entry's own PKCS#12 stores take the top-level password file, which they
+/// need as the top-level stores do; their names are unique like the entry's other files.
+#[test]
+fn an_entrys_pkcs12_stores_need_the_password_file_and_unique_names() {
+    let entry = |stores: &str| {
+        format!(
+            "{TRIO}x509_svids = [{{ hint = \"db\", svid_file_name = \"db.pem\", \
+             svid_key_file_name = \"db_key.pem\", svid_bundle_file_name = \"db_bundle.pem\", \
+             {stores} }}]\n"
+        )
+    };
+    let (v, _) = validated(
+        &(entry("pkcs12_keystore_file_name = \"db.p12\"")
+            + "pkcs12_password_file = \"/run/secrets/p12\""),
+    );
+    let e = &v.config().x509_svids[0];
+    assert_eq!(e.pkcs12_keystore_file_name, "db.p12");
+    assert_eq!(e.pkcs12_truststore_file_name, "");
+    assert_eq!(
+        invalid(&entry("pkcs12_truststore_file_name = \"db-trust.p12\"")),
+        "x509_svids[0].pkcs12_truststore_file_name needs 'pkcs12_password_file': the file \
+         holding the store's password (it may be empty)"
+    );
+    assert_eq!(
+        invalid(
+            &(entry("pkcs12_keystore_file_name = \"svid.p12\"")
+                + "pkcs12_keystore_file_name = \"svid.p12\"\npkcs12_password_file = \"p\"")
+        ),
+        "x509_svids[0].pkcs12_keystore_file_name \"svid.p12\" is also the file of another \
+         output: each file name must be unique"
+    );
+}

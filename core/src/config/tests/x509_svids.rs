@@ -16,6 +16,8 @@ fn entry(hint: &str, credential: &str) -> X509SvidConfig {
         svid_key_file_name: format!("{hint}_key.pem"),
         svid_bundle_file_name: format!("{hint}_bundle.pem"),
         svid_credential_bundle_file_name: credential.into(),
+        pkcs12_keystore_file_name: String::new(),
+        pkcs12_truststore_file_name: String::new(),
         unknown_keys: vec![],
     }
 }

@@ -1995,6 +1995,7 @@ fn with_entries(one_shot: bool) -> SessionConfig {
     let entry = |hint: &str| x509::EntryOptions {
         hint: hint.into(),
         credential_bundle: false,
+        pkcs12: false,
     };
     let mut config = x509_only();
     config.one_shot = one_shot;
