@@ -18,6 +18,7 @@ pub mod grpc;
 pub mod h2;
 pub mod health;
 pub mod hpack;
+mod json;
 pub mod jwt;
 pub mod pem;
 pub mod spiffe_id;

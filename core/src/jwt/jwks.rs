@@ -8,6 +8,7 @@ use core::fmt;
 
 use super::b64;
 use super::json::{self, JsonError, Value};
+use crate::json::write_go_string;
 use crate::spiffe_id::{IdError, TrustDomain};
 
 /// One JWT signing key of a bundle: a non-empty key ID and a validated public key.
@@ -94,12 +95,12 @@ impl Jwk {
     /// `kty, kid, crv, x` (OKP) or `kty, kid, k` (oct).
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"kty\":");
-        json::write_go_string(self.kty(), out);
+        write_go_string(self.kty(), out);
         out.extend_from_slice(b",\"kid\":");
-        json::write_go_string(&self.kid, out);
+        write_go_string(&self.kid, out);
         if let Some(crv) = self.crv() {
             out.extend_from_slice(b",\"crv\":");
-            json::write_go_string(crv, out);
+            write_go_string(crv, out);
         }
         let mut member = |name: &str, bytes: &[u8]| {
             out.extend_from_slice(b",\"");
