@@ -248,6 +248,17 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_correctly_rounded() {
+        // As Go's `strconv.ParseFloat`. serde_json's default parser is one unit in the last
+        // place off on the first (found by the `json_tokens` fuzz target, which therefore turns
+        // on serde_json's `float_roundtrip`).
+        let m = obj(r#"{"n":5625812e33,"m":-0.1e-400,"i":1e400}"#).unwrap();
+        assert_eq!(member(&m, "n"), Some(&Value::Number(5.625812e39)));
+        assert_eq!(member(&m, "m"), Some(&Value::Number(-0.0)));
+        assert_eq!(member(&m, "i"), Some(&Value::Number(f64::INFINITY)));
+    }
+
+    #[test]
     fn rejects_malformed_documents() {
         for doc in [
             "",
