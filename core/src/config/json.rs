@@ -7,14 +7,15 @@
 
 use alloc::vec::Vec;
 
-use super::syntax::{Item, MAX_DEPTH, ParseError, ParseErrorKind, Pos, Value, ValueKind};
-use crate::json::lexer::{LexError, LexErrorKind, Lexer, Token, TokenKind, start};
+use super::syntax::{Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Value, ValueKind};
+use crate::json::lexer::{LexError, LexErrorKind, Lexer, Token, TokenKind, is, start};
 
 /// Parses a JSON document that must be a single object into its items.
 pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
     let mut b = Builder {
         lexer: Lexer::new(text),
-        lines: Lines::new(text),
+        text,
+        cur: Cursor::new(text),
         depth: 0,
     };
     let first = b.lexer.next_token();
@@ -41,62 +42,34 @@ pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
     }
 }
 
-/// Byte offsets to [`Pos`]itions, counting forward from the last one asked for.
-struct Lines<'a> {
-    text: &'a str,
-    offset: usize,
-    pos: Pos,
-}
-
-impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Self {
-        Self {
-            text,
-            offset: 0,
-            pos: Pos { line: 1, column: 1 },
-        }
-    }
-
-    /// The line and column (in characters, lines split at `\n`) of byte `offset`.
-    fn pos(&mut self, offset: usize) -> Pos {
-        if offset < self.offset {
-            *self = Self::new(self.text);
-        }
-        for c in self.text[self.offset..offset].chars() {
-            if c == '\n' {
-                self.pos.line = self.pos.line.saturating_add(1);
-                self.pos.column = 1;
-            } else {
-                self.pos.column = self.pos.column.saturating_add(1);
-            }
-        }
-        self.offset = offset;
-        self.pos
-    }
-}
-
 /// The `helper.conf` tree builder over the shared tokenizer.
 struct Builder<'a> {
     lexer: Lexer<'a>,
-    lines: Lines<'a>,
+    text: &'a str,
+    /// Turns byte offsets into positions: moved forward to each offset asked for.
+    cur: Cursor<'a>,
     depth: usize,
 }
 
 impl<'a> Builder<'a> {
-    fn at(&mut self, offset: usize, kind: ParseErrorKind) -> ParseError {
-        ParseError {
-            pos: self.lines.pos(offset),
-            kind,
+    /// The cursor at byte `offset`, with its line and column.
+    fn seek(&mut self, offset: usize) -> &Cursor<'a> {
+        if offset < self.text.len() - self.cur.rest().len() {
+            self.cur = Cursor::new(self.text);
         }
+        while self.text.len() - self.cur.rest().len() < offset {
+            self.cur.bump();
+        }
+        &self.cur
+    }
+
+    fn at(&mut self, offset: usize, kind: ParseErrorKind) -> ParseError {
+        self.seek(offset).error(kind)
     }
 
     /// The error for the character at `offset`, when `expected` was needed there.
     fn unexpected(&mut self, offset: usize, expected: &'static str) -> ParseError {
-        let kind = match self.lines.text[offset..].chars().next() {
-            Some(found) => ParseErrorKind::UnexpectedChar { found, expected },
-            None => ParseErrorKind::UnexpectedEnd { expected },
-        };
-        self.at(offset, kind)
+        self.seek(offset).unexpected(expected)
     }
 
     /// The error for a token that could not be read where `expected` was needed.
@@ -118,9 +91,11 @@ impl<'a> Builder<'a> {
 
     /// Reads the next token, which must be `want`; else the error names `expected`.
     fn expect(&mut self, want: &TokenKind<'_>, expected: &'static str) -> Result<(), ParseError> {
-        match self.lexer.next_token() {
-            Ok(token) if token.kind == *want => Ok(()),
-            other => Err(self.unexpected(start(&other), expected)),
+        let next = self.lexer.next_token();
+        if is(&next, want) {
+            Ok(())
+        } else {
+            Err(self.unexpected(start(&next), expected))
         }
     }
 
@@ -128,7 +103,7 @@ impl<'a> Builder<'a> {
     fn value(&mut self, next: Result<Token<'a>, LexError>) -> Result<Value, ParseError> {
         const EXPECTED: &str = "a JSON value (not null)";
         let token = next.map_err(|e| self.lex_error(e, EXPECTED))?;
-        let pos = self.lines.pos(token.offset);
+        let pos = self.seek(token.offset).pos();
         let kind = match token.kind {
             TokenKind::BeginObject | TokenKind::BeginArray if self.depth >= MAX_DEPTH => {
                 return Err(self.at(token.offset, ParseErrorKind::TooDeep { limit: MAX_DEPTH }));
@@ -163,20 +138,20 @@ impl<'a> Builder<'a> {
         close: &TokenKind<'_>,
         expected: &'static str,
     ) -> Result<bool, ParseError> {
-        match self.lexer.next_token() {
-            Ok(token) if token.kind == *close => Ok(true),
-            Ok(Token {
-                kind: TokenKind::Comma,
-                ..
-            }) => Ok(false),
-            other => Err(self.unexpected(start(&other), expected)),
+        let next = self.lexer.next_token();
+        if is(&next, close) {
+            Ok(true)
+        } else if is(&next, &TokenKind::Comma) {
+            Ok(false)
+        } else {
+            Err(self.unexpected(start(&next), expected))
         }
     }
 
     fn object(&mut self) -> Result<ValueKind, ParseError> {
         let mut items = Vec::new();
         let mut next = self.lexer.next_token();
-        if matches!(&next, Ok(t) if t.kind == TokenKind::EndObject) {
+        if is(&next, &TokenKind::EndObject) {
             return Ok(ValueKind::Object(items));
         }
         loop {
@@ -184,7 +159,7 @@ impl<'a> Builder<'a> {
                 Ok(Token {
                     offset,
                     kind: TokenKind::String(key),
-                }) => (key, self.lines.pos(offset)),
+                }) => (key, self.seek(offset).pos()),
                 Err(e) if e.kind.in_string() => return Err(self.lex_error(e, "a quoted key")),
                 other => return Err(self.unexpected(start(&other), "a quoted key")),
             };
@@ -207,7 +182,7 @@ impl<'a> Builder<'a> {
     fn array(&mut self) -> Result<ValueKind, ParseError> {
         let mut values = Vec::new();
         let mut next = self.lexer.next_token();
-        if matches!(&next, Ok(t) if t.kind == TokenKind::EndArray) {
+        if is(&next, &TokenKind::EndArray) {
             return Ok(ValueKind::List(values));
         }
         loop {

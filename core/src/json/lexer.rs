@@ -99,6 +99,11 @@ pub fn start(next: &Result<Token<'_>, LexError>) -> usize {
     }
 }
 
+/// Whether `next` is a token of `kind`'s variant: for punctuation and literals, that token.
+pub fn is(next: &Result<Token<'_>, LexError>, kind: &TokenKind<'_>) -> bool {
+    matches!(next, Ok(t) if core::mem::discriminant(&t.kind) == core::mem::discriminant(kind))
+}
+
 /// Reads the tokens of one JSON text, one at a time.
 pub struct Lexer<'a> {
     text: &'a str,
@@ -203,31 +208,37 @@ impl<'a> Lexer<'a> {
 
     /// A string (§7); the lexer is on the opening quote.
     fn string(&mut self) -> Result<TokenKind<'a>, LexError> {
+        let bytes = self.text.as_bytes();
         let mut out = String::new();
-        let mut chars = self.text[self.pos + 1..].char_indices();
-        let base = self.pos + 1;
+        // Bytes from `run` to `at` are copied as they are: UTF-8 sequences are never below
+        // U+0020, a quote or a backslash, so byte-wise scanning keeps characters whole.
+        let mut run = self.pos + 1;
+        let mut at = run;
         loop {
-            let Some((i, c)) = chars.next() else {
-                return Err(self.error(self.text.len(), LexErrorKind::UnterminatedString));
+            let Some(&b) = bytes.get(at) else {
+                return Err(self.error(at, LexErrorKind::UnterminatedString));
             };
-            let at = base + i;
-            match c {
-                '"' => {
-                    self.pos = at + 1;
-                    return Ok(TokenKind::String(out));
-                }
-                '\n' => return Err(self.error(at, LexErrorKind::LineBreakInString)),
-                '\0'..='\x1f' => return Err(self.error(at, LexErrorKind::ControlCharInString)),
-                '\\' => {
+            let kind = match b {
+                b'"' | b'\\' => {
+                    out.push_str(&self.text[run..at]);
+                    if b == b'"' {
+                        self.pos = at + 1;
+                        return Ok(TokenKind::String(out));
+                    }
                     let (c, len) = self.escape(at)?;
                     out.push(c);
-                    // The escape is ASCII: skip its remaining characters.
-                    for _ in 1..len {
-                        chars.next();
-                    }
+                    at += len;
+                    run = at;
+                    continue;
                 }
-                c => out.push(c),
-            }
+                b'\n' => LexErrorKind::LineBreakInString,
+                0..0x20 => LexErrorKind::ControlCharInString,
+                _ => {
+                    at += 1;
+                    continue;
+                }
+            };
+            return Err(self.error(at, kind));
         }
     }
 

@@ -11,7 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::json::lexer::{LexError, Lexer, Token, TokenKind, start};
+use crate::json::lexer::{LexError, Lexer, Token, TokenKind, is, start};
 
 /// Deepest nesting of arrays and objects accepted.
 pub const MAX_JSON_DEPTH: usize = 32;
@@ -156,20 +156,19 @@ impl<'a> Builder<'a> {
     /// The token after a member or element: `Ok(true)` if it closes the container with `close`.
     fn closes(&mut self, close: &TokenKind<'_>) -> Result<bool, JsonError> {
         let next = self.lexer.next_token();
-        match &next {
-            Ok(Token { kind, .. }) if kind == close => Ok(true),
-            Ok(Token {
-                kind: TokenKind::Comma,
-                ..
-            }) => Ok(false),
-            _ => Err(syntax(start(&next))),
+        if is(&next, close) {
+            Ok(true)
+        } else if is(&next, &TokenKind::Comma) {
+            Ok(false)
+        } else {
+            Err(syntax(start(&next)))
         }
     }
 
     fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
         let mut members = Vec::new();
         let mut next = self.lexer.next_token();
-        if !matches!(&next, Ok(t) if t.kind == TokenKind::EndObject) {
+        if !is(&next, &TokenKind::EndObject) {
             loop {
                 let name = match next {
                     Ok(Token {
@@ -180,7 +179,7 @@ impl<'a> Builder<'a> {
                     other => return Err(syntax(start(&other))),
                 };
                 let colon = self.lexer.next_token();
-                if !matches!(&colon, Ok(t) if t.kind == TokenKind::Colon) {
+                if !is(&colon, &TokenKind::Colon) {
                     return Err(syntax(start(&colon)));
                 }
                 let first = self.lexer.next_token();
@@ -197,7 +196,7 @@ impl<'a> Builder<'a> {
     fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
         let mut items = Vec::new();
         let mut next = self.lexer.next_token();
-        if !matches!(&next, Ok(t) if t.kind == TokenKind::EndArray) {
+        if !is(&next, &TokenKind::EndArray) {
             loop {
                 items.push(self.value(next, depth)?);
                 if self.closes(&TokenKind::EndArray)? {
