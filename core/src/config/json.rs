@@ -132,22 +132,6 @@ impl<'a> Builder<'a> {
         r
     }
 
-    /// After a member or element: `Ok(true)` if `close` ends the container, `Ok(false)` on `,`.
-    fn closes(
-        &mut self,
-        close: &TokenKind<'_>,
-        expected: &'static str,
-    ) -> Result<bool, ParseError> {
-        let next = self.lexer.next_token();
-        if is(&next, close) {
-            Ok(true)
-        } else if is(&next, &TokenKind::Comma) {
-            Ok(false)
-        } else {
-            Err(self.unexpected(start(&next), expected))
-        }
-    }
-
     fn object(&mut self) -> Result<ValueKind, ParseError> {
         let mut items = Vec::new();
         let mut next = self.lexer.next_token();
@@ -172,7 +156,11 @@ impl<'a> Builder<'a> {
                 quoted: false,
                 value,
             });
-            if self.closes(&TokenKind::EndObject, "',' or '}'")? {
+            if self
+                .lexer
+                .closes(&TokenKind::EndObject)
+                .map_err(|at| self.unexpected(at, "',' or '}'"))?
+            {
                 return Ok(ValueKind::Object(items));
             }
             next = self.lexer.next_token();
@@ -187,7 +175,11 @@ impl<'a> Builder<'a> {
         }
         loop {
             values.push(self.value(next)?);
-            if self.closes(&TokenKind::EndArray, "',' or ']'")? {
+            if self
+                .lexer
+                .closes(&TokenKind::EndArray)
+                .map_err(|at| self.unexpected(at, "',' or ']'"))?
+            {
                 return Ok(ValueKind::List(values));
             }
             next = self.lexer.next_token();

@@ -147,6 +147,19 @@ impl<'a> Lexer<'a> {
         Ok(Token { offset, kind })
     }
 
+    /// Reads the token after an array element or object member: `Ok(true)` if it is `close`
+    /// (the container ends), `Ok(false)` if it is a comma, else `Err` with where it starts.
+    pub fn closes(&mut self, close: &TokenKind<'_>) -> Result<bool, usize> {
+        let next = self.next_token();
+        if is(&next, close) {
+            Ok(true)
+        } else if is(&next, &TokenKind::Comma) {
+            Ok(false)
+        } else {
+            Err(start(&next))
+        }
+    }
+
     fn error(&self, offset: usize, kind: LexErrorKind) -> LexError {
         LexError {
             start: self.pos,

@@ -153,18 +153,6 @@ impl<'a> Builder<'a> {
         })
     }
 
-    /// The token after a member or element: `Ok(true)` if it closes the container with `close`.
-    fn closes(&mut self, close: &TokenKind<'_>) -> Result<bool, JsonError> {
-        let next = self.lexer.next_token();
-        if is(&next, close) {
-            Ok(true)
-        } else if is(&next, &TokenKind::Comma) {
-            Ok(false)
-        } else {
-            Err(syntax(start(&next)))
-        }
-    }
-
     fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
         let mut members = Vec::new();
         let mut next = self.lexer.next_token();
@@ -184,7 +172,7 @@ impl<'a> Builder<'a> {
                 }
                 let first = self.lexer.next_token();
                 members.push((name, self.value(first, depth)?));
-                if self.closes(&TokenKind::EndObject)? {
+                if self.lexer.closes(&TokenKind::EndObject).map_err(syntax)? {
                     break;
                 }
                 next = self.lexer.next_token();
@@ -199,7 +187,7 @@ impl<'a> Builder<'a> {
         if !is(&next, &TokenKind::EndArray) {
             loop {
                 items.push(self.value(next, depth)?);
-                if self.closes(&TokenKind::EndArray)? {
+                if self.lexer.closes(&TokenKind::EndArray).map_err(syntax)? {
                     break;
                 }
                 next = self.lexer.next_token();
