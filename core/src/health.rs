@@ -20,7 +20,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::jwt::json::write_go_string;
+use crate::json::write_go_string;
 
 pub mod probe;
 pub mod slots;

@@ -18,6 +18,7 @@ pub mod grpc;
 pub mod h2;
 pub mod health;
 pub mod hpack;
+mod json;
 pub mod jwt;
 pub mod metrics;
 pub mod pem;

@@ -233,6 +233,25 @@ for line in read(f"{testdata}/jwt-tokens.txt").splitlines():
     put("jwt_parse", token + b"\x00" + jwks)
 put("jwt_parse", b"\x00" + jwks)
 
+# JSON documents for the tokenizer and the JOSE builder: the JWKS, JOSE headers and claims of
+# the test tokens, and the edges: every escape, surrogates, duplicates, null, numbers, depth.
+put("json_tokens", jwks)
+for line in read(f"{testdata}/jwt-tokens.txt").splitlines():
+    for part in line.partition(b" ")[2].split(b".")[:2]:
+        put("json_tokens", base64.urlsafe_b64decode(part + b"=" * (-len(part) % 4)))
+for doc in [
+    rb'{"s":"\" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00 \uD800\uDC00"}',
+    rb'{"a":1,"a":null,"b":[true,false,null,{}],"a":-0.5e+10}',
+    b'{"n":[0,-0,1e400,-1E-400,123456789012345678901234567890,0.1,2.5e-3]}',
+    b'{"lone":"\\ud800"}',
+    b'{"bad":"\\udc00"}',
+    b'{"z":01}',
+    b'{"k":' + b"[" * 31 + b"1" + b"]" * 31 + b"}",
+    b'{"k":' + b"[" * 32 + b"1" + b"]" * 32 + b"}",
+    b' [1, "x"] ',
+]:
+    put("json_tokens", doc)
+
 # Health requests as curl, Kubernetes probes and Go's client send them; byte 0 sets the
 # limit, byte 1 the piece sizes.
 for head in [

@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use super::validate::{DEFAULT_BIND_PORT, DEFAULT_LIVENESS_PATH, DEFAULT_READINESS_PATH};
 use super::{DEFAULT_HOOK_TIMEOUT, LogFormat, LogLevel, Restart, Validated};
 use crate::health::slots::DEFAULT_READ_HEADER_TIMEOUT;
-use crate::jwt::json::write_go_string;
+use crate::json::write_go_string;
 
 /// A JSON object being written, one member per line at the top level.
 struct Object<'a> {

@@ -11,6 +11,15 @@
 //! fork's `hcl.Parse`, does not check duplicates) every occurrence is kept for the decoder.
 //! Not supported (rejected with a position): labelled blocks `name "label" { }`, and byte
 //! escapes above `\x7f`, which would make the text invalid UTF-8.
+//!
+//! This reader keeps its own scanner rather than the shared JSON tokenizer
+//! (`crate::json::lexer`), because HCL v1's strings and numbers are not lexically JSON's
+//! (`hcl/scanner/scanner.go` and `hcl/strconv/quote.go`@v1.0.1-vault-7): its strings take Go's
+//! escapes (`\a \v \x \ooo \U` besides JSON's, no `\/`), a `\u` escape is one code point
+//! (Go's `UnquoteChar` refuses a surrogate, so there are no pairs), and they hold `${ }`
+//! interpolations; its numbers have octal, hex, leading zeros and `1.`, and end only where an
+//! identifier could not go on. What the two forms share is `syntax.rs`: the tree, the
+//! positions and the error kinds.
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -5,34 +5,38 @@
 //! commas; `null` is rejected since no key accepts it. A key repeated in one object is kept
 //! each time, as in the HCL form, and the decoder applies them in order.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::syntax::{Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Value, ValueKind};
+use crate::json::lexer::{LexError, LexErrorKind, Lexer, Token, TokenKind, is, start};
 
 /// Parses a JSON document that must be a single object into its items.
 pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
-    let mut p = Parser {
+    let mut b = Builder {
+        lexer: Lexer::new(text),
+        text,
         cur: Cursor::new(text),
         depth: 0,
     };
-    p.skip_ws();
-    let pos = p.cur.pos();
-    if p.cur.peek() != Some('{') {
-        return Err(ParseError {
-            pos,
-            kind: ParseErrorKind::NotAnObject,
-        });
-    }
-    let value = p.value()?;
-    p.skip_ws();
-    if p.cur.peek().is_some() {
-        return Err(p.cur.error(ParseErrorKind::NotAnObject));
+    let first = b.lexer.next_token();
+    let value = match first {
+        Ok(Token {
+            kind: TokenKind::BeginObject,
+            ..
+        }) => b.value(first)?,
+        other => return Err(b.at(start(&other), ParseErrorKind::NotAnObject)),
+    };
+    match b.lexer.next_token() {
+        Ok(Token {
+            kind: TokenKind::End,
+            ..
+        }) => {}
+        other => return Err(b.at(start(&other), ParseErrorKind::NotAnObject)),
     }
     match value.kind {
         ValueKind::Object(items) => Ok(items),
         _ => Err(ParseError {
-            pos,
+            pos: value.pos,
             kind: ParseErrorKind::NotAnObject,
         }),
     }
@@ -41,64 +45,107 @@ pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
 /// Parses a complete JSON value of any type (the JSON forms of the `SPIFFE_HLP_*`
 /// variables), with the same rules as the file's JSON form.
 pub fn value(text: &str) -> Result<Value, ParseError> {
-    let mut p = Parser {
+    let mut b = Builder {
+        lexer: Lexer::new(text),
+        text,
         cur: Cursor::new(text),
         depth: 0,
     };
-    p.skip_ws();
-    let value = p.value()?;
-    p.skip_ws();
-    if p.cur.peek().is_some() {
-        return Err(p.cur.unexpected("the end of the value"));
+    let first = b.lexer.next_token();
+    let value = b.value(first)?;
+    match b.lexer.next_token() {
+        Ok(Token {
+            kind: TokenKind::End,
+            ..
+        }) => Ok(value),
+        other => Err(b.unexpected(start(&other), "the end of the value")),
     }
-    Ok(value)
 }
 
-struct Parser<'a> {
+/// The `helper.conf` tree builder over the shared tokenizer.
+struct Builder<'a> {
+    lexer: Lexer<'a>,
+    text: &'a str,
+    /// Turns byte offsets into positions: moved forward to each offset asked for.
     cur: Cursor<'a>,
     depth: usize,
 }
 
-impl Parser<'_> {
-    fn skip_ws(&mut self) {
-        while matches!(self.cur.peek(), Some(' ' | '\t' | '\r' | '\n')) {
+impl<'a> Builder<'a> {
+    /// The cursor at byte `offset`, with its line and column.
+    fn seek(&mut self, offset: usize) -> &Cursor<'a> {
+        if offset < self.text.len() - self.cur.rest().len() {
+            self.cur = Cursor::new(self.text);
+        }
+        while self.text.len() - self.cur.rest().len() < offset {
             self.cur.bump();
+        }
+        &self.cur
+    }
+
+    fn at(&mut self, offset: usize, kind: ParseErrorKind) -> ParseError {
+        self.seek(offset).error(kind)
+    }
+
+    /// The error for the character at `offset`, when `expected` was needed there.
+    fn unexpected(&mut self, offset: usize, expected: &'static str) -> ParseError {
+        self.seek(offset).unexpected(expected)
+    }
+
+    /// The error for a token that could not be read where `expected` was needed.
+    fn lex_error(&mut self, e: LexError, expected: &'static str) -> ParseError {
+        let kind = match e.kind {
+            LexErrorKind::Unexpected => return self.unexpected(e.start, expected),
+            LexErrorKind::InvalidNumber => ParseErrorKind::InvalidNumber,
+            LexErrorKind::UnterminatedString => {
+                return self.at(e.start, ParseErrorKind::UnterminatedString);
+            }
+            LexErrorKind::UnterminatedEscape => ParseErrorKind::UnterminatedString,
+            LexErrorKind::LineBreakInString => ParseErrorKind::NewlineInString,
+            LexErrorKind::ControlCharInString => ParseErrorKind::ControlCharInString,
+            LexErrorKind::InvalidEscape { found } => ParseErrorKind::InvalidEscape { found },
+            LexErrorKind::InvalidUnicodeEscape => ParseErrorKind::InvalidUnicodeEscape,
+        };
+        self.at(e.offset, kind)
+    }
+
+    /// Reads the next token, which must be `want`; else the error names `expected`.
+    fn expect(&mut self, want: &TokenKind<'_>, expected: &'static str) -> Result<(), ParseError> {
+        let next = self.lexer.next_token();
+        if is(&next, want) {
+            Ok(())
+        } else {
+            Err(self.unexpected(start(&next), expected))
         }
     }
 
-    fn value(&mut self) -> Result<Value, ParseError> {
-        let pos = self.cur.pos();
-        let kind = match self.cur.peek() {
-            Some('{') => self.nested(Self::object)?,
-            Some('[') => self.nested(Self::array)?,
-            Some('"') => ValueKind::String(self.string()?),
-            Some('-' | '0'..='9') => self.number()?,
-            Some('t') if self.cur.rest().starts_with("true") => {
-                self.skip_chars(4);
-                ValueKind::Bool(true)
+    /// The value that starts with `next`.
+    fn value(&mut self, next: Result<Token<'a>, LexError>) -> Result<Value, ParseError> {
+        const EXPECTED: &str = "a JSON value (not null)";
+        let token = next.map_err(|e| self.lex_error(e, EXPECTED))?;
+        let pos = self.seek(token.offset).pos();
+        let kind = match token.kind {
+            TokenKind::BeginObject | TokenKind::BeginArray if self.depth >= MAX_DEPTH => {
+                return Err(self.at(token.offset, ParseErrorKind::TooDeep { limit: MAX_DEPTH }));
             }
-            Some('f') if self.cur.rest().starts_with("false") => {
-                self.skip_chars(5);
-                ValueKind::Bool(false)
+            TokenKind::BeginObject => self.nested(Self::object)?,
+            TokenKind::BeginArray => self.nested(Self::array)?,
+            TokenKind::String(s) => ValueKind::String(s),
+            TokenKind::Number(text) if text.contains(['.', 'e', 'E']) => {
+                ValueKind::Float(text.into())
             }
-            _ => return Err(self.cur.unexpected("a JSON value (not null)")),
+            TokenKind::Number(text) => ValueKind::Number(text.into()),
+            TokenKind::True => ValueKind::Bool(true),
+            TokenKind::False => ValueKind::Bool(false),
+            _ => return Err(self.unexpected(token.offset, EXPECTED)),
         };
         Ok(Value { pos, kind })
-    }
-
-    fn skip_chars(&mut self, n: usize) {
-        for _ in 0..n {
-            self.cur.bump();
-        }
     }
 
     fn nested(
         &mut self,
         f: fn(&mut Self) -> Result<ValueKind, ParseError>,
     ) -> Result<ValueKind, ParseError> {
-        if self.depth >= MAX_DEPTH {
-            return Err(self.cur.error(ParseErrorKind::TooDeep { limit: MAX_DEPTH }));
-        }
         self.depth += 1;
         let r = f(self);
         self.depth -= 1;
@@ -106,182 +153,56 @@ impl Parser<'_> {
     }
 
     fn object(&mut self) -> Result<ValueKind, ParseError> {
-        self.cur.bump();
         let mut items = Vec::new();
-        self.skip_ws();
-        if self.cur.eat('}') {
+        let mut next = self.lexer.next_token();
+        if is(&next, &TokenKind::EndObject) {
             return Ok(ValueKind::Object(items));
         }
         loop {
-            self.skip_ws();
-            let pos = self.cur.pos();
-            if self.cur.peek() != Some('"') {
-                return Err(self.cur.unexpected("a quoted key"));
-            }
-            let key = self.string()?;
-            self.skip_ws();
-            if !self.cur.eat(':') {
-                return Err(self.cur.unexpected("':'"));
-            }
-            self.skip_ws();
-            let value = self.value()?;
+            let (key, pos) = match next {
+                Ok(Token {
+                    offset,
+                    kind: TokenKind::String(key),
+                }) => (key, self.seek(offset).pos()),
+                Err(e) if e.kind.in_string() => return Err(self.lex_error(e, "a quoted key")),
+                other => return Err(self.unexpected(start(&other), "a quoted key")),
+            };
+            self.expect(&TokenKind::Colon, "':'")?;
+            let first = self.lexer.next_token();
+            let value = self.value(first)?;
             items.push(Item {
                 key,
                 pos,
                 quoted: false,
                 value,
             });
-            self.skip_ws();
-            if self.cur.eat('}') {
+            if self
+                .lexer
+                .closes(&TokenKind::EndObject)
+                .map_err(|at| self.unexpected(at, "',' or '}'"))?
+            {
                 return Ok(ValueKind::Object(items));
             }
-            if !self.cur.eat(',') {
-                return Err(self.cur.unexpected("',' or '}'"));
-            }
+            next = self.lexer.next_token();
         }
     }
 
     fn array(&mut self) -> Result<ValueKind, ParseError> {
-        self.cur.bump();
         let mut values = Vec::new();
-        self.skip_ws();
-        if self.cur.eat(']') {
+        let mut next = self.lexer.next_token();
+        if is(&next, &TokenKind::EndArray) {
             return Ok(ValueKind::List(values));
         }
         loop {
-            self.skip_ws();
-            values.push(self.value()?);
-            self.skip_ws();
-            if self.cur.eat(']') {
+            values.push(self.value(next)?);
+            if self
+                .lexer
+                .closes(&TokenKind::EndArray)
+                .map_err(|at| self.unexpected(at, "',' or ']'"))?
+            {
                 return Ok(ValueKind::List(values));
             }
-            if !self.cur.eat(',') {
-                return Err(self.cur.unexpected("',' or ']'"));
-            }
-        }
-    }
-
-    fn string(&mut self) -> Result<String, ParseError> {
-        let start = self.cur.pos();
-        self.cur.bump();
-        let mut out = String::new();
-        loop {
-            match self.cur.peek() {
-                None => {
-                    return Err(ParseError {
-                        pos: start,
-                        kind: ParseErrorKind::UnterminatedString,
-                    });
-                }
-                Some('"') => {
-                    self.cur.bump();
-                    return Ok(out);
-                }
-                Some('\n') => return Err(self.cur.error(ParseErrorKind::NewlineInString)),
-                Some(c) if c < ' ' => {
-                    return Err(self.cur.error(ParseErrorKind::ControlCharInString));
-                }
-                Some('\\') => out.push(self.escape()?),
-                Some(c) => {
-                    out.push(c);
-                    self.cur.bump();
-                }
-            }
-        }
-    }
-
-    /// One escape (RFC 8259 §7), surrogate pairs joined; the cursor on the backslash.
-    fn escape(&mut self) -> Result<char, ParseError> {
-        let at = self.cur.pos();
-        let err = |kind| ParseError { pos: at, kind };
-        self.cur.bump();
-        let c = match self.cur.bump() {
-            None => return Err(err(ParseErrorKind::UnterminatedString)),
-            Some('"') => '"',
-            Some('\\') => '\\',
-            Some('/') => '/',
-            Some('b') => '\x08',
-            Some('f') => '\x0c',
-            Some('n') => '\n',
-            Some('r') => '\r',
-            Some('t') => '\t',
-            Some('u') => {
-                let hi = self
-                    .hex4()
-                    .ok_or_else(|| err(ParseErrorKind::InvalidUnicodeEscape))?;
-                let code = if (0xD800..0xDC00).contains(&hi) {
-                    let lo = (self.cur.eat('\\') && self.cur.eat('u'))
-                        .then(|| self.hex4())
-                        .flatten()
-                        .filter(|lo| (0xDC00..0xE000).contains(lo))
-                        .ok_or_else(|| err(ParseErrorKind::InvalidUnicodeEscape))?;
-                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                } else {
-                    hi
-                };
-                char::from_u32(code).ok_or_else(|| err(ParseErrorKind::InvalidUnicodeEscape))?
-            }
-            Some(found) => return Err(err(ParseErrorKind::InvalidEscape { found })),
-        };
-        Ok(c)
-    }
-
-    fn hex4(&mut self) -> Option<u32> {
-        let mut v = 0;
-        for _ in 0..4 {
-            let d = self.cur.peek()?.to_digit(16)?;
-            self.cur.bump();
-            v = (v << 4) | d;
-        }
-        Some(v)
-    }
-
-    /// A number in JSON's grammar; integers become [`ValueKind::Number`].
-    fn number(&mut self) -> Result<ValueKind, ParseError> {
-        let pos = self.cur.pos();
-        let text = self.cur.rest();
-        let invalid = ParseError {
-            pos,
-            kind: ParseErrorKind::InvalidNumber,
-        };
-        self.cur.eat('-');
-        match self.cur.peek() {
-            Some('0') => {
-                self.cur.bump();
-            }
-            Some('1'..='9') => self.digits(),
-            _ => return Err(invalid),
-        }
-        let mut float = false;
-        if self.cur.eat('.') {
-            float = true;
-            if !self.cur.peek().is_some_and(|c| c.is_ascii_digit()) {
-                return Err(invalid);
-            }
-            self.digits();
-        }
-        if matches!(self.cur.peek(), Some('e' | 'E')) {
-            float = true;
-            self.cur.bump();
-            if !self.cur.eat('-') {
-                self.cur.eat('+');
-            }
-            if !self.cur.peek().is_some_and(|c| c.is_ascii_digit()) {
-                return Err(invalid);
-            }
-            self.digits();
-        }
-        let text = String::from(&text[..text.len() - self.cur.rest().len()]);
-        Ok(if float {
-            ValueKind::Float(text)
-        } else {
-            ValueKind::Number(text)
-        })
-    }
-
-    fn digits(&mut self) {
-        while self.cur.peek().is_some_and(|c| c.is_ascii_digit()) {
-            self.cur.bump();
+            next = self.lexer.next_token();
         }
     }
 }

@@ -8,7 +8,10 @@
 
 mod connection;
 mod error;
+#[cfg(fuzzing)]
 pub mod frame;
+#[cfg(not(fuzzing))]
+pub(crate) mod frame;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

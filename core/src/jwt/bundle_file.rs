@@ -4,7 +4,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use super::Jwks;
-use super::json::write_go_string;
+use crate::json::write_go_string;
 use crate::spiffe_id::TrustDomain;
 
 /// The contents of the JWT bundle file: a JSON object mapping each trust-domain name (no

@@ -8,6 +8,7 @@ use core::fmt;
 
 use super::b64;
 use super::json::{self, JsonError, Value};
+use crate::json::write_go_string;
 use crate::spiffe_id::{IdError, TrustDomain};
 
 /// One JWT signing key of a bundle: a non-empty key ID and a validated public key.
@@ -102,16 +103,16 @@ impl Jwk {
         out.push(b'{');
         if let Some(use_) = use_ {
             out.extend_from_slice(b"\"use\":");
-            json::write_go_string(use_, out);
+            write_go_string(use_, out);
             out.push(b',');
         }
         out.extend_from_slice(b"\"kty\":");
-        json::write_go_string(self.kty(), out);
+        write_go_string(self.kty(), out);
         out.extend_from_slice(b",\"kid\":");
-        json::write_go_string(&self.kid, out);
+        write_go_string(&self.kid, out);
         if let Some(crv) = self.crv() {
             out.extend_from_slice(b",\"crv\":");
-            json::write_go_string(crv, out);
+            write_go_string(crv, out);
         }
         let mut member = |name: &str, bytes: &[u8]| {
             out.extend_from_slice(b",\"");

@@ -38,6 +38,9 @@
 
 pub(crate) mod b64;
 mod bundle_file;
+#[cfg(fuzzing)]
+pub mod json;
+#[cfg(not(fuzzing))]
 pub(crate) mod json;
 mod jwks;
 mod verify;

@@ -110,6 +110,34 @@ fn json_errors() {
     assert_eq!(ok("{\"hint\": \"\\ud83d\\ude00\"}").hint, "\u{1F600}");
     assert_eq!(err("{\"a\": 1.}").kind, ParseErrorKind::InvalidNumber);
     assert_eq!(err("{\"a\": -}").kind, ParseErrorKind::InvalidNumber);
+    // Positions of the shared tokenizer's errors: the opening quote of an unterminated
+    // string, the backslash of a bad escape, what follows a leading zero.
+    for (text, message) in [
+        ("{\n \"a\": \"abc", "At 2:7: string literal not terminated"),
+        ("{\"a\": \"ab\\", "At 1:10: string literal not terminated"),
+        ("{\"a\": \"é\\q\"}", "At 1:9: unknown escape sequence \\q"),
+        ("{\"a\": \"x\ny\"}", "At 1:9: line break in string literal"),
+        ("{\"a\": 01}", "At 1:8: unexpected '1', expected ',' or '}'"),
+        (
+            "{\"a\": [1 \"b]}",
+            "At 1:10: unexpected '\"', expected ',' or ']'",
+        ),
+        (
+            "{\"a\": nul}",
+            "At 1:7: unexpected 'n', expected a JSON value (not null)",
+        ),
+        (
+            "{\"a\": 1, }",
+            "At 1:10: unexpected '}', expected a quoted key",
+        ),
+        ("{\"a\" 1}", "At 1:6: unexpected '1', expected ':'"),
+        (
+            "{\"a\": 1} x",
+            "At 1:10: a JSON configuration must be a single object",
+        ),
+    ] {
+        assert_eq!(err(text).to_string(), message, "{text:?}");
+    }
     let c = ok("{\"jwt_svids\": [{\"jwt_audience\": \"a\", \"foo\": 1}], \"bar\": {}}");
     assert_eq!(c.unknown_keys, ["bar"]);
     assert_eq!(c.jwt_svids[0].unknown_keys, ["foo"]);
