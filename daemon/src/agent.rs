@@ -14,7 +14,7 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 /// Where the agent listens, as [`svid_core::config::agent_endpoint`] read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     /// A Unix domain socket.
     Unix(PathBuf),
     /// A TCP listen socket at an IP literal.
@@ -32,7 +32,7 @@ impl fmt::Display for Endpoint {
 }
 
 /// A non-blocking stream to the agent.
-pub enum Stream {
+pub(crate) enum Stream {
     /// Connected to a Unix socket.
     Unix(UnixStream),
     /// Connected, or still connecting: a refused or timed-out TCP connect shows as an error
@@ -44,7 +44,7 @@ impl Endpoint {
     /// Dials the agent without blocking the loop: a Unix socket connects at once; a TCP
     /// connect is started non-blocking (`EINPROGRESS`), and the stream polls writable once
     /// it completes.
-    pub fn dial(&self) -> Result<Stream, ConnError> {
+    pub(crate) fn dial(&self) -> Result<Stream, ConnError> {
         let dial_error = |e: io::Error| ConnError::Dial(self.to_string(), e);
         match self {
             Endpoint::Unix(path) => {
@@ -105,7 +105,7 @@ impl AsFd for Stream {
 
 /// Why the connection is gone; printed like grpc-go's transport errors.
 #[derive(Debug)]
-pub enum ConnError {
+pub(crate) enum ConnError {
     /// The endpoint (`unix /path` or `tcp IP:PORT`) could not be dialled.
     Dial(String, io::Error),
     /// Reading or writing failed.

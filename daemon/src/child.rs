@@ -26,7 +26,7 @@ use crate::oserror::{GoErrno, path_error};
 /// Why the child could not be started or signalled; worded as upstream's errors
 /// (`pkg/sidecar/sidecar.go`@v0.11.0 `signalProcess`, `util_posix.go` `SignalProcess`).
 #[derive(Debug)]
-pub enum ChildError {
+pub(crate) enum ChildError {
     /// `cmd_args` is not valid CSV.
     Args(CmdArgsError),
     /// The command could not be executed: the command and Go's `exec.Cmd.Start` error.
@@ -56,7 +56,7 @@ impl fmt::Display for ChildError {
 /// Why `cmd` did not start, as Go's `exec.Cmd.Start` says it (`os/exec/lp_unix.go`
 /// `LookPath`, `os/exec_posix.go` `StartProcess`).
 #[derive(Debug)]
-pub enum StartError {
+pub(crate) enum StartError {
     /// A bare name found in no `$PATH` directory (`exec.ErrNotFound`).
     NotFound(String),
     /// A bare name found only through a relative `$PATH` entry (`exec.ErrDot`).
@@ -83,7 +83,7 @@ impl fmt::Display for StartError {
 /// Why a signal was not delivered, as Go's `os.Process.Signal` says it
 /// (`os/exec_unix.go`, `os/pidfd_linux.go`).
 #[derive(Debug)]
-pub enum SignalError {
+pub(crate) enum SignalError {
     /// pid 0 (`os: process not initialized`).
     NotInitialized,
     /// pid -1 (`os: process already released`).
@@ -111,7 +111,7 @@ impl fmt::Display for SignalError {
 }
 
 /// The configured command and the running child, if any.
-pub struct Process {
+pub(crate) struct Process {
     cmd: String,
     args: Args,
     renew_signal: String,
@@ -121,7 +121,7 @@ pub struct Process {
 
 impl Process {
     /// The configured workload, if any, signalled with `renew_signal`.
-    pub fn new(workload: Option<&Workload>, renew_signal: &str) -> Self {
+    pub(crate) fn new(workload: Option<&Workload>, renew_signal: &str) -> Self {
         Process {
             cmd: workload.map(|w| w.cmd.clone()).unwrap_or_default(),
             args: workload.map_or(Args::List(Vec::new()), |w| w.args.clone()),
@@ -133,14 +133,14 @@ impl Process {
     /// Starts the child in its own process group, so that the whole group can be stopped
     /// at shutdown; the helper forwards the signals a terminal would send. Returns its
     /// process ID; a failure is logged with upstream's words.
-    pub fn start(&mut self) -> Option<u32> {
+    pub(crate) fn start(&mut self) -> Option<u32> {
         self.spawn()
             .inspect_err(|e| error!(error = e.to_string(); "Unable to signal process"))
             .ok()
     }
 
     /// Sends `renew_signal` to the running child; a failure is logged with upstream's words.
-    pub fn signal(&self) {
+    pub(crate) fn signal(&self) {
         let Some(pid) = self.child else {
             return;
         };
@@ -181,7 +181,7 @@ impl Process {
     /// any other child of the helper (a hook), handed to `others`, and any orphan that was
     /// reparented to the helper, which is PID 1 in a container and a child subreaper
     /// elsewhere. Call on SIGCHLD.
-    pub fn reap(
+    pub(crate) fn reap(
         &mut self,
         others: &mut dyn FnMut(u32, ProcessStatus),
     ) -> Option<(u32, ProcessStatus)> {
@@ -216,7 +216,7 @@ impl Process {
 
     /// Forwards a signal to the child's group: SIGHUP, and in wrapper mode every signal the
     /// helper catches.
-    pub fn forward(&self, signal: Signal) {
+    pub(crate) fn forward(&self, signal: Signal) {
         if let Some(pid) = self.child
             && let Err(e) = kill_process_group(pid, signal)
         {
@@ -226,7 +226,7 @@ impl Process {
 
     /// Kills the child's process group (SIGKILL): the shutdown's grace has passed, so no
     /// `cmd` descendant outlives the helper.
-    pub fn kill(&self) {
+    pub(crate) fn kill(&self) {
         let Some(pid) = self.child else {
             return;
         };
@@ -239,7 +239,7 @@ impl Process {
 
 /// Makes the helper the reaper of orphaned descendants (a no-op as PID 1, which is one
 /// already), so that what the child leaves behind does not pile up as zombies.
-pub fn become_subreaper() {
+pub(crate) fn become_subreaper() {
     if let Err(e) = set_child_subreaper(Some(getpid())) {
         warn!(error = e.to_string(); "Unable to become a child subreaper");
     }
@@ -248,7 +248,7 @@ pub fn become_subreaper() {
 /// Sends the signal named `renew_signal` (upstream's names, e.g. `SIGHUP`) to `pid`, as
 /// Go's `os.FindProcess(pid).Signal` does, except that a pid below -1 (a process group for
 /// kill(2)) is refused.
-pub fn signal_process(pid: i64, renew_signal: &str) -> Result<(), ChildError> {
+pub(crate) fn signal_process(pid: i64, renew_signal: &str) -> Result<(), ChildError> {
     let (number, signal) = signal_number(renew_signal)
         .and_then(|n| Some((n, Signal::from_named_raw(n)?)))
         .ok_or_else(|| ChildError::UnknownSignal(renew_signal.to_owned()))?;
@@ -338,7 +338,7 @@ fn process_status(status: WaitStatus) -> Option<ProcessStatus> {
 
 /// How a process ended, as Go's `os.ProcessState.String` says it (`exit status 3`,
 /// `signal: killed`).
-pub fn status_text(status: ProcessStatus) -> String {
+pub(crate) fn status_text(status: ProcessStatus) -> String {
     match status {
         ProcessStatus::Code(code) => format!("exit status {code}"),
         ProcessStatus::Signal(sig) => format!("signal: {}", signal_description(sig)),
@@ -346,7 +346,7 @@ pub fn status_text(status: ProcessStatus) -> String {
 }
 
 /// A clean exit is news; any other is a warning.
-pub fn log_exit(pid: u32, status: ProcessStatus) {
+pub(crate) fn log_exit(pid: u32, status: ProcessStatus) {
     let text = status_text(status);
     if status == ProcessStatus::Code(0) {
         info!(pid = pid, status = text; "Process exited");

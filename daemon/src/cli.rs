@@ -18,7 +18,7 @@ use svid_core::config::{LogFormat, LogLevel, LogSettingError, parse_duration};
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     /// Read this config file (`None`: upstream's default `helper.conf`, which may be missing
     /// when the environment configures the helper) with, if given, the `-daemon-mode`,
     /// `-log-level` and `-log-format` overrides, then do `mode`; `wrap` is the program and
@@ -38,7 +38,7 @@ pub enum Command {
 
 /// What a run with a configuration does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Be the helper.
     #[default]
     Helper,
@@ -51,7 +51,7 @@ pub enum Mode {
 
 /// The check `-healthcheck` asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Probe {
+pub(crate) enum Probe {
     /// `live`: the `liveness_path`.
     Live,
     /// `ready`: the `readiness_path`.
@@ -59,11 +59,11 @@ pub enum Probe {
 }
 
 /// `-timeout` when not given.
-pub const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `-log-level` and `-log-format`, which win over `log_level` and `log_format`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LogFlags {
+pub(crate) struct LogFlags {
     /// `-log-level`.
     pub level: Option<LogLevel>,
     /// `-log-format`.
@@ -72,14 +72,14 @@ pub struct LogFlags {
 
 /// A bad command line: the message to print before the usage text (exit code 2).
 #[derive(Debug, PartialEq, Eq)]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub String);
 
 /// Where `helper.conf` is documented key by key.
-pub const CONFIG_KEYS_DOC: &str = "docs/configuration.md, section \"Configuration keys\"";
+pub(crate) const CONFIG_KEYS_DOC: &str = "docs/configuration.md, section \"Configuration keys\"";
 
 /// Upstream's usage text for program name `prog` (Go `flag.PrintDefaults`), printed alone
 /// after a bad command line, as upstream prints it.
-pub fn usage(prog: &str) -> String {
+pub(crate) fn usage(prog: &str) -> String {
     format!(
         "Usage of {prog}:\n  -config string\n    \t<configFile> Configuration file path (default \"helper.conf\")\n  -daemon-mode\n    \tToggle running as a daemon to rotate X.509/JWT or just fetch and exit (default true)\n  -version\n    \tprint version\n"
     )
@@ -87,7 +87,7 @@ pub fn usage(prog: &str) -> String {
 
 /// What `-h`/`-help` prints: [`usage`], then the flags of ours, wrapper mode's form and one
 /// line pointing to the documentation of the configuration keys.
-pub fn help(prog: &str) -> String {
+pub(crate) fn help(prog: &str) -> String {
     format!(
         "{}{OUR_FLAGS}After the flags, -- PROG [ARGS...] runs PROG once every output is written \
          and exits with its status (wrapper mode).\nConfiguration file keys: see \
@@ -103,7 +103,7 @@ const OUR_FLAGS: &str = "Flags of spiffe-helper-rs:\n  -healthcheck string\n    
     effective configuration (file, SPIFFE_HLP_* environment, flags) as JSON and exit\n";
 
 /// Parses the arguments after the program name.
-pub fn parse(args: &[String]) -> Result<Command, UsageError> {
+pub(crate) fn parse(args: &[String]) -> Result<Command, UsageError> {
     let mut config = None;
     let mut daemon_mode = None;
     let mut validate = false;

@@ -28,7 +28,7 @@ use crate::signals::Signals;
 use crate::x509_set::{self, X509Files};
 
 /// Everything the loop needs besides the session.
-pub struct Plan {
+pub(crate) struct Plan {
     /// Where the agent listens.
     pub agent: Endpoint,
     /// The X.509 outputs, if configured.
@@ -50,7 +50,7 @@ pub struct Plan {
 }
 
 /// How a run ended.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The session's [`Exit`]; `last_conn` is the last connection error seen.
     Exit {
         exit: Exit,
@@ -126,7 +126,12 @@ impl Conn {
 }
 
 /// Runs `config` until the session exits or a terminating signal arrives.
-pub fn run(plan: &Plan, config: SessionConfig, signals: &Signals, child: &mut Process) -> Outcome {
+pub(crate) fn run(
+    plan: &Plan,
+    config: SessionConfig,
+    signals: &Signals,
+    child: &mut Process,
+) -> Outcome {
     let one_shot = config.one_shot;
     let clock = Clock(std::time::Instant::now());
     let mut session = Session::new(config, clock.now());

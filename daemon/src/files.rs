@@ -37,7 +37,7 @@ use svid_core::pem;
 
 /// How the files are laid out on disk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Layout {
+pub(crate) enum Layout {
     /// Regular files, replaced by rename (with rollback).
     #[default]
     Plain,
@@ -51,7 +51,7 @@ const DATA: &str = "..data";
 const DATA_TMP: &str = "..data_tmp";
 
 /// One file to write: its path, content and mode.
-pub struct Output<'a> {
+pub(crate) struct Output<'a> {
     pub path: &'a str,
     pub data: Data<'a>,
     pub mode: u32,
@@ -60,7 +60,7 @@ pub struct Output<'a> {
 /// A directory of a set (`trust_bundle_dir`): after the write it holds exactly `files`
 /// among the entries `managed` picks; a managed file that is not in `files` (a trust domain
 /// that is gone) is removed with the same set, and put back if the set is rolled back.
-pub struct DirOutput<'a> {
+pub(crate) struct DirOutput<'a> {
     pub path: &'a str,
     /// File names (plain names) and contents.
     pub files: Vec<(String, Data<'a>)>,
@@ -74,12 +74,12 @@ pub struct DirOutput<'a> {
 static OWNER: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
 
 /// Sets the owner of everything written from now on (once, at start).
-pub fn set_owner(uid: u32, gid: u32) {
+pub(crate) fn set_owner(uid: u32, gid: u32) {
     let _ = OWNER.set((uid, gid));
 }
 
 /// Gives `path` (not followed if it is a symlink) the `file_owner`, if one is set.
-pub fn chown_path(path: &Path) -> io::Result<()> {
+pub(crate) fn chown_path(path: &Path) -> io::Result<()> {
     let Some(&(uid, gid)) = OWNER.get() else {
         return Ok(());
     };
@@ -108,7 +108,7 @@ fn chown_file(file: &File) -> io::Result<()> {
 
 /// What a file holds.
 #[derive(Clone, Copy)]
-pub enum Data<'a> {
+pub(crate) enum Data<'a> {
     /// These bytes.
     Bytes(&'a [u8]),
     /// These DER certificates as concatenated PEM `CERTIFICATE` blocks, encoded a piece at a
@@ -141,7 +141,7 @@ impl Data<'_> {
 /// Why a set could not be written: Go's wording of the failed operation, its path(s) and the
 /// OS error (`open /certs/svid.pem: permission denied`), and any rollback that failed too.
 #[derive(Debug)]
-pub struct WriteError {
+pub(crate) struct WriteError {
     op: &'static str,
     path: String,
     source: io::Error,
@@ -150,7 +150,7 @@ pub struct WriteError {
 
 impl WriteError {
     /// `op` on `path` failed with `source`.
-    pub fn new(op: &'static str, path: &Path, source: io::Error) -> WriteError {
+    pub(crate) fn new(op: &'static str, path: &Path, source: io::Error) -> WriteError {
         WriteError {
             op,
             path: path.display().to_string(),
@@ -183,7 +183,7 @@ impl std::fmt::Display for WriteError {
 
 /// Writes every output or none of them: on failure the previous files are left (or put
 /// back) exactly as they were.
-pub fn write_set(layout: Layout, outputs: &[Output<'_>]) -> Result<(), WriteError> {
+pub(crate) fn write_set(layout: Layout, outputs: &[Output<'_>]) -> Result<(), WriteError> {
     write_set_with_dirs(layout, outputs, &[])
 }
 
@@ -192,7 +192,7 @@ pub fn write_set(layout: Layout, outputs: &[Output<'_>]) -> Result<(), WriteErro
 /// kept, renamed or removed, rolled back together). Symlinked layout: each directory is a
 /// directory of the new version (its path must be a plain name in the directory of the
 /// outputs, as `symlinked_layout` validation requires), published by the same rename.
-pub fn write_set_with_dirs(
+pub(crate) fn write_set_with_dirs(
     layout: Layout,
     outputs: &[Output<'_>],
     dir_outputs: &[DirOutput<'_>],
@@ -684,7 +684,7 @@ fn link_files(
 }
 
 /// Creates `path` with mode 0755 exactly and the `file_owner`.
-pub fn make_dir(path: &Path) -> Result<(), WriteError> {
+pub(crate) fn make_dir(path: &Path) -> Result<(), WriteError> {
     DirBuilder::new()
         .mode(0o755)
         .create(path)
@@ -696,7 +696,7 @@ pub fn make_dir(path: &Path) -> Result<(), WriteError> {
 
 /// What [`clean_leftovers`] did.
 #[derive(Debug, Default)]
-pub struct Cleaned {
+pub(crate) struct Cleaned {
     /// Targets put back from the backups of a write killed in the middle of its renames.
     pub restored: Vec<PathBuf>,
     /// Leftovers removed.
@@ -755,7 +755,7 @@ fn leftovers_of(target: &Path) -> Vec<(PathBuf, String, bool)> {
 /// key) is removed and, with the symlinked layout, `..data_tmp` and every versioned
 /// directory `..data` does not point to. With the plain layout, what a run with the
 /// symlinked layout left is undone ([`drop_symlinked_layout`]).
-pub fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
+pub(crate) fn clean_leftovers(layout: Layout, sets: &[&[&str]]) -> Cleaned {
     let mut done = Cleaned::default();
     let mut dirs: Vec<&Path> = Vec::new();
     for (index, set) in sets.iter().enumerate() {
@@ -898,7 +898,7 @@ fn drop_symlinked_layout(dir: &Path, sets: &[&[&str]], done: &mut Cleaned) {
 /// the backups of process `restore_pid`, that process's backups here are put back too
 /// (removed files reappear); every other `.<name>.<pid>.<n>.tmp|old` of a `managed` name is
 /// removed. A file the killed write added (no backup) stays until the next write.
-pub fn clean_dir_leftovers(
+pub(crate) fn clean_dir_leftovers(
     dir: &str,
     managed: fn(&str) -> bool,
     restore_pid: Option<&str>,

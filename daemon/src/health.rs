@@ -52,7 +52,7 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 /// Where and what the listener serves, from `health_checks`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// `bind_address`; `None` listens on all interfaces.
     pub address: Option<IpAddr>,
     /// `bind_port`, as configured (checked when binding).
@@ -85,13 +85,13 @@ struct Conn {
 /// What `poll(2)` reported for the listener's descriptors, taken out of the `PollFd` slice
 /// (by [`Health::events`]) so its borrows can end before [`Health::on_ready`].
 #[derive(Debug)]
-pub struct Events {
+pub(crate) struct Events {
     listener: bool,
     conns: Vec<bool>,
 }
 
 /// The health listener and its connections.
-pub struct Health {
+pub(crate) struct Health {
     listener: TcpListener,
     conns: Vec<Conn>,
     slots: Slots,
@@ -110,7 +110,7 @@ impl Health {
     /// with an address; `listen tcp: address 70000: invalid port` for a port outside
     /// 0..=65535, which upstream's config does not reject), for the warning `Error serving
     /// health checks`.
-    pub fn bind(settings: &Settings) -> io::Result<Health> {
+    pub(crate) fn bind(settings: &Settings) -> io::Result<Health> {
         let host = settings.address.map(|a| match a {
             IpAddr::V4(v4) => v4.to_string(),
             IpAddr::V6(v6) => format!("[{v6}]"),
@@ -152,7 +152,7 @@ impl Health {
 
     #[cfg(test)]
     /// Replaces the default [`Limits`] (and forgets the connections).
-    pub fn with_limits(mut self, limits: Limits) -> Health {
+    pub(crate) fn with_limits(mut self, limits: Limits) -> Health {
         self.slots = Slots::new(limits);
         self.conns.clear();
         self
@@ -160,26 +160,26 @@ impl Health {
 
     #[cfg(test)]
     /// The address actually bound (its port is the one chosen when binding port 0).
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
 
     #[cfg(test)]
     /// Connections open now.
-    pub fn connections(&self) -> usize {
+    pub(crate) fn connections(&self) -> usize {
         self.conns.len()
     }
 
     #[cfg(test)]
     /// The table's bounds.
-    pub fn limits(&self) -> Limits {
+    pub(crate) fn limits(&self) -> Limits {
         *self.slots.limits()
     }
 
     #[cfg(test)]
     /// Bytes held across all connections: request heads being read (each at most
     /// [`MAX_HEAD`]) and responses not yet written.
-    pub fn buffered(&self) -> usize {
+    pub(crate) fn buffered(&self) -> usize {
         self.conns
             .iter()
             .map(|c| match &c.phase {
@@ -196,7 +196,7 @@ impl Health {
 
     /// Appends the descriptors to poll: the listener (unless accepting is paused) and each
     /// connection, for reading or writing as its phase needs.
-    pub fn poll_fds<'a>(&'a self, fds: &mut Vec<PollFd<'a>>) {
+    pub(crate) fn poll_fds<'a>(&'a self, fds: &mut Vec<PollFd<'a>>) {
         if self.accepting() {
             fds.push(PollFd::new(&self.listener, PollFlags::IN));
         }
@@ -211,7 +211,7 @@ impl Health {
 
     /// Reads the results for the descriptors [`poll_fds`](Self::poll_fds) appended: pass the
     /// slice that starts where they start. Nothing may change `self` in between.
-    pub fn events(&self, fds: &[PollFd<'_>]) -> Events {
+    pub(crate) fn events(&self, fds: &[PollFd<'_>]) -> Events {
         let ready: Vec<bool> = fds.iter().map(|f| !f.revents().is_empty()).collect();
         let (listener, conns) = if self.accepting() {
             (ready.first().copied().unwrap_or(false), ready.get(1..))
@@ -227,7 +227,7 @@ impl Health {
     /// Serves what `poll(2)` reported: first the connections held (reads heads, answers them
     /// from `state`, the metrics path from the text `metrics` renders, writes, drains,
     /// closes), then accepts new ones, evicting as the table says.
-    pub fn on_ready(
+    pub(crate) fn on_ready(
         &mut self,
         now: Instant,
         state: &HealthState,
@@ -300,12 +300,12 @@ impl Health {
     }
 
     /// The earliest deadline: a connection to close or accepting to resume.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         svid_core::time::earliest(self.slots.next_deadline(), self.accept_paused)
     }
 
     /// Closes the connections whose deadline has passed and resumes accepting when due.
-    pub fn handle_timeouts(&mut self, now: Instant) {
+    pub(crate) fn handle_timeouts(&mut self, now: Instant) {
         let expired = self.slots.expire(now);
         if !expired.is_empty() {
             self.conns.retain(|c| !expired.contains(&c.id));

@@ -84,7 +84,7 @@ impl Run {
 
 /// What the hooks are told about an output, recorded when it is written.
 #[derive(Default)]
-pub struct Files {
+pub(crate) struct Files {
     /// The X.509 SVID, key and bundle files.
     pub x509: Option<[String; 3]>,
     /// The serial number of the X.509-SVID last written (hex).
@@ -96,7 +96,7 @@ pub struct Files {
 }
 
 /// Every configured hook and its run, if one is under way.
-pub struct Hooks {
+pub(crate) struct Hooks {
     specs: Vec<Hook>,
     runs: Vec<Option<Run>>,
     /// The last stderr line of each hook's last run, for its report.
@@ -105,7 +105,7 @@ pub struct Hooks {
 
 impl Hooks {
     /// The configured hooks, none running.
-    pub fn new(specs: Vec<Hook>) -> Hooks {
+    pub(crate) fn new(specs: Vec<Hook>) -> Hooks {
         let n = specs.len();
         Hooks {
             specs,
@@ -116,7 +116,7 @@ impl Hooks {
 
     /// Starts hook `id` for `event` in its own process group; `false` (logged) when it could
     /// not be started.
-    pub fn run(
+    pub(crate) fn run(
         &mut self,
         id: usize,
         event: HookEvent,
@@ -186,21 +186,21 @@ impl Hooks {
     }
 
     /// Kills the process group of hook `id`'s run.
-    pub fn kill(&self, id: usize) {
+    pub(crate) fn kill(&self, id: usize) {
         if let Some(Some(run)) = self.runs.get(id) {
             let _ = kill_process_group(run.pid, Signal::KILL);
         }
     }
 
     /// Kills every run (the helper is exiting).
-    pub fn kill_all(&self) {
+    pub(crate) fn kill_all(&self) {
         for id in 0..self.runs.len() {
             self.kill(id);
         }
     }
 
     /// Adds the stderr pipe of every run to `fds`, in hook order.
-    pub fn poll_fds<'a>(&'a self, fds: &mut Vec<PollFd<'a>>) {
+    pub(crate) fn poll_fds<'a>(&'a self, fds: &mut Vec<PollFd<'a>>) {
         for run in self.runs.iter().flatten() {
             if let Some(pipe) = &run.stderr {
                 fds.push(PollFd::new(pipe, PollFlags::IN));
@@ -209,7 +209,7 @@ impl Hooks {
     }
 
     /// The hooks whose pipe `fds` (as [`Hooks::poll_fds`] added them) says is readable.
-    pub fn ready(&self, fds: &[PollFd<'_>]) -> Vec<usize> {
+    pub(crate) fn ready(&self, fds: &[PollFd<'_>]) -> Vec<usize> {
         let open = self
             .runs
             .iter()
@@ -222,7 +222,7 @@ impl Hooks {
     }
 
     /// Reads the stderr of hook `id`.
-    pub fn read(&mut self, id: usize) {
+    pub(crate) fn read(&mut self, id: usize) {
         if let Some(Some(run)) = self.runs.get_mut(id) {
             run.drain();
         }
@@ -230,7 +230,7 @@ impl Hooks {
 
     /// The process `pid` ended: if it ran a hook, that hook's index (its last stderr line
     /// is kept for [`Hooks::log_finished`]).
-    pub fn ended(&mut self, pid: u32) -> Option<usize> {
+    pub(crate) fn ended(&mut self, pid: u32) -> Option<usize> {
         let id = self.runs.iter().position(|r| {
             r.as_ref()
                 .is_some_and(|r| r.pid.as_raw_nonzero().get().unsigned_abs() == pid)
@@ -242,7 +242,7 @@ impl Hooks {
     }
 
     /// Logs the end of a run of hook `id`.
-    pub fn log_finished(
+    pub(crate) fn log_finished(
         &self,
         id: usize,
         event: HookEvent,

@@ -28,14 +28,14 @@ static LOGGER: Logger = Logger {
 };
 
 /// Installs the stderr logger at info level, in the text format.
-pub fn init() {
+pub(crate) fn init() {
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(LevelFilter::Info);
     }
 }
 
 /// Applies `log_level` and `log_format` to every line logged from now on.
-pub fn configure(level: LogLevel, format: LogFormat) {
+pub(crate) fn configure(level: LogLevel, format: LogFormat) {
     log::set_max_level(match level {
         LogLevel::Error => LevelFilter::Error,
         LogLevel::Warn => LevelFilter::Warn,
@@ -197,7 +197,7 @@ fn push_value(out: &mut String, value: &str) {
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (civil-from-days, proleptic Gregorian).
 /// `unix_secs` as RFC 3339 in UTC, as the log lines print time.
-pub fn rfc3339(unix_secs: u64) -> String {
+pub(crate) fn rfc3339(unix_secs: u64) -> String {
     let days = (unix_secs / 86_400) as i64;
     let rem = unix_secs % 86_400;
     let z = days + 719_468;

@@ -2,8 +2,6 @@
 //! keeps them fresh as they rotate and signals the workload. A drop-in replacement for
 //! upstream's Go helper: same flags, same `helper.conf`, same files.
 
-#![forbid(unsafe_code)]
-
 mod agent;
 mod child;
 mod cli;

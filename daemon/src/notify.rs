@@ -11,14 +11,14 @@ use rustix::net::{AddressFamily, SendFlags, SocketAddrUnix, SocketFlags, SocketT
 use svid_core::workload::{Notify, NotifyConfig, Sub};
 
 /// The datagram socket and the manager's address.
-pub struct Notifier {
+pub(crate) struct Notifier {
     socket: OwnedFd,
     addr: SocketAddrUnix,
 }
 
 /// Why `NOTIFY_SOCKET` cannot be used.
 #[derive(Debug)]
-pub enum NotifyError {
+pub(crate) enum NotifyError {
     /// Neither an absolute path nor `@name` (systemd's `vsock:` addresses among them).
     Unsupported(String),
     /// The address or the socket could not be made.
@@ -39,7 +39,7 @@ impl fmt::Display for NotifyError {
 
 impl Notifier {
     /// The notifier for `NOTIFY_SOCKET`, or `None` when the variable is unset or empty.
-    pub fn from_env() -> Option<Result<Notifier, NotifyError>> {
+    pub(crate) fn from_env() -> Option<Result<Notifier, NotifyError>> {
         let address = std::env::var("NOTIFY_SOCKET")
             .ok()
             .filter(|a| !a.is_empty())?;
@@ -67,7 +67,7 @@ impl Notifier {
     }
 
     /// Sends the assignment for `notify`; the manager not listening is the caller's to log.
-    pub fn send(&self, notify: &Notify) -> rustix::io::Result<()> {
+    pub(crate) fn send(&self, notify: &Notify) -> rustix::io::Result<()> {
         let text = message(notify);
         rustix::net::sendto(
             &self.socket,
@@ -82,7 +82,7 @@ impl Notifier {
 /// What the session needs to know of the manager: its watchdog interval, from
 /// `WATCHDOG_USEC` when `WATCHDOG_PID` is unset or names this process
 /// (`sd_watchdog_enabled(3)`).
-pub fn config_from_env() -> NotifyConfig {
+pub(crate) fn config_from_env() -> NotifyConfig {
     let env = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
     let ours = env("WATCHDOG_PID").is_none_or(|pid| pid == std::process::id().to_string());
     let watchdog = env("WATCHDOG_USEC")

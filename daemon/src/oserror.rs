@@ -98,7 +98,7 @@ const GO_ERRNO_TEXT: &[(Errno, &str)] = &[
 
 /// `e` as Go's `syscall.Errno` prints it; `errno N` for a number outside the table (Go's
 /// own fallback), and Rust's text for an error that carries no OS error number.
-pub struct GoErrno<'a>(pub &'a io::Error);
+pub(crate) struct GoErrno<'a>(pub &'a io::Error);
 
 impl fmt::Display for GoErrno<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -115,7 +115,7 @@ impl fmt::Display for GoErrno<'_> {
 
 /// Go's `*fs.PathError` text: `<op> <path>: <errno text>`, e.g.
 /// `open helper.conf: no such file or directory` or `read /etc: is a directory`.
-pub fn path_error(op: &str, path: &str, e: &io::Error) -> String {
+pub(crate) fn path_error(op: &str, path: &str, e: &io::Error) -> String {
     format!("{op} {path}: {}", GoErrno(e))
 }
 

@@ -11,7 +11,7 @@ use crate::oserror::path_error;
 /// Why one attempt failed; worded as upstream's errors (`pkg/sidecar/sidecar.go`@v0.11.0
 /// `signalPIDFile`).
 #[derive(Debug)]
-pub enum PidFileError {
+pub(crate) enum PidFileError {
     /// The file could not be read: its path and Go's `*fs.PathError` text.
     Read(String, String),
     /// The content is not an integer for Go's `strconv.Atoi`: the path, the text and why.
@@ -35,7 +35,7 @@ impl fmt::Display for PidFileError {
 
 /// Reads `path` as Go's `os.ReadFile` (open, then read), takes the integer Go's
 /// `strconv.Atoi` reads from its trimmed text, and sends `renew_signal` to that process.
-pub fn signal(path: &str, renew_signal: &str) -> Result<(), PidFileError> {
+pub(crate) fn signal(path: &str, renew_signal: &str) -> Result<(), PidFileError> {
     let read_error = |op, e| PidFileError::Read(path.into(), path_error(op, path, &e));
     let mut bytes = Vec::new();
     std::fs::File::open(path)

@@ -15,7 +15,7 @@ use crate::oserror::GoErrno;
 
 /// Where the helper described by `cfg` serves `probe`: the address and the path; or why it
 /// serves nothing.
-pub fn target(cfg: &Validated, probe: Probe) -> Result<(SocketAddr, String), String> {
+pub(crate) fn target(cfg: &Validated, probe: Probe) -> Result<(SocketAddr, String), String> {
     let h = &cfg.config().health_checks;
     if !h.listener_enabled || !cfg.daemon_mode() {
         return Err(
@@ -42,7 +42,7 @@ pub fn target(cfg: &Validated, probe: Probe) -> Result<(SocketAddr, String), Str
 
 /// Requests `path` on `addr` and waits for the status line, all within `timeout`: `Ok` on
 /// `200`, else the one-line reason.
-pub fn check(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
+pub(crate) fn check(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     // Duration's Debug form reads as a Go duration for the usual deadlines: 1s, 300ms, 1.5s.
     let late = || format!("no answer within {timeout:?}");

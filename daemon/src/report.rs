@@ -11,7 +11,7 @@ use crate::hooks::Hooks;
 use crate::pidfile::PidFileError;
 
 /// Logs `report`; the I/O side's last errors and the hooks' stderr lines complete it.
-pub fn log_report(
+pub(crate) fn log_report(
     report: &Report,
     one_shot: bool,
     last_conn: Option<&ConnError>,
@@ -129,7 +129,7 @@ fn log_rejected(e: &VerifyError) {
 }
 
 /// The error line of a fatal outcome, as upstream words it.
-pub fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> String {
+pub(crate) fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> String {
     match fatal {
         Fatal::Status { status, .. } => rpc_error(status),
         Fatal::RetriesExhausted(Failure::Status(s)) => rpc_error(s),
@@ -153,7 +153,7 @@ pub fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> String {
 }
 
 /// Upstream's one-shot error message for the output a fatal failure belongs to.
-pub fn one_shot_failure(fatal: &Fatal) -> &'static str {
+pub(crate) fn one_shot_failure(fatal: &Fatal) -> &'static str {
     let sub = match fatal {
         Fatal::HookFailed => return "Error running hooks",
         Fatal::Status { sub, .. } | Fatal::JwtRejected(sub, _) | Fatal::WriteFailed(sub) => *sub,

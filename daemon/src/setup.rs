@@ -15,7 +15,7 @@ use crate::oserror::GoErrno;
 
 /// Why the helper cannot start with these keys.
 #[derive(Debug)]
-pub enum SetupError {
+pub(crate) enum SetupError {
     /// `create_cert_dir`: a directory could not be created.
     CreateDir(String, files::WriteError),
     /// `file_owner`: the helper is not allowed to give its files this owner.
@@ -37,7 +37,7 @@ impl std::fmt::Display for SetupError {
 }
 
 /// Creates `dir` and its missing parents, each with mode 0755 and the `file_owner`.
-pub fn create_dir(dir: &str) -> Result<(), SetupError> {
+pub(crate) fn create_dir(dir: &str) -> Result<(), SetupError> {
     let path = Path::new(if dir.is_empty() { "." } else { dir });
     let mut missing = Vec::new();
     for ancestor in path.ancestors().filter(|a| !a.as_os_str().is_empty()) {
@@ -57,7 +57,7 @@ pub fn create_dir(dir: &str) -> Result<(), SetupError> {
 /// file `.spiffe-helper-owner.<pid>.0.tmp` (removed at once; the leftover pattern of the
 /// set's temporaries). A `cert_dir` where no file can be created is left to the writes,
 /// whose errors name it.
-pub fn check_owner(cert_dir: &str, owner: (u32, u32)) -> Result<(), SetupError> {
+pub(crate) fn check_owner(cert_dir: &str, owner: (u32, u32)) -> Result<(), SetupError> {
     let dir = if cert_dir.is_empty() { "." } else { cert_dir };
     let probe = Path::new(dir).join(format!(".spiffe-helper-owner.{}.0.tmp", std::process::id()));
     let Ok(file) = OpenOptions::new()
@@ -79,7 +79,7 @@ pub fn check_owner(cert_dir: &str, owner: (u32, u32)) -> Result<(), SetupError> 
 }
 
 /// The warning of upstream issue #217 for `include_federated_domains`.
-pub fn warn_federated_merge(bundle: &str) {
+pub(crate) fn warn_federated_merge(bundle: &str) {
     warn!(
         file = bundle;
         "include_federated_domains merges every federated trust domain's CAs into one bundle \

@@ -13,7 +13,7 @@ use rustix::process::Signal;
 use signal_hook::low_level::pipe;
 
 /// The installed handlers; poll its file descriptor for readability.
-pub struct Signals {
+pub(crate) struct Signals {
     wake: UnixStream,
     term: Arc<AtomicBool>,
     int: Arc<AtomicBool>,
@@ -26,7 +26,7 @@ pub struct Signals {
 }
 
 /// What arrived since the last look.
-pub struct Arrived {
+pub(crate) struct Arrived {
     /// SIGTERM or SIGINT (SIGTERM first if both): the helper shuts down.
     pub terminate: Option<Signal>,
     /// SIGHUP: forwarded to the child, as init shims do.
@@ -40,7 +40,7 @@ pub struct Arrived {
 impl Signals {
     /// Installs the handlers; `wrap` (wrapper mode) also catches SIGUSR1, SIGUSR2 and
     /// SIGQUIT, which otherwise keep their default action.
-    pub fn install(wrap: bool) -> io::Result<Signals> {
+    pub(crate) fn install(wrap: bool) -> io::Result<Signals> {
         let (wake, notify) = UnixStream::pair()?;
         wake.set_nonblocking(true)?;
         let signals = Signals {
@@ -73,7 +73,7 @@ impl Signals {
     }
 
     /// Drains the wake-ups and reports what arrived.
-    pub fn take(&self) -> Arrived {
+    pub(crate) fn take(&self) -> Arrived {
         let mut sink = [0u8; 64];
         while matches!((&self.wake).read(&mut sink), Ok(n) if n > 0) {}
         let took = |flag: &AtomicBool| flag.swap(false, Ordering::SeqCst);

@@ -16,7 +16,7 @@ use svid_core::x509::{Pkcs12Contents, Rendered, SvidFiles};
 use crate::files::{self, Data, DirOutput, Output, WriteError};
 
 /// Where the X.509 files go and with which modes.
-pub struct X509Files {
+pub(crate) struct X509Files {
     /// The SVID (leaf and intermediates) file.
     pub svid: String,
     /// The private key file.
@@ -41,7 +41,7 @@ pub struct X509Files {
 }
 
 /// Where one `x509_svids` entry's files go (the modes are the set's).
-pub struct EntryFiles {
+pub(crate) struct EntryFiles {
     /// Its SVID (leaf and intermediates) file.
     pub svid: String,
     /// Its private key file.
@@ -67,7 +67,7 @@ impl EntryFiles {
 impl X509Files {
     /// Every file name of the set that is known before an update (for the log and for
     /// cleaning up at start), in the order written.
-    pub fn names(&self) -> Vec<&str> {
+    pub(crate) fn names(&self) -> Vec<&str> {
         [&self.svid, &self.key, &self.bundle]
             .into_iter()
             .chain(&self.credential)
@@ -81,7 +81,7 @@ impl X509Files {
 
 /// The top-level PKCS#12 stores and the password of every store of the set.
 #[derive(Clone)]
-pub struct Pkcs12 {
+pub(crate) struct Pkcs12 {
     /// The default SVID's stores.
     pub files: Pkcs12Files,
     /// The password of every store, from `pkcs12_password_file`.
@@ -97,7 +97,7 @@ struct Store<'a> {
 
 /// Where one SVID's PKCS#12 stores go.
 #[derive(Clone, Default)]
-pub struct Pkcs12Files {
+pub(crate) struct Pkcs12Files {
     /// `pkcs12_keystore_file_name`: the key and its chain (mode `key_mode`).
     pub keystore: Option<String>,
     /// `pkcs12_truststore_file_name`: the bundle's certificates (mode `cert_mode`).
@@ -137,7 +137,7 @@ impl Pkcs12Files {
 
 /// A PKCS#12 password; its `Debug` does not show it.
 #[derive(Clone)]
-pub struct Password(String);
+pub(crate) struct Password(String);
 
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,7 +147,7 @@ impl fmt::Debug for Password {
 
 /// Why `pkcs12_password_file` gives no password. Never shows the file's contents.
 #[derive(Debug)]
-pub enum PasswordError {
+pub(crate) enum PasswordError {
     /// The file cannot be read.
     Read(String, io::Error),
     /// The file is not UTF-8 text (PKCS#12 encodes the password from characters, RFC 7292
@@ -167,7 +167,7 @@ impl fmt::Display for PasswordError {
 /// Reads the PKCS#12 password from `path` (as given, not joined to `cert_dir`): the whole
 /// file but one final line ending (`\n` or `\r\n`), so that `echo secret > file` gives
 /// `secret`. Nothing else is trimmed; an empty password is allowed.
-pub fn read_password(path: &str) -> Result<Password, PasswordError> {
+pub(crate) fn read_password(path: &str) -> Result<Password, PasswordError> {
     let bytes = std::fs::read(path).map_err(|e| PasswordError::Read(path.to_owned(), e))?;
     let mut text = String::from_utf8(bytes).map_err(|_| PasswordError::NotUtf8(path.to_owned()))?;
     if text.ends_with('\n') {
@@ -204,7 +204,7 @@ fn pkcs12_bytes(
 
 /// The names of the files `rendered` writes: [`X509Files::names`] without the files of an
 /// entry whose hint the message lacks.
-pub fn written_names<'a>(paths: &'a X509Files, rendered: &Rendered) -> Vec<&'a str> {
+pub(crate) fn written_names<'a>(paths: &'a X509Files, rendered: &Rendered) -> Vec<&'a str> {
     let skipped: Vec<&String> = paths
         .entries
         .iter()
@@ -221,13 +221,13 @@ pub fn written_names<'a>(paths: &'a X509Files, rendered: &Rendered) -> Vec<&'a s
 
 /// Whether a `trust_bundle_dir` entry is one of the helper's `<trust-domain>.pem` files, by
 /// the core's rule for the names it writes there.
-pub fn is_trust_domain_file(name: &str) -> bool {
+pub(crate) fn is_trust_domain_file(name: &str) -> bool {
     name.strip_suffix(".pem")
         .is_some_and(svid_core::x509::is_trust_domain_file_stem)
 }
 
 /// Writes every file of `rendered` that `paths` configures, as one set.
-pub fn write(
+pub(crate) fn write(
     layout: files::Layout,
     paths: &X509Files,
     rendered: &Rendered,

@@ -228,7 +228,7 @@ fn set<T>(field: &mut T, value: T) -> Result<(), ParseError> {
 }
 
 /// The top-level keys whose value is a block or a list (given as JSON in the environment).
-pub const STRUCTURED_KEYS: &[&str] = &[
+pub(crate) const STRUCTURED_KEYS: &[&str] = &[
     "jwt_svids",
     "x509_svids",
     "health_checks",
@@ -238,20 +238,20 @@ pub const STRUCTURED_KEYS: &[&str] = &[
 
 /// Every top-level key, in the order of [`Config`]'s documentation.
 #[cfg(test)]
-pub fn top_level_keys() -> impl Iterator<Item = &'static str> {
+pub(crate) fn top_level_keys() -> impl Iterator<Item = &'static str> {
     TOP_LEVEL.iter().map(|(name, _)| *name)
 }
 
 /// Every `health_checks` key.
 #[cfg(test)]
-pub fn health_check_keys() -> impl Iterator<Item = &'static str> {
+pub(crate) fn health_check_keys() -> impl Iterator<Item = &'static str> {
     HEALTH_CHECKS.iter().map(|(name, _)| *name)
 }
 
 /// Sets the top-level key `name` (as in [`top_level_keys`]) to `v` over `config`, replacing
 /// what it held: a list is not appended to and a block is not merged, unlike a key repeated
 /// in the file. `None` when no key has this name.
-pub fn replace(config: &mut Config, name: &str, v: Value) -> Option<Result<(), ParseError>> {
+pub(crate) fn replace(config: &mut Config, name: &str, v: Value) -> Option<Result<(), ParseError>> {
     let (name, setter) = TOP_LEVEL.iter().find(|(n, _)| *n == name)?;
     match *name {
         "jwt_svids" => config.jwt_svids.clear(),
@@ -264,7 +264,7 @@ pub fn replace(config: &mut Config, name: &str, v: Value) -> Option<Result<(), P
 }
 
 /// Decodes the top-level items of `helper.conf`.
-pub fn config(items: Vec<Item>) -> Result<Config, ParseError> {
+pub(crate) fn config(items: Vec<Item>) -> Result<Config, ParseError> {
     let mut config = Config::default();
     config.unknown_keys = fields(&mut config, "", TOP_LEVEL, items)?;
     Ok(config)

@@ -27,7 +27,7 @@ use alloc::vec::Vec;
 use super::syntax::{Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Pos, Value, ValueKind};
 
 /// Parses HCL v1 text into the items of its top-level object.
-pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
+pub(super) fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
     let mut p = Parser {
         cur: Cursor::new(text),
         depth: 0,

@@ -30,7 +30,7 @@ impl fmt::Display for IntError {
 impl core::error::Error for IntError {}
 
 /// Go's `strconv.ParseInt(s, 0, 64)`.
-pub fn parse_go_int(s: &str) -> Result<i64, IntError> {
+pub(super) fn parse_go_int(s: &str) -> Result<i64, IntError> {
     let syntax = || IntError::Syntax(String::from(s));
     let (neg, unsigned) = match s.as_bytes().first() {
         Some(b'+') => (false, &s[1..]),

@@ -11,7 +11,7 @@ use super::syntax::{Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Value, 
 use crate::json::lexer::{LexError, LexErrorKind, Lexer, Token, TokenKind, is, start};
 
 /// Parses a JSON document that must be a single object into its items.
-pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
+pub(super) fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
     let mut b = Builder {
         lexer: Lexer::new(text),
         text,
@@ -44,7 +44,7 @@ pub fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
 
 /// Parses a complete JSON value of any type (the JSON forms of the `SPIFFE_HLP_*`
 /// variables), with the same rules as the file's JSON form.
-pub fn value(text: &str) -> Result<Value, ParseError> {
+pub(super) fn value(text: &str) -> Result<Value, ParseError> {
     let mut b = Builder {
         lexer: Lexer::new(text),
         text,

@@ -170,14 +170,14 @@ impl fmt::Display for ParseErrorKind {
 
 /// One value of the tree, with the position of its first character.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Value {
+pub(crate) struct Value {
     pub pos: Pos,
     pub kind: ValueKind,
 }
 
 /// The kinds of values HCL v1 and JSON share.
 #[derive(Clone, Debug, PartialEq)]
-pub enum ValueKind {
+pub(crate) enum ValueKind {
     /// A quoted string or heredoc, unescaped.
     String(String),
     /// An integer literal as written (`0644`, `-1`, `0x1A4`).
@@ -191,7 +191,7 @@ pub enum ValueKind {
 
 impl ValueKind {
     /// The type name used in error messages.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Self::String(_) => "string",
             Self::Number(_) => "integer",
@@ -206,7 +206,7 @@ impl ValueKind {
 /// `key = value` (or a block) inside an object. The same key may appear more than once:
 /// the decoder applies every occurrence in order, as `hcl.Decode` does.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Item {
+pub(crate) struct Item {
     /// The key as written.
     pub key: String,
     /// Position of the key.
@@ -220,7 +220,7 @@ pub struct Item {
 
 /// A key in case-folded form: two keys are the same key (Go's `strings.EqualFold`, which
 /// HCL v1 uses to match keys) when their folded forms are equal.
-pub fn fold_key(key: &str) -> String {
+pub(super) fn fold_key(key: &str) -> String {
     key.chars()
         .flat_map(char::to_uppercase)
         .flat_map(char::to_lowercase)
@@ -228,14 +228,14 @@ pub fn fold_key(key: &str) -> String {
 }
 
 /// A character cursor over the configuration text that tracks line and column.
-pub struct Cursor<'a> {
+pub(super) struct Cursor<'a> {
     rest: &'a str,
     line: u32,
     column: u32,
 }
 
 impl<'a> Cursor<'a> {
-    pub fn new(text: &'a str) -> Self {
+    pub(super) fn new(text: &'a str) -> Self {
         Self {
             rest: text,
             line: 1,
@@ -243,26 +243,26 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    pub fn pos(&self) -> Pos {
+    pub(super) fn pos(&self) -> Pos {
         Pos {
             line: self.line,
             column: self.column,
         }
     }
 
-    pub fn rest(&self) -> &'a str {
+    pub(super) fn rest(&self) -> &'a str {
         self.rest
     }
 
-    pub fn peek(&self) -> Option<char> {
+    pub(super) fn peek(&self) -> Option<char> {
         self.rest.chars().next()
     }
 
-    pub fn peek2(&self) -> Option<char> {
+    pub(super) fn peek2(&self) -> Option<char> {
         self.rest.chars().nth(1)
     }
 
-    pub fn bump(&mut self) -> Option<char> {
+    pub(super) fn bump(&mut self) -> Option<char> {
         let c = self.peek()?;
         self.rest = &self.rest[c.len_utf8()..];
         if c == '\n' {
@@ -275,7 +275,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes `c` if it is next.
-    pub fn eat(&mut self, c: char) -> bool {
+    pub(super) fn eat(&mut self, c: char) -> bool {
         if self.peek() == Some(c) {
             self.bump();
             true
@@ -285,7 +285,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// An error at the current position.
-    pub fn error(&self, kind: ParseErrorKind) -> ParseError {
+    pub(super) fn error(&self, kind: ParseErrorKind) -> ParseError {
         ParseError {
             pos: self.pos(),
             kind,
@@ -293,7 +293,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The error for whatever is next, when `expected` was needed.
-    pub fn unexpected(&self, expected: &'static str) -> ParseError {
+    pub(super) fn unexpected(&self, expected: &'static str) -> ParseError {
         self.error(match self.peek() {
             Some(found) => ParseErrorKind::UnexpectedChar { found, expected },
             None => ParseErrorKind::UnexpectedEnd { expected },

@@ -86,7 +86,11 @@ impl fmt::Display for InflateError {
 impl core::error::Error for InflateError {}
 
 /// Inflates `data` compressed with `encoding` into at most `limit` bytes.
-pub fn inflate(encoding: Encoding, data: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
+pub(super) fn inflate(
+    encoding: Encoding,
+    data: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, InflateError> {
     match encoding {
         Encoding::Identity => Ok(data.to_vec()),
         Encoding::Deflate => map(

@@ -10,7 +10,9 @@ mod connection;
 mod error;
 #[cfg(fuzzing)]
 pub mod frame;
+// Its items are `pub` for the fuzz targets, which see it under `cfg(fuzzing)`.
 #[cfg(not(fuzzing))]
+#[allow(unreachable_pub)]
 pub(crate) mod frame;
 #[cfg(test)]
 mod tests;

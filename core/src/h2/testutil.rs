@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use super::frame::{self, Header};
 
 /// One raw frame.
-pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     frame::write_header(&mut out, payload.len(), kind, flags, stream);
     out.extend_from_slice(payload);
@@ -13,7 +13,7 @@ pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Splits `bytes` (after an optional client preface) into frames; panics on a torn frame.
-pub fn parse_frames(bytes: &[u8]) -> Vec<(Header, Vec<u8>)> {
+pub(crate) fn parse_frames(bytes: &[u8]) -> Vec<(Header, Vec<u8>)> {
     let mut rest = bytes.strip_prefix(&frame::PREFACE[..]).unwrap_or(bytes);
     let mut frames = Vec::new();
     while !rest.is_empty() {

@@ -10,7 +10,7 @@ use alloc::string::String;
 
 /// One token and the byte offset of its first character.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Token<'a> {
+pub(crate) struct Token<'a> {
     /// Byte offset of the token's first character (the input's length for [`TokenKind::End`]).
     pub offset: usize,
     /// What the token is.
@@ -19,7 +19,7 @@ pub struct Token<'a> {
 
 /// The tokens of RFC 8259 §2, plus the end of the input.
 #[derive(Clone, Debug, PartialEq)]
-pub enum TokenKind<'a> {
+pub(crate) enum TokenKind<'a> {
     /// `{`
     BeginObject,
     /// `}`
@@ -49,7 +49,7 @@ pub enum TokenKind<'a> {
 
 /// Why no token could be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LexError {
+pub(crate) struct LexError {
     /// Byte offset of the token's first character.
     pub start: usize,
     /// Byte offset of the problem: the backslash of a bad escape, the character that may not
@@ -61,7 +61,7 @@ pub struct LexError {
 
 /// The kinds of [`LexError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LexErrorKind {
+pub(crate) enum LexErrorKind {
     /// A character that starts no token, or a misspelt `true`, `false` or `null`.
     Unexpected,
     /// Text that starts a number but does not follow §6's grammar (`-`, `1.`, `1e`).
@@ -85,14 +85,14 @@ pub enum LexErrorKind {
 
 impl LexErrorKind {
     /// Whether the error happened inside a string (the token was a string).
-    pub fn in_string(self) -> bool {
+    pub(crate) fn in_string(self) -> bool {
         !matches!(self, Self::Unexpected | Self::InvalidNumber)
     }
 }
 
 /// Where the token, or the token that could not be read, starts: where a builder that
 /// wanted something else reports it.
-pub fn start(next: &Result<Token<'_>, LexError>) -> usize {
+pub(crate) fn start(next: &Result<Token<'_>, LexError>) -> usize {
     match next {
         Ok(token) => token.offset,
         Err(e) => e.start,
@@ -100,29 +100,29 @@ pub fn start(next: &Result<Token<'_>, LexError>) -> usize {
 }
 
 /// Whether `next` is a token of `kind`'s variant: for punctuation and literals, that token.
-pub fn is(next: &Result<Token<'_>, LexError>, kind: &TokenKind<'_>) -> bool {
+pub(crate) fn is(next: &Result<Token<'_>, LexError>, kind: &TokenKind<'_>) -> bool {
     matches!(next, Ok(t) if core::mem::discriminant(&t.kind) == core::mem::discriminant(kind))
 }
 
 /// Reads the tokens of one JSON text, one at a time.
-pub struct Lexer<'a> {
+pub(crate) struct Lexer<'a> {
     text: &'a str,
     pos: usize,
 }
 
 impl<'a> Lexer<'a> {
     /// A tokenizer at the start of `text`.
-    pub fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         Self { text, pos: 0 }
     }
 
     /// The byte right after the last token read (no whitespace skipped).
-    pub fn peek_byte(&self) -> Option<u8> {
+    pub(crate) fn peek_byte(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
     /// The next token; [`TokenKind::End`] once only whitespace is left.
-    pub fn next_token(&mut self) -> Result<Token<'a>, LexError> {
+    pub(crate) fn next_token(&mut self) -> Result<Token<'a>, LexError> {
         while matches!(self.peek_byte(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
             self.pos += 1;
         }
@@ -149,7 +149,7 @@ impl<'a> Lexer<'a> {
 
     /// Reads the token after an array element or object member: `Ok(true)` if it is `close`
     /// (the container ends), `Ok(false)` if it is a comma, else `Err` with where it starts.
-    pub fn closes(&mut self, close: &TokenKind<'_>) -> Result<bool, usize> {
+    pub(crate) fn closes(&mut self, close: &TokenKind<'_>) -> Result<bool, usize> {
         let next = self.next_token();
         if is(&next, close) {
             Ok(true)

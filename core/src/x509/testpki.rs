@@ -13,42 +13,42 @@ use rcgen::{
 
 /// `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048`, then
 /// `openssl pkcs8 -topk8 -nocrypt -outform DER`.
-pub const RSA_A: &[u8] = include_bytes!("testdata/rsa2048-a.pk8.der");
+pub(crate) const RSA_A: &[u8] = include_bytes!("testdata/rsa2048-a.pk8.der");
 /// A second, unrelated RSA key made the same way.
-pub const RSA_B: &[u8] = include_bytes!("testdata/rsa2048-b.pk8.der");
+pub(crate) const RSA_B: &[u8] = include_bytes!("testdata/rsa2048-b.pk8.der");
 /// `openssl genpkey -algorithm ed25519 -outform DER`: PKCS#8 v1, no public key.
-pub const ED25519_V1: &[u8] = include_bytes!("testdata/ed25519-v1.pk8.der");
+pub(crate) const ED25519_V1: &[u8] = include_bytes!("testdata/ed25519-v1.pk8.der");
 
 /// A fresh key of `alg` (EC or Ed25519, which ring can generate).
-pub fn key(alg: &'static SignatureAlgorithm) -> KeyPair {
+pub(crate) fn key(alg: &'static SignatureAlgorithm) -> KeyPair {
     KeyPair::generate_for(alg).unwrap()
 }
 
 /// A P-256 key, SPIRE's default.
-pub fn p256() -> KeyPair {
+pub(crate) fn p256() -> KeyPair {
     key(&rcgen::PKCS_ECDSA_P256_SHA256)
 }
 
 /// An RSA key from checked-in PKCS#8 DER.
-pub fn rsa(der: &[u8]) -> KeyPair {
+pub(crate) fn rsa(der: &[u8]) -> KeyPair {
     KeyPair::from_pkcs8_der_and_sign_algo(&der.to_vec().into(), &rcgen::PKCS_RSA_SHA256).unwrap()
 }
 
 /// The checked-in Ed25519 v1 key (OpenSSL 3.0 cannot read ring's v2 Ed25519 keys).
-pub fn ed25519_v1() -> KeyPair {
+pub(crate) fn ed25519_v1() -> KeyPair {
     KeyPair::from_pkcs8_der_and_sign_algo(&ED25519_V1.to_vec().into(), &rcgen::PKCS_ED25519)
         .unwrap()
 }
 
 /// A certificate authority: its parameters, key and DER.
-pub struct Ca {
+pub(crate) struct Ca {
     pub params: CertificateParams,
     pub key: KeyPair,
     pub der: Vec<u8>,
 }
 
 /// CA parameters like SPIRE's: URI SAN `spiffe://<td>`, CA:TRUE, keyCertSign + cRLSign.
-pub fn ca_params(td: &str, name: &str) -> CertificateParams {
+pub(crate) fn ca_params(td: &str, name: &str) -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(DnType::CommonName, name);
@@ -59,23 +59,23 @@ pub fn ca_params(td: &str, name: &str) -> CertificateParams {
 }
 
 /// A self-signed root for `td`.
-pub fn root(td: &str) -> Ca {
+pub(crate) fn root(td: &str) -> Ca {
     root_with(ca_params(td, &["root ", td].concat()), p256())
 }
 
 /// A self-signed root from `params` and `key`.
-pub fn root_with(params: CertificateParams, key: KeyPair) -> Ca {
+pub(crate) fn root_with(params: CertificateParams, key: KeyPair) -> Ca {
     let der = params.self_signed(&key).unwrap().der().to_vec();
     Ca { params, key, der }
 }
 
 /// An intermediate CA of `td` signed by `parent`.
-pub fn intermediate(parent: &Ca, td: &str) -> Ca {
+pub(crate) fn intermediate(parent: &Ca, td: &str) -> Ca {
     intermediate_with(parent, ca_params(td, &["intermediate ", td].concat()))
 }
 
 /// An intermediate signed by `parent` from `params`.
-pub fn intermediate_with(parent: &Ca, params: CertificateParams) -> Ca {
+pub(crate) fn intermediate_with(parent: &Ca, params: CertificateParams) -> Ca {
     let key = p256();
     let der = sign(&params, &key, parent);
     Ca { params, key, der }
@@ -83,7 +83,7 @@ pub fn intermediate_with(parent: &Ca, params: CertificateParams) -> Ca {
 
 /// Leaf parameters like SPIRE's: URI SAN `id`, CA:FALSE, keyUsage digitalSignature
 /// (critical), EKU serverAuth + clientAuth.
-pub fn leaf_params(id: &str) -> CertificateParams {
+pub(crate) fn leaf_params(id: &str) -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
     params
@@ -100,19 +100,19 @@ pub fn leaf_params(id: &str) -> CertificateParams {
 }
 
 /// DER of a certificate for `key`'s public key, from `params`, signed by `issuer`.
-pub fn sign(params: &CertificateParams, key: &KeyPair, issuer: &Ca) -> Vec<u8> {
+pub(crate) fn sign(params: &CertificateParams, key: &KeyPair, issuer: &Ca) -> Vec<u8> {
     let issuer = Issuer::from_params(&issuer.params, &issuer.key);
     params.signed_by(key, &issuer).unwrap().der().to_vec()
 }
 
 /// A URI SAN.
-pub fn uri(s: &str) -> SanType {
+pub(crate) fn uri(s: &str) -> SanType {
     SanType::URI(s.to_string().try_into().unwrap())
 }
 
 /// PEM `CERTIFICATE` blocks of `ders` as rcgen's `pem` crate writes them (LF line ends):
 /// an encoder independent of ours, to compare files against.
-pub fn pem_certs(ders: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn pem_certs(ders: &[&[u8]]) -> Vec<u8> {
     let mut out = String::new();
     for der in ders {
         out.push_str(&pem::encode_config(
@@ -124,7 +124,7 @@ pub fn pem_certs(ders: &[&[u8]]) -> Vec<u8> {
 }
 
 /// PEM `PRIVATE KEY` of PKCS#8 `der`, written by the `pem` crate.
-pub fn pem_key(der: &[u8]) -> Vec<u8> {
+pub(crate) fn pem_key(der: &[u8]) -> Vec<u8> {
     pem::encode_config(
         &pem::Pem::new("PRIVATE KEY", der.to_vec()),
         pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
@@ -133,12 +133,12 @@ pub fn pem_key(der: &[u8]) -> Vec<u8> {
 }
 
 /// Concatenated DER.
-pub fn cat(ders: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn cat(ders: &[&[u8]]) -> Vec<u8> {
     ders.concat()
 }
 
 /// A DER TLV with a short or long-form length (X.690 §8.1.3).
-pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {

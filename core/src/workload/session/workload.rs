@@ -17,11 +17,11 @@ use crate::health::{HealthState, WriteStatus};
 use crate::time::Instant;
 
 /// The first restart delay.
-pub const RESTART_MIN: Duration = Duration::from_secs(1);
+pub(super) const RESTART_MIN: Duration = Duration::from_secs(1);
 /// The longest restart delay.
-pub const RESTART_MAX: Duration = Duration::from_secs(60);
+pub(super) const RESTART_MAX: Duration = Duration::from_secs(60);
 /// A run at least this long resets the restart delay to [`RESTART_MIN`].
-pub const RESTART_RESET: Duration = Duration::from_secs(60);
+pub(super) const RESTART_RESET: Duration = Duration::from_secs(60);
 
 /// The `cmd` process as the session knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
