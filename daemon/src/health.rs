@@ -95,10 +95,8 @@ pub(crate) struct Health {
     listener: TcpListener,
     conns: Vec<Conn>,
     slots: Slots,
-    liveness_path: String,
-    readiness_path: String,
-    /// `metrics_path` (empty: no metrics).
-    metrics_path: String,
+    /// The liveness, readiness and metrics paths (the last empty: no metrics).
+    paths: [String; 3],
     /// Accepting is paused until then (out of descriptors).
     accept_paused: Option<Instant>,
 }
@@ -143,9 +141,11 @@ impl Health {
                 read_header_timeout: settings.read_header_timeout,
                 ..Limits::default()
             }),
-            liveness_path: settings.liveness_path.clone(),
-            readiness_path: settings.readiness_path.clone(),
-            metrics_path: settings.metrics_path.clone(),
+            paths: [
+                settings.liveness_path.clone(),
+                settings.readiness_path.clone(),
+                settings.metrics_path.clone(),
+            ],
             accept_paused: None,
         })
     }
@@ -238,11 +238,7 @@ impl Health {
         let answers = Answers {
             state,
             metrics,
-            paths: [
-                &self.liveness_path,
-                &self.readiness_path,
-                &self.metrics_path,
-            ],
+            paths: &self.paths,
         };
         let slots = &mut self.slots;
         self.conns.retain_mut(|c| {
@@ -259,11 +255,7 @@ impl Health {
         let answers = Answers {
             state,
             metrics,
-            paths: [
-                &self.liveness_path,
-                &self.readiness_path,
-                &self.metrics_path,
-            ],
+            paths: &self.paths,
         };
         for _ in 0..self.slots.accept_batch() {
             let stream = match rustix::net::accept_with(
@@ -321,7 +313,7 @@ impl Health {
 struct Answers<'a> {
     state: &'a HealthState,
     metrics: &'a dyn Fn() -> Vec<u8>,
-    paths: [&'a str; 3],
+    paths: &'a [String; 3],
 }
 
 impl Answers<'_> {

@@ -12,12 +12,7 @@ use crate::json::lexer::{LexError, LexErrorKind, Lexer, Token, TokenKind, is, st
 
 /// Parses a JSON document that must be a single object into its items.
 pub(super) fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
-    let mut b = Builder {
-        lexer: Lexer::new(text),
-        text,
-        cur: Cursor::new(text),
-        depth: 0,
-    };
+    let mut b = Builder::new(text);
     let first = b.lexer.next_token();
     let value = match first {
         Ok(Token {
@@ -45,12 +40,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
 /// Parses a complete JSON value of any type (the JSON forms of the `SPIFFE_HLP_*`
 /// variables), with the same rules as the file's JSON form.
 pub(super) fn value(text: &str) -> Result<Value, ParseError> {
-    let mut b = Builder {
-        lexer: Lexer::new(text),
-        text,
-        cur: Cursor::new(text),
-        depth: 0,
-    };
+    let mut b = Builder::new(text);
     let first = b.lexer.next_token();
     let value = b.value(first)?;
     match b.lexer.next_token() {
@@ -72,6 +62,15 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
+    fn new(text: &'a str) -> Self {
+        Builder {
+            lexer: Lexer::new(text),
+            text,
+            cur: Cursor::new(text),
+            depth: 0,
+        }
+    }
+
     /// The cursor at byte `offset`, with its line and column.
     fn seek(&mut self, offset: usize) -> &Cursor<'a> {
         if offset < self.text.len() - self.cur.rest().len() {
