@@ -19,6 +19,24 @@ struct Object<'a> {
     pretty: bool,
 }
 
+/// Writes `items` at `out` as a JSON array of objects, each filled by `entry`.
+fn objects<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut entry: impl FnMut(&mut Object<'_>, T),
+) {
+    out.push(b'[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mut e = Object::open(out, false);
+        entry(&mut e, item);
+        e.close();
+    }
+    out.push(b']');
+}
+
 impl<'a> Object<'a> {
     fn open(out: &'a mut Vec<u8>, pretty: bool) -> Self {
         out.push(b'{');
@@ -113,22 +131,14 @@ impl Validated {
         o.str("svid_key_file_name", &c.svid_key_file_name);
         o.str("svid_bundle_file_name", &c.svid_bundle_file_name);
         o.str("jwt_bundle_file_name", &c.jwt_bundle_file_name);
-        let jwt = o.key("jwt_svids");
-        jwt.push(b'[');
-        for (i, j) in c.jwt_svids.iter().enumerate() {
-            if i > 0 {
-                jwt.push(b',');
-            }
-            let mut e = Object::open(jwt, false);
+        objects(o.key("jwt_svids"), &c.jwt_svids, |e, j| {
             e.str("jwt_audience", &j.jwt_audience);
             e.strs(
                 "jwt_extra_audiences",
                 j.jwt_extra_audiences.iter().map(String::as_str),
             );
             e.str("jwt_svid_file_name", &j.jwt_svid_file_name);
-            e.close();
-        }
-        jwt.push(b']');
+        });
         o.mode("cert_file_mode", c.cert_file_mode);
         o.mode("key_file_mode", c.key_file_mode);
         o.mode("jwt_bundle_file_mode", c.jwt_bundle_file_mode);
@@ -178,13 +188,7 @@ impl Validated {
             &c.pkcs12_truststore_file_name,
         );
         o.str("pkcs12_password_file", &c.pkcs12_password_file);
-        let entries = o.key("x509_svids");
-        entries.push(b'[');
-        for (i, x) in c.x509_svids.iter().enumerate() {
-            if i > 0 {
-                entries.push(b',');
-            }
-            let mut e = Object::open(entries, false);
+        objects(o.key("x509_svids"), &c.x509_svids, |e, x| {
             e.str("hint", &x.hint);
             e.str("svid_file_name", &x.svid_file_name);
             e.str("svid_key_file_name", &x.svid_key_file_name);
@@ -198,9 +202,7 @@ impl Validated {
                 "pkcs12_truststore_file_name",
                 &x.pkcs12_truststore_file_name,
             );
-            e.close();
-        }
-        entries.push(b']');
+        });
         o.str("file_owner", &c.file_owner);
         o.bool("create_cert_dir", c.create_cert_dir);
         o.str("one_shot_timeout", &c.one_shot_timeout);
@@ -221,13 +223,8 @@ impl Validated {
             let mut r = Object::open(o.key("reload"), false);
             r.str("signal", &reload.signal);
             r.str("pid_file", &reload.pid_file);
-            let exec = r.key("exec");
-            exec.push(b'[');
-            for (i, (block, hook)) in reload.exec.iter().zip(&self.lifecycle().hooks).enumerate() {
-                if i > 0 {
-                    exec.push(b',');
-                }
-                let mut e = Object::open(exec, false);
+            let hooks = reload.exec.iter().zip(&self.lifecycle().hooks);
+            objects(r.key("exec"), hooks, |e, (block, hook)| {
                 e.str("cmd", &block.cmd);
                 e.strs("args", block.args.iter().map(String::as_str));
                 e.strs("on", hook.on.iter().map(|event| event.name()));
@@ -236,9 +233,7 @@ impl Validated {
                     written => String::from(written),
                 };
                 e.str("timeout", &timeout);
-                e.close();
-            }
-            exec.push(b']');
+            });
             r.close();
         }
         o.close();
