@@ -4,6 +4,7 @@
 //! environment. Time comes in as an argument; bytes come in and go out through buffers.
 #![no_std]
 #![warn(missing_docs)]
+#![warn(clippy::exhaustive_enums)]
 
 extern crate alloc;
 #[cfg(test)]

@@ -294,6 +294,7 @@ fn run(cfg: &Validated, wrap: &[String]) -> ExitCode {
             }
             error!(error = e.as_str(); "Error starting spiffe-helper");
         }
+        other => info!(exit = report::unworded(other); "Run ended"),
     }
     ExitCode::from(exit.code(!cfg.daemon_mode()))
 }

@@ -24,6 +24,7 @@ pub const ENV_PREFIX: &str = "SPIFFE_HLP_";
 
 /// A `SPIFFE_HLP_*` variable that cannot be applied; displays as `NAME: problem`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EnvError {
     /// The variable's name (bytes that are not UTF-8 replaced by U+FFFD).
     pub var: String,
@@ -33,6 +34,7 @@ pub struct EnvError {
 
 /// What is wrong with a `SPIFFE_HLP_*` variable.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EnvErrorKind {
     /// The name is not `SPIFFE_HLP_` followed by a key in upper case.
     UnknownKey,

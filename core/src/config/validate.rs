@@ -37,6 +37,7 @@ pub const DEFAULT_READINESS_PATH: &str = "/ready";
 
 /// Why a configuration is rejected. Messages are upstream's, word for word.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ValidationError {
     /// Top-level keys that are not known (sorted, as written).
     UnknownTopLevelKeys(Vec<String>),
@@ -317,6 +318,7 @@ impl core::error::Error for ValidationError {}
 
 /// Something accepted but worth logging.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Warning {
     /// `cmd` with `daemon_mode = false`.
     CmdIgnored,
@@ -994,6 +996,7 @@ impl Config {
 
 /// Why a `reload.exec` block cannot run.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExecError {
     /// Keys that are not known (sorted, as written).
     UnknownKeys(Vec<String>),

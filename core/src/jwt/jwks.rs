@@ -146,6 +146,7 @@ pub struct Jwks {
 
 /// Why a JWKS document was refused. `index` is the position in the `keys` array.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JwksError {
     /// The document is not a JSON object.
     Json(JsonError),
@@ -400,6 +401,7 @@ fn minimal(mut bytes: Vec<u8>) -> Vec<u8> {
 
 /// Why the `bundles` map of a `FetchJWTBundles` response was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BundlesError {
     /// A map key is not a trust domain.
     TrustDomain {

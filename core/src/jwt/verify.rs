@@ -42,6 +42,7 @@ pub struct JwtSvid {
 /// Why a token was refused. Display texts follow go-spiffe's `jwtsvid` errors, without
 /// the `jwtsvid: ` prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The token is not a well-formed JWT-SVID with an allowed algorithm.
     Malformed(JwtError),

@@ -47,6 +47,7 @@ pub struct RenderOptions<'a> {
 
 /// The JWT half of the SPIFFE bundle map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum MapJwt<'a> {
     /// The JWT bundles are not written (`jwt_bundle_file_name` unset): X.509 roots only.
     #[default]
