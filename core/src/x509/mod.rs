@@ -45,8 +45,8 @@ pub use render::{
     Rendered, SvidFiles, TrustDomainBundle, is_trust_domain_file_stem, render,
 };
 pub use verify::{
-    ALGORITHMS, CACHE_ENTRIES, VerifyCache, VerifyError, render_verified, render_verified_cached,
-    verify_svid,
+    ALGORITHMS, CACHE_ENTRIES, CertError, CertErrorKind, VerifyCache, VerifyError, render_verified,
+    render_verified_cached, verify_svid,
 };
 
 /// One validated X.509-SVID (leaf + intermediates) and its key.
