@@ -14,6 +14,8 @@ pub mod config;
 pub mod der;
 #[cfg(feature = "embedded-io")]
 pub mod embedded;
+#[cfg(test)]
+mod error_tests;
 pub mod grpc;
 pub mod h2;
 pub mod health;

@@ -63,7 +63,15 @@ impl fmt::Display for EnvError {
     }
 }
 
-impl core::error::Error for EnvError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for EnvError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match &self.kind {
+            EnvErrorKind::Json(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Applies the `SPIFFE_HLP_*` variables among `vars` (name, value) over `config`, in the
 /// order of their names; other names are ignored. Returns how many were applied: 0 means

@@ -314,7 +314,15 @@ impl fmt::Display for ValidationError {
     }
 }
 
-impl core::error::Error for ValidationError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for ValidationError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Exec(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Something accepted but worth logging.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1056,3 +1064,5 @@ impl fmt::Display for ExecError {
         }
     }
 }
+
+impl core::error::Error for ExecError {}

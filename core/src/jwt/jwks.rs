@@ -245,7 +245,15 @@ impl fmt::Display for JwksError {
     }
 }
 
-impl core::error::Error for JwksError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for JwksError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Json(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl Jwks {
     /// Reads a JWKS document `{"keys":[...], ...}`.
@@ -433,7 +441,15 @@ impl fmt::Display for BundlesError {
     }
 }
 
-impl core::error::Error for BundlesError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for BundlesError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::TrustDomain { error, .. } => Some(error),
+            Self::Jwks { error, .. } => Some(error),
+        }
+    }
+}
 
 /// Reads the `bundles` map of a `FetchJWTBundles` response: each key is a trust domain as
 /// `spiffe://td` (what SPIRE sends), `spiffe://td/path` or a bare `td` (both accepted, as

@@ -240,7 +240,15 @@ impl fmt::Display for JwtError {
     }
 }
 
-impl core::error::Error for JwtError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for JwtError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Json(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Decodes a compact JWS JWT-SVID (RFC 7515 §7.1): header, claims and signature. The
 /// algorithm must be one of [`Algorithm`]; nothing else is checked or trusted.

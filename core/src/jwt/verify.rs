@@ -142,7 +142,16 @@ impl fmt::Display for VerifyError {
     }
 }
 
-impl core::error::Error for VerifyError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for VerifyError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Malformed(e) => Some(e),
+            Self::InvalidSubject(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Validates a JWT-SVID as go-spiffe's `jwtsvid.ParseAndValidate(token, bundles, [audience])`.
 ///

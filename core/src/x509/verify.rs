@@ -174,7 +174,17 @@ impl fmt::Display for VerifyError {
     }
 }
 
-impl core::error::Error for VerifyError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for VerifyError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Render(e) => Some(e),
+            Self::Svid(e) => Some(e),
+            Self::BadTrustAnchor { error: e, .. } | Self::BadLeaf(e) | Self::Chain(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<RenderError> for VerifyError {
     fn from(error: RenderError) -> Self {
@@ -279,6 +289,8 @@ impl fmt::Display for CertError {
     }
 }
 
+/// No `source()`: webpki's error stays inside (its text is the message), as
+/// [`DecodeError`](crate::workload::DecodeError) keeps prost's.
 impl core::error::Error for CertError {}
 
 /// Verifies an X.509-SVID before it is written (see the module docs for the checks).

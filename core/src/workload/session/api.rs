@@ -533,3 +533,14 @@ impl core::fmt::Display for JwtRejection {
         }
     }
 }
+
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for JwtRejection {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Invalid(e) => Some(e),
+            Self::BadBundles(e) => Some(e),
+            _ => None,
+        }
+    }
+}
