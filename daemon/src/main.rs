@@ -267,12 +267,16 @@ fn validate(cfg: &Validated) -> ExitCode {
 /// else 1 with the reason.
 fn healthcheck(cfg: &Validated, which: cli::Probe, timeout: std::time::Duration) -> ExitCode {
     let result = probe::target(cfg, which).and_then(|(addr, path)| {
-        probe::check(addr, &path, timeout).map_err(|e| format!("http://{addr}{path}: {e}"))
+        probe::check(addr, &path, timeout).map_err(|error| probe::ProbeError::Request {
+            addr,
+            path,
+            error,
+        })
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!(error = e; "Health check failed");
+            error!(error = e.to_string(); "Health check failed");
             ExitCode::FAILURE
         }
     }
