@@ -17,6 +17,7 @@ const MAX_LENGTH_OCTETS: usize = 4;
 /// Why DER could not be split or read. `offset` is where the bad element starts, counted
 /// from the start of the outermost input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum DerError {
     /// The input ends inside an element's header or contents.
     Truncated {

@@ -39,6 +39,7 @@ impl<F: FnMut() -> u64> Clock for F {
 
 /// Why [`fetch_x509_svid`] returned no SVID. `E` is the transport's error type.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum FetchError<E> {
     /// The transport failed (other than a read timeout).
     Io(E),

@@ -34,6 +34,7 @@ pub const MAX_HEAD: usize = 8 * 1024;
 
 /// Why a request head was refused. Each maps to the status Go's server would answer with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseError {
     /// No end of the head within the limit (`431 Request Header Fields Too Large`).
     TooLarge,
@@ -94,6 +95,10 @@ impl Request<'_> {
 
 /// The outcome of parsing the bytes received so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "a parse is either partial or complete, as httparse::Status"
+)]
 pub enum Status<'a> {
     /// The head is not complete yet, and nothing seen so far is wrong.
     Partial,
@@ -301,6 +306,7 @@ fn header_line(line: &[u8]) -> Result<(), ParseError> {
 
 /// The state of one output, as upstream names it in the JSON body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WriteStatus {
     /// Not written yet (every entry starts here).
     Unwritten,

@@ -4,6 +4,7 @@
 //! environment. Time comes in as an argument; bytes come in and go out through buffers.
 #![no_std]
 #![warn(missing_docs)]
+#![warn(clippy::exhaustive_enums)]
 
 extern crate alloc;
 #[cfg(test)]
@@ -13,6 +14,8 @@ pub mod config;
 pub mod der;
 #[cfg(feature = "embedded-io")]
 pub mod embedded;
+#[cfg(test)]
+mod error_tests;
 pub mod grpc;
 pub mod h2;
 pub mod health;

@@ -23,6 +23,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Why an update of an output was not written (the `reason` label).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FailureReason {
     /// What the agent sent was refused: verification, parsing, hint or size checks.
     Verification,
@@ -53,6 +54,7 @@ impl FailureReason {
 
 /// How a hook run ended (the `result` label).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HookResult {
     /// Exit status 0.
     Success,

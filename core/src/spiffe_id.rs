@@ -17,6 +17,7 @@ pub const MAX_TRUST_DOMAIN_LEN: usize = 255;
 ///
 /// Display texts are go-spiffe's, so operators see the messages they know from upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IdError {
     /// The input is the empty string.
     Empty,

@@ -70,9 +70,91 @@ pub(crate) struct LogFlags {
     pub format: Option<LogFormat>,
 }
 
-/// A bad command line: the message to print before the usage text (exit code 2).
+/// A bad command line: its `Display` is the message printed before the usage text (exit code
+/// 2), Go's `flag` package's words for its own mistakes.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct UsageError(pub String);
+pub(crate) enum UsageError {
+    /// An argument that starts with `-` but is no flag: `-`, `---x`, `-=x` (the argument).
+    BadSyntax(String),
+    /// A flag that takes a value is last, without one (the flag's name).
+    MissingValue(String),
+    /// `-log-level` or `-log-format` with a word that is not a level or format.
+    LogSetting {
+        /// The flag's name.
+        flag: String,
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        error: LogSettingError,
+    },
+    /// `-healthcheck` with a value other than `live` or `ready`.
+    NotAProbe(String),
+    /// `-timeout` with a value that is not a positive Go duration.
+    BadTimeout(String),
+    /// A boolean flag with a value Go's `strconv.ParseBool` refuses.
+    BadBool {
+        /// The flag's name.
+        flag: String,
+        /// The value given.
+        value: String,
+    },
+    /// A flag no spiffe-helper knows (its name).
+    UnknownFlag(String),
+    /// `-validate` and `-healthcheck` together.
+    ValidateAndHealthcheck,
+    /// `-timeout` without `-healthcheck`.
+    TimeoutWithoutHealthcheck,
+    /// `-- PROG` with `-validate` or `-healthcheck`.
+    WrapInAnotherMode,
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let invalid = |f: &mut std::fmt::Formatter<'_>, value: &str, flag: &str| {
+            write!(f, "invalid value {value:?} for flag -{flag}: ")
+        };
+        match self {
+            Self::BadSyntax(arg) => write!(f, "bad flag syntax: {arg}"),
+            Self::MissingValue(flag) => write!(f, "flag needs an argument: -{flag}"),
+            Self::LogSetting { flag, value, error } => {
+                invalid(f, value, flag)?;
+                error.fmt(f)
+            }
+            Self::NotAProbe(value) => {
+                invalid(f, value, "healthcheck")?;
+                f.write_str("not live or ready")
+            }
+            Self::BadTimeout(value) => {
+                invalid(f, value, "timeout")?;
+                f.write_str("not a positive duration such as 1s or 500ms")
+            }
+            Self::BadBool { flag, value } => {
+                write!(
+                    f,
+                    "invalid boolean value \"{value}\" for -{flag}: parse error"
+                )
+            }
+            Self::UnknownFlag(flag) => write!(f, "flag provided but not defined: -{flag}"),
+            Self::ValidateAndHealthcheck => f.write_str("-validate and -healthcheck: give one"),
+            Self::TimeoutWithoutHealthcheck => {
+                f.write_str("-timeout is the deadline of -healthcheck: give both")
+            }
+            Self::WrapInAnotherMode => {
+                f.write_str("-- PROG runs the helper: not with -validate or -healthcheck")
+            }
+        }
+    }
+}
+
+/// The source is the refused log setting's error, for [`UsageError::LogSetting`].
+impl std::error::Error for UsageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::LogSetting { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// Where `helper.conf` is documented key by key.
 pub(crate) const CONFIG_KEYS_DOC: &str = "docs/configuration.md, section \"Configuration keys\"";
@@ -125,7 +207,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, UsageError> {
         };
         let body = stripped.strip_prefix('-').unwrap_or(stripped);
         if body.is_empty() || body.starts_with('-') || body.starts_with('=') {
-            return Err(UsageError(format!("bad flag syntax: {arg}")));
+            return Err(UsageError::BadSyntax(arg.clone()));
         }
         let (name, value) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v)),
@@ -139,13 +221,12 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, UsageError> {
                         i += 1;
                         args[i - 1].clone()
                     }
-                    None => return Err(UsageError(format!("flag needs an argument: -{name}"))),
+                    None => return Err(UsageError::MissingValue(name.to_owned())),
                 };
-                let invalid = |e: LogSettingError| {
-                    UsageError(format!("invalid value {value:?} for flag -{name}: {e}"))
-                };
-                let bad = |why: &str| {
-                    UsageError(format!("invalid value {value:?} for flag -{name}: {why}"))
+                let invalid = |error| UsageError::LogSetting {
+                    flag: name.to_owned(),
+                    value: value.clone(),
+                    error,
                 };
                 match name {
                     "config" => config = Some(value),
@@ -157,23 +238,20 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, UsageError> {
                         probe = Some(match value.as_str() {
                             "live" => Probe::Live,
                             "ready" => Probe::Ready,
-                            _ => return Err(bad("not live or ready")),
+                            _ => return Err(UsageError::NotAProbe(value)),
                         });
                     }
                     _ => {
-                        timeout =
-                            Some(parse_duration(&value).filter(|d| !d.is_zero()).ok_or_else(
-                                || bad("not a positive duration such as 1s or 500ms"),
-                            )?);
+                        let positive = parse_duration(&value).filter(|d| !d.is_zero());
+                        timeout = Some(positive.ok_or(UsageError::BadTimeout(value))?);
                     }
                 }
             }
             "daemon-mode" | "version" | "validate" => {
                 let parsed = match value {
-                    Some(v) => parse_bool(v).ok_or_else(|| {
-                        UsageError(format!(
-                            "invalid boolean value \"{v}\" for -{name}: parse error"
-                        ))
+                    Some(v) => parse_bool(v).ok_or_else(|| UsageError::BadBool {
+                        flag: name.to_owned(),
+                        value: v.to_owned(),
                     })?,
                     None => match args.get(i).map(String::as_str) {
                         Some(word @ ("true" | "false")) if name == "daemon-mode" => {
@@ -191,9 +269,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, UsageError> {
             }
             "h" | "help" => return Ok(Command::Help),
             _ => {
-                return Err(UsageError(format!(
-                    "flag provided but not defined: -{name}"
-                )));
+                return Err(UsageError::UnknownFlag(name.to_owned()));
             }
         }
     }
@@ -202,21 +278,17 @@ pub(crate) fn parse(args: &[String]) -> Result<Command, UsageError> {
     }
     let mode = match (validate, probe) {
         (true, Some(_)) => {
-            return Err(UsageError("-validate and -healthcheck: give one".into()));
+            return Err(UsageError::ValidateAndHealthcheck);
         }
         (true, None) => Mode::Validate,
         (false, Some(probe)) => Mode::Healthcheck(probe, timeout.unwrap_or(DEFAULT_PROBE_TIMEOUT)),
         (false, None) if timeout.is_some() => {
-            return Err(UsageError(
-                "-timeout is the deadline of -healthcheck: give both".into(),
-            ));
+            return Err(UsageError::TimeoutWithoutHealthcheck);
         }
         (false, None) => Mode::Helper,
     };
     if mode != Mode::Helper && !wrap.is_empty() {
-        return Err(UsageError(
-            "-- PROG runs the helper: not with -validate or -healthcheck".into(),
-        ));
+        return Err(UsageError::WrapInAnotherMode);
     }
     Ok(Command::Run {
         config,
@@ -240,11 +312,12 @@ fn parse_bool(s: &str) -> Option<bool> {
 mod tests {
     use super::*;
 
-    fn run(args: &[&str]) -> Result<Command, UsageError> {
-        parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    /// The command, or the text of the usage error (which must stay byte for byte Go's).
+    fn run(args: &[&str]) -> Result<Command, String> {
+        parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).map_err(|e| e.to_string())
     }
 
-    fn config(path: &str, daemon_mode: Option<bool>) -> Result<Command, UsageError> {
+    fn config(path: &str, daemon_mode: Option<bool>) -> Result<Command, String> {
         Ok(Command::Run {
             config: (path != DEFAULT).then(|| path.into()),
             daemon_mode,
@@ -273,15 +346,15 @@ mod tests {
         );
         assert_eq!(
             run(&["-log-level=trace"]),
-            Err(UsageError(
+            Err(
                 "invalid value \"trace\" for flag -log-level: log_level \"trace\" is not one of \
                  debug, info, warn or error"
                     .into()
-            ))
+            )
         );
         assert_eq!(
             run(&["-log-format"]),
-            Err(UsageError("flag needs an argument: -log-format".into()))
+            Err("flag needs an argument: -log-format".into())
         );
     }
 
@@ -308,9 +381,7 @@ mod tests {
         );
         assert_eq!(
             run(&["-daemon-mode=maybe"]),
-            Err(UsageError(
-                "invalid boolean value \"maybe\" for -daemon-mode: parse error".into()
-            ))
+            Err("invalid boolean value \"maybe\" for -daemon-mode: parse error".into())
         );
     }
 
@@ -367,7 +438,7 @@ mod tests {
         let mode = |args: &[&str]| match run(args) {
             Ok(Command::Run { mode, config, .. }) => Ok((mode, config)),
             Ok(other) => panic!("{other:?}"),
-            Err(UsageError(e)) => Err(e),
+            Err(e) => Err(e),
         };
         assert_eq!(mode(&["-validate"]), Ok((Mode::Validate, None)));
         assert_eq!(
@@ -420,15 +491,15 @@ mod tests {
         assert_eq!(run(&["-help"]), Ok(Command::Help));
         assert_eq!(
             run(&["-x"]),
-            Err(UsageError("flag provided but not defined: -x".into()))
+            Err("flag provided but not defined: -x".into())
         );
         assert_eq!(
             run(&["-config"]),
-            Err(UsageError("flag needs an argument: -config".into()))
+            Err("flag needs an argument: -config".into())
         );
         assert_eq!(
             run(&["---config"]),
-            Err(UsageError("bad flag syntax: ---config".into()))
+            Err("bad flag syntax: ---config".into())
         );
     }
 }

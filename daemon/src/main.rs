@@ -56,8 +56,8 @@ fn main() -> ExitCode {
                 wrap,
                 mode,
             }) => (config, daemon_mode, logging, wrap, mode),
-            Err(cli::UsageError(msg)) => {
-                eprint!("{msg}\n{}", cli::usage(prog));
+            Err(e) => {
+                eprint!("{e}\n{}", cli::usage(prog));
                 return ExitCode::from(2);
             }
         };
@@ -77,8 +77,8 @@ fn main() -> ExitCode {
     );
     let validated = match load(config_path.as_deref(), daemon_flag, log_flags) {
         Ok(v) => v,
-        Err((msg, error)) => {
-            error!(error = error.as_str(); "{msg}");
+        Err(e) => {
+            error!(error = e.to_string(); "{}", e.message());
             return ExitCode::from(EXIT_CONFIG);
         }
     };
@@ -97,6 +97,75 @@ fn main() -> ExitCode {
 /// Upstream's `-config` default.
 const DEFAULT_CONFIG: &str = "helper.conf";
 
+/// Why the configuration could not be loaded: upstream's log message ([`LoadError::message`])
+/// and its `error` field (the `Display`).
+#[derive(Debug)]
+enum LoadError {
+    /// The file cannot be opened (`op` "open") or read ("read").
+    Read {
+        /// The `-config` path.
+        path: String,
+        /// The operation that failed, as Go's `*fs.PathError` names it.
+        op: &'static str,
+        /// The OS error.
+        error: std::io::Error,
+    },
+    /// The file is not HCL v1 or JSON `helper.conf`.
+    Parse {
+        /// The `-config` path.
+        path: String,
+        /// Where and why.
+        error: config::ParseError,
+    },
+    /// A `SPIFFE_HLP_*` variable cannot be applied.
+    Env(config::EnvError),
+    /// `log_level` or `log_format` (or the flag over it) is not one of the accepted words.
+    LogSetting(config::LogSettingError),
+    /// The configuration breaks a rule of upstream's (or of ours).
+    Invalid(config::ValidationError),
+}
+
+impl LoadError {
+    /// Upstream's log message for this error.
+    fn message(&self) -> &'static str {
+        match self {
+            Self::Read { .. } | Self::Parse { .. } | Self::Env(_) => {
+                "failed to parse configuration"
+            }
+            Self::LogSetting(_) | Self::Invalid(_) => "invalid configuration",
+        }
+    }
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Read { path, op, error } => write!(
+                f,
+                "failed to parse \"{path}\": {}",
+                oserror::path_error(op, path, error)
+            ),
+            Self::Parse { path, error } => write!(f, "failed to parse \"{path}\": {error}"),
+            Self::Env(e) => e.fmt(f),
+            Self::LogSetting(e) => e.fmt(f),
+            Self::Invalid(e) => e.fmt(f),
+        }
+    }
+}
+
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Read { error, .. } => Some(error),
+            Self::Parse { error, .. } => Some(error),
+            Self::Env(e) => Some(e),
+            Self::LogSetting(e) => Some(e),
+            Self::Invalid(e) => Some(e),
+        }
+    }
+}
+
 /// Reads, parses and validates the config (`path`: the `-config` flag), with the
 /// `SPIFFE_HLP_*` environment variables over the file's keys; errors carry upstream's message
 /// and detail. Without `-config`, a missing `helper.conf` is no error when the environment
@@ -106,18 +175,17 @@ fn load(
     path: Option<&str>,
     daemon_flag: Option<bool>,
     log_flags: cli::LogFlags,
-) -> Result<Validated, (&'static str, String)> {
+) -> Result<Validated, LoadError> {
     let mut env: Vec<(OsString, OsString)> = std::env::vars_os()
         .filter(|(name, _)| name.as_bytes().starts_with(config::ENV_PREFIX.as_bytes()))
         .collect();
     env.sort_unstable();
     let file_optional = path.is_none() && !env.is_empty();
     let path = path.unwrap_or(DEFAULT_CONFIG);
-    let parse_err = |e: String| {
-        (
-            "failed to parse configuration",
-            format!("failed to parse \"{path}\": {e}"),
-        )
+    let read_err = |op, error| LoadError::Read {
+        path: path.to_owned(),
+        op,
+        error,
     };
     let names: Vec<_> = env.iter().map(|(n, _)| n.to_string_lossy()).collect();
     let names = names.join(",");
@@ -136,14 +204,16 @@ fn load(
     let read = || {
         let mut file = match std::fs::File::open(path) {
             Err(e) if file_optional && e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            other => other.map_err(|e| parse_err(oserror::path_error("open", path, &e)))?,
+            other => other.map_err(|e| read_err("open", e))?,
         };
         let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut file, &mut bytes)
-            .map_err(|e| parse_err(oserror::path_error("read", path, &e)))?;
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| read_err("read", e))?;
         config::parse_bytes(&bytes)
             .map(Some)
-            .map_err(|e| parse_err(e.to_string()))
+            .map_err(|error| LoadError::Parse {
+                path: path.to_owned(),
+                error,
+            })
     };
     // The file's log settings (and the environment's over them) apply from the first line on
     // when they parse, before validation, whose warnings then follow `log_level` (upstream PR
@@ -154,12 +224,12 @@ fn load(
     let pairs = env.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
     config::apply_env(&mut parsed, pairs).map_err(|e| {
         announce(from_file);
-        ("failed to parse configuration", e.to_string())
+        LoadError::Env(e)
     })?;
     let announce = || announce(from_file);
     let invalid = |e: config::LogSettingError| {
         announce();
-        ("invalid configuration", e.to_string())
+        LoadError::LogSetting(e)
     };
     // The flags win: written into the configuration, they are its effective values.
     if let Some(level) = log_flags.level {
@@ -175,7 +245,7 @@ fn load(
     let env = std::env::var("SPIFFE_ENDPOINT_SOCKET").ok();
     let (validated, warnings) = parsed
         .validate(daemon_flag, env.as_deref())
-        .map_err(|e| ("invalid configuration", e.to_string()))?;
+        .map_err(LoadError::Invalid)?;
     for warning in warnings {
         warn!("{warning}");
     }
@@ -197,12 +267,16 @@ fn validate(cfg: &Validated) -> ExitCode {
 /// else 1 with the reason.
 fn healthcheck(cfg: &Validated, which: cli::Probe, timeout: std::time::Duration) -> ExitCode {
     let result = probe::target(cfg, which).and_then(|(addr, path)| {
-        probe::check(addr, &path, timeout).map_err(|e| format!("http://{addr}{path}: {e}"))
+        probe::check(addr, &path, timeout).map_err(|error| probe::ProbeError::Request {
+            addr,
+            path,
+            error,
+        })
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            error!(error = e; "Health check failed");
+            error!(error = e.to_string(); "Health check failed");
             ExitCode::FAILURE
         }
     }
@@ -225,7 +299,7 @@ fn run(cfg: &Validated, wrap: &[String]) -> ExitCode {
             Some(program)
         }
         Err(e) => {
-            error!(error = e; "invalid configuration");
+            error!(error = e.to_string(); "invalid configuration");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
@@ -294,21 +368,22 @@ fn run(cfg: &Validated, wrap: &[String]) -> ExitCode {
             }
             error!(error = e.as_str(); "Error starting spiffe-helper");
         }
+        other => info!(exit = report::unworded(other); "Run ended"),
     }
     ExitCode::from(exit.code(!cfg.daemon_mode()))
 }
 
 /// Wrapper mode (`-- PROG [ARGS...]`): PROG as the workload, refused beside `cmd` or
 /// `start`, or in one-shot mode.
-fn wrapped(cfg: &Validated, wrap: &[String]) -> Result<Option<config::Workload>, &'static str> {
+fn wrapped(cfg: &Validated, wrap: &[String]) -> Result<Option<config::Workload>, WrapError> {
     let Some((cmd, args)) = wrap.split_first() else {
         return Ok(None);
     };
     if !cfg.daemon_mode() {
-        return Err("-- PROG needs daemon mode: it runs PROG and keeps its files fresh");
+        return Err(WrapError::OneShot);
     }
     if cfg.lifecycle().workload.is_some() {
-        return Err("-- PROG and cmd (or start) are both set: keep one");
+        return Err(WrapError::BesideCmd);
     }
     Ok(Some(config::Workload {
         cmd: cmd.clone(),
@@ -316,6 +391,26 @@ fn wrapped(cfg: &Validated, wrap: &[String]) -> Result<Option<config::Workload>,
         restart: config::Restart::Never,
     }))
 }
+
+/// Why `-- PROG` cannot run with this configuration.
+#[derive(Debug)]
+enum WrapError {
+    /// `daemon_mode = false`.
+    OneShot,
+    /// `cmd` or a `start` block names a program too.
+    BesideCmd,
+}
+
+impl std::fmt::Display for WrapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::OneShot => "-- PROG needs daemon mode: it runs PROG and keeps its files fresh",
+            Self::BesideCmd => "-- PROG and cmd (or start) are both set: keep one",
+        })
+    }
+}
+
+impl std::error::Error for WrapError {}
 
 /// `file_owner`, `create_cert_dir` and the `include_federated_domains` warning (see
 /// `setup`).

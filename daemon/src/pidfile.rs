@@ -12,10 +12,17 @@ use crate::oserror::path_error;
 /// `signalPIDFile`).
 #[derive(Debug)]
 pub(crate) enum PidFileError {
-    /// The file could not be read: its path and Go's `*fs.PathError` text.
-    Read(String, String),
+    /// The file could not be opened (`op` "open") or read ("read").
+    Read {
+        /// The pid file.
+        path: String,
+        /// The operation that failed, as Go's `*fs.PathError` names it.
+        op: &'static str,
+        /// The OS error.
+        error: std::io::Error,
+    },
     /// The content is not an integer for Go's `strconv.Atoi`: the path, the text and why.
-    Parse(String, String, &'static str),
+    Parse(String, String, AtoiError),
     /// The process could not be signalled.
     Signal(ChildError),
 }
@@ -23,7 +30,11 @@ pub(crate) enum PidFileError {
 impl fmt::Display for PidFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Read(path, e) => write!(f, "failed to read pid file \"{path}\": {e}"),
+            Self::Read { path, op, error } => write!(
+                f,
+                "failed to read pid file \"{path}\": {}",
+                path_error(op, path, error)
+            ),
             Self::Parse(path, text, why) => write!(
                 f,
                 "failed to parse pid file \"{path}\": strconv.Atoi: parsing {text:?}: {why}"
@@ -36,7 +47,11 @@ impl fmt::Display for PidFileError {
 /// Reads `path` as Go's `os.ReadFile` (open, then read), takes the integer Go's
 /// `strconv.Atoi` reads from its trimmed text, and sends `renew_signal` to that process.
 pub(crate) fn signal(path: &str, renew_signal: &str) -> Result<(), PidFileError> {
-    let read_error = |op, e| PidFileError::Read(path.into(), path_error(op, path, &e));
+    let read_error = |op, error| PidFileError::Read {
+        path: path.into(),
+        op,
+        error,
+    };
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .map_err(|e| read_error("open", e))?
@@ -48,16 +63,35 @@ pub(crate) fn signal(path: &str, renew_signal: &str) -> Result<(), PidFileError>
     signal_process(pid, renew_signal).map_err(PidFileError::Signal)
 }
 
-/// Go's `strconv.Atoi` on 64 bits: an optional sign, then ASCII digits; its error texts.
-fn parse_atoi(text: &str) -> Result<i64, &'static str> {
+/// Why Go's `strconv.Atoi` refuses a text; displayed as its `strconv.ErrSyntax` and
+/// `strconv.ErrRange`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AtoiError {
+    /// Not an optional sign followed by ASCII digits.
+    Syntax,
+    /// Outside the 64-bit range.
+    Range,
+}
+
+impl fmt::Display for AtoiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Syntax => "invalid syntax",
+            Self::Range => "value out of range",
+        })
+    }
+}
+
+/// Go's `strconv.Atoi` on 64 bits: an optional sign, then ASCII digits.
+fn parse_atoi(text: &str) -> Result<i64, AtoiError> {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("invalid syntax");
+        return Err(AtoiError::Syntax);
     }
     text.strip_prefix('+')
         .unwrap_or(text)
         .parse()
-        .map_err(|_| "value out of range")
+        .map_err(|_| AtoiError::Range)
 }
 
 #[cfg(test)]
@@ -71,12 +105,11 @@ mod tests {
         assert_eq!(parse_atoi("-3"), Ok(-3));
         assert_eq!(parse_atoi("0"), Ok(0));
         for bad in ["", "+", "0x10", " 4", "4 2", "abc", "--3"] {
-            assert_eq!(parse_atoi(bad), Err("invalid syntax"), "{bad:?}");
+            assert_eq!(parse_atoi(bad), Err(AtoiError::Syntax), "{bad:?}");
         }
-        assert_eq!(
-            parse_atoi("99999999999999999999"),
-            Err("value out of range")
-        );
+        assert_eq!(parse_atoi("99999999999999999999"), Err(AtoiError::Range));
+        assert_eq!(AtoiError::Syntax.to_string(), "invalid syntax");
+        assert_eq!(AtoiError::Range.to_string(), "value out of range");
     }
 
     /// A fresh directory for one test.

@@ -13,19 +13,96 @@ use svid_core::health::probe::{Verdict, request, verdict};
 use crate::cli::Probe;
 use crate::oserror::GoErrno;
 
+/// Why `-healthcheck` failed: the `error` field of its log line.
+#[derive(Debug)]
+pub(crate) enum ProbeError {
+    /// The listener is off, or the helper runs one-shot.
+    NoEndpoint,
+    /// `bind_port` is not a TCP port.
+    BadPort(i64),
+    /// The request to `http://{addr}{path}` failed.
+    Request {
+        /// Where it was sent.
+        addr: SocketAddr,
+        /// The path requested.
+        path: String,
+        /// Why it failed.
+        error: RequestError,
+    },
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoEndpoint => f.write_str(
+                "the configuration serves no health endpoint: it needs health_checks { \
+                 listener_enabled = true } and daemon mode",
+            ),
+            Self::BadPort(port) => write!(f, "bind_port {port} is not a TCP port"),
+            Self::Request { addr, path, error } => write!(f, "http://{addr}{path}: {error}"),
+        }
+    }
+}
+
+/// The source is the failed request's error, for [`ProbeError::Request`].
+impl std::error::Error for ProbeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Request { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Why a request to the health endpoint failed.
+#[derive(Debug)]
+pub(crate) enum RequestError {
+    /// No answer within the deadline.
+    Late(Duration),
+    /// Connecting, sending or reading failed (`op`: `connect to`, `send to`, `read from`).
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// With whom.
+        addr: SocketAddr,
+        /// The OS error.
+        error: io::Error,
+    },
+    /// Another status than `200`, or an answer that is not HTTP/1.x: the core's one-line
+    /// reason.
+    Unhealthy(String),
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // Duration's Debug form reads as a Go duration for the usual deadlines: 1s,
+            // 300ms, 1.5s.
+            Self::Late(timeout) => write!(f, "no answer within {timeout:?}"),
+            Self::Io { op, addr, error } => write!(f, "{op} {addr}: {}", GoErrno(error)),
+            Self::Unhealthy(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// The source is the OS error, for [`RequestError::Io`].
+impl std::error::Error for RequestError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
 /// Where the helper described by `cfg` serves `probe`: the address and the path; or why it
 /// serves nothing.
-pub(crate) fn target(cfg: &Validated, probe: Probe) -> Result<(SocketAddr, String), String> {
+pub(crate) fn target(cfg: &Validated, probe: Probe) -> Result<(SocketAddr, String), ProbeError> {
     let h = &cfg.config().health_checks;
     if !h.listener_enabled || !cfg.daemon_mode() {
-        return Err(
-            "the configuration serves no health endpoint: it needs health_checks { \
-             listener_enabled = true } and daemon mode"
-                .into(),
-        );
+        return Err(ProbeError::NoEndpoint);
     }
-    let port = u16::try_from(h.bind_port)
-        .map_err(|_| format!("bind_port {} is not a TCP port", h.bind_port))?;
+    let port = u16::try_from(h.bind_port).map_err(|_| ProbeError::BadPort(h.bind_port))?;
     let path = match probe {
         Probe::Live => &h.liveness_path,
         Probe::Ready => &h.readiness_path,
@@ -42,18 +119,17 @@ pub(crate) fn target(cfg: &Validated, probe: Probe) -> Result<(SocketAddr, Strin
 
 /// Requests `path` on `addr` and waits for the status line, all within `timeout`: `Ok` on
 /// `200`, else the one-line reason.
-pub(crate) fn check(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
+pub(crate) fn check(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), RequestError> {
     let deadline = Instant::now() + timeout;
-    // Duration's Debug form reads as a Go duration for the usual deadlines: 1s, 300ms, 1.5s.
-    let late = || format!("no answer within {timeout:?}");
+    let late = || RequestError::Late(timeout);
     let left = || {
         deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
     };
-    let io_error = |what: &str, e: io::Error| match e.kind() {
+    let io_error = |op, error: io::Error| match error.kind() {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => late(),
-        _ => format!("{what} {addr}: {}", GoErrno(&e)),
+        _ => RequestError::Io { op, addr, error },
     };
     let mut stream =
         TcpStream::connect_timeout(&addr, timeout).map_err(|e| io_error("connect to", e))?;
@@ -85,7 +161,7 @@ pub(crate) fn check(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(
             // Pending means fewer than MAX_STATUS_LINE bytes so far: `received` is bounded.
             Verdict::Pending => {}
             Verdict::Healthy => return Ok(()),
-            Verdict::Unhealthy(reason) => return Err(reason),
+            Verdict::Unhealthy(reason) => return Err(RequestError::Unhealthy(reason)),
         }
     }
 }

@@ -67,6 +67,7 @@ pub(crate) fn log_report(
             let remedy = match remedy {
                 Remedy::Reopen => "probing the connection and asking again",
                 Remedy::Redial => "reconnecting",
+                other => &unworded(other),
             };
             warn!(
                 silent_for_secs = silent_for.as_secs(),
@@ -102,6 +103,7 @@ pub(crate) fn log_report(
             let error = match after {
                 Failure::Status(s) => rpc_error(s),
                 Failure::Connection => last_conn.map(ToString::to_string).unwrap_or_default(),
+                other => unworded(other),
             };
             error!(
                 attempt = attempt,
@@ -110,7 +112,14 @@ pub(crate) fn log_report(
                 "{}", fetch_failure(sub.unwrap_or(Sub::X509))
             );
         }
+        other => warn!(report = unworded(other); "Session report"),
     }
+}
+
+/// A report, failure or outcome the core added and this file has no words for yet
+/// (the core's enums are `#[non_exhaustive]`): its debug form, so that nothing is lost.
+pub(crate) fn unworded(what: &impl core::fmt::Debug) -> String {
+    format!("{what:?}")
 }
 
 /// A message that cannot be used: upstream fails the file dump when the message has nothing
@@ -149,6 +158,7 @@ pub(crate) fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> Strin
             format!("stopped by signal {signal} before every output was written")
         }
         Fatal::HookFailed => "a reload.exec hook failed or timed out".into(),
+        other => unworded(other),
     }
 }
 

@@ -10,6 +10,7 @@ use core::fmt;
 
 /// What Go's CSV reader reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CmdArgsErrorKind {
     /// A `"` inside a field that does not start with one (Go's `ErrBareQuote`).
     BareQuote,
@@ -30,6 +31,7 @@ impl fmt::Display for CmdArgsErrorKind {
 /// Why `cmd_args` cannot be split. Displays as Go's error does (upstream prefixes it with
 /// `error parsing cmd arguments: `).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CmdArgsError {
     /// The text holds only line breaks: no record at all (Go's `io.EOF`).
     Eof,

@@ -24,6 +24,7 @@ pub const ENV_PREFIX: &str = "SPIFFE_HLP_";
 
 /// A `SPIFFE_HLP_*` variable that cannot be applied; displays as `NAME: problem`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EnvError {
     /// The variable's name (bytes that are not UTF-8 replaced by U+FFFD).
     pub var: String,
@@ -33,6 +34,7 @@ pub struct EnvError {
 
 /// What is wrong with a `SPIFFE_HLP_*` variable.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EnvErrorKind {
     /// The name is not `SPIFFE_HLP_` followed by a key in upper case.
     UnknownKey,
@@ -61,7 +63,15 @@ impl fmt::Display for EnvError {
     }
 }
 
-impl core::error::Error for EnvError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for EnvError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match &self.kind {
+            EnvErrorKind::Json(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Applies the `SPIFFE_HLP_*` variables among `vars` (name, value) over `config`, in the
 /// order of their names; other names are ignored. Returns how many were applied: 0 means

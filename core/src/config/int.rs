@@ -11,6 +11,7 @@ use core::fmt;
 
 /// Why Go's `strconv.ParseInt` rejects a text.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IntError {
     /// Not an integer in Go syntax.
     Syntax(String),

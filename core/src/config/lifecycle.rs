@@ -75,6 +75,7 @@ pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An update that runs hooks: one output set made durable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HookEvent {
     /// The X.509 SVID, key and bundle files.
     X509,
@@ -118,6 +119,10 @@ pub struct Hook {
 
 /// The arguments of the workload.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "the driver must be able to start every form of arguments"
+)]
 pub enum Args {
     /// Legacy `cmd_args`: split as upstream splits it, when the command starts (upstream
     /// reports a bad one then, at each update: `error parsing cmd arguments`).
@@ -138,6 +143,7 @@ impl Args {
 
 /// What happens when the workload exits (`start.restart`, ours; upstream issue #269).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Restart {
     /// Started again at the next X.509 update, as upstream's `signalProcess` does
     /// (`pkg/sidecar/sidecar.go@v0.11.0`); the legacy `cmd` always behaves so.

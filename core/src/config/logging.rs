@@ -6,6 +6,10 @@ use core::fmt;
 
 /// How much the helper logs; each level includes the ones after it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "the logger must implement every level"
+)]
 pub enum LogLevel {
     /// Errors only.
     Error,
@@ -20,6 +24,10 @@ pub enum LogLevel {
 
 /// How each log line is written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "the logger must implement every format"
+)]
 pub enum LogFormat {
     /// logrus's `TextFormatter` line, as upstream writes it (the default).
     #[default]
@@ -30,6 +38,7 @@ pub enum LogFormat {
 
 /// A `log_level` or `log_format` value that is not one of the accepted words.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LogSettingError {
     /// `log_level` or `log_format`.
     pub key: &'static str,

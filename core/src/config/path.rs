@@ -53,6 +53,7 @@ fn clean(path: &str) -> String {
 /// Endpoint specification, §4 "Locating the Endpoint" (`standards/SPIFFE_Workload_Endpoint.md`
 /// in github.com/spiffe/spiffe).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AddressError {
     /// The address is empty.
     Empty,
@@ -114,6 +115,10 @@ impl core::error::Error for AddressError {}
 
 /// Where the agent's Workload API listens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "the driver must be able to dial every endpoint"
+)]
 pub enum Endpoint<'a> {
     /// A Unix domain socket path, absolute or (a bare relative path) as given.
     Unix(&'a str),

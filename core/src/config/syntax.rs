@@ -33,6 +33,7 @@ impl fmt::Display for Pos {
 ///
 /// Displays as HCL v1 does: `At L:C: <problem>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ParseError {
     /// Where the problem was found.
     pub pos: Pos,
@@ -50,6 +51,7 @@ impl core::error::Error for ParseError {}
 
 /// The problems [`parse`](super::parse) reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseErrorKind {
     /// The text ended where more was needed.
     UnexpectedEnd {

@@ -37,6 +37,7 @@ pub const DEFAULT_READINESS_PATH: &str = "/ready";
 
 /// Why a configuration is rejected. Messages are upstream's, word for word.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ValidationError {
     /// Top-level keys that are not known (sorted, as written).
     UnknownTopLevelKeys(Vec<String>),
@@ -313,10 +314,19 @@ impl fmt::Display for ValidationError {
     }
 }
 
-impl core::error::Error for ValidationError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for ValidationError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Exec(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Something accepted but worth logging.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Warning {
     /// `cmd` with `daemon_mode = false`.
     CmdIgnored,
@@ -994,6 +1004,7 @@ impl Config {
 
 /// Why a `reload.exec` block cannot run.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExecError {
     /// Keys that are not known (sorted, as written).
     UnknownKeys(Vec<String>),
@@ -1053,3 +1064,5 @@ impl fmt::Display for ExecError {
         }
     }
 }
+
+impl core::error::Error for ExecError {}

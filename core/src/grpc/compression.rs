@@ -9,6 +9,7 @@ use miniz_oxide::inflate::{self, TINFLStatus};
 
 /// A message encoding named by `grpc-encoding`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Encoding {
     /// `identity`: messages are not compressed.
     Identity,
@@ -32,6 +33,7 @@ impl Encoding {
 
 /// Why a compressed message could not be inflated.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InflateError {
     /// The inflated message would exceed the limit.
     TooLarge {

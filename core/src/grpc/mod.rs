@@ -19,6 +19,7 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
 
 /// gRPC status codes (grpc/doc/statuscodes.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Code {
     /// `OK` (0).
     Ok = 0,

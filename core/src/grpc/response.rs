@@ -14,6 +14,10 @@ use crate::hpack::Field;
 
 /// What a [`Response`] yields.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "a caller that drops an output loses a message or the call's end: every one must be handled"
+)]
 pub enum Output {
     /// One complete, decompressed message.
     Message(Bytes),

@@ -7,6 +7,7 @@ use crate::hpack::HpackError;
 
 /// HTTP/2 error codes (RFC 9113 §7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// `NO_ERROR`.
     NoError,

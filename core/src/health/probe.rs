@@ -24,6 +24,10 @@ pub fn request(path: &str, host: &str) -> Vec<u8> {
 
 /// What the bytes received so far say.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "the prober must act on every verdict"
+)]
 pub enum Verdict {
     /// The status line is not complete yet: read more.
     Pending,

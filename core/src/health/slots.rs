@@ -63,6 +63,10 @@ pub struct Id(u64);
 
 /// What to do with a connection just accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "the listener must close what each admission says"
+)]
 pub enum Admission {
     /// Keep it as `id`; close `evicted` first, if any.
     Admitted {

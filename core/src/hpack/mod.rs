@@ -34,6 +34,7 @@ pub struct Field {
 /// dynamic table out of step with the peer's encoder: every variant is a connection error
 /// of type COMPRESSION_ERROR (RFC 9113 §4.3), and the connection must be closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HpackError {
     /// An integer is larger than `u32::MAX` or uses more than five continuation bytes
     /// (RFC 7541 §5.1).

@@ -18,6 +18,7 @@ pub const MAX_JSON_DEPTH: usize = 32;
 
 /// A parsed JSON value. Public only to the fuzz targets (`--cfg fuzzing`), as the module is.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::exhaustive_enums, reason = "the value kinds of RFC 8259 §3")]
 pub enum Value {
     /// `null`
     Null,
@@ -35,6 +36,7 @@ pub enum Value {
 
 /// Why a document is not the JSON expected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JsonError {
     /// Byte offset of the problem in the document.
     pub offset: usize,
@@ -44,6 +46,7 @@ pub struct JsonError {
 
 /// The kinds of [`JsonError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JsonErrorKind {
     /// The document is not UTF-8.
     InvalidUtf8,

@@ -146,6 +146,7 @@ pub struct Jwks {
 
 /// Why a JWKS document was refused. `index` is the position in the `keys` array.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JwksError {
     /// The document is not a JSON object.
     Json(JsonError),
@@ -244,7 +245,15 @@ impl fmt::Display for JwksError {
     }
 }
 
-impl core::error::Error for JwksError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for JwksError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Json(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl Jwks {
     /// Reads a JWKS document `{"keys":[...], ...}`.
@@ -400,6 +409,7 @@ fn minimal(mut bytes: Vec<u8>) -> Vec<u8> {
 
 /// Why the `bundles` map of a `FetchJWTBundles` response was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BundlesError {
     /// A map key is not a trust domain.
     TrustDomain {
@@ -431,7 +441,15 @@ impl fmt::Display for BundlesError {
     }
 }
 
-impl core::error::Error for BundlesError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for BundlesError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::TrustDomain { error, .. } => Some(error),
+            Self::Jwks { error, .. } => Some(error),
+        }
+    }
+}
 
 /// Reads the `bundles` map of a `FetchJWTBundles` response: each key is a trust domain as
 /// `spiffe://td` (what SPIRE sends), `spiffe://td/path` or a bare `td` (both accepted, as

@@ -70,6 +70,7 @@ pub const MAX_TOKEN_SIZE: usize = 16 * 1024;
 /// The signature algorithms accepted in a JWT-SVID header: JWT-SVID.md §3.1 minus ES512,
 /// plus EdDSA with Ed25519 keys (RFC 8037 §3.1), which go-spiffe's `jwtsvid` refuses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Algorithm {
     /// ECDSA P-256 with SHA-256.
     Es256,
@@ -178,6 +179,10 @@ pub struct Token<'a> {
 
 /// The three parts of a compact JWS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "a compact JWS has exactly these three parts (RFC 7515 §7.1)"
+)]
 pub enum Part {
     /// The JOSE header.
     Header,
@@ -199,6 +204,7 @@ impl fmt::Display for Part {
 
 /// Why a string is not a well-formed JWT-SVID token.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JwtError {
     /// Not three `.`-separated parts (JWS JSON serialization and JWE are not accepted).
     NotCompact,
@@ -234,7 +240,15 @@ impl fmt::Display for JwtError {
     }
 }
 
-impl core::error::Error for JwtError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for JwtError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Json(_, e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Decodes a compact JWS JWT-SVID (RFC 7515 §7.1): header, claims and signature. The
 /// algorithm must be one of [`Algorithm`]; nothing else is checked or trusted.

@@ -42,6 +42,7 @@ pub struct JwtSvid {
 /// Why a token was refused. Display texts follow go-spiffe's `jwtsvid` errors, without
 /// the `jwtsvid: ` prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The token is not a well-formed JWT-SVID with an allowed algorithm.
     Malformed(JwtError),
@@ -141,7 +142,16 @@ impl fmt::Display for VerifyError {
     }
 }
 
-impl core::error::Error for VerifyError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for VerifyError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Malformed(e) => Some(e),
+            Self::InvalidSubject(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Validates a JWT-SVID as go-spiffe's `jwtsvid.ParseAndValidate(token, bundles, [audience])`.
 ///

@@ -69,6 +69,16 @@ impl fmt::Display for KeyError {
     }
 }
 
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for KeyError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Certificate(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// The X.509 half of a bundle map: each trust domain's root JWKs, encoded and joined by
 /// commas, in trust-domain name order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -45,8 +45,8 @@ pub use render::{
     Rendered, SvidFiles, TrustDomainBundle, is_trust_domain_file_stem, render,
 };
 pub use verify::{
-    ALGORITHMS, CACHE_ENTRIES, VerifyCache, VerifyError, render_verified, render_verified_cached,
-    verify_svid,
+    ALGORITHMS, CACHE_ENTRIES, CertError, CertErrorKind, VerifyCache, VerifyError, render_verified,
+    render_verified_cached, verify_svid,
 };
 
 /// One validated X.509-SVID (leaf + intermediates) and its key.
@@ -192,7 +192,19 @@ impl fmt::Display for SvidError {
     }
 }
 
-impl core::error::Error for SvidError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for SvidError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Chain(e) | Self::CertificateStructure { error: e, .. } => Some(e),
+            Self::Certificate { error: e, .. }
+            | Self::Extension { error: e, .. }
+            | Self::KeyDer(e) => Some(e),
+            Self::InvalidSpiffeId(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// Parses and validates an X.509-SVID: `chain_der` is concatenated DER certificates, leaf
 /// first; `key_pkcs8` is an unencrypted PKCS#8 key (Workload API wire §4.4).

@@ -92,7 +92,12 @@ impl fmt::Display for EncodeError {
     }
 }
 
-impl core::error::Error for EncodeError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for EncodeError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
 
 impl From<der::Error> for EncodeError {
     fn from(e: der::Error) -> Self {

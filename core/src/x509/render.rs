@@ -47,6 +47,7 @@ pub struct RenderOptions<'a> {
 
 /// The JWT half of the SPIFFE bundle map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum MapJwt<'a> {
     /// The JWT bundles are not written (`jwt_bundle_file_name` unset): X.509 roots only.
     #[default]
@@ -346,7 +347,18 @@ impl fmt::Display for RenderError {
     }
 }
 
-impl core::error::Error for RenderError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for RenderError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Svid { error: e, .. } | Self::Bundle { error: e, .. } => Some(e),
+            Self::SvidTrustDomain { error: e, .. }
+            | Self::FederatedTrustDomain { error: e, .. } => Some(e),
+            Self::BundleMapKey { error: e, .. } => Some(e),
+            _ => None,
+        }
+    }
+}
 
 /// One certificate of a bundle or chain: its DER, the message buffer it is a slice of (none
 /// for a chain certificate), and its NotAfter.

@@ -132,13 +132,13 @@ pub enum VerifyError {
         /// Position in the bundle.
         index: usize,
         /// webpki's reason.
-        error: webpki::Error,
+        error: CertError,
     },
     /// The leaf cannot be decoded by webpki.
-    BadLeaf(webpki::Error),
+    BadLeaf(CertError),
     /// No path from the leaf through the intermediates to a bundle certificate passes
-    /// webpki's checks; `error` says what failed on the best path found.
-    Chain(webpki::Error),
+    /// webpki's checks; the error says what failed on the best path found.
+    Chain(CertError),
 }
 
 impl fmt::Display for VerifyError {
@@ -162,23 +162,29 @@ impl fmt::Display for VerifyError {
             Self::BadTrustAnchor { index, error } => {
                 write!(
                     f,
-                    "bundle certificate {index} is not a usable trust anchor: "
-                )?;
-                webpki_text(error, f)
+                    "bundle certificate {index} is not a usable trust anchor: {error}"
+                )
             }
-            Self::BadLeaf(e) => {
-                f.write_str("cannot parse leaf certificate: ")?;
-                webpki_text(e, f)
-            }
-            Self::Chain(e) => {
-                f.write_str("certificate chain does not verify against the trust bundle: ")?;
-                webpki_text(e, f)
-            }
+            Self::BadLeaf(e) => write!(f, "cannot parse leaf certificate: {e}"),
+            Self::Chain(e) => write!(
+                f,
+                "certificate chain does not verify against the trust bundle: {e}"
+            ),
         }
     }
 }
 
-impl core::error::Error for VerifyError {}
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for VerifyError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Render(e) => Some(e),
+            Self::Svid(e) => Some(e),
+            Self::BadTrustAnchor { error: e, .. } | Self::BadLeaf(e) | Self::Chain(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<RenderError> for VerifyError {
     fn from(error: RenderError) -> Self {
@@ -186,35 +192,106 @@ impl From<RenderError> for VerifyError {
     }
 }
 
-/// Plain words for the webpki errors a bad SVID chain meets; webpki's debug form otherwise.
-fn webpki_text(e: &webpki::Error, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    use webpki::Error as E;
-    let text = match e {
-        E::CertExpired { .. } => "a certificate has expired",
-        E::CertNotValidYet { .. } => "a certificate is not valid yet",
-        E::InvalidCertValidity => "a certificate's notBefore is after its notAfter",
-        E::UnknownIssuer => "no issuer found in the intermediates or the bundle",
-        E::InvalidSignatureForPublicKey => "a certificate signature does not verify",
-        E::UnsupportedSignatureAlgorithmContext(_)
-        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-            "a certificate is signed with an unsupported algorithm or key"
-        }
-        E::CaUsedAsEndEntity => "the leaf is a CA certificate",
-        E::EndEntityUsedAsCa => "an issuer is not a CA certificate",
-        E::PathLenConstraintViolated => "a CA's path length constraint is exceeded",
-        E::NameConstraintViolation => "a CA's name constraints exclude a name",
-        E::RequiredEkuNotFoundContext(_) => {
-            "extended key usage allows neither serverAuth nor clientAuth"
-        }
-        E::UnsupportedCriticalExtension => "a certificate has an unsupported critical extension",
-        E::BadDer | E::BadDerTime | E::TrailingData(_) => "a certificate is not valid DER",
-        E::MaximumPathDepthExceeded | E::MaximumPathBuildCallsExceeded => {
-            "the chain is too long or has too many candidate paths"
-        }
-        other => return write!(f, "{other:?}"),
-    };
-    f.write_str(text)
+/// Why webpki refused a trust anchor, the leaf or the chain: webpki's error kept whole for
+/// its text, behind a type of ours so that `rustls-webpki` stays out of the public API (its
+/// `Error` changes with its minor versions). [`CertError::kind`] tells the cases apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertError(webpki::Error);
+
+/// What a [`CertError`] is about: the failures a bad SVID chain meets, each displayed in
+/// plain words (webpki's `Error` names them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertErrorKind {
+    /// A certificate has expired (`CertExpired`).
+    Expired,
+    /// A certificate is not valid yet (`CertNotValidYet`).
+    NotValidYet,
+    /// A certificate's notBefore is after its notAfter (`InvalidCertValidity`).
+    InvalidValidity,
+    /// No issuer found in the intermediates or the bundle (`UnknownIssuer`).
+    UnknownIssuer,
+    /// A certificate signature does not verify (`InvalidSignatureForPublicKey`).
+    BadSignature,
+    /// A certificate is signed with an algorithm or key webpki does not support.
+    UnsupportedAlgorithm,
+    /// The leaf is a CA certificate (`CaUsedAsEndEntity`).
+    CaUsedAsEndEntity,
+    /// An issuer is not a CA certificate (`EndEntityUsedAsCa`).
+    EndEntityUsedAsCa,
+    /// A CA's path length constraint is exceeded (`PathLenConstraintViolated`).
+    PathLenConstraint,
+    /// A CA's name constraints exclude a name (`NameConstraintViolation`).
+    NameConstraint,
+    /// The extended key usage allows neither serverAuth nor clientAuth
+    /// (`RequiredEkuNotFound`).
+    ExtendedKeyUsage,
+    /// A certificate has an unsupported critical extension.
+    UnsupportedCriticalExtension,
+    /// A certificate is not valid DER (`BadDer`, `BadDerTime`, `TrailingData`).
+    BadDer,
+    /// The chain is too long or has too many candidate paths.
+    PathTooComplex,
+    /// Another webpki error; its text is webpki's debug form.
+    Other,
 }
+
+impl CertError {
+    /// Which failure this is.
+    pub fn kind(&self) -> CertErrorKind {
+        use CertErrorKind as K;
+        use webpki::Error as E;
+        match self.0 {
+            E::CertExpired { .. } => K::Expired,
+            E::CertNotValidYet { .. } => K::NotValidYet,
+            E::InvalidCertValidity => K::InvalidValidity,
+            E::UnknownIssuer => K::UnknownIssuer,
+            E::InvalidSignatureForPublicKey => K::BadSignature,
+            E::UnsupportedSignatureAlgorithmContext(_)
+            | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => K::UnsupportedAlgorithm,
+            E::CaUsedAsEndEntity => K::CaUsedAsEndEntity,
+            E::EndEntityUsedAsCa => K::EndEntityUsedAsCa,
+            E::PathLenConstraintViolated => K::PathLenConstraint,
+            E::NameConstraintViolation => K::NameConstraint,
+            E::RequiredEkuNotFoundContext(_) => K::ExtendedKeyUsage,
+            E::UnsupportedCriticalExtension => K::UnsupportedCriticalExtension,
+            E::BadDer | E::BadDerTime | E::TrailingData(_) => K::BadDer,
+            E::MaximumPathDepthExceeded | E::MaximumPathBuildCallsExceeded => K::PathTooComplex,
+            _ => K::Other,
+        }
+    }
+}
+
+impl fmt::Display for CertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use CertErrorKind as K;
+        f.write_str(match self.kind() {
+            K::Expired => "a certificate has expired",
+            K::NotValidYet => "a certificate is not valid yet",
+            K::InvalidValidity => "a certificate's notBefore is after its notAfter",
+            K::UnknownIssuer => "no issuer found in the intermediates or the bundle",
+            K::BadSignature => "a certificate signature does not verify",
+            K::UnsupportedAlgorithm => {
+                "a certificate is signed with an unsupported algorithm or key"
+            }
+            K::CaUsedAsEndEntity => "the leaf is a CA certificate",
+            K::EndEntityUsedAsCa => "an issuer is not a CA certificate",
+            K::PathLenConstraint => "a CA's path length constraint is exceeded",
+            K::NameConstraint => "a CA's name constraints exclude a name",
+            K::ExtendedKeyUsage => "extended key usage allows neither serverAuth nor clientAuth",
+            K::UnsupportedCriticalExtension => {
+                "a certificate has an unsupported critical extension"
+            }
+            K::BadDer => "a certificate is not valid DER",
+            K::PathTooComplex => "the chain is too long or has too many candidate paths",
+            K::Other => return write!(f, "{:?}", self.0),
+        })
+    }
+}
+
+/// No `source()`: webpki's error stays inside (its text is the message), as
+/// [`DecodeError`](crate::workload::DecodeError) keeps prost's.
+impl core::error::Error for CertError {}
 
 /// Verifies an X.509-SVID before it is written (see the module docs for the checks).
 ///
@@ -480,8 +557,10 @@ fn check_chain_cached(
         .iter()
         .enumerate()
         .map(|(index, der)| {
-            webpki::anchor_from_trusted_cert(der)
-                .map_err(|error| VerifyError::BadTrustAnchor { index, error })
+            webpki::anchor_from_trusted_cert(der).map_err(|error| VerifyError::BadTrustAnchor {
+                index,
+                error: CertError(error),
+            })
         })
         .collect::<Result<Vec<TrustAnchor<'_>>, _>>()?;
     let intermediates: Vec<CertificateDer<'_>> = intermediates_der
@@ -489,7 +568,7 @@ fn check_chain_cached(
         .map(|d| CertificateDer::from(*d))
         .collect();
     let leaf = CertificateDer::from(leaf_der);
-    let leaf = EndEntityCert::try_from(&leaf).map_err(VerifyError::BadLeaf)?;
+    let leaf = EndEntityCert::try_from(&leaf).map_err(|e| VerifyError::BadLeaf(CertError(e)))?;
     let secs = u64::try_from(now_unix).unwrap_or(0);
     let time = UnixTime::since_unix_epoch(Duration::from_secs(secs));
     let seen = Seen::default();
@@ -523,7 +602,7 @@ fn check_chain_cached(
         Err(webpki::Error::RequiredEkuNotFoundContext(_)) => verify(KeyUsage::client_auth()),
         other => other,
     }
-    .map_err(VerifyError::Chain);
+    .map_err(|e| VerifyError::Chain(CertError(e)));
     for (entry, computed) in seen.entries() {
         if computed {
             cache.add(entry);

@@ -132,6 +132,10 @@ pub struct JwtSvidOptions {
 
 /// A kind of subscription: one row of the session's table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "the driver must know the files of every subscription"
+)]
 pub enum Sub {
     /// The FetchX509SVID watch.
     X509,
@@ -143,6 +147,10 @@ pub enum Sub {
 
 /// What the driver must do.
 #[derive(Debug)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "the driver must perform every action: a new one must fail to build, not be skipped"
+)]
 pub enum Action {
     /// Open a new connection to the agent; report [`Session::connected`](super::Session::connected) or
     /// [`Session::connection_lost`](super::Session::connection_lost).
@@ -212,6 +220,10 @@ pub enum Action {
 
 /// A service-manager notification (`sd_notify(3)` assignments).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "the driver must send every notification"
+)]
 pub enum Notify {
     /// `READY=1`: every configured output has been written (sent once).
     Ready,
@@ -232,6 +244,7 @@ pub enum Notify {
 
 /// Events the driver logs; none needs an answer.
 #[derive(Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Report {
     /// A call ended (its status; OK for a stream the agent closed cleanly) and is reopened
     /// after `retry_in`.
@@ -334,6 +347,7 @@ pub enum Report {
 
 /// What the session does about a stall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Remedy {
     /// PING the connection (a dead one fails its ACK deadline) and reopen the call on it.
     Reopen,
@@ -343,6 +357,7 @@ pub enum Remedy {
 
 /// A retryable failure.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure {
     /// A call ended with this status.
     Status(Status),
@@ -352,6 +367,10 @@ pub enum Failure {
 
 /// How a process ended, as `waitpid(2)` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::exhaustive_enums,
+    reason = "waitpid(2) reports an exit or a termination signal, nothing else"
+)]
 pub enum ProcessStatus {
     /// It exited with this status (`WEXITSTATUS`).
     Code(i32),
@@ -361,6 +380,7 @@ pub enum ProcessStatus {
 
 /// How the run ends.
 #[derive(Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Exit {
     /// One-shot mode: every configured output was written.
     Done,
@@ -437,6 +457,7 @@ fn wrapped_code(status: Option<ProcessStatus>) -> u8 {
 
 /// Why the run failed.
 #[derive(Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Fatal {
     /// The agent refused the call: INVALID_ARGUMENT, or in one-shot mode any status other
     /// than PERMISSION_DENIED and UNAVAILABLE.
@@ -470,6 +491,7 @@ pub enum Fatal {
 
 /// Why a JWT bundle or token was not written.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JwtRejection {
     /// No token matches `hint` (upstream: `failed to find the hinted JWT SVID`), or the
     /// response holds no token.
@@ -508,6 +530,17 @@ impl core::fmt::Display for JwtRejection {
                 "token is {size} bytes, over the limit of {} bytes",
                 jwt::MAX_TOKEN_SIZE
             ),
+        }
+    }
+}
+
+/// The source is the wrapped error, so that a caller can walk down to it.
+impl core::error::Error for JwtRejection {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Invalid(e) => Some(e),
+            Self::BadBundles(e) => Some(e),
+            _ => None,
         }
     }
 }
