@@ -60,9 +60,10 @@ impl Endpoint {
     /// immediately"; under EINPROGRESS: "UNIX domain sockets failed with EAGAIN instead").
     /// Nothing polls ready when room is made, so that is a failed dial, which the session
     /// retries after its backoff: Go's `netFD.connect` returns it as an error too, and
-    /// grpc-go redials.
+    /// grpc-go redials after its backoff (`clientconn.go`, `addrConn.resetTransportAndUnlock`,
+    /// v1.76.0, the version upstream's `go.mod@v0.11.0` builds with).
     pub(crate) fn dial(&self) -> Result<Dialled, ConnError> {
-        let dial_error = |e: Errno| ConnError::Dial(self.to_string(), e.into());
+        let dial_error = |e: Errno| ConnError::Dial(self.clone(), e.into());
         let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
         let (fd, connected) = match self {
             Endpoint::Unix(path) => {
@@ -108,7 +109,7 @@ impl Endpoint {
     pub(crate) fn connect_result(&self, stream: &Stream) -> Result<(), ConnError> {
         match rustix::net::sockopt::socket_error(stream) {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) | Err(e) => Err(ConnError::Dial(self.to_string(), e.into())),
+            Ok(Err(e)) | Err(e) => Err(ConnError::Dial(self.clone(), e.into())),
         }
     }
 }
@@ -148,7 +149,7 @@ impl AsFd for Stream {
 #[derive(Debug)]
 pub(crate) enum ConnError {
     /// The endpoint (`unix /path` or `tcp IP:PORT`) could not be dialled.
-    Dial(String, io::Error),
+    Dial(Endpoint, io::Error),
     /// Reading or writing failed.
     Io(io::Error),
     /// The agent closed the connection.

@@ -133,11 +133,12 @@ struct Ready {
     hooks: Vec<usize>,
 }
 
-/// What the loop owns besides the session: the sockets, the workload and the hooks, and
-/// what the log needs to say about them. Its methods split the loop as quinn's endpoint
-/// driver does: [`perform`](Driver::perform) an action, [`wait`](Driver::wait) in poll(2),
-/// then hand the session what came in ([`on_signals`](Driver::on_signals),
-/// [`on_readable`](Driver::on_readable), [`on_timeout`](Driver::on_timeout)).
+/// What the loop owns: the session, the sockets, the workload and the hooks, and what the
+/// log needs to say about them. Its methods split the loop as quinn's `ConnectionDriver`
+/// (`quinn/src/connection.rs`) splits its poll: [`perform`](Driver::perform) an action,
+/// [`wait`](Driver::wait) in poll(2), then hand the session what came in
+/// ([`on_signals`](Driver::on_signals), [`on_readable`](Driver::on_readable),
+/// [`on_timeout`](Driver::on_timeout)).
 struct Driver<'a> {
     plan: &'a Plan,
     signals: &'a Signals,
@@ -195,6 +196,8 @@ pub(crate) fn run(
 }
 
 impl<'a> Driver<'a> {
+    /// A driver whose session starts now; binds the health listener (a failure is logged
+    /// as `pkg/health/health.go@v0.11.0` does, and the run goes on without it).
     fn new(
         plan: &'a Plan,
         config: SessionConfig,

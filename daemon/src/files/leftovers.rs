@@ -234,11 +234,12 @@ fn drop_symlinked_layout(dir: &Path, sets: &[&[&str]], done: &mut Cleaned) {
     let _ = sync_dir(dir);
 }
 
-/// Cleans a directory of a plain set ([`DirOutput`]) after a killed write, once
-/// [`clean_leftovers`] has dealt with the set's files: when it put the set back whole from
-/// the backups of process `restore_pid`, that process's backups here are put back too
-/// (removed files reappear); every other `.<name>.<pid>.<n>.tmp|old` of a `managed` name is
-/// removed. A file the killed write added (no backup) stays until the next write.
+/// Cleans a directory of a plain set ([`DirOutput`](super::DirOutput)) after a killed
+/// write, once [`clean_leftovers`] has dealt with the set's files: when it put the set back
+/// whole from the backups of process `restore_pid`, that process's backups here are put
+/// back too (removed files reappear); every other `.<name>.<pid>.<n>.tmp|old` of a
+/// `managed` name is removed. A file the killed write added (no backup) stays until the
+/// next write.
 pub(crate) fn clean_dir_leftovers(
     dir: &str,
     managed: fn(&str) -> bool,
