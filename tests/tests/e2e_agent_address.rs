@@ -2,6 +2,8 @@
 //! (`standards/SPIFFE_Workload_Endpoint.md` §4): the helper fetches over loopback TCP from
 //! the dev agent, and refuses the forms the specification rules out at start, exit 1.
 
+use std::time::Duration;
+
 use svid_tests::harness::platform::skip;
 use svid_tests::{
     DevAgent, Helper, PATIENCE, SvidFiles, free_port, helper_dir, http_get, wait_until, x509_config,
@@ -196,4 +198,52 @@ fn a_full_accept_backlog_stalls_neither_the_probes_nor_sigterm() {
     assert_eq!(status.code(), Some(0), "{}", helper.logs());
     assert!(!certs.join("svid.pem").exists());
     drop((listener, queued));
+}
+
+/// A TCP listener whose accept queue is full drops the helper's SYN, so its connect stays in
+/// progress (retransmitted SYNs) for minutes. The session is told `connected` at the dial,
+/// so its 20 s handshake deadline bounds the connect too: the dial is given up, logged and
+/// made again.
+#[test]
+fn a_tcp_connect_that_never_completes_ends_at_the_handshake_deadline() {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let listener = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap();
+    rustix::net::bind(
+        &listener,
+        &"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
+    )
+    .unwrap();
+    rustix::net::listen(&listener, 0).unwrap();
+    let addr = std::net::TcpListener::from(listener);
+    let port = addr.local_addr().unwrap().port();
+    // The one connection a backlog of 0 takes; the queue is full from then on.
+    let _queued = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (dir, certs) = helper_dir();
+    let address = format!("tcp://127.0.0.1:{port}");
+    let mut helper = Helper::start_in(dir, &x509_config(&address, &certs, ""), &[]);
+    assert!(
+        helper.wait_for_logs(
+            "the server sent no HTTP/2 SETTINGS in time",
+            1,
+            Duration::from_secs(70)
+        ),
+        "{}",
+        helper.logs()
+    );
+    assert!(
+        !helper.logs().contains("Connection refused"),
+        "{}",
+        helper.logs()
+    );
+    helper.terminate();
+    let status = helper
+        .wait_exit(PATIENCE)
+        .expect("SIGTERM stops the helper");
+    assert_eq!(status.code(), Some(0), "{}", helper.logs());
 }

@@ -1,3 +1,6 @@
+//! The set writes of both layouts, their rollback and the clean-up of leftovers, on the real
+//! file system (each test in its own directory under the temporary directory).
+
 use super::symlinked::{DATA, DATA_TMP, is_version_name, version_stamp};
 use super::*;
 
