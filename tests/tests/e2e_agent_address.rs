@@ -136,6 +136,15 @@ fn forms_the_specification_rules_out_are_refused_at_start() {
     }
 }
 
+/// SIGTERM stops the daemon with status 0, whatever its dial is doing.
+fn stops_on_sigterm(helper: &mut Helper) {
+    helper.terminate();
+    let status = helper
+        .wait_exit(PATIENCE)
+        .expect("SIGTERM stops the helper");
+    assert_eq!(status.code(), Some(0), "{}", helper.logs());
+}
+
 /// An agent socket whose listener never accepts and whose accept backlog is full. A
 /// blocking connect(2) waits for room there, for ever; a non-blocking one fails with
 /// `EAGAIN` (connect(2), ERRORS). The helper dials without blocking, so while its dials fail
@@ -191,11 +200,7 @@ fn a_full_accept_backlog_stalls_neither_the_probes_nor_sigterm() {
         "the dial is retried:\n{}",
         helper.logs()
     );
-    helper.terminate();
-    let status = helper
-        .wait_exit(PATIENCE)
-        .expect("SIGTERM stops the helper");
-    assert_eq!(status.code(), Some(0), "{}", helper.logs());
+    stops_on_sigterm(&mut helper);
     assert!(!certs.join("svid.pem").exists());
     drop((listener, queued));
 }
@@ -241,9 +246,5 @@ fn a_tcp_connect_that_never_completes_ends_at_the_handshake_deadline() {
         "{}",
         helper.logs()
     );
-    helper.terminate();
-    let status = helper
-        .wait_exit(PATIENCE)
-        .expect("SIGTERM stops the helper");
-    assert_eq!(status.code(), Some(0), "{}", helper.logs());
+    stops_on_sigterm(&mut helper);
 }
