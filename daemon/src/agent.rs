@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use rustix::io::Errno;
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 /// Where the agent listens, as [`svid_core::config::agent_endpoint`] read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,41 +33,83 @@ impl fmt::Display for Endpoint {
 
 /// A non-blocking stream to the agent.
 pub(crate) enum Stream {
-    /// Connected to a Unix socket.
+    /// To a Unix socket.
     Unix(UnixStream),
-    /// Connected, or still connecting: a refused or timed-out TCP connect shows as an error
-    /// on the first read or write, and the session's timeouts bound a connect that hangs.
+    /// To a TCP socket.
     Tcp(TcpStream),
 }
 
+/// A dial that did not fail at once: the stream, and whether its connect is still in
+/// progress (`EINPROGRESS`, connect(2)): the stream then polls writable once the connect
+/// is over, and [`Endpoint::connect_result`] tells how it ended.
+pub(crate) struct Dialled {
+    /// The socket.
+    pub stream: Stream,
+    /// Whether the connect is still in progress.
+    pub in_progress: bool,
+}
+
 impl Endpoint {
-    /// Dials the agent without blocking the loop: a Unix socket connects at once; a TCP
-    /// connect is started non-blocking (`EINPROGRESS`), and the stream polls writable once
-    /// it completes.
-    pub(crate) fn dial(&self) -> Result<Stream, ConnError> {
-        let dial_error = |e: io::Error| ConnError::Dial(self.to_string(), e);
-        match self {
+    /// Dials the agent without blocking the loop: connect(2) on a socket opened with
+    /// `O_NONBLOCK`, as Go's `net` package dials (`net/fd_unix.go`, `netFD.connect`).
+    ///
+    /// A TCP connect returns `EINPROGRESS` and completes later. A Unix stream socket
+    /// connects at once or, when the listener's accept backlog is full, fails with `EAGAIN`
+    /// instead of waiting for room (connect(2), ERRORS: "EAGAIN For nonblocking UNIX domain
+    /// sockets, the socket is nonblocking, and the connection cannot be completed
+    /// immediately"; under EINPROGRESS: "UNIX domain sockets failed with EAGAIN instead").
+    /// Nothing polls ready when room is made, so that is a failed dial, which the session
+    /// retries after its backoff: Go's `netFD.connect` returns it as an error too, and
+    /// grpc-go redials after its backoff (`clientconn.go`, `addrConn.resetTransportAndUnlock`,
+    /// v1.76.0, the version upstream's `go.mod@v0.11.0` builds with).
+    pub(crate) fn dial(&self) -> Result<Dialled, ConnError> {
+        let dial_error = |e: Errno| ConnError::Dial(self.clone(), e.into());
+        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+        let (fd, connected) = match self {
             Endpoint::Unix(path) => {
-                let socket = UnixStream::connect(path).map_err(dial_error)?;
-                socket.set_nonblocking(true).map_err(ConnError::Io)?;
-                Ok(Stream::Unix(socket))
+                let addr = SocketAddrUnix::new(path.as_path()).map_err(dial_error)?;
+                let fd =
+                    rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)
+                        .map_err(dial_error)?;
+                let connected = rustix::net::connect(&fd, &addr);
+                (fd, connected)
             }
             Endpoint::Tcp(addr) => {
                 let family = match addr {
                     SocketAddr::V4(_) => AddressFamily::INET,
                     SocketAddr::V6(_) => AddressFamily::INET6,
                 };
-                let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
                 let fd = rustix::net::socket_with(family, SocketType::STREAM, flags, None)
-                    .map_err(|e| dial_error(e.into()))?;
-                match rustix::net::connect(&fd, addr) {
-                    Ok(()) | Err(Errno::INPROGRESS) => {}
-                    Err(e) => return Err(dial_error(e.into())),
-                }
+                    .map_err(dial_error)?;
+                let connected = rustix::net::connect(&fd, addr);
+                (fd, connected)
+            }
+        };
+        let in_progress = match connected {
+            Ok(()) => false,
+            Err(Errno::INPROGRESS) => true,
+            Err(e) => return Err(dial_error(e)),
+        };
+        let stream = match self {
+            Endpoint::Unix(_) => Stream::Unix(UnixStream::from(fd)),
+            Endpoint::Tcp(_) => {
                 let socket = TcpStream::from(fd);
                 socket.set_nodelay(true).map_err(ConnError::Io)?;
-                Ok(Stream::Tcp(socket))
+                Stream::Tcp(socket)
             }
+        };
+        Ok(Dialled {
+            stream,
+            in_progress,
+        })
+    }
+
+    /// How a connect that was in progress ended, once its stream polled ready: the
+    /// socket's pending error (`SO_ERROR`, connect(2) under `EINPROGRESS`).
+    pub(crate) fn connect_result(&self, stream: &Stream) -> Result<(), ConnError> {
+        match rustix::net::sockopt::socket_error(stream) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) | Err(e) => Err(ConnError::Dial(self.clone(), e.into())),
         }
     }
 }
@@ -107,7 +149,7 @@ impl AsFd for Stream {
 #[derive(Debug)]
 pub(crate) enum ConnError {
     /// The endpoint (`unix /path` or `tcp IP:PORT`) could not be dialled.
-    Dial(String, io::Error),
+    Dial(Endpoint, io::Error),
     /// Reading or writing failed.
     Io(io::Error),
     /// The agent closed the connection.

@@ -95,25 +95,21 @@ fn unix_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The agent connection: the socket and the bytes not yet written to it.
-struct Conn {
-    socket: Stream,
+/// The agent connection: the socket, whether its connect is still in progress, and the
+/// bytes not yet written to it.
+struct AgentSocket {
+    stream: Stream,
+    connecting: bool,
     pending: Vec<u8>,
 }
 
-impl Conn {
-    fn dial(agent: &Endpoint) -> Result<Conn, ConnError> {
-        Ok(Conn {
-            socket: agent.dial()?,
-            pending: Vec::new(),
-        })
-    }
-
-    /// Queues what the session has to send and writes as much as the socket takes now.
+impl AgentSocket {
+    /// Queues what the session has to send and writes as much as the socket takes now
+    /// (nothing while the connect is in progress).
     fn transmit(&mut self, session: &mut Session) -> Result<(), ConnError> {
         session.poll_transmit(&mut self.pending);
-        while !self.pending.is_empty() {
-            match self.socket.write(&self.pending) {
+        while !self.connecting && !self.pending.is_empty() {
+            match self.stream.write(&self.pending) {
                 Ok(0) => return Err(ConnError::Eof),
                 Ok(n) => drop(self.pending.drain(..n)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -125,6 +121,45 @@ impl Conn {
     }
 }
 
+/// What one [`Driver::wait`] found ready.
+struct Ready {
+    /// The signal self-pipe.
+    signalled: bool,
+    /// The agent socket (readable, writable, or its connect over).
+    agent: bool,
+    /// The health listener and its connections.
+    health: Option<health::Events>,
+    /// The hooks whose stderr has output.
+    hooks: Vec<usize>,
+}
+
+/// What the loop owns: the session, the sockets, the workload and the hooks, and what the
+/// log needs to say about them. Its methods split the loop as quinn's `ConnectionDriver`
+/// (`quinn/src/connection.rs`) splits its poll: [`perform`](Driver::perform) an action,
+/// [`wait`](Driver::wait) in poll(2), then hand the session what came in
+/// ([`on_signals`](Driver::on_signals), [`on_readable`](Driver::on_readable),
+/// [`on_timeout`](Driver::on_timeout)).
+struct Driver<'a> {
+    plan: &'a Plan,
+    signals: &'a Signals,
+    child: &'a mut Process,
+    clock: Clock,
+    session: Session,
+    one_shot: bool,
+    agent: Option<AgentSocket>,
+    /// The last connection error, for the final error of a run.
+    last_conn: Option<ConnError>,
+    /// The last pid-file error, for the report of the pid file's give-up.
+    last_pid_error: Option<PidFileError>,
+    /// Whether a failed `sd_notify` was already logged.
+    notify_failed: bool,
+    buf: Vec<u8>,
+    hooks: Hooks,
+    /// The files on disk, for the hooks' environment.
+    on_disk: hooks::Files,
+    health: Option<Health>,
+}
+
 /// Runs `config` until the session exits or a terminating signal arrives.
 pub(crate) fn run(
     plan: &Plan,
@@ -132,272 +167,370 @@ pub(crate) fn run(
     signals: &Signals,
     child: &mut Process,
 ) -> Outcome {
-    let one_shot = config.one_shot;
-    let clock = Clock(std::time::Instant::now());
-    let mut session = Session::new(config, clock.now());
-    let mut conn: Option<Conn> = None;
-    let mut last_conn: Option<ConnError> = None;
-    let mut last_pid_error: Option<PidFileError> = None;
-    let mut notify_failed = false;
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut hooks = Hooks::new(plan.hooks.clone());
-    let mut on_disk = hooks::Files {
-        x509: plan
-            .x509
-            .as_ref()
-            .map(|p| [p.svid.clone(), p.key.clone(), p.bundle.clone()]),
-        serial: String::new(),
-        jwt_svids: plan.jwt_svids.iter().map(|(p, _)| p.clone()).collect(),
-        jwt_bundle: plan.jwt_bundle.as_ref().map(|(p, _)| p.clone()),
-    };
-    let mut health = plan
-        .health
-        .as_ref()
-        .and_then(|settings| match Health::bind(settings) {
-            Ok(h) => {
-                info!("Starting health server");
-                Some(h)
-            }
-            Err(e) => {
-                warn!(error = e.to_string(); "Error serving health checks");
-                None
-            }
-        });
+    let mut driver = Driver::new(plan, config, signals, child);
     loop {
-        while let Some(action) = session.poll_action() {
-            match action {
-                Action::Dial => match Conn::dial(&plan.agent) {
-                    Ok(c) => {
-                        debug!(agent = plan.agent.to_string(); "Connecting to the Workload API");
-                        conn = Some(c);
-                        session.connected(clock.now());
-                    }
-                    Err(e) => {
-                        lost(&mut last_conn, one_shot, e);
-                        session.connection_lost(clock.now());
-                    }
-                },
-                Action::Disconnect => {
-                    debug!("Closing the Workload API connection");
-                    if let Some(mut c) = conn.take() {
-                        // Best effort: the GOAWAY or cancels, if the socket takes them now.
-                        let _ = c.transmit(&mut session);
-                    }
-                }
-                Action::WriteX509(rendered) => {
-                    debug!(spiffe_id = rendered.spiffe_id.as_str(); "Writing the X.509 files");
-                    let ok = plan
-                        .x509
-                        .as_ref()
-                        .is_some_and(|p| write_x509(plan.layout, p, &rendered));
-                    if ok {
-                        on_disk.serial.clone_from(&rendered.serial);
-                    }
-                    // An exit not yet seen through SIGCHLD is reported before the write, so
-                    // the session starts `cmd` again instead of signalling it.
-                    reap(child, &mut hooks, &mut session, clock.now());
-                    session.written(clock.now(), unix_ms(), Sub::X509, ok);
-                }
-                Action::WriteJwtBundle { file, bundle_map } => {
-                    let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
-                        let map = plan.x509.as_ref().and_then(|x| {
-                            let path = x.bundle_map.as_deref()?;
-                            Some((path, bundle_map.as_deref()?, x.cert_mode))
-                        });
-                        write_jwt_bundle(plan.layout, (path, &file, *mode), map)
-                    });
-                    session.written(clock.now(), unix_ms(), Sub::JwtBundles, ok);
-                }
-                Action::WriteJwtSvid { index, token } => {
-                    debug!(index = index, bytes = token.len(); "Writing a JWT-SVID file");
-                    let ok = plan.jwt_svids.get(index).is_some_and(|(path, mode)| {
-                        write_one(
-                            plan.layout,
-                            path,
-                            token.as_bytes(),
-                            *mode,
-                            "JWT SVID updated",
-                            |e| {
-                                error!("Unable to update JWT SVID: {e}");
-                            },
-                        )
-                    });
-                    session.written(clock.now(), unix_ms(), Sub::JwtSvid(index), ok);
-                }
-                Action::SignalPidFile { .. } => {
-                    let result = plan
-                        .pid_file
-                        .as_ref()
-                        .map_or(Ok(()), |(path, sig)| pidfile::signal(path, sig));
-                    session.pid_signalled(clock.now(), result.is_ok());
-                    last_pid_error = result.err();
-                }
-                Action::Notify(notify) => {
-                    let sent = plan.notifier.as_ref().map_or(Ok(()), |n| n.send(&notify));
-                    // Said once: a manager that stopped listening would repeat it each beat.
-                    if let Err(e) = sent
-                        && !std::mem::replace(&mut notify_failed, true)
-                    {
-                        warn!(error = e.to_string(); "Unable to notify the service manager");
-                    }
-                }
-                Action::StartWorkload => session.workload_started(clock.now(), child.start()),
-                Action::SignalWorkload => child.signal(),
-                Action::ForwardSignal(signal) => {
-                    if let Some(signal) = Signal::from_named_raw(signal) {
-                        child.forward(signal);
-                    }
-                }
-                Action::RunHook {
-                    id,
-                    event,
-                    sub,
-                    spiffe_id,
-                } => {
-                    if !hooks.run(id, event, sub, &spiffe_id, &on_disk) {
-                        session.hook_finished(clock.now(), id, None);
-                    }
-                }
-                Action::KillWorkload => child.kill(),
-                Action::KillHook { id } => hooks.kill(id),
-                Action::Report(report) => {
-                    log_report(
-                        &report,
-                        one_shot,
-                        last_conn.as_ref(),
-                        last_pid_error.as_ref(),
-                        &hooks,
-                    );
-                }
-                Action::Exit(exit) => {
-                    hooks.kill_all();
-                    if let Some(c) = &mut conn {
-                        // Best effort: the cancels tell the agent we are gone.
-                        let _ = c.transmit(&mut session);
-                    }
-                    return Outcome::Exit { exit, last_conn };
-                }
+        while let Some(action) = driver.session.poll_action() {
+            if let Some(exit) = driver.perform(action) {
+                return exit;
             }
         }
-        if let Some(c) = &mut conn
-            && let Err(e) = c.transmit(&mut session)
-        {
-            conn = None;
-            lost(&mut last_conn, one_shot, e);
-            session.connection_lost(clock.now());
+        if !driver.flush() {
             continue;
         }
-        let session_wait = session.poll_timeout().map(|t| clock.until(t));
-        let health_wait = health
+        let ready = match driver.wait() {
+            Ok(ready) => ready,
+            Err(e) => return Outcome::PollFailed(e),
+        };
+        for id in ready.hooks {
+            driver.hooks.read(id);
+        }
+        driver.on_health(ready.health);
+        if ready.signalled && driver.on_signals() {
+            continue;
+        }
+        if ready.agent {
+            driver.on_readable();
+        }
+        driver.on_timeout();
+    }
+}
+
+impl<'a> Driver<'a> {
+    /// A driver whose session starts now; binds the health listener (a failure is logged
+    /// as `pkg/health/health.go@v0.11.0` does, and the run goes on without it).
+    fn new(
+        plan: &'a Plan,
+        config: SessionConfig,
+        signals: &'a Signals,
+        child: &'a mut Process,
+    ) -> Driver<'a> {
+        let one_shot = config.one_shot;
+        let clock = Clock(std::time::Instant::now());
+        let session = Session::new(config, clock.now());
+        let on_disk = hooks::Files {
+            x509: plan
+                .x509
+                .as_ref()
+                .map(|p| [p.svid.clone(), p.key.clone(), p.bundle.clone()]),
+            serial: String::new(),
+            jwt_svids: plan.jwt_svids.iter().map(|(p, _)| p.clone()).collect(),
+            jwt_bundle: plan.jwt_bundle.as_ref().map(|(p, _)| p.clone()),
+        };
+        let health = plan
+            .health
+            .as_ref()
+            .and_then(|settings| match Health::bind(settings) {
+                Ok(h) => {
+                    info!("Starting health server");
+                    Some(h)
+                }
+                Err(e) => {
+                    warn!(error = e.to_string(); "Error serving health checks");
+                    None
+                }
+            });
+        Driver {
+            plan,
+            signals,
+            child,
+            clock,
+            session,
+            one_shot,
+            agent: None,
+            last_conn: None,
+            last_pid_error: None,
+            notify_failed: false,
+            buf: vec![0u8; 16 * 1024],
+            hooks: Hooks::new(plan.hooks.clone()),
+            on_disk,
+            health,
+        }
+    }
+
+    /// Performs one of the session's actions and reports its outcome to the session; the
+    /// run's outcome once the action is [`Action::Exit`].
+    fn perform(&mut self, action: Action) -> Option<Outcome> {
+        let plan = self.plan;
+        match action {
+            Action::Dial => match plan.agent.dial() {
+                Ok(dialled) => {
+                    debug!(agent = plan.agent.to_string(); "Connecting to the Workload API");
+                    self.agent = Some(AgentSocket {
+                        stream: dialled.stream,
+                        connecting: dialled.in_progress,
+                        pending: Vec::new(),
+                    });
+                    // Told at once, also while the connect is in progress: the session's
+                    // handshake deadline, which runs from here, bounds a connect that hangs.
+                    self.session.connected(self.clock.now());
+                }
+                Err(e) => self.lose(e),
+            },
+            Action::Disconnect => {
+                debug!("Closing the Workload API connection");
+                if let Some(mut c) = self.agent.take() {
+                    // Best effort: the GOAWAY or cancels, if the socket takes them now.
+                    let _ = c.transmit(&mut self.session);
+                }
+            }
+            Action::WriteX509(rendered) => {
+                debug!(spiffe_id = rendered.spiffe_id.as_str(); "Writing the X.509 files");
+                let ok = plan
+                    .x509
+                    .as_ref()
+                    .is_some_and(|p| write_x509(plan.layout, p, &rendered));
+                if ok {
+                    self.on_disk.serial.clone_from(&rendered.serial);
+                }
+                // An exit not yet seen through SIGCHLD is reported before the write, so
+                // the session starts `cmd` again instead of signalling it.
+                self.reap();
+                self.written(Sub::X509, ok);
+            }
+            Action::WriteJwtBundle { file, bundle_map } => {
+                let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
+                    let map = plan.x509.as_ref().and_then(|x| {
+                        let path = x.bundle_map.as_deref()?;
+                        Some((path, bundle_map.as_deref()?, x.cert_mode))
+                    });
+                    write_jwt_bundle(plan.layout, (path, &file, *mode), map)
+                });
+                self.written(Sub::JwtBundles, ok);
+            }
+            Action::WriteJwtSvid { index, token } => {
+                debug!(index = index, bytes = token.len(); "Writing a JWT-SVID file");
+                let ok = plan.jwt_svids.get(index).is_some_and(|(path, mode)| {
+                    write_one(
+                        plan.layout,
+                        path,
+                        token.as_bytes(),
+                        *mode,
+                        "JWT SVID updated",
+                        |e| {
+                            error!("Unable to update JWT SVID: {e}");
+                        },
+                    )
+                });
+                self.written(Sub::JwtSvid(index), ok);
+            }
+            Action::SignalPidFile { .. } => {
+                let result = plan
+                    .pid_file
+                    .as_ref()
+                    .map_or(Ok(()), |(path, sig)| pidfile::signal(path, sig));
+                self.session.pid_signalled(self.clock.now(), result.is_ok());
+                self.last_pid_error = result.err();
+            }
+            Action::Notify(notify) => {
+                let sent = plan.notifier.as_ref().map_or(Ok(()), |n| n.send(&notify));
+                // Said once: a manager that stopped listening would repeat it each beat.
+                if let Err(e) = sent
+                    && !std::mem::replace(&mut self.notify_failed, true)
+                {
+                    warn!(error = e.to_string(); "Unable to notify the service manager");
+                }
+            }
+            Action::StartWorkload => {
+                let pid = self.child.start();
+                self.session.workload_started(self.clock.now(), pid);
+            }
+            Action::SignalWorkload => self.child.signal(),
+            Action::ForwardSignal(signal) => {
+                if let Some(signal) = Signal::from_named_raw(signal) {
+                    self.child.forward(signal);
+                }
+            }
+            Action::RunHook {
+                id,
+                event,
+                sub,
+                spiffe_id,
+            } => {
+                if !self.hooks.run(id, event, sub, &spiffe_id, &self.on_disk) {
+                    self.session.hook_finished(self.clock.now(), id, None);
+                }
+            }
+            Action::KillWorkload => self.child.kill(),
+            Action::KillHook { id } => self.hooks.kill(id),
+            Action::Report(report) => {
+                log_report(
+                    &report,
+                    self.one_shot,
+                    self.last_conn.as_ref(),
+                    self.last_pid_error.as_ref(),
+                    &self.hooks,
+                );
+            }
+            Action::Exit(exit) => {
+                self.hooks.kill_all();
+                if let Some(c) = &mut self.agent {
+                    // Best effort: the cancels tell the agent we are gone.
+                    let _ = c.transmit(&mut self.session);
+                }
+                let last_conn = self.last_conn.take();
+                return Some(Outcome::Exit { exit, last_conn });
+            }
+        }
+        None
+    }
+
+    /// Tells the session how a write of `sub` went.
+    fn written(&mut self, sub: Sub, ok: bool) {
+        self.session.written(self.clock.now(), unix_ms(), sub, ok);
+    }
+
+    /// Writes what the session has to send; `false` if that lost the connection.
+    fn flush(&mut self) -> bool {
+        if let Some(c) = &mut self.agent
+            && let Err(e) = c.transmit(&mut self.session)
+        {
+            self.lose(e);
+            return false;
+        }
+        true
+    }
+
+    /// Sleeps in poll(2) until a descriptor is ready or the earliest deadline (the
+    /// session's or the health listener's) is due.
+    fn wait(&self) -> Result<Ready, rustix::io::Errno> {
+        let session_wait = self.session.poll_timeout().map(|t| self.clock.until(t));
+        let health_wait = self
+            .health
             .as_ref()
             .and_then(Health::next_deadline)
-            .map(|t| clock.until(t));
+            .map(|t| self.clock.until(t));
         let timeout = match (session_wait, health_wait) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
         .and_then(|d| Timespec::try_from(d).ok());
-        let (signalled, readable, health_events, hook_output) = {
-            let mut fds = vec![PollFd::new(signals, PollFlags::IN)];
-            if let Some(c) = &conn {
-                let mut flags = PollFlags::IN;
-                if !c.pending.is_empty() {
-                    flags |= PollFlags::OUT;
-                }
-                fds.push(PollFd::new(&c.socket, flags));
+        let mut fds = vec![PollFd::new(self.signals, PollFlags::IN)];
+        if let Some(c) = &self.agent {
+            let mut flags = PollFlags::IN;
+            // A connect in progress ends with the socket writable (connect(2), EINPROGRESS).
+            if c.connecting || !c.pending.is_empty() {
+                flags |= PollFlags::OUT;
             }
-            let at = fds.len();
-            if let Some(h) = &health {
-                h.poll_fds(&mut fds);
-            }
-            let hooks_at = fds.len();
-            hooks.poll_fds(&mut fds);
-            match poll(&mut fds, timeout.as_ref()) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Outcome::PollFailed(e),
-            }
-            let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
-            let readable = conn.is_some() && ready(&fds[1]);
-            let events = health.as_ref().map(|h| h.events(&fds[at..hooks_at]));
-            let hook_output = hooks.ready(&fds[hooks_at..]);
-            (ready(&fds[0]), readable, events, hook_output)
+            fds.push(PollFd::new(&c.stream, flags));
+        }
+        let at = fds.len();
+        if let Some(h) = &self.health {
+            h.poll_fds(&mut fds);
+        }
+        let hooks_at = fds.len();
+        self.hooks.poll_fds(&mut fds);
+        match poll(&mut fds, timeout.as_ref()) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+        let ready = |fd: &PollFd<'_>| !fd.revents().is_empty();
+        Ok(Ready {
+            signalled: ready(&fds[0]),
+            agent: self.agent.is_some() && ready(&fds[1]),
+            health: self.health.as_ref().map(|h| h.events(&fds[at..hooks_at])),
+            hooks: self.hooks.ready(&fds[hooks_at..]),
+        })
+    }
+
+    /// Serves the health listener what poll(2) found, then its timeouts.
+    fn on_health(&mut self, events: Option<health::Events>) {
+        let Some(h) = &mut self.health else {
+            return;
         };
-        for id in hook_output {
-            hooks.read(id);
+        let now = self.clock.now();
+        if let Some(events) = events {
+            let session = &self.session;
+            let metrics = || metrics_text(session);
+            h.on_ready(now, &session.health(now, unix_ms()), &metrics, events);
         }
-        if let Some(h) = &mut health {
-            let now = clock.now();
-            if let Some(events) = health_events {
-                let metrics = || metrics_text(&session);
-                h.on_ready(now, &session.health(now, unix_ms()), &metrics, events);
-            }
-            h.handle_timeouts(now);
-        }
-        if signalled {
-            let arrived = signals.take();
-            if arrived.child {
-                reap(child, &mut hooks, &mut session, clock.now());
-            }
-            if arrived.hangup {
-                child.forward(Signal::HUP);
-            }
-            for signal in arrived.forward {
-                child.forward(signal);
-            }
-            if let Some(sig) = arrived.terminate {
-                session.stop(clock.now(), sig.as_raw());
-                continue;
-            }
-        }
-        if readable && let Some(c) = &mut conn {
-            match c.socket.read(&mut buf) {
-                Ok(0) => {
-                    conn = None;
-                    lost(&mut last_conn, one_shot, ConnError::Eof);
-                    session.connection_lost(clock.now());
-                }
-                Ok(n) => {
-                    debug!(bytes = n; "Read from the Workload API");
-                    session.recv(clock.now(), unix_ms(), &buf[..n]);
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) => {}
-                Err(e) => {
-                    conn = None;
-                    lost(&mut last_conn, one_shot, ConnError::Io(e));
-                    session.connection_lost(clock.now());
-                }
-            }
-        }
-        if session.poll_timeout().is_some_and(|t| t <= clock.now()) {
-            session.handle_timeout(clock.now(), unix_ms());
-        }
+        h.handle_timeouts(now);
     }
-}
 
-/// Collects exited processes and reports the workload's and the hooks' ends to the session.
-fn reap(child: &mut Process, hooks: &mut Hooks, session: &mut Session, now: Instant) {
-    let mut ended = Vec::new();
-    if let Some((_, status)) = child.reap(&mut |pid, status| ended.push((pid, status))) {
-        session.workload_exited(now, status);
+    /// Handles the signals that arrived; `true` if one stopped the session, whose actions
+    /// then come first.
+    fn on_signals(&mut self) -> bool {
+        let arrived = self.signals.take();
+        if arrived.child {
+            self.reap();
+        }
+        if arrived.hangup {
+            self.child.forward(Signal::HUP);
+        }
+        for signal in arrived.forward {
+            self.child.forward(signal);
+        }
+        if let Some(sig) = arrived.terminate {
+            self.session.stop(self.clock.now(), sig.as_raw());
+            return true;
+        }
+        false
     }
-    for (pid, status) in ended {
-        if let Some(id) = hooks.ended(pid) {
-            session.hook_finished(now, id, Some(status));
+
+    /// The agent socket polled ready: ends a connect in progress, then reads what came in.
+    fn on_readable(&mut self) {
+        let Some(c) = &mut self.agent else {
+            return;
+        };
+        if c.connecting {
+            if let Err(e) = self.plan.agent.connect_result(&c.stream) {
+                self.lose(e);
+                return;
+            }
+            c.connecting = false;
+        }
+        match c.stream.read(&mut self.buf) {
+            Ok(0) => self.lose(ConnError::Eof),
+            Ok(n) => {
+                debug!(bytes = n; "Read from the Workload API");
+                self.session
+                    .recv(self.clock.now(), unix_ms(), &self.buf[..n]);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => self.lose(ConnError::Io(e)),
         }
     }
-}
 
-/// Logs a lost connection as go-spiffe's watcher does (one-shot mode logs it with the retry)
-/// and keeps it for the final error.
-fn lost(last: &mut Option<ConnError>, one_shot: bool, e: ConnError) {
-    if !one_shot {
-        error!("Error while watching x509 context: {e}");
+    /// Hands the session its timeout once its deadline is due.
+    fn on_timeout(&mut self) {
+        let now = self.clock.now();
+        if self.session.poll_timeout().is_some_and(|t| t <= now) {
+            self.session.handle_timeout(now, unix_ms());
+        }
     }
-    *last = Some(e);
+
+    /// The connection is gone (or the dial failed): logged as upstream's X.509 watcher logs
+    /// it (`pkg/sidecar/sidecar.go@v0.11.0`; one-shot mode logs it with the retry), kept
+    /// for the final error, and reported to the session.
+    fn lose(&mut self, e: ConnError) {
+        self.agent = None;
+        if !self.one_shot {
+            error!("Error while watching x509 context: {e}");
+        }
+        self.last_conn = Some(e);
+        self.session.connection_lost(self.clock.now());
+    }
+
+    /// Collects exited processes and reports the workload's and the hooks' ends to the
+    /// session.
+    fn reap(&mut self) {
+        let now = self.clock.now();
+        let mut ended = Vec::new();
+        if let Some((_, status)) = self
+            .child
+            .reap(&mut |pid, status| ended.push((pid, status)))
+        {
+            self.session.workload_exited(now, status);
+        }
+        for (pid, status) in ended {
+            if let Some(id) = self.hooks.ended(pid) {
+                self.session.hook_finished(now, id, Some(status));
+            }
+        }
+    }
 }
 
 /// Writes the X.509 files as one set (see `x509_set`); logs the update or the failure.

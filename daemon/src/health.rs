@@ -22,7 +22,7 @@
 //! - `accept` failing for lack of descriptors pauses accepting for 100 ms instead of
 //!   spinning on a listener that stays readable.
 //!
-//! `driver::run` polls it beside the agent socket and serves the session's `HealthState`.
+//! `driver::Driver::wait` polls it beside the agent socket and serves the session's `HealthState`.
 //! Its timers run on the core's [`Instant`], read from the same clock as the session's and
 //! passed in, so tests drive them with instants of their own.
 
@@ -76,7 +76,9 @@ enum Phase {
     Draining { discarded: usize },
 }
 
-struct Conn {
+/// A client's connection to the listener (a probe, kubelet, a scraper): its slot in the
+/// table, its socket and where its exchange is.
+struct ProbeConnection {
     id: Id,
     stream: TcpStream,
     phase: Phase,
@@ -93,7 +95,7 @@ pub(crate) struct Events {
 /// The health listener and its connections.
 pub(crate) struct Health {
     listener: TcpListener,
-    conns: Vec<Conn>,
+    conns: Vec<ProbeConnection>,
     slots: Slots,
     /// The liveness, readiness and metrics paths (the last empty: no metrics).
     paths: [String; 3],
@@ -279,7 +281,7 @@ impl Health {
             if let Some(victim) = evicted {
                 self.conns.retain(|c| c.id != victim);
             }
-            let mut conn = Conn {
+            let mut conn = ProbeConnection {
                 id,
                 stream,
                 phase: Phase::Reading(RequestReader::new(MAX_HEAD)),
@@ -326,7 +328,7 @@ impl Answers<'_> {
 
 /// Does the I/O one connection is ready for; false when it is to be closed.
 /// Tells `slots` of each step; a connection it returns false for is closed in `slots` too.
-fn serve(c: &mut Conn, now: Instant, slots: &mut Slots, answers: &Answers<'_>) -> bool {
+fn serve(c: &mut ProbeConnection, now: Instant, slots: &mut Slots, answers: &Answers<'_>) -> bool {
     let keep = step(c, now, slots, answers);
     if !keep {
         slots.close(c.id);
@@ -334,7 +336,7 @@ fn serve(c: &mut Conn, now: Instant, slots: &mut Slots, answers: &Answers<'_>) -
     keep
 }
 
-fn step(c: &mut Conn, now: Instant, slots: &mut Slots, answers: &Answers<'_>) -> bool {
+fn step(c: &mut ProbeConnection, now: Instant, slots: &mut Slots, answers: &Answers<'_>) -> bool {
     let mut buf = [0u8; 2048];
     if let Phase::Reading(reader) = &mut c.phase {
         let response = loop {

@@ -2,8 +2,12 @@
 //! (`standards/SPIFFE_Workload_Endpoint.md` §4): the helper fetches over loopback TCP from
 //! the dev agent, and refuses the forms the specification rules out at start, exit 1.
 
+use std::time::Duration;
+
 use svid_tests::harness::platform::skip;
-use svid_tests::{DevAgent, Helper, PATIENCE, SvidFiles, free_port, helper_dir, x509_config};
+use svid_tests::{
+    DevAgent, Helper, PATIENCE, SvidFiles, free_port, helper_dir, http_get, wait_until, x509_config,
+};
 
 const UPDATED: &str = "X.509 certificates updated";
 
@@ -40,12 +44,10 @@ fn a_refused_tcp_connect_is_retried_until_the_agent_listens() {
     let address = format!("tcp://127.0.0.1:{port}");
     let (dir, certs) = helper_dir();
     let helper = Helper::start_in(dir, &x509_config(&address, &certs, ""), &[]);
-    // The non-blocking connect fails on the loop's first read: logged, retried with backoff.
-    assert!(
-        helper.wait_for_log("Connection refused", PATIENCE),
-        "{}",
-        helper.logs()
-    );
+    // The non-blocking connect is over once the socket polls ready; its SO_ERROR names the
+    // dial. Logged, retried with backoff.
+    let refused = format!("connection error: dial tcp 127.0.0.1:{port}: Connection refused");
+    assert!(helper.wait_for_log(&refused, PATIENCE), "{}", helper.logs());
     let listen = format!("127.0.0.1:{port}");
     let _agent = DevAgent::start(&["--tcp", &listen]);
     assert!(helper.wait_for_log(UPDATED, PATIENCE), "{}", helper.logs());
@@ -132,4 +134,117 @@ fn forms_the_specification_rules_out_are_refused_at_start() {
             assert!(!certs.join("svid.pem").exists(), "nothing written");
         }
     }
+}
+
+/// SIGTERM stops the daemon with status 0, whatever its dial is doing.
+fn stops_on_sigterm(helper: &mut Helper) {
+    helper.terminate();
+    let status = helper
+        .wait_exit(PATIENCE)
+        .expect("SIGTERM stops the helper");
+    assert_eq!(status.code(), Some(0), "{}", helper.logs());
+}
+
+/// An agent socket whose listener never accepts and whose accept backlog is full. A
+/// blocking connect(2) waits for room there, for ever; a non-blocking one fails with
+/// `EAGAIN` (connect(2), ERRORS). The helper dials without blocking, so while its dials fail
+/// and are retried it still answers its health probe and stops on SIGTERM (status 0, as a
+/// daemon stopped by SIGTERM). With the blocking dial, the loop never got to either.
+#[test]
+fn a_full_accept_backlog_stalls_neither_the_probes_nor_sigterm() {
+    use rustix::io::Errno;
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let (dir, certs) = helper_dir();
+    let path = dir.path().join("agent.sock");
+    let addr = SocketAddrUnix::new(path.as_path()).unwrap();
+    let stream = || {
+        let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+        rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None).unwrap()
+    };
+    let listener = stream();
+    rustix::net::bind(&listener, &addr).unwrap();
+    rustix::net::listen(&listener, 0).unwrap();
+    let mut queued = Vec::new();
+    loop {
+        let client = stream();
+        match rustix::net::connect(&client, &addr) {
+            Ok(()) => queued.push(client),
+            Err(Errno::AGAIN) => break,
+            Err(e) => panic!("connect {}: {e}", path.display()),
+        }
+    }
+    assert!(!queued.is_empty(), "the backlog holds a connection");
+
+    let port = free_port();
+    let extra = format!(
+        "health_checks {{\n  listener_enabled = true\n  bind_port = {port}\n  \
+         bind_address = \"127.0.0.1\"\n}}"
+    );
+    let address = path.display().to_string();
+    let mut helper = Helper::start_in(dir, &x509_config(&address, &certs, &extra), &[]);
+    let answered = wait_until(PATIENCE, || {
+        http_get(port, "/live").is_some_and(|(code, _)| code == 200)
+    });
+    assert!(answered, "liveness unanswered:\n{}", helper.logs());
+    assert_eq!(
+        http_get(port, "/ready").map(|(code, _)| code),
+        Some(503),
+        "nothing is written"
+    );
+    let dial_failed = format!(
+        "dial unix {}: Resource temporarily unavailable",
+        path.display()
+    );
+    assert!(
+        helper.wait_for_logs(&dial_failed, 2, PATIENCE),
+        "the dial is retried:\n{}",
+        helper.logs()
+    );
+    stops_on_sigterm(&mut helper);
+    assert!(!certs.join("svid.pem").exists());
+    drop((listener, queued));
+}
+
+/// A TCP listener whose accept queue is full drops the helper's SYN, so its connect stays in
+/// progress (retransmitted SYNs) for minutes. The session is told `connected` at the dial,
+/// so its 20 s handshake deadline bounds the connect too: the dial is given up, logged and
+/// made again.
+#[test]
+fn a_tcp_connect_that_never_completes_ends_at_the_handshake_deadline() {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let listener = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap();
+    rustix::net::bind(
+        &listener,
+        &"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
+    )
+    .unwrap();
+    rustix::net::listen(&listener, 0).unwrap();
+    let addr = std::net::TcpListener::from(listener);
+    let port = addr.local_addr().unwrap().port();
+    // The one connection a backlog of 0 takes; the queue is full from then on.
+    let _queued = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (dir, certs) = helper_dir();
+    let address = format!("tcp://127.0.0.1:{port}");
+    let mut helper = Helper::start_in(dir, &x509_config(&address, &certs, ""), &[]);
+    assert!(
+        helper.wait_for_logs(
+            "the server sent no HTTP/2 SETTINGS in time",
+            1,
+            Duration::from_secs(70)
+        ),
+        "{}",
+        helper.logs()
+    );
+    assert!(
+        !helper.logs().contains("Connection refused"),
+        "{}",
+        helper.logs()
+    );
+    stops_on_sigterm(&mut helper);
 }
