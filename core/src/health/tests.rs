@@ -1,7 +1,8 @@
 use super::*;
 use alloc::format;
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::vec;
+use alloc::vec::Vec;
 
 const GET_READY: &[u8] = b"GET /ready HTTP/1.1\r\nHost: localhost:8081\r\nUser-Agent: kube-probe/1.31\r\nAccept: */*\r\n\r\n";
 
@@ -105,6 +106,24 @@ fn refuses_other_major_versions_with_505() {
         ParseError::UnsupportedVersion
     );
     assert_eq!(ParseError::UnsupportedVersion.status(), 505);
+}
+
+#[test]
+fn a_malformed_line_is_refused_with_400_before_its_version_with_505() {
+    // Go's order (`readRequest` checks the method, version syntax and target before the
+    // server answers 505); the parser before httparse looked at the version first.
+    for bad in [
+        &b"G(T /ready HTTP/2.0\r\n\r\n"[..],
+        b"GET /re\x01dy HTTP/2.0\r\n\r\n",
+        b"GET ready HTTP/2.0\r\n\r\n",
+    ] {
+        assert_eq!(
+            err(bad),
+            ParseError::BadRequestLine,
+            "{:?}",
+            core::str::from_utf8(bad)
+        );
+    }
 }
 
 #[test]
