@@ -25,7 +25,7 @@ mod response;
 pub mod slots;
 mod state;
 
-pub use request::{ParseError, Request, RequestReader, Status, parse};
+pub use request::{Head, Request, RequestError, RequestReader, parse};
 pub use response::{NOT_FOUND_BODY, render_error, render_metrics, render_response};
 pub use state::{HealthState, WriteStatus};
 

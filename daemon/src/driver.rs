@@ -13,7 +13,7 @@ use rustix::process::Signal;
 use svid_core::config::Hook;
 use svid_core::metrics::BuildInfo;
 use svid_core::time::Instant;
-use svid_core::workload::{Action, Exit, Session, SessionConfig, Sub};
+use svid_core::workload::{Action, Exit, Session, SessionConfig, Subscription};
 use svid_core::x509::Rendered;
 
 use crate::agent::{ConnError, Endpoint, Stream};
@@ -196,7 +196,7 @@ pub(crate) fn run(
                     // An exit not yet seen through SIGCHLD is reported before the write, so
                     // the session starts `cmd` again instead of signalling it.
                     reap(child, &mut hooks, &mut session, clock.now());
-                    session.written(clock.now(), unix_ms(), Sub::X509, ok);
+                    session.written(clock.now(), unix_ms(), Subscription::X509, ok);
                 }
                 Action::WriteJwtBundle { file, bundle_map } => {
                     let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
@@ -206,7 +206,7 @@ pub(crate) fn run(
                         });
                         write_jwt_bundle(plan.layout, (path, &file, *mode), map)
                     });
-                    session.written(clock.now(), unix_ms(), Sub::JwtBundles, ok);
+                    session.written(clock.now(), unix_ms(), Subscription::JwtBundles, ok);
                 }
                 Action::WriteJwtSvid { index, token } => {
                     debug!(index = index, bytes = token.len(); "Writing a JWT-SVID file");
@@ -222,7 +222,7 @@ pub(crate) fn run(
                             },
                         )
                     });
-                    session.written(clock.now(), unix_ms(), Sub::JwtSvid(index), ok);
+                    session.written(clock.now(), unix_ms(), Subscription::JwtSvid(index), ok);
                 }
                 Action::SignalPidFile { .. } => {
                     let result = plan

@@ -35,7 +35,7 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 use svid_core::health::slots::{Admission, Id, Limits, Slots};
 use svid_core::health::{
-    HealthState, MAX_HEAD, Request, RequestReader, Status, render_error, render_metrics,
+    Head, HealthState, MAX_HEAD, Request, RequestReader, render_error, render_metrics,
     render_response,
 };
 use svid_core::time::Instant;
@@ -345,8 +345,8 @@ fn step(c: &mut Conn, now: Instant, slots: &mut Slots, answers: &Answers<'_>) ->
                 Ok(n) => {
                     slots.received(c.id, now, n);
                     match reader.feed(&buf[..n]) {
-                        Ok(Status::Partial) => {}
-                        Ok(Status::Complete(req)) => break answers.answer(&req),
+                        Ok(Head::Partial) => {}
+                        Ok(Head::Complete(req)) => break answers.answer(&req),
                         Err(e) => break render_error(e),
                     }
                 }

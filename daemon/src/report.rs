@@ -3,7 +3,7 @@
 
 use log::{error, warn};
 use svid_core::grpc::Status;
-use svid_core::workload::{Failure, Fatal, Remedy, Report, Sub};
+use svid_core::workload::{Failure, Fatal, Remedy, Report, Subscription};
 use svid_core::x509::{RenderError, VerifyError};
 
 use crate::agent::ConnError;
@@ -33,13 +33,13 @@ pub(crate) fn log_report(
                 rpc_error(status)
             };
             match sub {
-                Sub::X509 => error!("Error while watching x509 context: {status}"),
-                Sub::JwtBundles => error!("Error while watching JWT bundles: {status}"),
-                Sub::JwtSvid(_) => error!("Unable to fetch JWT SVID: {status}"),
+                Subscription::X509 => error!("Error while watching x509 context: {status}"),
+                Subscription::JwtBundles => error!("Error while watching JWT bundles: {status}"),
+                Subscription::JwtSvid(_) => error!("Unable to fetch JWT SVID: {status}"),
             }
         }
         Report::JwtRejected { sub, error, .. } => match sub {
-            Sub::JwtSvid(_) => error!("Unable to parse or validate token: {error}"),
+            Subscription::JwtSvid(_) => error!("Unable to parse or validate token: {error}"),
             _ => error!("Error while watching JWT bundles: {error}"),
         },
         Report::BadMessage { error, .. } => error!("Error while watching x509 context: {error}"),
@@ -107,7 +107,7 @@ pub(crate) fn log_report(
                 attempt = attempt,
                 error = error,
                 retry_in = format!("{delay:?}");
-                "{}", fetch_failure(sub.unwrap_or(Sub::X509))
+                "{}", fetch_failure(sub.unwrap_or(Subscription::X509))
             );
         }
     }
@@ -139,9 +139,11 @@ pub(crate) fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> Strin
         Fatal::BadMessage(e) => e.to_string(),
         Fatal::Rejected(e) => e.to_string(),
         Fatal::JwtRejected(_, e) => e.to_string(),
-        Fatal::WriteFailed(Sub::X509) => "unable to write the X.509 files".into(),
-        Fatal::WriteFailed(Sub::JwtBundles) => "unable to write the JWT bundle file".into(),
-        Fatal::WriteFailed(Sub::JwtSvid(_)) => "unable to write the JWT SVID file".into(),
+        Fatal::WriteFailed(Subscription::X509) => "unable to write the X.509 files".into(),
+        Fatal::WriteFailed(Subscription::JwtBundles) => {
+            "unable to write the JWT bundle file".into()
+        }
+        Fatal::WriteFailed(Subscription::JwtSvid(_)) => "unable to write the JWT SVID file".into(),
         Fatal::TimedOut(timeout) => {
             format!("timeout of {timeout:?} passed before every output was written")
         }
@@ -157,17 +159,17 @@ pub(crate) fn one_shot_failure(fatal: &Fatal) -> &'static str {
     let sub = match fatal {
         Fatal::HookFailed => return "Error running hooks",
         Fatal::Status { sub, .. } | Fatal::JwtRejected(sub, _) | Fatal::WriteFailed(sub) => *sub,
-        _ => Sub::X509,
+        _ => Subscription::X509,
     };
     fetch_failure(sub)
 }
 
 /// Upstream's one-shot error message for a failure to fetch `sub`.
-fn fetch_failure(sub: Sub) -> &'static str {
+fn fetch_failure(sub: Subscription) -> &'static str {
     match sub {
-        Sub::X509 => "Error fetching x509 certificates",
-        Sub::JwtBundles => "Error fetching JWT bundle",
-        Sub::JwtSvid(_) => "Error fetching JWT SVIDs",
+        Subscription::X509 => "Error fetching x509 certificates",
+        Subscription::JwtBundles => "Error fetching JWT bundle",
+        Subscription::JwtSvid(_) => "Error fetching JWT SVIDs",
     }
 }
 

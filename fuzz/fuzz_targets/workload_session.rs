@@ -40,7 +40,7 @@ use svid_core::metrics::{BuildInfo, Metrics};
 use svid_core::time::Instant;
 use svid_core::workload::{
     Action, ClientConfig, Exit, HookOptions, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus,
-    Session, SessionConfig, Sub, X509Options,
+    Session, SessionConfig, Subscription, X509Options,
 };
 use svid_core::x509::EntryOptions;
 
@@ -119,10 +119,10 @@ fn config(flags: u8) -> SessionConfig {
 }
 
 /// The outputs `config` asks for.
-fn outputs(config: &SessionConfig) -> Vec<Sub> {
-    let x509 = config.x509.as_ref().map(|_| Sub::X509);
-    let bundle = config.jwt_bundle.as_ref().map(|_| Sub::JwtBundles);
-    let svids = (0..config.jwt_svids.len()).map(Sub::JwtSvid);
+fn outputs(config: &SessionConfig) -> Vec<Subscription> {
+    let x509 = config.x509.as_ref().map(|_| Subscription::X509);
+    let bundle = config.jwt_bundle.as_ref().map(|_| Subscription::JwtBundles);
+    let svids = (0..config.jwt_svids.len()).map(Subscription::JwtSvid);
     x509.into_iter().chain(bundle).chain(svids).collect()
 }
 
@@ -131,7 +131,7 @@ fn outputs(config: &SessionConfig) -> Vec<Sub> {
 struct Driver {
     session: Session,
     /// Outputs still to be written successfully.
-    unwritten: Vec<Sub>,
+    unwritten: Vec<Subscription>,
     now: u64,
     unix_ms: i64,
     connected: bool,
@@ -187,9 +187,9 @@ impl Driver {
                     }
                 }
                 Action::Disconnect => self.connected = false,
-                Action::WriteX509(_) => self.write(Sub::X509),
-                Action::WriteJwtBundle { .. } => self.write(Sub::JwtBundles),
-                Action::WriteJwtSvid { index, .. } => self.write(Sub::JwtSvid(index)),
+                Action::WriteX509(_) => self.write(Subscription::X509),
+                Action::WriteJwtBundle { .. } => self.write(Subscription::JwtBundles),
+                Action::WriteJwtSvid { index, .. } => self.write(Subscription::JwtSvid(index)),
                 Action::SignalPidFile { .. } => {
                     let ok = self.fate();
                     self.session.pid_signalled(now, ok);
@@ -295,7 +295,7 @@ impl Driver {
     }
 
     /// Writes `sub`'s output, or fails to, as the fates say.
-    fn write(&mut self, sub: Sub) {
+    fn write(&mut self, sub: Subscription) {
         let ok = self.fate();
         if ok {
             self.unwritten.retain(|&s| s != sub);

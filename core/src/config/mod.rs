@@ -41,7 +41,7 @@ pub use lifecycle::{
 pub use logging::{LogFormat, LogLevel, LogSettingError};
 pub use path::{AddressError, Endpoint, agent_endpoint, join_path};
 pub use signal::signal_number;
-pub use syntax::{MAX_DEPTH, ParseError, ParseErrorKind, Pos};
+pub use syntax::{MAX_DEPTH, Pos, SyntaxError, SyntaxErrorKind};
 pub use validate::{
     DEFAULT_AGENT_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_CERT_FILE_MODE, DEFAULT_KEY_FILE_MODE,
     DEFAULT_LIVENESS_PATH, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READINESS_PATH, ExecError,
@@ -228,19 +228,19 @@ pub struct Config {
 
 /// Parses the bytes of `helper.conf` as [`parse`] does; bytes that are not UTF-8 are an
 /// error at the position of the first bad byte.
-pub fn parse_bytes(bytes: &[u8]) -> Result<Config, ParseError> {
+pub fn parse_bytes(bytes: &[u8]) -> Result<Config, SyntaxError> {
     match core::str::from_utf8(bytes) {
         Ok(text) => parse(text),
         Err(e) => {
             let valid = core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
             let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
             let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).saturating_add(1);
-            Err(ParseError {
+            Err(SyntaxError {
                 pos: Pos {
                     line: count(valid.matches('\n').count()),
                     column: count(valid[line_start..].chars().count()),
                 },
-                kind: ParseErrorKind::InvalidUtf8,
+                kind: SyntaxErrorKind::InvalidUtf8,
             })
         }
     }
@@ -250,7 +250,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Config, ParseError> {
 ///
 /// Errors carry the position of the problem and display as `At L:C: ...`. Validation
 /// (required keys, unknown keys, defaults) is left to [`Config::validate`].
-pub fn parse(text: &str) -> Result<Config, ParseError> {
+pub fn parse(text: &str) -> Result<Config, SyntaxError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let items = if text.trim_start().starts_with('{') {
         json::parse(text)?

@@ -7,7 +7,7 @@ use core::fmt;
 
 /// Why a request head was refused. Each maps to the status Go's server would answer with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ParseError {
+pub enum RequestError {
     /// No end of the head within the limit (`431 Request Header Fields Too Large`).
     TooLarge,
     /// The request line is not `METHOD SP target SP HTTP/d.d`, the method is not a token or
@@ -20,29 +20,29 @@ pub enum ParseError {
     UnsupportedVersion,
 }
 
-impl ParseError {
+impl RequestError {
     /// The HTTP status code this error is answered with.
     pub const fn status(self) -> u16 {
         match self {
-            ParseError::TooLarge => 431,
-            ParseError::BadRequestLine | ParseError::BadHeader => 400,
-            ParseError::UnsupportedVersion => 505,
+            RequestError::TooLarge => 431,
+            RequestError::BadRequestLine | RequestError::BadHeader => 400,
+            RequestError::UnsupportedVersion => 505,
         }
     }
 }
 
-impl fmt::Display for ParseError {
+impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            ParseError::TooLarge => "request header too large",
-            ParseError::BadRequestLine => "malformed request line",
-            ParseError::BadHeader => "malformed header line",
-            ParseError::UnsupportedVersion => "unsupported protocol version",
+            RequestError::TooLarge => "request header too large",
+            RequestError::BadRequestLine => "malformed request line",
+            RequestError::BadHeader => "malformed header line",
+            RequestError::UnsupportedVersion => "unsupported protocol version",
         })
     }
 }
 
-impl core::error::Error for ParseError {}
+impl core::error::Error for RequestError {}
 
 /// A complete request head.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl Request<'_> {
 
 /// The outcome of parsing the bytes received so far.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status<'a> {
+pub enum Head<'a> {
     /// The head is not complete yet, and nothing seen so far is wrong.
     Partial,
     /// The head is complete.
@@ -85,7 +85,7 @@ enum Scan {
 /// Scans whole lines of `buf` from `from` (the start of a line) within `limit` bytes,
 /// validating each line as it completes. Lines end with LF; a CR before it is dropped, as
 /// Go's reader does.
-fn scan(buf: &[u8], from: usize, limit: usize) -> Result<Scan, ParseError> {
+fn scan(buf: &[u8], from: usize, limit: usize) -> Result<Scan, RequestError> {
     let window = &buf[..buf.len().min(limit)];
     let mut start = from;
     while let Some(off) = window.get(start..).and_then(|rest| memchr(b'\n', rest)) {
@@ -101,25 +101,25 @@ fn scan(buf: &[u8], from: usize, limit: usize) -> Result<Scan, ParseError> {
         start = nl + 1;
     }
     if buf.len() >= limit {
-        return Err(ParseError::TooLarge);
+        return Err(RequestError::TooLarge);
     }
     Ok(Scan::More(start))
 }
 
 /// Parses a request head at the start of `buf`, allowing at most `limit` bytes for it
-/// (httparse style: call again with more bytes after [`Status::Partial`]). It never
+/// (httparse style: call again with more bytes after [`Head::Partial`]). It never
 /// allocates and never looks past `limit` bytes.
-pub fn parse(buf: &[u8], limit: usize) -> Result<Status<'_>, ParseError> {
+pub fn parse(buf: &[u8], limit: usize) -> Result<Head<'_>, RequestError> {
     match scan(buf, 0, limit)? {
-        Scan::More(_) => Ok(Status::Partial),
+        Scan::More(_) => Ok(Head::Partial),
         Scan::Done(head_len) => complete(buf, head_len),
     }
 }
 
-fn complete(buf: &[u8], head_len: usize) -> Result<Status<'_>, ParseError> {
+fn complete(buf: &[u8], head_len: usize) -> Result<Head<'_>, RequestError> {
     let first = memchr(b'\n', buf).map_or(0, |nl| nl + 1);
     let (method, path, minor_version) = request_line(&buf[..first])?;
-    Ok(Status::Complete(Request {
+    Ok(Head::Complete(Request {
         method,
         path,
         minor_version,
@@ -136,7 +136,7 @@ pub struct RequestReader {
     limit: usize,
     /// Start of the first line not yet complete.
     scanned: usize,
-    done: Option<Result<usize, ParseError>>,
+    done: Option<Result<usize, RequestError>>,
 }
 
 impl RequestReader {
@@ -168,7 +168,7 @@ impl RequestReader {
     /// Takes `data` (only the first [`space`](Self::space) bytes are kept) and reports the
     /// head's progress. Once complete or failed, the same result is returned and further
     /// bytes are ignored (they would be the body or garbage).
-    pub fn feed(&mut self, data: &[u8]) -> Result<Status<'_>, ParseError> {
+    pub fn feed(&mut self, data: &[u8]) -> Result<Head<'_>, RequestError> {
         if self.done.is_none() {
             // Bytes past the limit are dropped: a full buffer without the end of the head
             // is `TooLarge` whatever follows.
@@ -181,7 +181,7 @@ impl RequestReader {
             }
         }
         match self.done {
-            None => Ok(Status::Partial),
+            None => Ok(Head::Partial),
             Some(Ok(len)) => complete(&self.buf, len),
             Some(Err(e)) => Err(e),
         }
@@ -203,8 +203,8 @@ fn strip_eol(line: &[u8]) -> &[u8] {
 /// read as Go's `net/http.ParseHTTPVersion` reads it, which accepts any `HTTP/1.d`
 /// where httparse knows only 1.0 and 1.1. Malformed lines are refused (`400`)
 /// before a major version other than 1 (`505`), in Go's order.
-fn request_line(line: &[u8]) -> Result<(&str, &str, u8), ParseError> {
-    let bad = ParseError::BadRequestLine;
+fn request_line(line: &[u8]) -> Result<(&str, &str, u8), RequestError> {
+    let bad = RequestError::BadRequestLine;
     // httparse skips empty lines before the request line (RFC 9112 section 2.2); Go does
     // not, and answers `400`.
     if strip_eol(line).is_empty() {
@@ -229,7 +229,7 @@ fn request_line(line: &[u8]) -> Result<(&str, &str, u8), ParseError> {
                 if major.is_ascii_digit() && minor.is_ascii_digit() =>
             {
                 if major != b'1' {
-                    return Err(ParseError::UnsupportedVersion);
+                    return Err(RequestError::UnsupportedVersion);
                 }
                 minor - b'0'
             }
@@ -263,11 +263,11 @@ fn target_path(target: &str) -> Option<&str> {
 
 /// `name: value` (`line` ends with its LF), checked by httparse: the name a token right
 /// before the colon, the value free of control characters but HTAB.
-fn header_line(line: &[u8]) -> Result<(), ParseError> {
+fn header_line(line: &[u8]) -> Result<(), RequestError> {
     let mut header = [httparse::EMPTY_HEADER; 1];
     match httparse::parse_headers(line, &mut header) {
         // One valid header; the head goes on.
         Ok(httparse::Status::Partial) => Ok(()),
-        Ok(httparse::Status::Complete(_)) | Err(_) => Err(ParseError::BadHeader),
+        Ok(httparse::Status::Complete(_)) | Err(_) => Err(RequestError::BadHeader),
     }
 }

@@ -4,7 +4,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{HealthState, ParseError, Request};
+use super::{HealthState, Request, RequestError};
 
 /// Go's body for an unknown path.
 pub const NOT_FOUND_BODY: &str = "404 page not found\n";
@@ -65,11 +65,11 @@ fn rendered_len(check: Option<bool>, state: &HealthState) -> usize {
 
 /// The response to a refused head, with Go's texts (`400 Bad Request`, `431 Request Header
 /// Fields Too Large`, `505 HTTP Version Not Supported: unsupported protocol version`).
-pub fn render_error(error: ParseError) -> Vec<u8> {
+pub fn render_error(error: RequestError) -> Vec<u8> {
     let body: &str = match error {
-        ParseError::TooLarge => "431 Request Header Fields Too Large",
-        ParseError::BadRequestLine | ParseError::BadHeader => "400 Bad Request",
-        ParseError::UnsupportedVersion => {
+        RequestError::TooLarge => "431 Request Header Fields Too Large",
+        RequestError::BadRequestLine | RequestError::BadHeader => "400 Bad Request",
+        RequestError::UnsupportedVersion => {
             "505 HTTP Version Not Supported: unsupported protocol version"
         }
     };

@@ -132,7 +132,7 @@ pub struct JwtSvidOptions {
 
 /// A kind of subscription: one row of the session's table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sub {
+pub enum Subscription {
     /// The FetchX509SVID watch.
     X509,
     /// The FetchJWTBundles watch (opened for the bundle file and to verify JWT-SVIDs).
@@ -193,7 +193,7 @@ pub enum Action {
         /// What was written (`SPIFFE_HELPER_EVENT`).
         event: HookEvent,
         /// Which output: the files the hook is told about.
-        sub: Sub,
+        sub: Subscription,
         /// The SPIFFE ID of the SVID written (empty for the JWT bundle).
         spiffe_id: String,
     },
@@ -218,7 +218,7 @@ pub enum Notify {
     /// `STATUS=`: an SVID was written; its SPIFFE ID and when it expires (Unix seconds).
     Status {
         /// Which output.
-        sub: Sub,
+        sub: Subscription,
         /// The SVID's SPIFFE ID.
         spiffe_id: String,
         /// Its NotAfter (X.509) or `exp` (JWT).
@@ -237,7 +237,7 @@ pub enum Report {
     /// after `retry_in`.
     CallFailed {
         /// Which subscription.
-        sub: Sub,
+        sub: Subscription,
         /// How the call ended.
         status: Status,
         /// When it is reopened.
@@ -246,7 +246,7 @@ pub enum Report {
     /// A message that is not a valid protobuf encoding was dropped; the files stay.
     BadMessage {
         /// Which subscription.
-        sub: Sub,
+        sub: Subscription,
         /// The decoding error.
         error: DecodeError,
     },
@@ -265,7 +265,7 @@ pub enum Report {
     /// A JWT message (bundle or token) that cannot be used was dropped; the file stays.
     JwtRejected {
         /// Which subscription.
-        sub: Sub,
+        sub: Subscription,
         /// Why.
         error: JwtRejection,
         /// When it is asked for again (JWT-SVIDs), or `None` (bundles: the next message).
@@ -276,7 +276,7 @@ pub enum Report {
     /// No update came for most of the SVID's remaining life: the session asked again.
     Stalled {
         /// Which subscription.
-        sub: Sub,
+        sub: Subscription,
         /// Time since the SVID on disk arrived.
         silent_for: Duration,
         /// Milliseconds until it expires (negative: expired).
@@ -322,7 +322,7 @@ pub enum Report {
     /// One-shot mode: a retryable failure, retried after `delay` (attempt counts from 1).
     Retrying {
         /// The output being fetched (`None`: the connection, for all of them).
-        sub: Option<Sub>,
+        sub: Option<Subscription>,
         /// Which retry this is.
         attempt: u32,
         /// When.
@@ -442,7 +442,7 @@ pub enum Fatal {
     /// than PERMISSION_DENIED and UNAVAILABLE.
     Status {
         /// Which subscription.
-        sub: Sub,
+        sub: Subscription,
         /// The status.
         status: Status,
     },
@@ -453,9 +453,9 @@ pub enum Fatal {
     /// One-shot mode: the X.509 message could not be used.
     Rejected(x509::VerifyError),
     /// One-shot mode: the JWT bundle or token could not be used.
-    JwtRejected(Sub, JwtRejection),
+    JwtRejected(Subscription, JwtRejection),
     /// One-shot mode: the files could not be written.
-    WriteFailed(Sub),
+    WriteFailed(Subscription),
     /// One-shot mode: `timeout` passed before every output was written.
     TimedOut(Duration),
     /// One-shot mode: every output was written, but a hook run failed or timed out.

@@ -8,7 +8,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::{Action, Exit, Fatal, JwtRejection, Pending, Report, Session, State, Sub, Timer};
+use super::{
+    Action, Exit, Fatal, JwtRejection, Pending, Report, Session, State, Subscription, Timer,
+};
 use crate::jwt;
 use crate::proto::Jwtsvid;
 use crate::time::Instant;
@@ -67,7 +69,7 @@ impl Session {
         unix_ms: i64,
         svids: Vec<Jwtsvid>,
     ) {
-        let Sub::JwtSvid(n) = self.rows[i].sub else {
+        let Subscription::JwtSvid(n) = self.rows[i].sub else {
             return;
         };
         let hint = &self.config.hint;
@@ -141,7 +143,7 @@ impl Session {
             return self.exit(Exit::Fatal(Fatal::JwtRejected(sub, error)));
         }
         let retry_in = match sub {
-            Sub::JwtSvid(_) => {
+            Subscription::JwtSvid(_) => {
                 let row = &mut self.rows[i];
                 let delay = row.backoff.next_delay().unwrap_or(Duration::from_secs(60));
                 row.state = State::Backoff;

@@ -7,7 +7,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{ProcessStatus, Session, SessionConfig, Sub};
+use super::{ProcessStatus, Session, SessionConfig, Subscription};
 use crate::metrics::{FailureReason, HookResult, Metrics, OutputCounters};
 
 impl Session {
@@ -43,17 +43,17 @@ impl Session {
 
     /// The counters of `sub`'s output, if it writes one (the JWT bundle watch opened only
     /// to verify tokens does not).
-    fn output_counters(&mut self, sub: Sub) -> Option<&mut OutputCounters> {
+    fn output_counters(&mut self, sub: Subscription) -> Option<&mut OutputCounters> {
         let label = match sub {
-            Sub::X509 => String::from("x509"),
-            Sub::JwtBundles => String::from("jwt_bundle"),
-            Sub::JwtSvid(n) => jwt_svid_label(&self.config.jwt_svids.get(n)?.audience),
+            Subscription::X509 => String::from("x509"),
+            Subscription::JwtBundles => String::from("jwt_bundle"),
+            Subscription::JwtSvid(n) => jwt_svid_label(&self.config.jwt_svids.get(n)?.audience),
         };
         self.metrics.output_mut(&label)
     }
 
     /// Counts an update of `sub`'s output not written for `reason`.
-    pub(super) fn count_failure(&mut self, sub: Sub, reason: FailureReason) {
+    pub(super) fn count_failure(&mut self, sub: Subscription, reason: FailureReason) {
         if let Some(c) = self.output_counters(sub) {
             c.fail(reason);
         }
@@ -63,13 +63,13 @@ impl Session {
     /// disk (the SVID `spiffe_id` expiring at `expiry`; the X.509 set's bundles).
     pub(super) fn count_written(
         &mut self,
-        sub: Sub,
+        sub: Subscription,
         unix_ms: i64,
         ok: bool,
         spiffe_id: &str,
         expiry: Option<i64>,
     ) {
-        let bundles = if sub == Sub::X509 {
+        let bundles = if sub == Subscription::X509 {
             core::mem::take(&mut self.pending_bundles)
         } else {
             Vec::new()
@@ -83,7 +83,7 @@ impl Session {
         c.updates = c.updates.saturating_add(1);
         c.last_update_ms = Some(unix_ms);
         match sub {
-            Sub::X509 => {
+            Subscription::X509 => {
                 let own = crate::spiffe_id::SpiffeId::parse(spiffe_id)
                     .map(|id| String::from(id.trust_domain()))
                     .unwrap_or_default();
@@ -92,13 +92,13 @@ impl Session {
                     self.metrics.x509_svid = Some((String::from(spiffe_id), expiry));
                 }
             }
-            Sub::JwtSvid(n) => {
+            Subscription::JwtSvid(n) => {
                 if let (Some((_, exp)), Some(expiry)) = (self.metrics.jwt_svids.get_mut(n), expiry)
                 {
                     *exp = Some(expiry);
                 }
             }
-            Sub::JwtBundles => {}
+            Subscription::JwtBundles => {}
         }
     }
 
@@ -116,7 +116,7 @@ impl Session {
     /// What the metrics endpoint shows now.
     pub fn metrics(&self) -> Metrics {
         let mut m = self.metrics.clone();
-        m.agent_connected = matches!(self.conn, super::Conn::Up(_));
+        m.agent_connected = matches!(self.conn, super::AgentConnection::Up(_));
         m
     }
 }

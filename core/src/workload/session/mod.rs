@@ -30,7 +30,7 @@ mod workload;
 pub use api::{
     Action, EXIT_CONFIG, EXIT_HOOK, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit,
     Failure, Fatal, HookOptions, JwtRejection, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus,
-    Remedy, Report, SessionConfig, Sub, X509Options,
+    Remedy, Report, SessionConfig, Subscription, X509Options,
 };
 use shutdown::Stopping;
 pub use shutdown::{KILL_WAIT, SHUTDOWN_GRACE};
@@ -76,7 +76,7 @@ enum State {
 
 #[derive(Debug)]
 struct Row {
-    sub: Sub,
+    sub: Subscription,
     state: State,
     backoff: Backoff,
     watch: Option<Watch>,
@@ -100,7 +100,7 @@ struct Pending {
 pub const READY_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
-enum Conn {
+enum AgentConnection {
     Dialing,
     Up(Box<Client>),
     /// Dialled again at [`Timer::Redial`].
@@ -111,7 +111,7 @@ enum Conn {
 #[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
-    conn: Conn,
+    conn: AgentConnection,
     /// A connection being given up, kept until its last bytes (GOAWAY, RST_STREAM) are sent.
     closing: Option<Box<Client>>,
     conn_backoff: Backoff,
@@ -176,14 +176,14 @@ impl Session {
         let x509 = config
             .x509
             .iter()
-            .map(|_| (Sub::X509, State::Idle, schedule));
+            .map(|_| (Subscription::X509, State::Idle, schedule));
         let bundles = (config.jwt_bundle.is_some() || !config.jwt_svids.is_empty()).then_some((
-            Sub::JwtBundles,
+            Subscription::JwtBundles,
             State::Idle,
             schedule,
         ));
         let svids = (0..config.jwt_svids.len())
-            .map(|i| (Sub::JwtSvid(i), State::WaitBundles, jwt_schedule));
+            .map(|i| (Subscription::JwtSvid(i), State::WaitBundles, jwt_schedule));
         let rows = x509
             .chain(bundles)
             .chain(svids)
@@ -207,7 +207,7 @@ impl Session {
         }
         let mut session = Session {
             config,
-            conn: Conn::Dialing,
+            conn: AgentConnection::Dialing,
             closing: None,
             conn_backoff: Backoff::new(schedule),
             down_since: None,
@@ -240,7 +240,7 @@ impl Session {
         if self.exited {
             return;
         }
-        self.conn = Conn::Up(Box::new(Client::new(self.config.client, now)));
+        self.conn = AgentConnection::Up(Box::new(Client::new(self.config.client, now)));
         self.metrics.agent_connects = self.metrics.agent_connects.saturating_add(1);
         for row in &mut self.rows {
             if let Some(w) = &mut row.watch {
@@ -261,7 +261,7 @@ impl Session {
 
     /// Bytes read from the socket (dropped during the shutdown: nothing is written then).
     pub fn recv(&mut self, now: Instant, unix_ms: i64, bytes: &[u8]) {
-        let Conn::Up(client) = &mut self.conn else {
+        let AgentConnection::Up(client) = &mut self.conn else {
             return;
         };
         if self.stopping.is_some() {
@@ -308,14 +308,16 @@ impl Session {
         self.heartbeat_due(now, unix_ms);
         self.restart_due(now);
         self.hook_timeouts(now);
-        if let Conn::Up(client) = &mut self.conn
+        if let AgentConnection::Up(client) = &mut self.conn
             && let Err(e) = client.handle_timeout(now)
         {
             let immediate = e == h2::Error::Peer(h2::PeerError::PingTimeout);
             self.fail_connection(now, e, immediate);
         }
-        if matches!(self.conn, Conn::Down) && self.timers.take_expired(Timer::Redial, now) {
-            self.conn = Conn::Dialing;
+        if matches!(self.conn, AgentConnection::Down)
+            && self.timers.take_expired(Timer::Redial, now)
+        {
+            self.conn = AgentConnection::Dialing;
             self.push(Action::Dial);
         }
         for (i, row) in self.rows.iter_mut().enumerate() {
@@ -339,7 +341,7 @@ impl Session {
 
     /// The outcome of the write asked for by an [`Action::WriteX509`],
     /// [`Action::WriteJwtBundle`] or [`Action::WriteJwtSvid`].
-    pub fn written(&mut self, now: Instant, unix_ms: i64, sub: Sub, ok: bool) {
+    pub fn written(&mut self, now: Instant, unix_ms: i64, sub: Subscription, ok: bool) {
         let Some(i) = self.rows.iter().position(|r| r.sub == sub) else {
             return;
         };
@@ -361,8 +363,8 @@ impl Session {
             return;
         }
         match (sub, expiry) {
-            (Sub::X509, Some(expiry)) if ok => self.x509_written(i, now, unix_ms, expiry),
-            (Sub::JwtSvid(_), Some(expiry)) => {
+            (Subscription::X509, Some(expiry)) if ok => self.x509_written(i, now, unix_ms, expiry),
+            (Subscription::JwtSvid(_), Some(expiry)) => {
                 self.jwt_svid_written(i, now, unix_ms, expiry, ok);
             }
             _ => {}
@@ -375,7 +377,7 @@ impl Session {
     /// One-shot mode: row `i` has its output; the run ends when every row has.
     fn output_done(&mut self, i: usize) {
         let row = &mut self.rows[i];
-        if let (State::Open(stream), Conn::Up(client)) = (row.state, &mut self.conn) {
+        if let (State::Open(stream), AgentConnection::Up(client)) = (row.state, &mut self.conn) {
             client.cancel(stream);
         }
         row.state = State::Done;
@@ -452,7 +454,7 @@ impl Session {
         if let Some(mut client) = self.closing.take() {
             client.poll_transmit(out);
         }
-        if let Conn::Up(client) = &mut self.conn {
+        if let AgentConnection::Up(client) = &mut self.conn {
             client.poll_transmit(out);
         }
     }
@@ -474,7 +476,7 @@ impl Session {
             return self.timers.get(Timer::Stop);
         }
         let client = match &self.conn {
-            Conn::Up(client) => client.poll_timeout(),
+            AgentConnection::Up(client) => client.poll_timeout(),
             _ => None,
         };
         // A stall watch counts only while its call is open.
@@ -501,8 +503,8 @@ impl Session {
     fn report(&mut self, report: Report) {
         match &report {
             Report::Rejected(_) => {
-                self.record_health(Sub::X509, false);
-                self.count_failure(Sub::X509, FailureReason::Verification);
+                self.record_health(Subscription::X509, false);
+                self.count_failure(Subscription::X509, FailureReason::Verification);
             }
             Report::JwtRejected { sub, .. } => {
                 self.record_health(*sub, false);
@@ -534,7 +536,7 @@ impl Session {
     /// Handles the client's events. After a connection error only the messages that arrived
     /// before it count: the calls' closing is the connection's loss, handled by the caller.
     fn drain_events(&mut self, now: Instant, unix_ms: i64, conn_failed: bool) {
-        let Conn::Up(client) = &mut self.conn else {
+        let AgentConnection::Up(client) = &mut self.conn else {
             return;
         };
         let events: Vec<Event> = core::iter::from_fn(|| client.poll_event()).collect();
@@ -667,7 +669,7 @@ impl Session {
             self.exit(Exit::Fatal(Fatal::Status { sub, status }));
             return;
         }
-        let going_away = matches!(&self.conn, Conn::Up(c) if c.is_going_away());
+        let going_away = matches!(&self.conn, AgentConnection::Up(c) if c.is_going_away());
         let Some(delay) = self.rows[i].backoff.next_delay() else {
             self.exit(Exit::Fatal(Fatal::RetriesExhausted(Failure::Status(
                 status,
@@ -724,7 +726,9 @@ impl Session {
             self.exit(Exit::Fatal(Fatal::RetriesExhausted(Failure::Connection)));
             return;
         };
-        if let Conn::Up(client) = core::mem::replace(&mut self.conn, Conn::Down) {
+        if let AgentConnection::Up(client) =
+            core::mem::replace(&mut self.conn, AgentConnection::Down)
+        {
             self.closing = Some(client);
         }
         self.timers.set(Timer::Redial, now + delay);
@@ -741,7 +745,7 @@ impl Session {
 
     /// Opens every waiting row the server's stream limit allows.
     fn open_rows(&mut self, now: Instant) {
-        let Conn::Up(client) = &mut self.conn else {
+        let AgentConnection::Up(client) = &mut self.conn else {
             return;
         };
         let mut failed = None;
@@ -754,9 +758,9 @@ impl Session {
                 continue;
             }
             let opened = match row.sub {
-                Sub::X509 => client.fetch_x509_svid(),
-                Sub::JwtBundles => client.fetch_jwt_bundles(),
-                Sub::JwtSvid(n) => {
+                Subscription::X509 => client.fetch_x509_svid(),
+                Subscription::JwtBundles => client.fetch_jwt_bundles(),
+                Subscription::JwtSvid(n) => {
                     let entry = &self.config.jwt_svids[n];
                     let audiences: Vec<&str> = core::iter::once(entry.audience.as_str())
                         .chain(entry.extra_audiences.iter().map(String::as_str))

@@ -6,7 +6,7 @@
 use alloc::string::String;
 use core::time::Duration;
 
-use super::{Action, Notify, NotifyConfig, Session, Sub, Timer};
+use super::{Action, Notify, NotifyConfig, Session, Subscription, Timer};
 use crate::time::Instant;
 
 /// The shortest heartbeat interval: the clock counts milliseconds.
@@ -20,7 +20,12 @@ pub(super) fn heartbeat(config: &NotifyConfig) -> Option<Duration> {
 impl Session {
     /// An output was written: its `STATUS=` (SVIDs only: a bundle has no SPIFFE ID), then
     /// `READY=1` the first time every output is on disk.
-    pub(super) fn notify_written(&mut self, sub: Sub, spiffe_id: String, expires: Option<i64>) {
+    pub(super) fn notify_written(
+        &mut self,
+        sub: Subscription,
+        spiffe_id: String,
+        expires: Option<i64>,
+    ) {
         if self.config.notify.is_none() {
             return;
         }

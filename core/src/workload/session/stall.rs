@@ -4,7 +4,7 @@
 
 use core::time::Duration;
 
-use super::{Action, Conn, Remedy, Report, Session, State, Timer};
+use super::{Action, AgentConnection, Remedy, Report, Session, State, Timer};
 use crate::time::Instant;
 
 /// The fraction of an SVID's remaining life after which silence counts as a stall: past
@@ -36,7 +36,7 @@ impl Session {
         if !self.timers.is_expired(Timer::Stall(i), now) {
             return;
         }
-        let Conn::Up(client) = &mut self.conn else {
+        let AgentConnection::Up(client) = &mut self.conn else {
             return;
         };
         w.stalls = w.stalls.saturating_add(1);

@@ -171,7 +171,7 @@ struct Seen {
     /// When each [`Action::KillWorkload`] was asked for.
     killed_at: Vec<Instant>,
     /// Hook runs asked for: hook, event, output, when.
-    hook_runs: Vec<(usize, HookEvent, Sub, Instant)>,
+    hook_runs: Vec<(usize, HookEvent, Subscription, Instant)>,
     /// Hook kills asked for: hook, when.
     hook_kills: Vec<(usize, Instant)>,
     /// Service-manager notifications, with the simulated time each was sent.
@@ -228,18 +228,20 @@ impl Sim {
                     self.seen.writes.push(rendered.not_after - BASE_UNIX);
                     self.seen.x509_maps.push(rendered.bundle_map.clone());
                     let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
-                    self.session.written(now, unix, Sub::X509, ok);
+                    self.session.written(now, unix, Subscription::X509, ok);
                 }
                 Action::WriteJwtBundle { file, bundle_map } => {
                     self.seen.jwt_bundles.push(file);
                     self.seen.bundle_maps.extend(bundle_map);
                     let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
-                    self.session.written(now, unix, Sub::JwtBundles, ok);
+                    self.session
+                        .written(now, unix, Subscription::JwtBundles, ok);
                 }
                 Action::WriteJwtSvid { index, token } => {
                     self.seen.jwt_tokens.push((index, token, self.now));
                     let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
-                    self.session.written(now, unix, Sub::JwtSvid(index), ok);
+                    self.session
+                        .written(now, unix, Subscription::JwtSvid(index), ok);
                 }
                 Action::SignalPidFile { attempt } => {
                     self.seen.pid_attempts.push((attempt, self.now));
@@ -373,7 +375,7 @@ fn a_closed_watch_is_reopened_on_go_spiffes_linear_schedule() {
         assert_eq!(
             sim.take_reports(),
             [Report::CallFailed {
-                sub: Sub::X509,
+                sub: Subscription::X509,
                 status: status(Code::PermissionDenied, "no identity issued"),
                 retry_in: secs(wait),
             }]
@@ -396,7 +398,7 @@ fn a_closed_watch_is_reopened_on_go_spiffes_linear_schedule() {
     assert_eq!(
         sim.take_reports(),
         [Report::CallFailed {
-            sub: Sub::X509,
+            sub: Subscription::X509,
             status: status(Code::Ok, ""),
             retry_in: secs(1),
         }]
@@ -422,7 +424,7 @@ fn invalid_argument_is_fatal() {
     assert_eq!(
         sim.seen.exit,
         Some(Exit::Fatal(Fatal::Status {
-            sub: Sub::X509,
+            sub: Subscription::X509,
             status: status(Code::InvalidArgument, "")
         }))
     );
@@ -505,7 +507,7 @@ fn a_stalled_watch_is_probed_reopened_then_redialled() {
     assert_eq!(
         sim.take_reports(),
         [Report::Stalled {
-            sub: Sub::X509,
+            sub: Subscription::X509,
             silent_for: secs(60),
             expires_in_ms: 20_000,
             remedy: Remedy::Reopen,
@@ -525,7 +527,7 @@ fn a_stalled_watch_is_probed_reopened_then_redialled() {
     assert_eq!(
         sim.take_reports(),
         [Report::Stalled {
-            sub: Sub::X509,
+            sub: Subscription::X509,
             silent_for: secs(75),
             expires_in_ms: 5_000,
             remedy: Remedy::Redial,
@@ -718,7 +720,7 @@ fn one_shot_retries_on_upstreams_schedule_then_gives_up() {
             break;
         }
         let Some(Report::Retrying {
-            sub: Some(Sub::X509),
+            sub: Some(Subscription::X509),
             attempt,
             delay,
             after: Failure::Status(s),
@@ -764,7 +766,7 @@ fn one_shot_retries_an_unreachable_agent_and_a_failed_write_is_fatal() {
     sim.send_update(1, 3600, true);
     assert_eq!(
         sim.seen.exit,
-        Some(Exit::Fatal(Fatal::WriteFailed(Sub::X509)))
+        Some(Exit::Fatal(Fatal::WriteFailed(Subscription::X509)))
     );
 }
 
@@ -956,7 +958,7 @@ fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backo
             matches!(
                 &reports[..],
                 [Report::JwtRejected {
-                    sub: Sub::JwtSvid(0),
+                    sub: Subscription::JwtSvid(0),
                     error: JwtRejection::Invalid(jwt::VerifyError::WrongAudience { .. }),
                     retry_in: Some(d),
                 }] if *d == secs(wait)
@@ -1302,7 +1304,11 @@ fn running_hooks_are_killed_at_shutdown_and_the_run_ends_with_them() {
     let mut sim = with_hooks(false);
     sim.send_update(1, 3600, true);
     sim.send_update(1, 7200, false);
-    assert_eq!(sim.hooks_run(), [(0, Sub::X509)], "one run, one queued");
+    assert_eq!(
+        sim.hooks_run(),
+        [(0, Subscription::X509)],
+        "one run, one queued"
+    );
     sim.advance(secs(2));
     sim.session.stop(sim.now, 15);
     sim.pump();
@@ -1312,7 +1318,7 @@ fn running_hooks_are_killed_at_shutdown_and_the_run_ends_with_them() {
     assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
     assert_eq!(
         sim.hooks_run(),
-        [(0, Sub::X509)],
+        [(0, Subscription::X509)],
         "the queued run is dropped"
     );
 }
@@ -1345,7 +1351,7 @@ impl Sim {
     }
 
     /// The hooks asked to run so far: hook and output.
-    fn hooks_run(&self) -> Vec<(usize, Sub)> {
+    fn hooks_run(&self) -> Vec<(usize, Subscription)> {
         self.seen.hook_runs.iter().map(|r| (r.0, r.2)).collect()
     }
 }
@@ -1360,16 +1366,19 @@ fn a_hook_runs_after_its_output_is_written_and_a_busy_one_queues_exactly_one_mor
     sim.send_update(1, 3700, false);
     assert_eq!(
         sim.seen.hook_runs,
-        [(0, HookEvent::X509, Sub::X509, sim.now)]
+        [(0, HookEvent::X509, Subscription::X509, sim.now)]
     );
     // Three updates during the run: one more run, after it.
     for not_after in [7200, 9000, 9900] {
         sim.send_update(1, not_after, false);
     }
-    assert_eq!(sim.hooks_run(), [(0, Sub::X509)]);
+    assert_eq!(sim.hooks_run(), [(0, Subscription::X509)]);
     sim.advance(secs(2));
     sim.hook_ends(0, Some(ProcessStatus::Code(0)));
-    assert_eq!(sim.hooks_run(), [(0, Sub::X509), (0, Sub::X509)]);
+    assert_eq!(
+        sim.hooks_run(),
+        [(0, Subscription::X509), (0, Subscription::X509)]
+    );
     assert_eq!(sim.seen.hook_runs[1].3, sim.now, "at once");
     sim.hook_ends(0, Some(ProcessStatus::Code(0)));
     sim.advance(secs(60));
@@ -1439,7 +1448,7 @@ fn one_shot_ends_once_its_hooks_have_run_and_exits_5_when_one_failed() {
     ] {
         let mut sim = with_hooks(true);
         sim.send_update(1, 3600, true);
-        assert_eq!(sim.hooks_run(), [(0, Sub::X509)]);
+        assert_eq!(sim.hooks_run(), [(0, Subscription::X509)]);
         assert_eq!(sim.seen.exit, None, "waits for the hook");
         sim.hook_ends(0, status);
         assert_eq!(sim.seen.exit, Some(exit));
@@ -1682,15 +1691,15 @@ fn exit_codes_name_what_ended_a_one_shot_run() {
         ),
         (
             Exit::Fatal(Fatal::Status {
-                sub: Sub::X509,
+                sub: Subscription::X509,
                 status: status(Code::InvalidArgument, "no header"),
             }),
             3,
         ),
-        (Exit::Fatal(Fatal::WriteFailed(Sub::JwtBundles)), 4),
+        (Exit::Fatal(Fatal::WriteFailed(Subscription::JwtBundles)), 4),
         (
             Exit::Fatal(Fatal::JwtRejected(
-                Sub::JwtSvid(0),
+                Subscription::JwtSvid(0),
                 JwtRejection::HintNotFound,
             )),
             4,
@@ -1757,7 +1766,7 @@ fn rejection(outcome: (Vec<Report>, bool)) -> JwtRejection {
         (reports, false) => match &reports[..] {
             [
                 Report::JwtRejected {
-                    sub: Sub::JwtSvid(0),
+                    sub: Subscription::JwtSvid(0),
                     error,
                     retry_in: Some(d),
                 },
@@ -1776,7 +1785,7 @@ fn ready_once_every_output_is_written_and_a_status_for_each_svid() {
     let not_after = 3600 * 24 * 365 * 4;
     sim.send_update(1, not_after, true);
     let x509_status = Notify::Status {
-        sub: Sub::X509,
+        sub: Subscription::X509,
         spiffe_id: ID.into(),
         expires: BASE_UNIX + not_after as i64,
     };
@@ -1793,7 +1802,7 @@ fn ready_once_every_output_is_written_and_a_status_for_each_svid() {
         sim.take_notes(),
         [
             Notify::Status {
-                sub: Sub::JwtSvid(0),
+                sub: Subscription::JwtSvid(0),
                 spiffe_id: "spiffe://example.org/workload".into(),
                 expires: JWT_NOW + 300,
             },
@@ -1970,7 +1979,7 @@ fn a_jwks_with_a_key_type_go_jose_refuses_fails_the_bundle_update() {
     let reports = sim.take_reports();
     let [
         Report::JwtRejected {
-            sub: Sub::JwtBundles,
+            sub: Subscription::JwtBundles,
             error: JwtRejection::BadBundles(error),
             retry_in: None,
         },

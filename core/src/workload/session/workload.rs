@@ -11,7 +11,7 @@
 use alloc::string::String;
 use core::time::Duration;
 
-use super::{Action, Exit, ProcessStatus, Report, Session, Sub, Timer};
+use super::{Action, Exit, ProcessStatus, Report, Session, Subscription, Timer};
 use crate::config::Restart;
 use crate::health::{HealthState, WriteStatus};
 use crate::time::Instant;
@@ -60,9 +60,9 @@ impl Session {
     /// write, as upstream counts a failed dump): not live, not ready, until a good one is
     /// written. For X.509, each `x509_svids` entry counts as written only if the set held
     /// it (its hint was in the message).
-    pub(super) fn record_health(&mut self, sub: Sub, ok: bool) {
+    pub(super) fn record_health(&mut self, sub: Subscription, ok: bool) {
         let path = match sub {
-            Sub::X509 => {
+            Subscription::X509 => {
                 self.health.record_x509(ok);
                 let held = core::mem::take(&mut self.x509_entries_pending);
                 let entries = self.config.x509.iter().flat_map(|o| &o.entries);
@@ -72,8 +72,8 @@ impl Session {
                 }
                 return;
             }
-            Sub::JwtBundles => self.config.jwt_bundle.as_deref(),
-            Sub::JwtSvid(n) => self.config.jwt_svids.get(n).map(|j| j.path.as_str()),
+            Subscription::JwtBundles => self.config.jwt_bundle.as_deref(),
+            Subscription::JwtSvid(n) => self.config.jwt_svids.get(n).map(|j| j.path.as_str()),
         };
         if let Some(path) = path {
             self.health.record_jwt(path, ok);
