@@ -12,7 +12,7 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::Signal;
 use svid_core::config::Hook;
 use svid_core::metrics::BuildInfo;
-use svid_core::time::Instant;
+use svid_core::time::{Instant, UnixTime};
 use svid_core::workload::{Action, Exit, Session, SessionConfig, Subscription};
 use svid_core::x509::Rendered;
 
@@ -88,11 +88,12 @@ fn metrics_text(session: &Session) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// Wall-clock time for certificate validity, Unix milliseconds.
-fn unix_ms() -> i64 {
-    SystemTime::now()
+/// Wall-clock time for certificate and token validity.
+fn unix_now() -> UnixTime {
+    let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    UnixTime::from_millis(ms)
 }
 
 /// The agent connection: the socket and the bytes not yet written to it.
@@ -196,7 +197,7 @@ pub(crate) fn run(
                     // An exit not yet seen through SIGCHLD is reported before the write, so
                     // the session starts `cmd` again instead of signalling it.
                     reap(child, &mut hooks, &mut session, clock.now());
-                    session.written(clock.now(), unix_ms(), Subscription::X509, ok);
+                    session.written(clock.now(), unix_now(), Subscription::X509, ok);
                 }
                 Action::WriteJwtBundle { file, bundle_map } => {
                     let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
@@ -206,7 +207,7 @@ pub(crate) fn run(
                         });
                         write_jwt_bundle(plan.layout, (path, &file, *mode), map)
                     });
-                    session.written(clock.now(), unix_ms(), Subscription::JwtBundles, ok);
+                    session.written(clock.now(), unix_now(), Subscription::JwtBundles, ok);
                 }
                 Action::WriteJwtSvid { index, token } => {
                     debug!(index = index, bytes = token.len(); "Writing a JWT-SVID file");
@@ -222,7 +223,7 @@ pub(crate) fn run(
                             },
                         )
                     });
-                    session.written(clock.now(), unix_ms(), Subscription::JwtSvid(index), ok);
+                    session.written(clock.now(), unix_now(), Subscription::JwtSvid(index), ok);
                 }
                 Action::SignalPidFile { .. } => {
                     let result = plan
@@ -329,7 +330,7 @@ pub(crate) fn run(
             let now = clock.now();
             if let Some(events) = health_events {
                 let metrics = || metrics_text(&session);
-                h.on_ready(now, &session.health(now, unix_ms()), &metrics, events);
+                h.on_ready(now, &session.health(now, unix_now()), &metrics, events);
             }
             h.handle_timeouts(now);
         }
@@ -358,7 +359,7 @@ pub(crate) fn run(
                 }
                 Ok(n) => {
                     debug!(bytes = n; "Read from the Workload API");
-                    session.recv(clock.now(), unix_ms(), &buf[..n]);
+                    session.recv(clock.now(), unix_now(), &buf[..n]);
                 }
                 Err(e)
                     if matches!(
@@ -373,7 +374,7 @@ pub(crate) fn run(
             }
         }
         if session.poll_timeout().is_some_and(|t| t <= clock.now()) {
-            session.handle_timeout(clock.now(), unix_ms());
+            session.handle_timeout(clock.now(), unix_now());
         }
     }
 }

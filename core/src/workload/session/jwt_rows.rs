@@ -13,7 +13,7 @@ use super::{
 };
 use crate::jwt;
 use crate::proto::Jwtsvid;
-use crate::time::Instant;
+use crate::time::{Instant, UnixTime};
 
 /// Upstream refreshes a token one second after half its remaining life.
 const REFRESH_SLACK: Duration = Duration::from_secs(1);
@@ -66,7 +66,7 @@ impl Session {
         &mut self,
         i: usize,
         now: Instant,
-        unix_ms: i64,
+        unix_now: UnixTime,
         svids: Vec<Jwtsvid>,
     ) {
         let Subscription::JwtSvid(n) = self.rows[i].sub else {
@@ -87,7 +87,7 @@ impl Session {
         // Rows open only once bundles have arrived; an empty set fails as "no bundle".
         let bundles = self.jwt_bundles.as_ref().unwrap_or(&empty);
         let audience = &self.config.jwt_svids[n].audience;
-        match jwt::verify(&chosen.svid, bundles, audience, unix_ms.div_euclid(1000)) {
+        match jwt::verify(&chosen.svid, bundles, audience, unix_now.as_secs()) {
             Ok(svid) if svid.id.as_str() != chosen.spiffe_id => {
                 let sub = String::from(svid.id.as_str());
                 let spiffe_id = chosen.spiffe_id;
@@ -116,7 +116,7 @@ impl Session {
         &mut self,
         i: usize,
         now: Instant,
-        unix_ms: i64,
+        unix_now: UnixTime,
         exp: i64,
         ok: bool,
     ) {
@@ -127,7 +127,7 @@ impl Session {
         let at = if ok {
             row.backoff.reset();
             row.state = State::Refresh;
-            now + refresh_delay(exp, unix_ms)
+            now + refresh_delay(exp, unix_now)
         } else {
             row.state = State::Backoff;
             now + row.backoff.next_delay().unwrap_or(Duration::from_secs(60))
@@ -161,8 +161,8 @@ impl Session {
 }
 
 /// Half the token's remaining life plus a second, and at least a second.
-fn refresh_delay(exp: i64, unix_ms: i64) -> Duration {
-    let left_ms = exp.saturating_mul(1000).saturating_sub(unix_ms).max(0);
+fn refresh_delay(exp: i64, unix_now: UnixTime) -> Duration {
+    let left_ms = unix_now.millis_until(UnixTime::from_secs(exp)).max(0);
     let half = Duration::from_millis(u64::try_from(left_ms / 2).unwrap_or(0));
     (half + REFRESH_SLACK).max(REFRESH_SLACK)
 }

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use super::{ProcessStatus, Session, SessionConfig, Subscription};
 use crate::metrics::{FailureReason, HookResult, Metrics, OutputCounters};
+use crate::time::UnixTime;
 
 impl Session {
     /// The metrics at start-up: every configured output and hook at 0.
@@ -64,7 +65,7 @@ impl Session {
     pub(super) fn count_written(
         &mut self,
         sub: Subscription,
-        unix_ms: i64,
+        unix_now: UnixTime,
         ok: bool,
         spiffe_id: &str,
         expiry: Option<i64>,
@@ -81,7 +82,7 @@ impl Session {
             return c.fail(FailureReason::Write);
         }
         c.updates = c.updates.saturating_add(1);
-        c.last_update_ms = Some(unix_ms);
+        c.last_update = Some(unix_now);
         match sub {
             Subscription::X509 => {
                 let own = crate::spiffe_id::SpiffeId::parse(spiffe_id)

@@ -15,7 +15,7 @@
 //! each write back with [`Session::written`], each `cmd` start with
 //! [`Session::workload_started`], its exit with [`Session::workload_exited`], each hook's end
 //! with [`Session::hook_finished`], and SIGTERM or SIGINT with [`Session::stop`]. Time enters only as arguments: a monotonic [`Instant`] and
-//! the wall clock in Unix milliseconds.
+//! the wall clock, a [`UnixTime`].
 
 mod api;
 mod hooks;
@@ -52,7 +52,7 @@ use crate::health::HealthState;
 use crate::jwt;
 use crate::metrics::{FailureReason, Metrics};
 use crate::spiffe_id::TrustDomain;
-use crate::time::{Instant, earliest};
+use crate::time::{Instant, UnixTime, earliest};
 use crate::x509;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,7 +260,7 @@ impl Session {
     }
 
     /// Bytes read from the socket (dropped during the shutdown: nothing is written then).
-    pub fn recv(&mut self, now: Instant, unix_ms: i64, bytes: &[u8]) {
+    pub fn recv(&mut self, now: Instant, unix_now: UnixTime, bytes: &[u8]) {
         let AgentConnection::Up(client) = &mut self.conn else {
             return;
         };
@@ -272,7 +272,7 @@ impl Session {
             // The agent speaks: the connection works.
             self.down_since = None;
         }
-        self.drain_events(now, unix_ms, result.is_err());
+        self.drain_events(now, unix_now, result.is_err());
         if let Err(e) = result {
             self.fail_connection(now, e, false);
         }
@@ -292,7 +292,7 @@ impl Session {
     }
 
     /// Advances every timer to `now`.
-    pub fn handle_timeout(&mut self, now: Instant, unix_ms: i64) {
+    pub fn handle_timeout(&mut self, now: Instant, unix_now: UnixTime) {
         if self.exited {
             return;
         }
@@ -305,7 +305,7 @@ impl Session {
         ) {
             return self.exit(Exit::Fatal(Fatal::TimedOut(timeout)));
         }
-        self.heartbeat_due(now, unix_ms);
+        self.heartbeat_due(now, unix_now);
         self.restart_due(now);
         self.hook_timeouts(now);
         if let AgentConnection::Up(client) = &mut self.conn
@@ -328,7 +328,7 @@ impl Session {
             }
         }
         for i in 0..self.rows.len() {
-            self.check_stall(i, now, unix_ms);
+            self.check_stall(i, now, unix_now);
         }
         if let Some(backoff) = &self.pid
             && self.timers.take_expired(Timer::PidRetry, now)
@@ -341,7 +341,7 @@ impl Session {
 
     /// The outcome of the write asked for by an [`Action::WriteX509`],
     /// [`Action::WriteJwtBundle`] or [`Action::WriteJwtSvid`].
-    pub fn written(&mut self, now: Instant, unix_ms: i64, sub: Subscription, ok: bool) {
+    pub fn written(&mut self, now: Instant, unix_now: UnixTime, sub: Subscription, ok: bool) {
         let Some(i) = self.rows.iter().position(|r| r.sub == sub) else {
             return;
         };
@@ -352,7 +352,7 @@ impl Session {
             self.rows[i].on_disk_until = expiry;
         }
         self.record_health(sub, ok);
-        self.count_written(sub, unix_ms, ok, &spiffe_id, expiry);
+        self.count_written(sub, unix_now, ok, &spiffe_id, expiry);
         if ok {
             self.run_hooks(now, sub, &spiffe_id);
             self.notify_written(sub, spiffe_id, expiry);
@@ -363,9 +363,9 @@ impl Session {
             return;
         }
         match (sub, expiry) {
-            (Subscription::X509, Some(expiry)) if ok => self.x509_written(i, now, unix_ms, expiry),
+            (Subscription::X509, Some(expiry)) if ok => self.x509_written(i, now, unix_now, expiry),
             (Subscription::JwtSvid(_), Some(expiry)) => {
-                self.jwt_svid_written(i, now, unix_ms, expiry, ok);
+                self.jwt_svid_written(i, now, unix_now, expiry, ok);
             }
             _ => {}
         }
@@ -387,7 +387,7 @@ impl Session {
         }
     }
 
-    fn x509_written(&mut self, i: usize, now: Instant, unix_ms: i64, not_after: i64) {
+    fn x509_written(&mut self, i: usize, now: Instant, unix_now: UnixTime, not_after: i64) {
         let row = &mut self.rows[i];
         // Only a newer SVID ends a run of stalls; the same one again keeps backing off.
         let stalls = match row.watch {
@@ -396,7 +396,7 @@ impl Session {
         };
         self.timers.set(
             Timer::Stall(i),
-            stall_deadline(now, unix_ms, not_after, stalls),
+            stall_deadline(now, unix_now, not_after, stalls),
         );
         row.watch = Some(Watch {
             not_after,
@@ -415,11 +415,11 @@ impl Session {
 
     /// Whether some output on disk (X.509 leaf, JWT-SVID) has expired: readiness is false
     /// then, whatever upstream's write statuses say (its issue #221).
-    pub fn files_expired(&self, unix_ms: i64) -> bool {
+    pub fn files_expired(&self, unix_now: UnixTime) -> bool {
         self.rows
             .iter()
             .filter_map(|r| r.on_disk_until)
-            .any(|until| until.saturating_mul(1000) <= unix_ms)
+            .any(|until| UnixTime::from_secs(until) <= unix_now)
     }
 
     /// Whether the agent connection has been down for longer than [`READY_GRACE`]:
@@ -535,7 +535,7 @@ impl Session {
 
     /// Handles the client's events. After a connection error only the messages that arrived
     /// before it count: the calls' closing is the connection's loss, handled by the caller.
-    fn drain_events(&mut self, now: Instant, unix_ms: i64, conn_failed: bool) {
+    fn drain_events(&mut self, now: Instant, unix_now: UnixTime, conn_failed: bool) {
         let AgentConnection::Up(client) = &mut self.conn else {
             return;
         };
@@ -559,7 +559,7 @@ impl Session {
                         x509::MapJwt::Off
                     };
                     let opts = options.render_options(&self.config.hint, map_jwt);
-                    let now_unix = unix_ms.div_euclid(1000);
+                    let now_unix = unix_now.as_secs();
                     let verified = if options.verify {
                         x509::render_verified_cached(
                             &response,
@@ -588,7 +588,7 @@ impl Session {
                 Event::JwtSvid { stream, response } => {
                     if let Some(i) = self.row_of(stream) {
                         self.conn_backoff.reset();
-                        self.on_jwt_svid(i, now, unix_ms, response.svids);
+                        self.on_jwt_svid(i, now, unix_now, response.svids);
                     }
                 }
                 Event::BadMessage { stream, error } => {

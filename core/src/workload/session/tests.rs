@@ -183,7 +183,7 @@ struct Seen {
 struct Sim {
     session: Session,
     now: Instant,
-    unix_ms: i64,
+    unix_now: UnixTime,
     write_ok: bool,
     pid_ok: bool,
     /// What the driver reports for an [`Action::StartWorkload`].
@@ -204,7 +204,7 @@ impl Sim {
         let mut sim = Sim {
             session: Session::new(config, now),
             now,
-            unix_ms: BASE_UNIX * 1000,
+            unix_now: UnixTime::from_secs(BASE_UNIX),
             write_ok: true,
             pid_ok: true,
             start_pid: Some(4242),
@@ -227,19 +227,19 @@ impl Sim {
                 Action::WriteX509(rendered) => {
                     self.seen.writes.push(rendered.not_after - BASE_UNIX);
                     self.seen.x509_maps.push(rendered.bundle_map.clone());
-                    let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
+                    let (now, unix, ok) = (self.now, self.unix_now, self.write_ok);
                     self.session.written(now, unix, Subscription::X509, ok);
                 }
                 Action::WriteJwtBundle { file, bundle_map } => {
                     self.seen.jwt_bundles.push(file);
                     self.seen.bundle_maps.extend(bundle_map);
-                    let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
+                    let (now, unix, ok) = (self.now, self.unix_now, self.write_ok);
                     self.session
                         .written(now, unix, Subscription::JwtBundles, ok);
                 }
                 Action::WriteJwtSvid { index, token } => {
                     self.seen.jwt_tokens.push((index, token, self.now));
-                    let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
+                    let (now, unix, ok) = (self.now, self.unix_now, self.write_ok);
                     self.session
                         .written(now, unix, Subscription::JwtSvid(index), ok);
                 }
@@ -278,11 +278,11 @@ impl Sim {
             let to = next.unwrap_or(end);
             let step = to.saturating_duration_since(self.now);
             self.now = to;
-            self.unix_ms += step.as_millis() as i64;
+            self.unix_now = self.unix_now + step;
             if next.is_none() {
                 return;
             }
-            self.session.handle_timeout(self.now, self.unix_ms);
+            self.session.handle_timeout(self.now, self.unix_now);
             self.pump();
         }
     }
@@ -297,7 +297,7 @@ impl Sim {
     }
 
     fn server(&mut self, bytes: &[u8]) {
-        self.session.recv(self.now, self.unix_ms, bytes);
+        self.session.recv(self.now, self.unix_now, bytes);
         self.pump();
     }
 
@@ -573,7 +573,7 @@ fn a_stall_probe_without_ack_redials_before_expiry() {
     );
     assert_eq!(sim.seen.dials, 2);
     assert!(
-        sim.unix_ms < (BASE_UNIX + 6) * 1000,
+        sim.unix_now < UnixTime::from_secs(BASE_UNIX + 6),
         "re-dialled before expiry"
     );
 }
@@ -904,7 +904,7 @@ fn jwt_svid_response_for(stream: StreamId, token: &str, spiffe_id: &str) -> Vec<
 #[test]
 fn every_subscription_shares_one_connection_and_tokens_refresh_on_their_own_clock() {
     let mut sim = Sim::with(jwt_config("svc"));
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     // The X.509 watch and the bundle watch open at once; the token waits for the bundle.
     assert_eq!(sim.opened(), [1, 3]);
@@ -932,7 +932,7 @@ fn every_subscription_shares_one_connection_and_tokens_refresh_on_their_own_cloc
     sim.advance(Duration::from_millis(1));
     assert_eq!(sim.opened(), [7]);
     assert_eq!(sim.seen.dials, 1);
-    assert!(!sim.session.files_expired(sim.unix_ms));
+    assert!(!sim.session.files_expired(sim.unix_now));
     // The agent hands back the same token, now with 149 s left: next refresh in 75.5 s.
     sim.server(&jwt_svid_response(7, &token));
     sim.advance(Duration::from_millis(75_499));
@@ -945,7 +945,7 @@ fn every_subscription_shares_one_connection_and_tokens_refresh_on_their_own_cloc
 #[test]
 fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backoff() {
     let mut sim = Sim::with(jwt_config("another-audience"));
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     sim.server(&reply(3, &bundles_message()));
     sim.sent();
@@ -970,7 +970,7 @@ fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backo
     }
     assert!(sim.seen.jwt_tokens.is_empty());
     // A refused token counts as a failed write of its file, for the health endpoints.
-    let health = sim.session.health(sim.now, sim.unix_ms);
+    let health = sim.session.health(sim.now, sim.unix_now);
     assert_eq!(health.jwt.get(TOKEN_FILE), Some(&WriteStatus::Failed));
     assert_eq!(health.jwt.get(BUNDLE_FILE), Some(&WriteStatus::Written));
     assert!(!health.is_live());
@@ -980,13 +980,13 @@ fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backo
 fn an_expired_token_on_disk_is_reported_and_refreshed_no_sooner_than_a_second() {
     let mut sim = Sim::with(jwt_config("svc"));
     // 20 s past the token's exp, still inside the one-minute leeway.
-    sim.unix_ms = (JWT_NOW + 320) * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW + 320);
     sim.connect();
     sim.server(&reply(3, &bundles_message()));
     sim.sent();
     sim.server(&jwt_svid_response(5, &es256_token()));
     assert_eq!(sim.seen.jwt_tokens.len(), 1);
-    assert!(sim.session.files_expired(sim.unix_ms));
+    assert!(sim.session.files_expired(sim.unix_now));
     sim.advance(Duration::from_millis(999));
     assert_eq!(sim.opened(), [0u32; 0]);
     sim.advance(Duration::from_millis(1));
@@ -1242,7 +1242,7 @@ fn nothing_is_restarted_during_shutdown() {
     sim.pump();
     assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }), "at once");
     assert_eq!(sim.session.poll_timeout(), None);
-    sim.session.handle_timeout(sim.now + secs(5), sim.unix_ms);
+    sim.session.handle_timeout(sim.now + secs(5), sim.unix_now);
     assert!(sim.session.poll_action().is_none());
 }
 
@@ -1536,8 +1536,8 @@ fn a_wrapper_stopped_before_its_program_runs_ends_and_one_that_cannot_start_exit
 fn health_follows_each_output_and_counts_a_refused_update_as_failed() {
     use WriteStatus::{Failed, Unwritten, Written};
     let mut sim = Sim::with(jwt_config("svc"));
-    sim.unix_ms = JWT_NOW * 1000;
-    let health = |sim: &Sim| sim.session.health(sim.now, sim.unix_ms);
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
+    let health = |sim: &Sim| sim.session.health(sim.now, sim.unix_now);
     let jwt = |sim: &Sim| -> Vec<(String, WriteStatus)> { health(sim).jwt.into_iter().collect() };
     assert_eq!(health(&sim).x509, Some(Unwritten));
     assert_eq!(
@@ -1583,24 +1583,24 @@ fn readiness_ends_after_the_agent_grace_and_with_an_expired_file() {
     let mut sim = Sim::new(false);
     sim.connect();
     sim.send_update(1, 3600, true);
-    let ready = |sim: &Sim| sim.session.health(sim.now, sim.unix_ms).is_ready();
+    let ready = |sim: &Sim| sim.session.health(sim.now, sim.unix_now).is_ready();
     assert!(ready(&sim));
     sim.session.connection_lost(sim.now);
     sim.pump();
     sim.advance(READY_GRACE - Duration::from_millis(1));
     assert!(ready(&sim), "inside the grace");
     sim.advance(Duration::from_millis(1));
-    let health = sim.session.health(sim.now, sim.unix_ms);
+    let health = sim.session.health(sim.now, sim.unix_now);
     assert!(!health.agent_connected_recently && !health.is_ready());
     assert!(health.is_live(), "the files are still good");
     // The agent speaks again on a new connection.
     sim.connect();
     assert!(ready(&sim));
     // The wall clock reaches the SVID's NotAfter with nothing newer on disk.
-    sim.unix_ms = (BASE_UNIX + 3600) * 1000 - 1;
+    sim.unix_now = UnixTime::from_millis((BASE_UNIX + 3600) * 1000 - 1);
     assert!(ready(&sim));
-    sim.unix_ms += 1;
-    let health = sim.session.health(sim.now, sim.unix_ms);
+    sim.unix_now = sim.unix_now + Duration::from_millis(1);
+    let health = sim.session.health(sim.now, sim.unix_now);
     assert!(health.files_expired && !health.is_ready());
 }
 
@@ -1752,7 +1752,7 @@ fn es256_token_for(sub: &str, extra: &str) -> String {
 /// bundle watch has delivered `bundles`; returns the reports and whether it was written.
 fn offer_token(bundles: &[u8], token: &str, spiffe_id: &str) -> (Vec<Report>, bool) {
     let mut sim = Sim::with(jwt_config("svc"));
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     sim.server(&reply(3, bundles));
     sim.sent();
@@ -1780,7 +1780,7 @@ fn rejection(outcome: (Vec<Report>, bool)) -> JwtRejection {
 #[test]
 fn ready_once_every_output_is_written_and_a_status_for_each_svid() {
     let mut sim = notified(jwt_config("svc"), None);
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     let not_after = 3600 * 24 * 365 * 4;
     sim.send_update(1, not_after, true);
@@ -1966,7 +1966,7 @@ fn a_token_over_the_size_limit_is_refused_before_it_is_parsed() {
 #[test]
 fn a_jwks_with_a_key_type_go_jose_refuses_fails_the_bundle_update() {
     let mut sim = Sim::with(jwt_config("svc"));
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     assert_eq!(sim.opened(), [1, 3]);
     // A real X25519 public key (RFC 7748 §6.1, Alice's) beside the good keys.
@@ -2019,7 +2019,7 @@ fn with_entries(one_shot: bool) -> SessionConfig {
 fn an_entry_whose_hint_is_missing_is_not_ready_while_the_rest_is_written() {
     use WriteStatus::{Failed, Unwritten, Written};
     let mut sim = Sim::with(with_entries(false));
-    let health = |sim: &Sim| sim.session.health(sim.now, sim.unix_ms);
+    let health = |sim: &Sim| sim.session.health(sim.now, sim.unix_now);
     let entries =
         |sim: &Sim| -> Vec<(String, WriteStatus)> { health(sim).x509_svids.into_iter().collect() };
     assert_eq!(
@@ -2058,9 +2058,9 @@ fn an_entry_whose_hint_is_missing_is_not_ready_while_the_rest_is_written() {
     assert!(health(&sim).is_ready() && ready(&sim));
 
     // The set on disk expires with its earliest leaf, `db`'s.
-    sim.unix_ms = (BASE_UNIX + 3600) * 1000 + 1;
+    sim.unix_now = UnixTime::from_millis((BASE_UNIX + 3600) * 1000 + 1);
     assert!(health(&sim).files_expired && !health(&sim).is_ready());
-    sim.unix_ms = BASE_UNIX * 1000;
+    sim.unix_now = UnixTime::from_secs(BASE_UNIX);
 
     // A failed write fails every entry.
     sim.write_ok = false;
@@ -2100,7 +2100,7 @@ fn the_bundle_map_with_jwt_keys_waits_for_both_streams_and_follows_each() {
     };
     // X.509 first: its set leaves the map out; the JWT bundle brings it, with both halves.
     let mut sim = Sim::with(config());
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     assert_eq!(sim.opened(), [1, 3]);
     sim.send_update(1, 3600 * 24 * 365 * 4, true);
@@ -2116,11 +2116,11 @@ fn the_bundle_map_with_jwt_keys_waits_for_both_streams_and_follows_each() {
     assert!(has(last, "\"x509-svid\"") && has(last, "\"jwt-svid\""));
     sim.server(&frame(kind::DATA, 0, 3, &bundles_message()));
     assert_eq!(sim.seen.bundle_maps.len(), 2);
-    assert!(sim.session.health(sim.now, sim.unix_ms).is_ready());
+    assert!(sim.session.health(sim.now, sim.unix_now).is_ready());
 
     // The JWT bundle first: it has no map to write; the X.509 set carries it.
     let mut sim = Sim::with(config());
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     sim.sent();
     sim.server(&reply(3, &bundles_message()));
@@ -2134,10 +2134,10 @@ fn the_bundle_map_with_jwt_keys_waits_for_both_streams_and_follows_each() {
     // A JWT bundle that never comes: no X.509-only map is ever written, and the helper is
     // not ready (the JWT bundle file is not written either).
     let mut sim = Sim::with(config());
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     sim.send_update(1, 3600 * 24 * 365 * 4, true);
     sim.send_update(1, 3600 * 24 * 365 * 4, false);
     assert_eq!(sim.seen.x509_maps, [Vec::<u8>::new(), Vec::new()]);
-    assert!(!sim.session.health(sim.now, sim.unix_ms).is_ready());
+    assert!(!sim.session.health(sim.now, sim.unix_now).is_ready());
 }

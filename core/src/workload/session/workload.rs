@@ -14,7 +14,7 @@ use core::time::Duration;
 use super::{Action, Exit, ProcessStatus, Report, Session, Subscription, Timer};
 use crate::config::Restart;
 use crate::health::{HealthState, WriteStatus};
-use crate::time::Instant;
+use crate::time::{Instant, UnixTime};
 
 /// The first restart delay.
 pub(super) const RESTART_MIN: Duration = Duration::from_secs(1);
@@ -83,10 +83,10 @@ impl Session {
     /// What the health endpoints report now: the write statuses, whether the agent has been
     /// unreachable past [`READY_GRACE`](super::READY_GRACE) and whether a file on disk has
     /// expired.
-    pub fn health(&self, now: Instant, unix_ms: i64) -> HealthState {
+    pub fn health(&self, now: Instant, unix_now: UnixTime) -> HealthState {
         let mut state = self.health.clone();
         state.agent_connected_recently = !self.agent_lost(now);
-        state.files_expired = self.files_expired(unix_ms);
+        state.files_expired = self.files_expired(unix_now);
         state
     }
 
