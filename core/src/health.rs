@@ -1,7 +1,8 @@
 //! The health endpoints (`health_checks`), sans-I/O: a bounded HTTP/1.1 request-head parser,
 //! the write-status model upstream reports, and the exact response bytes.
 //!
-//! Upstream serves two paths (liveness and readiness) with Go's `net/http`: any method, the
+//! Upstream (`pkg/health/health.go@v0.11.0`, statuses in `pkg/sidecar/sidecar.go@v0.11.0`) serves
+//! two paths (liveness and readiness) with Go's `net/http`: any method, the
 //! path matched exactly and case-sensitively, the query ignored, every other path answered
 //! with Go's `404 page not found`. Both paths return the same JSON body; only the status line
 //! differs. Every response here ends the connection (`Connection: close`): a probe sends one

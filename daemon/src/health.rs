@@ -106,8 +106,8 @@ impl Health {
     /// `0.0.0.0` where IPv6 is unavailable. Errors read as Go's `net.Listen` words them
     /// (`listen tcp :8081: bind: address already in use`, `listen tcp 127.0.0.1:8081: ...`
     /// with an address; `listen tcp: address 70000: invalid port` for a port outside
-    /// 0..=65535, which upstream's config does not reject), for the warning `Error serving
-    /// health checks`.
+    /// 0..=65535, which upstream's config does not reject), for the warning
+    /// (`pkg/health/health.go@v0.11.0`) `Error serving health checks`.
     pub(crate) fn bind(settings: &Settings) -> io::Result<Health> {
         let host = settings.address.map(|a| match a {
             IpAddr::V4(v4) => v4.to_string(),

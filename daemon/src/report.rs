@@ -1,5 +1,5 @@
 //! How the session's reports and the run's outcome read in the log: upstream's messages and
-//! grpc-go's wording, so that logs read as upstream's do.
+//! grpc-go's wording, so that logs read as upstream's do (`pkg/sidecar/sidecar.go@v0.11.0`).
 
 use log::{error, warn};
 use svid_core::grpc::Status;
@@ -128,7 +128,8 @@ fn log_rejected(e: &VerifyError) {
     }
 }
 
-/// The error line of a fatal outcome, as upstream words it.
+/// The error line of a fatal outcome, as upstream words it (`pkg/sidecar/sidecar.go@v0.11.0`,
+/// `cmd/spiffe-helper/main.go@v0.11.0`).
 pub(crate) fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> String {
     match fatal {
         Fatal::Status { status, .. } => rpc_error(status),
@@ -154,7 +155,8 @@ pub(crate) fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> Strin
     }
 }
 
-/// Upstream's one-shot error message for the output a fatal failure belongs to.
+/// Upstream's one-shot error message for the output a fatal failure belongs to
+/// (`pkg/sidecar/sidecar.go@v0.11.0`).
 pub(crate) fn one_shot_failure(fatal: &Fatal) -> &'static str {
     let sub = match fatal {
         Fatal::HookFailed => return "Error running hooks",
@@ -164,7 +166,8 @@ pub(crate) fn one_shot_failure(fatal: &Fatal) -> &'static str {
     fetch_failure(sub)
 }
 
-/// Upstream's one-shot error message for a failure to fetch `sub`.
+/// Upstream's one-shot error message for a failure to fetch `sub`
+/// (`pkg/sidecar/sidecar.go@v0.11.0`).
 fn fetch_failure(sub: Subscription) -> &'static str {
     match sub {
         Subscription::X509 => "Error fetching x509 certificates",

@@ -3,7 +3,9 @@
 //! integer keys take numbers or quoted strings, both read by Go's `strconv.ParseInt(s, 0,
 //! 0)`; bool keys take `true`/`false`, or the strings or numbers `"true"`, `"false"`, `1`,
 //! `0` (case-insensitively). Unknown top-level and `jwt_svids` keys are collected, as
-//! written, for validation; unknown `health_checks` keys are ignored, as upstream does.
+//! written, for validation; unknown `health_checks` keys are ignored, as upstream does
+//! (`cmd/spiffe-helper/config/config.go@v0.11.0`: only the top level and `jwt_svids` keep
+//! `unusedKeyPositions`).
 //!
 //! A key given more than once is applied each time, in order, as `hcl.Decode` applies every
 //! match of a struct field: a scalar keeps the last value; a list (`jwt_svids`,

@@ -1,5 +1,5 @@
 //! Reader for the HCL v1 subset that `helper.conf` uses (upstream decodes it with
-//! `github.com/hashicorp/hcl` v1, Vault fork).
+//! `github.com/hashicorp/hcl` v1, Vault fork, in `cmd/spiffe-helper/config/config.go@v0.11.0`).
 //!
 //! Supported: `key = value` and `"key" = value`; blocks `name { ... }` and `name = { ... }`;
 //! items separated by line breaks or commas; lists `[a, b,]` (trailing comma allowed) of any

@@ -1,5 +1,6 @@
 //! `helper.conf`: the configuration model of spiffe-helper and everything needed to read it
-//! exactly as upstream does (upstream `cmd/spiffe-helper/config/config.go`, decoded with `hcl.Decode`).
+//! exactly as upstream does (`cmd/spiffe-helper/config/config.go@v0.11.0`, decoded with
+//! `hcl.Decode`).
 //!
 //! - [`parse`] reads the HCL v1 form, or the JSON form when the text starts with `{`;
 //! - [`Config::validate`] applies upstream's validation order, messages and defaults;
@@ -108,12 +109,14 @@ impl X509SvidConfig {
 }
 
 /// `health_checks`: the HTTP liveness/readiness listener. Defaults are applied by
-/// [`Config::validate`] only when `listener_enabled` is true, as upstream does.
+/// [`Config::validate`] only when `listener_enabled` is true, as upstream does
+/// (`cmd/spiffe-helper/config/config.go@v0.11.0`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HealthChecks {
     /// `listener_enabled`.
     pub listener_enabled: bool,
-    /// `bind_port` (default 8081; not range-checked, as upstream).
+    /// `bind_port` (default 8081; not range-checked, as upstream:
+    /// `cmd/spiffe-helper/config/config.go@v0.11.0`).
     pub bind_port: i64,
     /// `liveness_path` (default `/live`).
     pub liveness_path: String,

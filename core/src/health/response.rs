@@ -10,7 +10,8 @@ use super::{HealthState, Request, RequestError};
 pub const NOT_FOUND_BODY: &str = "404 page not found\n";
 
 /// The full response to `request`: the liveness or readiness check (`200` or `503`,
-/// `application/json`, upstream's body) on the two paths whatever the method, Go's `404`
+/// `application/json`, upstream's body, `pkg/health/health.go@v0.11.0`) on the two paths whatever
+/// the method, Go's `404`
 /// elsewhere. A `HEAD` request gets the same headers and no body. If the two paths are
 /// equal (validation rejects that), liveness answers.
 pub fn render_response(

@@ -1,5 +1,5 @@
-//! The write-status model upstream reports (`pkg/health/health.go@v0.11.0`) plus our own
-//! readiness conditions, and its JSON body.
+//! The write-status model upstream reports (`pkg/sidecar/sidecar.go@v0.11.0`) plus our own
+//! readiness conditions, and its JSON body (`pkg/health/health.go@v0.11.0`).
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -7,7 +7,8 @@ use alloc::vec::Vec;
 
 use crate::json::write_go_string;
 
-/// The state of one output, as upstream names it in the JSON body.
+/// The state of one output, as upstream names it in the JSON body
+/// (`pkg/sidecar/sidecar.go@v0.11.0`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WriteStatus {
     /// Not written yet (every entry starts here).
@@ -112,12 +113,14 @@ impl HealthState {
             .chain(self.jwt.values().copied())
     }
 
-    /// Upstream's liveness: no entry has `failed`.
+    /// Upstream's liveness (`CheckLiveness`, `pkg/sidecar/sidecar.go@v0.11.0`): no entry has
+    /// `failed`.
     pub fn is_live(&self) -> bool {
         self.statuses().all(|s| s != WriteStatus::Failed)
     }
 
-    /// At least one entry, and every entry `written` (upstream's readiness).
+    /// At least one entry, and every entry `written` (upstream's `CheckReadiness`,
+    /// `pkg/sidecar/sidecar.go@v0.11.0`).
     pub fn all_written(&self) -> bool {
         self.statuses().next().is_some() && self.statuses().all(|s| s == WriteStatus::Written)
     }
@@ -128,7 +131,8 @@ impl HealthState {
         self.all_written() && self.agent_connected_recently && !self.files_expired
     }
 
-    /// Appends upstream's JSON body for a check that passed (`ok`) or not: compact, no
+    /// Appends upstream's JSON body (`pkg/health/health.go@v0.11.0`) for a check that passed
+    /// (`ok`) or not: compact, no
     /// trailing newline, `x509_write_status` left out when X.509 is not configured.
     pub fn write_json(&self, ok: bool, out: &mut Vec<u8>) {
         out.extend_from_slice(br#"{"status":""#);

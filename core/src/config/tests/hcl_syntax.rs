@@ -238,7 +238,8 @@ fn block_forms() {
 
 #[test]
 fn reference_jwt_svids_form() {
-    // §2.3 of the upstream notes.
+    // A list of objects, one per line or spread over lines, as `hcl.Decode` reads them
+    // (`cmd/spiffe-helper/config/config.go@v0.11.0`; upstream's `README.md` writes one line).
     let c = ok(r#"
 jwt_svids = [
   { jwt_audience = "aud-a", jwt_svid_file_name = "a.token" },

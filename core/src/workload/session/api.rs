@@ -67,7 +67,8 @@ pub struct SessionConfig {
     /// The Workload API client and its HTTP/2 connection.
     pub client: ClientConfig,
     /// One-shot mode: end with [`Exit::Done`] once every output is written; retry on
-    /// upstream's short schedule and give up when it runs out.
+    /// upstream's short schedule (`pkg/sidecar/workloadapi.go@v0.11.0`) and give up when it runs
+    /// out.
     pub one_shot: bool,
     /// `hint`: which SVID (X.509) and which token (JWT) to write; empty picks the first.
     pub hint: String,
@@ -79,7 +80,7 @@ pub struct SessionConfig {
     /// `jwt_svids`: one FetchJWTSVID row each, refreshed from its token's own lifetime.
     pub jwt_svids: Vec<JwtSvidOptions>,
     /// `pid_file_name` is set: after each X.509 write (daemon mode), signal the process it
-    /// names, retrying on upstream's schedule.
+    /// names, retrying on upstream's schedule (`pkg/sidecar/sidecar.go@v0.11.0`).
     pub pid_file: bool,
     /// `cmd` is set: after each X.509 write (daemon mode), start it if it is not running,
     /// else signal it; one that exited is started again at the next write, as upstream's
@@ -151,7 +152,8 @@ pub enum Action {
     Disconnect,
     /// Write this X.509 set, then report [`Session::written`](super::Session::written).
     WriteX509(Box<Rendered>),
-    /// Write the JWT bundle file (upstream's format) and, when given, the SPIFFE bundle map
+    /// Write the JWT bundle file (upstream's format, `pkg/disk/json.go@v0.11.0`) and, when given,
+    /// the SPIFFE bundle map
     /// with the new JWT keys, as one set; then report [`Session::written`](super::Session::written).
     WriteJwtBundle {
         /// The JWT bundle file.
@@ -255,7 +257,8 @@ pub enum Report {
     Rejected(x509::VerifyError),
     /// No SVID of the X.509 message carries the hint of `x509_svids[index]`: the rest of
     /// the set is written, that entry's files are left as they are and it is not ready
-    /// (upstream's words for a missing hint: `failed to find the hinted x509 SVID`).
+    /// (upstream's words for a missing hint, `pkg/disk/x509.go@v0.11.0`: `failed to find the
+    /// hinted x509 SVID`).
     EntryHintNotFound {
         /// Which entry.
         index: usize,
@@ -379,7 +382,8 @@ pub enum Exit {
 /// The exit status for every configured output written, and for daemon mode stopped by a
 /// signal (upstream's, its issues #179/#180).
 pub const EXIT_OK: u8 = 0;
-/// The configuration was refused; also every failure in daemon mode, as upstream.
+/// The configuration was refused; also every failure in daemon mode, as upstream
+/// (`cmd/spiffe-helper/main.go@v0.11.0`).
 pub const EXIT_CONFIG: u8 = 1;
 /// One-shot mode: the agent could not be reached, the retries ran out, or `timeout` passed.
 pub const EXIT_UNREACHABLE: u8 = 2;
@@ -471,15 +475,15 @@ pub enum Fatal {
 /// Why a JWT bundle or token was not written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum JwtRejection {
-    /// No token matches `hint` (upstream: `failed to find the hinted JWT SVID`), or the
-    /// response holds no token.
+    /// No token matches `hint` (upstream, `pkg/disk/json.go@v0.11.0`: `failed to find the hinted
+    /// JWT SVID`), or the response holds no token.
     HintNotFound,
     /// The token failed verification against the JWT bundle.
     Invalid(jwt::VerifyError),
     /// The JWT bundles could not be read (one bad entry refuses the message, as go-spiffe).
     BadBundles(jwt::BundlesError),
     /// The token verified, but its `sub` is not the SPIFFE ID the response gives for it:
-    /// another workload's token (upstream writes it).
+    /// another workload's token (upstream writes it: `pkg/sidecar/sidecar.go@v0.11.0`).
     SubjectMismatch {
         /// The token's `sub`.
         sub: String,

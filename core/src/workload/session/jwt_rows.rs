@@ -15,7 +15,8 @@ use crate::jwt;
 use crate::proto::Jwtsvid;
 use crate::time::{Instant, UnixTime};
 
-/// Upstream refreshes a token one second after half its remaining life.
+/// Upstream refreshes a token one second after half its remaining life
+/// (`pkg/sidecar/sidecar.go@v0.11.0`).
 const REFRESH_SLACK: Duration = Duration::from_secs(1);
 
 impl Session {

@@ -1046,7 +1046,8 @@ fn an_exited_cmd_is_reported_and_started_again_at_the_next_write() {
             status: ProcessStatus::Code(3)
         }]
     );
-    // As upstream: not restarted before the next renewal.
+    // As upstream (`signalProcess`, `pkg/sidecar/sidecar.go@v0.11.0`): not restarted before
+    // the next renewal.
     sim.advance(secs(60));
     assert_eq!(sim.seen.workload, ["start"]);
     // An exit reported twice, or of a process the session did not start, says nothing.
@@ -1616,7 +1617,8 @@ fn one_shot_within_30s() -> Sim {
 #[test]
 fn one_shot_gives_up_at_its_timeout_with_exit_2() {
     let mut sim = one_shot_within_30s();
-    // The agent is unreachable: upstream's schedule would retry for over an hour.
+    // The agent is unreachable: upstream's schedule (`pkg/sidecar/workloadapi.go@v0.11.0`)
+    // would retry for over an hour.
     sim.session.connection_lost(sim.now);
     sim.pump();
     sim.advance(secs(30) - Duration::from_millis(1));
@@ -1708,7 +1710,7 @@ fn exit_codes_name_what_ended_a_one_shot_run() {
     ];
     for (exit, code) in cases {
         assert_eq!(exit.code(true), code, "{exit:?}");
-        // Daemon mode keeps upstream's 1 for every failure.
+        // Daemon mode keeps upstream's 1 for every failure (`cmd/spiffe-helper/main.go@v0.11.0`).
         let daemon = if matches!(exit, Exit::Fatal(_)) { 1 } else { 0 };
         assert_eq!(exit.code(false), daemon, "{exit:?}");
     }

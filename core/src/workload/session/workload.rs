@@ -57,7 +57,8 @@ impl Session {
     }
 
     /// Records a write attempt of `sub`'s output (a refused message counts as a failed
-    /// write, as upstream counts a failed dump): not live, not ready, until a good one is
+    /// write, as upstream counts a failed dump in `pkg/sidecar/sidecar.go@v0.11.0`): not live,
+    /// not ready, until a good one is
     /// written. For X.509, each `x509_svids` entry counts as written only if the set held
     /// it (its hint was in the message).
     pub(super) fn record_health(&mut self, sub: Subscription, ok: bool) {
