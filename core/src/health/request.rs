@@ -128,8 +128,8 @@ fn complete(buf: &[u8], head_len: usize) -> Result<Head<'_>, RequestError> {
 }
 
 /// An incremental reader that owns a buffer bounded by its limit: feed it bytes as they
-/// arrive. Each byte is scanned once; the buffer never grows past the limit, whatever the
-/// peer sends.
+/// arrive. Each line is checked once, when its LF arrives; the buffer never grows past the
+/// limit, whatever the peer sends.
 #[derive(Debug)]
 pub struct RequestReader {
     buf: Vec<u8>,
@@ -200,9 +200,10 @@ fn strip_eol(line: &[u8]) -> &[u8] {
 
 /// `METHOD SP target SP HTTP/d.d` (`line` ends with its LF). httparse checks the method (a
 /// token), the single spaces and the target (visible characters, UTF-8); the version is
-/// read as Go's `net/http.ParseHTTPVersion` reads it, which accepts any `HTTP/1.d`
-/// where httparse knows only 1.0 and 1.1. Malformed lines are refused (`400`)
-/// before a major version other than 1 (`505`), in Go's order.
+/// read as Go's `net/http.ParseHTTPVersion` reads it, which accepts any `HTTP/1.d` where
+/// httparse knows only 1.0 and 1.1. Malformed lines are refused (`400`) before a major
+/// version other than 1 (`505`), in Go's order: `net/http`'s server answers 505 only for a
+/// request its `readRequest` accepted.
 fn request_line(line: &[u8]) -> Result<(&str, &str, u8), RequestError> {
     let bad = RequestError::BadRequestLine;
     // httparse skips empty lines before the request line (RFC 9112 section 2.2); Go does
