@@ -14,14 +14,14 @@ fn every_public_error_type_is_an_error() {
     is_error::<config::ExecError>();
     is_error::<config::IntError>();
     is_error::<config::LogSettingError>();
-    is_error::<config::ParseError>();
+    is_error::<config::SyntaxError>();
     is_error::<config::ValidationError>();
     is_error::<der::DerError>();
     is_error::<grpc::InflateError>();
     is_error::<h2::Error>();
     is_error::<h2::LocalError>();
     is_error::<h2::PeerError>();
-    is_error::<health::ParseError>();
+    is_error::<health::RequestError>();
     is_error::<hpack::HpackError>();
     is_error::<jwt::BundlesError>();
     is_error::<jwt::JsonError>();
@@ -67,5 +67,5 @@ fn the_source_chain_leads_to_the_wrapped_errors() {
     let mut parsed = config::Config::default();
     let env =
         config::apply_env(&mut parsed, [(&b"SPIFFE_HLP_JWT_SVIDS"[..], &b"[{"[..])]).unwrap_err();
-    assert!(chain(&env)[1].is::<config::ParseError>());
+    assert!(chain(&env)[1].is::<config::SyntaxError>());
 }

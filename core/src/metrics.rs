@@ -14,6 +14,8 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
+use crate::time::UnixTime;
+
 /// The most `spiffe_helper_x509_bundle_expiry_timestamp_seconds` series: the SVID's own
 /// trust domain and the federated ones whose roots expire first.
 pub const MAX_BUNDLE_SERIES: usize = 64;
@@ -93,8 +95,8 @@ pub struct OutputCounters {
     pub updates: u64,
     /// Updates not written, by [`FailureReason::ALL`] position.
     pub failures: [u64; 3],
-    /// When the last update was written, Unix milliseconds.
-    pub last_update_ms: Option<i64>,
+    /// When the last update was written.
+    pub last_update: Option<UnixTime>,
 }
 
 impl OutputCounters {
@@ -232,8 +234,8 @@ impl Metrics {
         }
         w.family(last);
         for (output, c) in &self.outputs {
-            if let Some(ms) = c.last_update_ms {
-                w.sample(last, &[("output", output)], Value::Millis(ms));
+            if let Some(t) = c.last_update {
+                w.sample(last, &[("output", output)], Value::Millis(t.as_millis()));
             }
         }
         let plain = [

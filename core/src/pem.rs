@@ -1,5 +1,6 @@
 //! PEM encoding (RFC 7468) byte-identical to Go's `encoding/pem.Encode`, which upstream
-//! spiffe-helper uses for every certificate, bundle and key file it writes.
+//! spiffe-helper uses for every certificate, bundle and key file it writes
+//! (`pkg/disk/x509.go@v0.11.0`).
 //!
 //! Layout: `-----BEGIN <LABEL>-----\n`, standard base64 with padding (RFC 4648 §4) in lines of
 //! 64 characters each ending in `\n`, then `-----END <LABEL>-----\n`. No headers.

@@ -24,7 +24,8 @@ use svid_core::workload::ProcessStatus;
 use crate::oserror::{GoErrno, path_error};
 
 /// Why the child could not be started or signalled; worded as upstream's errors
-/// (`pkg/sidecar/sidecar.go`@v0.11.0 `signalProcess`, `util_posix.go` `SignalProcess`).
+/// (`signalProcess` in `pkg/sidecar/sidecar.go@v0.11.0`, `SignalProcess` in
+/// `pkg/sidecar/util_posix.go@v0.11.0`).
 #[derive(Debug)]
 pub(crate) enum ChildError {
     /// `cmd_args` is not valid CSV.
@@ -132,14 +133,15 @@ impl Process {
 
     /// Starts the child in its own process group, so that the whole group can be stopped
     /// at shutdown; the helper forwards the signals a terminal would send. Returns its
-    /// process ID; a failure is logged with upstream's words.
+    /// process ID; a failure is logged with upstream's words (`pkg/sidecar/sidecar.go@v0.11.0`).
     pub(crate) fn start(&mut self) -> Option<u32> {
         self.spawn()
             .inspect_err(|e| error!(error = e.to_string(); "Unable to signal process"))
             .ok()
     }
 
-    /// Sends `renew_signal` to the running child; a failure is logged with upstream's words.
+    /// Sends `renew_signal` to the running child; a failure is logged with upstream's words
+    /// (`pkg/sidecar/sidecar.go@v0.11.0`).
     pub(crate) fn signal(&self) {
         let Some(pid) = self.child else {
             return;
@@ -245,7 +247,8 @@ pub(crate) fn become_subreaper() {
     }
 }
 
-/// Sends the signal named `renew_signal` (upstream's names, e.g. `SIGHUP`) to `pid`, as
+/// Sends the signal named `renew_signal` (upstream's names, e.g. `SIGHUP`,
+/// `pkg/sidecar/util_posix.go@v0.11.0`) to `pid`, as
 /// Go's `os.FindProcess(pid).Signal` does, except that a pid below -1 (a process group for
 /// kill(2)) is refused.
 pub(crate) fn signal_process(pid: i64, renew_signal: &str) -> Result<(), ChildError> {

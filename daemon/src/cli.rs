@@ -1,4 +1,5 @@
-//! Command-line flags with Go `flag` package semantics, as upstream parses them:
+//! Command-line flags with Go `flag` package semantics, as upstream parses them
+//! (`cmd/spiffe-helper/main.go@v0.11.0`):
 //! `-flag` or `--flag`, `-flag=value` or `-flag value`; parsing stops at the first
 //! non-flag argument; unknown flags exit 2 with usage.
 //!
@@ -6,8 +7,8 @@
 //! `false`) means what the user wrote, where Go would ignore the word and set `true`.
 //!
 //! One addition (ours; upstream issue #249): `-- PROG [ARGS...]` runs the helper as a
-//! wrapper of PROG. Upstream ignores everything after `--`, as it ignores every positional
-//! argument; a positional argument without `--` is still ignored.
+//! wrapper of PROG. Upstream (`cmd/spiffe-helper/main.go@v0.11.0`) ignores everything after `--`,
+//! as it ignores every positional argument; a positional argument without `--` is still ignored.
 //!
 //! Two modes of ours: `-validate` prints the effective configuration, and `-healthcheck
 //! live|ready` (with `-timeout`) probes the helper's own health listener (issue 17).
@@ -19,7 +20,8 @@ use svid_core::config::{LogFormat, LogLevel, LogSettingError, parse_duration};
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Command {
-    /// Read this config file (`None`: upstream's default `helper.conf`, which may be missing
+    /// Read this config file (`None`: upstream's default `helper.conf`,
+    /// `cmd/spiffe-helper/main.go@v0.11.0`, which may be missing
     /// when the environment configures the helper) with, if given, the `-daemon-mode`,
     /// `-log-level` and `-log-format` overrides, then do `mode`; `wrap` is the program and
     /// arguments after `--` (empty: not a wrapper).
@@ -159,7 +161,8 @@ impl std::error::Error for UsageError {
 /// Where `helper.conf` is documented key by key.
 pub(crate) const CONFIG_KEYS_DOC: &str = "docs/configuration.md, section \"Configuration keys\"";
 
-/// Upstream's usage text for program name `prog` (Go `flag.PrintDefaults`), printed alone
+/// Upstream's usage text for program name `prog` (Go `flag.PrintDefaults`,
+/// `cmd/spiffe-helper/main.go@v0.11.0`), printed alone
 /// after a bad command line, as upstream prints it.
 pub(crate) fn usage(prog: &str) -> String {
     format!(

@@ -12,8 +12,8 @@ use rustix::event::{PollFd, PollFlags, Timespec, poll};
 use rustix::process::Signal;
 use svid_core::config::Hook;
 use svid_core::metrics::BuildInfo;
-use svid_core::time::Instant;
-use svid_core::workload::{Action, Exit, Session, SessionConfig, Sub};
+use svid_core::time::{Instant, UnixTime};
+use svid_core::workload::{Action, Exit, Session, SessionConfig, Subscription};
 use svid_core::x509::Rendered;
 
 use crate::agent::{ConnError, Endpoint, Stream};
@@ -88,11 +88,12 @@ fn metrics_text(session: &Session) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// Wall-clock time for certificate validity, Unix milliseconds.
-fn unix_ms() -> i64 {
-    SystemTime::now()
+/// Wall-clock time for certificate and token validity.
+fn unix_now() -> UnixTime {
+    let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    UnixTime::from_millis(ms)
 }
 
 /// The agent connection: the socket, whether its connect is still in progress, and the
@@ -285,7 +286,7 @@ impl<'a> Driver<'a> {
                 // An exit not yet seen through SIGCHLD is reported before the write, so
                 // the session starts `cmd` again instead of signalling it.
                 self.reap();
-                self.written(Sub::X509, ok);
+                self.written(Subscription::X509, ok);
             }
             Action::WriteJwtBundle { file, bundle_map } => {
                 let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
@@ -295,7 +296,7 @@ impl<'a> Driver<'a> {
                     });
                     write_jwt_bundle(plan.layout, (path, &file, *mode), map)
                 });
-                self.written(Sub::JwtBundles, ok);
+                self.written(Subscription::JwtBundles, ok);
             }
             Action::WriteJwtSvid { index, token } => {
                 debug!(index = index, bytes = token.len(); "Writing a JWT-SVID file");
@@ -311,7 +312,7 @@ impl<'a> Driver<'a> {
                         },
                     )
                 });
-                self.written(Sub::JwtSvid(index), ok);
+                self.written(Subscription::JwtSvid(index), ok);
             }
             Action::SignalPidFile { .. } => {
                 let result = plan
@@ -375,8 +376,8 @@ impl<'a> Driver<'a> {
     }
 
     /// Tells the session how a write of `sub` went.
-    fn written(&mut self, sub: Sub, ok: bool) {
-        self.session.written(self.clock.now(), unix_ms(), sub, ok);
+    fn written(&mut self, sub: Subscription, ok: bool) {
+        self.session.written(self.clock.now(), unix_now(), sub, ok);
     }
 
     /// Writes what the session has to send; `false` if that lost the connection.
@@ -441,7 +442,7 @@ impl<'a> Driver<'a> {
         if let Some(events) = events {
             let session = &self.session;
             let metrics = || metrics_text(session);
-            h.on_ready(now, &session.health(now, unix_ms()), &metrics, events);
+            h.on_ready(now, &session.health(now, unix_now()), &metrics, events);
         }
         h.handle_timeouts(now);
     }
@@ -483,7 +484,7 @@ impl<'a> Driver<'a> {
             Ok(n) => {
                 debug!(bytes = n; "Read from the Workload API");
                 self.session
-                    .recv(self.clock.now(), unix_ms(), &self.buf[..n]);
+                    .recv(self.clock.now(), unix_now(), &self.buf[..n]);
             }
             Err(e)
                 if matches!(
@@ -498,7 +499,7 @@ impl<'a> Driver<'a> {
     fn on_timeout(&mut self) {
         let now = self.clock.now();
         if self.session.poll_timeout().is_some_and(|t| t <= now) {
-            self.session.handle_timeout(now, unix_ms());
+            self.session.handle_timeout(now, unix_now());
         }
     }
 

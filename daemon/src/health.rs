@@ -35,7 +35,7 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 use svid_core::health::slots::{Admission, Id, Limits, Slots};
 use svid_core::health::{
-    HealthState, MAX_HEAD, Request, RequestReader, Status, render_error, render_metrics,
+    Head, HealthState, MAX_HEAD, Request, RequestReader, render_error, render_metrics,
     render_response,
 };
 use svid_core::time::Instant;
@@ -108,8 +108,8 @@ impl Health {
     /// `0.0.0.0` where IPv6 is unavailable. Errors read as Go's `net.Listen` words them
     /// (`listen tcp :8081: bind: address already in use`, `listen tcp 127.0.0.1:8081: ...`
     /// with an address; `listen tcp: address 70000: invalid port` for a port outside
-    /// 0..=65535, which upstream's config does not reject), for the warning `Error serving
-    /// health checks`.
+    /// 0..=65535, which upstream's config does not reject), for the warning
+    /// (`pkg/health/health.go@v0.11.0`) `Error serving health checks`.
     pub(crate) fn bind(settings: &Settings) -> io::Result<Health> {
         let host = settings.address.map(|a| match a {
             IpAddr::V4(v4) => v4.to_string(),
@@ -347,8 +347,8 @@ fn step(c: &mut ProbeConnection, now: Instant, slots: &mut Slots, answers: &Answ
                 Ok(n) => {
                     slots.received(c.id, now, n);
                     match reader.feed(&buf[..n]) {
-                        Ok(Status::Partial) => {}
-                        Ok(Status::Complete(req)) => break answers.answer(&req),
+                        Ok(Head::Partial) => {}
+                        Ok(Head::Complete(req)) => break answers.answer(&req),
                         Err(e) => break render_error(e),
                     }
                 }

@@ -23,7 +23,7 @@ use log::{error, info, warn};
 use rustix::event::{PollFd, PollFlags};
 use rustix::process::{Pid, Signal, kill_process_group};
 use svid_core::config::{Hook, HookEvent};
-use svid_core::workload::{ProcessStatus, Sub};
+use svid_core::workload::{ProcessStatus, Subscription};
 
 use crate::child::status_text;
 
@@ -120,7 +120,7 @@ impl Hooks {
         &mut self,
         id: usize,
         event: HookEvent,
-        sub: Sub,
+        sub: Subscription,
         spiffe_id: &str,
         files: &Files,
     ) -> bool {
@@ -141,7 +141,7 @@ impl Hooks {
             command.env("SPIFFE_HELPER_SPIFFE_ID", spiffe_id);
         }
         match sub {
-            Sub::X509 => {
+            Subscription::X509 => {
                 if let Some([svid, key, bundle]) = &files.x509 {
                     command
                         .env("SPIFFE_HELPER_SVID_FILE", svid)
@@ -150,12 +150,12 @@ impl Hooks {
                         .env("SPIFFE_HELPER_SERIAL", &files.serial);
                 }
             }
-            Sub::JwtSvid(n) => {
+            Subscription::JwtSvid(n) => {
                 if let Some(path) = files.jwt_svids.get(n) {
                     command.env("SPIFFE_HELPER_JWT_SVID_FILE", path);
                 }
             }
-            Sub::JwtBundles => {
+            Subscription::JwtBundles => {
                 if let Some(path) = &files.jwt_bundle {
                     command.env("SPIFFE_HELPER_JWT_BUNDLE_FILE", path);
                 }

@@ -1,4 +1,5 @@
-//! Log lines in upstream's logrus text format, one event per line on stderr:
+//! Log lines in upstream's logrus text format (`cmd/spiffe-helper/main.go@v0.11.0`), one event
+//! per line on stderr:
 //! `time="2026-08-07T12:00:00Z" level=info msg="Received update" spiffe_id=spiffe://td/w system=spiffe-helper`.
 //!
 //! Fields come from `log`'s key-values and are printed in alphabetical order, like logrus.

@@ -1,6 +1,7 @@
 //! `spiffe-helper`: fetches X.509-SVIDs from the SPIFFE Workload API, writes them as files,
 //! keeps them fresh as they rotate and signals the workload. A drop-in replacement for
-//! upstream's Go helper: same flags, same `helper.conf`, same files.
+//! upstream's Go helper: same flags (`cmd/spiffe-helper/main.go@v0.11.0`), same `helper.conf`,
+//! same files.
 
 mod agent;
 mod child;
@@ -94,7 +95,7 @@ fn main() -> ExitCode {
     exit
 }
 
-/// Upstream's `-config` default.
+/// Upstream's `-config` default (`cmd/spiffe-helper/main.go@v0.11.0`).
 const DEFAULT_CONFIG: &str = "helper.conf";
 
 /// Why the configuration could not be loaded: upstream's log message ([`LoadError::message`])
@@ -115,7 +116,7 @@ enum LoadError {
         /// The `-config` path.
         path: String,
         /// Where and why.
-        error: config::ParseError,
+        error: config::SyntaxError,
     },
     /// A `SPIFFE_HLP_*` variable cannot be applied.
     Env(config::EnvError),
@@ -168,7 +169,8 @@ impl std::error::Error for LoadError {
 
 /// Reads, parses and validates the config (`path`: the `-config` flag), with the
 /// `SPIFFE_HLP_*` environment variables over the file's keys; errors carry upstream's message
-/// and detail. Without `-config`, a missing `helper.conf` is no error when the environment
+/// and detail (`cmd/spiffe-helper/config/config.go@v0.11.0`). Without `-config`, a missing
+/// `helper.conf` is no error when the environment
 /// sets at least one `SPIFFE_HLP_*` variable: the environment is then the whole
 /// configuration.
 fn load(
@@ -439,7 +441,8 @@ fn prepare_outputs(cfg: &Validated, plan: &Plan) -> Result<(), setup::SetupError
 }
 
 /// Says once, plainly, when `cert_dir` cannot take the files: every write would fail until
-/// it is fixed (the helper does not create it, as upstream does not).
+/// it is fixed (the helper does not create it, as upstream does not:
+/// `pkg/disk/x509.go@v0.11.0`).
 fn check_cert_dir(cert_dir: &str) {
     let dir = if cert_dir.is_empty() { "." } else { cert_dir };
     let problem = match std::fs::metadata(dir) {

@@ -8,7 +8,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use rustix::net::{AddressFamily, SendFlags, SocketAddrUnix, SocketFlags, SocketType};
-use svid_core::workload::{Notify, NotifyConfig, Sub};
+use svid_core::workload::{Notify, NotifyConfig, Subscription};
 
 /// The datagram socket and the manager's address.
 pub(crate) struct Notifier {
@@ -105,8 +105,8 @@ fn message(notify: &Notify) -> String {
             expires,
         } => {
             let kind = match sub {
-                Sub::X509 => "X.509-SVID",
-                Sub::JwtBundles | Sub::JwtSvid(_) => "JWT-SVID",
+                Subscription::X509 => "X.509-SVID",
+                Subscription::JwtBundles | Subscription::JwtSvid(_) => "JWT-SVID",
             };
             let until = u64::try_from(*expires)
                 .map_or_else(|_| expires.to_string(), crate::logger::rfc3339);
@@ -122,7 +122,7 @@ mod tests {
     #[test]
     fn assignments_read_as_sd_notify_expects() {
         let status = Notify::Status {
-            sub: Sub::X509,
+            sub: Subscription::X509,
             spiffe_id: "spiffe://example.org/w".into(),
             expires: 1_893_456_000,
         };

@@ -1,5 +1,6 @@
 //! `pid_file_name`: after each X.509 update the helper reads the pid file afresh and sends
-//! `renew_signal` to that process. The retries (upstream's 10 attempts, 100 ms × 2^k apart)
+//! `renew_signal` to that process. The retries (upstream's 10 attempts, 100 ms × 2^k apart,
+//! `pkg/sidecar/sidecar.go@v0.11.0`)
 //! are the session's timers; one attempt is done here, without blocking.
 
 use std::fmt;
@@ -8,8 +9,8 @@ use std::io::Read;
 use crate::child::{ChildError, signal_process};
 use crate::oserror::path_error;
 
-/// Why one attempt failed; worded as upstream's errors (`pkg/sidecar/sidecar.go`@v0.11.0
-/// `signalPIDFile`).
+/// Why one attempt failed; worded as upstream's errors (`signalPIDFile` in
+/// `pkg/sidecar/sidecar.go@v0.11.0`).
 #[derive(Debug)]
 pub(crate) enum PidFileError {
     /// The file could not be opened (`op` "open") or read ("read").
@@ -148,7 +149,8 @@ mod tests {
     }
 
     /// What Go's `os.Process.Signal` says for pids that name no live process we may signal,
-    /// after upstream's `error signaling process with signal num <description>: `.
+    /// after upstream's `error signaling process with signal num <description>: `
+    /// (`pkg/sidecar/util_posix.go@v0.11.0`).
     #[test]
     fn signal_errors_are_gos() {
         let dir = temp_dir("signal");

@@ -1,9 +1,9 @@
 //! How the session's reports and the run's outcome read in the log: upstream's messages and
-//! grpc-go's wording, so that logs read as upstream's do.
+//! grpc-go's wording, so that logs read as upstream's do (`pkg/sidecar/sidecar.go@v0.11.0`).
 
 use log::{error, warn};
 use svid_core::grpc::Status;
-use svid_core::workload::{Failure, Fatal, Remedy, Report, Sub};
+use svid_core::workload::{Failure, Fatal, Remedy, Report, Subscription};
 use svid_core::x509::{RenderError, VerifyError};
 
 use crate::agent::ConnError;
@@ -33,13 +33,13 @@ pub(crate) fn log_report(
                 rpc_error(status)
             };
             match sub {
-                Sub::X509 => error!("Error while watching x509 context: {status}"),
-                Sub::JwtBundles => error!("Error while watching JWT bundles: {status}"),
-                Sub::JwtSvid(_) => error!("Unable to fetch JWT SVID: {status}"),
+                Subscription::X509 => error!("Error while watching x509 context: {status}"),
+                Subscription::JwtBundles => error!("Error while watching JWT bundles: {status}"),
+                Subscription::JwtSvid(_) => error!("Unable to fetch JWT SVID: {status}"),
             }
         }
         Report::JwtRejected { sub, error, .. } => match sub {
-            Sub::JwtSvid(_) => error!("Unable to parse or validate token: {error}"),
+            Subscription::JwtSvid(_) => error!("Unable to parse or validate token: {error}"),
             _ => error!("Error while watching JWT bundles: {error}"),
         },
         Report::BadMessage { error, .. } => error!("Error while watching x509 context: {error}"),
@@ -109,7 +109,7 @@ pub(crate) fn log_report(
                 attempt = attempt,
                 error = error,
                 retry_in = format!("{delay:?}");
-                "{}", fetch_failure(sub.unwrap_or(Sub::X509))
+                "{}", fetch_failure(sub.unwrap_or(Subscription::X509))
             );
         }
         other => warn!(report = unworded(other); "Session report"),
@@ -137,7 +137,8 @@ fn log_rejected(e: &VerifyError) {
     }
 }
 
-/// The error line of a fatal outcome, as upstream words it.
+/// The error line of a fatal outcome, as upstream words it (`pkg/sidecar/sidecar.go@v0.11.0`,
+/// `cmd/spiffe-helper/main.go@v0.11.0`).
 pub(crate) fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> String {
     match fatal {
         Fatal::Status { status, .. } => rpc_error(status),
@@ -148,9 +149,11 @@ pub(crate) fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> Strin
         Fatal::BadMessage(e) => e.to_string(),
         Fatal::Rejected(e) => e.to_string(),
         Fatal::JwtRejected(_, e) => e.to_string(),
-        Fatal::WriteFailed(Sub::X509) => "unable to write the X.509 files".into(),
-        Fatal::WriteFailed(Sub::JwtBundles) => "unable to write the JWT bundle file".into(),
-        Fatal::WriteFailed(Sub::JwtSvid(_)) => "unable to write the JWT SVID file".into(),
+        Fatal::WriteFailed(Subscription::X509) => "unable to write the X.509 files".into(),
+        Fatal::WriteFailed(Subscription::JwtBundles) => {
+            "unable to write the JWT bundle file".into()
+        }
+        Fatal::WriteFailed(Subscription::JwtSvid(_)) => "unable to write the JWT SVID file".into(),
         Fatal::TimedOut(timeout) => {
             format!("timeout of {timeout:?} passed before every output was written")
         }
@@ -162,22 +165,24 @@ pub(crate) fn fatal_error(fatal: &Fatal, last_conn: Option<&ConnError>) -> Strin
     }
 }
 
-/// Upstream's one-shot error message for the output a fatal failure belongs to.
+/// Upstream's one-shot error message for the output a fatal failure belongs to
+/// (`pkg/sidecar/sidecar.go@v0.11.0`).
 pub(crate) fn one_shot_failure(fatal: &Fatal) -> &'static str {
     let sub = match fatal {
         Fatal::HookFailed => return "Error running hooks",
         Fatal::Status { sub, .. } | Fatal::JwtRejected(sub, _) | Fatal::WriteFailed(sub) => *sub,
-        _ => Sub::X509,
+        _ => Subscription::X509,
     };
     fetch_failure(sub)
 }
 
-/// Upstream's one-shot error message for a failure to fetch `sub`.
-fn fetch_failure(sub: Sub) -> &'static str {
+/// Upstream's one-shot error message for a failure to fetch `sub`
+/// (`pkg/sidecar/sidecar.go@v0.11.0`).
+fn fetch_failure(sub: Subscription) -> &'static str {
     match sub {
-        Sub::X509 => "Error fetching x509 certificates",
-        Sub::JwtBundles => "Error fetching JWT bundle",
-        Sub::JwtSvid(_) => "Error fetching JWT SVIDs",
+        Subscription::X509 => "Error fetching x509 certificates",
+        Subscription::JwtBundles => "Error fetching JWT bundle",
+        Subscription::JwtSvid(_) => "Error fetching JWT SVIDs",
     }
 }
 

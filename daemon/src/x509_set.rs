@@ -1,4 +1,5 @@
-//! The files of one X.509 update as one set: upstream's three (SVID, key, bundle) and the
+//! The files of one X.509 update as one set: upstream's three (SVID, key, bundle;
+//! `pkg/disk/x509.go@v0.11.0`) and the
 //! opt-in formats of issue 16 (credential bundle, SPIFFE bundle map, one bundle per trust
 //! domain in `trust_bundle_dir`, PKCS#12 key and trust stores), and each `x509_svids`
 //! entry's own files. The bytes are rendered by the core (`svid_core::x509::render`,

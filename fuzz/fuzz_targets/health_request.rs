@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use svid_core::health::{RequestReader, Status, parse};
+use svid_core::health::{RequestReader, Head, parse};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&[limit, seed], sent)) = data.split_first_chunk::<2>() else {
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let limit = usize::from(limit) + 1;
     let whole = parse(sent, limit);
-    if let Ok(Status::Complete(request)) = whole {
+    if let Ok(Head::Complete(request)) = whole {
         assert!(request.head_len <= limit && request.head_len <= sent.len());
         assert!(request.path.starts_with('/') || request.path == "*");
     }
@@ -24,22 +24,22 @@ fuzz_target!(|data: &[u8]| {
     let mut reader = RequestReader::new(limit);
     let mut rest = sent;
     let mut step = usize::from(seed % 7) + 1;
-    let mut last = reader.feed(&[]).map(|s| s == Status::Partial);
+    let mut last = reader.feed(&[]).map(|s| s == Head::Partial);
     while !rest.is_empty() {
         let (piece, tail) = rest.split_at(step.min(rest.len()));
         rest = tail;
         step = step % 7 + 1;
         let status = reader.feed(piece);
-        last = status.map(|s| s == Status::Partial);
-        if let (Ok(Status::Complete(fed)), Ok(Status::Complete(at_once))) = (status, whole) {
+        last = status.map(|s| s == Head::Partial);
+        if let (Ok(Head::Complete(fed)), Ok(Head::Complete(at_once))) = (status, whole) {
             assert_eq!(fed, at_once);
         }
         assert!(reader.buffered() <= limit);
     }
     // Everything sent: the reader agrees with the one-shot parse, Partial included.
     match whole {
-        Ok(Status::Partial) => assert_eq!(last, Ok(true)),
-        Ok(Status::Complete(_)) => assert_eq!(last, Ok(false)),
+        Ok(Head::Partial) => assert_eq!(last, Ok(true)),
+        Ok(Head::Complete(_)) => assert_eq!(last, Ok(false)),
         Err(error) => assert_eq!(last, Err(error)),
     }
 });

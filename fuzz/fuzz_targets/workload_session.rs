@@ -37,10 +37,10 @@ use std::time::Duration;
 use libfuzzer_sys::fuzz_target;
 use svid_core::config::{HookEvent, Restart};
 use svid_core::metrics::{BuildInfo, Metrics};
-use svid_core::time::Instant;
+use svid_core::time::{Instant, UnixTime};
 use svid_core::workload::{
     Action, ClientConfig, Exit, HookOptions, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus,
-    Session, SessionConfig, Sub, X509Options,
+    Session, SessionConfig, Subscription, X509Options,
 };
 use svid_core::x509::EntryOptions;
 
@@ -119,10 +119,10 @@ fn config(flags: u8) -> SessionConfig {
 }
 
 /// The outputs `config` asks for.
-fn outputs(config: &SessionConfig) -> Vec<Sub> {
-    let x509 = config.x509.as_ref().map(|_| Sub::X509);
-    let bundle = config.jwt_bundle.as_ref().map(|_| Sub::JwtBundles);
-    let svids = (0..config.jwt_svids.len()).map(Sub::JwtSvid);
+fn outputs(config: &SessionConfig) -> Vec<Subscription> {
+    let x509 = config.x509.as_ref().map(|_| Subscription::X509);
+    let bundle = config.jwt_bundle.as_ref().map(|_| Subscription::JwtBundles);
+    let svids = (0..config.jwt_svids.len()).map(Subscription::JwtSvid);
     x509.into_iter().chain(bundle).chain(svids).collect()
 }
 
@@ -131,9 +131,9 @@ fn outputs(config: &SessionConfig) -> Vec<Sub> {
 struct Driver {
     session: Session,
     /// Outputs still to be written successfully.
-    unwritten: Vec<Sub>,
+    unwritten: Vec<Subscription>,
     now: u64,
-    unix_ms: i64,
+    unix_now: UnixTime,
     connected: bool,
     exited: bool,
     /// SIGTERM arrived.
@@ -187,9 +187,9 @@ impl Driver {
                     }
                 }
                 Action::Disconnect => self.connected = false,
-                Action::WriteX509(_) => self.write(Sub::X509),
-                Action::WriteJwtBundle { .. } => self.write(Sub::JwtBundles),
-                Action::WriteJwtSvid { index, .. } => self.write(Sub::JwtSvid(index)),
+                Action::WriteX509(_) => self.write(Subscription::X509),
+                Action::WriteJwtBundle { .. } => self.write(Subscription::JwtBundles),
+                Action::WriteJwtSvid { index, .. } => self.write(Subscription::JwtSvid(index)),
                 Action::SignalPidFile { .. } => {
                     let ok = self.fate();
                     self.session.pid_signalled(now, ok);
@@ -254,7 +254,7 @@ impl Driver {
         if self.exited {
             assert_eq!(self.session.poll_timeout(), None, "a deadline after Exit");
         }
-        let _ = self.session.health(self.instant(), self.unix_ms);
+        let _ = self.session.health(self.instant(), self.unix_now);
         self.check_metrics();
     }
 
@@ -295,22 +295,20 @@ impl Driver {
     }
 
     /// Writes `sub`'s output, or fails to, as the fates say.
-    fn write(&mut self, sub: Sub) {
+    fn write(&mut self, sub: Subscription) {
         let ok = self.fate();
         if ok {
             self.unwritten.retain(|&s| s != sub);
         }
-        self.session.written(self.instant(), self.unix_ms, sub, ok);
+        self.session.written(self.instant(), self.unix_now, sub, ok);
     }
 
     /// Moves both clocks forward by `ms`, then handles the timers until the session rests.
     fn pass(&mut self, ms: u64) {
         self.now = self.now.saturating_add(ms);
-        self.unix_ms = self
-            .unix_ms
-            .saturating_add(i64::try_from(ms).unwrap_or(i64::MAX));
+        self.unix_now = self.unix_now + Duration::from_millis(ms);
         for _ in 0..SETTLE_ROUNDS {
-            self.session.handle_timeout(self.instant(), self.unix_ms);
+            self.session.handle_timeout(self.instant(), self.unix_now);
             self.drain();
             if self
                 .session
@@ -341,7 +339,7 @@ fuzz_target!(|data: &[u8]| {
         unwritten: outputs(&config),
         session: Session::new(config, Instant::from_millis(0)),
         now: 0,
-        unix_ms: i64::from_be_bytes(*start).saturating_mul(1000),
+        unix_now: UnixTime::from_secs(i64::from_be_bytes(*start)),
         connected: false,
         exited: false,
         terminated: false,
@@ -391,7 +389,8 @@ fuzz_target!(|data: &[u8]| {
                 };
                 ops = tail;
                 let step = i64::from(m as i8) * 60_000;
-                driver.unix_ms = driver.unix_ms.saturating_add(step);
+                driver.unix_now =
+                    UnixTime::from_millis(driver.unix_now.as_millis().saturating_add(step));
             }
             5 => driver.pass(0),
             7 if !driver.connected => {
@@ -415,7 +414,7 @@ fuzz_target!(|data: &[u8]| {
                 ops = tail;
                 // Bytes come only from a socket the driver holds.
                 if driver.connected {
-                    driver.session.recv(driver.instant(), driver.unix_ms, bytes);
+                    driver.session.recv(driver.instant(), driver.unix_now, bytes);
                 }
             }
         }

@@ -1,4 +1,5 @@
-//! Splitting of `cmd_args` into argv, exactly as upstream does it: Go's `encoding/csv`
+//! Splitting of `cmd_args` into argv, exactly as upstream does it (`getCmdArgs`,
+//! `pkg/sidecar/sidecar.go@v0.11.0`): Go's `encoding/csv`
 //! reader with `Comma = ' '` (defaults otherwise: `LazyQuotes` and `TrimLeadingSpace`
 //! off), reading one record. Each single space separates fields (two spaces make an empty
 //! argument); a field starting with `"` is quoted, `""` inside it is one `"`; only the first
@@ -210,7 +211,7 @@ mod tests {
 
     /// Every row was recorded from Go 1.19's `encoding/csv` (`Comma = ' '`, one `Read()`,
     /// `""` special-cased as upstream does). The first rows are upstream's `TestGetCmdArgs`
-    /// and the table of §2.5 of the upstream notes.
+    /// (`pkg/sidecar/sidecar_test.go@v0.11.0`) and more quoting cases.
     const GO_RECORDED: &[(&str, Result<&[&str], &str>)] = &[
         ("", Ok(&[])),
         (

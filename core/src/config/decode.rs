@@ -3,7 +3,9 @@
 //! integer keys take numbers or quoted strings, both read by Go's `strconv.ParseInt(s, 0,
 //! 0)`; bool keys take `true`/`false`, or the strings or numbers `"true"`, `"false"`, `1`,
 //! `0` (case-insensitively). Unknown top-level and `jwt_svids` keys are collected, as
-//! written, for validation; unknown `health_checks` keys are ignored, as upstream does.
+//! written, for validation; unknown `health_checks` keys are ignored, as upstream does
+//! (`cmd/spiffe-helper/config/config.go@v0.11.0`: only the top level and `jwt_svids` keep
+//! `unusedKeyPositions`).
 //!
 //! A key given more than once is applied each time, in order, as `hcl.Decode` applies every
 //! match of a struct field: a scalar keeps the last value; a list (`jwt_svids`,
@@ -27,12 +29,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::int::parse_go_int;
-use super::syntax::{Item, ParseError, ParseErrorKind, Value, ValueKind, fold_key};
+use super::syntax::{Item, SyntaxError, SyntaxErrorKind, Value, ValueKind, fold_key};
 use super::{
     Config, ExecBlock, HealthChecks, JwtSvidConfig, ReloadBlock, StartBlock, X509SvidConfig,
 };
 
-type Setter<T> = fn(&mut T, &str, Value) -> Result<(), ParseError>;
+type Setter<T> = fn(&mut T, &str, Value) -> Result<(), SyntaxError>;
 
 const TOP_LEVEL: &[(&str, Setter<Config>)] = &[
     ("agent_address", |c, k, v| {
@@ -222,7 +224,7 @@ const HEALTH_CHECKS: &[(&str, Setter<HealthChecks>)] = &[
     }),
 ];
 
-fn set<T>(field: &mut T, value: T) -> Result<(), ParseError> {
+fn set<T>(field: &mut T, value: T) -> Result<(), SyntaxError> {
     *field = value;
     Ok(())
 }
@@ -251,7 +253,11 @@ pub(crate) fn health_check_keys() -> impl Iterator<Item = &'static str> {
 /// Sets the top-level key `name` (as in [`top_level_keys`]) to `v` over `config`, replacing
 /// what it held: a list is not appended to and a block is not merged, unlike a key repeated
 /// in the file. `None` when no key has this name.
-pub(crate) fn replace(config: &mut Config, name: &str, v: Value) -> Option<Result<(), ParseError>> {
+pub(crate) fn replace(
+    config: &mut Config,
+    name: &str,
+    v: Value,
+) -> Option<Result<(), SyntaxError>> {
     let (name, setter) = TOP_LEVEL.iter().find(|(n, _)| *n == name)?;
     match *name {
         "jwt_svids" => config.jwt_svids.clear(),
@@ -264,7 +270,7 @@ pub(crate) fn replace(config: &mut Config, name: &str, v: Value) -> Option<Resul
 }
 
 /// Decodes the top-level items of `helper.conf`.
-pub(crate) fn config(items: Vec<Item>) -> Result<Config, ParseError> {
+pub(crate) fn config(items: Vec<Item>) -> Result<Config, SyntaxError> {
     let mut config = Config::default();
     config.unknown_keys = fields(&mut config, "", TOP_LEVEL, items)?;
     Ok(config)
@@ -278,7 +284,7 @@ fn fields<T>(
     prefix: &str,
     table: &[(&str, Setter<T>)],
     items: Vec<Item>,
-) -> Result<Vec<String>, ParseError> {
+) -> Result<Vec<String>, SyntaxError> {
     let mut unknown = Vec::new();
     for item in items {
         let folded = fold_key(&item.key);
@@ -293,10 +299,10 @@ fn fields<T>(
     Ok(unknown)
 }
 
-fn mismatch(key: &str, expected: &'static str, v: &Value) -> ParseError {
-    ParseError {
+fn mismatch(key: &str, expected: &'static str, v: &Value) -> SyntaxError {
+    SyntaxError {
         pos: v.pos,
-        kind: ParseErrorKind::TypeMismatch {
+        kind: SyntaxErrorKind::TypeMismatch {
             key: String::from(key),
             expected,
             found: v.kind.type_name(),
@@ -304,7 +310,7 @@ fn mismatch(key: &str, expected: &'static str, v: &Value) -> ParseError {
     }
 }
 
-fn string(key: &str, v: Value) -> Result<String, ParseError> {
+fn string(key: &str, v: Value) -> Result<String, SyntaxError> {
     match v.kind {
         ValueKind::String(s) | ValueKind::Number(s) | ValueKind::Float(s) => Ok(s),
         ValueKind::Bool(b) => Ok(String::from(if b { "true" } else { "false" })),
@@ -312,12 +318,12 @@ fn string(key: &str, v: Value) -> Result<String, ParseError> {
     }
 }
 
-fn int(key: &str, v: Value) -> Result<i64, ParseError> {
+fn int(key: &str, v: Value) -> Result<i64, SyntaxError> {
     match &v.kind {
         ValueKind::String(s) | ValueKind::Number(s) => {
-            parse_go_int(s).map_err(|error| ParseError {
+            parse_go_int(s).map_err(|error| SyntaxError {
                 pos: v.pos,
-                kind: ParseErrorKind::InvalidInt {
+                kind: SyntaxErrorKind::InvalidInt {
                     key: String::from(key),
                     error,
                 },
@@ -327,7 +333,7 @@ fn int(key: &str, v: Value) -> Result<i64, ParseError> {
     }
 }
 
-fn boolean(key: &str, v: Value) -> Result<bool, ParseError> {
+fn boolean(key: &str, v: Value) -> Result<bool, SyntaxError> {
     let text = match &v.kind {
         ValueKind::Bool(b) => return Ok(*b),
         ValueKind::String(s) | ValueKind::Number(s) => s,
@@ -338,9 +344,9 @@ fn boolean(key: &str, v: Value) -> Result<bool, ParseError> {
     } else if text == "0" || text.eq_ignore_ascii_case("false") {
         Ok(false)
     } else {
-        Err(ParseError {
+        Err(SyntaxError {
             pos: v.pos,
-            kind: ParseErrorKind::InvalidBool {
+            kind: SyntaxErrorKind::InvalidBool {
                 key: String::from(key),
                 text: text.clone(),
             },
@@ -348,7 +354,7 @@ fn boolean(key: &str, v: Value) -> Result<bool, ParseError> {
     }
 }
 
-fn strings(key: &str, v: Value) -> Result<Vec<String>, ParseError> {
+fn strings(key: &str, v: Value) -> Result<Vec<String>, SyntaxError> {
     match v.kind {
         ValueKind::List(values) => values
             .into_iter()
@@ -362,7 +368,7 @@ fn strings(key: &str, v: Value) -> Result<Vec<String>, ParseError> {
 /// `jwt_svids`: appends the entries of `v` to `out`. A list gives one entry per element,
 /// each an object. An object (the block form) gives one entry per item, as HCL v1 decodes
 /// it (see the module documentation).
-fn jwt_svids(out: &mut Vec<JwtSvidConfig>, key: &str, v: Value) -> Result<(), ParseError> {
+fn jwt_svids(out: &mut Vec<JwtSvidConfig>, key: &str, v: Value) -> Result<(), SyntaxError> {
     match v.kind {
         ValueKind::List(values) => {
             for v in values {
@@ -390,7 +396,7 @@ fn jwt_svids(out: &mut Vec<JwtSvidConfig>, key: &str, v: Value) -> Result<(), Pa
 }
 
 /// One `jwt_svids` entry from the items of its object.
-fn jwt_svid(path: &str, items: Vec<Item>) -> Result<JwtSvidConfig, ParseError> {
+fn jwt_svid(path: &str, items: Vec<Item>) -> Result<JwtSvidConfig, SyntaxError> {
     let mut jwt = JwtSvidConfig::default();
     jwt.unknown_keys = fields(&mut jwt, &format!("{path}."), JWT_SVID, items)?;
     Ok(jwt)
@@ -403,7 +409,7 @@ fn block_fields<T>(
     key: &str,
     v: Value,
     table: &[(&str, Setter<T>)],
-) -> Result<Vec<String>, ParseError> {
+) -> Result<Vec<String>, SyntaxError> {
     let ValueKind::Object(items) = v.kind else {
         return Err(mismatch(key, "object", &v));
     };
@@ -418,7 +424,7 @@ fn objects<T: Default + HasUnknownKeys>(
     key: &str,
     v: Value,
     table: &[(&str, Setter<T>)],
-) -> Result<(), ParseError> {
+) -> Result<(), SyntaxError> {
     let objects = match v.kind {
         ValueKind::List(values) => values,
         _ => alloc::vec![v],
@@ -451,7 +457,7 @@ impl HasUnknownKeys for X509SvidConfig {
 }
 
 /// `health_checks`: decodes the object into `health`, over what earlier blocks set.
-fn health_checks(health: &mut HealthChecks, key: &str, v: Value) -> Result<(), ParseError> {
+fn health_checks(health: &mut HealthChecks, key: &str, v: Value) -> Result<(), SyntaxError> {
     let ValueKind::Object(items) = v.kind else {
         return Err(mismatch(key, "object", &v));
     };

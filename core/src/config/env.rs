@@ -17,7 +17,7 @@ use core::fmt;
 use super::Config;
 use super::decode::{STRUCTURED_KEYS, replace};
 use super::json;
-use super::syntax::{ParseError, ParseErrorKind, Pos, Value, ValueKind};
+use super::syntax::{Pos, SyntaxError, SyntaxErrorKind, Value, ValueKind};
 
 /// The prefix of the configuration variables.
 pub const ENV_PREFIX: &str = "SPIFFE_HLP_";
@@ -41,10 +41,10 @@ pub enum EnvErrorKind {
     /// The value is not UTF-8.
     NotUtf8,
     /// A scalar key's value is not of the key's type (the file's message).
-    Value(ParseErrorKind),
+    Value(SyntaxErrorKind),
     /// A block or list key's JSON is malformed or of the wrong shape; the position is in
     /// the value.
-    Json(ParseError),
+    Json(SyntaxError),
 }
 
 impl fmt::Display for EnvError {

@@ -1,5 +1,5 @@
 //! Reader for the HCL v1 subset that `helper.conf` uses (upstream decodes it with
-//! `github.com/hashicorp/hcl` v1, Vault fork).
+//! `github.com/hashicorp/hcl` v1, Vault fork, in `cmd/spiffe-helper/config/config.go@v0.11.0`).
 //!
 //! Supported: `key = value` and `"key" = value`; blocks `name { ... }` and `name = { ... }`;
 //! items separated by line breaks or commas; lists `[a, b,]` (trailing comma allowed) of any
@@ -24,10 +24,10 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::syntax::{Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Pos, Value, ValueKind};
+use super::syntax::{Cursor, Item, MAX_DEPTH, Pos, SyntaxError, SyntaxErrorKind, Value, ValueKind};
 
 /// Parses HCL v1 text into the items of its top-level object.
-pub(super) fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
+pub(super) fn parse(text: &str) -> Result<Vec<Item>, SyntaxError> {
     let mut p = Parser {
         cur: Cursor::new(text),
         depth: 0,
@@ -55,7 +55,7 @@ fn is_ident_continue(c: char) -> bool {
 
 impl Parser<'_> {
     /// Skips white space and comments.
-    fn skip_trivia(&mut self) -> Result<(), ParseError> {
+    fn skip_trivia(&mut self) -> Result<(), SyntaxError> {
         loop {
             match (self.cur.peek(), self.cur.peek2()) {
                 (Some(' ' | '\t' | '\r' | '\n'), _) => {
@@ -73,9 +73,9 @@ impl Parser<'_> {
                     loop {
                         match self.cur.bump() {
                             None => {
-                                return Err(ParseError {
+                                return Err(SyntaxError {
                                     pos: start,
-                                    kind: ParseErrorKind::UnterminatedComment,
+                                    kind: SyntaxErrorKind::UnterminatedComment,
                                 });
                             }
                             Some('*') if self.cur.eat('/') => break,
@@ -91,10 +91,12 @@ impl Parser<'_> {
     /// Runs `f` one nesting level deeper, enforcing [`MAX_DEPTH`].
     fn nested<T>(
         &mut self,
-        f: impl FnOnce(&mut Self) -> Result<T, ParseError>,
-    ) -> Result<T, ParseError> {
+        f: impl FnOnce(&mut Self) -> Result<T, SyntaxError>,
+    ) -> Result<T, SyntaxError> {
         if self.depth >= MAX_DEPTH {
-            return Err(self.cur.error(ParseErrorKind::TooDeep { limit: MAX_DEPTH }));
+            return Err(self
+                .cur
+                .error(SyntaxErrorKind::TooDeep { limit: MAX_DEPTH }));
         }
         self.depth += 1;
         let r = f(self);
@@ -103,7 +105,7 @@ impl Parser<'_> {
     }
 
     /// The items of an object, up to its `}` (`braced`) or the end of the text.
-    fn items(&mut self, braced: bool) -> Result<Vec<Item>, ParseError> {
+    fn items(&mut self, braced: bool) -> Result<Vec<Item>, SyntaxError> {
         let mut items = Vec::new();
         loop {
             self.skip_trivia()?;
@@ -129,7 +131,7 @@ impl Parser<'_> {
     /// which HCL v1 drops with everything after the `=` (`hcl/parser/parser.go`@v1.0.1-vault-7:
     /// `object()` returns `errEofToken`, which `objectList` takes as the end of the list);
     /// inside braces it is an error there too.
-    fn item(&mut self, braced: bool) -> Result<Option<Item>, ParseError> {
+    fn item(&mut self, braced: bool) -> Result<Option<Item>, SyntaxError> {
         let pos = self.cur.pos();
         let quoted = self.cur.peek() == Some('"');
         let key = self.key()?;
@@ -145,7 +147,7 @@ impl Parser<'_> {
             }
             Some('{') => self.object()?,
             Some(c) if c == '"' || is_ident_start(c) => {
-                return Err(self.cur.error(ParseErrorKind::BlockLabel { key }));
+                return Err(self.cur.error(SyntaxErrorKind::BlockLabel { key }));
             }
             _ => return Err(self.cur.unexpected("'=' or '{' after the key")),
         };
@@ -157,7 +159,7 @@ impl Parser<'_> {
         }))
     }
 
-    fn key(&mut self) -> Result<String, ParseError> {
+    fn key(&mut self) -> Result<String, SyntaxError> {
         match self.cur.peek() {
             Some('"') => self.string(),
             Some(c) if is_ident_start(c) => Ok(self.ident()),
@@ -174,7 +176,7 @@ impl Parser<'_> {
         s
     }
 
-    fn value(&mut self) -> Result<Value, ParseError> {
+    fn value(&mut self) -> Result<Value, SyntaxError> {
         let pos = self.cur.pos();
         let kind = match self.cur.peek() {
             Some('"') => ValueKind::String(self.string()?),
@@ -186,9 +188,9 @@ impl Parser<'_> {
                 "true" => ValueKind::Bool(true),
                 "false" => ValueKind::Bool(false),
                 _ => {
-                    return Err(ParseError {
+                    return Err(SyntaxError {
                         pos,
-                        kind: ParseErrorKind::UnexpectedChar {
+                        kind: SyntaxErrorKind::UnexpectedChar {
                             found: c,
                             expected: "a value (string, number, bool, list or object)",
                         },
@@ -200,7 +202,7 @@ impl Parser<'_> {
         Ok(Value { pos, kind })
     }
 
-    fn object(&mut self) -> Result<Value, ParseError> {
+    fn object(&mut self) -> Result<Value, SyntaxError> {
         let pos = self.cur.pos();
         self.cur.bump();
         let items = self.nested(|p| p.items(true))?;
@@ -210,7 +212,7 @@ impl Parser<'_> {
         })
     }
 
-    fn list(&mut self) -> Result<ValueKind, ParseError> {
+    fn list(&mut self) -> Result<ValueKind, SyntaxError> {
         self.cur.bump();
         self.nested(|p| {
             let mut values = Vec::new();
@@ -229,19 +231,19 @@ impl Parser<'_> {
     }
 
     /// A double-quoted string, unescaped.
-    fn string(&mut self) -> Result<String, ParseError> {
+    fn string(&mut self) -> Result<String, SyntaxError> {
         let start = self.cur.pos();
         self.cur.bump();
         let mut out = String::new();
         loop {
             match self.cur.peek() {
                 None => {
-                    return Err(ParseError {
+                    return Err(SyntaxError {
                         pos: start,
-                        kind: ParseErrorKind::UnterminatedString,
+                        kind: SyntaxErrorKind::UnterminatedString,
                     });
                 }
-                Some('\n') => return Err(self.cur.error(ParseErrorKind::NewlineInString)),
+                Some('\n') => return Err(self.cur.error(SyntaxErrorKind::NewlineInString)),
                 Some('"') => {
                     self.cur.bump();
                     return Ok(out);
@@ -259,12 +261,12 @@ impl Parser<'_> {
     }
 
     /// `${ ... }` inside a string, copied verbatim up to its matching `}`.
-    fn interpolation(&mut self, start: Pos, out: &mut String) -> Result<(), ParseError> {
+    fn interpolation(&mut self, start: Pos, out: &mut String) -> Result<(), SyntaxError> {
         let mut braces = 0usize;
         loop {
-            let c = self.cur.bump().ok_or(ParseError {
+            let c = self.cur.bump().ok_or(SyntaxError {
                 pos: start,
-                kind: ParseErrorKind::UnterminatedString,
+                kind: SyntaxErrorKind::UnterminatedString,
             })?;
             out.push(c);
             match c {
@@ -281,12 +283,12 @@ impl Parser<'_> {
     }
 
     /// One backslash escape, the cursor on the backslash.
-    fn escape(&mut self) -> Result<char, ParseError> {
+    fn escape(&mut self) -> Result<char, SyntaxError> {
         let at = self.cur.pos();
         self.cur.bump();
-        let err = |kind| ParseError { pos: at, kind };
+        let err = |kind| SyntaxError { pos: at, kind };
         let c = match self.cur.bump() {
-            None => return Err(err(ParseErrorKind::UnterminatedString)),
+            None => return Err(err(SyntaxErrorKind::UnterminatedString)),
             Some('a') => '\x07',
             Some('b') => '\x08',
             Some('f') => '\x0c',
@@ -298,19 +300,19 @@ impl Parser<'_> {
             Some('"') => '"',
             Some(u @ ('u' | 'U')) => {
                 let v = self.radix_digits(if u == 'u' { 4 } else { 8 }, 16);
-                let v = v.ok_or_else(|| err(ParseErrorKind::InvalidUnicodeEscape))?;
-                char::from_u32(v).ok_or_else(|| err(ParseErrorKind::InvalidUnicodeEscape))?
+                let v = v.ok_or_else(|| err(SyntaxErrorKind::InvalidUnicodeEscape))?;
+                char::from_u32(v).ok_or_else(|| err(SyntaxErrorKind::InvalidUnicodeEscape))?
             }
             Some('x') => self
                 .radix_digits(2, 16)
                 .and_then(ascii)
-                .ok_or_else(|| err(ParseErrorKind::InvalidEscape { found: 'x' }))?,
+                .ok_or_else(|| err(SyntaxErrorKind::InvalidEscape { found: 'x' }))?,
             Some(first @ '0'..='7') => {
                 let rest = self.radix_digits(2, 8);
                 rest.and_then(|r| ascii((first as u32 - '0' as u32) << 6 | r))
-                    .ok_or_else(|| err(ParseErrorKind::InvalidEscape { found: first }))?
+                    .ok_or_else(|| err(SyntaxErrorKind::InvalidEscape { found: first }))?
             }
-            Some(found) => return Err(err(ParseErrorKind::InvalidEscape { found })),
+            Some(found) => return Err(err(SyntaxErrorKind::InvalidEscape { found })),
         };
         Ok(c)
     }
@@ -331,7 +333,7 @@ impl Parser<'_> {
     /// is removed from every line when they all start with it (HCL v1's `unindentHeredoc`);
     /// with `<<`, HCL v1 keeps the closing line's indentation at the end of the value, and so
     /// do we. Unlike HCL v1, the closing line may end the text without a line break.
-    fn heredoc(&mut self) -> Result<String, ParseError> {
+    fn heredoc(&mut self) -> Result<String, SyntaxError> {
         let start = self.cur.pos();
         self.cur.bump();
         if !self.cur.eat('<') {
@@ -345,15 +347,15 @@ impl Parser<'_> {
         }
         self.cur.eat('\r');
         if anchor.is_empty() || !self.cur.eat('\n') {
-            return Err(self.cur.error(ParseErrorKind::InvalidHeredocAnchor));
+            return Err(self.cur.error(SyntaxErrorKind::InvalidHeredocAnchor));
         }
         let mut lines: Vec<&str> = Vec::new();
         let indent = loop {
             let rest = self.cur.rest();
             if rest.is_empty() {
-                return Err(ParseError {
+                return Err(SyntaxError {
                     pos: start,
-                    kind: ParseErrorKind::UnterminatedHeredoc { anchor },
+                    kind: SyntaxErrorKind::UnterminatedHeredoc { anchor },
                 });
             }
             let line = rest.split('\n').next().unwrap_or_default();
@@ -381,12 +383,12 @@ impl Parser<'_> {
 
     /// A number in HCL v1's lexical forms: `-`? then decimal, `0` octal, `0x` hex, or a
     /// float with `.` or an exponent. Octal digits are checked as HCL's lexer does.
-    fn number(&mut self) -> Result<ValueKind, ParseError> {
+    fn number(&mut self) -> Result<ValueKind, SyntaxError> {
         let pos = self.cur.pos();
         let text = self.cur.rest();
-        let invalid = ParseError {
+        let invalid = SyntaxError {
             pos,
-            kind: ParseErrorKind::InvalidNumber,
+            kind: SyntaxErrorKind::InvalidNumber,
         };
         self.cur.eat('-');
         if !self.cur.peek().is_some_and(|c| c.is_ascii_digit()) {

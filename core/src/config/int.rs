@@ -1,4 +1,5 @@
-//! Integers as upstream reads them: Go's `strconv.ParseInt(text, 0, 0)` on a 64-bit target.
+//! Integers as upstream reads them (`cmd/spiffe-helper/config/config.go@v0.11.0`, `hcl.Decode`):
+//! Go's `strconv.ParseInt(text, 0, 0)` on a 64-bit target.
 //!
 //! Base 0 means the prefix picks the base: `0x`/`0X` hex, `0o`/`0O` octal, `0b`/`0B`
 //! binary, a bare leading `0` octal (so `0644` is 420), anything else decimal. Underscores

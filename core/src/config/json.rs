@@ -7,11 +7,11 @@
 
 use alloc::vec::Vec;
 
-use super::syntax::{Cursor, Item, MAX_DEPTH, ParseError, ParseErrorKind, Value, ValueKind};
+use super::syntax::{Cursor, Item, MAX_DEPTH, SyntaxError, SyntaxErrorKind, Value, ValueKind};
 use crate::json::lexer::{LexError, LexErrorKind, Lexer, Token, TokenKind, is, start};
 
 /// Parses a JSON document that must be a single object into its items.
-pub(super) fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
+pub(super) fn parse(text: &str) -> Result<Vec<Item>, SyntaxError> {
     let mut b = Builder::new(text);
     let first = b.lexer.next_token();
     let value = match first {
@@ -19,27 +19,27 @@ pub(super) fn parse(text: &str) -> Result<Vec<Item>, ParseError> {
             kind: TokenKind::BeginObject,
             ..
         }) => b.value(first)?,
-        other => return Err(b.at(start(&other), ParseErrorKind::NotAnObject)),
+        other => return Err(b.at(start(&other), SyntaxErrorKind::NotAnObject)),
     };
     match b.lexer.next_token() {
         Ok(Token {
             kind: TokenKind::End,
             ..
         }) => {}
-        other => return Err(b.at(start(&other), ParseErrorKind::NotAnObject)),
+        other => return Err(b.at(start(&other), SyntaxErrorKind::NotAnObject)),
     }
     match value.kind {
         ValueKind::Object(items) => Ok(items),
-        _ => Err(ParseError {
+        _ => Err(SyntaxError {
             pos: value.pos,
-            kind: ParseErrorKind::NotAnObject,
+            kind: SyntaxErrorKind::NotAnObject,
         }),
     }
 }
 
 /// Parses a complete JSON value of any type (the JSON forms of the `SPIFFE_HLP_*`
 /// variables), with the same rules as the file's JSON form.
-pub(super) fn value(text: &str) -> Result<Value, ParseError> {
+pub(super) fn value(text: &str) -> Result<Value, SyntaxError> {
     let mut b = Builder::new(text);
     let first = b.lexer.next_token();
     let value = b.value(first)?;
@@ -82,34 +82,34 @@ impl<'a> Builder<'a> {
         &self.cur
     }
 
-    fn at(&mut self, offset: usize, kind: ParseErrorKind) -> ParseError {
+    fn at(&mut self, offset: usize, kind: SyntaxErrorKind) -> SyntaxError {
         self.seek(offset).error(kind)
     }
 
     /// The error for the character at `offset`, when `expected` was needed there.
-    fn unexpected(&mut self, offset: usize, expected: &'static str) -> ParseError {
+    fn unexpected(&mut self, offset: usize, expected: &'static str) -> SyntaxError {
         self.seek(offset).unexpected(expected)
     }
 
     /// The error for a token that could not be read where `expected` was needed.
-    fn lex_error(&mut self, e: LexError, expected: &'static str) -> ParseError {
+    fn lex_error(&mut self, e: LexError, expected: &'static str) -> SyntaxError {
         let kind = match e.kind {
             LexErrorKind::Unexpected => return self.unexpected(e.start, expected),
-            LexErrorKind::InvalidNumber => ParseErrorKind::InvalidNumber,
+            LexErrorKind::InvalidNumber => SyntaxErrorKind::InvalidNumber,
             LexErrorKind::UnterminatedString => {
-                return self.at(e.start, ParseErrorKind::UnterminatedString);
+                return self.at(e.start, SyntaxErrorKind::UnterminatedString);
             }
-            LexErrorKind::UnterminatedEscape => ParseErrorKind::UnterminatedString,
-            LexErrorKind::LineBreakInString => ParseErrorKind::NewlineInString,
-            LexErrorKind::ControlCharInString => ParseErrorKind::ControlCharInString,
-            LexErrorKind::InvalidEscape { found } => ParseErrorKind::InvalidEscape { found },
-            LexErrorKind::InvalidUnicodeEscape => ParseErrorKind::InvalidUnicodeEscape,
+            LexErrorKind::UnterminatedEscape => SyntaxErrorKind::UnterminatedString,
+            LexErrorKind::LineBreakInString => SyntaxErrorKind::NewlineInString,
+            LexErrorKind::ControlCharInString => SyntaxErrorKind::ControlCharInString,
+            LexErrorKind::InvalidEscape { found } => SyntaxErrorKind::InvalidEscape { found },
+            LexErrorKind::InvalidUnicodeEscape => SyntaxErrorKind::InvalidUnicodeEscape,
         };
         self.at(e.offset, kind)
     }
 
     /// Reads the next token, which must be `want`; else the error names `expected`.
-    fn expect(&mut self, want: &TokenKind<'_>, expected: &'static str) -> Result<(), ParseError> {
+    fn expect(&mut self, want: &TokenKind<'_>, expected: &'static str) -> Result<(), SyntaxError> {
         let next = self.lexer.next_token();
         if is(&next, want) {
             Ok(())
@@ -119,13 +119,13 @@ impl<'a> Builder<'a> {
     }
 
     /// The value that starts with `next`.
-    fn value(&mut self, next: Result<Token<'a>, LexError>) -> Result<Value, ParseError> {
+    fn value(&mut self, next: Result<Token<'a>, LexError>) -> Result<Value, SyntaxError> {
         const EXPECTED: &str = "a JSON value (not null)";
         let token = next.map_err(|e| self.lex_error(e, EXPECTED))?;
         let pos = self.seek(token.offset).pos();
         let kind = match token.kind {
             TokenKind::BeginObject | TokenKind::BeginArray if self.depth >= MAX_DEPTH => {
-                return Err(self.at(token.offset, ParseErrorKind::TooDeep { limit: MAX_DEPTH }));
+                return Err(self.at(token.offset, SyntaxErrorKind::TooDeep { limit: MAX_DEPTH }));
             }
             TokenKind::BeginObject => self.nested(Self::object)?,
             TokenKind::BeginArray => self.nested(Self::array)?,
@@ -143,15 +143,15 @@ impl<'a> Builder<'a> {
 
     fn nested(
         &mut self,
-        f: fn(&mut Self) -> Result<ValueKind, ParseError>,
-    ) -> Result<ValueKind, ParseError> {
+        f: fn(&mut Self) -> Result<ValueKind, SyntaxError>,
+    ) -> Result<ValueKind, SyntaxError> {
         self.depth += 1;
         let r = f(self);
         self.depth -= 1;
         r
     }
 
-    fn object(&mut self) -> Result<ValueKind, ParseError> {
+    fn object(&mut self) -> Result<ValueKind, SyntaxError> {
         let mut items = Vec::new();
         let mut next = self.lexer.next_token();
         if is(&next, &TokenKind::EndObject) {
@@ -186,7 +186,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn array(&mut self) -> Result<ValueKind, ParseError> {
+    fn array(&mut self) -> Result<ValueKind, SyntaxError> {
         let mut values = Vec::new();
         let mut next = self.lexer.next_token();
         if is(&next, &TokenKind::EndArray) {

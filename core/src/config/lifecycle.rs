@@ -1,5 +1,6 @@
 //! The workload's lifecycle as one model, whichever way `helper.conf` says it: upstream's
-//! legacy keys (`cmd`, `cmd_args`, `renew_signal`, `pid_file_name`) or our `start {}` and
+//! legacy keys (`cmd`, `cmd_args`, `renew_signal`, `pid_file_name`;
+//! `cmd/spiffe-helper/config/config.go@v0.11.0`) or our `start {}` and
 //! `reload {}` blocks (the shape of upstream's open PR #410, with the keys of this
 //! project's issue 15):
 //!
@@ -124,7 +125,8 @@ pub struct Hook {
     reason = "the driver must be able to start every form of arguments"
 )]
 pub enum Args {
-    /// Legacy `cmd_args`: split as upstream splits it, when the command starts (upstream
+    /// Legacy `cmd_args`: split as upstream splits it (`pkg/sidecar/sidecar.go@v0.11.0`), when
+    /// the command starts (upstream
     /// reports a bad one then, at each update: `error parsing cmd arguments`).
     Csv(String),
     /// `start.args`: the argv list as written.

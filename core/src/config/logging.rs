@@ -15,7 +15,8 @@ pub enum LogLevel {
     Error,
     /// Errors and warnings.
     Warn,
-    /// The default: what upstream logs.
+    /// The default: what upstream logs (logrus's default level,
+    /// `cmd/spiffe-helper/main.go@v0.11.0`).
     #[default]
     Info,
     /// Everything, with the session's connection and retry details.
@@ -29,7 +30,8 @@ pub enum LogLevel {
     reason = "the logger must implement every format"
 )]
 pub enum LogFormat {
-    /// logrus's `TextFormatter` line, as upstream writes it (the default).
+    /// logrus's `TextFormatter` line, as upstream writes it (`cmd/spiffe-helper/main.go@v0.11.0`;
+    /// the default).
     #[default]
     Text,
     /// logrus's `JSONFormatter`: one JSON object per line.

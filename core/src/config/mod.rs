@@ -1,5 +1,6 @@
 //! `helper.conf`: the configuration model of spiffe-helper and everything needed to read it
-//! exactly as upstream does (upstream `cmd/spiffe-helper/config/config.go`, decoded with `hcl.Decode`).
+//! exactly as upstream does (`cmd/spiffe-helper/config/config.go@v0.11.0`, decoded with
+//! `hcl.Decode`).
 //!
 //! - [`parse`] reads the HCL v1 form, or the JSON form when the text starts with `{`;
 //! - [`Config::validate`] applies upstream's validation order, messages and defaults;
@@ -41,7 +42,7 @@ pub use lifecycle::{
 pub use logging::{LogFormat, LogLevel, LogSettingError};
 pub use path::{AddressError, Endpoint, agent_endpoint, join_path};
 pub use signal::signal_number;
-pub use syntax::{MAX_DEPTH, ParseError, ParseErrorKind, Pos};
+pub use syntax::{MAX_DEPTH, Pos, SyntaxError, SyntaxErrorKind};
 pub use validate::{
     DEFAULT_AGENT_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_CERT_FILE_MODE, DEFAULT_KEY_FILE_MODE,
     DEFAULT_LIVENESS_PATH, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_READINESS_PATH, ExecError,
@@ -108,12 +109,14 @@ impl X509SvidConfig {
 }
 
 /// `health_checks`: the HTTP liveness/readiness listener. Defaults are applied by
-/// [`Config::validate`] only when `listener_enabled` is true, as upstream does.
+/// [`Config::validate`] only when `listener_enabled` is true, as upstream does
+/// (`cmd/spiffe-helper/config/config.go@v0.11.0`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HealthChecks {
     /// `listener_enabled`.
     pub listener_enabled: bool,
-    /// `bind_port` (default 8081; not range-checked, as upstream).
+    /// `bind_port` (default 8081; not range-checked, as upstream:
+    /// `cmd/spiffe-helper/config/config.go@v0.11.0`).
     pub bind_port: i64,
     /// `liveness_path` (default `/live`).
     pub liveness_path: String,
@@ -228,19 +231,19 @@ pub struct Config {
 
 /// Parses the bytes of `helper.conf` as [`parse`] does; bytes that are not UTF-8 are an
 /// error at the position of the first bad byte.
-pub fn parse_bytes(bytes: &[u8]) -> Result<Config, ParseError> {
+pub fn parse_bytes(bytes: &[u8]) -> Result<Config, SyntaxError> {
     match core::str::from_utf8(bytes) {
         Ok(text) => parse(text),
         Err(e) => {
             let valid = core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
             let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
             let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).saturating_add(1);
-            Err(ParseError {
+            Err(SyntaxError {
                 pos: Pos {
                     line: count(valid.matches('\n').count()),
                     column: count(valid[line_start..].chars().count()),
                 },
-                kind: ParseErrorKind::InvalidUtf8,
+                kind: SyntaxErrorKind::InvalidUtf8,
             })
         }
     }
@@ -250,7 +253,7 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Config, ParseError> {
 ///
 /// Errors carry the position of the problem and display as `At L:C: ...`. Validation
 /// (required keys, unknown keys, defaults) is left to [`Config::validate`].
-pub fn parse(text: &str) -> Result<Config, ParseError> {
+pub fn parse(text: &str) -> Result<Config, SyntaxError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let items = if text.trim_start().starts_with('{') {
         json::parse(text)?

@@ -1,6 +1,7 @@
 //! Output paths and the agent address.
 //!
-//! Upstream joins every output file name to `cert_dir` with Go's `path.Join` (not
+//! Upstream joins every output file name to `cert_dir` with Go's `path.Join`
+//! (`pkg/disk/x509.go@v0.11.0`, `pkg/disk/json.go@v0.11.0`; not
 //! `filepath.Join`, and not Rust's `PathBuf::join`, where an absolute name replaces the
 //! directory), and dials `"unix://" + agent_address`, which works only for absolute paths.
 //! We accept that form and the `unix:` and `tcp:` URI forms of the SPIFFE Workload Endpoint
@@ -214,7 +215,8 @@ mod tests {
 
     #[test]
     fn join_path_matches_go_path_join() {
-        // §2.7 of the upstream notes, then more cases; all checked against Go 1.19's path.Join.
+        // The joins of `pkg/disk/x509.go@v0.11.0`, then more cases; all checked against Go 1.19's
+        // path.Join.
         let cases = [
             ("", "svid.pem", "svid.pem"),
             ("certs/", "svid.pem", "certs/svid.pem"),

@@ -37,7 +37,8 @@ const SIGNALS: [(&str, i32); 31] = [
     ("SIGSYS", 31),
 ];
 
-/// The Linux signal number of a `renew_signal` name, or `None` if upstream rejects it.
+/// The Linux signal number of a `renew_signal` name, or `None` if upstream rejects it
+/// (`unix.SignalNum` in `pkg/sidecar/util_posix.go@v0.11.0`).
 pub fn signal_number(name: &str) -> Option<i32> {
     SIGNALS
         .iter()

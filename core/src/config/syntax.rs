@@ -34,25 +34,25 @@ impl fmt::Display for Pos {
 /// Displays as HCL v1 does: `At L:C: <problem>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ParseError {
+pub struct SyntaxError {
     /// Where the problem was found.
     pub pos: Pos,
     /// What the problem is.
-    pub kind: ParseErrorKind,
+    pub kind: SyntaxErrorKind,
 }
 
-impl fmt::Display for ParseError {
+impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "At {}: {}", self.pos, self.kind)
     }
 }
 
-impl core::error::Error for ParseError {}
+impl core::error::Error for SyntaxError {}
 
 /// The problems [`parse`](super::parse) reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ParseErrorKind {
+pub enum SyntaxErrorKind {
     /// The text ended where more was needed.
     UnexpectedEnd {
         /// What was expected instead.
@@ -128,7 +128,7 @@ pub enum ParseErrorKind {
     },
 }
 
-impl fmt::Display for ParseErrorKind {
+impl fmt::Display for SyntaxErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnexpectedEnd { expected } => {
@@ -287,18 +287,18 @@ impl<'a> Cursor<'a> {
     }
 
     /// An error at the current position.
-    pub(super) fn error(&self, kind: ParseErrorKind) -> ParseError {
-        ParseError {
+    pub(super) fn error(&self, kind: SyntaxErrorKind) -> SyntaxError {
+        SyntaxError {
             pos: self.pos(),
             kind,
         }
     }
 
     /// The error for whatever is next, when `expected` was needed.
-    pub(super) fn unexpected(&self, expected: &'static str) -> ParseError {
+    pub(super) fn unexpected(&self, expected: &'static str) -> SyntaxError {
         self.error(match self.peek() {
-            Some(found) => ParseErrorKind::UnexpectedChar { found, expected },
-            None => ParseErrorKind::UnexpectedEnd { expected },
+            Some(found) => SyntaxErrorKind::UnexpectedChar { found, expected },
+            None => SyntaxErrorKind::UnexpectedEnd { expected },
         })
     }
 }

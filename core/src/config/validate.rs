@@ -1,4 +1,5 @@
-//! Upstream's `ValidateConfig`: the same checks in the same order, the first error wins,
+//! Upstream's `ValidateConfig` (`cmd/spiffe-helper/config/config.go@v0.11.0`): the same checks in
+//! the same order, the first error wins,
 //! with upstream's exact messages; then the defaults (file modes, agent address, daemon
 //! mode, health listener).
 
@@ -508,7 +509,8 @@ fn mode(mode: &mut i64, default: u32, error: ValidationError) -> Result<(), Vali
 }
 
 impl Config {
-    /// Validates as upstream's `ValidateConfig` does (same order, first error wins, same
+    /// Validates as upstream's `ValidateConfig` (`cmd/spiffe-helper/config/config.go@v0.11.0`)
+    /// does (same order, first error wins, same
     /// messages) and applies the defaults. `daemon_mode_flag` is the `-daemon-mode` flag
     /// when it was given on the command line; `endpoint_env` is `SPIFFE_ENDPOINT_SOCKET`.
     /// Returns the warnings to log. The Windows-only check on `renew_signal` is left out:

@@ -1,18 +1,19 @@
 use super::*;
 use alloc::format;
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
 use alloc::vec;
+use alloc::vec::Vec;
 
 const GET_READY: &[u8] = b"GET /ready HTTP/1.1\r\nHost: localhost:8081\r\nUser-Agent: kube-probe/1.31\r\nAccept: */*\r\n\r\n";
 
 fn req(buf: &[u8]) -> Request<'_> {
     match parse(buf, MAX_HEAD) {
-        Ok(Status::Complete(r)) => r,
+        Ok(Head::Complete(r)) => r,
         other => panic!("{:?}: {other:?}", core::str::from_utf8(buf)),
     }
 }
 
-fn err(buf: &[u8]) -> ParseError {
+fn err(buf: &[u8]) -> RequestError {
     match parse(buf, MAX_HEAD) {
         Err(e) => e,
         other => panic!("{:?}: {other:?}", core::str::from_utf8(buf)),
@@ -87,7 +88,7 @@ fn refuses_malformed_request_lines() {
     ] {
         assert_eq!(
             err(bad),
-            ParseError::BadRequestLine,
+            RequestError::BadRequestLine,
             "{:?}",
             core::str::from_utf8(bad)
         );
@@ -98,13 +99,31 @@ fn refuses_malformed_request_lines() {
 fn refuses_other_major_versions_with_505() {
     assert_eq!(
         err(b"GET /ready HTTP/2.0\r\n\r\n"),
-        ParseError::UnsupportedVersion
+        RequestError::UnsupportedVersion
     );
     assert_eq!(
         err(b"GET /ready HTTP/0.9\r\n\r\n"),
-        ParseError::UnsupportedVersion
+        RequestError::UnsupportedVersion
     );
-    assert_eq!(ParseError::UnsupportedVersion.status(), 505);
+    assert_eq!(RequestError::UnsupportedVersion.status(), 505);
+}
+
+#[test]
+fn a_malformed_line_is_refused_with_400_before_its_version_with_505() {
+    // Go's order (`readRequest` checks the method, version syntax and target before the
+    // server answers 505); the parser before httparse looked at the version first.
+    for bad in [
+        &b"G(T /ready HTTP/2.0\r\n\r\n"[..],
+        b"GET /re\x01dy HTTP/2.0\r\n\r\n",
+        b"GET ready HTTP/2.0\r\n\r\n",
+    ] {
+        assert_eq!(
+            err(bad),
+            RequestError::BadRequestLine,
+            "{:?}",
+            core::str::from_utf8(bad)
+        );
+    }
 }
 
 #[test]
@@ -120,7 +139,7 @@ fn refuses_malformed_header_lines() {
     ] {
         assert_eq!(
             err(bad),
-            ParseError::BadHeader,
+            RequestError::BadHeader,
             "{:?}",
             core::str::from_utf8(bad)
         );
@@ -132,7 +151,7 @@ fn refuses_malformed_header_lines() {
 #[test]
 fn reports_partial_until_the_empty_line() {
     for n in 0..GET_READY.len() {
-        assert_eq!(parse(&GET_READY[..n], MAX_HEAD), Ok(Status::Partial), "{n}");
+        assert_eq!(parse(&GET_READY[..n], MAX_HEAD), Ok(Head::Partial), "{n}");
     }
 }
 
@@ -140,23 +159,23 @@ fn reports_partial_until_the_empty_line() {
 fn finds_a_bad_request_line_before_the_head_ends() {
     assert_eq!(
         parse(b"GET /ready HTTP/9\r\nHost: x\r\n", MAX_HEAD),
-        Err(ParseError::BadRequestLine)
+        Err(RequestError::BadRequestLine)
     );
     assert_eq!(
         parse(b"GET / HTTP/1.1\r\nno colon\r\n", MAX_HEAD),
-        Err(ParseError::BadHeader)
+        Err(RequestError::BadHeader)
     );
 }
 
 #[test]
 fn the_limit_is_exact() {
     let head = b"GET / HTTP/1.1\r\nX: abc\r\n\r\n";
-    assert!(matches!(parse(head, head.len()), Ok(Status::Complete(_))));
-    assert_eq!(parse(head, head.len() - 1), Err(ParseError::TooLarge));
+    assert!(matches!(parse(head, head.len()), Ok(Head::Complete(_))));
+    assert_eq!(parse(head, head.len() - 1), Err(RequestError::TooLarge));
     // A partial head that fills the limit can never complete within it.
-    assert_eq!(parse(&head[..10], 10), Err(ParseError::TooLarge));
-    assert_eq!(parse(&head[..9], 10), Ok(Status::Partial));
-    assert_eq!(ParseError::TooLarge.status(), 431);
+    assert_eq!(parse(&head[..10], 10), Err(RequestError::TooLarge));
+    assert_eq!(parse(&head[..9], 10), Ok(Head::Partial));
+    assert_eq!(RequestError::TooLarge.status(), 431);
 }
 
 #[test]
@@ -165,11 +184,11 @@ fn endless_headers_are_too_large() {
     while buf.len() <= MAX_HEAD {
         buf.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
     }
-    assert_eq!(parse(&buf, MAX_HEAD), Err(ParseError::TooLarge));
+    assert_eq!(parse(&buf, MAX_HEAD), Err(RequestError::TooLarge));
     // One line longer than the limit, with no newline at all.
     assert_eq!(
         parse(&vec![b'A'; MAX_HEAD + 1], MAX_HEAD),
-        Err(ParseError::TooLarge)
+        Err(RequestError::TooLarge)
     );
 }
 
@@ -179,14 +198,14 @@ fn reader_byte_by_byte_matches_parse() {
     for (i, b) in GET_READY.iter().enumerate() {
         let st = r.feed(core::slice::from_ref(b)).unwrap();
         if i + 1 < GET_READY.len() {
-            assert_eq!(st, Status::Partial, "{i}");
+            assert_eq!(st, Head::Partial, "{i}");
         } else {
-            assert_eq!(st, Status::Complete(req(GET_READY)));
+            assert_eq!(st, Head::Complete(req(GET_READY)));
         }
     }
     assert_eq!(r.space(), 0);
     // Further bytes (a body) are ignored and the result stays.
-    assert_eq!(r.feed(b"more").unwrap(), Status::Complete(req(GET_READY)));
+    assert_eq!(r.feed(b"more").unwrap(), Head::Complete(req(GET_READY)));
     assert_eq!(r.buffered(), GET_READY.len());
 }
 
@@ -205,20 +224,20 @@ fn reader_never_holds_more_than_its_limit() {
             break;
         }
     }
-    assert_eq!(result, Err(ParseError::TooLarge));
+    assert_eq!(result, Err(RequestError::TooLarge));
     assert_eq!(r.buffered(), MAX_HEAD);
     assert_eq!(r.space(), 0);
     // The error sticks.
-    assert_eq!(r.feed(b"\r\n\r\n").map(|_| ()), Err(ParseError::TooLarge));
+    assert_eq!(r.feed(b"\r\n\r\n").map(|_| ()), Err(RequestError::TooLarge));
 }
 
 #[test]
 fn reader_reports_errors_early_and_keeps_them() {
     let mut r = RequestReader::new(MAX_HEAD);
-    assert_eq!(r.feed(b"GET /x HTTP/1.1 junk"), Ok(Status::Partial));
-    assert_eq!(r.feed(b"\r\n"), Err(ParseError::BadRequestLine));
+    assert_eq!(r.feed(b"GET /x HTTP/1.1 junk"), Ok(Head::Partial));
+    assert_eq!(r.feed(b"\r\n"), Err(RequestError::BadRequestLine));
     assert_eq!(r.space(), 0);
-    assert_eq!(r.feed(b"\r\n"), Err(ParseError::BadRequestLine));
+    assert_eq!(r.feed(b"\r\n"), Err(RequestError::BadRequestLine));
 }
 
 // --- model --------------------------------------------------------------------------------
@@ -462,22 +481,22 @@ fn configured_paths_are_used() {
 #[test]
 fn error_responses_are_exact() {
     assert_eq!(
-        text(render_error(ParseError::TooLarge)),
+        text(render_error(RequestError::TooLarge)),
         "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Length: 35\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large"
     );
     assert_eq!(
-        text(render_error(ParseError::BadHeader)),
+        text(render_error(RequestError::BadHeader)),
         "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Length: 15\r\nConnection: close\r\n\r\n400 Bad Request"
     );
-    let v = text(render_error(ParseError::UnsupportedVersion));
+    let v = text(render_error(RequestError::UnsupportedVersion));
     assert!(
         v.starts_with("HTTP/1.1 505 HTTP Version Not Supported\r\n"),
         "{v}"
     );
     assert!(v.ends_with("\r\n\r\n505 HTTP Version Not Supported: unsupported protocol version"));
-    assert_eq!(ParseError::BadHeader.to_string(), "malformed header line");
+    assert_eq!(RequestError::BadHeader.to_string(), "malformed header line");
 }
 
 // --- fuzz-style ---------------------------------------------------------------------------
@@ -506,7 +525,7 @@ fn check(input: &[u8], limit: usize, rng: &mut Rng, state: &HealthState) {
     let mut fed = 0;
     while fed < input.len() {
         let n = 1 + rng.below(64).min(input.len() - fed - 1);
-        let partial = reader.feed(&input[fed..fed + n]) == Ok(Status::Partial);
+        let partial = reader.feed(&input[fed..fed + n]) == Ok(Head::Partial);
         assert!(reader.buffered() <= limit);
         fed += n;
         if !partial {
@@ -515,7 +534,7 @@ fn check(input: &[u8], limit: usize, rng: &mut Rng, state: &HealthState) {
     }
     let last = reader.feed(&[]);
     match (direct, last) {
-        (Ok(Status::Complete(a)), Ok(Status::Complete(b))) => {
+        (Ok(Head::Complete(a)), Ok(Head::Complete(b))) => {
             assert_eq!(a, b);
             assert!(a.head_len <= limit && a.head_len <= input.len());
             assert!(a.path.starts_with('/') || a.path == "*");

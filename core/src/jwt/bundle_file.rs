@@ -1,4 +1,5 @@
-//! The JWT bundle file (`jwt_bundle_file_name`), byte for byte as upstream writes it.
+//! The JWT bundle file (`jwt_bundle_file_name`), byte for byte as upstream writes it
+//! (`WriteJWTBundleSet`, `pkg/disk/json.go@v0.11.0`).
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;

@@ -1,6 +1,6 @@
 //! JWT-SVIDs (SPIFFE JWT-SVID.md): parsing compact JWS tokens, JWT bundles (JWKS), signature
 //! and claim validation as go-spiffe's `jwtsvid.ParseAndValidate` does it, and the JWT bundle
-//! file exactly as upstream spiffe-helper writes it.
+//! file exactly as upstream spiffe-helper writes it (`pkg/disk/json.go@v0.11.0`).
 //!
 //! Pure functions: no I/O, no clock (the time is an argument in Unix seconds).
 //!

@@ -192,7 +192,8 @@ pub fn verify(
 
 /// Validates a JWT-SVID's claims **without checking its signature**, as go-spiffe's
 /// `jwtsvid.ParseInsecure(token, audiences)`, which upstream applies to every token
-/// `FetchJWTSVID` returns. `aud` must contain at least one of `audiences` (no check when
+/// `FetchJWTSVID` returns (`fetchJWTSVIDs` in `pkg/sidecar/sidecar.go@v0.11.0`). `aud` must
+/// contain at least one of `audiences` (no check when
 /// `audiences` is empty); times as in [`verify`].
 pub fn validate_insecure(
     token: &str,

@@ -27,7 +27,7 @@ fn busy() -> Metrics {
             OutputCounters {
                 updates: 3,
                 failures: [0, 1, 2],
-                last_update_ms: Some(1_893_456_000_250),
+                last_update: Some(UnixTime::from_millis(1_893_456_000_250)),
             },
         ),
         (
@@ -221,7 +221,7 @@ fn bundle_series_are_capped_keeping_the_own_trust_domain_and_the_earliest() {
 #[test]
 fn negative_and_sub_second_times_are_exact() {
     let at = |ms| OutputCounters {
-        last_update_ms: Some(ms),
+        last_update: Some(UnixTime::from_millis(ms)),
         ..OutputCounters::default()
     };
     let m = Metrics {

@@ -14,11 +14,14 @@ pub(crate) struct Backoff {
 pub(crate) enum Schedule {
     /// go-spiffe's watcher: the n-th consecutive retry waits min(n, 30) seconds, forever.
     Linear,
-    /// Upstream's one-shot mode: 10 attempts, waiting 10 ms × 5^k between them.
+    /// Upstream's one-shot mode (`pkg/sidecar/workloadapi.go@v0.11.0`): 10 attempts,
+    /// waiting 10 ms × 5^k between them.
     OneShot,
-    /// Upstream's JWT-SVID refresh after a failure: 1, 2, 4, 8, 16, 32 s, then 60 s.
+    /// Upstream's JWT-SVID refresh after a failure (`pkg/sidecar/sidecar.go@v0.11.0`): 1, 2, 4,
+    /// 8, 16, 32 s, then 60 s.
     JwtRefresh,
-    /// Upstream's pid-file signalling: 10 attempts, waiting 100 ms × 2^k between them.
+    /// Upstream's pid-file signalling (`pkg/sidecar/sidecar.go@v0.11.0`): 10 attempts, waiting
+    /// 100 ms × 2^k between them.
     PidFile,
 }
 

@@ -20,8 +20,8 @@ mod session;
 pub use session::{
     Action, EXIT_CONFIG, EXIT_HOOK, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit,
     Failure, Fatal, HookOptions, JwtRejection, JwtSvidOptions, KILL_WAIT, Notify, NotifyConfig,
-    ProcessStatus, READY_GRACE, Remedy, Report, SHUTDOWN_GRACE, Session, SessionConfig, Sub,
-    X509Options,
+    ProcessStatus, READY_GRACE, Remedy, Report, SHUTDOWN_GRACE, Session, SessionConfig,
+    Subscription, X509Options,
 };
 
 use crate::grpc::{self, Code, Output, Status};

@@ -1,6 +1,6 @@
 //! X.509-SVIDs: parsing and validating a chain and its key with the SPIFFE X509-SVID rules
 //! (go-spiffe's `x509svid.ParseRaw`), and rendering one `FetchX509SVID` message into the three
-//! files upstream `spiffe-helper` writes (see [`render`]).
+//! files upstream `spiffe-helper` writes (`pkg/disk/x509.go@v0.11.0`; see [`render`]).
 //!
 //! [`parse_svid`] verifies no signature: like go-spiffe's parser, it checks structure and the
 //! SVID rules, and expiry is not a parse error. [`verify_svid`] adds the checks a TLS peer

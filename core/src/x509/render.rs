@@ -1,5 +1,6 @@
 //! Rendering one `FetchX509SVID` message into upstream `spiffe-helper`'s three files: the
-//! SVID chain, its key and the trust bundle, byte for byte (upstream spec §3.1, §3.2, §3.5).
+//! SVID chain, its key and the trust bundle, byte for byte (`WriteX509Context`,
+//! `pkg/disk/x509.go@v0.11.0`).
 
 use alloc::collections::btree_map::Entry;
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -223,7 +224,8 @@ impl fmt::Debug for Rendered {
     }
 }
 
-/// Why a message cannot be rendered. The messages follow go-spiffe's and upstream's.
+/// Why a message cannot be rendered. The messages follow go-spiffe's and upstream's
+/// (`pkg/disk/x509.go@v0.11.0`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RenderError {
@@ -378,7 +380,7 @@ impl BundleCert<'_> {
     }
 }
 
-/// Turns one FetchX509SVID message into the three upstream files (upstream spec §3.5) and
+/// Turns one FetchX509SVID message into the three upstream files (`pkg/disk/x509.go@v0.11.0`) and
 /// the formats of `opts`:
 /// - pick the SVID (`opts.hint`, else the first one) and its trust domain's bundle;
 /// - `certs` = chain, `bundle` = own roots; with `add_intermediates_to_bundle` the
@@ -573,7 +575,7 @@ fn choose<'a>(
 }
 
 /// The SVID, key, bundle and (with `credential`) credential-bundle files of one chosen SVID
-/// (upstream spec §3.5):
+/// (`pkg/disk/x509.go@v0.11.0`):
 /// - `certs` = chain, `bundle` = own roots; with `add_intermediates_to_bundle` the
 ///   intermediates move after the roots; with `include_federated_domains` every other trust
 ///   domain's roots follow, in name order;

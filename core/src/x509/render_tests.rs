@@ -1,4 +1,5 @@
-//! Tests of [`render`]: upstream's file matrix (spec §4.3, each row also picked by hint),
+//! Tests of [`render`]: upstream's file matrix (`TestWriteX509Context`,
+//! `pkg/disk/x509_test.go@v0.11.0`; each row also picked by hint),
 //! hint rules, the bundle set, federated ordering and `omit_expired`.
 
 use std::string::{String, ToString};

@@ -1,4 +1,6 @@
-//! Real configuration files: upstream's fixture and examples, the seed lab's files.
+//! Real configuration files: upstream's fixture (`cmd/spiffe-helper/config/testdata/helper.conf`)
+//! and examples (`helper.conf`, `examples/*/helper.conf`, `.github/tests/it/*/helper.conf`, all
+//! @v0.11.0), the seed lab's files.
 
 use alloc::string::ToString;
 use alloc::{format, vec};

@@ -26,7 +26,7 @@ fn bad_numbers_are_positioned_errors() {
                 line: 1,
                 column: 17
             },
-            ParseErrorKind::InvalidNumber
+            SyntaxErrorKind::InvalidNumber
         )
     );
     let e = err("cert_file_mode = \"rw-r--r--\"\n");
@@ -45,7 +45,7 @@ fn bad_numbers_are_positioned_errors() {
         "At 1:18: cert_file_mode: strconv.ParseInt: parsing \"99999999999999999999\": value out of range"
     );
     let e = err("x = 0x\n");
-    assert_eq!(e.kind, ParseErrorKind::InvalidNumber);
+    assert_eq!(e.kind, SyntaxErrorKind::InvalidNumber);
 }
 
 #[test]
@@ -158,11 +158,11 @@ fn strings_and_escapes() {
     );
     assert_eq!(
         err(r#"cmd = "\uD800""#).kind,
-        ParseErrorKind::InvalidUnicodeEscape
+        SyntaxErrorKind::InvalidUnicodeEscape
     );
     assert_eq!(
         err(r#"cmd = "\u12""#).kind,
-        ParseErrorKind::InvalidUnicodeEscape
+        SyntaxErrorKind::InvalidUnicodeEscape
     );
     assert_eq!(
         err("cmd = \"abc").to_string(),
@@ -198,15 +198,15 @@ fn heredocs() {
     );
     assert_eq!(
         err("hint = <<EOF x\nEOF\n").kind,
-        ParseErrorKind::InvalidHeredocAnchor
+        SyntaxErrorKind::InvalidHeredocAnchor
     );
     assert_eq!(
         err("hint = <<\nEOF\n").kind,
-        ParseErrorKind::InvalidHeredocAnchor
+        SyntaxErrorKind::InvalidHeredocAnchor
     );
     assert!(matches!(
         err("hint = <x").kind,
-        ParseErrorKind::UnexpectedChar { found: 'x', .. }
+        SyntaxErrorKind::UnexpectedChar { found: 'x', .. }
     ));
 }
 
@@ -238,7 +238,8 @@ fn block_forms() {
 
 #[test]
 fn reference_jwt_svids_form() {
-    // §2.3 of the upstream notes.
+    // A list of objects, one per line or spread over lines, as `hcl.Decode` reads them
+    // (`cmd/spiffe-helper/config/config.go@v0.11.0`; upstream's `README.md` writes one line).
     let c = ok(r#"
 jwt_svids = [
   { jwt_audience = "aud-a", jwt_svid_file_name = "a.token" },

@@ -87,7 +87,7 @@ fn json_errors() {
         err("{\"cmd\": null}").to_string(),
         "At 1:9: unexpected 'n', expected a JSON value (not null)"
     );
-    assert_eq!(err("{} {}").kind, ParseErrorKind::NotAnObject);
+    assert_eq!(err("{} {}").kind, SyntaxErrorKind::NotAnObject);
     assert_eq!(
         err("{\"cert_file_mode\": 0644}").pos,
         Pos {
@@ -97,19 +97,19 @@ fn json_errors() {
     );
     assert_eq!(
         err("{\"a\": \"\\x\"}").kind,
-        ParseErrorKind::InvalidEscape { found: 'x' }
+        SyntaxErrorKind::InvalidEscape { found: 'x' }
     );
     assert_eq!(
         err("{\"a\": \"\t\"}").kind,
-        ParseErrorKind::ControlCharInString
+        SyntaxErrorKind::ControlCharInString
     );
     assert_eq!(
         err("{\"a\": \"\\ud800\"}").kind,
-        ParseErrorKind::InvalidUnicodeEscape
+        SyntaxErrorKind::InvalidUnicodeEscape
     );
     assert_eq!(ok("{\"hint\": \"\\ud83d\\ude00\"}").hint, "\u{1F600}");
-    assert_eq!(err("{\"a\": 1.}").kind, ParseErrorKind::InvalidNumber);
-    assert_eq!(err("{\"a\": -}").kind, ParseErrorKind::InvalidNumber);
+    assert_eq!(err("{\"a\": 1.}").kind, SyntaxErrorKind::InvalidNumber);
+    assert_eq!(err("{\"a\": -}").kind, SyntaxErrorKind::InvalidNumber);
     // Positions of the shared tokenizer's errors: the opening quote of an unterminated
     // string, the backslash of a bad escape, what follows a leading zero.
     for (text, message) in [
@@ -148,17 +148,17 @@ fn nesting_is_bounded() {
     let deep_hcl = format!("x = {}{}", "[".repeat(100), "]".repeat(100));
     assert_eq!(
         err(&deep_hcl).kind,
-        ParseErrorKind::TooDeep { limit: MAX_DEPTH }
+        SyntaxErrorKind::TooDeep { limit: MAX_DEPTH }
     );
     let deep_obj = format!("{}{}", "a { ".repeat(100), "}".repeat(100));
     assert_eq!(
         err(&deep_obj).kind,
-        ParseErrorKind::TooDeep { limit: MAX_DEPTH }
+        SyntaxErrorKind::TooDeep { limit: MAX_DEPTH }
     );
     let deep_json = format!("{{\"x\": {}{}}}", "[".repeat(100), "]".repeat(100));
     assert_eq!(
         err(&deep_json).kind,
-        ParseErrorKind::TooDeep { limit: MAX_DEPTH }
+        SyntaxErrorKind::TooDeep { limit: MAX_DEPTH }
     );
     let fine = format!("x = {}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
     assert_eq!(ok(&fine).unknown_keys, ["x"]);

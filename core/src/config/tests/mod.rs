@@ -42,7 +42,7 @@ pub(super) fn ok(text: &str) -> Config {
     }
 }
 
-pub(super) fn err(text: &str) -> ParseError {
+pub(super) fn err(text: &str) -> SyntaxError {
     match parse(text) {
         Ok(c) => panic!("expected an error, got {c:?}\n--- input ---\n{text}"),
         Err(e) => e,

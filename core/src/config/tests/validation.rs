@@ -1,4 +1,5 @@
-//! Upstream's validation: order, messages, defaults.
+//! Upstream's validation: order, messages, defaults (`TestValidateConfig` and
+//! `TestDetectsUnknownConfig` in `cmd/spiffe-helper/config/config_test.go@v0.11.0`, then ours).
 
 use alloc::format;
 use alloc::string::ToString;

@@ -67,7 +67,8 @@ pub struct SessionConfig {
     /// The Workload API client and its HTTP/2 connection.
     pub client: ClientConfig,
     /// One-shot mode: end with [`Exit::Done`] once every output is written; retry on
-    /// upstream's short schedule and give up when it runs out.
+    /// upstream's short schedule (`pkg/sidecar/workloadapi.go@v0.11.0`) and give up when it runs
+    /// out.
     pub one_shot: bool,
     /// `hint`: which SVID (X.509) and which token (JWT) to write; empty picks the first.
     pub hint: String,
@@ -79,7 +80,7 @@ pub struct SessionConfig {
     /// `jwt_svids`: one FetchJWTSVID row each, refreshed from its token's own lifetime.
     pub jwt_svids: Vec<JwtSvidOptions>,
     /// `pid_file_name` is set: after each X.509 write (daemon mode), signal the process it
-    /// names, retrying on upstream's schedule.
+    /// names, retrying on upstream's schedule (`pkg/sidecar/sidecar.go@v0.11.0`).
     pub pid_file: bool,
     /// `cmd` is set: after each X.509 write (daemon mode), start it if it is not running,
     /// else signal it; one that exited is started again at the next write, as upstream's
@@ -136,7 +137,7 @@ pub struct JwtSvidOptions {
     clippy::exhaustive_enums,
     reason = "the driver must know the files of every subscription"
 )]
-pub enum Sub {
+pub enum Subscription {
     /// The FetchX509SVID watch.
     X509,
     /// The FetchJWTBundles watch (opened for the bundle file and to verify JWT-SVIDs).
@@ -159,7 +160,8 @@ pub enum Action {
     Disconnect,
     /// Write this X.509 set, then report [`Session::written`](super::Session::written).
     WriteX509(Box<Rendered>),
-    /// Write the JWT bundle file (upstream's format) and, when given, the SPIFFE bundle map
+    /// Write the JWT bundle file (upstream's format, `pkg/disk/json.go@v0.11.0`) and, when given,
+    /// the SPIFFE bundle map
     /// with the new JWT keys, as one set; then report [`Session::written`](super::Session::written).
     WriteJwtBundle {
         /// The JWT bundle file.
@@ -201,7 +203,7 @@ pub enum Action {
         /// What was written (`SPIFFE_HELPER_EVENT`).
         event: HookEvent,
         /// Which output: the files the hook is told about.
-        sub: Sub,
+        sub: Subscription,
         /// The SPIFFE ID of the SVID written (empty for the JWT bundle).
         spiffe_id: String,
     },
@@ -230,7 +232,7 @@ pub enum Notify {
     /// `STATUS=`: an SVID was written; its SPIFFE ID and when it expires (Unix seconds).
     Status {
         /// Which output.
-        sub: Sub,
+        sub: Subscription,
         /// The SVID's SPIFFE ID.
         spiffe_id: String,
         /// Its NotAfter (X.509) or `exp` (JWT).
@@ -250,7 +252,7 @@ pub enum Report {
     /// after `retry_in`.
     CallFailed {
         /// Which subscription.
-        sub: Sub,
+        sub: Subscription,
         /// How the call ended.
         status: Status,
         /// When it is reopened.
@@ -259,7 +261,7 @@ pub enum Report {
     /// A message that is not a valid protobuf encoding was dropped; the files stay.
     BadMessage {
         /// Which subscription.
-        sub: Sub,
+        sub: Subscription,
         /// The decoding error.
         error: DecodeError,
     },
@@ -268,7 +270,8 @@ pub enum Report {
     Rejected(x509::VerifyError),
     /// No SVID of the X.509 message carries the hint of `x509_svids[index]`: the rest of
     /// the set is written, that entry's files are left as they are and it is not ready
-    /// (upstream's words for a missing hint: `failed to find the hinted x509 SVID`).
+    /// (upstream's words for a missing hint, `pkg/disk/x509.go@v0.11.0`: `failed to find the
+    /// hinted x509 SVID`).
     EntryHintNotFound {
         /// Which entry.
         index: usize,
@@ -278,7 +281,7 @@ pub enum Report {
     /// A JWT message (bundle or token) that cannot be used was dropped; the file stays.
     JwtRejected {
         /// Which subscription.
-        sub: Sub,
+        sub: Subscription,
         /// Why.
         error: JwtRejection,
         /// When it is asked for again (JWT-SVIDs), or `None` (bundles: the next message).
@@ -289,7 +292,7 @@ pub enum Report {
     /// No update came for most of the SVID's remaining life: the session asked again.
     Stalled {
         /// Which subscription.
-        sub: Sub,
+        sub: Subscription,
         /// Time since the SVID on disk arrived.
         silent_for: Duration,
         /// Milliseconds until it expires (negative: expired).
@@ -335,7 +338,7 @@ pub enum Report {
     /// One-shot mode: a retryable failure, retried after `delay` (attempt counts from 1).
     Retrying {
         /// The output being fetched (`None`: the connection, for all of them).
-        sub: Option<Sub>,
+        sub: Option<Subscription>,
         /// Which retry this is.
         attempt: u32,
         /// When.
@@ -399,7 +402,8 @@ pub enum Exit {
 /// The exit status for every configured output written, and for daemon mode stopped by a
 /// signal (upstream's, its issues #179/#180).
 pub const EXIT_OK: u8 = 0;
-/// The configuration was refused; also every failure in daemon mode, as upstream.
+/// The configuration was refused; also every failure in daemon mode, as upstream
+/// (`cmd/spiffe-helper/main.go@v0.11.0`).
 pub const EXIT_CONFIG: u8 = 1;
 /// One-shot mode: the agent could not be reached, the retries ran out, or `timeout` passed.
 pub const EXIT_UNREACHABLE: u8 = 2;
@@ -463,7 +467,7 @@ pub enum Fatal {
     /// than PERMISSION_DENIED and UNAVAILABLE.
     Status {
         /// Which subscription.
-        sub: Sub,
+        sub: Subscription,
         /// The status.
         status: Status,
     },
@@ -474,9 +478,9 @@ pub enum Fatal {
     /// One-shot mode: the X.509 message could not be used.
     Rejected(x509::VerifyError),
     /// One-shot mode: the JWT bundle or token could not be used.
-    JwtRejected(Sub, JwtRejection),
+    JwtRejected(Subscription, JwtRejection),
     /// One-shot mode: the files could not be written.
-    WriteFailed(Sub),
+    WriteFailed(Subscription),
     /// One-shot mode: `timeout` passed before every output was written.
     TimedOut(Duration),
     /// One-shot mode: every output was written, but a hook run failed or timed out.
@@ -493,15 +497,15 @@ pub enum Fatal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JwtRejection {
-    /// No token matches `hint` (upstream: `failed to find the hinted JWT SVID`), or the
-    /// response holds no token.
+    /// No token matches `hint` (upstream, `pkg/disk/json.go@v0.11.0`: `failed to find the hinted
+    /// JWT SVID`), or the response holds no token.
     HintNotFound,
     /// The token failed verification against the JWT bundle.
     Invalid(jwt::VerifyError),
     /// The JWT bundles could not be read (one bad entry refuses the message, as go-spiffe).
     BadBundles(jwt::BundlesError),
     /// The token verified, but its `sub` is not the SPIFFE ID the response gives for it:
-    /// another workload's token (upstream writes it).
+    /// another workload's token (upstream writes it: `pkg/sidecar/sidecar.go@v0.11.0`).
     SubjectMismatch {
         /// The token's `sub`.
         sub: String,

@@ -7,7 +7,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{Action, Exit, Fatal, ProcessStatus, Report, Session, Sub, Timer};
+use super::{Action, Exit, Fatal, ProcessStatus, Report, Session, Subscription, Timer};
 use crate::config::HookEvent;
 use crate::time::Instant;
 
@@ -25,21 +25,21 @@ pub(super) struct Hook {
     running: Option<Run>,
     /// The one run waiting for the current one: the latest update's event, output and
     /// SPIFFE ID.
-    queued: Option<(HookEvent, Sub, String)>,
+    queued: Option<(HookEvent, Subscription, String)>,
 }
 
 /// The event a write of `sub`'s output is.
-fn event_of(sub: Sub) -> HookEvent {
+fn event_of(sub: Subscription) -> HookEvent {
     match sub {
-        Sub::X509 => HookEvent::X509,
-        Sub::JwtBundles => HookEvent::JwtBundle,
-        Sub::JwtSvid(_) => HookEvent::JwtSvid,
+        Subscription::X509 => HookEvent::X509,
+        Subscription::JwtBundles => HookEvent::JwtBundle,
+        Subscription::JwtSvid(_) => HookEvent::JwtSvid,
     }
 }
 
 impl Session {
     /// `sub`'s output was written: every hook on its event runs, or queues behind its run.
-    pub(super) fn run_hooks(&mut self, now: Instant, sub: Sub, spiffe_id: &str) {
+    pub(super) fn run_hooks(&mut self, now: Instant, sub: Subscription, spiffe_id: &str) {
         if self.stopping.is_some() {
             return;
         }
@@ -62,7 +62,7 @@ impl Session {
         now: Instant,
         id: usize,
         event: HookEvent,
-        sub: Sub,
+        sub: Subscription,
         spiffe_id: String,
     ) {
         self.timers

@@ -8,12 +8,15 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::{Action, Exit, Fatal, JwtRejection, Pending, Report, Session, State, Sub, Timer};
+use super::{
+    Action, Exit, Fatal, JwtRejection, Pending, Report, Session, State, Subscription, Timer,
+};
 use crate::jwt;
 use crate::proto::Jwtsvid;
-use crate::time::Instant;
+use crate::time::{Instant, UnixTime};
 
-/// Upstream refreshes a token one second after half its remaining life.
+/// Upstream refreshes a token one second after half its remaining life
+/// (`pkg/sidecar/sidecar.go@v0.11.0`).
 const REFRESH_SLACK: Duration = Duration::from_secs(1);
 
 impl Session {
@@ -64,10 +67,10 @@ impl Session {
         &mut self,
         i: usize,
         now: Instant,
-        unix_ms: i64,
+        unix_now: UnixTime,
         svids: Vec<Jwtsvid>,
     ) {
-        let Sub::JwtSvid(n) = self.rows[i].sub else {
+        let Subscription::JwtSvid(n) = self.rows[i].sub else {
             return;
         };
         let hint = &self.config.hint;
@@ -85,7 +88,7 @@ impl Session {
         // Rows open only once bundles have arrived; an empty set fails as "no bundle".
         let bundles = self.jwt_bundles.as_ref().unwrap_or(&empty);
         let audience = &self.config.jwt_svids[n].audience;
-        match jwt::verify(&chosen.svid, bundles, audience, unix_ms.div_euclid(1000)) {
+        match jwt::verify(&chosen.svid, bundles, audience, unix_now.as_secs()) {
             Ok(svid) if svid.id.as_str() != chosen.spiffe_id => {
                 let sub = String::from(svid.id.as_str());
                 let spiffe_id = chosen.spiffe_id;
@@ -114,7 +117,7 @@ impl Session {
         &mut self,
         i: usize,
         now: Instant,
-        unix_ms: i64,
+        unix_now: UnixTime,
         exp: i64,
         ok: bool,
     ) {
@@ -125,7 +128,7 @@ impl Session {
         let at = if ok {
             row.backoff.reset();
             row.state = State::Refresh;
-            now + refresh_delay(exp, unix_ms)
+            now + refresh_delay(exp, unix_now)
         } else {
             row.state = State::Backoff;
             now + row.backoff.next_delay().unwrap_or(Duration::from_secs(60))
@@ -141,7 +144,7 @@ impl Session {
             return self.exit(Exit::Fatal(Fatal::JwtRejected(sub, error)));
         }
         let retry_in = match sub {
-            Sub::JwtSvid(_) => {
+            Subscription::JwtSvid(_) => {
                 let row = &mut self.rows[i];
                 let delay = row.backoff.next_delay().unwrap_or(Duration::from_secs(60));
                 row.state = State::Backoff;
@@ -159,8 +162,8 @@ impl Session {
 }
 
 /// Half the token's remaining life plus a second, and at least a second.
-fn refresh_delay(exp: i64, unix_ms: i64) -> Duration {
-    let left_ms = exp.saturating_mul(1000).saturating_sub(unix_ms).max(0);
+fn refresh_delay(exp: i64, unix_now: UnixTime) -> Duration {
+    let left_ms = unix_now.millis_until(UnixTime::from_secs(exp)).max(0);
     let half = Duration::from_millis(u64::try_from(left_ms / 2).unwrap_or(0));
     (half + REFRESH_SLACK).max(REFRESH_SLACK)
 }

@@ -7,8 +7,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{ProcessStatus, Session, SessionConfig, Sub};
+use super::{ProcessStatus, Session, SessionConfig, Subscription};
 use crate::metrics::{FailureReason, HookResult, Metrics, OutputCounters};
+use crate::time::UnixTime;
 
 impl Session {
     /// The metrics at start-up: every configured output and hook at 0.
@@ -43,17 +44,17 @@ impl Session {
 
     /// The counters of `sub`'s output, if it writes one (the JWT bundle watch opened only
     /// to verify tokens does not).
-    fn output_counters(&mut self, sub: Sub) -> Option<&mut OutputCounters> {
+    fn output_counters(&mut self, sub: Subscription) -> Option<&mut OutputCounters> {
         let label = match sub {
-            Sub::X509 => String::from("x509"),
-            Sub::JwtBundles => String::from("jwt_bundle"),
-            Sub::JwtSvid(n) => jwt_svid_label(&self.config.jwt_svids.get(n)?.audience),
+            Subscription::X509 => String::from("x509"),
+            Subscription::JwtBundles => String::from("jwt_bundle"),
+            Subscription::JwtSvid(n) => jwt_svid_label(&self.config.jwt_svids.get(n)?.audience),
         };
         self.metrics.output_mut(&label)
     }
 
     /// Counts an update of `sub`'s output not written for `reason`.
-    pub(super) fn count_failure(&mut self, sub: Sub, reason: FailureReason) {
+    pub(super) fn count_failure(&mut self, sub: Subscription, reason: FailureReason) {
         if let Some(c) = self.output_counters(sub) {
             c.fail(reason);
         }
@@ -63,13 +64,13 @@ impl Session {
     /// disk (the SVID `spiffe_id` expiring at `expiry`; the X.509 set's bundles).
     pub(super) fn count_written(
         &mut self,
-        sub: Sub,
-        unix_ms: i64,
+        sub: Subscription,
+        unix_now: UnixTime,
         ok: bool,
         spiffe_id: &str,
         expiry: Option<i64>,
     ) {
-        let bundles = if sub == Sub::X509 {
+        let bundles = if sub == Subscription::X509 {
             core::mem::take(&mut self.pending_bundles)
         } else {
             Vec::new()
@@ -81,9 +82,9 @@ impl Session {
             return c.fail(FailureReason::Write);
         }
         c.updates = c.updates.saturating_add(1);
-        c.last_update_ms = Some(unix_ms);
+        c.last_update = Some(unix_now);
         match sub {
-            Sub::X509 => {
+            Subscription::X509 => {
                 let own = crate::spiffe_id::SpiffeId::parse(spiffe_id)
                     .map(|id| String::from(id.trust_domain()))
                     .unwrap_or_default();
@@ -92,13 +93,13 @@ impl Session {
                     self.metrics.x509_svid = Some((String::from(spiffe_id), expiry));
                 }
             }
-            Sub::JwtSvid(n) => {
+            Subscription::JwtSvid(n) => {
                 if let (Some((_, exp)), Some(expiry)) = (self.metrics.jwt_svids.get_mut(n), expiry)
                 {
                     *exp = Some(expiry);
                 }
             }
-            Sub::JwtBundles => {}
+            Subscription::JwtBundles => {}
         }
     }
 
@@ -116,7 +117,7 @@ impl Session {
     /// What the metrics endpoint shows now.
     pub fn metrics(&self) -> Metrics {
         let mut m = self.metrics.clone();
-        m.agent_connected = matches!(self.conn, super::Conn::Up(_));
+        m.agent_connected = matches!(self.conn, super::AgentConnection::Up(_));
         m
     }
 }

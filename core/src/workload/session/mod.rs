@@ -15,7 +15,7 @@
 //! each write back with [`Session::written`], each `cmd` start with
 //! [`Session::workload_started`], its exit with [`Session::workload_exited`], each hook's end
 //! with [`Session::hook_finished`], and SIGTERM or SIGINT with [`Session::stop`]. Time enters only as arguments: a monotonic [`Instant`] and
-//! the wall clock in Unix milliseconds.
+//! the wall clock, a [`UnixTime`].
 
 mod api;
 mod hooks;
@@ -30,7 +30,7 @@ mod workload;
 pub use api::{
     Action, EXIT_CONFIG, EXIT_HOOK, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit,
     Failure, Fatal, HookOptions, JwtRejection, JwtSvidOptions, Notify, NotifyConfig, ProcessStatus,
-    Remedy, Report, SessionConfig, Sub, X509Options,
+    Remedy, Report, SessionConfig, Subscription, X509Options,
 };
 use shutdown::Stopping;
 pub use shutdown::{KILL_WAIT, SHUTDOWN_GRACE};
@@ -52,7 +52,7 @@ use crate::health::HealthState;
 use crate::jwt;
 use crate::metrics::{FailureReason, Metrics};
 use crate::spiffe_id::TrustDomain;
-use crate::time::{Instant, earliest};
+use crate::time::{Instant, UnixTime, earliest};
 use crate::x509;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +76,7 @@ enum State {
 
 #[derive(Debug)]
 struct Row {
-    sub: Sub,
+    sub: Subscription,
     state: State,
     backoff: Backoff,
     watch: Option<Watch>,
@@ -100,7 +100,7 @@ struct Pending {
 pub const READY_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug)]
-enum Conn {
+enum AgentConnection {
     Dialing,
     Up(Box<Client>),
     /// Dialled again at [`Timer::Redial`].
@@ -111,7 +111,7 @@ enum Conn {
 #[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
-    conn: Conn,
+    conn: AgentConnection,
     /// A connection being given up, kept until its last bytes (GOAWAY, RST_STREAM) are sent.
     closing: Option<Box<Client>>,
     conn_backoff: Backoff,
@@ -176,14 +176,14 @@ impl Session {
         let x509 = config
             .x509
             .iter()
-            .map(|_| (Sub::X509, State::Idle, schedule));
+            .map(|_| (Subscription::X509, State::Idle, schedule));
         let bundles = (config.jwt_bundle.is_some() || !config.jwt_svids.is_empty()).then_some((
-            Sub::JwtBundles,
+            Subscription::JwtBundles,
             State::Idle,
             schedule,
         ));
         let svids = (0..config.jwt_svids.len())
-            .map(|i| (Sub::JwtSvid(i), State::WaitBundles, jwt_schedule));
+            .map(|i| (Subscription::JwtSvid(i), State::WaitBundles, jwt_schedule));
         let rows = x509
             .chain(bundles)
             .chain(svids)
@@ -207,7 +207,7 @@ impl Session {
         }
         let mut session = Session {
             config,
-            conn: Conn::Dialing,
+            conn: AgentConnection::Dialing,
             closing: None,
             conn_backoff: Backoff::new(schedule),
             down_since: None,
@@ -240,7 +240,7 @@ impl Session {
         if self.exited {
             return;
         }
-        self.conn = Conn::Up(Box::new(Client::new(self.config.client, now)));
+        self.conn = AgentConnection::Up(Box::new(Client::new(self.config.client, now)));
         self.metrics.agent_connects = self.metrics.agent_connects.saturating_add(1);
         for row in &mut self.rows {
             if let Some(w) = &mut row.watch {
@@ -260,8 +260,8 @@ impl Session {
     }
 
     /// Bytes read from the socket (dropped during the shutdown: nothing is written then).
-    pub fn recv(&mut self, now: Instant, unix_ms: i64, bytes: &[u8]) {
-        let Conn::Up(client) = &mut self.conn else {
+    pub fn recv(&mut self, now: Instant, unix_now: UnixTime, bytes: &[u8]) {
+        let AgentConnection::Up(client) = &mut self.conn else {
             return;
         };
         if self.stopping.is_some() {
@@ -272,7 +272,7 @@ impl Session {
             // The agent speaks: the connection works.
             self.down_since = None;
         }
-        self.drain_events(now, unix_ms, result.is_err());
+        self.drain_events(now, unix_now, result.is_err());
         if let Err(e) = result {
             self.fail_connection(now, e, false);
         }
@@ -292,7 +292,7 @@ impl Session {
     }
 
     /// Advances every timer to `now`.
-    pub fn handle_timeout(&mut self, now: Instant, unix_ms: i64) {
+    pub fn handle_timeout(&mut self, now: Instant, unix_now: UnixTime) {
         if self.exited {
             return;
         }
@@ -305,17 +305,19 @@ impl Session {
         ) {
             return self.exit(Exit::Fatal(Fatal::TimedOut(timeout)));
         }
-        self.heartbeat_due(now, unix_ms);
+        self.heartbeat_due(now, unix_now);
         self.restart_due(now);
         self.hook_timeouts(now);
-        if let Conn::Up(client) = &mut self.conn
+        if let AgentConnection::Up(client) = &mut self.conn
             && let Err(e) = client.handle_timeout(now)
         {
             let immediate = e == h2::Error::Peer(h2::PeerError::PingTimeout);
             self.fail_connection(now, e, immediate);
         }
-        if matches!(self.conn, Conn::Down) && self.timers.take_expired(Timer::Redial, now) {
-            self.conn = Conn::Dialing;
+        if matches!(self.conn, AgentConnection::Down)
+            && self.timers.take_expired(Timer::Redial, now)
+        {
+            self.conn = AgentConnection::Dialing;
             self.push(Action::Dial);
         }
         for (i, row) in self.rows.iter_mut().enumerate() {
@@ -326,7 +328,7 @@ impl Session {
             }
         }
         for i in 0..self.rows.len() {
-            self.check_stall(i, now, unix_ms);
+            self.check_stall(i, now, unix_now);
         }
         if let Some(backoff) = &self.pid
             && self.timers.take_expired(Timer::PidRetry, now)
@@ -339,7 +341,7 @@ impl Session {
 
     /// The outcome of the write asked for by an [`Action::WriteX509`],
     /// [`Action::WriteJwtBundle`] or [`Action::WriteJwtSvid`].
-    pub fn written(&mut self, now: Instant, unix_ms: i64, sub: Sub, ok: bool) {
+    pub fn written(&mut self, now: Instant, unix_now: UnixTime, sub: Subscription, ok: bool) {
         let Some(i) = self.rows.iter().position(|r| r.sub == sub) else {
             return;
         };
@@ -350,7 +352,7 @@ impl Session {
             self.rows[i].on_disk_until = expiry;
         }
         self.record_health(sub, ok);
-        self.count_written(sub, unix_ms, ok, &spiffe_id, expiry);
+        self.count_written(sub, unix_now, ok, &spiffe_id, expiry);
         if ok {
             self.run_hooks(now, sub, &spiffe_id);
             self.notify_written(sub, spiffe_id, expiry);
@@ -361,9 +363,9 @@ impl Session {
             return;
         }
         match (sub, expiry) {
-            (Sub::X509, Some(expiry)) if ok => self.x509_written(i, now, unix_ms, expiry),
-            (Sub::JwtSvid(_), Some(expiry)) => {
-                self.jwt_svid_written(i, now, unix_ms, expiry, ok);
+            (Subscription::X509, Some(expiry)) if ok => self.x509_written(i, now, unix_now, expiry),
+            (Subscription::JwtSvid(_), Some(expiry)) => {
+                self.jwt_svid_written(i, now, unix_now, expiry, ok);
             }
             _ => {}
         }
@@ -375,7 +377,7 @@ impl Session {
     /// One-shot mode: row `i` has its output; the run ends when every row has.
     fn output_done(&mut self, i: usize) {
         let row = &mut self.rows[i];
-        if let (State::Open(stream), Conn::Up(client)) = (row.state, &mut self.conn) {
+        if let (State::Open(stream), AgentConnection::Up(client)) = (row.state, &mut self.conn) {
             client.cancel(stream);
         }
         row.state = State::Done;
@@ -385,7 +387,7 @@ impl Session {
         }
     }
 
-    fn x509_written(&mut self, i: usize, now: Instant, unix_ms: i64, not_after: i64) {
+    fn x509_written(&mut self, i: usize, now: Instant, unix_now: UnixTime, not_after: i64) {
         let row = &mut self.rows[i];
         // Only a newer SVID ends a run of stalls; the same one again keeps backing off.
         let stalls = match row.watch {
@@ -394,7 +396,7 @@ impl Session {
         };
         self.timers.set(
             Timer::Stall(i),
-            stall_deadline(now, unix_ms, not_after, stalls),
+            stall_deadline(now, unix_now, not_after, stalls),
         );
         row.watch = Some(Watch {
             not_after,
@@ -413,11 +415,11 @@ impl Session {
 
     /// Whether some output on disk (X.509 leaf, JWT-SVID) has expired: readiness is false
     /// then, whatever upstream's write statuses say (its issue #221).
-    pub fn files_expired(&self, unix_ms: i64) -> bool {
+    pub fn files_expired(&self, unix_now: UnixTime) -> bool {
         self.rows
             .iter()
             .filter_map(|r| r.on_disk_until)
-            .any(|until| until.saturating_mul(1000) <= unix_ms)
+            .any(|until| UnixTime::from_secs(until) <= unix_now)
     }
 
     /// Whether the agent connection has been down for longer than [`READY_GRACE`]:
@@ -452,7 +454,7 @@ impl Session {
         if let Some(mut client) = self.closing.take() {
             client.poll_transmit(out);
         }
-        if let Conn::Up(client) = &mut self.conn {
+        if let AgentConnection::Up(client) = &mut self.conn {
             client.poll_transmit(out);
         }
     }
@@ -474,7 +476,7 @@ impl Session {
             return self.timers.get(Timer::Stop);
         }
         let client = match &self.conn {
-            Conn::Up(client) => client.poll_timeout(),
+            AgentConnection::Up(client) => client.poll_timeout(),
             _ => None,
         };
         // A stall watch counts only while its call is open.
@@ -501,8 +503,8 @@ impl Session {
     fn report(&mut self, report: Report) {
         match &report {
             Report::Rejected(_) => {
-                self.record_health(Sub::X509, false);
-                self.count_failure(Sub::X509, FailureReason::Verification);
+                self.record_health(Subscription::X509, false);
+                self.count_failure(Subscription::X509, FailureReason::Verification);
             }
             Report::JwtRejected { sub, .. } => {
                 self.record_health(*sub, false);
@@ -533,8 +535,8 @@ impl Session {
 
     /// Handles the client's events. After a connection error only the messages that arrived
     /// before it count: the calls' closing is the connection's loss, handled by the caller.
-    fn drain_events(&mut self, now: Instant, unix_ms: i64, conn_failed: bool) {
-        let Conn::Up(client) = &mut self.conn else {
+    fn drain_events(&mut self, now: Instant, unix_now: UnixTime, conn_failed: bool) {
+        let AgentConnection::Up(client) = &mut self.conn else {
             return;
         };
         let events: Vec<Event> = core::iter::from_fn(|| client.poll_event()).collect();
@@ -557,7 +559,7 @@ impl Session {
                         x509::MapJwt::Off
                     };
                     let opts = options.render_options(&self.config.hint, map_jwt);
-                    let now_unix = unix_ms.div_euclid(1000);
+                    let now_unix = unix_now.as_secs();
                     let verified = if options.verify {
                         x509::render_verified_cached(
                             &response,
@@ -586,7 +588,7 @@ impl Session {
                 Event::JwtSvid { stream, response } => {
                     if let Some(i) = self.row_of(stream) {
                         self.conn_backoff.reset();
-                        self.on_jwt_svid(i, now, unix_ms, response.svids);
+                        self.on_jwt_svid(i, now, unix_now, response.svids);
                     }
                 }
                 Event::BadMessage { stream, error } => {
@@ -667,7 +669,7 @@ impl Session {
             self.exit(Exit::Fatal(Fatal::Status { sub, status }));
             return;
         }
-        let going_away = matches!(&self.conn, Conn::Up(c) if c.is_going_away());
+        let going_away = matches!(&self.conn, AgentConnection::Up(c) if c.is_going_away());
         let Some(delay) = self.rows[i].backoff.next_delay() else {
             self.exit(Exit::Fatal(Fatal::RetriesExhausted(Failure::Status(
                 status,
@@ -724,7 +726,9 @@ impl Session {
             self.exit(Exit::Fatal(Fatal::RetriesExhausted(Failure::Connection)));
             return;
         };
-        if let Conn::Up(client) = core::mem::replace(&mut self.conn, Conn::Down) {
+        if let AgentConnection::Up(client) =
+            core::mem::replace(&mut self.conn, AgentConnection::Down)
+        {
             self.closing = Some(client);
         }
         self.timers.set(Timer::Redial, now + delay);
@@ -741,7 +745,7 @@ impl Session {
 
     /// Opens every waiting row the server's stream limit allows.
     fn open_rows(&mut self, now: Instant) {
-        let Conn::Up(client) = &mut self.conn else {
+        let AgentConnection::Up(client) = &mut self.conn else {
             return;
         };
         let mut failed = None;
@@ -754,9 +758,9 @@ impl Session {
                 continue;
             }
             let opened = match row.sub {
-                Sub::X509 => client.fetch_x509_svid(),
-                Sub::JwtBundles => client.fetch_jwt_bundles(),
-                Sub::JwtSvid(n) => {
+                Subscription::X509 => client.fetch_x509_svid(),
+                Subscription::JwtBundles => client.fetch_jwt_bundles(),
+                Subscription::JwtSvid(n) => {
                     let entry = &self.config.jwt_svids[n];
                     let audiences: Vec<&str> = core::iter::once(entry.audience.as_str())
                         .chain(entry.extra_audiences.iter().map(String::as_str))

@@ -6,8 +6,8 @@
 use alloc::string::String;
 use core::time::Duration;
 
-use super::{Action, Notify, NotifyConfig, Session, Sub, Timer};
-use crate::time::Instant;
+use super::{Action, Notify, NotifyConfig, Session, Subscription, Timer};
+use crate::time::{Instant, UnixTime};
 
 /// The shortest heartbeat interval: the clock counts milliseconds.
 const MIN_HEARTBEAT: Duration = Duration::from_millis(1);
@@ -20,7 +20,12 @@ pub(super) fn heartbeat(config: &NotifyConfig) -> Option<Duration> {
 impl Session {
     /// An output was written: its `STATUS=` (SVIDs only: a bundle has no SPIFFE ID), then
     /// `READY=1` the first time every output is on disk.
-    pub(super) fn notify_written(&mut self, sub: Sub, spiffe_id: String, expires: Option<i64>) {
+    pub(super) fn notify_written(
+        &mut self,
+        sub: Subscription,
+        spiffe_id: String,
+        expires: Option<i64>,
+    ) {
         if self.config.notify.is_none() {
             return;
         }
@@ -40,7 +45,7 @@ impl Session {
     /// At the heartbeat instant: `WATCHDOG=1` unless the files on disk have expired while
     /// the agent is gone (then the service manager's watchdog is let to act), and the next
     /// heartbeat.
-    pub(super) fn heartbeat_due(&mut self, now: Instant, unix_ms: i64) {
+    pub(super) fn heartbeat_due(&mut self, now: Instant, unix_now: UnixTime) {
         let Some(every) = self.config.notify.as_ref().and_then(heartbeat) else {
             return;
         };
@@ -48,7 +53,7 @@ impl Session {
             return;
         }
         self.timers.set(Timer::Heartbeat, now + every);
-        if !(self.files_expired(unix_ms) && self.agent_lost(now)) {
+        if !(self.files_expired(unix_now) && self.agent_lost(now)) {
             self.push(Action::Notify(Notify::Watchdog));
         }
     }

@@ -4,8 +4,8 @@
 
 use core::time::Duration;
 
-use super::{Action, Conn, Remedy, Report, Session, State, Timer};
-use crate::time::Instant;
+use super::{Action, AgentConnection, Remedy, Report, Session, State, Timer};
+use crate::time::{Instant, UnixTime};
 
 /// The fraction of an SVID's remaining life after which silence counts as a stall: past
 /// SPIRE's half-life rotation, with room left to fetch a fresh SVID before expiry.
@@ -28,7 +28,7 @@ pub(super) struct Watch {
 
 impl Session {
     /// Fires the row's stall watch if due: first PING and reopen the call, then re-dial.
-    pub(super) fn check_stall(&mut self, i: usize, now: Instant, unix_ms: i64) {
+    pub(super) fn check_stall(&mut self, i: usize, now: Instant, unix_now: UnixTime) {
         let row = &mut self.rows[i];
         let (State::Open(stream), Some(w)) = (row.state, &mut row.watch) else {
             return;
@@ -36,13 +36,13 @@ impl Session {
         if !self.timers.is_expired(Timer::Stall(i), now) {
             return;
         }
-        let Conn::Up(client) = &mut self.conn else {
+        let AgentConnection::Up(client) = &mut self.conn else {
             return;
         };
         w.stalls = w.stalls.saturating_add(1);
-        let deadline = stall_deadline(now, unix_ms, w.not_after, w.stalls);
+        let deadline = stall_deadline(now, unix_now, w.not_after, w.stalls);
         self.timers.set(Timer::Stall(i), deadline);
-        let expires_in_ms = w.not_after.saturating_mul(1000).saturating_sub(unix_ms);
+        let expires_in_ms = unix_now.millis_until(UnixTime::from_secs(w.not_after));
         let remedy = if w.probed {
             Remedy::Redial
         } else {
@@ -72,8 +72,13 @@ impl Session {
 /// When silence about an SVID expiring at `not_after` becomes a stall: after
 /// [`STALL_FRACTION`] of its remaining life, and no sooner than `stalls` seconds (1 to 30)
 /// so that an agent with nothing newer to give is not asked in a tight loop.
-pub(super) fn stall_deadline(now: Instant, unix_ms: i64, not_after: i64, stalls: u32) -> Instant {
-    let remaining = not_after.saturating_mul(1000).saturating_sub(unix_ms);
+pub(super) fn stall_deadline(
+    now: Instant,
+    unix_now: UnixTime,
+    not_after: i64,
+    stalls: u32,
+) -> Instant {
+    let remaining = unix_now.millis_until(UnixTime::from_secs(not_after));
     let wait = remaining.max(0) / STALL_FRACTION.1 * STALL_FRACTION.0;
     let floor = Duration::from_secs(u64::from(stalls.clamp(1, 30)));
     now + Duration::from_millis(u64::try_from(wait).unwrap_or(0)).max(floor)

@@ -171,7 +171,7 @@ struct Seen {
     /// When each [`Action::KillWorkload`] was asked for.
     killed_at: Vec<Instant>,
     /// Hook runs asked for: hook, event, output, when.
-    hook_runs: Vec<(usize, HookEvent, Sub, Instant)>,
+    hook_runs: Vec<(usize, HookEvent, Subscription, Instant)>,
     /// Hook kills asked for: hook, when.
     hook_kills: Vec<(usize, Instant)>,
     /// Service-manager notifications, with the simulated time each was sent.
@@ -183,7 +183,7 @@ struct Seen {
 struct Sim {
     session: Session,
     now: Instant,
-    unix_ms: i64,
+    unix_now: UnixTime,
     write_ok: bool,
     pid_ok: bool,
     /// What the driver reports for an [`Action::StartWorkload`].
@@ -204,7 +204,7 @@ impl Sim {
         let mut sim = Sim {
             session: Session::new(config, now),
             now,
-            unix_ms: BASE_UNIX * 1000,
+            unix_now: UnixTime::from_secs(BASE_UNIX),
             write_ok: true,
             pid_ok: true,
             start_pid: Some(4242),
@@ -227,19 +227,21 @@ impl Sim {
                 Action::WriteX509(rendered) => {
                     self.seen.writes.push(rendered.not_after - BASE_UNIX);
                     self.seen.x509_maps.push(rendered.bundle_map.clone());
-                    let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
-                    self.session.written(now, unix, Sub::X509, ok);
+                    let (now, unix, ok) = (self.now, self.unix_now, self.write_ok);
+                    self.session.written(now, unix, Subscription::X509, ok);
                 }
                 Action::WriteJwtBundle { file, bundle_map } => {
                     self.seen.jwt_bundles.push(file);
                     self.seen.bundle_maps.extend(bundle_map);
-                    let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
-                    self.session.written(now, unix, Sub::JwtBundles, ok);
+                    let (now, unix, ok) = (self.now, self.unix_now, self.write_ok);
+                    self.session
+                        .written(now, unix, Subscription::JwtBundles, ok);
                 }
                 Action::WriteJwtSvid { index, token } => {
                     self.seen.jwt_tokens.push((index, token, self.now));
-                    let (now, unix, ok) = (self.now, self.unix_ms, self.write_ok);
-                    self.session.written(now, unix, Sub::JwtSvid(index), ok);
+                    let (now, unix, ok) = (self.now, self.unix_now, self.write_ok);
+                    self.session
+                        .written(now, unix, Subscription::JwtSvid(index), ok);
                 }
                 Action::SignalPidFile { attempt } => {
                     self.seen.pid_attempts.push((attempt, self.now));
@@ -276,11 +278,11 @@ impl Sim {
             let to = next.unwrap_or(end);
             let step = to.saturating_duration_since(self.now);
             self.now = to;
-            self.unix_ms += step.as_millis() as i64;
+            self.unix_now = self.unix_now + step;
             if next.is_none() {
                 return;
             }
-            self.session.handle_timeout(self.now, self.unix_ms);
+            self.session.handle_timeout(self.now, self.unix_now);
             self.pump();
         }
     }
@@ -295,7 +297,7 @@ impl Sim {
     }
 
     fn server(&mut self, bytes: &[u8]) {
-        self.session.recv(self.now, self.unix_ms, bytes);
+        self.session.recv(self.now, self.unix_now, bytes);
         self.pump();
     }
 
@@ -373,7 +375,7 @@ fn a_closed_watch_is_reopened_on_go_spiffes_linear_schedule() {
         assert_eq!(
             sim.take_reports(),
             [Report::CallFailed {
-                sub: Sub::X509,
+                sub: Subscription::X509,
                 status: status(Code::PermissionDenied, "no identity issued"),
                 retry_in: secs(wait),
             }]
@@ -396,7 +398,7 @@ fn a_closed_watch_is_reopened_on_go_spiffes_linear_schedule() {
     assert_eq!(
         sim.take_reports(),
         [Report::CallFailed {
-            sub: Sub::X509,
+            sub: Subscription::X509,
             status: status(Code::Ok, ""),
             retry_in: secs(1),
         }]
@@ -422,7 +424,7 @@ fn invalid_argument_is_fatal() {
     assert_eq!(
         sim.seen.exit,
         Some(Exit::Fatal(Fatal::Status {
-            sub: Sub::X509,
+            sub: Subscription::X509,
             status: status(Code::InvalidArgument, "")
         }))
     );
@@ -505,7 +507,7 @@ fn a_stalled_watch_is_probed_reopened_then_redialled() {
     assert_eq!(
         sim.take_reports(),
         [Report::Stalled {
-            sub: Sub::X509,
+            sub: Subscription::X509,
             silent_for: secs(60),
             expires_in_ms: 20_000,
             remedy: Remedy::Reopen,
@@ -525,7 +527,7 @@ fn a_stalled_watch_is_probed_reopened_then_redialled() {
     assert_eq!(
         sim.take_reports(),
         [Report::Stalled {
-            sub: Sub::X509,
+            sub: Subscription::X509,
             silent_for: secs(75),
             expires_in_ms: 5_000,
             remedy: Remedy::Redial,
@@ -571,7 +573,7 @@ fn a_stall_probe_without_ack_redials_before_expiry() {
     );
     assert_eq!(sim.seen.dials, 2);
     assert!(
-        sim.unix_ms < (BASE_UNIX + 6) * 1000,
+        sim.unix_now < UnixTime::from_secs(BASE_UNIX + 6),
         "re-dialled before expiry"
     );
 }
@@ -718,7 +720,7 @@ fn one_shot_retries_on_upstreams_schedule_then_gives_up() {
             break;
         }
         let Some(Report::Retrying {
-            sub: Some(Sub::X509),
+            sub: Some(Subscription::X509),
             attempt,
             delay,
             after: Failure::Status(s),
@@ -764,7 +766,7 @@ fn one_shot_retries_an_unreachable_agent_and_a_failed_write_is_fatal() {
     sim.send_update(1, 3600, true);
     assert_eq!(
         sim.seen.exit,
-        Some(Exit::Fatal(Fatal::WriteFailed(Sub::X509)))
+        Some(Exit::Fatal(Fatal::WriteFailed(Subscription::X509)))
     );
 }
 
@@ -902,7 +904,7 @@ fn jwt_svid_response_for(stream: StreamId, token: &str, spiffe_id: &str) -> Vec<
 #[test]
 fn every_subscription_shares_one_connection_and_tokens_refresh_on_their_own_clock() {
     let mut sim = Sim::with(jwt_config("svc"));
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     // The X.509 watch and the bundle watch open at once; the token waits for the bundle.
     assert_eq!(sim.opened(), [1, 3]);
@@ -930,7 +932,7 @@ fn every_subscription_shares_one_connection_and_tokens_refresh_on_their_own_cloc
     sim.advance(Duration::from_millis(1));
     assert_eq!(sim.opened(), [7]);
     assert_eq!(sim.seen.dials, 1);
-    assert!(!sim.session.files_expired(sim.unix_ms));
+    assert!(!sim.session.files_expired(sim.unix_now));
     // The agent hands back the same token, now with 149 s left: next refresh in 75.5 s.
     sim.server(&jwt_svid_response(7, &token));
     sim.advance(Duration::from_millis(75_499));
@@ -943,7 +945,7 @@ fn every_subscription_shares_one_connection_and_tokens_refresh_on_their_own_cloc
 #[test]
 fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backoff() {
     let mut sim = Sim::with(jwt_config("another-audience"));
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     sim.server(&reply(3, &bundles_message()));
     sim.sent();
@@ -956,7 +958,7 @@ fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backo
             matches!(
                 &reports[..],
                 [Report::JwtRejected {
-                    sub: Sub::JwtSvid(0),
+                    sub: Subscription::JwtSvid(0),
                     error: JwtRejection::Invalid(jwt::VerifyError::WrongAudience { .. }),
                     retry_in: Some(d),
                 }] if *d == secs(wait)
@@ -968,7 +970,7 @@ fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backo
     }
     assert!(sim.seen.jwt_tokens.is_empty());
     // A refused token counts as a failed write of its file, for the health endpoints.
-    let health = sim.session.health(sim.now, sim.unix_ms);
+    let health = sim.session.health(sim.now, sim.unix_now);
     assert_eq!(health.jwt.get(TOKEN_FILE), Some(&WriteStatus::Failed));
     assert_eq!(health.jwt.get(BUNDLE_FILE), Some(&WriteStatus::Written));
     assert!(!health.is_live());
@@ -978,13 +980,13 @@ fn a_token_that_fails_verification_is_not_written_and_retried_on_upstreams_backo
 fn an_expired_token_on_disk_is_reported_and_refreshed_no_sooner_than_a_second() {
     let mut sim = Sim::with(jwt_config("svc"));
     // 20 s past the token's exp, still inside the one-minute leeway.
-    sim.unix_ms = (JWT_NOW + 320) * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW + 320);
     sim.connect();
     sim.server(&reply(3, &bundles_message()));
     sim.sent();
     sim.server(&jwt_svid_response(5, &es256_token()));
     assert_eq!(sim.seen.jwt_tokens.len(), 1);
-    assert!(sim.session.files_expired(sim.unix_ms));
+    assert!(sim.session.files_expired(sim.unix_now));
     sim.advance(Duration::from_millis(999));
     assert_eq!(sim.opened(), [0u32; 0]);
     sim.advance(Duration::from_millis(1));
@@ -1044,7 +1046,8 @@ fn an_exited_cmd_is_reported_and_started_again_at_the_next_write() {
             status: ProcessStatus::Code(3)
         }]
     );
-    // As upstream: not restarted before the next renewal.
+    // As upstream (`signalProcess`, `pkg/sidecar/sidecar.go@v0.11.0`): not restarted before
+    // the next renewal.
     sim.advance(secs(60));
     assert_eq!(sim.seen.workload, ["start"]);
     // An exit reported twice, or of a process the session did not start, says nothing.
@@ -1240,7 +1243,7 @@ fn nothing_is_restarted_during_shutdown() {
     sim.pump();
     assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }), "at once");
     assert_eq!(sim.session.poll_timeout(), None);
-    sim.session.handle_timeout(sim.now + secs(5), sim.unix_ms);
+    sim.session.handle_timeout(sim.now + secs(5), sim.unix_now);
     assert!(sim.session.poll_action().is_none());
 }
 
@@ -1302,7 +1305,11 @@ fn running_hooks_are_killed_at_shutdown_and_the_run_ends_with_them() {
     let mut sim = with_hooks(false);
     sim.send_update(1, 3600, true);
     sim.send_update(1, 7200, false);
-    assert_eq!(sim.hooks_run(), [(0, Sub::X509)], "one run, one queued");
+    assert_eq!(
+        sim.hooks_run(),
+        [(0, Subscription::X509)],
+        "one run, one queued"
+    );
     sim.advance(secs(2));
     sim.session.stop(sim.now, 15);
     sim.pump();
@@ -1312,7 +1319,7 @@ fn running_hooks_are_killed_at_shutdown_and_the_run_ends_with_them() {
     assert_eq!(sim.seen.exit, Some(Exit::Stopped { signal: 15 }));
     assert_eq!(
         sim.hooks_run(),
-        [(0, Sub::X509)],
+        [(0, Subscription::X509)],
         "the queued run is dropped"
     );
 }
@@ -1345,7 +1352,7 @@ impl Sim {
     }
 
     /// The hooks asked to run so far: hook and output.
-    fn hooks_run(&self) -> Vec<(usize, Sub)> {
+    fn hooks_run(&self) -> Vec<(usize, Subscription)> {
         self.seen.hook_runs.iter().map(|r| (r.0, r.2)).collect()
     }
 }
@@ -1360,16 +1367,19 @@ fn a_hook_runs_after_its_output_is_written_and_a_busy_one_queues_exactly_one_mor
     sim.send_update(1, 3700, false);
     assert_eq!(
         sim.seen.hook_runs,
-        [(0, HookEvent::X509, Sub::X509, sim.now)]
+        [(0, HookEvent::X509, Subscription::X509, sim.now)]
     );
     // Three updates during the run: one more run, after it.
     for not_after in [7200, 9000, 9900] {
         sim.send_update(1, not_after, false);
     }
-    assert_eq!(sim.hooks_run(), [(0, Sub::X509)]);
+    assert_eq!(sim.hooks_run(), [(0, Subscription::X509)]);
     sim.advance(secs(2));
     sim.hook_ends(0, Some(ProcessStatus::Code(0)));
-    assert_eq!(sim.hooks_run(), [(0, Sub::X509), (0, Sub::X509)]);
+    assert_eq!(
+        sim.hooks_run(),
+        [(0, Subscription::X509), (0, Subscription::X509)]
+    );
     assert_eq!(sim.seen.hook_runs[1].3, sim.now, "at once");
     sim.hook_ends(0, Some(ProcessStatus::Code(0)));
     sim.advance(secs(60));
@@ -1439,7 +1449,7 @@ fn one_shot_ends_once_its_hooks_have_run_and_exits_5_when_one_failed() {
     ] {
         let mut sim = with_hooks(true);
         sim.send_update(1, 3600, true);
-        assert_eq!(sim.hooks_run(), [(0, Sub::X509)]);
+        assert_eq!(sim.hooks_run(), [(0, Subscription::X509)]);
         assert_eq!(sim.seen.exit, None, "waits for the hook");
         sim.hook_ends(0, status);
         assert_eq!(sim.seen.exit, Some(exit));
@@ -1527,8 +1537,8 @@ fn a_wrapper_stopped_before_its_program_runs_ends_and_one_that_cannot_start_exit
 fn health_follows_each_output_and_counts_a_refused_update_as_failed() {
     use WriteStatus::{Failed, Unwritten, Written};
     let mut sim = Sim::with(jwt_config("svc"));
-    sim.unix_ms = JWT_NOW * 1000;
-    let health = |sim: &Sim| sim.session.health(sim.now, sim.unix_ms);
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
+    let health = |sim: &Sim| sim.session.health(sim.now, sim.unix_now);
     let jwt = |sim: &Sim| -> Vec<(String, WriteStatus)> { health(sim).jwt.into_iter().collect() };
     assert_eq!(health(&sim).x509, Some(Unwritten));
     assert_eq!(
@@ -1574,24 +1584,24 @@ fn readiness_ends_after_the_agent_grace_and_with_an_expired_file() {
     let mut sim = Sim::new(false);
     sim.connect();
     sim.send_update(1, 3600, true);
-    let ready = |sim: &Sim| sim.session.health(sim.now, sim.unix_ms).is_ready();
+    let ready = |sim: &Sim| sim.session.health(sim.now, sim.unix_now).is_ready();
     assert!(ready(&sim));
     sim.session.connection_lost(sim.now);
     sim.pump();
     sim.advance(READY_GRACE - Duration::from_millis(1));
     assert!(ready(&sim), "inside the grace");
     sim.advance(Duration::from_millis(1));
-    let health = sim.session.health(sim.now, sim.unix_ms);
+    let health = sim.session.health(sim.now, sim.unix_now);
     assert!(!health.agent_connected_recently && !health.is_ready());
     assert!(health.is_live(), "the files are still good");
     // The agent speaks again on a new connection.
     sim.connect();
     assert!(ready(&sim));
     // The wall clock reaches the SVID's NotAfter with nothing newer on disk.
-    sim.unix_ms = (BASE_UNIX + 3600) * 1000 - 1;
+    sim.unix_now = UnixTime::from_millis((BASE_UNIX + 3600) * 1000 - 1);
     assert!(ready(&sim));
-    sim.unix_ms += 1;
-    let health = sim.session.health(sim.now, sim.unix_ms);
+    sim.unix_now = sim.unix_now + Duration::from_millis(1);
+    let health = sim.session.health(sim.now, sim.unix_now);
     assert!(health.files_expired && !health.is_ready());
 }
 
@@ -1607,7 +1617,8 @@ fn one_shot_within_30s() -> Sim {
 #[test]
 fn one_shot_gives_up_at_its_timeout_with_exit_2() {
     let mut sim = one_shot_within_30s();
-    // The agent is unreachable: upstream's schedule would retry for over an hour.
+    // The agent is unreachable: upstream's schedule (`pkg/sidecar/workloadapi.go@v0.11.0`)
+    // would retry for over an hour.
     sim.session.connection_lost(sim.now);
     sim.pump();
     sim.advance(secs(30) - Duration::from_millis(1));
@@ -1682,15 +1693,15 @@ fn exit_codes_name_what_ended_a_one_shot_run() {
         ),
         (
             Exit::Fatal(Fatal::Status {
-                sub: Sub::X509,
+                sub: Subscription::X509,
                 status: status(Code::InvalidArgument, "no header"),
             }),
             3,
         ),
-        (Exit::Fatal(Fatal::WriteFailed(Sub::JwtBundles)), 4),
+        (Exit::Fatal(Fatal::WriteFailed(Subscription::JwtBundles)), 4),
         (
             Exit::Fatal(Fatal::JwtRejected(
-                Sub::JwtSvid(0),
+                Subscription::JwtSvid(0),
                 JwtRejection::HintNotFound,
             )),
             4,
@@ -1699,7 +1710,7 @@ fn exit_codes_name_what_ended_a_one_shot_run() {
     ];
     for (exit, code) in cases {
         assert_eq!(exit.code(true), code, "{exit:?}");
-        // Daemon mode keeps upstream's 1 for every failure.
+        // Daemon mode keeps upstream's 1 for every failure (`cmd/spiffe-helper/main.go@v0.11.0`).
         let daemon = if matches!(exit, Exit::Fatal(_)) { 1 } else { 0 };
         assert_eq!(exit.code(false), daemon, "{exit:?}");
     }
@@ -1743,7 +1754,7 @@ fn es256_token_for(sub: &str, extra: &str) -> String {
 /// bundle watch has delivered `bundles`; returns the reports and whether it was written.
 fn offer_token(bundles: &[u8], token: &str, spiffe_id: &str) -> (Vec<Report>, bool) {
     let mut sim = Sim::with(jwt_config("svc"));
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     sim.server(&reply(3, bundles));
     sim.sent();
@@ -1757,7 +1768,7 @@ fn rejection(outcome: (Vec<Report>, bool)) -> JwtRejection {
         (reports, false) => match &reports[..] {
             [
                 Report::JwtRejected {
-                    sub: Sub::JwtSvid(0),
+                    sub: Subscription::JwtSvid(0),
                     error,
                     retry_in: Some(d),
                 },
@@ -1771,12 +1782,12 @@ fn rejection(outcome: (Vec<Report>, bool)) -> JwtRejection {
 #[test]
 fn ready_once_every_output_is_written_and_a_status_for_each_svid() {
     let mut sim = notified(jwt_config("svc"), None);
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     let not_after = 3600 * 24 * 365 * 4;
     sim.send_update(1, not_after, true);
     let x509_status = Notify::Status {
-        sub: Sub::X509,
+        sub: Subscription::X509,
         spiffe_id: ID.into(),
         expires: BASE_UNIX + not_after as i64,
     };
@@ -1793,7 +1804,7 @@ fn ready_once_every_output_is_written_and_a_status_for_each_svid() {
         sim.take_notes(),
         [
             Notify::Status {
-                sub: Sub::JwtSvid(0),
+                sub: Subscription::JwtSvid(0),
                 spiffe_id: "spiffe://example.org/workload".into(),
                 expires: JWT_NOW + 300,
             },
@@ -1957,7 +1968,7 @@ fn a_token_over_the_size_limit_is_refused_before_it_is_parsed() {
 #[test]
 fn a_jwks_with_a_key_type_go_jose_refuses_fails_the_bundle_update() {
     let mut sim = Sim::with(jwt_config("svc"));
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     assert_eq!(sim.opened(), [1, 3]);
     // A real X25519 public key (RFC 7748 §6.1, Alice's) beside the good keys.
@@ -1970,7 +1981,7 @@ fn a_jwks_with_a_key_type_go_jose_refuses_fails_the_bundle_update() {
     let reports = sim.take_reports();
     let [
         Report::JwtRejected {
-            sub: Sub::JwtBundles,
+            sub: Subscription::JwtBundles,
             error: JwtRejection::BadBundles(error),
             retry_in: None,
         },
@@ -2010,7 +2021,7 @@ fn with_entries(one_shot: bool) -> SessionConfig {
 fn an_entry_whose_hint_is_missing_is_not_ready_while_the_rest_is_written() {
     use WriteStatus::{Failed, Unwritten, Written};
     let mut sim = Sim::with(with_entries(false));
-    let health = |sim: &Sim| sim.session.health(sim.now, sim.unix_ms);
+    let health = |sim: &Sim| sim.session.health(sim.now, sim.unix_now);
     let entries =
         |sim: &Sim| -> Vec<(String, WriteStatus)> { health(sim).x509_svids.into_iter().collect() };
     assert_eq!(
@@ -2049,9 +2060,9 @@ fn an_entry_whose_hint_is_missing_is_not_ready_while_the_rest_is_written() {
     assert!(health(&sim).is_ready() && ready(&sim));
 
     // The set on disk expires with its earliest leaf, `db`'s.
-    sim.unix_ms = (BASE_UNIX + 3600) * 1000 + 1;
+    sim.unix_now = UnixTime::from_millis((BASE_UNIX + 3600) * 1000 + 1);
     assert!(health(&sim).files_expired && !health(&sim).is_ready());
-    sim.unix_ms = BASE_UNIX * 1000;
+    sim.unix_now = UnixTime::from_secs(BASE_UNIX);
 
     // A failed write fails every entry.
     sim.write_ok = false;
@@ -2091,7 +2102,7 @@ fn the_bundle_map_with_jwt_keys_waits_for_both_streams_and_follows_each() {
     };
     // X.509 first: its set leaves the map out; the JWT bundle brings it, with both halves.
     let mut sim = Sim::with(config());
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     assert_eq!(sim.opened(), [1, 3]);
     sim.send_update(1, 3600 * 24 * 365 * 4, true);
@@ -2107,11 +2118,11 @@ fn the_bundle_map_with_jwt_keys_waits_for_both_streams_and_follows_each() {
     assert!(has(last, "\"x509-svid\"") && has(last, "\"jwt-svid\""));
     sim.server(&frame(kind::DATA, 0, 3, &bundles_message()));
     assert_eq!(sim.seen.bundle_maps.len(), 2);
-    assert!(sim.session.health(sim.now, sim.unix_ms).is_ready());
+    assert!(sim.session.health(sim.now, sim.unix_now).is_ready());
 
     // The JWT bundle first: it has no map to write; the X.509 set carries it.
     let mut sim = Sim::with(config());
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     sim.sent();
     sim.server(&reply(3, &bundles_message()));
@@ -2125,10 +2136,10 @@ fn the_bundle_map_with_jwt_keys_waits_for_both_streams_and_follows_each() {
     // A JWT bundle that never comes: no X.509-only map is ever written, and the helper is
     // not ready (the JWT bundle file is not written either).
     let mut sim = Sim::with(config());
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     sim.send_update(1, 3600 * 24 * 365 * 4, true);
     sim.send_update(1, 3600 * 24 * 365 * 4, false);
     assert_eq!(sim.seen.x509_maps, [Vec::<u8>::new(), Vec::new()]);
-    assert!(!sim.session.health(sim.now, sim.unix_ms).is_ready());
+    assert!(!sim.session.health(sim.now, sim.unix_now).is_ready());
 }

@@ -16,7 +16,8 @@ use crate::time::Instant;
 pub(super) enum Timer {
     /// The agent connection is down: dial again, after the connection backoff.
     Redial,
-    /// Signal the pid file's process again (upstream's 10 attempts, 100 ms × 2^k apart).
+    /// Signal the pid file's process again (upstream's 10 attempts, 100 ms × 2^k apart,
+    /// `pkg/sidecar/sidecar.go@v0.11.0`).
     PidRetry,
     /// One-shot `one_shot_timeout`: the run gives up.
     GiveUp,

@@ -11,10 +11,10 @@
 use alloc::string::String;
 use core::time::Duration;
 
-use super::{Action, Exit, ProcessStatus, Report, Session, Sub, Timer};
+use super::{Action, Exit, ProcessStatus, Report, Session, Subscription, Timer};
 use crate::config::Restart;
 use crate::health::{HealthState, WriteStatus};
-use crate::time::Instant;
+use crate::time::{Instant, UnixTime};
 
 /// The first restart delay.
 pub(super) const RESTART_MIN: Duration = Duration::from_secs(1);
@@ -57,12 +57,13 @@ impl Session {
     }
 
     /// Records a write attempt of `sub`'s output (a refused message counts as a failed
-    /// write, as upstream counts a failed dump): not live, not ready, until a good one is
+    /// write, as upstream counts a failed dump in `pkg/sidecar/sidecar.go@v0.11.0`): not live,
+    /// not ready, until a good one is
     /// written. For X.509, each `x509_svids` entry counts as written only if the set held
     /// it (its hint was in the message).
-    pub(super) fn record_health(&mut self, sub: Sub, ok: bool) {
+    pub(super) fn record_health(&mut self, sub: Subscription, ok: bool) {
         let path = match sub {
-            Sub::X509 => {
+            Subscription::X509 => {
                 self.health.record_x509(ok);
                 let held = core::mem::take(&mut self.x509_entries_pending);
                 let entries = self.config.x509.iter().flat_map(|o| &o.entries);
@@ -72,8 +73,8 @@ impl Session {
                 }
                 return;
             }
-            Sub::JwtBundles => self.config.jwt_bundle.as_deref(),
-            Sub::JwtSvid(n) => self.config.jwt_svids.get(n).map(|j| j.path.as_str()),
+            Subscription::JwtBundles => self.config.jwt_bundle.as_deref(),
+            Subscription::JwtSvid(n) => self.config.jwt_svids.get(n).map(|j| j.path.as_str()),
         };
         if let Some(path) = path {
             self.health.record_jwt(path, ok);
@@ -83,10 +84,10 @@ impl Session {
     /// What the health endpoints report now: the write statuses, whether the agent has been
     /// unreachable past [`READY_GRACE`](super::READY_GRACE) and whether a file on disk has
     /// expired.
-    pub fn health(&self, now: Instant, unix_ms: i64) -> HealthState {
+    pub fn health(&self, now: Instant, unix_now: UnixTime) -> HealthState {
         let mut state = self.health.clone();
         state.agent_connected_recently = !self.agent_lost(now);
-        state.files_expired = self.files_expired(unix_ms);
+        state.files_expired = self.files_expired(unix_now);
         state
     }
 

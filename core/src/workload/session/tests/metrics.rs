@@ -34,9 +34,9 @@ fn x509_writes_failures_and_reconnects_are_counted() {
     assert_eq!((m.agent_connected, m.agent_connects), (true, 1));
 
     sim.send_update(1, 3600, true);
-    let written_at = sim.unix_ms;
+    let written_at = sim.unix_now;
     let c = counters(&sim, "x509");
-    assert_eq!((c.updates, c.last_update_ms), (1, Some(written_at)));
+    assert_eq!((c.updates, c.last_update), (1, Some(written_at)));
     let m = sim.session.metrics();
     assert_eq!(m.x509_svid, Some((ID.to_string(), BASE_UNIX + 3600)));
     // The bundle's root: rcgen's default NotAfter.
@@ -49,7 +49,7 @@ fn x509_writes_failures_and_reconnects_are_counted() {
     sim.send_update(1, 7200, false);
     assert_eq!(failures(&sim, "x509", FailureReason::Write), 1);
     let c = counters(&sim, "x509");
-    assert_eq!((c.updates, c.last_update_ms), (1, Some(written_at)));
+    assert_eq!((c.updates, c.last_update), (1, Some(written_at)));
     assert_eq!(sim.session.metrics().x509_svid.unwrap().1, BASE_UNIX + 3600);
 
     // A chain that does not verify.
@@ -76,7 +76,7 @@ fn x509_writes_failures_and_reconnects_are_counted() {
     assert_eq!((m.agent_connected, m.agent_connects), (true, 2));
     sim.send_update(1, 9000, true);
     let c = counters(&sim, "x509");
-    assert_eq!((c.updates, c.last_update_ms), (2, Some(sim.unix_ms)));
+    assert_eq!((c.updates, c.last_update), (2, Some(sim.unix_now)));
     assert_eq!(sim.session.metrics().x509_svid.unwrap().1, BASE_UNIX + 9000);
 }
 
@@ -175,7 +175,7 @@ fn hook_runs_are_counted_by_result() {
 #[test]
 fn jwt_outputs_count_their_writes_and_refusals_and_show_the_token_expiry() {
     let mut sim = Sim::with(jwt_config("svc"));
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     let labels: Vec<String> = sim
         .session
@@ -195,7 +195,7 @@ fn jwt_outputs_count_their_writes_and_refusals_and_show_the_token_expiry() {
     assert_eq!(m.jwt_svids, [("svc".to_string(), Some(JWT_NOW + 300))]);
 
     let mut sim = Sim::with(jwt_config("another-audience"));
-    sim.unix_ms = JWT_NOW * 1000;
+    sim.unix_now = UnixTime::from_secs(JWT_NOW);
     sim.connect();
     sim.server(&reply(3, &bundles_message()));
     sim.sent();
