@@ -33,12 +33,12 @@ pub(crate) struct Plan {
     pub agent: Endpoint,
     /// The X.509 outputs, if configured.
     pub x509: Option<X509Files>,
-    /// The JWT bundle file and its mode, if configured.
-    pub jwt_bundle: Option<(String, u32)>,
-    /// The file and mode of each `jwt_svids` entry.
-    pub jwt_svids: Vec<(String, u32)>,
+    /// The JWT bundle file, if configured.
+    pub jwt_bundle: Option<FileSpec>,
+    /// The file of each `jwt_svids` entry.
+    pub jwt_svids: Vec<FileSpec>,
     /// `pid_file_name` and the `renew_signal` to send to its process.
-    pub pid_file: Option<(String, String)>,
+    pub pid_file: Option<PidFile>,
     /// The health listener (daemon mode with `health_checks.listener_enabled`).
     pub health: Option<health::Settings>,
     /// How the output files are laid out (`symlinked_layout`).
@@ -47,6 +47,30 @@ pub(crate) struct Plan {
     pub notifier: Option<Notifier>,
     /// The `reload.exec` hooks.
     pub hooks: Vec<Hook>,
+}
+
+/// A file the loop writes on its own: its path and mode.
+pub(crate) struct FileSpec {
+    pub path: String,
+    pub mode: u32,
+}
+
+impl FileSpec {
+    /// This file holding `data`.
+    fn output<'a>(&'a self, data: &'a [u8]) -> Output<'a> {
+        Output {
+            path: &self.path,
+            data: Data::Bytes(data),
+            mode: self.mode,
+        }
+    }
+}
+
+/// The process to signal after each X.509 update (upstream's `pid_file_name`, read at each
+/// update, and `renew_signal`; `pkg/sidecar/sidecar.go@v0.11.0`).
+pub(crate) struct PidFile {
+    pub path: String,
+    pub signal: String,
 }
 
 /// How a run ended.
@@ -214,8 +238,8 @@ impl<'a> Driver<'a> {
                 .as_ref()
                 .map(|p| [p.svid.clone(), p.key.clone(), p.bundle.clone()]),
             serial: String::new(),
-            jwt_svids: plan.jwt_svids.iter().map(|(p, _)| p.clone()).collect(),
-            jwt_bundle: plan.jwt_bundle.as_ref().map(|(p, _)| p.clone()),
+            jwt_svids: plan.jwt_svids.iter().map(|f| f.path.clone()).collect(),
+            jwt_bundle: plan.jwt_bundle.as_ref().map(|f| f.path.clone()),
         };
         let health = plan
             .health
@@ -289,23 +313,24 @@ impl<'a> Driver<'a> {
                 self.written(Subscription::X509, ok);
             }
             Action::WriteJwtBundle { file, bundle_map } => {
-                let ok = plan.jwt_bundle.as_ref().is_some_and(|(path, mode)| {
+                let ok = plan.jwt_bundle.as_ref().is_some_and(|spec| {
                     let map = plan.x509.as_ref().and_then(|x| {
-                        let path = x.bundle_map.as_deref()?;
-                        Some((path, bundle_map.as_deref()?, x.cert_mode))
+                        Some(Output {
+                            path: x.bundle_map.as_deref()?,
+                            data: Data::Bytes(bundle_map.as_deref()?),
+                            mode: x.cert_mode,
+                        })
                     });
-                    write_jwt_bundle(plan.layout, (path, &file, *mode), map)
+                    write_jwt_bundle(plan.layout, spec.output(&file), map)
                 });
                 self.written(Subscription::JwtBundles, ok);
             }
             Action::WriteJwtSvid { index, token } => {
                 debug!(index = index, bytes = token.len(); "Writing a JWT-SVID file");
-                let ok = plan.jwt_svids.get(index).is_some_and(|(path, mode)| {
+                let ok = plan.jwt_svids.get(index).is_some_and(|spec| {
                     write_one(
                         plan.layout,
-                        path,
-                        token.as_bytes(),
-                        *mode,
+                        spec.output(token.as_bytes()),
                         "JWT SVID updated",
                         |e| {
                             error!("Unable to update JWT SVID: {e}");
@@ -318,7 +343,7 @@ impl<'a> Driver<'a> {
                 let result = plan
                     .pid_file
                     .as_ref()
-                    .map_or(Ok(()), |(path, sig)| pidfile::signal(path, sig));
+                    .map_or(Ok(()), |p| pidfile::signal(&p.path, &p.signal));
                 self.session.pid_signalled(self.clock.now(), result.is_ok());
                 self.last_pid_error = result.err();
             }
@@ -564,31 +589,15 @@ fn write_x509(layout: files::Layout, paths: &X509Files, rendered: &Rendered) -> 
 }
 
 /// Writes the JWT bundle file and, with the JWT keys in the SPIFFE bundle map, the map as
-/// one set: (path, bytes, mode) each.
-fn write_jwt_bundle(
-    layout: files::Layout,
-    (path, data, mode): (&str, &[u8], u32),
-    map: Option<(&str, &[u8], u32)>,
-) -> bool {
+/// one set.
+fn write_jwt_bundle(layout: files::Layout, bundle: Output<'_>, map: Option<Output<'_>>) -> bool {
     let failed = |e: &files::WriteError| error!("Error writing JWT Bundle to disk: {e}");
-    let Some((map_path, map, map_mode)) = map else {
-        return write_one(layout, path, data, mode, "JWT bundle updated", failed);
+    let Some(map) = map else {
+        return write_one(layout, bundle, "JWT bundle updated", failed);
     };
-    let outputs = [
-        Output {
-            path,
-            data: Data::Bytes(data),
-            mode,
-        },
-        Output {
-            path: map_path,
-            data: Data::Bytes(map),
-            mode: map_mode,
-        },
-    ];
-    match files::write_set(layout, &outputs) {
+    match files::write_set(layout, &[bundle, map]) {
         Ok(()) => {
-            info!(file = path, bundle_map = map_path; "JWT bundle updated");
+            info!(file = bundle.path, bundle_map = map.path; "JWT bundle updated");
             true
         }
         Err(e) => {
@@ -601,16 +610,13 @@ fn write_jwt_bundle(
 /// Writes one file atomically; logs `done` or hands the error to `failed`.
 fn write_one(
     layout: files::Layout,
-    path: &str,
-    data: &[u8],
-    mode: u32,
+    output: Output<'_>,
     done: &str,
     failed: impl FnOnce(&files::WriteError),
 ) -> bool {
-    let data = Data::Bytes(data);
-    match files::write_set(layout, &[Output { path, data, mode }]) {
+    match files::write_set(layout, &[output]) {
         Ok(()) => {
-            info!(file = path; "{done}");
+            info!(file = output.path; "{done}");
             true
         }
         Err(e) => {

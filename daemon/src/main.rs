@@ -33,7 +33,7 @@ use svid_core::workload::{
 use svid_core::x509::EntryOptions;
 
 use crate::child::Process;
-use crate::driver::{Outcome, Plan};
+use crate::driver::{FileSpec, Outcome, PidFile, Plan};
 use crate::notify::Notifier;
 use crate::x509_set::{EntryFiles, Pkcs12, Pkcs12Files, X509Files};
 
@@ -516,10 +516,10 @@ fn clean_leftovers(plan: &Plan) {
         // With the symlinked layout, the directory is a symlink replaced like a file.
         sets.extend(x.trust_bundle_dir.iter().map(|dir| vec![dir.as_str()]));
     }
-    if let Some((path, _)) = &plan.jwt_bundle {
-        sets.push(vec![path]);
+    if let Some(f) = &plan.jwt_bundle {
+        sets.push(vec![f.path.as_str()]);
     }
-    sets.extend(plan.jwt_svids.iter().map(|(p, _)| vec![p.as_str()]));
+    sets.extend(plan.jwt_svids.iter().map(|f| vec![f.path.as_str()]));
     let sets: Vec<&[&str]> = sets.iter().map(Vec::as_slice).collect();
     let mut cleaned = files::clean_leftovers(plan.layout, &sets);
     if let Some(dir) = plan.x509.as_ref().and_then(|x| x.trust_bundle_dir.as_ref())
@@ -606,18 +606,21 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
             cert_mode: cfg.cert_file_mode(),
             key_mode: cfg.key_file_mode(),
         }),
-        jwt_bundle: (!c.jwt_bundle_file_name.is_empty())
-            .then(|| (join(&c.jwt_bundle_file_name), cfg.jwt_bundle_file_mode())),
+        jwt_bundle: (!c.jwt_bundle_file_name.is_empty()).then(|| FileSpec {
+            path: join(&c.jwt_bundle_file_name),
+            mode: cfg.jwt_bundle_file_mode(),
+        }),
         jwt_svids: c
             .jwt_svids
             .iter()
-            .map(|j| (join(&j.jwt_svid_file_name), cfg.jwt_svid_file_mode()))
+            .map(|j| FileSpec {
+                path: join(&j.jwt_svid_file_name),
+                mode: cfg.jwt_svid_file_mode(),
+            })
             .collect(),
-        pid_file: (!cfg.lifecycle().pid_file.is_empty()).then(|| {
-            (
-                cfg.lifecycle().pid_file.clone(),
-                cfg.lifecycle().signal.clone(),
-            )
+        pid_file: (!cfg.lifecycle().pid_file.is_empty()).then(|| PidFile {
+            path: cfg.lifecycle().pid_file.clone(),
+            signal: cfg.lifecycle().signal.clone(),
         }),
         health: (cfg.daemon_mode() && c.health_checks.listener_enabled).then(|| {
             let h = &c.health_checks;
@@ -670,15 +673,15 @@ fn plan(cfg: &Validated) -> Result<(Plan, SessionConfig), PlanError> {
                 })
                 .collect(),
         }),
-        jwt_bundle: plan.jwt_bundle.as_ref().map(|(path, _)| path.clone()),
+        jwt_bundle: plan.jwt_bundle.as_ref().map(|f| f.path.clone()),
         jwt_svids: c
             .jwt_svids
             .iter()
             .zip(&plan.jwt_svids)
-            .map(|(j, (path, _))| JwtSvidOptions {
+            .map(|(j, f)| JwtSvidOptions {
                 audience: j.jwt_audience.clone(),
                 extra_audiences: j.jwt_extra_audiences.clone(),
-                path: path.clone(),
+                path: f.path.clone(),
             })
             .collect(),
         pid_file: !cfg.lifecycle().pid_file.is_empty(),

@@ -6,7 +6,7 @@
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use log::warn;
 
@@ -17,7 +17,7 @@ use crate::oserror::GoErrno;
 #[derive(Debug)]
 pub(crate) enum SetupError {
     /// `create_cert_dir`: a directory could not be created.
-    CreateDir(String, files::WriteError),
+    CreateDir(PathBuf, files::WriteError),
     /// `file_owner`: the helper is not allowed to give its files this owner.
     Owner((u32, u32), io::Error),
 }
@@ -25,13 +25,22 @@ pub(crate) enum SetupError {
 impl std::fmt::Display for SetupError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::CreateDir(dir, e) => write!(f, "create_cert_dir {dir}: {e}"),
+            Self::CreateDir(dir, e) => write!(f, "create_cert_dir {}: {e}", dir.display()),
             Self::Owner((uid, gid), e) => write!(
                 f,
                 "file_owner \"{uid}:{gid}\": the helper cannot give its files this owner \
                  (fchown: {}); run it as root or with CAP_CHOWN, or remove file_owner",
                 GoErrno(e)
             ),
+        }
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::CreateDir(_, e) => Some(e),
+            Self::Owner(_, e) => Some(e),
         }
     }
 }
@@ -47,8 +56,7 @@ pub(crate) fn create_dir(dir: &str) -> Result<(), SetupError> {
         missing.push(ancestor);
     }
     for created in missing.into_iter().rev() {
-        files::make_dir(created)
-            .map_err(|e| SetupError::CreateDir(created.display().to_string(), e))?;
+        files::make_dir(created).map_err(|e| SetupError::CreateDir(created.to_path_buf(), e))?;
     }
     Ok(())
 }
