@@ -14,7 +14,8 @@ pub mod config;
 pub mod der;
 #[cfg(feature = "embedded-io")]
 pub mod embedded;
-#[cfg(test)]
+// The verifying types it lists need the `verify` feature.
+#[cfg(all(test, feature = "verify"))]
 mod error_tests;
 pub mod grpc;
 pub mod h2;

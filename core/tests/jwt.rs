@@ -24,6 +24,7 @@ const P256_DER: &[u8] = include_bytes!("../src/testdata/leaf-ec.key.der");
 const P256_OTHER_DER: &[u8] = include_bytes!("../src/testdata/ca-ec.key.der");
 const P384_DER: &[u8] = include_bytes!("../src/testdata/p384.key.der");
 const RSA_DER: &[u8] = include_bytes!("../src/testdata/ca-rsa.key.der");
+const RSA_1024_DER: &[u8] = include_bytes!("../src/testdata/rsa1024.key.der");
 const ED25519_DER: &[u8] = include_bytes!("../src/testdata/ed25519.key.der");
 
 /// A signing key of the independent signer and its public JWK.
@@ -61,7 +62,12 @@ fn p384(kid: &'static str) -> Signer {
 }
 
 fn rsa_key(kid: &'static str) -> Signer {
-    let private = rsa::RsaPrivateKey::from_pkcs8_der(RSA_DER).unwrap();
+    rsa_key_of(RSA_DER, kid)
+}
+
+/// The RSA key `der` (PKCS#8) as a JWK.
+fn rsa_key_of(der: &[u8], kid: &'static str) -> Signer {
+    let private = rsa::RsaPrivateKey::from_pkcs8_der(der).unwrap();
     let jwk = json!({
         "kty": "RSA", "kid": kid, "alg": "RS256",
         "n": B64URL.encode(private.n().to_bytes_be()),
@@ -277,6 +283,29 @@ fn rsa_keys_below_1024_bits_are_refused() {
     );
     let err = verify(&token, &set, AUD, NOW).unwrap_err();
     assert_eq!(err, VerifyError::UnsupportedKey { kid: "tiny".into() });
+}
+
+#[test]
+fn rsa_1024_bit_keys_verify_rs256_and_rs512_only() {
+    let small = rsa_key_of(RSA_1024_DER, "small");
+    let set = bundles(&[&small]);
+    let claims = claims(ID, AUD, NOW + 300);
+    for alg in [Alg::RS256, Alg::RS512] {
+        let token = sign(&small, alg, &claims);
+        assert!(verify(&token, &set, AUD, NOW).is_ok(), "{alg:?}");
+    }
+    // PS512 cannot be signed with 1,024 bits (RFC 8017 §9.1.1: a 64-byte salt and hash).
+    for alg in [Alg::RS384, Alg::PS256, Alg::PS384] {
+        let token = sign(&small, alg, &claims);
+        let err = verify(&token, &set, AUD, NOW).unwrap_err();
+        assert_eq!(
+            err,
+            VerifyError::UnsupportedKey {
+                kid: "small".into()
+            },
+            "{alg:?}"
+        );
+    }
 }
 
 #[test]

@@ -21,7 +21,8 @@ pub struct Jwk {
 /// The public key material of a [`Jwk`], validated when the JWKS is read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Key {
-    /// An EC key: the SEC1 uncompressed point `04 || x || y`, checked to be on the curve.
+    /// An EC key: the SEC1 uncompressed point `04 || x || y`, checked to be on the curve
+    /// (P-256 and P-384, with the `verify` feature).
     Ec { curve: Curve, point: Vec<u8> },
     /// An RSA key: modulus and exponent, big-endian without leading zero bytes.
     Rsa { n: Vec<u8>, e: Vec<u8> },
@@ -86,6 +87,7 @@ impl Jwk {
         }
     }
 
+    #[cfg(feature = "verify")]
     pub(super) fn key(&self) -> &Key {
         &self.key
     }
@@ -335,6 +337,24 @@ impl Jwks {
     }
 }
 
+/// Whether the SEC1 uncompressed `point` is a point of `curve` other than the identity, as
+/// go-jose's `ecPublicKey` requires (`IsOnCurve`); P-521 points are not checked. `ring` has
+/// no public check of a point alone: its ECDH checks the peer's point (NIST SP 800-56A
+/// §5.6.2.3.4, partial validation) before using it, so this agrees with an ephemeral key.
+#[cfg(feature = "verify")]
+fn on_curve(curve: Curve, point: &[u8]) -> bool {
+    use ring::agreement::{ECDH_P256, ECDH_P384, EphemeralPrivateKey, UnparsedPublicKey};
+    let alg = match curve {
+        Curve::P256 => &ECDH_P256,
+        Curve::P384 => &ECDH_P384,
+        Curve::P521 => return true,
+    };
+    let rng = ring::rand::SystemRandom::new();
+    EphemeralPrivateKey::generate(alg, &rng).is_ok_and(|ours| {
+        ring::agreement::agree_ephemeral(ours, &UnparsedPublicKey::new(alg, point), |_| ()).is_ok()
+    })
+}
+
 /// Reads the material of one key.
 fn read_key(members: &[(String, Value)], index: usize) -> Result<Key, JwksError> {
     let text = |member: &'static str| match json::member(members, member) {
@@ -365,12 +385,8 @@ fn read_key(members: &[(String, Value)], index: usize) -> Result<Key, JwksError>
                 return Err(JwksError::InvalidKey { index });
             }
             let point = [&[4u8][..], &x, &y].concat();
-            let on_curve = match curve {
-                Curve::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).is_ok(),
-                Curve::P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(&point).is_ok(),
-                Curve::P521 => true,
-            };
-            if !on_curve {
+            #[cfg(feature = "verify")]
+            if !on_curve(curve, &point) {
                 return Err(JwksError::InvalidKey { index });
             }
             Ok(Key::Ec { curve, point })

@@ -13,15 +13,12 @@
 //!
 //! # Cryptography
 //!
-//! Signatures are checked only with RustCrypto crates, all `no_std` with default features
-//! off: `p256` and `p384` (ECDSA, ES256/ES384), `rsa` 0.9 (PKCS#1 v1.5 and PSS, RS* and PS*)
-//! and `sha2`, and with `ed25519-dalek` (EdDSA), which X.509 verification links anyway. Reasons: pure Rust, so the static musl and `thumbv7em` builds need no C or
-//! assembly toolchain; they are what a `rustls_pki_types::SignatureVerificationAlgorithm`
-//! implementation for rustls-webpki chain verification can share (the `rustls-rustcrypto`
-//! provider uses the same crates), so X.509 and JWT verification link one copy; and
-//! `jsonwebtoken`'s `rust_crypto` backend already puts the same versions in the lock file.
-//! `rsa` 0.9 has a known timing side channel (RUSTSEC-2023-0071) in *private-key*
-//! operations only; this module uses public keys only.
+//! Signatures are checked with `ring` 0.17 (`ring::signature`: ECDSA P-256/P-384 in the JWS
+//! `R || S` form, RSASSA-PKCS1-v1_5 and RSASSA-PSS, Ed25519), the provider X.509
+//! verification uses too, so one is linked; chosen by instruction counts (BENCHMARKS.md,
+//! "The crypto provider, measured"). [`verify`] and the on-curve check of EC keys in
+//! [`Jwks::parse`] need the `verify` feature, which the embedded build leaves out (`ring`
+//! does not build for `thumbv7em-none-eabihf`).
 //!
 //! # Differences from go-spiffe
 //!
@@ -33,7 +30,9 @@
 //! - A JWK with private members fails the whole JWKS ([`Jwks::parse`]).
 //! - PS* signatures need a salt as long as the hash (RFC 7518 §3.5); Go verifies any length.
 //! - Base64url must be canonical: no padding, no non-zero unused bits.
-//! - RSA keys must have 1024 to 8192 bits (Go 1.24+ also refuses fewer than 1024).
+//! - RSA keys must have 1024 to 8192 bits for RS256 and RS512 and 2048 to 8192 for RS384
+//!   and PS* (`ring`'s parameter sets; Go 1.24+ takes 1024 bits and up for all), and an odd
+//!   public exponent from 3 to 2^33 − 1.
 //! - Error texts are go-spiffe's without the `jwtsvid: ` prefix.
 
 pub(crate) mod b64;
@@ -58,7 +57,9 @@ use core::fmt;
 pub use bundle_file::render_bundle_file;
 pub use json::{JsonError, JsonErrorKind, MAX_JSON_DEPTH};
 pub use jwks::{BundlesError, Jwk, Jwks, JwksError, parse_bundles};
-pub use verify::{JwtSvid, LEEWAY_SECONDS, VerifyError, validate_insecure, verify};
+#[cfg(feature = "verify")]
+pub use verify::verify;
+pub use verify::{JwtSvid, LEEWAY_SECONDS, VerifyError, validate_insecure};
 
 use json::Value;
 

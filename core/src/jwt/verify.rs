@@ -5,17 +5,16 @@
 //! → bundle of the subject's trust domain → key → signature → audience → `nbf` → `exp` →
 //! `iat` → `typ`. Times are compared with go-jose's default leeway of one minute.
 
+#[cfg(feature = "verify")]
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
-use sha2::digest::const_oid::AssociatedOid;
-use sha2::digest::{Digest, DynDigest};
-use sha2::{Sha256, Sha384, Sha512};
+#[cfg(feature = "verify")]
+use ring::signature as sig;
 
+#[cfg(feature = "verify")]
 use super::jwks::{Curve, Jwks, Key};
 use super::{Algorithm, Claims, JwtError, Token};
 use crate::spiffe_id::{IdError, SpiffeId, TrustDomain};
@@ -23,9 +22,9 @@ use crate::spiffe_id::{IdError, SpiffeId, TrustDomain};
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds (go-jose's `DefaultLeeway`).
 pub const LEEWAY_SECONDS: i64 = 60;
 
-/// Smallest RSA modulus accepted, in bits (Go 1.24+ refuses smaller keys).
-const MIN_RSA_BITS: usize = 1024;
-/// Largest RSA modulus accepted, in bits (bounds the cost of one verification).
+/// Largest RSA modulus accepted, in bits (bounds the cost of one verification; `ring`'s
+/// bound).
+#[cfg(feature = "verify")]
 const MAX_RSA_BITS: usize = 8192;
 
 /// A validated JWT-SVID.
@@ -70,7 +69,9 @@ pub enum VerifyError {
         /// The key's `kid`.
         kid: String,
     },
-    /// The RSA key is smaller than 1024 or larger than 8192 bits, or its exponent is unusable.
+    /// The RSA key is smaller than the algorithm's floor (1024 bits for RS256 and RS512, 2048
+    /// for RS384 and PS*) or larger than 8192 bits, or its exponent is not an odd number from
+    /// 3 to 2^33 − 1.
     UnsupportedKey {
         /// The key's `kid`.
         kid: String,
@@ -160,6 +161,7 @@ impl core::error::Error for VerifyError {
 /// signature must verify with the key named by the header's `kid` in the bundle of the
 /// trust domain of `sub`; `aud` must contain `audience`; `exp` may be at most
 /// [`LEEWAY_SECONDS`] before `now_unix`, `nbf` and `iat` at most that much after it.
+#[cfg(feature = "verify")]
 pub fn verify(
     token: &str,
     bundles: &BTreeMap<TrustDomain, Jwks>,
@@ -251,68 +253,81 @@ fn validate(
 }
 
 /// Why a key did not accept a signature.
+#[cfg(feature = "verify")]
 enum KeyProblem {
     Signature,
     Mismatch,
     Unsupported,
 }
 
-/// Checks the token's signature with `key`, which must suit the token's algorithm.
+/// Checks the token's signature with `key`, which must suit the token's algorithm, with
+/// `ring`'s verifiers. JWS ECDSA signatures are R || S (RFC 7518 §3.4), `ring`'s `FIXED`
+/// form; the point was checked to be on the curve when the JWKS was read.
+#[cfg(feature = "verify")]
 fn check_signature(tok: &Token<'_>, key: &Key) -> Result<(), KeyProblem> {
-    use p256::ecdsa::signature::Verifier;
-
     let input = tok.signing_input.as_bytes();
-    let sig = tok.signature.as_slice();
+    let signature = tok.signature.as_slice();
     let alg = tok.header.alg;
-    // JWS ECDSA signatures are R || S (RFC 7518 §3.4), not DER; `from_slice` wants exactly
-    // twice the coordinate size. `from_sec1_bytes` cannot fail: the point was checked when
-    // the JWKS was read.
-    let valid = match (key, alg) {
-        (Key::Ec { curve, point }, Algorithm::Es256) if *curve == Curve::P256 => {
-            let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(point);
-            let sig = p256::ecdsa::Signature::from_slice(sig);
-            matches!((key, sig), (Ok(k), Ok(s)) if k.verify(input, &s).is_ok())
-        }
-        (Key::Ec { curve, point }, Algorithm::Es384) if *curve == Curve::P384 => {
-            let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(point);
-            let sig = p384::ecdsa::Signature::from_slice(sig);
-            matches!((key, sig), (Ok(k), Ok(s)) if k.verify(input, &s).is_ok())
-        }
-        (Key::Ed25519(x), Algorithm::EdDsa) => {
-            // RFC 8032 §5.1.7; a point that does not decode verifies nothing.
-            let key = ed25519_dalek::VerifyingKey::from_bytes(x);
-            let sig = ed25519_dalek::Signature::from_slice(sig);
-            matches!((key, sig), (Ok(k), Ok(s)) if k.verify(input, &s).is_ok())
-        }
+    let (verifier, public_key): (&'static dyn sig::VerificationAlgorithm, &[u8]) = match (key, alg)
+    {
+        (
+            Key::Ec {
+                curve: Curve::P256,
+                point,
+            },
+            Algorithm::Es256,
+        ) => (&sig::ECDSA_P256_SHA256_FIXED, point),
+        (
+            Key::Ec {
+                curve: Curve::P384,
+                point,
+            },
+            Algorithm::Es384,
+        ) => (&sig::ECDSA_P384_SHA384_FIXED, point),
+        // RFC 8032 §5.1.7; a point that does not decode verifies nothing.
+        (Key::Ed25519(x), Algorithm::EdDsa) => (&sig::ED25519, x),
         (Key::Rsa { n, e }, _) if alg.is_rsa() => {
-            let (n, e) = (BigUint::from_bytes_be(n), BigUint::from_bytes_be(e));
-            let key = RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
-                .ok()
-                .filter(|k| k.n().bits() >= MIN_RSA_BITS)
-                .ok_or(KeyProblem::Unsupported)?;
-            match alg {
-                Algorithm::Rs256 | Algorithm::Ps256 => rsa_check::<Sha256>(&key, alg, input, sig),
-                Algorithm::Rs384 | Algorithm::Ps384 => rsa_check::<Sha384>(&key, alg, input, sig),
-                _ => rsa_check::<Sha512>(&key, alg, input, sig),
+            let (params, min_bits) = rsa_parameters(alg);
+            if !(min_bits..=MAX_RSA_BITS).contains(&bit_length(n)) || !usable_exponent(e) {
+                return Err(KeyProblem::Unsupported);
             }
+            return sig::RsaPublicKeyComponents { n, e }
+                .verify(params, input, signature)
+                .map_err(|_| KeyProblem::Signature);
         }
         _ => return Err(KeyProblem::Mismatch),
     };
-    valid.then_some(()).ok_or(KeyProblem::Signature)
+    sig::UnparsedPublicKey::new(verifier, public_key)
+        .verify(input, signature)
+        .map_err(|_| KeyProblem::Signature)
 }
 
-/// RSASSA-PKCS1-v1_5 (RS*) or RSASSA-PSS with a salt as long as the hash (PS*, RFC 7518
-/// §3.5) over `input` hashed with `D`.
-fn rsa_check<D>(key: &RsaPublicKey, alg: Algorithm, input: &[u8], sig: &[u8]) -> bool
-where
-    D: Digest + DynDigest + AssociatedOid + Send + Sync + 'static,
-{
-    let hashed = D::digest(input);
-    let pss = matches!(alg, Algorithm::Ps256 | Algorithm::Ps384 | Algorithm::Ps512);
-    let result = if pss {
-        key.verify(Pss::new::<D>(), &hashed, sig)
-    } else {
-        key.verify(Pkcs1v15Sign::new::<D>(), &hashed, sig)
-    };
-    result.is_ok()
+/// `ring`'s RSASSA-PKCS1-v1_5 (RS*) or RSASSA-PSS (PS*, salt as long as the hash, RFC 7518
+/// §3.5) parameters for an RSA algorithm, and the smallest modulus they take in bits.
+#[cfg(feature = "verify")]
+fn rsa_parameters(alg: Algorithm) -> (&'static sig::RsaParameters, usize) {
+    match alg {
+        Algorithm::Rs256 => (&sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY, 1024),
+        Algorithm::Rs384 => (&sig::RSA_PKCS1_2048_8192_SHA384, 2048),
+        Algorithm::Rs512 => (&sig::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY, 1024),
+        Algorithm::Ps256 => (&sig::RSA_PSS_2048_8192_SHA256, 2048),
+        Algorithm::Ps384 => (&sig::RSA_PSS_2048_8192_SHA384, 2048),
+        _ => (&sig::RSA_PSS_2048_8192_SHA512, 2048),
+    }
+}
+
+/// Bits of a big-endian unsigned integer without leading zero bytes.
+#[cfg(feature = "verify")]
+fn bit_length(n: &[u8]) -> usize {
+    n.first()
+        .map_or(0, |&top| n.len() * 8 - top.leading_zeros() as usize)
+}
+
+/// Whether a big-endian public exponent is odd and from 3 to 2^33 − 1 (`ring`'s bounds).
+#[cfg(feature = "verify")]
+fn usable_exponent(e: &[u8]) -> bool {
+    let value = e.iter().try_fold(0u64, |acc, &b| {
+        acc.checked_mul(256).map(|v| v | u64::from(b))
+    });
+    value.is_some_and(|v| v % 2 == 1 && (3..1 << 33).contains(&v))
 }

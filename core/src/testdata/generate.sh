@@ -39,3 +39,6 @@ genkey p384.key.der -algorithm EC -pkeyopt ec_paramgen_curve:P-384
 
 # Ed25519 PKCS#8 key: a 48-byte SEQUENCE with a short-form length.
 genkey ed25519.key.der -algorithm ED25519
+
+# RSA 1024 key: the smallest modulus RS256 and RS512 accept, below RS384's and PS*'s floor.
+genkey rsa1024.key.der -algorithm RSA -pkeyopt rsa_keygen_bits:1024

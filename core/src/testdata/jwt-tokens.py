@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes jwt-tokens.txt (one "ALG token" per line) and jwt-bundle.json (their JWKS, laid out
 as SPIRE serves it: 4-space indent, `use`, `spiffe_sequence`) with Python `cryptography`
-(OpenSSL): an implementation independent of the RustCrypto crates core/src/jwt verifies with.
+(OpenSSL): an implementation independent of `ring`, which core/src/jwt verifies with.
 
 Keys: the PKCS#8 files of this directory (leaf-ec P-256, p384, ca-rsa). Claims are fixed
 (exp 1800000300), so only the randomized ECDSA/PSS signatures change between runs.

@@ -14,9 +14,12 @@ use svid_proto::{
     X509svidResponse, path,
 };
 
+#[cfg(feature = "verify")]
 mod backoff;
+#[cfg(feature = "verify")]
 mod session;
 
+#[cfg(feature = "verify")]
 pub use session::{
     Action, EXIT_CONFIG, EXIT_HOOK, EXIT_OK, EXIT_OUTPUT, EXIT_REFUSED, EXIT_UNREACHABLE, Exit,
     Failure, Fatal, HookOptions, JwtRejection, JwtSvidOptions, KILL_WAIT, Notify, NotifyConfig,

@@ -35,8 +35,7 @@ use der::asn1::ObjectIdentifier;
 use x509_cert::Certificate;
 
 use super::RenderError;
-use super::key::{EC_PUBLIC_KEY, ED25519, RSA_ENCRYPTION, rsa_public_key};
-use super::verify::{P256_CURVE, P384_CURVE};
+use super::key::{EC_PUBLIC_KEY, ED25519, P256_CURVE, P384_CURVE, RSA_ENCRYPTION, rsa_public_key};
 use crate::jwt::{Jwks, b64};
 use crate::spiffe_id::TrustDomain;
 

@@ -29,6 +29,10 @@ pub(super) const EC_PUBLIC_KEY: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 /// `id-Ed25519` (RFC 8410 §3).
 pub(super) const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+/// `prime256v1` (RFC 5480 §2.1.1.1).
+pub(super) const P256_CURVE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+/// `secp384r1` (RFC 5480 §2.1.1.1).
+pub(super) const P384_CURVE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 /// The parts of a PKCS#8 `PrivateKeyInfo` / `OneAsymmetricKey` this module uses.
 pub(crate) struct PrivateKeyInfo<'a> {
@@ -37,6 +41,7 @@ pub(crate) struct PrivateKeyInfo<'a> {
     public_key: Option<BitStringRef<'a>>,
 }
 
+#[cfg(feature = "verify")]
 impl<'a> PrivateKeyInfo<'a> {
     /// The `privateKey` octets: the algorithm's own private-key encoding.
     pub(super) fn private_key(&self) -> &'a [u8] {
@@ -194,6 +199,7 @@ fn ec_public_point(der: &[u8]) -> der::Result<Option<BitStringRef<'_>>> {
 }
 
 /// The `privateKey` octets of an ECPrivateKey (RFC 5915 §3) in PKCS#8 `private_key`.
+#[cfg(feature = "verify")]
 pub(super) fn ec_private_scalar(der: &[u8]) -> der::Result<&[u8]> {
     let mut reader = SliceReader::new(der)?;
     let scalar = reader.sequence(|r: &mut SliceReader<'_>| {
@@ -209,6 +215,7 @@ pub(super) fn ec_private_scalar(der: &[u8]) -> der::Result<&[u8]> {
 }
 
 /// The 32-byte seed of an Ed25519 `CurvePrivateKey` (RFC 8410 §7) in PKCS#8 `private_key`.
+#[cfg(feature = "verify")]
 pub(super) fn ed25519_seed(der: &[u8]) -> der::Result<[u8; 32]> {
     let seed = <&OctetStringRef>::from_der(der)?.as_bytes();
     seed.try_into().map_err(|_| {

@@ -13,8 +13,9 @@ mod formats_tests;
 mod key;
 #[cfg(test)]
 mod openssl_tests;
+#[cfg(feature = "verify")]
 pub mod pkcs12;
-#[cfg(test)]
+#[cfg(all(test, feature = "verify"))]
 mod pkcs12_tests;
 mod render;
 #[cfg(test)]
@@ -23,8 +24,9 @@ mod render_tests;
 mod svid_tests;
 #[cfg(test)]
 pub(crate) mod testpki;
+#[cfg(feature = "verify")]
 mod verify;
-#[cfg(test)]
+#[cfg(all(test, feature = "verify"))]
 mod verify_tests;
 
 use alloc::string::String;
@@ -44,6 +46,7 @@ pub use render::{
     EntryOptions, MAX_TRUST_DOMAIN_FILE_STEM, MapJwt, Pkcs12Contents, RenderError, RenderOptions,
     Rendered, SvidFiles, TrustDomainBundle, is_trust_domain_file_stem, render,
 };
+#[cfg(feature = "verify")]
 pub use verify::{
     ALGORITHMS, CACHE_ENTRIES, CertError, CertErrorKind, VerifyCache, VerifyError, render_verified,
     render_verified_cached, verify_svid,

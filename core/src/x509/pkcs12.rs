@@ -13,10 +13,13 @@
 //!   (RFC 7292 appendix B.2, ID 3) over SHA-256, not PBMAC1 (RFC 9579): that is what OpenSSL
 //!   3.0 and Java 17 write and read.
 //!
-//! The primitives (AES, CBC, PBKDF2, HMAC, SHA-256) are RustCrypto's. The appendix-B KDF
-//! has no maintained RustCrypto release for `sha2` 0.10 (the `pkcs12` crate's `kdf` is a
-//! pre-release on `digest` 0.11), so `pkcs12_kdf` builds it here on `sha2`: a key
+//! The primitives are `ring`'s (PBKDF2, HMAC, SHA-256: the crypto provider the verifier
+//! links) and RustCrypto's `aes` and `cbc` (AES-256-CBC, which `ring` has no API for). The
+//! appendix-B KDF has no implementation in either (the `pkcs12` crate's `kdf` is a
+//! pre-release on `digest` 0.11), so `pkcs12_kdf` builds it here on `ring::digest`: a key
 //! derivation construction, no primitive; the OpenSSL tests prove it by verifying the MAC.
+//! Behind svid-core's `verify` feature, with `ring`: the daemon writes these files, the
+//! embedded build (`--no-default-features`) has no PKCS#12.
 //!
 //! No randomness and no clock: the salts and IVs come in as [`Random`] bytes from the caller
 //! (the daemon reads them from `getrandom(2)`).
@@ -29,12 +32,13 @@ use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockEncryptMut, KeyIvInit};
 use der::asn1::ObjectIdentifier;
 use der::{Encode, Header, Length, Tag, TagNumber};
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use ring::{digest, hmac, pbkdf2};
 
 /// PBKDF2 and MAC iteration count: OpenSSL 3's `PKCS12_DEFAULT_ITER`
 /// (`include/openssl/pkcs12.h.in`), what `openssl pkcs12 -export` writes.
 pub const ITERATIONS: u32 = 2048;
+/// [`ITERATIONS`] as `ring::pbkdf2` takes it.
+const ITERATIONS_NONZERO: core::num::NonZeroU32 = core::num::NonZeroU32::new(ITERATIONS).unwrap();
 
 /// Salt length of the MAC and of each PBKDF2, as OpenSSL 3 writes them (`PKCS5_SALT_LEN`).
 const SALT_LEN: usize = 8;
@@ -117,9 +121,11 @@ pub fn keystore(
 ) -> Result<Vec<u8>, EncodeError> {
     let (mac_salt, rest) = random.split_at(SALT_LEN);
     let (certs_random, key_random) = rest.split_at(SALT_LEN + IV_LEN);
-    let local_key_id = chain.first().map(Sha256::digest);
+    let local_key_id = chain
+        .first()
+        .map(|leaf| digest::digest(&digest::SHA256, leaf));
     let leaf_attributes = |index: usize| match &local_key_id {
-        Some(id) if index == 0 => bag_attributes(alias, id),
+        Some(id) if index == 0 => bag_attributes(alias, id.as_ref()),
         _ => Ok(Vec::new()),
     };
     let cert_bags = chain
@@ -129,7 +135,7 @@ pub fn keystore(
         .collect::<der::Result<Vec<_>>>()?;
     let (salt, iv) = key_random.split_at(SALT_LEN);
     let key_attributes = match &local_key_id {
-        Some(id) => bag_attributes(alias, id)?,
+        Some(id) => bag_attributes(alias, id.as_ref())?,
         None => Vec::new(),
     };
     let shrouded = encrypted_private_key_info(key_pkcs8, password, salt, iv)?;
@@ -169,13 +175,8 @@ pub fn truststore(
 /// `PFX` (RFC 7292 §4) around the DER `AuthenticatedSafe`, with its `MacData`.
 fn pfx(authenticated_safe: &[u8], password: &str, mac_salt: &[u8]) -> der::Result<Vec<u8>> {
     let key = pkcs12_kdf(&bmp_password(password), mac_salt, 3, ITERATIONS);
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
-        .map_err(|_| der::Error::from(der::ErrorKind::Failed))?;
-    mac.update(authenticated_safe);
-    let digest_info = seq(&[
-        &seq(&[&oid(SHA_256)?, &null()?])?,
-        &octets(&mac.finalize().into_bytes())?,
-    ])?;
+    let mac = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &key), authenticated_safe);
+    let digest_info = seq(&[&seq(&[&oid(SHA_256)?, &null()?])?, &octets(mac.as_ref())?])?;
     let mac_data = seq(&[&digest_info, &octets(mac_salt)?, &ITERATIONS.to_der()?])?;
     seq(&[
         &3u8.to_der()?,
@@ -194,16 +195,17 @@ fn pkcs12_kdf(password: &[u8], salt: &[u8], id: u8, iterations: u32) -> [u8; 32]
         let len = src.len().div_ceil(V) * V;
         src.iter().copied().cycle().take(len).collect()
     };
-    let mut a: [u8; 32] = Sha256::new()
-        .chain_update([id; V])
-        .chain_update(repeat(salt))
-        .chain_update(repeat(password))
-        .finalize()
-        .into();
+    let mut hash = digest::Context::new(&digest::SHA256);
+    hash.update(&[id; V]);
+    hash.update(&repeat(salt));
+    hash.update(&repeat(password));
+    let mut a = hash.finish();
     for _ in 1..iterations {
-        a = Sha256::digest(a).into();
+        a = digest::digest(&digest::SHA256, a.as_ref());
     }
-    a
+    let mut key = [0; 32];
+    key.copy_from_slice(a.as_ref());
+    key
 }
 
 /// A password as the MAC's KDF takes it (RFC 7292 B.1): UTF-16 big-endian with a two-byte
@@ -268,7 +270,13 @@ fn pbes2_algorithm(salt: &[u8], iv: &[u8]) -> der::Result<Vec<u8>> {
 /// AES-256-CBC with PKCS#7 padding.
 fn pbes2_encrypt(plain: &[u8], password: &str, salt: &[u8], iv: &[u8]) -> der::Result<Vec<u8>> {
     let mut key = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt, ITERATIONS, &mut key);
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        ITERATIONS_NONZERO,
+        salt,
+        password.as_bytes(),
+        &mut key,
+    );
     let mut iv_block = [0u8; IV_LEN];
     iv_block.copy_from_slice(iv);
     let mut buf = Vec::from(plain);

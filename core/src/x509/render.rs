@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::bundle_map::X509Keys;
+#[cfg(feature = "verify")]
 use super::pkcs12::{EncodeError, Random};
 use super::{SvidError, X509Svid, cert, parse_with_expiry};
 use crate::Bytes;
@@ -182,6 +183,7 @@ pub struct Pkcs12Contents {
     pub trusted: Vec<(String, Bytes)>,
 }
 
+#[cfg(feature = "verify")]
 impl Pkcs12Contents {
     /// The keystore: the key and the chain, alias the SPIFFE ID ([`super::pkcs12::keystore`]).
     pub fn keystore(&self, password: &str, random: &Random) -> Result<Vec<u8>, EncodeError> {
@@ -402,6 +404,8 @@ pub fn render(
 }
 
 /// What [`render`] picked from a message, for a check before the files are encoded.
+/// Only the verifier reads it (`verify` feature).
+#[cfg_attr(not(feature = "verify"), allow(dead_code))]
 pub(super) struct Picked<'a> {
     /// The chosen SVID, parsed.
     pub(super) svid: &'a X509Svid,

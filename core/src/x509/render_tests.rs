@@ -547,6 +547,7 @@ fn svid_id_comes_from_the_certificate_not_the_message_field() {
 }
 
 #[test]
+#[cfg(feature = "verify")]
 fn x509_svids_entries_get_their_own_files_from_one_message() {
     use super::{EntryOptions, VerifyError, render_verified};
     let root = root("example.test");

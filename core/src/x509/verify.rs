@@ -7,12 +7,14 @@
 //!    `keyCertSign`/`cRLSign` on the leaf, intermediates are CAs with `keyCertSign`...).
 //! 2. The leaf's URI SAN equals the expected SPIFFE ID (the `spiffe_id` of the response).
 //! 3. The private key belongs to the leaf, by arithmetic, not by comparing bytes the key
-//!    happens to carry: the public key is derived from the private key with the RustCrypto
-//!    crate of its algorithm and compared with the leaf's SubjectPublicKeyInfo.
-//!    - EC P-256 / P-384 (`p256`, `p384`): the scalar times the base point;
-//!    - Ed25519 (`ed25519-dalek`): the public key of the seed;
-//!    - RSA (`rsa`): the key is checked to be consistent (the primes multiply to the modulus,
-//!      `d·e ≡ 1 mod p−1` for each prime), then its `(n, e)` compared with the leaf's.
+//!    happens to carry: `ring`'s key-pair constructors derive the public key from the
+//!    private key and compare it with the leaf's SubjectPublicKeyInfo.
+//!    - EC P-256 / P-384 (`EcdsaKeyPair::from_private_key_and_public_key`): the scalar times
+//!      the base point;
+//!    - Ed25519 (`Ed25519KeyPair::from_seed_and_public_key`): the public key of the seed;
+//!    - RSA (`RsaKeyPair::from_pkcs8`): the key is checked to be consistent (the primes
+//!      multiply to the modulus, the CRT exponents and coefficient match), then its public
+//!      key compared with the leaf's.
 //! 4. The chain verifies with `rustls-webpki`'s `EndEntityCert::verify_for_usage`: the bundle
 //!    certificates are the trust anchors, the chain after the leaf the intermediates, at
 //!    `now_unix`; signatures, validity periods of every certificate, CA bits, path-length
@@ -30,32 +32,20 @@
 //!
 //! # Cryptography
 //!
-//! No primitive is implemented here. [`ALGORITHMS`] adapts the RustCrypto crates the JWT
-//! verifier already uses (`p256`, `p384`, `rsa` 0.9, `sha2`) plus `ed25519-dalek` (no
-//! precomputed tables) to `rustls_pki_types::SignatureVerificationAlgorithm`; webpki
-//! chooses among them by the exact AlgorithmIdentifiers. The set is webpki's ring set
-//! (`ALL_VERIFICATION_ALGS`) minus RSA PKCS#1 SHA-384 with a 3072-bit floor (a subset of the
-//! 2048-bit one): ECDSA P-256/P-384 with SHA-256/SHA-384, RSA PKCS#1 v1.5 (NULL parameters
-//! present or absent) and PSS with SHA-256/384/512 (2048 to 8192-bit moduli; PSS with a salt
-//! as long as the hash), Ed25519.
-//! (`rustls-rustcrypto` would supply the same adapters but depends on all of `rustls` and its
-//! AEAD, key-exchange and HMAC crates, and is an alpha.)
+//! No primitive is implemented here: `ring` 0.17 does every check. [`ALGORITHMS`] is
+//! rustls-webpki's `ring` set (`ALL_VERIFICATION_ALGS`): ECDSA P-256/P-384 with
+//! SHA-256/SHA-384, RSA PKCS#1 v1.5 (NULL parameters present or absent) and PSS with
+//! SHA-256/384/512 (2048 to 8192-bit moduli; PSS with a salt as long as the hash), Ed25519;
+//! webpki chooses among them by the exact AlgorithmIdentifiers. The JWT verifier uses the
+//! same crate, so one provider is linked.
 //!
-//! Size, measured with `scripts/size.sh` (static musl release, stripped) and a call of
-//! [`render_verified`] from the daemon: 1,069,616 → 1,221,200 bytes (+151,584). Of that,
-//! Ed25519 (chain signatures and the key check, `curve25519-dalek` without tables) is
-//! +45,088; the RSA key-pair check (PKCS#8 decoding, consistency check) +28,672; the EC key
-//! derivations about +8,200; webpki with the ECDSA and RSA adapters the rest, about
-//! +69,600. The RustCrypto crates the JWT verifier links are shared, not added. For
-//! comparison, webpki's own `ring` provider (`ALL_VERIFICATION_ALGS`) in place of these
-//! adapters, key check left out on both sides, gave 1,393,240 bytes against 1,180,240:
-//! ring adds its own curves, RSA and tables while the JWT verifier keeps RustCrypto linked.
-//! `ring` for everything (chain, key pair and JWT, RustCrypto's signature crates removed,
-//! verification behind a feature because `ring` does not build for `thumbv7em-none-eabihf`;
-//! commit aa1fff25, `bench/providers/ring.patch`) is 1,528,440 bytes against 1,442,384
-//! (its P-256 table alone is 151,552), over the 1.5 MB budget of docs/DESIGN.md; it would
-//! cut a one-shot fetch from 11.3 M to 2.5 M instructions (BENCHMARKS.md, "The crypto
-//! provider, measured").
+//! Chosen by measurement over RustCrypto (`p256`, `p384`, `rsa`, `ed25519-dalek`, `sha2`)
+//! and `aws-lc-rs` (`bench/providers.sh`, BENCHMARKS.md "The crypto provider, measured"):
+//! a one-shot fetch with an intermediate CA costs about 4.4 times fewer instructions with
+//! `ring` than with RustCrypto and an update about 5 times fewer, for 82 kB more binary
+//! (its P-256 precomputed table is 151,552 bytes). `ring` needs an OS random source
+//! (`getrandom`) and does not build for `thumbv7em-none-eabihf`: this module is behind the
+//! `verify` feature, which the embedded build leaves out.
 //!
 //! # Checks made once
 //!
@@ -67,8 +57,8 @@
 //!
 //! # Limits
 //!
-//! RSA private keys larger than 4096 bits are refused (the `rsa` crate's default bound on
-//! keys it validates); SPIRE issues 2048 and 4096-bit keys. No revocation (CRL) check.
+//! RSA private keys outside 2048 to 4096 bits are refused (`ring`'s `RsaKeyPair` bounds);
+//! SPIRE issues 2048 and 4096-bit keys. No revocation (CRL) check.
 //! A bundle certificate is a trust anchor as RFC 5280 §6.1 takes one: its subject, key and
 //! name constraints; webpki checks neither its validity period nor its pathLenConstraint
 //! (Go's `crypto/x509` checks both on a root).
@@ -79,27 +69,17 @@ use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use core::time::Duration;
 
-use rsa::pkcs1::der::Decode as _;
-use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
+use ring::signature::{self as sig, KeyPair as _};
 use rustls_pki_types::{
     AlgorithmIdentifier, CertificateDer, InvalidSignature, SignatureVerificationAlgorithm,
-    TrustAnchor, UnixTime, alg_id,
+    TrustAnchor, UnixTime,
 };
-use sha2::digest::const_oid::AssociatedOid;
-use sha2::digest::{Digest, DynDigest};
-use sha2::{Sha256, Sha384, Sha512};
 use webpki::{EndEntityCert, KeyUsage};
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use super::render::render_checked;
 use super::{RenderError, RenderOptions, Rendered, SvidError, X509Svid, parse_svid};
 use crate::proto::X509svidResponse;
-
-/// Smallest RSA modulus accepted in a chain signature, in bits (webpki's ring set).
-const MIN_RSA_BITS: usize = 2048;
-/// Largest RSA modulus accepted in a chain signature, in bits (webpki's ring set).
-const MAX_RSA_BITS: usize = 8192;
 
 /// Why an X.509-SVID was not verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +99,7 @@ pub enum VerifyError {
         actual: String,
     },
     /// The private key cannot be read by the crypto crate of its algorithm (for RSA: it is
-    /// inconsistent, or larger than 4096 bits).
+    /// inconsistent, or not of 2048 to 4096 bits).
     BadPrivateKey,
     /// The private key is not RSA, EC P-256, EC P-384 or Ed25519.
     UnsupportedKey,
@@ -451,19 +431,20 @@ impl VerifyCache {
 
 /// SHA-256 over a label and length-prefixed parts, so that no two inputs run together.
 fn digest_of(label: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    Digest::update(&mut hash, label);
+    let mut hash = ring::digest::Context::new(&ring::digest::SHA256);
+    hash.update(label);
     for part in parts {
-        Digest::update(&mut hash, (part.len() as u64).to_be_bytes());
-        Digest::update(&mut hash, part);
+        hash.update(&(part.len() as u64).to_be_bytes());
+        hash.update(part);
     }
-    hash.finalize().into()
+    let mut out = [0; 32];
+    out.copy_from_slice(hash.finish().as_ref());
+    out
 }
 
-/// Checks that the public key derived from `key_pkcs8` is `leaf`'s.
+/// Checks that the public key derived from `key_pkcs8` is `leaf`'s, with `ring`'s key-pair
+/// constructors, which derive the public key from the private one and compare.
 fn check_key_pair(key_pkcs8: &[u8], leaf: &SubjectPublicKeyInfoOwned) -> Result<(), VerifyError> {
-    use rsa::pkcs8::DecodePrivateKey as _;
-
     let info = super::key::parse_key(key_pkcs8).map_err(|_| VerifyError::BadPrivateKey)?;
     let leaf_key = leaf.subject_public_key.raw_bytes();
     let key_oid = info.algorithm_oid();
@@ -472,35 +453,29 @@ fn check_key_pair(key_pkcs8: &[u8], leaf: &SubjectPublicKeyInfoOwned) -> Result<
     }
     let same = match key_oid {
         super::key::RSA_ENCRYPTION => {
-            let private = rsa::RsaPrivateKey::from_pkcs8_der(key_pkcs8)
-                .map_err(|_| VerifyError::BadPrivateKey)?;
-            let public = rsa_public_key(leaf_key, usize::MAX).ok_or(VerifyError::KeyMismatch)?;
-            private.n() == public.n() && private.e() == public.e()
+            // `from_pkcs8` checks the key's consistency (RSA 2048 to 4096 bits); the
+            // public part it holds is the leaf's RSAPublicKey DER if it is the same key.
+            let private =
+                sig::RsaKeyPair::from_pkcs8(key_pkcs8).map_err(|_| VerifyError::BadPrivateKey)?;
+            private.public_key().as_ref() == leaf_key
         }
         super::key::EC_PUBLIC_KEY => {
             let scalar = super::key::ec_private_scalar(info.private_key())
                 .map_err(|_| VerifyError::BadPrivateKey)?;
-            match info.ec_curve() {
-                Some(P256_CURVE) => {
-                    let private = p256::SecretKey::from_slice(scalar)
-                        .map_err(|_| VerifyError::BadPrivateKey)?;
-                    p256::PublicKey::from_sec1_bytes(leaf_key)
-                        .is_ok_and(|public| public == private.public_key())
-                }
-                Some(P384_CURVE) => {
-                    let private = p384::SecretKey::from_slice(scalar)
-                        .map_err(|_| VerifyError::BadPrivateKey)?;
-                    p384::PublicKey::from_sec1_bytes(leaf_key)
-                        .is_ok_and(|public| public == private.public_key())
-                }
+            let alg = match info.ec_curve() {
+                Some(super::key::P256_CURVE) => &sig::ECDSA_P256_SHA256_ASN1_SIGNING,
+                Some(super::key::P384_CURVE) => &sig::ECDSA_P384_SHA384_ASN1_SIGNING,
                 _ => return Err(VerifyError::UnsupportedKey),
-            }
+            };
+            // Fails when the scalar is out of range, the point is not on the curve or the
+            // scalar times the base point is not the point.
+            let rng = ring::rand::SystemRandom::new();
+            sig::EcdsaKeyPair::from_private_key_and_public_key(alg, scalar, leaf_key, &rng).is_ok()
         }
         super::key::ED25519 => {
             let seed = super::key::ed25519_seed(info.private_key())
                 .map_err(|_| VerifyError::BadPrivateKey)?;
-            let private = ed25519_dalek::SigningKey::from_bytes(&seed);
-            private.verifying_key().as_bytes()[..] == *leaf_key
+            sig::Ed25519KeyPair::from_seed_and_public_key(&seed, leaf_key).is_ok()
         }
         _ => return Err(VerifyError::UnsupportedKey),
     };
@@ -510,13 +485,6 @@ fn check_key_pair(key_pkcs8: &[u8], leaf: &SubjectPublicKeyInfoOwned) -> Result<
         Err(VerifyError::KeyMismatch)
     }
 }
-
-/// `prime256v1` (RFC 5480 §2.1.1.1).
-pub(super) const P256_CURVE: der::asn1::ObjectIdentifier =
-    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-/// `secp384r1` (RFC 5480 §2.1.1.1).
-pub(super) const P384_CURVE: der::asn1::ObjectIdentifier =
-    der::asn1::ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
 /// webpki path validation of `leaf` for TLS server or client use (module docs).
 #[cfg(test)]
@@ -699,162 +667,4 @@ impl SignatureVerificationAlgorithm for Cached<'_> {
 }
 
 /// The signature algorithms webpki may use on the chain (module docs).
-pub static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = &[
-    &Alg(Kind::EcdsaP256, Hash::Sha256),
-    &Alg(Kind::EcdsaP256, Hash::Sha384),
-    &Alg(Kind::EcdsaP384, Hash::Sha256),
-    &Alg(Kind::EcdsaP384, Hash::Sha384),
-    &Alg(Kind::RsaPkcs1, Hash::Sha256),
-    &Alg(Kind::RsaPkcs1, Hash::Sha384),
-    &Alg(Kind::RsaPkcs1, Hash::Sha512),
-    &Alg(Kind::RsaPkcs1AbsentParams, Hash::Sha256),
-    &Alg(Kind::RsaPkcs1AbsentParams, Hash::Sha384),
-    &Alg(Kind::RsaPkcs1AbsentParams, Hash::Sha512),
-    &Alg(Kind::RsaPss, Hash::Sha256),
-    &Alg(Kind::RsaPss, Hash::Sha384),
-    &Alg(Kind::RsaPss, Hash::Sha512),
-    &Alg(Kind::Ed25519, Hash::Sha512),
-];
-
-/// A key type and signature scheme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    EcdsaP256,
-    EcdsaP384,
-    RsaPkcs1,
-    /// PKCS#1 v1.5 with the NULL parameters of the signature AlgorithmIdentifier left out,
-    /// which RFC 4055 §5 says verifiers MUST accept (webpki's ring set has them too).
-    RsaPkcs1AbsentParams,
-    RsaPss,
-    /// Ed25519 hashes internally (SHA-512); the [`Hash`] is not used.
-    Ed25519,
-}
-
-/// The digest applied to the signed message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hash {
-    Sha256,
-    Sha384,
-    Sha512,
-}
-
-/// One `SignatureVerificationAlgorithm`: an adapter over a RustCrypto verify call.
-#[derive(Debug)]
-struct Alg(Kind, Hash);
-
-impl SignatureVerificationAlgorithm for Alg {
-    fn verify_signature(
-        &self,
-        public_key: &[u8],
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), InvalidSignature> {
-        use ed25519_dalek::Verifier as _;
-        use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
-
-        let valid = match self.0 {
-            Kind::EcdsaP256 => {
-                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key);
-                let sig = p256::ecdsa::Signature::from_der(signature);
-                let digest = digest(self.1, message);
-                matches!((key, sig), (Ok(k), Ok(s)) if k.verify_prehash(&digest, &s).is_ok())
-            }
-            Kind::EcdsaP384 => {
-                let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key);
-                let sig = p384::ecdsa::Signature::from_der(signature);
-                let digest = digest(self.1, message);
-                matches!((key, sig), (Ok(k), Ok(s)) if k.verify_prehash(&digest, &s).is_ok())
-            }
-            Kind::RsaPkcs1 | Kind::RsaPkcs1AbsentParams | Kind::RsaPss => {
-                let key = rsa_public_key(public_key, MAX_RSA_BITS)
-                    .filter(|k| k.n().bits() >= MIN_RSA_BITS)
-                    .ok_or(InvalidSignature)?;
-                let pss = self.0 == Kind::RsaPss;
-                match self.1 {
-                    Hash::Sha256 => rsa_verify::<Sha256>(&key, pss, message, signature),
-                    Hash::Sha384 => rsa_verify::<Sha384>(&key, pss, message, signature),
-                    Hash::Sha512 => rsa_verify::<Sha512>(&key, pss, message, signature),
-                }
-            }
-            Kind::Ed25519 => {
-                let key = <&[u8; 32]>::try_from(public_key)
-                    .ok()
-                    .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(k).ok());
-                let sig = ed25519_dalek::Signature::from_slice(signature);
-                matches!((key, sig), (Some(k), Ok(s)) if k.verify(message, &s).is_ok())
-            }
-        };
-        if valid { Ok(()) } else { Err(InvalidSignature) }
-    }
-
-    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-        match self.0 {
-            Kind::EcdsaP256 => alg_id::ECDSA_P256,
-            Kind::EcdsaP384 => alg_id::ECDSA_P384,
-            Kind::RsaPkcs1 | Kind::RsaPkcs1AbsentParams | Kind::RsaPss => alg_id::RSA_ENCRYPTION,
-            Kind::Ed25519 => alg_id::ED25519,
-        }
-    }
-
-    fn signature_alg_id(&self) -> AlgorithmIdentifier {
-        match (self.0, self.1) {
-            (Kind::EcdsaP256 | Kind::EcdsaP384, Hash::Sha256) => alg_id::ECDSA_SHA256,
-            (Kind::EcdsaP256 | Kind::EcdsaP384, Hash::Sha384) => alg_id::ECDSA_SHA384,
-            (Kind::EcdsaP256 | Kind::EcdsaP384, Hash::Sha512) => alg_id::ECDSA_SHA512,
-            (Kind::RsaPkcs1, Hash::Sha256) => alg_id::RSA_PKCS1_SHA256,
-            (Kind::RsaPkcs1, Hash::Sha384) => alg_id::RSA_PKCS1_SHA384,
-            (Kind::RsaPkcs1, Hash::Sha512) => alg_id::RSA_PKCS1_SHA512,
-            (Kind::RsaPkcs1AbsentParams, Hash::Sha256) => RSA_PKCS1_SHA256_ABSENT_PARAMS,
-            (Kind::RsaPkcs1AbsentParams, Hash::Sha384) => RSA_PKCS1_SHA384_ABSENT_PARAMS,
-            (Kind::RsaPkcs1AbsentParams, Hash::Sha512) => RSA_PKCS1_SHA512_ABSENT_PARAMS,
-            (Kind::RsaPss, Hash::Sha256) => alg_id::RSA_PSS_SHA256,
-            (Kind::RsaPss, Hash::Sha384) => alg_id::RSA_PSS_SHA384,
-            (Kind::RsaPss, Hash::Sha512) => alg_id::RSA_PSS_SHA512,
-            (Kind::Ed25519, _) => alg_id::ED25519,
-        }
-    }
-}
-
-/// `sha256WithRSAEncryption` (RFC 4055 §5) without parameters: the OID alone.
-const RSA_PKCS1_SHA256_ABSENT_PARAMS: AlgorithmIdentifier = AlgorithmIdentifier::from_slice(&[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b,
-]);
-/// `sha384WithRSAEncryption` without parameters.
-const RSA_PKCS1_SHA384_ABSENT_PARAMS: AlgorithmIdentifier = AlgorithmIdentifier::from_slice(&[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c,
-]);
-/// `sha512WithRSAEncryption` without parameters.
-const RSA_PKCS1_SHA512_ABSENT_PARAMS: AlgorithmIdentifier = AlgorithmIdentifier::from_slice(&[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d,
-]);
-
-/// `message` hashed with `hash`.
-fn digest(hash: Hash, message: &[u8]) -> Vec<u8> {
-    match hash {
-        Hash::Sha256 => Sha256::digest(message).to_vec(),
-        Hash::Sha384 => Sha384::digest(message).to_vec(),
-        Hash::Sha512 => Sha512::digest(message).to_vec(),
-    }
-}
-
-/// An RSAPublicKey (RFC 8017 A.1.1) of at most `max_bits` bits.
-fn rsa_public_key(der: &[u8], max_bits: usize) -> Option<RsaPublicKey> {
-    let key = rsa::pkcs1::RsaPublicKey::from_der(der).ok()?;
-    let n = BigUint::from_bytes_be(key.modulus.as_bytes());
-    let e = BigUint::from_bytes_be(key.public_exponent.as_bytes());
-    RsaPublicKey::new_with_max_size(n, e, max_bits).ok()
-}
-
-/// RSASSA-PKCS1-v1_5 or RSASSA-PSS (salt as long as the hash) over `message` hashed with `D`.
-fn rsa_verify<D>(key: &RsaPublicKey, pss: bool, message: &[u8], sig: &[u8]) -> bool
-where
-    D: Digest + DynDigest + AssociatedOid + Send + Sync + 'static,
-{
-    let hashed = D::digest(message);
-    let result = if pss {
-        key.verify(Pss::new::<D>(), &hashed, sig)
-    } else {
-        key.verify(Pkcs1v15Sign::new::<D>(), &hashed, sig)
-    };
-    result.is_ok()
-}
+pub static ALGORITHMS: &[&dyn SignatureVerificationAlgorithm] = webpki::ALL_VERIFICATION_ALGS;
