@@ -9,17 +9,16 @@ use std::vec::Vec;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rcgen::{KeyPair, PublicKeyData};
+use rcgen::PublicKeyData;
 use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use serde_json::Value;
 
-use super::testpki::{self, cat, intermediate, leaf_params, pem_certs, pem_key, root, sign};
+use super::testpki::{self, cat, pem_certs, pem_key, root};
 use super::{KeyError, RenderError, RenderOptions, Rendered, TrustDomainBundle, render};
-use crate::proto::{X509svid, X509svidResponse};
+use crate::proto::X509svidResponse;
 
 const NOW: i64 = 1_800_000_000;
-const ID: &str = "spiffe://example.test/workload";
 
 fn all_formats() -> RenderOptions<'static> {
     RenderOptions {
@@ -30,31 +29,13 @@ fn all_formats() -> RenderOptions<'static> {
     }
 }
 
-/// A response for one SVID under root -> intermediate of example.test, with `federated`;
-/// and the leaf, intermediate and root DER.
-fn response(leaf_key: &KeyPair, federated: &[(&str, Vec<u8>)]) -> (X509svidResponse, Vec<Vec<u8>>) {
-    let root = root("example.test");
-    let int = intermediate(&root, "example.test");
-    let leaf = sign(&leaf_params(ID), leaf_key, &int);
-    let svid = X509svid {
-        spiffe_id: ID.to_string(),
-        x509_svid: cat(&[&leaf, &int.der]).into(),
-        x509_svid_key: leaf_key.serialize_der().into(),
-        bundle: root.der.clone().into(),
-        hint: String::new(),
-    };
-    let federated: Vec<(&str, &[u8])> = federated.iter().map(|(k, v)| (*k, &v[..])).collect();
-    let resp = super::render_tests::response(vec![svid], &federated);
-    (resp, vec![leaf, int.der, root.der])
-}
-
 fn rendered(resp: &X509svidResponse, opts: &RenderOptions<'_>) -> Rendered {
     render(resp, opts, NOW).unwrap()
 }
 
 #[test]
 fn the_new_outputs_are_empty_unless_asked_for() {
-    let (resp, _) = response(&testpki::p256(), &[]);
+    let (resp, _) = testpki::svid_response(&testpki::p256(), &[]);
     let out = rendered(&resp, &RenderOptions::default());
     assert!(out.credential_pem.is_empty());
     assert!(out.trust_domain_bundles.is_empty());
@@ -64,7 +45,7 @@ fn the_new_outputs_are_empty_unless_asked_for() {
 #[test]
 fn credential_bundle_is_the_key_then_the_whole_chain() {
     let key = testpki::p256();
-    let (resp, ders) = response(&key, &[]);
+    let (resp, ders) = testpki::svid_response(&key, &[]);
     for add_intermediates in [false, true] {
         let opts = RenderOptions {
             add_intermediates_to_bundle: add_intermediates,
@@ -85,7 +66,7 @@ fn credential_bundle_is_the_key_then_the_whole_chain() {
 fn one_bundle_per_trust_domain_in_name_order() {
     let a = root("a.test");
     let z = root("z.test");
-    let (resp, ders) = response(
+    let (resp, ders) = testpki::svid_response(
         &testpki::p256(),
         &[
             ("spiffe://z.test", z.der.clone()),
@@ -116,7 +97,7 @@ fn one_bundle_per_trust_domain_in_name_order() {
 fn trust_domains_that_cannot_be_file_names_are_refused() {
     let fed = root("fed.test");
     for td in ["..", ".hidden", &"a".repeat(201)] {
-        let (resp, _) = response(&testpki::p256(), &[(td, fed.der.clone())]);
+        let (resp, _) = testpki::svid_response(&testpki::p256(), &[(td, fed.der.clone())]);
         assert_eq!(
             render(&resp, &all_formats(), NOW).unwrap_err(),
             RenderError::TrustDomainFileName {
@@ -129,7 +110,8 @@ fn trust_domains_that_cannot_be_file_names_are_refused() {
         };
         assert!(render(&resp, &without_dir, NOW).is_ok(), "{td}");
     }
-    let (resp, _) = response(&testpki::p256(), &[(&"a".repeat(200), fed.der.clone())]);
+    let (resp, _) =
+        testpki::svid_response(&testpki::p256(), &[(&"a".repeat(200), fed.der.clone())]);
     assert!(render(&resp, &all_formats(), NOW).is_ok());
 }
 
@@ -151,7 +133,7 @@ fn bundle_map_holds_every_root_as_an_x509_svid_jwk() {
     let rsa_root = testpki::root_with(params("rsa.test"), rsa);
     let p384_root = testpki::root_with(params("p384.test"), p384);
     let ed_root = testpki::root_with(params("ed.test"), ed);
-    let (resp, ders) = response(
+    let (resp, ders) = testpki::svid_response(
         &testpki::p256(),
         &[
             ("rsa.test", rsa_root.der.clone()),
@@ -233,7 +215,7 @@ fn bundle_map_honours_omit_expired_like_the_bundle_file() {
     params.not_after = rcgen::date_time_ymd(2020, 1, 1);
     let old = testpki::root_with(params, testpki::p256());
     let fresh = root("old.test");
-    let (resp, _) = response(
+    let (resp, _) = testpki::svid_response(
         &testpki::p256(),
         &[("old.test", cat(&[&old.der, &fresh.der]))],
     );
@@ -269,7 +251,7 @@ fn a_root_without_a_jwk_form_is_named() {
     // BIT STRING of 66 bytes (unused-bits byte + 65-byte point) -> keep the length, but mark
     // the point compressed: a malformed public key for JWK purposes.
     der[at] = 2;
-    let (resp, _) = response(&testpki::p256(), &[("fed.test", der)]);
+    let (resp, _) = testpki::svid_response(&testpki::p256(), &[("fed.test", der)]);
     assert_eq!(
         render(&resp, &all_formats(), NOW).unwrap_err(),
         RenderError::BundleMapKey {
@@ -295,7 +277,7 @@ fn the_bundle_map_carries_each_trust_domains_jwt_keys_after_its_roots() {
         ("jwt-only.test", &doc[..]),
     ])
     .unwrap();
-    let (resp, ders) = response(&testpki::p256(), &[]);
+    let (resp, ders) = testpki::svid_response(&testpki::p256(), &[]);
     let agent_keys: Value = serde_json::from_slice(doc).unwrap();
     let agent_keys = agent_keys["keys"].as_array().unwrap();
     let with = |bundle_map_jwt| {

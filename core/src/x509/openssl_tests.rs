@@ -10,9 +10,8 @@ use std::vec;
 
 use rcgen::KeyPair;
 
-use super::testpki::{self, cat, intermediate, leaf_params, root, sign};
+use super::testpki::{self, leaf_params, root, sign};
 use super::{RenderOptions, render};
-use crate::proto::{X509svid, X509svidResponse};
 
 const OPENSSL: &str = "/usr/bin/openssl";
 const ID: &str = "spiffe://example.test/workload";
@@ -53,19 +52,7 @@ fn openssl(dir: &Path, args: &[&str]) -> String {
 
 /// Renders a leaf (key `key`) under root -> intermediate and checks the files with openssl.
 fn check_with_openssl(name: &str, key: KeyPair, add_intermediates: bool) {
-    let root = root("example.test");
-    let int = intermediate(&root, "example.test");
-    let leaf = sign(&leaf_params(ID), &key, &int);
-    let resp = X509svidResponse {
-        svids: vec![X509svid {
-            spiffe_id: ID.to_string(),
-            x509_svid: cat(&[&leaf, &int.der]).into(),
-            x509_svid_key: key.serialize_der().into(),
-            bundle: root.der.clone().into(),
-            hint: String::new(),
-        }],
-        ..Default::default()
-    };
+    let (resp, _) = testpki::svid_response(&key, &[]);
     let opts = RenderOptions {
         add_intermediates_to_bundle: add_intermediates,
         ..Default::default()

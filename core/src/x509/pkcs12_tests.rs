@@ -7,15 +7,13 @@ use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 use std::string::{String, ToString};
-use std::vec;
 use std::vec::Vec;
 
 use rcgen::KeyPair;
 
 use super::pkcs12::{RANDOM_LEN, Random};
-use super::testpki::{self, cat, intermediate, leaf_params, pem_certs, root, sign};
+use super::testpki::{self, pem_certs};
 use super::{RenderOptions, render};
-use crate::proto::{FederatedBundle, X509svid, X509svidResponse};
 
 const OPENSSL: &str = "/usr/bin/openssl";
 const ID: &str = "spiffe://example.test/workload";
@@ -62,31 +60,17 @@ fn random(seed: u8) -> Random {
 /// Renders a leaf (key `key`) under root -> intermediate with a federated root, and returns
 /// what the stores hold plus the leaf, intermediate and the two roots.
 fn rendered(key: &KeyPair) -> (super::Pkcs12Contents, Vec<Vec<u8>>) {
-    let root = root("example.test");
-    let int = intermediate(&root, "example.test");
-    let leaf = sign(&leaf_params(ID), key, &int);
     let other = testpki::root("other.test");
-    let resp = X509svidResponse {
-        svids: vec![X509svid {
-            spiffe_id: ID.to_string(),
-            x509_svid: cat(&[&leaf, &int.der]).into(),
-            x509_svid_key: key.serialize_der().into(),
-            bundle: root.der.clone().into(),
-            hint: String::new(),
-        }],
-        federated_bundles: vec![FederatedBundle {
-            key: "spiffe://other.test".to_string(),
-            value: other.der.clone().into(),
-        }],
-        ..Default::default()
-    };
+    let (resp, mut certs) =
+        testpki::svid_response(key, &[("spiffe://other.test", other.der.clone())]);
     let opts = RenderOptions {
         include_federated_domains: true,
         pkcs12: true,
         ..Default::default()
     };
     let out = render(&resp, &opts, 1_800_000_000).unwrap();
-    (out.pkcs12, vec![leaf, int.der, root.der, other.der])
+    certs.push(other.der);
+    (out.pkcs12, certs)
 }
 
 /// Checks the keystore and truststore of `key` with `password` through `openssl pkcs12`.

@@ -8,9 +8,11 @@ use std::vec::Vec;
 
 use rcgen::KeyPair;
 
-use super::testpki::{self, Ca, cat, intermediate, leaf_params, pem_certs, pem_key, root, sign};
+use super::testpki::{
+    self, Ca, cat, intermediate, leaf_params, pem_certs, pem_key, response, root, sign,
+};
 use super::{RenderError, RenderOptions, SvidError, render};
-use crate::proto::{FederatedBundle, X509svid, X509svidResponse};
+use crate::proto::X509svid;
 
 /// 2027-01-15T08:00:00Z, a fixed "now".
 const NOW: i64 = 1_800_000_000;
@@ -39,21 +41,6 @@ fn entry(id: &str, svid: &Svid, chain: &[&[u8]], bundle: &[&[u8]], hint: &str) -
         x509_svid_key: svid.key.serialize_der().into(),
         bundle: cat(bundle).into(),
         hint: hint.to_string(),
-    }
-}
-
-/// A message of `svids` and `federated` (key, concatenated DER) bundles.
-pub(super) fn response(svids: Vec<X509svid>, federated: &[(&str, &[u8])]) -> X509svidResponse {
-    X509svidResponse {
-        svids,
-        crl: Vec::new(),
-        federated_bundles: federated
-            .iter()
-            .map(|(k, v)| FederatedBundle {
-                key: k.to_string(),
-                value: v.to_vec().into(),
-            })
-            .collect(),
     }
 }
 

@@ -6,6 +6,7 @@ use std::string::{String, ToString};
 use std::vec;
 use std::vec::Vec;
 
+use crate::proto::{FederatedBundle, X509svid, X509svidResponse};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType, SignatureAlgorithm,
@@ -130,6 +131,48 @@ pub(crate) fn pem_key(der: &[u8]) -> Vec<u8> {
         pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
     )
     .into_bytes()
+}
+
+/// The SPIFFE ID of [`svid_response`]'s SVID.
+pub(crate) const WORKLOAD_ID: &str = "spiffe://example.test/workload";
+
+/// A response for one SVID of [`WORKLOAD_ID`] (key `leaf_key`) under root -> intermediate of
+/// example.test, with `federated` (key, concatenated DER); and the leaf, intermediate and root
+/// DER.
+pub(crate) fn svid_response(
+    leaf_key: &KeyPair,
+    federated: &[(&str, Vec<u8>)],
+) -> (X509svidResponse, Vec<Vec<u8>>) {
+    let root = root("example.test");
+    let int = intermediate(&root, "example.test");
+    let leaf = sign(&leaf_params(WORKLOAD_ID), leaf_key, &int);
+    let svid = X509svid {
+        spiffe_id: WORKLOAD_ID.to_string(),
+        x509_svid: cat(&[&leaf, &int.der]).into(),
+        x509_svid_key: leaf_key.serialize_der().into(),
+        bundle: root.der.clone().into(),
+        hint: String::new(),
+    };
+    let federated: Vec<(&str, &[u8])> = federated.iter().map(|(k, v)| (*k, &v[..])).collect();
+    (
+        response(vec![svid], &federated),
+        vec![leaf, int.der, root.der],
+    )
+}
+
+/// A message of `svids` and `federated` (key, concatenated DER) bundles.
+pub(crate) fn response(svids: Vec<X509svid>, federated: &[(&str, &[u8])]) -> X509svidResponse {
+    X509svidResponse {
+        svids,
+        crl: Vec::new(),
+        federated_bundles: federated
+            .iter()
+            .map(|(k, v)| FederatedBundle {
+                key: k.to_string(),
+                value: v.to_vec().into(),
+            })
+            .collect(),
+    }
 }
 
 /// Concatenated DER.
