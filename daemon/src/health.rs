@@ -10,6 +10,10 @@
 //!   set when the table is full, and a new connection takes the slot of the connection
 //!   idle the longest (never one being answered). Descriptors: the listener, the table,
 //!   and one just accepted while its victim is closed;
+//! - a connection reading its head keeps its slot for [`Limits::grace`] (2 ms) after its
+//!   accept and each byte: while no slot may be taken the listener leaves the poll set
+//!   until [`Slots::next_room`], and newcomers wait in the accept queue, where a probe's
+//!   request arrives before its accept;
 //! - a round serves the connections held first, then accepts at most one table's worth,
 //!   reading each new connection at once, so a probe whose request is already in is
 //!   answered before the next accept;
@@ -101,6 +105,9 @@ pub(crate) struct Health {
     paths: [String; 3],
     /// Accepting is paused until then (out of descriptors).
     accept_paused: Option<Instant>,
+    /// The listener is out of the poll set until then: accepting is paused, or no slot may
+    /// be taken ([`Slots::next_room`]). Settled at the end of each round.
+    listen_from: Option<Instant>,
 }
 
 impl Health {
@@ -149,6 +156,7 @@ impl Health {
                 settings.metrics_path.clone(),
             ],
             accept_paused: None,
+            listen_from: None,
         })
     }
 
@@ -193,7 +201,7 @@ impl Health {
     }
 
     fn accepting(&self) -> bool {
-        self.accept_paused.is_none()
+        self.listen_from.is_none()
     }
 
     /// Appends the descriptors to poll: the listener (unless accepting is paused) and each
@@ -260,6 +268,9 @@ impl Health {
             paths: &self.paths,
         };
         for _ in 0..self.slots.accept_batch() {
+            if self.slots.next_room(now).is_some() {
+                break;
+            }
             let stream = match rustix::net::accept_with(
                 &self.listener,
                 SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
@@ -293,12 +304,13 @@ impl Health {
         }
     }
 
-    /// The earliest deadline: a connection to close or accepting to resume.
+    /// The earliest deadline: a connection to close or the listener to poll again.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        svid_core::time::earliest(self.slots.next_deadline(), self.accept_paused)
+        svid_core::time::earliest(self.slots.next_deadline(), self.listen_from)
     }
 
-    /// Closes the connections whose deadline has passed and resumes accepting when due.
+    /// Closes the connections whose deadline has passed, then settles whether the next
+    /// round polls the listener: not while accepting is paused or no slot may be taken.
     pub(crate) fn handle_timeouts(&mut self, now: Instant) {
         let expired = self.slots.expire(now);
         if !expired.is_empty() {
@@ -307,6 +319,7 @@ impl Health {
         if self.accept_paused.is_some_and(|t| t <= now) {
             self.accept_paused = None;
         }
+        self.listen_from = self.accept_paused.or_else(|| self.slots.next_room(now));
     }
 }
 

@@ -1,11 +1,13 @@
 //! The health listener's connection table (`health::slots`) under any sequence of accepts,
 //! bytes, answers, closes and time passing, checked against a model of its rules: it never
-//! holds more than its bound, never evicts a connection being answered, refuses a newcomer
-//! only when every slot is being answered, gives each connection the deadline its phase
-//! calls for, and expires exactly the connections whose deadline has come.
+//! holds more than its bound, never evicts a connection being answered or one reading its
+//! head within its grace, refuses a newcomer exactly when no slot may be taken and then says
+//! when one may be, gives each connection the deadline its phase calls for, and expires
+//! exactly the connections whose deadline has come.
 //!
 //! Input: a byte of table size (1 + that % 8), then two bytes per step: an operation and
-//! its argument (which connection, how many bytes or milliseconds).
+//! its argument (which connection, how many bytes or milliseconds: an even argument is
+//! half that many, within the grace; an odd one 50 times that many).
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -18,7 +20,7 @@ use svid_core::time::Instant;
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Model {
     Silent,
-    Head { first: Instant },
+    Head { first: Instant, last: Instant },
     Responding { since: Instant },
     Lingering { since: Instant },
 }
@@ -39,30 +41,56 @@ fuzz_target!(|data: &[u8]| {
         let pick =
             (!model.is_empty()).then(|| *model.keys().nth(usize::from(arg) % model.len()).unwrap());
         match (op, pick) {
-            (0, _) => match table.admit(now) {
-                Admission::Admitted { id, evicted } => {
-                    if let Some(victim) = evicted {
-                        let (_, phase) = model.remove(&victim).expect("a known victim");
-                        assert!(!matches!(phase, Model::Responding { .. }));
-                    } else {
-                        assert!(model.len() < limits.max_conns);
+            (0, _) => {
+                let room = table.next_room(now);
+                let free: Vec<Instant> = model
+                    .values()
+                    .filter_map(|(accepted, phase)| free_from(&limits, *accepted, *phase))
+                    .collect();
+                if model.len() < limits.max_conns || free.iter().any(|&t| t <= now) {
+                    assert_eq!(room, None);
+                } else {
+                    let earliest = model
+                        .values()
+                        .map(|(accepted, phase)| {
+                            free_from(&limits, *accepted, *phase)
+                                .unwrap_or_else(|| deadline(&limits, *accepted, *phase))
+                        })
+                        .min();
+                    assert_eq!(room, earliest);
+                    assert!(room.is_some_and(|t| t > now));
+                }
+                match table.admit(now) {
+                    Admission::Admitted { id, evicted } => {
+                        assert_eq!(room, None);
+                        if let Some(victim) = evicted {
+                            let (accepted, phase) = model.remove(&victim).expect("a known victim");
+                            assert!(
+                                free_from(&limits, accepted, phase).is_some_and(|t| t <= now),
+                                "evicted within its grace or while answered"
+                            );
+                        } else {
+                            assert!(model.len() < limits.max_conns);
+                        }
+                        assert!(model.insert(id, (now, Model::Silent)).is_none());
                     }
-                    assert!(model.insert(id, (now, Model::Silent)).is_none());
+                    Admission::Refused => assert!(room.is_some()),
                 }
-                Admission::Refused => {
-                    assert_eq!(model.len(), limits.max_conns);
-                    assert!(
-                        model
-                            .values()
-                            .all(|(_, p)| matches!(p, Model::Responding { .. }))
-                    );
-                }
-            },
+            }
             (1, Some(id)) => {
                 table.received(id, now, usize::from(arg % 4));
                 let entry = model.get_mut(&id).unwrap();
-                if entry.1 == Model::Silent && arg % 4 > 0 {
-                    entry.1 = Model::Head { first: now };
+                if arg % 4 > 0 {
+                    match entry.1 {
+                        Model::Silent => {
+                            entry.1 = Model::Head {
+                                first: now,
+                                last: now,
+                            }
+                        }
+                        Model::Head { ref mut last, .. } => *last = now,
+                        _ => {}
+                    }
                 }
             }
             (2, Some(id)) => {
@@ -78,7 +106,12 @@ fuzz_target!(|data: &[u8]| {
                 model.remove(&id);
             }
             (5, _) => {
-                now = now + Duration::from_millis(u64::from(arg) * 50);
+                let ms = if arg % 2 == 0 {
+                    u64::from(arg / 2)
+                } else {
+                    u64::from(arg) * 50
+                };
+                now = now + Duration::from_millis(ms);
                 let due: Vec<Id> = model
                     .iter()
                     .filter(|(_, (accepted, phase))| deadline(&limits, *accepted, *phase) <= now)
@@ -109,8 +142,19 @@ fuzz_target!(|data: &[u8]| {
 fn deadline(limits: &Limits, accepted: Instant, phase: Model) -> Instant {
     match phase {
         Model::Silent => accepted + limits.idle_timeout,
-        Model::Head { first } => first + limits.read_header_timeout,
+        Model::Head { first, .. } => first + limits.read_header_timeout,
         Model::Responding { since } => since + limits.write_timeout,
         Model::Lingering { since } => since + limits.linger,
+    }
+}
+
+/// From when a newcomer may take the slot of a connection accepted at `accepted` and now in
+/// `phase`; `None` while it is being answered.
+fn free_from(limits: &Limits, accepted: Instant, phase: Model) -> Option<Instant> {
+    match phase {
+        Model::Silent => Some(accepted + limits.grace),
+        Model::Head { last, .. } => Some(last + limits.grace),
+        Model::Responding { .. } => None,
+        Model::Lingering { .. } => Some(accepted),
     }
 }

@@ -8,7 +8,12 @@
 //!   a connection whose response is already out (lingering), or else of the head-reading
 //!   connection idle the longest (its last byte, or its accept when it sent none), the one
 //!   that sent the fewest bytes among equals. A connection being answered is never evicted;
-//!   if every slot is being answered the new connection is refused (closed at once);
+//! - a head-reading connection keeps its slot for [`Limits::grace`] after its accept and
+//!   after each byte. When no slot may be taken, [`Slots::next_room`] says when one may be,
+//!   and the listener waits until then: newcomers wait in the kernel's accept queue, where a
+//!   probe's request arrives before its accept, instead of each newcomer evicting a
+//!   connection accepted a moment before, whose request may be just behind its connect. So a
+//!   flood of connections that send nothing takes at most `max_conns` slots per `grace`;
 //! - a connection that sent nothing is closed [`Limits::idle_timeout`] after its accept
 //!   (5 s: upstream's `ReadHeaderTimeout` in `pkg/health/health.go@v0.11.0`); once the
 //!   first byte of its head came, the rest must come within [`Limits::read_header_timeout`]
@@ -43,6 +48,9 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// After the response, how long unread input is drained before closing.
     pub linger: Duration,
+    /// How long a connection reading its head keeps its slot against newcomers, from its
+    /// accept and from each byte.
+    pub grace: Duration,
 }
 
 impl Default for Limits {
@@ -53,6 +61,7 @@ impl Default for Limits {
             read_header_timeout: DEFAULT_READ_HEADER_TIMEOUT,
             write_timeout: Duration::from_secs(5),
             linger: Duration::from_millis(500),
+            grace: Duration::from_millis(2),
         }
     }
 }
@@ -75,7 +84,8 @@ pub enum Admission {
         /// The connection whose slot it takes.
         evicted: Option<Id>,
     },
-    /// Every slot holds a connection being answered: close the new one.
+    /// No slot may be taken now ([`Slots::next_room`] said when one may be): close the new
+    /// one.
     Refused,
 }
 
@@ -102,6 +112,17 @@ struct Slot {
 }
 
 impl Slot {
+    /// From when a newcomer may take this slot: at once (its accept, long past) when its
+    /// response is out, `grace` after its last byte (or its accept) while its head is read,
+    /// and when its deadline closes it while it is answered.
+    fn free_from(&self, grace: Duration) -> Instant {
+        match self.phase {
+            Phase::Lingering => self.accepted,
+            Phase::Head { last, .. } => last.unwrap_or(self.accepted) + grace,
+            Phase::Responding => self.deadline,
+        }
+    }
+
     /// The eviction order: lingering connections first (oldest deadline first), then
     /// head-reading ones idle the longest, fewest bytes first among equals; `None` for a
     /// connection being answered.
@@ -154,16 +175,31 @@ impl Slots {
         self.limits.max_conns
     }
 
+    /// `None` when a connection accepted at `now` gets a slot (a free one, or one it may
+    /// take); otherwise the earliest instant one may be taken, which a response written in
+    /// the meantime brings forward. The listener accepts only while this is `None`.
+    #[must_use]
+    pub fn next_room(&self, now: Instant) -> Option<Instant> {
+        if self.slots.len() < self.limits.max_conns {
+            return None;
+        }
+        let grace = self.limits.grace;
+        let at = self.slots.iter().map(|s| s.free_from(grace)).min()?;
+        (at > now).then_some(at)
+    }
+
     /// A connection was accepted at `now`: gives it a slot, evicting one if the table is
-    /// full (see the module doc for which).
+    /// full (see the module doc for which), or refuses it when no slot may be taken yet.
     pub fn admit(&mut self, now: Instant) -> Admission {
         let evicted = if self.slots.len() < self.limits.max_conns {
             None
         } else {
+            let grace = self.limits.grace;
             let victim = self
                 .slots
                 .iter()
                 .enumerate()
+                .filter(|(_, s)| s.free_from(grace) <= now)
                 .filter_map(|(i, s)| s.eviction_key().map(|k| (k, i)))
                 .min();
             match victim {

@@ -103,6 +103,26 @@ fn with_client<T: Send + 'static>(
     t.join().expect("client thread")
 }
 
+/// Runs `client(port)` on a thread while serving, the clock at `from` and a millisecond
+/// later each round (so a full table's [`Limits::grace`] passes), and returns what it
+/// returns.
+fn with_client_from<T: Send + 'static>(
+    h: &mut Health,
+    from: Instant,
+    client: impl FnOnce(u16) -> T + Send + 'static,
+) -> T {
+    let p = port(h);
+    let t: JoinHandle<T> = thread::spawn(move || client(p));
+    let (other, _peer) = UnixStream::pair().unwrap();
+    for tick in 0..3000 {
+        if t.is_finished() {
+            return t.join().expect("client thread");
+        }
+        round(h, from + ms(tick), &ready(), &other);
+    }
+    panic!("serve loop: the client not done after 3000 rounds");
+}
+
 /// Sends `raw` and reads until the server closes; a reset counts as the end.
 fn raw_exchange(port: u16, raw: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -373,14 +393,19 @@ fn a_hundred_clients_at_once_are_all_served() {
     assert!(again.starts_with(b"HTTP/1.1 200 OK\r\n"));
 }
 
-#[test]
-fn a_full_table_evicts_the_longest_idle_connection_for_a_new_client_at_once() {
-    let limits = Limits {
+/// A listener whose table has two slots, and its port.
+fn two_slots() -> (Health, u16) {
+    let h = listener().with_limits(Limits {
         max_conns: 2,
         ..Limits::default()
-    };
-    let mut h = listener().with_limits(limits);
+    });
     let p = port(&h);
+    (h, p)
+}
+
+#[test]
+fn a_full_table_evicts_the_longest_idle_connection_for_a_new_client_at_once() {
+    let (mut h, p) = two_slots();
     let (other, _peer) = UnixStream::pair().unwrap();
     // Two idle connections, accepted at two instants: `older` first.
     let older = TcpStream::connect(("127.0.0.1", p)).unwrap();
@@ -389,7 +414,7 @@ fn a_full_table_evicts_the_longest_idle_connection_for_a_new_client_at_once() {
     serve_until(&mut h, T0 + ms(10), &ready(), |h| h.connections() == 2);
     // The clock stays short of every deadline: the client is served because `older` makes
     // room, not because anything timed out.
-    let client = with_client(&mut h, &ready(), |p| {
+    let client = with_client_from(&mut h, T0 + ms(20), |p| {
         raw_exchange(p, b"GET /live HTTP/1.1\r\n\r\n")
     });
     assert!(client.starts_with(b"HTTP/1.1 200 OK\r\n"), "{client:?}");
@@ -398,13 +423,47 @@ fn a_full_table_evicts_the_longest_idle_connection_for_a_new_client_at_once() {
     }
     let mut buf = [0u8; 16];
     assert_eq!((&older).read(&mut buf).unwrap_or(0), 0, "evicted");
-    newer.set_nonblocking(true).unwrap();
-    assert_eq!(
-        (&newer).read(&mut buf).map_err(|e| e.kind()),
-        Err(io::ErrorKind::WouldBlock),
-        "still held"
-    );
+    assert!(is_held(&newer), "still held");
     assert!(h.connections() <= 2);
+}
+
+/// Whether the server still holds `s` open and silent: nothing to read (peeked, so a
+/// response stays to be read) and no close.
+fn is_held(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    matches!(s.peek(&mut b), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+#[test]
+fn a_newcomer_waits_in_the_accept_queue_while_the_table_is_in_its_grace() {
+    let (mut h, p) = two_slots();
+    let grace = h.limits().grace;
+    let (other, _peer) = UnixStream::pair().unwrap();
+    let first = TcpStream::connect(("127.0.0.1", p)).unwrap();
+    let second = TcpStream::connect(("127.0.0.1", p)).unwrap();
+    serve_until(&mut h, T0, &ready(), |h| h.connections() == 2);
+    // Silent, accepted at T0: neither may be taken before T0 + 2 ms, and the listener
+    // waits until then.
+    assert_eq!(h.next_deadline(), Some(T0 + grace));
+    let probe = TcpStream::connect(("127.0.0.1", p)).unwrap();
+    for _ in 0..3 {
+        round(&mut h, T0 + ms(1), &ready(), &other);
+    }
+    assert!(
+        is_held(&first) && is_held(&second),
+        "no eviction within the grace"
+    );
+    // Its request arrives while it waits; once the grace is over it is accepted and
+    // answered, and a silent connection made room.
+    (&probe).write_all(b"GET /ready HTTP/1.1\r\n\r\n").unwrap();
+    serve_until(&mut h, T0 + grace, &ready(), |_| !is_held(&probe));
+    probe.set_nonblocking(false).unwrap();
+    let mut got = Vec::new();
+    (&probe).read_to_end(&mut got).unwrap();
+    assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"), "{got:?}");
+    assert!(!is_held(&first), "the first accepted made room");
+    assert!(is_held(&second));
 }
 
 #[test]
@@ -417,11 +476,7 @@ fn held_connections_cost_the_probes_nothing() {
     let mut held: Vec<TcpStream> = Vec::new();
     let mut answered = 0;
     for probe in 0..20 {
-        held.retain(|s| {
-            s.set_nonblocking(true).unwrap();
-            let mut b = [0u8; 1];
-            matches!((&*s).read(&mut b), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock)
-        });
+        held.retain(is_held);
         while held.len() < 40 {
             let s = TcpStream::connect(("127.0.0.1", p)).unwrap();
             if held.len().is_multiple_of(2) {
@@ -431,7 +486,7 @@ fn held_connections_cost_the_probes_nothing() {
         }
         let now = T0 + ms(probe * 100);
         serve_until(&mut h, now, &ready(), |h| h.connections() == 16);
-        let got = with_client(&mut h, &ready(), |p| {
+        let got = with_client_from(&mut h, now, |p| {
             raw_exchange(p, b"GET /ready HTTP/1.1\r\n\r\n")
         });
         assert!(

@@ -83,7 +83,7 @@ fn among_equally_idle_connections_the_one_with_fewest_bytes_goes() {
     let (b, _) = admit(&mut t, T0);
     t.received(a, T0 + ms(5), 10);
     t.received(b, T0 + ms(5), 2);
-    assert_eq!(admit(&mut t, T0 + ms(6)).1, Some(b));
+    assert_eq!(admit(&mut t, T0 + ms(7)).1, Some(b));
 }
 
 #[test]
@@ -118,8 +118,33 @@ fn a_table_of_connections_being_answered_refuses_the_newcomer() {
         let (id, _) = admit(&mut t, T0);
         t.answering(id, T0);
     }
+    assert_eq!(t.next_room(T0 + ms(1)), Some(T0 + ms(5000)));
     assert_eq!(t.admit(T0 + ms(1)), Admission::Refused);
     assert_eq!(t.len(), 2);
+}
+
+#[test]
+fn a_reading_connection_keeps_its_slot_for_the_grace_after_its_accept_and_each_byte() {
+    let mut t = small(2);
+    let (a, _) = admit(&mut t, T0);
+    assert_eq!(t.next_room(T0), None, "a free slot");
+    let (b, _) = admit(&mut t, T0 + ms(1));
+    // Full: `a` may be taken 2 ms after its accept, `b` 2 ms after its.
+    assert_eq!(t.next_room(T0 + ms(1)), Some(T0 + ms(2)));
+    assert_eq!(t.admit(T0 + ms(1)), Admission::Refused);
+    assert_eq!(t.len(), 2);
+    // A byte of `a` restarts its grace; then `b` is the first to go.
+    t.received(a, T0 + ms(2), 1);
+    assert_eq!(t.next_room(T0 + ms(2)), Some(T0 + ms(3)));
+    assert_eq!(t.next_room(T0 + ms(3)), None);
+    let (c, evicted) = admit(&mut t, T0 + ms(3));
+    assert_eq!(evicted, Some(b));
+    // A response written brings the room forward: lingering connections go at once.
+    assert_eq!(t.next_room(T0 + ms(3)), Some(T0 + ms(4)));
+    t.answering(c, T0 + ms(3));
+    t.written(c, T0 + ms(3));
+    assert_eq!(t.next_room(T0 + ms(3)), None);
+    assert_eq!(admit(&mut t, T0 + ms(3)).1, Some(c));
 }
 
 #[test]
@@ -155,6 +180,90 @@ fn a_flood_of_idle_connections_never_evicts_a_probe_that_sent_its_request() {
         assert!(t.len() <= 16);
     }
     assert_eq!(answered, 100);
+}
+
+/// The starvation scenario with the kernel's accept queue: `attackers` connections that
+/// never send, each put back in the queue as soon as it is evicted (at most `reconnects`
+/// each millisecond, as fast as one attacking process reconnects), and from 50 ms on, once
+/// the flood is on, a probe every 100 ms whose request arrives `request_after` its connect. One round a millisecond serves the
+/// held connections, then accepts from the queue while [`Slots::next_room`] lets it (one
+/// table at most). Returns how long each probe took, or the probe evicted before its answer.
+fn flood(limits: Limits, request_after: u64) -> Result<Vec<u64>, u64> {
+    use alloc::collections::VecDeque;
+    #[derive(Clone, Copy, PartialEq)]
+    enum Client {
+        Attacker,
+        Probe { connected: u64 },
+    }
+    let (attackers, reconnects) = (1_000, 10);
+    let mut t = Slots::new(limits);
+    let mut queue: VecDeque<Client> = VecDeque::new();
+    let mut evicted_attackers = attackers;
+    let mut probe: Option<(Id, u64)> = None;
+    let mut took = Vec::new();
+    for step in 0..10_200u64 {
+        let now = T0 + ms(step);
+        let back = evicted_attackers.min(reconnects);
+        evicted_attackers -= back;
+        queue.extend(core::iter::repeat_n(Client::Attacker, back));
+        if step % 100 == 50 && step < 10_000 {
+            queue.push_back(Client::Probe { connected: step });
+        }
+        let mut answer = |t: &mut Slots, id: Id, connected: u64| {
+            t.received(id, now, 90);
+            t.answering(id, now);
+            t.written(id, now);
+            took.push(step - connected);
+        };
+        if let Some((id, connected)) = probe
+            && step >= connected + request_after
+        {
+            answer(&mut t, id, connected);
+            probe = None;
+        }
+        for _ in 0..t.accept_batch() {
+            if t.next_room(now).is_some() {
+                break;
+            }
+            let Some(client) = queue.pop_front() else {
+                break;
+            };
+            let (id, evicted) = admit(&mut t, now);
+            if let Some(e) = evicted {
+                match probe {
+                    Some((p, connected)) if p == e => return Err(connected),
+                    _ => evicted_attackers += 1,
+                }
+            }
+            if let Client::Probe { connected } = client {
+                if step >= connected + request_after {
+                    answer(&mut t, id, connected);
+                } else {
+                    probe = Some((id, connected));
+                }
+            }
+            assert!(t.len() <= t.limits().max_conns);
+        }
+        evicted_attackers += t.expire(now).len();
+    }
+    Ok(took)
+}
+
+#[test]
+fn a_flood_of_silent_connections_leaves_a_probe_time_to_send_its_request() {
+    // Without the grace, each newcomer takes the slot of one accepted a moment before: a
+    // probe whose request comes 3 ms after its connect is evicted before it arrives.
+    let no_grace = Limits {
+        grace: Duration::ZERO,
+        ..Limits::default()
+    };
+    assert_eq!(flood(no_grace, 3), Err(50));
+    // With it, the table takes 16 connections per 2 ms, fewer than arrive, so newcomers
+    // wait in the accept queue and a probe's request is in when it is accepted: all 100
+    // are answered, well within kubelet's 1 s timeout.
+    let took = flood(Limits::default(), 3).expect("no probe evicted");
+    assert_eq!(took.len(), 100);
+    assert!(took.iter().all(|&ms| (3..200).contains(&ms)), "{took:?}");
 }
 
 #[test]
