@@ -177,35 +177,45 @@ impl Slots {
 
     /// `None` when a connection accepted at `now` gets a slot (a free one, or one it may
     /// take); otherwise the earliest instant one may be taken, which a response written in
-    /// the meantime brings forward. The listener accepts only while this is `None`.
+    /// the meantime brings forward (at or before `now` only while a connection being
+    /// answered is past its deadline, until [`Slots::expire`] closes it). The listener
+    /// accepts only while this is `None`.
     #[must_use]
     pub fn next_room(&self, now: Instant) -> Option<Instant> {
+        self.room(now).err()
+    }
+
+    /// Where a connection accepted at `now` goes: `Ok(None)` a free slot, `Ok(Some(i))`
+    /// the slot `i` it takes (see the module doc for which), or `Err` when one may be taken.
+    fn room(&self, now: Instant) -> Result<Option<usize>, Instant> {
         if self.slots.len() < self.limits.max_conns {
-            return None;
+            return Ok(None);
         }
         let grace = self.limits.grace;
-        let at = self.slots.iter().map(|s| s.free_from(grace)).min()?;
-        (at > now).then_some(at)
+        let victim = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.free_from(grace) <= now)
+            .filter_map(|(i, s)| s.eviction_key().map(|k| (k, i)))
+            .min();
+        match victim {
+            Some((_, i)) => Ok(Some(i)),
+            None => Err(self
+                .slots
+                .iter()
+                .map(|s| s.free_from(grace))
+                .min()
+                .unwrap_or(now)),
+        }
     }
 
     /// A connection was accepted at `now`: gives it a slot, evicting one if the table is
-    /// full (see the module doc for which), or refuses it when no slot may be taken yet.
+    /// full, or refuses it when [`Slots::next_room`] is not `None`.
     pub fn admit(&mut self, now: Instant) -> Admission {
-        let evicted = if self.slots.len() < self.limits.max_conns {
-            None
-        } else {
-            let grace = self.limits.grace;
-            let victim = self
-                .slots
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.free_from(grace) <= now)
-                .filter_map(|(i, s)| s.eviction_key().map(|k| (k, i)))
-                .min();
-            match victim {
-                Some((_, i)) => Some(self.slots.swap_remove(i).id),
-                None => return Admission::Refused,
-            }
+        let evicted = match self.room(now) {
+            Ok(victim) => victim.map(|i| self.slots.swap_remove(i).id),
+            Err(_) => return Admission::Refused,
         };
         let id = Id(self.next);
         self.next += 1;
