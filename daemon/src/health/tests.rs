@@ -79,14 +79,28 @@ fn serve_until(
     h: &mut Health,
     now: Instant,
     state: &HealthState,
+    done: impl FnMut(&Health) -> bool,
+) {
+    serve_ticking(h, now, Duration::ZERO, state, done);
+}
+
+/// Runs the loop until `done`, the clock at `from` and `tick` later each round; fails after
+/// 3,000 rounds.
+fn serve_ticking(
+    h: &mut Health,
+    from: Instant,
+    tick: Duration,
+    state: &HealthState,
     mut done: impl FnMut(&Health) -> bool,
 ) {
     let (other, _peer) = UnixStream::pair().unwrap();
+    let mut now = from;
     for _ in 0..3000 {
         if done(h) {
             return;
         }
         round(h, now, state, &other);
+        now = now + tick;
     }
     panic!("serve loop: not done after 3000 rounds");
 }
@@ -113,14 +127,8 @@ fn with_client_from<T: Send + 'static>(
 ) -> T {
     let p = port(h);
     let t: JoinHandle<T> = thread::spawn(move || client(p));
-    let (other, _peer) = UnixStream::pair().unwrap();
-    for tick in 0..3000 {
-        if t.is_finished() {
-            return t.join().expect("client thread");
-        }
-        round(h, from + ms(tick), &ready(), &other);
-    }
-    panic!("serve loop: the client not done after 3000 rounds");
+    serve_ticking(h, from, ms(1), &ready(), |_| t.is_finished());
+    t.join().expect("client thread")
 }
 
 /// Sends `raw` and reads until the server closes; a reset counts as the end.
